@@ -1,0 +1,130 @@
+package envelope
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// reservedPrefix starts every encryption context key the SDK itself writes.
+const reservedPrefix = "aws-crypto-"
+
+// publicKeyKey holds the signing suites' verification key.
+const publicKeyKey = "aws-crypto-public-key"
+
+// maxContextLen is the largest serialized encryption context: its length
+// is written in a u16.
+const maxContextLen = 1<<16 - 1
+
+// serializeContext appends the canonical serialization of ec to b:
+//
+//	count (2) | { keyLen (2) | key | valueLen (2) | value } sorted by key bytes
+//
+// An empty context serializes to no bytes at all.
+func serializeContext(b []byte, ec map[string]string) ([]byte, error) {
+	if len(ec) == 0 {
+		return b, nil
+	}
+	if len(ec) > 1<<16-1 {
+		return nil, fmt.Errorf("envelope: %d encryption context pairs: %w", len(ec), ErrInvalidContext)
+	}
+	start := len(b)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(ec)))
+	for _, k := range slices.Sorted(maps.Keys(ec)) {
+		v := ec[k]
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("envelope: encryption context key %q: not UTF-8: %w", k, ErrInvalidContext)
+		}
+		if len(k) > maxContextLen || len(v) > maxContextLen {
+			return nil, fmt.Errorf("envelope: encryption context key %.32q: too long: %w", k, ErrInvalidContext)
+		}
+		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
+		b = append(b, k...)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
+		b = append(b, v...)
+		if len(b)-start > maxContextLen {
+			return nil, fmt.Errorf("envelope: encryption context longer than %d bytes: %w", maxContextLen, ErrInvalidContext)
+		}
+	}
+	return b, nil
+}
+
+// parseContext parses a serialized encryption context. It accepts an empty
+// input and the "expanded" empty form (a zero pair count) that some SDKs
+// write, and rejects duplicate or unsorted-duplicate keys, invalid UTF-8 and
+// trailing bytes.
+func parseContext(b []byte) (map[string]string, error) {
+	ec := map[string]string{}
+	if len(b) == 0 {
+		return ec, nil
+	}
+	if len(b) < 2 {
+		return nil, errors.New("pair count truncated")
+	}
+	count := int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	if count == 0 {
+		if len(b) != 0 {
+			return nil, errors.New("zero pairs followed by data")
+		}
+		return ec, nil
+	}
+	str := func(what string) (string, error) {
+		if len(b) < 2 {
+			return "", fmt.Errorf("%s length truncated", what)
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		if len(b)-2 < n {
+			return "", fmt.Errorf("%s truncated", what)
+		}
+		s := string(b[2 : 2+n])
+		b = b[2+n:]
+		if !utf8.ValidString(s) {
+			return "", fmt.Errorf("%s is not UTF-8", what)
+		}
+		return s, nil
+	}
+	for range count {
+		k, err := str("key")
+		if err != nil {
+			return nil, err
+		}
+		v, err := str("value")
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := ec[k]; dup {
+			return nil, fmt.Errorf("duplicate key %q", k)
+		}
+		ec[k] = v
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the last pair", len(b))
+	}
+	return ec, nil
+}
+
+// checkCallerContext rejects keys the SDK reserves for itself.
+func checkCallerContext(ec map[string]string) error {
+	for k := range ec {
+		if strings.HasPrefix(k, reservedPrefix) {
+			return fmt.Errorf("envelope: encryption context key %q: %w", k, ErrReservedContextKey)
+		}
+	}
+	return nil
+}
+
+// subset returns the pairs of ec whose keys are in keys.
+func subset(ec map[string]string, keys []string) map[string]string {
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		if v, ok := ec[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}

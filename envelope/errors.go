@@ -1,0 +1,120 @@
+package envelope
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/phicrypt/phicrypt/stream"
+)
+
+var (
+	// ErrAuthentication reports a header or frame tag that did not verify:
+	// a changed message, the wrong data key, or a wrong expected context.
+	ErrAuthentication = stream.ErrAuthentication
+
+	// ErrTruncated reports a message that ended early.
+	ErrTruncated = stream.ErrTruncated
+
+	// ErrMalformedBody reports a body frame that cannot be parsed.
+	ErrMalformedBody = stream.ErrMalformedBody
+
+	// ErrTooManyFrames reports a message that would need more than 2^32-1 frames.
+	ErrTooManyFrames = stream.ErrTooManyFrames
+
+	// ErrMalformedHeader reports a header that cannot be parsed; the error
+	// is a *HeaderError naming the field.
+	ErrMalformedHeader = errors.New("malformed message header")
+
+	// ErrUnsupportedSuite reports an algorithm suite ID that is not an
+	// AWS Encryption SDK suite, or one this call may not write.
+	ErrUnsupportedSuite = errors.New("unsupported algorithm suite")
+
+	// ErrCommitmentPolicy reports a suite the commitment policy forbids.
+	ErrCommitmentPolicy = errors.New("algorithm suite not allowed by the commitment policy")
+
+	// ErrCommitmentMismatch reports a key-committing message whose
+	// commitment does not match its data key.
+	ErrCommitmentMismatch = errors.New("key commitment mismatch")
+
+	// ErrTooManyEncryptedDataKeys reports more encrypted data keys than
+	// the configured maximum.
+	ErrTooManyEncryptedDataKeys = errors.New("too many encrypted data keys")
+
+	// ErrReservedContextKey reports a caller's encryption context key in the
+	// reserved "aws-crypto-" namespace.
+	ErrReservedContextKey = errors.New("reserved encryption context key")
+
+	// ErrInvalidContext reports an encryption context that cannot be
+	// serialized: invalid UTF-8, or longer than 65,535 bytes.
+	ErrInvalidContext = errors.New("invalid encryption context")
+
+	// ErrContextMismatch reports a message whose encryption context does
+	// not hold the pairs or keys the caller requires.
+	ErrContextMismatch = errors.New("encryption context mismatch")
+
+	// ErrSignature reports a signature that is missing or does not verify.
+	ErrSignature = errors.New("signature verification failed")
+
+	// ErrSignedMessage reports a signed message given to a reader that was
+	// told to accept only unsigned messages (WithUnsignedOnly).
+	ErrSignedMessage = errors.New("signed message refused")
+
+	// ErrTrailingData reports bytes after the end of the message.
+	ErrTrailingData = errors.New("trailing data after message")
+
+	// ErrNoDecryptionKey reports that no keyring could decrypt any of the
+	// message's encrypted data keys; the error is a *NoDecryptionKeyError.
+	ErrNoDecryptionKey = errors.New("no keyring could decrypt a data key")
+
+	// ErrPlaintextLength reports a streamed plaintext whose length differs
+	// from the length declared with WithPlaintextLength.
+	ErrPlaintextLength = errors.New("plaintext length differs from the declared length")
+
+	// ErrInvalidMaterials reports materials from a keyring or materials
+	// manager that break the interface contract.
+	ErrInvalidMaterials = errors.New("invalid cryptographic materials")
+)
+
+// HeaderError reports the header field that could not be parsed.
+type HeaderError struct {
+	Field string // e.g. "algorithm suite ID", "encryption context"
+	Err   error  // the cause; errors.Is(HeaderError, ErrMalformedHeader) holds
+}
+
+func (e *HeaderError) Error() string {
+	return "envelope: malformed message header: " + e.Field + ": " + e.Err.Error()
+}
+
+func (e *HeaderError) Unwrap() []error { return []error{ErrMalformedHeader, e.Err} }
+
+func headerErr(field string, err error) error { return &HeaderError{Field: field, Err: err} }
+
+func headerErrf(field, format string, args ...any) error {
+	return &HeaderError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// NoDecryptionKeyError lists why each keyring failed to decrypt the
+// message's encrypted data keys.
+type NoDecryptionKeyError struct {
+	EncryptedDataKeys int     // how many the message had
+	Errs              []error // one per keyring attempt that failed
+}
+
+func (e *NoDecryptionKeyError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "envelope: no keyring could decrypt any of the %d data keys", e.EncryptedDataKeys)
+	for i, err := range e.Errs {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *NoDecryptionKeyError) Unwrap() []error {
+	return append([]error{ErrNoDecryptionKey}, e.Errs...)
+}

@@ -1,0 +1,232 @@
+package envelope
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// EncryptionMaterials are what a message is written with. A keyring fills
+// in DataKey (if nil) and appends to EncryptedDataKeys.
+type EncryptionMaterials struct {
+	Suite SuiteID
+
+	// EncryptionContext is the full context of the message, including
+	// aws-crypto-public-key for signing suites and the required pairs.
+	EncryptionContext map[string]string
+
+	// RequiredContextKeys are context keys authenticated but not stored in
+	// the header; the reader must supply their pairs.
+	RequiredContextKeys []string
+
+	// DataKey is the plaintext data key, Suite.DataKeyLength() bytes.
+	// The client zeroes it once the message key is derived.
+	DataKey           []byte
+	EncryptedDataKeys []EncryptedDataKey
+
+	// SigningKey signs the message for signing suites.
+	SigningKey *ecdsa.PrivateKey
+}
+
+// DecryptionMaterials are what a message is read with. A keyring fills in
+// DataKey.
+type DecryptionMaterials struct {
+	Suite               SuiteID
+	EncryptionContext   map[string]string // header context plus the caller's required pairs
+	RequiredContextKeys []string
+	DataKey             []byte
+	VerificationKey     *ecdsa.PublicKey
+}
+
+// A Keyring generates, encrypts and decrypts data keys.
+type Keyring interface {
+	// OnEncrypt generates m.DataKey if it is nil, then appends at least
+	// one encrypted data key for it to m.EncryptedDataKeys.
+	OnEncrypt(ctx context.Context, m *EncryptionMaterials) error
+
+	// OnDecrypt sets m.DataKey from the first of edks it can decrypt. It
+	// must not be called with m.DataKey already set.
+	OnDecrypt(ctx context.Context, m *DecryptionMaterials, edks []EncryptedDataKey) error
+}
+
+// EncryptionRequest asks a MaterialsManager for encryption materials.
+type EncryptionRequest struct {
+	EncryptionContext map[string]string // the caller's context; never nil
+	Suite             SuiteID           // 0: the policy's default
+	CommitmentPolicy  CommitmentPolicy
+	PlaintextLength   int64 // -1 when unknown
+}
+
+// DecryptionRequest asks a MaterialsManager for decryption materials.
+type DecryptionRequest struct {
+	Suite             SuiteID
+	CommitmentPolicy  CommitmentPolicy
+	EncryptedDataKeys []EncryptedDataKey
+	EncryptionContext map[string]string // as stored in the header
+	// ReproducedContext is the context the caller expects; pairs missing
+	// from the header are authenticated as required pairs.
+	ReproducedContext map[string]string
+}
+
+// A MaterialsManager assembles the materials of each message. It is the
+// extension point for caching (package keycache) and context policies.
+// Materials returned belong to the caller, which zeroes their data key.
+type MaterialsManager interface {
+	GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error)
+	DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error)
+}
+
+// DefaultMaterialsManager is the spec's default materials manager: it adds
+// a signing key for signing suites and asks its keyring for data keys.
+type DefaultMaterialsManager struct {
+	keyring Keyring
+}
+
+// NewDefaultMaterialsManager returns the default materials manager over kr.
+func NewDefaultMaterialsManager(kr Keyring) *DefaultMaterialsManager {
+	return &DefaultMaterialsManager{keyring: kr}
+}
+
+// GetEncryptionMaterials implements MaterialsManager.
+func (d *DefaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
+	id := req.Suite
+	if id == 0 {
+		id = req.CommitmentPolicy.defaultSuite()
+	}
+	s, ok := lookupSuite(id)
+	if !ok {
+		return nil, fmt.Errorf("envelope: suite %s: %w", id, ErrUnsupportedSuite)
+	}
+	if !req.CommitmentPolicy.allowsEncrypt(id) {
+		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", id, req.CommitmentPolicy, ErrCommitmentPolicy)
+	}
+	m := &EncryptionMaterials{Suite: id, EncryptionContext: maps.Clone(req.EncryptionContext)}
+	if m.EncryptionContext == nil {
+		m.EncryptionContext = map[string]string{}
+	}
+	if s.curve != nil {
+		if _, ok := m.EncryptionContext[publicKeyKey]; ok {
+			return nil, fmt.Errorf("envelope: %s already in the context: %w", publicKeyKey, ErrReservedContextKey)
+		}
+		priv, err := ecdsa.GenerateKey(s.curve, rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		pub, err := compressPublicKey(&priv.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		m.SigningKey = priv
+		m.EncryptionContext[publicKeyKey] = pub
+	}
+	if err := d.keyring.OnEncrypt(ctx, m); err != nil {
+		return nil, err
+	}
+	if len(m.DataKey) != s.keyLen || len(m.EncryptedDataKeys) == 0 {
+		return nil, fmt.Errorf("envelope: keyring returned a %d-byte data key and %d encrypted data keys: %w", len(m.DataKey), len(m.EncryptedDataKeys), ErrInvalidMaterials)
+	}
+	return m, nil
+}
+
+// DecryptMaterials implements MaterialsManager.
+func (d *DefaultMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
+	s, ok := lookupSuite(req.Suite)
+	if !ok {
+		return nil, fmt.Errorf("envelope: suite %s: %w", req.Suite, ErrUnsupportedSuite)
+	}
+	if !req.CommitmentPolicy.allowsDecrypt(req.Suite) {
+		return nil, fmt.Errorf("envelope: decrypt suite %s under %s: %w", req.Suite, req.CommitmentPolicy, ErrCommitmentPolicy)
+	}
+	m := &DecryptionMaterials{Suite: req.Suite, EncryptionContext: maps.Clone(req.EncryptionContext)}
+	if m.EncryptionContext == nil {
+		m.EncryptionContext = map[string]string{}
+	}
+	for _, k := range slices.Sorted(maps.Keys(req.ReproducedContext)) {
+		v := req.ReproducedContext[k]
+		if hv, ok := m.EncryptionContext[k]; ok {
+			if hv != v {
+				return nil, fmt.Errorf("envelope: context key %q has another value in the message: %w", k, ErrContextMismatch)
+			}
+			continue
+		}
+		m.EncryptionContext[k] = v
+		m.RequiredContextKeys = append(m.RequiredContextKeys, k)
+	}
+	pub, hasPub := m.EncryptionContext[publicKeyKey]
+	if s.curve == nil && hasPub {
+		return nil, headerErr("encryption context", fmt.Errorf("%s in a message of unsigned suite %s", publicKeyKey, req.Suite))
+	}
+	if s.curve != nil {
+		if !hasPub {
+			return nil, headerErr("encryption context", fmt.Errorf("no %s for signed suite %s", publicKeyKey, req.Suite))
+		}
+		vk, err := decompressPublicKey(s.curve, pub)
+		if err != nil {
+			return nil, headerErr("encryption context", err)
+		}
+		m.VerificationKey = vk
+	}
+	if err := d.keyring.OnDecrypt(ctx, m, req.EncryptedDataKeys); err != nil {
+		return nil, err
+	}
+	if len(m.DataKey) != s.keyLen {
+		return nil, fmt.Errorf("envelope: keyring returned a %d-byte data key for suite %s: %w", len(m.DataKey), req.Suite, ErrInvalidMaterials)
+	}
+	return m, nil
+}
+
+// RequiredContextMaterialsManager is the spec's required encryption
+// context materials manager: the pairs of its keys must be in the context
+// on encrypt and are then authenticated but left out of the header; on
+// decrypt the caller must supply them.
+type RequiredContextMaterialsManager struct {
+	under MaterialsManager
+	keys  []string
+}
+
+// NewRequiredContextMaterialsManager wraps under so that the context keys
+// in keys are required and kept out of message headers.
+func NewRequiredContextMaterialsManager(under MaterialsManager, keys ...string) *RequiredContextMaterialsManager {
+	return &RequiredContextMaterialsManager{under: under, keys: slices.Clone(keys)}
+}
+
+// GetEncryptionMaterials implements MaterialsManager.
+func (r *RequiredContextMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
+	for _, k := range r.keys {
+		if _, ok := req.EncryptionContext[k]; !ok {
+			return nil, fmt.Errorf("envelope: required context key %q missing: %w", k, ErrContextMismatch)
+		}
+	}
+	m, err := r.under.GetEncryptionMaterials(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range r.keys {
+		if !slices.Contains(m.RequiredContextKeys, k) {
+			m.RequiredContextKeys = append(m.RequiredContextKeys, k)
+		}
+	}
+	return m, nil
+}
+
+// DecryptMaterials implements MaterialsManager.
+func (r *RequiredContextMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
+	for _, k := range r.keys {
+		if _, ok := req.ReproducedContext[k]; !ok {
+			return nil, fmt.Errorf("envelope: required context key %q not supplied: %w", k, ErrContextMismatch)
+		}
+	}
+	m, err := r.under.DecryptMaterials(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range r.keys {
+		if _, ok := m.EncryptionContext[k]; !ok {
+			return nil, fmt.Errorf("envelope: required context key %q missing: %w", k, ErrContextMismatch)
+		}
+	}
+	return m, nil
+}

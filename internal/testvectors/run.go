@@ -1,0 +1,215 @@
+package testvectors
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// Status is a test's outcome.
+type Status int
+
+const (
+	Passed Status = iota
+	Failed
+	Skipped
+)
+
+// Result is the outcome of one test.
+type Result struct {
+	Name   string
+	Status Status
+	Err    error // why it failed or was skipped
+}
+
+// KMSKeyrings builds a keyring for aws-kms master keys; nil skips such tests.
+type KMSKeyrings func(mk MasterKey, key *Key) (envelope.Keyring, error)
+
+// Options configure a run.
+type Options struct {
+	KMS KMSKeyrings
+}
+
+var errSkip = errors.New("skipped")
+
+// Run runs every test, in name order.
+func (m *DecryptManifest) Run(ctx context.Context, opts Options) []Result {
+	var out []Result
+	for _, name := range slices.Sorted(maps.Keys(m.Tests)) {
+		err := m.runOne(ctx, m.Tests[name], opts)
+		r := Result{Name: name, Err: err}
+		switch {
+		case err == nil:
+			r.Status = Passed
+		case errors.Is(err, errSkip):
+			r.Status = Skipped
+		default:
+			r.Status = Failed
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Summary counts results by status.
+func Summary(rs []Result) (passed, failed, skipped int) {
+	for _, r := range rs {
+		switch r.Status {
+		case Passed:
+			passed++
+		case Failed:
+			failed++
+		default:
+			skipped++
+		}
+	}
+	return
+}
+
+func (m *DecryptManifest) runOne(ctx context.Context, t *DecryptTest, opts Options) error {
+	kr, err := m.keyring(t.MasterKeys, opts)
+	if err != nil {
+		return err
+	}
+	var cmm envelope.MaterialsManager = envelope.NewDefaultMaterialsManager(kr)
+	switch t.CMM {
+	case "", "Default":
+	case "RequiredEncryptionContext":
+		cmm = envelope.NewRequiredContextMaterialsManager(cmm, slices.Sorted(maps.Keys(t.EncryptionContext))...)
+	default:
+		return fmt.Errorf("%w: cmm %q", errSkip, t.CMM)
+	}
+	client, err := envelope.NewWithMaterialsManager(cmm, envelope.WithCommitmentPolicy(envelope.RequireEncryptAllowDecrypt))
+	if err != nil {
+		return err
+	}
+	ct, err := m.read(t.Ciphertext)
+	if err != nil {
+		return err
+	}
+	var want []byte
+	wantErr := false
+	switch {
+	case t.Result != nil && t.Result.Error != nil:
+		wantErr = true
+	case t.Result != nil && t.Result.Output != nil:
+		want, err = m.read(t.Result.Output.Plaintext)
+	case t.Plaintext != "":
+		want, err = m.read(t.Plaintext)
+	default:
+		return errors.New("test has neither a plaintext nor an expected error")
+	}
+	if err != nil {
+		return err
+	}
+	callOpts := []envelope.Option{envelope.WithExpectedContext(t.EncryptionContext)}
+	var got []byte
+	switch t.DecryptionMethod {
+	case "":
+		got, _, err = client.Decrypt(ctx, ct, callOpts...)
+	case "streaming-unsigned-only":
+		callOpts = append(callOpts, envelope.WithUnsignedOnly())
+		var r *envelope.DecryptReader
+		if r, err = client.NewDecryptReader(ctx, bytes.NewReader(ct), callOpts...); err == nil {
+			got, err = io.ReadAll(r)
+		}
+	default:
+		return fmt.Errorf("%w: decryption method %q", errSkip, t.DecryptionMethod)
+	}
+	switch {
+	case wantErr && err == nil:
+		return fmt.Errorf("decrypted a message that must fail (%s)", t.Result.Error.Description)
+	case wantErr:
+		return nil
+	case err != nil:
+		return err
+	case !bytes.Equal(got, want):
+		return fmt.Errorf("plaintext of %d bytes differs from the expected %d bytes", len(got), len(want))
+	}
+	return nil
+}
+
+// keyring builds the keyring of a test's master keys: one, or a
+// multi-keyring of several.
+func (m *DecryptManifest) keyring(mks []MasterKey, opts Options) (envelope.Keyring, error) {
+	var krs []envelope.Keyring
+	for _, mk := range mks {
+		key, ok := m.keys.Keys[mk.Key]
+		if !ok {
+			return nil, fmt.Errorf("key %q not in the keys manifest", mk.Key)
+		}
+		var kr envelope.Keyring
+		var err error
+		switch mk.Type {
+		case "raw":
+			kr, err = rawKeyring(mk, key)
+		case "aws-kms", "aws-kms-mrk-aware", "aws-kms-mrk-aware-discovery":
+			if opts.KMS == nil {
+				return nil, fmt.Errorf("%w: %s master key needs a KMS endpoint", errSkip, mk.Type)
+			}
+			kr, err = opts.KMS(mk, key)
+		default:
+			return nil, fmt.Errorf("%w: master key type %q", errSkip, mk.Type)
+		}
+		if err != nil {
+			return nil, err
+		}
+		krs = append(krs, kr)
+	}
+	switch len(krs) {
+	case 0:
+		return nil, errors.New("no master keys")
+	case 1:
+		return krs[0], nil
+	}
+	return envelope.NewMultiKeyring(krs[0], krs[1:]...)
+}
+
+func rawKeyring(mk MasterKey, key *Key) (envelope.Keyring, error) {
+	name := key.KeyID
+	if mk.KeyID != "" {
+		name = mk.KeyID
+	}
+	material, err := key.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("key %q: %w", mk.Key, err)
+	}
+	switch mk.EncryptionAlgorithm {
+	case "aes":
+		return envelope.NewRawAESKeyring(mk.ProviderID, name, material)
+	case "rsa":
+		padding, err := rsaPadding(mk)
+		if err != nil {
+			return nil, err
+		}
+		if key.Type == "public" {
+			pub, err := envelope.ParseRSAPublicKeyPEM(material)
+			if err != nil {
+				return nil, err
+			}
+			return envelope.NewRawRSAKeyring(mk.ProviderID, name, padding, pub, nil)
+		}
+		priv, err := envelope.ParseRSAPrivateKeyPEM(material)
+		if err != nil {
+			return nil, err
+		}
+		return envelope.NewRawRSAKeyring(mk.ProviderID, name, padding, &priv.PublicKey, priv)
+	}
+	return nil, fmt.Errorf("%w: raw encryption algorithm %q", errSkip, mk.EncryptionAlgorithm)
+}
+
+func rsaPadding(mk MasterKey) (envelope.RSAPadding, error) {
+	if mk.PaddingAlgorithm == "pkcs1" {
+		return envelope.PKCS1v15, nil
+	}
+	if mk.PaddingAlgorithm != "oaep-mgf1" {
+		return 0, fmt.Errorf("unknown padding algorithm %q", mk.PaddingAlgorithm)
+	}
+	return envelope.ParseRSAPadding("oaep-" + mk.PaddingHash)
+}

@@ -1,0 +1,55 @@
+// Package kmslocal is a KMS-compatible server for development and tests.
+//
+// It is NOT a secure KMS. Key material is held in memory and stored in
+// plaintext on disk (Options.DataDir, Options.SeedFile); requests are not
+// authenticated (SigV4 signatures are accepted unchecked, any credentials
+// work). Bind it to loopback only and never put real data under its keys.
+//
+// A *Server is an http.Handler speaking the awsJson1_1 protocol of the
+// stock aws-sdk-go-v2 KMS client (POST, X-Amz-Target: TrentService.<Op>):
+// point the client's BaseEndpoint at it. Supported operations: CreateKey,
+// CreateAlias, DescribeKey, ListKeys, ListAliases, GenerateDataKey,
+// GenerateDataKeyWithoutPlaintext, Encrypt, Decrypt, ReEncrypt, DisableKey,
+// EnableKey, GetKeyRotationStatus and EnableKeyRotation, for symmetric
+// (SYMMETRIC_DEFAULT) keys only. Other targets fail with
+// UnsupportedOperationException. Keys are named by key id, key ARN, alias
+// name or alias ARN; responses name keys by ARN. Grant tokens are ignored,
+// pagination returns everything at once, and EnableKeyRotation records the
+// setting without rotating material.
+//
+// # Ciphertext blob
+//
+// CiphertextBlob values are
+//
+//	 0         1         2            2+n              2+n+12
+//	+---------+---------+------------+----------------+---------------------------+
+//	| version | n       | key id     | nonce          | AES-256-GCM ciphertext    |
+//	| 0x01    | 1..255  | n bytes    | 12 bytes       | ‖ 16-byte tag             |
+//	+---------+---------+------------+----------------+---------------------------+
+//
+// The key id is ASCII [A-Za-z0-9_-] and names the key, so Decrypt needs no
+// KeyId. The GCM key is the key's 32-byte material; the additional data is
+// the first 2+n bytes followed by the encryption context in canonical form:
+//
+//	u32 count ‖ for each pair, keys in ascending byte order:
+//	    u32 len(key) ‖ key ‖ u32 len(value) ‖ value      (big-endian)
+//
+// so a wrong, missing or extra context, a truncated or altered blob, all
+// fail with InvalidCiphertextException. An absent and an empty context are
+// the same.
+//
+// # Files
+//
+// Options.SeedFile (see SeedFile) fixes key material and aliases, so
+// ciphertexts stored as test fixtures keep decrypting:
+//
+//	{"region": "us-west-2", "account": "111122223333",
+//	 "keys": [{"id": "1234abcd-12ab-34cd-56ef-1234567890ab",
+//	           "material": "<base64 of 32 bytes>",
+//	           "aliases": ["alias/phicrypt-test"],
+//	           "enabled": true, "multiRegion": false, "description": ""}]}
+//
+// Options.DataDir holds kmslocal-state.json (mode 0600, replaced atomically
+// on every change) with all keys, their material, and aliases, so keys
+// created through CreateKey survive a restart.
+package kmslocal

@@ -1,0 +1,33 @@
+// Package stream seals and opens the framed body of an AWS Encryption SDK
+// message. It knows the data key only as a cipher.AEAD and nothing of
+// keyrings, headers or signatures.
+//
+// A framed body is a sequence of regular frames followed by exactly one
+// final frame. All integers are big-endian.
+//
+//	regular frame:  seq (4) | IV (12) | ciphertext (FrameLength) | tag (16)
+//	final frame:    FF FF FF FF | seq (4) | IV (12) | len (4) | ciphertext (len) | tag (16)
+//
+// Sequence numbers start at 1 and increase by one; the final frame carries
+// the last one and its content length is at most FrameLength (it may be 0).
+// The IV written by this package is the sequence number, big-endian and
+// right-aligned in 12 bytes. Readers use the IV stored in the frame, as the
+// official SDKs do; a wrong IV fails authentication like any other flipped
+// bit. Each frame is AES-GCM sealed with additional data
+//
+//	message ID (16 or 32) | content string | seq (4) | content length (8)
+//
+// where the content string is "AWSKMSEncryptionClient Frame" for regular
+// frames, "AWSKMSEncryptionClient Final Frame" for the final frame, and
+// "AWSKMSEncryptionClient Single Block" for the legacy non-framed body
+//
+//	non-framed body: IV (12) | len (8) | ciphertext (len) | tag (16)
+//
+// which this package opens but never writes.
+//
+// Invariants: a Reader returns plaintext only from frames whose tag
+// verified, in sequence order, and returns io.EOF only after the final
+// frame verified and the Config.Final hook (if any) accepted the message.
+// A Writer emits the same bytes for the same inputs whatever the sizes of
+// the individual Write calls.
+package stream

@@ -1,0 +1,20 @@
+package stream
+
+import "errors"
+
+var (
+	// ErrAuthentication reports a frame whose GCM tag did not verify: the
+	// wrong key, or a changed, reordered or substituted frame.
+	ErrAuthentication = errors.New("authentication failed")
+
+	// ErrTruncated reports a body that ended before its final frame.
+	ErrTruncated = errors.New("message truncated")
+
+	// ErrMalformedBody reports a frame that cannot be parsed: an
+	// out-of-order sequence number or a final-frame length greater than
+	// the frame length.
+	ErrMalformedBody = errors.New("malformed message body")
+
+	// ErrTooManyFrames reports a body that would need more than 2^32-1 frames.
+	ErrTooManyFrames = errors.New("too many frames")
+)
