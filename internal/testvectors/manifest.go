@@ -31,21 +31,24 @@ type DecryptManifest struct {
 
 // DecryptTest is one test of a decrypt manifest.
 type DecryptTest struct {
-	Description string      `json:"description,omitempty"`
-	Ciphertext  string      `json:"ciphertext"`
-	Plaintext   string      `json:"plaintext,omitempty"` // version 1
-	MasterKeys  []MasterKey `json:"master-keys"`
-	Result      *struct {
-		Output *struct {
-			Plaintext string `json:"plaintext"`
-		} `json:"output,omitempty"`
-		Error *struct {
-			Description string `json:"error-description"`
-		} `json:"error,omitempty"`
-	} `json:"result,omitempty"`
+	Description       string            `json:"description,omitempty"`
+	Ciphertext        string            `json:"ciphertext"`
+	Plaintext         string            `json:"plaintext,omitempty"` // version 1
+	MasterKeys        []MasterKey       `json:"master-keys"`
+	Result            *Outcome          `json:"result,omitempty"`
 	DecryptionMethod  string            `json:"decryption-method,omitempty"` // "streaming-unsigned-only"
 	CMM               string            `json:"cmm,omitempty"`               // "Default" or "RequiredEncryptionContext"
 	EncryptionContext map[string]string `json:"encryption-context,omitempty"`
+}
+
+// Outcome is what a test expects: a plaintext or an error.
+type Outcome struct {
+	Output *struct {
+		Plaintext string `json:"plaintext"`
+	} `json:"output,omitempty"`
+	Error *struct {
+		Description string `json:"error-description"`
+	} `json:"error,omitempty"`
 }
 
 // MasterKey describes one master key (keyring) of a test.

@@ -28,3 +28,31 @@ func TestOfficialVectors(t *testing.T) {
 		t.Logf("%s: %d passed, %d failed, %d skipped", filepath.Base(filepath.Dir(d)), p, f, s)
 	}
 }
+
+// TestWriteEncrypted writes a manifest of phicrypt messages and decrypts it.
+func TestWriteEncrypted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 120 messages; skipped in -short")
+	}
+	dir := t.TempDir()
+	n, err := WriteEncrypted(context.Background(), dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 100 {
+		t.Fatalf("wrote %d tests, want the full matrix", n)
+	}
+	m, err := LoadDecryptManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := m.Run(context.Background(), Options{})
+	if p, f, s := Summary(rs); p != n || f != 0 || s != 0 {
+		for _, r := range rs {
+			if r.Status != Passed {
+				t.Errorf("%s: %v", r.Name, r.Err)
+			}
+		}
+		t.Fatalf("%d passed, %d failed, %d skipped of %d", p, f, s, n)
+	}
+}

@@ -1,0 +1,55 @@
+// Package envelope encrypts and decrypts data in the AWS Encryption SDK
+// message format, so that every official SDK (Java, Python, C, JavaScript,
+// .NET, Go) reads what it writes and it reads theirs.
+//
+// A Client takes its data keys from a Keyring (raw AES, raw RSA, multi, or
+// AWS KMS in package kmskeyring) through a MaterialsManager, and writes
+// version 2 messages with a key-committing suite: 0x0578 (signed, the
+// default) or 0x0478. It reads every suite and version 1 messages under
+// its CommitmentPolicy.
+//
+// # Message
+//
+//	message = header | body | footer (signing suites only)
+//
+// Header, version 2 (version 1 differs as noted; integers big-endian):
+//
+//	version (1) = 02                     v1: 01, then type (1) = 80
+//	suite ID (2)
+//	message ID (32)                      v1: 16 bytes
+//	context length (2) | context         empty context: length 0, nothing else
+//	EDK count (2) | EDKs                 each: len (2) | provider ID | len (2) | provider info | len (2) | ciphertext
+//	content type (1) = 02 framed         v1: 01 non-framed also read; then reserved (4) = 0, IV length (1) = 12
+//	frame length (4)
+//	commit key (32)                      v1: absent
+//	                                     v1: header IV (12)
+//	header auth tag (16)                 AES-GCM(key, IV 0, "", header body | required pairs)
+//
+// Context: count (2) | { key len (2) | key | value len (2) | value } with keys
+// sorted bytewise, all UTF-8. Keys starting "aws-crypto-" belong to the SDK;
+// "aws-crypto-public-key" holds the base64 compressed ECDSA point that
+// verifies the footer.
+//
+// Key derivation (suite 0x0478/0x0578):
+//
+//	prk        = HKDF-Extract(SHA-512, salt = message ID, data key)
+//	message key = HKDF-Expand(prk, suite ID | "DERIVEKEY", 32)
+//	commit key = HKDF-Expand(prk, "COMMITKEY", 32), compared in constant time
+//
+// The body is framed AES-GCM under the message key; package stream owns
+// its layout. The footer is signature length (2) | DER ECDSA signature of
+// the SHA-384 (P-384) or SHA-256 (P-256) of header and body.
+//
+// # Guarantees
+//
+// Decrypt returns plaintext only when every byte of the message verified.
+// A DecryptReader returns plaintext frame by frame, each after its GCM tag
+// verified, and withholds the final frame until the signature verified;
+// see DecryptReader for what that means for signed messages. Every failure
+// is a wrapped sentinel error (ErrAuthentication, ErrMalformedHeader, ...)
+// and no input makes the package panic.
+//
+// Data keys are zeroed once the message key is derived; derived key bytes
+// once the AES key schedule holds them. Raw keyrings keep only their key
+// schedule.
+package envelope

@@ -1,0 +1,185 @@
+package testvectors
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// Namespace is the raw key provider ID of the official vectors (sic).
+const Namespace = "aws-raw-vectors-persistant"
+
+// WriteEncrypted writes to dir a version 2 awses-decrypt manifest of
+// messages written by phicrypt, with its keys manifest (version 3), for
+// other SDKs to decrypt: every writable suite, frame lengths 1, 512, 4096
+// and 65536, an empty and a multi-pair context, plaintexts of 0 B to 1 MiB,
+// one key and two. Frame length 1 skips the 1 MiB plaintext (a million
+// frames). It returns the number of tests written.
+func WriteEncrypted(ctx context.Context, dir, clientVersion string) (int, error) {
+	for _, sub := range []string{"ciphertexts", "plaintexts"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return 0, err
+		}
+	}
+	aesKey := make([]byte, 32)
+	if _, err := rand.Read(aesKey); err != nil {
+		return 0, err
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return 0, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(rsaKey)
+	if err != nil {
+		return 0, err
+	}
+	keys := &KeysManifest{}
+	keys.Manifest.Type, keys.Manifest.Version = "keys", 3
+	keys.Keys = map[string]*Key{
+		"aes-256": {Encrypt: true, Decrypt: true, Type: "symmetric", KeyID: "aes-256", Algorithm: "aes", Bits: 256,
+			Encoding: "base64", Material: base64.StdEncoding.EncodeToString(aesKey)},
+		"rsa-2048-private": {Encrypt: true, Decrypt: true, Type: "private", KeyID: "rsa-2048-private", Algorithm: "rsa", Bits: 2048,
+			Encoding: "pem", Material: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))},
+	}
+	if err := writeJSON(filepath.Join(dir, "keys.json"), keys); err != nil {
+		return 0, err
+	}
+
+	aesMK := MasterKey{Type: "raw", Key: "aes-256", ProviderID: Namespace, EncryptionAlgorithm: "aes"}
+	rsaMK := MasterKey{Type: "raw", Key: "rsa-2048-private", ProviderID: Namespace, EncryptionAlgorithm: "rsa",
+		PaddingAlgorithm: "oaep-mgf1", PaddingHash: "sha256"}
+	aesKR, err := envelope.NewRawAESKeyring(Namespace, "aes-256", aesKey)
+	if err != nil {
+		return 0, err
+	}
+	rsaKR, err := envelope.NewRawRSAKeyring(Namespace, "rsa-2048-private", envelope.OAEPSHA256, &rsaKey.PublicKey, nil)
+	if err != nil {
+		return 0, err
+	}
+	twoKR, err := envelope.NewMultiKeyring(aesKR, rsaKR)
+	if err != nil {
+		return 0, err
+	}
+	keySets := []struct {
+		name string
+		kr   envelope.Keyring
+		mks  []MasterKey
+	}{
+		{"aes", aesKR, []MasterKey{aesMK}},
+		{"aes+rsa", twoKR, []MasterKey{aesMK, rsaMK}},
+	}
+
+	plaintexts := []struct {
+		name string
+		size int
+	}{{"empty", 0}, {"one", 1}, {"small", 10240}, {"large", 1 << 20}}
+	for _, p := range plaintexts {
+		b := make([]byte, p.size)
+		if _, err := rand.Read(b); err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "plaintexts", p.name), b, 0o644); err != nil {
+			return 0, err
+		}
+	}
+	contexts := map[string]map[string]string{
+		"ec0": {},
+		"ec3": {"purpose": "interop", "record-type": "lab-result", "unicode-ключ": "значение 🩺"},
+	}
+
+	m := &DecryptManifest{Keys: "file://keys.json", Tests: map[string]*DecryptTest{}}
+	m.Manifest.Type, m.Manifest.Version = "awses-decrypt", 2
+	m.Client.Name, m.Client.Version = "phicrypt/phicrypt", clientVersion
+	for _, suite := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
+		for _, frame := range []int{1, 512, 4096, 65536} {
+			for ecName, ec := range contexts {
+				for _, p := range plaintexts {
+					if frame == 1 && p.size > 1<<16 {
+						continue
+					}
+					pt, err := os.ReadFile(filepath.Join(dir, "plaintexts", p.name))
+					if err != nil {
+						return 0, err
+					}
+					for _, ks := range keySets {
+						c, err := envelope.New(ks.kr, envelope.WithSuite(suite), envelope.WithFrameLength(frame))
+						if err != nil {
+							return 0, err
+						}
+						ct, err := c.Encrypt(ctx, pt, ec)
+						if err != nil {
+							return 0, err
+						}
+						name := fmt.Sprintf("phicrypt-%04x-f%d-%s-%s-%s", uint16(suite), frame, ecName, p.name, ks.name)
+						if err := os.WriteFile(filepath.Join(dir, "ciphertexts", name), ct, 0o644); err != nil {
+							return 0, err
+						}
+						t := &DecryptTest{
+							Description: fmt.Sprintf("phicrypt suite %s, frame %d, %d-pair context, %d-byte plaintext, keys %s", suite, frame, len(ec), p.size, ks.name),
+							Ciphertext:  "file://ciphertexts/" + name,
+							MasterKeys:  ks.mks,
+						}
+						t.Result = &Outcome{}
+						t.Result.Output = &struct {
+							Plaintext string `json:"plaintext"`
+						}{"file://plaintexts/" + p.name}
+						m.Tests[name] = t
+					}
+				}
+			}
+		}
+	}
+	if err := addNegative(dir, m); err != nil {
+		return 0, err
+	}
+	if err := writeJSON(filepath.Join(dir, "manifest.json"), m); err != nil {
+		return 0, err
+	}
+	return len(m.Tests), nil
+}
+
+// addNegative adds tests that must fail, each a changed copy of a valid
+// multi-frame message: a flipped body bit, a flipped commitment bit, a
+// missing final frame, and trailing data.
+func addNegative(dir string, m *DecryptManifest) error {
+	const base = "phicrypt-0478-f512-ec3-small-aes"
+	ct, err := os.ReadFile(filepath.Join(dir, "ciphertexts", base))
+	if err != nil {
+		return err
+	}
+	h, err := envelope.ParseHeader(bytes.NewReader(ct))
+	if err != nil {
+		return err
+	}
+	flip := func(i int) []byte { c := bytes.Clone(ct); c[i] ^= 0x01; return c }
+	cases := []struct {
+		name, why string
+		ct        []byte
+	}{
+		{"bitflip-body", "a bit of the first frame's ciphertext flipped", flip(h.Len() + 4 + 12 + 3)},
+		{"bitflip-commitment", "a bit of the key commitment flipped", flip(h.Len() - 16 - 1)},
+		{"truncated", "the final frame removed", ct[:len(ct)-(512+40)]}, // 10240 = 20 full frames: the final one is full
+		{"trailing", "a byte after the end of the message", append(bytes.Clone(ct), 0)},
+	}
+	for _, c := range cases {
+		name := "phicrypt-negative-" + c.name
+		if err := os.WriteFile(filepath.Join(dir, "ciphertexts", name), c.ct, 0o644); err != nil {
+			return err
+		}
+		t := &DecryptTest{Description: c.why, Ciphertext: "file://ciphertexts/" + name, MasterKeys: m.Tests[base].MasterKeys, Result: &Outcome{}}
+		t.Result.Error = &struct {
+			Description string `json:"error-description"`
+		}{c.why}
+		m.Tests[name] = t
+	}
+	return nil
+}
