@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what the tests need (pinned),
+# starts the servers the integration tests use on 127.0.0.1, runs every
+# check, and stops the servers. Usage: bash scripts/test.sh
+# Environment: SKIP_ARM64=1 skips the qemu arm64 run; FUZZTIME (default 10s)
+# sets each fuzz target's run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH="$(go env GOPATH)/bin:$PATH"
+FUZZTIME=${FUZZTIME:-10s}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "tools"
+command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+if [ -z "${SKIP_ARM64:-}" ] && ! command -v qemu-aarch64-static >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null
+	else
+		echo "qemu-aarch64-static missing and not root: arm64 run skipped"; SKIP_ARM64=1
+	fi
+fi
+
+step "gofmt"
+bad=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$bad" ]; then echo "gofmt needed:"; echo "$bad"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+staticcheck ./...
+
+step "kmslocal (a real process for the integration tests)"
+go build -o "$work/kmslocal" ./cmd/kmslocal
+"$work/kmslocal" --addr 127.0.0.1:0 --data "$work/kms" >"$work/kmslocal.out" 2>"$work/kmslocal.log" &
+pids+=($!)
+for _ in $(seq 50); do grep -q listening "$work/kmslocal.out" && break; sleep 0.1; done
+export PHICRYPT_KMS_ENDPOINT=$(sed -n 's/^kmslocal listening on //p' "$work/kmslocal.out")
+[ -n "$PHICRYPT_KMS_ENDPOINT" ] || { cat "$work/kmslocal.log"; exit 1; }
+echo "kmslocal at $PHICRYPT_KMS_ENDPOINT"
+
+step "go test -race ./..."
+go test -race -count=1 ./...
+
+step "fuzz ($FUZZTIME each)"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+		echo "$pkg $f"
+		go test -run='^$' -fuzz="^$f\$" -fuzztime="$FUZZTIME" "$pkg" >"$work/fuzz.log" 2>&1 || { cat "$work/fuzz.log"; exit 1; }
+	done
+done
+
+step "known-answer vectors"
+for m in testdata/vectors/*/manifest.json; do go run ./interop/cmd/vectors decrypt "$m"; done
+go run ./interop/cmd/vectors encrypt "$work/phicrypt-vectors"
+go run ./interop/cmd/vectors decrypt "$work/phicrypt-vectors"
+
+step "interop with the official AWS Encryption SDK for Go (and JS when node is present)"
+if command -v npm >/dev/null; then (cd interop/esdk/js && npm ci --no-audit --no-fund --silent); fi
+(cd interop/esdk && go vet ./... && PHICRYPT_VECTORS_DIR="$work/phicrypt-vectors" go test -count=1 ./...)
+
+if [ -z "${SKIP_ARM64:-}" ]; then
+	step "arm64 under qemu-aarch64-static"
+	GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./envelope/... ./stream/... ./internal/...
+fi
+
+echo; echo "all checks passed"
