@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/phicrypt/phicrypt/interop/official"
+	"github.com/phicrypt/phicrypt/interop/esdk/official"
 )
 
 func runCLI(t *testing.T, in []byte, args ...string) ([]byte, string, int) {

@@ -1,4 +1,4 @@
-module github.com/phicrypt/phicrypt/interop
+module github.com/phicrypt/phicrypt/interop/esdk
 
 go 1.26.0
 
@@ -9,6 +9,8 @@ require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.15
 	github.com/aws/aws-sdk-go-v2/service/kms v1.62.4
 )
+
+require golang.org/x/crypto v0.58.0 // indirect
 
 require (
 	github.com/aws/aws-cryptographic-material-providers-library/releases/go/dynamodb v0.4.0 // indirect
@@ -34,4 +36,4 @@ require (
 	github.com/phicrypt/phicrypt v0.0.0-00010101000000-000000000000
 )
 
-replace github.com/phicrypt/phicrypt => ../
+replace github.com/phicrypt/phicrypt => ../../

@@ -46,7 +46,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/phicrypt/phicrypt/interop/official"
+	"github.com/phicrypt/phicrypt/interop/esdk/official"
 )
 
 type multiFlag []string
