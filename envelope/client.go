@@ -39,6 +39,7 @@ type config struct {
 	plaintextLength int64
 	noNetV400Retry  bool
 	maxNonFramed    int64
+	concurrency     int
 }
 
 func defaultConfig() config {
@@ -51,6 +52,9 @@ func (c *config) check() error {
 	}
 	if !c.policy.valid() {
 		return fmt.Errorf("envelope: unknown commitment policy %d", c.policy)
+	}
+	if c.concurrency < 0 {
+		return errors.New("envelope: negative concurrency")
 	}
 	if c.maxEDKs < 0 {
 		return errors.New("envelope: negative maximum of encrypted data keys")
@@ -106,6 +110,11 @@ func WithUnsignedOnly() Option { return func(c *config) { c.unsignedOnly = true 
 // materials manager sees it (caching needs it) and Close fails with
 // ErrPlaintextLength if a different number of bytes was written.
 func WithPlaintextLength(n int64) Option { return func(c *config) { c.plaintextLength = n } }
+
+// WithConcurrency sets how many goroutines seal or open the frames of one
+// message: 0 (the default) uses runtime.GOMAXPROCS(0), 1 works serially
+// in the calling goroutine. The bytes written are the same for any value.
+func WithConcurrency(n int) Option { return func(c *config) { c.concurrency = n } }
 
 // WithoutNetV400Retry turns off the retry the official SDKs make for
 // messages of ESDK-NET 4.0.0, which authenticated headers wrongly.
@@ -258,7 +267,7 @@ func headerAAD(body []byte, required map[string]string, netV400 bool) ([]byte, e
 
 // Encrypt returns plaintext encrypted in one message under the context ec.
 func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string, opts ...Option) ([]byte, error) {
-	cfg, err := c.config(append(opts, WithPlaintextLength(int64(len(plaintext)))))
+	cfg, err := c.config(slices.Concat(opts, []Option{WithPlaintextLength(int64(len(plaintext)))}))
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +285,7 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 	}
 	out := &appender{b: make([]byte, 0, size)}
 	out.b = s.header.appendTo(out.b)
-	w, err := stream.NewWriter(out, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength})
+	w, err := stream.NewWriter(out, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.concurrency})
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +373,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 	if _, err := w.Write(s.header.appendTo(nil)); err != nil {
 		return nil, err
 	}
-	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength})
+	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.concurrency})
 	if err != nil {
 		return nil, err
 	}
@@ -442,42 +451,11 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Optio
 	if err != nil {
 		return nil, err
 	}
-	h, err := readHeader(r, cfg.maxEDKs)
-	if err != nil {
-		return nil, err
-	}
-	s, _ := lookupSuite(h.Suite) // readHeader accepts only known suites
-	if !cfg.policy.allowsDecrypt(h.Suite) {
-		return nil, fmt.Errorf("envelope: decrypt suite %s under %s: %w", h.Suite, cfg.policy, ErrCommitmentPolicy)
-	}
-	if cfg.unsignedOnly && s.curve != nil {
-		return nil, fmt.Errorf("envelope: suite %s: %w", h.Suite, ErrSignedMessage)
-	}
-	m, err := c.cmm.DecryptMaterials(ctx, &DecryptionRequest{
-		Suite:             h.Suite,
-		CommitmentPolicy:  cfg.policy,
-		EncryptedDataKeys: h.EncryptedDataKeys,
-		EncryptionContext: h.EncryptionContext,
-		ReproducedContext: cfg.expected,
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer clear(m.DataKey)
-	if len(m.DataKey) != s.keyLen || m.Suite != h.Suite || (s.curve != nil) != (m.VerificationKey != nil) {
-		return nil, fmt.Errorf("envelope: materials do not fit suite %s: %w", h.Suite, ErrInvalidMaterials)
-	}
-	for _, k := range cfg.requiredKeys {
-		if _, ok := m.EncryptionContext[k]; !ok {
-			return nil, fmt.Errorf("envelope: context key %q missing: %w", k, ErrContextMismatch)
-		}
-	}
-	aead, err := c.openHeader(h, s, m, &cfg)
+	h, s, m, aead, err := c.openMessage(ctx, r, &cfg)
 	if err != nil {
 		return nil, err
 	}
 	d := &DecryptReader{header: h, materials: m}
-	d.materials.DataKey = nil
 	var body io.Reader = r
 	var digest hash.Hash
 	if s.curve != nil {
@@ -497,7 +475,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Optio
 		}
 		return nil
 	}
-	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Final: final}
+	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.concurrency, Final: final}
 	if h.ContentType == NonFramed {
 		d.body, err = stream.NewNonFramedReader(body, bc, cfg.maxNonFramed)
 	} else {
@@ -507,6 +485,46 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Optio
 		return nil, err
 	}
 	return d, nil
+}
+
+// openMessage reads the header from r, gets the decryption materials and
+// authenticates the header. The returned materials hold no data key.
+func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
+	h, err := readHeader(r, cfg.maxEDKs)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	s, _ := lookupSuite(h.Suite) // readHeader accepts only known suites
+	if !cfg.policy.allowsDecrypt(h.Suite) {
+		return nil, nil, nil, nil, fmt.Errorf("envelope: decrypt suite %s under %s: %w", h.Suite, cfg.policy, ErrCommitmentPolicy)
+	}
+	if cfg.unsignedOnly && s.curve != nil {
+		return nil, nil, nil, nil, fmt.Errorf("envelope: suite %s: %w", h.Suite, ErrSignedMessage)
+	}
+	m, err := c.cmm.DecryptMaterials(ctx, &DecryptionRequest{
+		Suite:             h.Suite,
+		CommitmentPolicy:  cfg.policy,
+		EncryptedDataKeys: h.EncryptedDataKeys,
+		EncryptionContext: h.EncryptionContext,
+		ReproducedContext: cfg.expected,
+	})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	defer func() { clear(m.DataKey); m.DataKey = nil }()
+	if len(m.DataKey) != s.keyLen || m.Suite != h.Suite || (s.curve != nil) != (m.VerificationKey != nil) {
+		return nil, nil, nil, nil, fmt.Errorf("envelope: materials do not fit suite %s: %w", h.Suite, ErrInvalidMaterials)
+	}
+	for _, k := range cfg.requiredKeys {
+		if _, ok := m.EncryptionContext[k]; !ok {
+			return nil, nil, nil, nil, fmt.Errorf("envelope: context key %q missing: %w", k, ErrContextMismatch)
+		}
+	}
+	aead, err := c.openHeader(h, s, m, cfg)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return h, s, m, aead, nil
 }
 
 // openHeader derives the message key, checks the key commitment and
@@ -543,6 +561,52 @@ func (c *Client) openHeader(h *Header, s *suite, m *DecryptionMaterials, cfg *co
 	}
 	return aead, err
 }
+
+// DecryptReaderAt decrypts any plaintext range of a message held in an
+// io.ReaderAt, reading the header once and then only the frames a range
+// needs, each authenticated. Signed messages cannot be verified without
+// reading them whole and are refused with ErrSignedMessage.
+type DecryptReaderAt struct {
+	header    *Header
+	materials *DecryptionMaterials
+	body      *stream.ReaderAt
+}
+
+// NewDecryptReaderAt reads and authenticates the header of the message of
+// size bytes in src.
+func (c *Client) NewDecryptReaderAt(ctx context.Context, src io.ReaderAt, size int64, opts ...Option) (*DecryptReaderAt, error) {
+	cfg, err := c.config(slices.Concat(opts, []Option{WithUnsignedOnly()}))
+	if err != nil {
+		return nil, err
+	}
+	h, _, m, aead, err := c.openMessage(ctx, bufio.NewReaderSize(io.NewSectionReader(src, 0, size), 4096), &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if h.ContentType != Framed {
+		return nil, fmt.Errorf("envelope: random access needs a framed message: %w", ErrUnsupportedSuite)
+	}
+	body, err := stream.NewReaderAt(src, int64(h.Len()), size-int64(h.Len()), stream.Config{
+		AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.concurrency})
+	if err != nil {
+		return nil, err
+	}
+	return &DecryptReaderAt{header: h, materials: m, body: body}, nil
+}
+
+// Header returns the message's header.
+func (d *DecryptReaderAt) Header() *Header { return d.header }
+
+// EncryptionContext returns the message's full authenticated context.
+func (d *DecryptReaderAt) EncryptionContext() map[string]string {
+	return maps.Clone(d.materials.EncryptionContext)
+}
+
+// Size returns the plaintext length.
+func (d *DecryptReaderAt) Size() int64 { return d.body.Size() }
+
+// ReadAt reads plaintext bytes [off, off+len(p)); see stream.ReaderAt.
+func (d *DecryptReaderAt) ReadAt(p []byte, off int64) (int, error) { return d.body.ReadAt(p, off) }
 
 // readFooter reads the signature and verifies it over the digest.
 func readFooter(r io.Reader, key *ecdsa.PublicKey, digest hash.Hash) error {

@@ -26,8 +26,14 @@ const (
 
 	finalMarker = math.MaxUint32
 
-	// eagerAlloc bounds what a reader allocates before the bytes arrive: a
-	// header may declare a 4 GiB frame, but memory follows the input.
+	// finalHdr is the final frame's header: marker | seq | IV | length.
+	// A regular frame's header (seq | IV) is its last 16 bytes.
+	finalHdr   = 4 + 4 + ivLen + 4
+	regularHdr = 4 + ivLen
+
+	// eagerAlloc bounds what is allocated for a frame before its bytes
+	// arrive: a header may declare a 4 GiB frame, but memory follows the
+	// input.
 	eagerAlloc = 1 << 20
 )
 
@@ -40,7 +46,8 @@ const (
 // Config describes one message body.
 type Config struct {
 	// AEAD is AES-GCM under the message's derived data key, with a 12-byte
-	// nonce and a 16-byte tag.
+	// nonce and a 16-byte tag. It is used from several goroutines at once,
+	// as the crypto/cipher AES-GCM allows.
 	AEAD cipher.AEAD
 
 	// MessageID is the header's message ID: 16 bytes (v1) or 32 (v2).
@@ -49,6 +56,11 @@ type Config struct {
 	// FrameLength is the plaintext length of every regular frame,
 	// 1 to MaxFrameLength.
 	FrameLength int
+
+	// Workers is the number of goroutines that seal or open frames: 0 means
+	// runtime.GOMAXPROCS(0), 1 seals and opens in the calling goroutine.
+	// The output is the same for any value.
+	Workers int
 
 	// Final, if not nil, is called by a Reader once the final frame has
 	// authenticated and before its plaintext is released. An error from
@@ -86,3 +98,20 @@ func bodyAAD(buf, msgID []byte, content string, seq uint32, n uint64) []byte {
 
 // aadCap is the capacity a bodyAAD buffer needs.
 const aadCap = 32 + len(singleString) + 4 + 8
+
+// keyed is what the workers need: the key and the message ID. It holds no
+// reference to the Reader or Writer that owns the workers.
+type keyed struct {
+	aead  cipher.AEAD
+	msgID []byte
+}
+
+// grow returns b with length n and its first keep bytes intact.
+func grow(b []byte, n, keep int) []byte {
+	if n <= cap(b) {
+		return b[:n]
+	}
+	g := make([]byte, n)
+	copy(g, b[:min(keep, cap(b))])
+	return g
+}

@@ -8,20 +8,43 @@ import (
 )
 
 // A Reader opens a framed (or legacy non-framed) body read from an
-// io.Reader. It never reads past the end of the body, so the caller can
-// read a footer from the same source afterwards.
+// io.Reader. The caller's goroutine reads and parses frames ahead; they are
+// opened on Config.Workers goroutines and released in order, each only
+// after its tag verified. It never reads past the end of the body, so the
+// caller can read a footer from the same source afterwards.
 type Reader struct {
 	src       io.Reader
 	cfg       Config
+	k         keyed
 	nonFrame  bool
 	maxSingle int64
+	pool      *pool[*rslot]
 
-	buf []byte // ciphertext and tag of the current frame; opened in place
-	out []byte // verified plaintext not yet returned
-	seq uint32 // last frame read
-	aad []byte
-	hdr [finalHdr]byte
-	err error // returned once out is drained
+	ring     []*rslot // frames read and being opened, oldest at head
+	head     int
+	inflight int
+	released bool // ring[head] is the frame out comes from
+
+	out     []byte // verified plaintext not yet returned
+	seq     uint32 // last frame parsed
+	ended   bool   // the final frame has been parsed
+	readErr error  // parse or read error, returned after earlier frames
+	err     error  // returned once out is drained
+	hdr     [finalHdr]byte
+}
+
+// rslot is one frame of a Reader.
+type rslot struct {
+	buf     []byte // ciphertext and tag; opened in place
+	pt      []byte // the plaintext, once opened
+	iv      [ivLen]byte
+	n       int
+	seq     uint32
+	final   bool
+	single  bool
+	aad     []byte
+	authErr error
+	done    chan struct{}
 }
 
 // NewReader returns a Reader of the framed body in src.
@@ -29,7 +52,23 @@ func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	return &Reader{src: src, cfg: cfg, aad: make([]byte, 0, aadCap)}, nil
+	return newReader(src, cfg), nil
+}
+
+func newReader(src io.Reader, cfg Config) *Reader {
+	r := &Reader{src: src, cfg: cfg, k: keyed{cfg.AEAD, cfg.MessageID}}
+	workers := workersFor(cfg.Workers)
+	n := 1
+	if workers > 1 {
+		n = workers * slotsPerWorker
+		k := r.k
+		r.pool = newPool(r, workers, func(s *rslot) { k.open(s); s.done <- struct{}{} })
+	}
+	r.ring = make([]*rslot, n)
+	for i := range r.ring {
+		r.ring[i] = &rslot{aad: make([]byte, 0, aadCap), done: make(chan struct{}, 1)}
+	}
+	return r
 }
 
 // MaxNonFramedLength is the largest content a non-framed body may declare:
@@ -42,10 +81,31 @@ const MaxNonFramedLength = 1<<36 - 32
 // than max bytes (at most MaxNonFramedLength).
 func NewNonFramedReader(src io.Reader, cfg Config, max int64) (*Reader, error) {
 	cfg.FrameLength = 1 // unused; satisfies check
+	cfg.Workers = 1
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	return &Reader{src: src, cfg: cfg, nonFrame: true, maxSingle: min(max, MaxNonFramedLength), aad: make([]byte, 0, aadCap)}, nil
+	r := newReader(src, cfg)
+	r.nonFrame, r.maxSingle = true, min(max, MaxNonFramedLength)
+	return r, nil
+}
+
+// open authenticates and decrypts s in place.
+func (k keyed) open(s *rslot) {
+	content := frameString
+	switch {
+	case s.single:
+		content = singleString
+	case s.final:
+		content = finalString
+	}
+	s.aad = bodyAAD(s.aad, k.msgID, content, s.seq, uint64(s.n))
+	ct := s.buf[:s.n+tagLen]
+	pt, err := k.aead.Open(ct[:0], s.iv[:], ct, s.aad)
+	s.pt, s.authErr = pt, nil
+	if err != nil {
+		s.pt, s.authErr = nil, ErrAuthentication
+	}
 }
 
 // Read reads verified plaintext. It returns io.EOF only after the whole
@@ -55,14 +115,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 		if r.err != nil {
 			return 0, r.err
 		}
-		if r.nonFrame {
-			r.err = r.single()
-		} else {
-			r.err = r.next()
-		}
-		if r.err != nil && r.err != io.EOF {
-			r.out = nil // never release what did not verify
-		}
+		r.next()
 	}
 	n := copy(p, r.out)
 	r.out = r.out[n:]
@@ -82,108 +135,146 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 				return total, err
 			}
 		}
-		if r.err != nil {
-			if r.err == io.EOF {
-				return total, nil
-			}
+		if r.err == io.EOF {
+			return total, nil
+		} else if r.err != nil {
 			return total, r.err
 		}
-		if r.nonFrame {
-			r.err = r.single()
-		} else {
-			r.err = r.next()
-		}
-		if r.err != nil && r.err != io.EOF {
-			r.out = nil
-		}
+		r.next()
 	}
 }
 
-// next reads and opens one frame into r.out. It returns io.EOF with the
-// final frame.
-func (r *Reader) next() error {
+// next releases the next verified frame into r.out, or sets r.err.
+func (r *Reader) next() {
+	if r.released {
+		r.ring[r.head].pt = nil
+		r.head = (r.head + 1) % len(r.ring)
+		r.inflight--
+		r.released = false
+	}
+	// Read ahead until the ring is full or the body ends.
+	for r.inflight < len(r.ring) && !r.ended && r.readErr == nil {
+		s := r.ring[(r.head+r.inflight)%len(r.ring)]
+		if r.readErr = r.parse(s); r.readErr != nil {
+			break
+		}
+		r.inflight++
+		if r.pool == nil || r.ended && r.inflight == 1 {
+			// Serial, or a lone final frame: no goroutine is worth starting.
+			r.k.open(s)
+			s.done <- struct{}{}
+		} else {
+			r.pool.submit(s)
+		}
+	}
+	if r.inflight == 0 {
+		r.fail(r.readErr)
+		return
+	}
+	s := r.ring[r.head]
+	<-s.done
+	r.released = true
+	switch {
+	case s.authErr != nil:
+		what := fmt.Sprintf("frame %d", s.seq)
+		if s.single {
+			what = "non-framed body"
+		}
+		r.fail(fmt.Errorf("stream: %s: %w", what, s.authErr))
+	case s.final || s.single:
+		if r.cfg.Final != nil {
+			if err := r.cfg.Final(); err != nil {
+				r.fail(err)
+				return
+			}
+		}
+		r.out, r.err = s.pt, io.EOF
+		r.stop()
+	default:
+		r.out = s.pt
+	}
+}
+
+// fail sets the error, drops everything not yet released and waits for
+// the workers to finish with the ring.
+func (r *Reader) fail(err error) {
+	if err == nil {
+		err = fmt.Errorf("stream: after frame %d: %w", r.seq, ErrTruncated)
+	}
+	r.out, r.err = nil, err
+	for r.inflight > 0 {
+		s := r.ring[r.head]
+		if !r.released {
+			<-s.done
+		}
+		r.released = false
+		clear(s.buf)
+		r.head = (r.head + 1) % len(r.ring)
+		r.inflight--
+	}
+	r.stop()
+}
+
+func (r *Reader) stop() {
+	if r.pool != nil {
+		r.pool.stop()
+	}
+}
+
+// parse reads the next frame from src into s.
+func (r *Reader) parse(s *rslot) error {
+	if r.nonFrame {
+		return r.parseSingle(s)
+	}
 	if err := r.readFull(r.hdr[:4]); err != nil {
 		return r.truncated(err)
 	}
-	final := binary.BigEndian.Uint32(r.hdr[:4]) == finalMarker
-	var seq uint32
-	var n int
-	var iv []byte
-	if final {
+	s.final = binary.BigEndian.Uint32(r.hdr[:4]) == finalMarker
+	if s.final {
 		if err := r.readFull(r.hdr[4:]); err != nil {
 			return r.truncated(err)
 		}
-		seq = binary.BigEndian.Uint32(r.hdr[4:])
-		iv = r.hdr[8 : 8+ivLen]
+		s.seq = binary.BigEndian.Uint32(r.hdr[4:])
+		copy(s.iv[:], r.hdr[8:8+ivLen])
 		clen := binary.BigEndian.Uint32(r.hdr[8+ivLen:])
 		if uint64(clen) > uint64(r.cfg.FrameLength) {
-			return fmt.Errorf("stream: final frame %d: content length %d exceeds frame length %d: %w", seq, clen, r.cfg.FrameLength, ErrMalformedBody)
+			return fmt.Errorf("stream: final frame %d: content length %d exceeds frame length %d: %w", s.seq, clen, r.cfg.FrameLength, ErrMalformedBody)
 		}
-		n = int(clen)
+		s.n = int(clen)
 	} else {
-		seq = binary.BigEndian.Uint32(r.hdr[:4])
-		if err := r.readFull(r.hdr[4 : 4+ivLen]); err != nil {
+		s.seq = binary.BigEndian.Uint32(r.hdr[:4])
+		if err := r.readFull(s.iv[:]); err != nil {
 			return r.truncated(err)
 		}
-		iv = r.hdr[4 : 4+ivLen]
-		n = r.cfg.FrameLength
+		s.n = r.cfg.FrameLength
 	}
-	if seq != r.seq+1 {
-		return fmt.Errorf("stream: frame %d where %d was expected: %w", seq, r.seq+1, ErrMalformedBody)
+	if s.seq != r.seq+1 {
+		return fmt.Errorf("stream: frame %d where %d was expected: %w", s.seq, r.seq+1, ErrMalformedBody)
 	}
-	r.seq = seq
-	ct, err := r.readFrame(n + tagLen)
-	if err != nil {
+	if err := r.readFrame(s); err != nil {
 		return r.truncated(err)
 	}
-	content := frameString
-	if final {
-		content = finalString
-	}
-	r.aad = bodyAAD(r.aad, r.cfg.MessageID, content, seq, uint64(n))
-	pt, err := r.cfg.AEAD.Open(ct[:0], iv, ct, r.aad)
-	if err != nil {
-		return fmt.Errorf("stream: frame %d: %w", seq, ErrAuthentication)
-	}
-	if !final {
-		r.out = pt
-		return nil
-	}
-	if r.cfg.Final != nil {
-		if err := r.cfg.Final(); err != nil {
-			return err
-		}
-	}
-	r.out = pt
-	return io.EOF
+	r.seq = s.seq
+	r.ended = s.final
+	return nil
 }
 
-// single reads and opens a whole non-framed body.
-func (r *Reader) single() error {
+// parseSingle reads a whole non-framed body into s.
+func (r *Reader) parseSingle(s *rslot) error {
 	if err := r.readFull(r.hdr[:ivLen+8]); err != nil {
 		return r.truncated(err)
 	}
-	iv := r.hdr[:ivLen]
+	copy(s.iv[:], r.hdr[:ivLen])
 	n := binary.BigEndian.Uint64(r.hdr[ivLen:])
 	if n > uint64(r.maxSingle) {
 		return fmt.Errorf("stream: non-framed body of %d bytes exceeds the limit of %d: %w", n, r.maxSingle, ErrMalformedBody)
 	}
-	ct, err := r.readFrame(int(n) + tagLen)
-	if err != nil {
+	s.n, s.seq, s.single = int(n), 1, true
+	if err := r.readFrame(s); err != nil {
 		return r.truncated(err)
 	}
-	r.aad = bodyAAD(r.aad, r.cfg.MessageID, singleString, 1, n)
-	pt, err := r.cfg.AEAD.Open(ct[:0], iv, ct, r.aad)
-	if err != nil {
-		return fmt.Errorf("stream: non-framed body: %w", ErrAuthentication)
-	}
-	if r.cfg.Final != nil {
-		if err := r.cfg.Final(); err != nil {
-			return err
-		}
-	}
-	r.out = pt
-	return io.EOF
+	r.ended = true
+	return nil
 }
 
 func (r *Reader) readFull(p []byte) error {
@@ -191,28 +282,24 @@ func (r *Reader) readFull(p []byte) error {
 	return err
 }
 
-// readFrame reads n bytes into r.buf. Memory grows with the bytes that
-// actually arrive, never to a declared length alone.
-func (r *Reader) readFrame(n int) ([]byte, error) {
-	if n <= cap(r.buf) {
-		r.buf = r.buf[:n]
-		return r.buf, r.readFull(r.buf)
+// readFrame reads s.n bytes and the tag into s.buf. Memory grows with the
+// bytes that actually arrive, never to a declared length alone.
+func (r *Reader) readFrame(s *rslot) error {
+	n := s.n + tagLen
+	if n <= cap(s.buf) || n <= eagerAlloc {
+		s.buf = grow(s.buf, n, 0)
+		return r.readFull(s.buf)
 	}
-	r.buf = r.buf[:0]
-	for len(r.buf) < n {
-		step := min(n-len(r.buf), max(eagerAlloc, len(r.buf)))
-		start := len(r.buf)
-		if cap(r.buf)-start < step {
-			grown := make([]byte, start, start+step)
-			copy(grown, r.buf)
-			r.buf = grown
+	got := 0
+	for got < n {
+		step := min(n-got, max(eagerAlloc, got))
+		s.buf = grow(s.buf, got+step, got)
+		if err := r.readFull(s.buf[got : got+step]); err != nil {
+			return err
 		}
-		r.buf = r.buf[:start+step]
-		if err := r.readFull(r.buf[start:]); err != nil {
-			return nil, err
-		}
+		got += step
 	}
-	return r.buf, nil
+	return nil
 }
 
 func (r *Reader) truncated(err error) error {

@@ -5,119 +5,245 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 )
 
-// A Writer seals plaintext into frames and writes them to an io.Writer.
-// It holds at most one frame of plaintext: a full frame is sealed as a
-// regular frame only once more plaintext arrives, so that Close can seal
-// the last FrameLength bytes as a full-length final frame, as the official
-// SDKs do.
+// A Writer seals plaintext into frames and writes them, in order, to an
+// io.Writer. Frames are sealed on Config.Workers goroutines while the
+// caller's goroutine fills the next frames and writes finished ones.
+//
+// A full frame is sealed as a regular frame only once more plaintext
+// arrives, so that Close seals the last FrameLength bytes as a full-length
+// final frame, as the official SDKs do. Memory is bounded by
+// 2 × workers frames (2 frames serially); Write never retains p.
 type Writer struct {
-	dst io.Writer
-	cfg Config
+	dst     io.Writer
+	cfg     Config
+	k       keyed
+	workers int
+	pool    *pool[*wslot]
 
-	// buf holds the frame being filled: header space (finalHdr bytes),
-	// then plaintext, then room for the tag. Sealing is in place.
-	buf []byte
-	n   int    // plaintext bytes in buf
-	seq uint32 // frames written so far
-	aad []byte
+	// ring holds the frames in flight, oldest at head, then the frame
+	// being filled at head+inflight.
+	ring     []*wslot
+	head     int
+	inflight int
+
+	seq uint32 // frames submitted
 	err error
 }
 
-const finalHdr = 4 + 4 + ivLen + 4 // marker | seq | IV | len
+// wslot is one frame of a Writer.
+type wslot struct {
+	// buf is finalHdr bytes of header space, the plaintext (sealed in
+	// place) or the ciphertext of src, then the tag.
+	buf   []byte
+	src   []byte // plaintext outside buf (the caller's p), or nil
+	n     int    // plaintext length
+	seq   uint32
+	final bool
+	aad   []byte
+	done  chan struct{}
+}
 
 // NewWriter returns a Writer that writes a framed body to dst.
 func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	size := min(cfg.FrameLength, eagerAlloc)
-	return &Writer{
-		dst: dst,
-		cfg: cfg,
-		buf: make([]byte, finalHdr, finalHdr+size+tagLen),
-		aad: make([]byte, 0, aadCap),
-	}, nil
+	w := &Writer{dst: dst, cfg: cfg, k: keyed{cfg.AEAD, cfg.MessageID}, workers: workersFor(cfg.Workers)}
+	n := max(2, w.workers*slotsPerWorker)
+	if w.workers == 1 {
+		n = 2 // one frame held back, one being filled
+	}
+	w.ring = make([]*wslot, n)
+	for i := range w.ring {
+		w.ring[i] = &wslot{aad: make([]byte, 0, aadCap), done: make(chan struct{}, 1)}
+	}
+	w.ring[0].buf = make([]byte, finalHdr+min(cfg.FrameLength, eagerAlloc)+tagLen)
+	if w.workers > 1 {
+		k := w.k
+		w.pool = newPool(w, w.workers, func(s *wslot) { k.seal(s); s.done <- struct{}{} })
+	}
+	return w, nil
 }
 
-// Write buffers p and writes every frame that fills. It returns an error
-// only if a frame could not be written, after which the Writer is unusable.
+// seal seals s in place: header, then ciphertext and tag.
+func (k keyed) seal(s *wslot) {
+	var hdr, iv []byte
+	content := frameString
+	if s.final {
+		hdr = s.buf[:finalHdr]
+		binary.BigEndian.PutUint32(hdr, finalMarker)
+		binary.BigEndian.PutUint32(hdr[4:], s.seq)
+		iv = hdr[8 : 8+ivLen]
+		binary.BigEndian.PutUint32(hdr[8+ivLen:], uint32(s.n))
+		content = finalString
+	} else {
+		hdr = s.buf[finalHdr-regularHdr : finalHdr]
+		binary.BigEndian.PutUint32(hdr, s.seq)
+		iv = hdr[4:]
+	}
+	frameIV(iv, s.seq)
+	s.aad = bodyAAD(s.aad, k.msgID, content, s.seq, uint64(s.n))
+	pt := s.src
+	if pt == nil {
+		pt = s.buf[finalHdr : finalHdr+s.n]
+	}
+	k.aead.Seal(s.buf[finalHdr:finalHdr], iv, pt, s.aad)
+}
+
+// sealed returns the frame's bytes once sealed.
+func (s *wslot) sealed() []byte {
+	if s.final {
+		return s.buf[:finalHdr+s.n+tagLen]
+	}
+	return s.buf[finalHdr-regularHdr : finalHdr+s.n+tagLen]
+}
+
+func (w *Writer) cur() *wslot { return w.ring[(w.head+w.inflight)%len(w.ring)] }
+
+// Write seals p into frames. It returns an error only if a frame could not
+// be written, after which the Writer is unusable.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	written := 0
-	for len(p) > 0 {
-		if w.n == w.cfg.FrameLength {
-			if err := w.flush(); err != nil {
-				return written, err
+	total := len(p)
+	direct := false
+	for len(p) > 0 && w.err == nil {
+		s := w.cur()
+		switch {
+		case s.n == w.cfg.FrameLength:
+			w.submit(false) // more plaintext follows: s is a regular frame
+		case s.n == 0 && len(p) > w.cfg.FrameLength:
+			// A whole frame with more after it: seal straight from p.
+			s.src, s.n = p[:w.cfg.FrameLength], w.cfg.FrameLength
+			p = p[w.cfg.FrameLength:]
+			direct = true
+			w.submit(false)
+		default:
+			k := min(len(p), w.cfg.FrameLength-s.n)
+			s.buf = grow(s.buf, finalHdr+s.n+k+tagLen, finalHdr+s.n)
+			copy(s.buf[finalHdr+s.n:], p[:k])
+			s.n += k
+			p = p[k:]
+		}
+	}
+	if direct {
+		w.drain(0) // no frame may still read p once Write returns
+	}
+	if w.err != nil {
+		return total - len(p), w.err
+	}
+	return total, nil
+}
+
+// ReadFrom reads plaintext from r into frame buffers until EOF, without
+// the intermediate copy of Write; io.Copy uses it.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for w.err == nil {
+		s := w.cur()
+		if s.n < w.cfg.FrameLength {
+			s.buf = grow(s.buf, finalHdr+min(w.cfg.FrameLength, s.n+eagerAlloc)+tagLen, finalHdr+s.n)
+			m, err := r.Read(s.buf[finalHdr+s.n : len(s.buf)-tagLen])
+			s.n += m
+			total += int64(m)
+			if err == io.EOF {
+				return total, nil
+			} else if err != nil {
+				return total, err
+			}
+			continue
+		}
+		// s is full: it is a regular frame once one more byte arrives,
+		// read into the next slot.
+		if w.inflight+2 > len(w.ring) {
+			w.drain(w.inflight - 1)
+			continue
+		}
+		next := w.ring[(w.head+w.inflight+1)%len(w.ring)]
+		next.buf = grow(next.buf, finalHdr+min(w.cfg.FrameLength, eagerAlloc)+tagLen, 0)
+		m, err := r.Read(next.buf[finalHdr : len(next.buf)-tagLen])
+		if m > 0 {
+			next.n = m
+			total += int64(m)
+			w.submit(false)
+		}
+		if err == io.EOF {
+			return total, nil
+		} else if err != nil {
+			return total, err
+		}
+	}
+	return total, w.err
+}
+
+// submit hands the current frame to the workers (or seals it here) and
+// writes the oldest frames while the ring is full.
+func (w *Writer) submit(final bool) {
+	if w.seq >= MaxFrames-1 && !final || w.seq >= MaxFrames {
+		w.err = ErrTooManyFrames
+		return
+	}
+	w.seq++
+	s := w.cur()
+	s.seq, s.final = w.seq, final
+	keep := finalHdr + s.n
+	if s.src != nil {
+		keep = 0
+	}
+	s.buf = grow(s.buf, finalHdr+s.n+tagLen, keep)
+	w.inflight++
+	if w.pool == nil || final && w.inflight == 1 {
+		// Serial, or a lone final frame: no goroutine is worth starting.
+		w.k.seal(s)
+		s.done <- struct{}{}
+	} else {
+		w.pool.submit(s)
+	}
+	if w.inflight == len(w.ring) {
+		w.drain(w.inflight - 1)
+	}
+}
+
+// drain writes the oldest frames until at most keep are in flight. It
+// waits for every frame it drains, even after a write error, so that no
+// worker still reads a caller's buffer.
+func (w *Writer) drain(keep int) {
+	for w.inflight > keep {
+		s := w.ring[w.head]
+		<-s.done
+		if w.err == nil {
+			if _, err := w.dst.Write(s.sealed()); err != nil {
+				w.err = err
 			}
 		}
-		k := min(len(p), w.cfg.FrameLength-w.n)
-		w.buf = append(w.buf[:finalHdr+w.n], p[:k]...)
-		w.n += k
-		written += k
-		p = p[k:]
+		s.src, s.n = nil, 0
+		w.head = (w.head + 1) % len(w.ring)
+		w.inflight--
 	}
-	return written, nil
 }
 
-// flush seals and writes the full buffered frame as a regular frame.
-func (w *Writer) flush() error {
-	if w.seq >= MaxFrames-1 {
-		w.err = ErrTooManyFrames
-		return w.err
-	}
-	w.seq++
-	pt := w.sealSpace()
-	hdr := w.buf[finalHdr-4-ivLen : finalHdr]
-	binary.BigEndian.PutUint32(hdr, w.seq)
-	frameIV(hdr[4:], w.seq)
-	w.aad = bodyAAD(w.aad, w.cfg.MessageID, frameString, w.seq, uint64(w.n))
-	w.cfg.AEAD.Seal(pt[:0], hdr[4:], pt, w.aad)
-	if _, err := w.dst.Write(w.buf[finalHdr-4-ivLen : finalHdr+w.n+tagLen]); err != nil {
-		w.err = err
-		return err
-	}
-	w.n = 0
-	return nil
-}
-
-// Close seals the buffered plaintext, possibly none, as the final frame
-// and writes it. It does not close the underlying writer.
+// Close seals the buffered plaintext, possibly none, as the final frame,
+// writes every frame still in flight, and stops the workers. It does not
+// close the underlying writer.
 func (w *Writer) Close() error {
-	if w.err != nil {
-		return w.err
+	if w.err == nil {
+		w.submit(true)
 	}
-	if w.seq >= MaxFrames {
-		w.err = ErrTooManyFrames
-		return w.err
+	w.drain(0)
+	if w.pool != nil {
+		w.pool.stop()
 	}
-	w.seq++
-	pt := w.sealSpace()
-	hdr := w.buf[:finalHdr]
-	binary.BigEndian.PutUint32(hdr[0:], finalMarker)
-	binary.BigEndian.PutUint32(hdr[4:], w.seq)
-	frameIV(hdr[8:], w.seq)
-	binary.BigEndian.PutUint32(hdr[8+ivLen:], uint32(w.n))
-	w.aad = bodyAAD(w.aad, w.cfg.MessageID, finalString, w.seq, uint64(w.n))
-	w.cfg.AEAD.Seal(pt[:0], hdr[8:8+ivLen], pt, w.aad)
-	_, err := w.dst.Write(w.buf[:finalHdr+w.n+tagLen])
-	w.err = errClosed
-	if err != nil {
-		w.err = err
+	for _, s := range w.ring {
+		clear(s.buf)
 	}
-	clear(w.buf[:cap(w.buf)])
+	err := w.err
+	if w.err == nil {
+		w.err = errClosed
+	}
 	return err
-}
-
-// sealSpace returns the buffered plaintext, with capacity for its tag
-// right after it so that sealing happens in place.
-func (w *Writer) sealSpace() []byte {
-	w.buf = slices.Grow(w.buf[:finalHdr+w.n], tagLen)
-	return w.buf[finalHdr : finalHdr+w.n]
 }
 
 var errClosed = errors.New("stream: write after Close")

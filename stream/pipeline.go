@@ -1,0 +1,57 @@
+package stream
+
+import (
+	"runtime"
+	"sync"
+)
+
+// slotsPerWorker bounds the frames in flight: each worker has one frame to
+// work on and one waiting, so memory is 2 × workers × frame length.
+const slotsPerWorker = 2
+
+// workersFor returns the number of workers for a configured value.
+func workersFor(n int) int {
+	if n <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return n
+}
+
+// pool is a set of worker goroutines running fn on the slots sent to them.
+// It starts on the first job and stops on stop, or when its owner becomes
+// unreachable (an abandoned Reader or Writer does not leak goroutines).
+type pool[S any] struct {
+	n    int
+	fn   func(S)
+	jobs chan S
+	once sync.Once
+}
+
+func (p *pool[S]) submit(s S) {
+	if p.jobs == nil {
+		p.jobs = make(chan S, p.n*slotsPerWorker)
+		for range p.n {
+			go func(jobs <-chan S, fn func(S)) {
+				for s := range jobs {
+					fn(s)
+				}
+			}(p.jobs, p.fn)
+		}
+	}
+	p.jobs <- s
+}
+
+func (p *pool[S]) stop() {
+	p.once.Do(func() {
+		if p.jobs != nil {
+			close(p.jobs)
+		}
+	})
+}
+
+// newPool returns a pool owned by owner; it stops when owner is collected.
+func newPool[S any, O any](owner *O, n int, fn func(S)) *pool[S] {
+	p := &pool[S]{n: n, fn: fn}
+	runtime.AddCleanup(owner, func(p *pool[S]) { p.stop() }, p)
+	return p
+}
