@@ -283,26 +283,19 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 	if s.signKey != nil {
 		size += 2 + int64(signatureLen(s.signKey.Curve))
 	}
-	out := &appender{b: make([]byte, 0, size)}
-	out.b = s.header.appendTo(out.b)
-	w, err := stream.NewWriter(out, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.concurrency})
+	out := s.header.appendTo(make([]byte, 0, size))
+	out, err = stream.Seal(out, plaintext, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.concurrency})
 	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(plaintext); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
 		return nil, err
 	}
 	if s.signKey != nil {
 		h := s.suite.signHash()()
-		h.Write(out.b)
-		if out.b, err = appendFooter(out.b, s.signKey, h); err != nil {
+		h.Write(out)
+		if out, err = appendFooter(out, s.signKey, h); err != nil {
 			return nil, err
 		}
 	}
-	return out.b, nil
+	return out, nil
 }
 
 type appender struct{ b []byte }
@@ -324,16 +317,77 @@ func appendFooter(b []byte, key *ecdsa.PrivateKey, h hash.Hash) ([]byte, error) 
 // Decrypt authenticates and decrypts a whole message. It returns no
 // plaintext unless every byte of the message verified.
 func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Option) ([]byte, *Header, error) {
+	cfg, err := c.config(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, s, m, aead, err := c.openMessage(ctx, bytes.NewReader(ciphertext), &cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.ContentType == NonFramed {
+		return c.decryptNonFramed(ctx, ciphertext, opts)
+	}
+	msg := ciphertext
+	body := ciphertext[h.Len():]
+	var digest chan []byte
+	if s.curve != nil {
+		// Hash header and body while the frames are opened.
+		n, err := stream.BodyLength(body, int(h.FrameLength))
+		if err != nil {
+			return nil, nil, err
+		}
+		msg = ciphertext[:h.Len()+n]
+		digest = make(chan []byte, 1)
+		go func() {
+			hh := s.signHash()()
+			hh.Write(msg)
+			digest <- hh.Sum(nil)
+		}()
+	}
+	pt, n, err := stream.Open(nil, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.concurrency})
+	rest := body[n:]
+	if digest != nil {
+		d := <-digest
+		if err == nil {
+			var sig []byte
+			if sig, rest, err = splitFooter(rest); err == nil && !ecdsa.VerifyASN1(m.VerificationKey, d, sig) {
+				err = fmt.Errorf("envelope: %w", ErrSignature)
+			}
+		}
+	}
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("envelope: %d bytes after the message: %w", len(rest), ErrTrailingData)
+	}
+	if err != nil {
+		clear(pt)
+		return nil, nil, err
+	}
+	return pt, h, nil
+}
+
+// decryptNonFramed decrypts a legacy non-framed message through the reader.
+func (c *Client) decryptNonFramed(ctx context.Context, ciphertext []byte, opts []Option) ([]byte, *Header, error) {
 	r, err := c.newDecryptReader(ctx, bytes.NewReader(ciphertext), opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := &appender{b: make([]byte, 0, max(0, len(ciphertext)-r.header.Len()))}
+	out := &appender{b: make([]byte, 0, len(ciphertext))}
 	if _, err := r.WriteTo(out); err != nil {
 		clear(out.b)
 		return nil, nil, err
 	}
 	return out.b, r.header, nil
+}
+
+// splitFooter splits the footer (signature length (2) | signature) from
+// the bytes after the body.
+func splitFooter(b []byte) (sig, rest []byte, err error) {
+	if len(b) < 2 || len(b)-2 < int(binary.BigEndian.Uint16(b)) {
+		return nil, nil, fmt.Errorf("envelope: footer: %w", ErrTruncated)
+	}
+	n := 2 + int(binary.BigEndian.Uint16(b))
+	return b[2:n], b[n:], nil
 }
 
 // EncryptWriter encrypts a stream into one message. Close must be called
