@@ -18,6 +18,7 @@ type Reader struct {
 	k         keyed
 	nonFrame  bool
 	maxSingle int64
+	workers   int
 	pool      *pool[*rslot]
 
 	ring     []*rslot // frames read and being opened, oldest at head
@@ -57,12 +58,10 @@ func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 
 func newReader(src io.Reader, cfg Config) *Reader {
 	r := &Reader{src: src, cfg: cfg, k: keyed{cfg.AEAD, cfg.MessageID}}
-	workers := workersFor(cfg.Workers)
+	r.workers = workersFor(cfg.Workers)
 	n := 1
-	if workers > 1 {
-		n = workers * slotsPerWorker
-		k := r.k
-		r.pool = newPool(r, workers, func(s *rslot) { k.open(s); s.done <- struct{}{} })
+	if r.workers > 1 {
+		n = r.workers * slotsPerWorker
 	}
 	r.ring = make([]*rslot, n)
 	for i := range r.ring {
@@ -159,11 +158,16 @@ func (r *Reader) next() {
 			break
 		}
 		r.inflight++
-		if r.pool == nil || r.ended && r.inflight == 1 {
+		switch {
+		case r.workers == 1 || r.ended && r.inflight == 1:
 			// Serial, or a lone final frame: no goroutine is worth starting.
 			r.k.open(s)
 			s.done <- struct{}{}
-		} else {
+		default:
+			if r.pool == nil {
+				k := r.k
+				r.pool = newPool(r, r.workers, func(s *rslot) { k.open(s); s.done <- struct{}{} })
+			}
 			r.pool.submit(s)
 		}
 	}

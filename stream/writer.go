@@ -59,11 +59,6 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 	for i := range w.ring {
 		w.ring[i] = &wslot{aad: make([]byte, 0, aadCap), done: make(chan struct{}, 1)}
 	}
-	w.ring[0].buf = make([]byte, finalHdr+min(cfg.FrameLength, eagerAlloc)+tagLen)
-	if w.workers > 1 {
-		k := w.k
-		w.pool = newPool(w, w.workers, func(s *wslot) { k.seal(s); s.done <- struct{}{} })
-	}
 	return w, nil
 }
 
@@ -123,7 +118,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 			w.submit(false)
 		default:
 			k := min(len(p), w.cfg.FrameLength-s.n)
-			s.buf = grow(s.buf, finalHdr+s.n+k+tagLen, finalHdr+s.n)
+			w.reserve(s, s.n+k)
 			copy(s.buf[finalHdr+s.n:], p[:k])
 			s.n += k
 			p = p[k:]
@@ -145,7 +140,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	for w.err == nil {
 		s := w.cur()
 		if s.n < w.cfg.FrameLength {
-			s.buf = grow(s.buf, finalHdr+min(w.cfg.FrameLength, s.n+eagerAlloc)+tagLen, finalHdr+s.n)
+			w.reserve(s, min(w.cfg.FrameLength, s.n+eagerAlloc))
 			m, err := r.Read(s.buf[finalHdr+s.n : len(s.buf)-tagLen])
 			s.n += m
 			total += int64(m)
@@ -163,7 +158,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 			continue
 		}
 		next := w.ring[(w.head+w.inflight+1)%len(w.ring)]
-		next.buf = grow(next.buf, finalHdr+min(w.cfg.FrameLength, eagerAlloc)+tagLen, 0)
+		w.reserve(next, min(w.cfg.FrameLength, eagerAlloc))
 		m, err := r.Read(next.buf[finalHdr : len(next.buf)-tagLen])
 		if m > 0 {
 			next.n = m
@@ -177,6 +172,21 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 		}
 	}
 	return total, w.err
+}
+
+// reserve makes s.buf hold n plaintext bytes, keeping the s.n it has. It
+// allocates a whole frame at once (or 1 MiB steps, doubling, for larger
+// frames), so filling a frame byte by byte copies nothing twice.
+func (w *Writer) reserve(s *wslot, n int) {
+	need := finalHdr + n + tagLen
+	if need <= cap(s.buf) {
+		s.buf = s.buf[:need]
+		return
+	}
+	size := min(w.cfg.FrameLength, max(n, eagerAlloc, 2*(cap(s.buf)-finalHdr-tagLen)))
+	g := make([]byte, need, finalHdr+size+tagLen)
+	copy(g, s.buf[:min(len(s.buf), finalHdr+s.n)])
+	s.buf = g
 }
 
 // submit hands the current frame to the workers (or seals it here) and
@@ -195,11 +205,16 @@ func (w *Writer) submit(final bool) {
 	}
 	s.buf = grow(s.buf, finalHdr+s.n+tagLen, keep)
 	w.inflight++
-	if w.pool == nil || final && w.inflight == 1 {
+	switch {
+	case w.workers == 1 || final && w.inflight == 1:
 		// Serial, or a lone final frame: no goroutine is worth starting.
 		w.k.seal(s)
 		s.done <- struct{}{}
-	} else {
+	default:
+		if w.pool == nil {
+			k := w.k
+			w.pool = newPool(w, w.workers, func(s *wslot) { k.seal(s); s.done <- struct{}{} })
+		}
 		w.pool.submit(s)
 	}
 	if w.inflight == len(w.ring) {
