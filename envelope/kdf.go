@@ -4,6 +4,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
@@ -30,17 +32,7 @@ func deriveKey(s *suite, dataKey, messageID []byte, netV400 bool) (cipher.AEAD, 
 	case s.kdf == kdfIdentity:
 		key = append([]byte(nil), dataKey...)
 	case s.committing:
-		var prk []byte
-		if prk, err = hkdf.Extract(s.hash(), dataKey, messageID); err != nil {
-			return nil, nil, err
-		}
-		defer clear(prk)
-		if key, err = hkdf.Expand(s.hash(), prk, string(append(info[:2], "DERIVEKEY"...)), s.keyLen); err != nil {
-			return nil, nil, err
-		}
-		if commit, err = hkdf.Expand(s.hash(), prk, "COMMITKEY", commitKeyLen); err != nil {
-			return nil, nil, err
-		}
+		key, commit = deriveCommitting(dataKey, messageID, info[:2])
 	default:
 		in := append(info[:2], messageID...)
 		if netV400 {
@@ -60,6 +52,26 @@ func deriveKey(s *suite, dataKey, messageID []byte, netV400 bool) (cipher.AEAD, 
 		return nil, nil, err
 	}
 	return aead, commit, nil
+}
+
+// deriveCommitting is HKDF-SHA512 for the committing suites, written out:
+// both outputs are shorter than one SHA-512 block, so each Expand is the
+// single HMAC T(1) = HMAC(prk, info | 0x01), and one HMAC serves both.
+func deriveCommitting(dataKey, messageID, suiteID []byte) (key, commit []byte) {
+	extract := hmac.New(sha512.New, messageID)
+	extract.Write(dataKey)
+	var prk [sha512.Size]byte
+	expand := hmac.New(sha512.New, extract.Sum(prk[:0]))
+	clear(prk[:])
+	var t [sha512.Size]byte
+	expand.Write(suiteID)
+	expand.Write([]byte("DERIVEKEY\x01"))
+	key = append([]byte(nil), expand.Sum(t[:0])[:32]...)
+	expand.Reset()
+	expand.Write([]byte("COMMITKEY\x01"))
+	commit = append([]byte(nil), expand.Sum(t[:0])[:commitKeyLen]...)
+	clear(t[:])
+	return key, commit
 }
 
 // commitmentMatches compares two commitments in constant time.
