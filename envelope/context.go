@@ -128,3 +128,7 @@ func subset(ec map[string]string, keys []string) map[string]string {
 	}
 	return out
 }
+
+// AppendContext appends the canonical serialization of ec to b, as the
+// header, raw AES keyring and caching materials manager use it.
+func AppendContext(b []byte, ec map[string]string) ([]byte, error) { return serializeContext(b, ec) }

@@ -242,13 +242,10 @@ func (h *Header) marshalBody() error {
 	binary.BigEndian.PutUint16(b[lenAt:], uint16(len(b)-lenAt-2))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.EncryptedDataKeys)))
 	for _, k := range h.EncryptedDataKeys {
-		for _, f := range [][]byte{[]byte(k.ProviderID), k.ProviderInfo, k.Ciphertext} {
-			if len(f) > 1<<16-1 {
-				return fmt.Errorf("envelope: encrypted data key field of %d bytes: %w", len(f), ErrInvalidMaterials)
-			}
-			b = binary.BigEndian.AppendUint16(b, uint16(len(f)))
-			b = append(b, f...)
+		if max(len(k.ProviderID), len(k.ProviderInfo), len(k.Ciphertext)) > 1<<16-1 {
+			return fmt.Errorf("envelope: encrypted data key field longer than 65535 bytes: %w", ErrInvalidMaterials)
 		}
+		b = AppendEncryptedDataKey(b, k)
 	}
 	b = append(b, byte(h.ContentType))
 	if h.Version == 1 {
@@ -267,4 +264,14 @@ func (h *Header) appendTo(b []byte) []byte {
 	b = append(b, h.body...)
 	b = append(b, h.IV...)
 	return append(b, h.AuthTag...)
+}
+
+// AppendEncryptedDataKey appends the header serialization of k to b:
+// len (2) | provider ID | len (2) | provider info | len (2) | ciphertext.
+func AppendEncryptedDataKey(b []byte, k EncryptedDataKey) []byte {
+	for _, f := range [][]byte{[]byte(k.ProviderID), k.ProviderInfo, k.Ciphertext} {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(f)))
+		b = append(b, f...)
+	}
+	return b
 }

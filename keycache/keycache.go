@@ -1,0 +1,471 @@
+package keycache
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// MaxMessagesLimit is the most messages one data key may encrypt.
+const MaxMessagesLimit = 1 << 32
+
+// Cache is a bounded set of cached materials. Several Managers may share
+// one Cache; their partitions keep their entries apart.
+type Cache struct {
+	lru   *lru.Cache[string, *entry]
+	evict atomic.Int64
+}
+
+// NewCache returns a cache of at most capacity entries, evicting the
+// least recently used.
+func NewCache(capacity int) (*Cache, error) {
+	if capacity < 1 {
+		return nil, errors.New("keycache: capacity must be at least 1")
+	}
+	c := &Cache{}
+	l, err := lru.NewWithEvict(capacity, func(_ string, e *entry) { e.destroy() })
+	if err != nil {
+		return nil, err
+	}
+	c.lru = l
+	return c, nil
+}
+
+// Len returns the number of entries.
+func (c *Cache) Len() int { return c.lru.Len() }
+
+// entry is one cached set of materials.
+type entry struct {
+	mu       sync.Mutex
+	enc      *envelope.EncryptionMaterials
+	dec      *envelope.DecryptionMaterials
+	created  time.Time
+	messages uint64
+	bytes    uint64
+	dead     bool
+}
+
+// destroy zeroes the entry's data key; later uses see it dead.
+func (e *entry) destroy() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.dead = true
+	if e.enc != nil {
+		clear(e.enc.DataKey)
+	}
+	if e.dec != nil {
+		clear(e.dec.DataKey)
+	}
+}
+
+// Options configure a Manager.
+type Options struct {
+	// MaxAge is how long an entry may be used. Required.
+	MaxAge time.Duration
+	// MaxMessages is how many messages one data key may encrypt; 0 means
+	// MaxMessagesLimit, which is also the ceiling.
+	MaxMessages uint64
+	// MaxBytes is how many plaintext bytes one data key may encrypt; 0
+	// means 2^63-1.
+	MaxBytes uint64
+	// Partition keeps this manager's entries apart from other managers of
+	// the same Cache; empty means a random partition.
+	Partition string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnEvent, if set, is called with every cache decision.
+	OnEvent func(Event)
+	// Logger, if set, logs every cache decision at debug level. Nothing
+	// secret is logged: the entry ID is a hash.
+	Logger *slog.Logger
+}
+
+// EventKind says what the cache did.
+type EventKind string
+
+const (
+	Hit       EventKind = "hit"
+	Miss      EventKind = "miss"
+	Bypass    EventKind = "bypass"
+	Expired   EventKind = "expired"
+	Exhausted EventKind = "exhausted"
+)
+
+// Event is one cache decision.
+type Event struct {
+	Kind    EventKind
+	Encrypt bool   // an encrypt request; false for decrypt
+	ID      string // hex of the first 8 bytes of the entry ID
+}
+
+// Stats are a Manager's counters since it was made.
+type Stats struct {
+	Hits, Misses, Bypasses   int64
+	UnderlyingCalls          int64 // requests passed to the underlying manager (KMS calls behind it)
+	Expired, Exhausted       int64
+	Evictions                int64 // entries of the shared Cache evicted for capacity
+	EncryptHits, DecryptHits int64
+}
+
+// Manager is the caching materials manager.
+type Manager struct {
+	under                                                               envelope.MaterialsManager
+	cache                                                               *Cache
+	opts                                                                Options
+	partHash                                                            [sha512.Size]byte
+	flight                                                              singleflight.Group
+	hits, misses, bypasses, calls, expired, exhausted, encHits, decHits atomic.Int64
+}
+
+// New returns a caching manager over under, storing entries in cache.
+func New(under envelope.MaterialsManager, cache *Cache, opts Options) (*Manager, error) {
+	if under == nil || cache == nil {
+		return nil, errors.New("keycache: nil materials manager or cache")
+	}
+	if opts.MaxAge <= 0 {
+		return nil, errors.New("keycache: MaxAge is required and must be positive")
+	}
+	if opts.MaxMessages == 0 {
+		opts.MaxMessages = MaxMessagesLimit
+	}
+	if opts.MaxMessages > MaxMessagesLimit {
+		return nil, fmt.Errorf("keycache: MaxMessages %d above the limit of 2^32", opts.MaxMessages)
+	}
+	if opts.MaxBytes == 0 || opts.MaxBytes > math.MaxInt64 {
+		opts.MaxBytes = math.MaxInt64
+	}
+	if opts.Partition == "" {
+		var b [16]byte
+		rand.Read(b[:])
+		opts.Partition = hex.EncodeToString(b[:])
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m := &Manager{under: under, cache: cache, opts: opts}
+	m.partHash = sha512.Sum512([]byte(opts.Partition))
+	return m, nil
+}
+
+// NewWithKeyring returns a caching manager over the default materials
+// manager of kr.
+func NewWithKeyring(kr envelope.Keyring, cache *Cache, opts Options) (*Manager, error) {
+	return New(envelope.NewDefaultMaterialsManager(kr), cache, opts)
+}
+
+// Stats returns the manager's counters.
+func (m *Manager) Stats() Stats {
+	return Stats{
+		Hits: m.hits.Load(), Misses: m.misses.Load(), Bypasses: m.bypasses.Load(),
+		UnderlyingCalls: m.calls.Load(), Expired: m.expired.Load(), Exhausted: m.exhausted.Load(),
+		Evictions: m.cache.evict.Load(), EncryptHits: m.encHits.Load(), DecryptHits: m.decHits.Load(),
+	}
+}
+
+func (m *Manager) event(kind EventKind, enc bool, id string) {
+	switch kind {
+	case Hit:
+		m.hits.Add(1)
+		if enc {
+			m.encHits.Add(1)
+		} else {
+			m.decHits.Add(1)
+		}
+	case Miss:
+		m.misses.Add(1)
+	case Bypass:
+		m.bypasses.Add(1)
+	case Expired:
+		m.expired.Add(1)
+	case Exhausted:
+		m.exhausted.Add(1)
+	}
+	if m.opts.OnEvent == nil && m.opts.Logger == nil {
+		return
+	}
+	short := ""
+	if len(id) >= 8 {
+		short = hex.EncodeToString([]byte(id[:8]))
+	}
+	if m.opts.OnEvent != nil {
+		m.opts.OnEvent(Event{Kind: kind, Encrypt: enc, ID: short})
+	}
+	if m.opts.Logger != nil {
+		m.opts.Logger.Debug("keycache", "decision", string(kind), "encrypt", enc, "entry", short, "partition", m.opts.Partition)
+	}
+}
+
+// identityKDF reports the suites whose data key is the message key: they
+// must never be cached.
+func identityKDF(id envelope.SuiteID) bool {
+	return id == envelope.AES128GCM || id == envelope.AES192GCM || id == envelope.AES256GCM
+}
+
+// GetEncryptionMaterials implements envelope.MaterialsManager.
+func (m *Manager) GetEncryptionMaterials(ctx context.Context, req *envelope.EncryptionRequest) (*envelope.EncryptionMaterials, error) {
+	if req.PlaintextLength < 0 || identityKDF(req.Suite) || uint64(req.PlaintextLength) > m.opts.MaxBytes {
+		m.event(Bypass, true, "")
+		m.calls.Add(1)
+		return m.under.GetEncryptionMaterials(ctx, req)
+	}
+	id, err := m.encryptID(req)
+	if err != nil {
+		return nil, err
+	}
+	n := uint64(req.PlaintextLength)
+	// Each pass either charges a live entry or finds it used up, so every
+	// pass makes progress for someone; under contention a request may lose
+	// a few races for the last uses of an entry.
+	for ctx.Err() == nil {
+		e, hit, err := m.lookup(ctx, id, true, func() (*entry, error) {
+			under := *req
+			under.EncryptionContext = maps.Clone(req.EncryptionContext)
+			under.PlaintextLength = -1 // the spec strips it from the underlying request
+			em, err := m.under.GetEncryptionMaterials(ctx, &under)
+			if err != nil {
+				return nil, err
+			}
+			if identityKDF(em.Suite) {
+				return &entry{enc: em, dead: true}, nil // never stored
+			}
+			return &entry{enc: em, created: m.opts.Now()}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out, ok := m.useEncrypt(e, id, n, hit)
+		if ok {
+			return out, nil
+		}
+	}
+	return nil, ctx.Err()
+}
+
+// useEncrypt charges one message of n bytes to e and returns a copy of its
+// materials, or reports that e is too old, exhausted or gone.
+func (m *Manager) useEncrypt(e *entry, id string, n uint64, hit bool) (*envelope.EncryptionMaterials, bool) {
+	e.mu.Lock()
+	if e.dead {
+		defer e.mu.Unlock()
+		if e.created.IsZero() && e.enc != nil && e.messages == 0 { // uncachable materials: used once
+			e.messages = 1
+			return copyEnc(e.enc), true
+		}
+		return nil, false
+	}
+	switch {
+	case m.opts.Now().Sub(e.created) > m.opts.MaxAge:
+		m.kill(id, e)
+		m.event(Expired, true, id)
+		return nil, false
+	case e.messages+1 > m.opts.MaxMessages || e.bytes+n > m.opts.MaxBytes:
+		m.kill(id, e)
+		m.event(Exhausted, true, id)
+		return nil, false
+	}
+	e.messages++
+	e.bytes += n
+	out := copyEnc(e.enc)
+	if e.messages == m.opts.MaxMessages || e.bytes == m.opts.MaxBytes {
+		m.kill(id, e) // used up: no later request need find it
+	} else {
+		e.mu.Unlock()
+	}
+	if hit {
+		m.event(Hit, true, id)
+	}
+	return out, true
+}
+
+// kill marks e dead, zeroes its data key, unlocks it and takes it out of
+// the cache if it is still the entry for id. The caller holds e.mu.
+func (m *Manager) kill(id string, e *entry) {
+	e.dead = true
+	if e.enc != nil {
+		clear(e.enc.DataKey)
+	}
+	if e.dec != nil {
+		clear(e.dec.DataKey)
+	}
+	e.mu.Unlock()
+	// Not atomic with the Peek: at worst a fresh entry for id is dropped,
+	// which costs one more underlying call, never a limit.
+	if cur, ok := m.cache.lru.Peek(id); ok && cur == e {
+		m.cache.lru.Remove(id)
+	}
+}
+
+// lookup returns the live entry for id, creating it with fill on a miss;
+// concurrent misses for one id share one fill.
+func (m *Manager) lookup(ctx context.Context, id string, enc bool, fill func() (*entry, error)) (*entry, bool, error) {
+	if e, ok := m.live(id); ok {
+		return e, true, nil
+	}
+	v, err, _ := m.flight.Do(id, func() (any, error) {
+		if e, ok := m.live(id); ok { // filled while we waited
+			return e, nil
+		}
+		m.event(Miss, enc, id)
+		m.calls.Add(1)
+		e, err := fill()
+		if err != nil {
+			return nil, err
+		}
+		if !e.dead {
+			if evicted := m.cache.lru.Add(id, e); evicted {
+				m.cache.evict.Add(1)
+			}
+		}
+		return e, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return v.(*entry), false, nil
+}
+
+// live returns the cached entry for id unless it is dead, dropping a dead
+// one that is still linked.
+func (m *Manager) live(id string) (*entry, bool) {
+	e, ok := m.cache.lru.Get(id)
+	if !ok {
+		return nil, false
+	}
+	e.mu.Lock()
+	dead := e.dead
+	e.mu.Unlock()
+	if dead {
+		if cur, ok := m.cache.lru.Peek(id); ok && cur == e {
+			m.cache.lru.Remove(id)
+		}
+		return nil, false
+	}
+	return e, true
+}
+
+// DecryptMaterials implements envelope.MaterialsManager.
+func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.DecryptionRequest) (*envelope.DecryptionMaterials, error) {
+	if identityKDF(req.Suite) {
+		m.event(Bypass, false, "")
+		m.calls.Add(1)
+		return m.under.DecryptMaterials(ctx, req)
+	}
+	id, err := m.decryptID(req)
+	if err != nil {
+		return nil, err
+	}
+	for ctx.Err() == nil {
+		e, hit, err := m.lookup(ctx, id, false, func() (*entry, error) {
+			dm, err := m.under.DecryptMaterials(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			return &entry{dec: dm, created: m.opts.Now()}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		if e.dead {
+			e.mu.Unlock()
+			continue
+		}
+		if m.opts.Now().Sub(e.created) > m.opts.MaxAge {
+			m.kill(id, e)
+			m.event(Expired, false, id)
+			continue
+		}
+		out := copyDec(e.dec)
+		e.mu.Unlock()
+		if hit {
+			m.event(Hit, false, id)
+		}
+		return out, nil
+	}
+	return nil, ctx.Err()
+}
+
+func copyEnc(em *envelope.EncryptionMaterials) *envelope.EncryptionMaterials {
+	c := *em
+	c.EncryptionContext = maps.Clone(em.EncryptionContext)
+	c.RequiredContextKeys = slices.Clone(em.RequiredContextKeys)
+	c.DataKey = bytes.Clone(em.DataKey)
+	c.EncryptedDataKeys = slices.Clone(em.EncryptedDataKeys)
+	return &c
+}
+
+func copyDec(dm *envelope.DecryptionMaterials) *envelope.DecryptionMaterials {
+	c := *dm
+	c.EncryptionContext = maps.Clone(dm.EncryptionContext)
+	c.RequiredContextKeys = slices.Clone(dm.RequiredContextKeys)
+	c.DataKey = bytes.Clone(dm.DataKey)
+	return &c
+}
+
+// encryptID computes the encrypt entry ID (see the package doc).
+func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
+	ec, err := envelope.AppendContext(nil, req.EncryptionContext)
+	if err != nil {
+		return "", err
+	}
+	ech := sha512.Sum512(ec)
+	h := sha512.New()
+	h.Write(m.partHash[:])
+	if req.Suite == 0 {
+		h.Write([]byte{0})
+	} else {
+		h.Write([]byte{1, byte(req.Suite >> 8), byte(req.Suite)})
+	}
+	h.Write(ech[:])
+	// The policy decides the default suite and what may be used.
+	h.Write([]byte{byte(req.CommitmentPolicy)})
+	return string(h.Sum(nil)), nil
+}
+
+// decryptID computes the decrypt entry ID (see the package doc).
+func (m *Manager) decryptID(req *envelope.DecryptionRequest) (string, error) {
+	edks := make([][sha512.Size]byte, len(req.EncryptedDataKeys))
+	for i, k := range req.EncryptedDataKeys {
+		edks[i] = sha512.Sum512(envelope.AppendEncryptedDataKey(nil, k))
+	}
+	slices.SortFunc(edks, func(a, b [sha512.Size]byte) int { return bytes.Compare(a[:], b[:]) })
+	ec, err := envelope.AppendContext(nil, req.EncryptionContext)
+	if err != nil {
+		return "", err
+	}
+	ech := sha512.Sum512(ec)
+	h := sha512.New()
+	h.Write(m.partHash[:])
+	h.Write([]byte{byte(req.Suite >> 8), byte(req.Suite)})
+	for _, d := range edks {
+		h.Write(d[:])
+	}
+	h.Write(make([]byte, 64))
+	h.Write(ech[:])
+	if len(req.ReproducedContext) > 0 {
+		rc, err := envelope.AppendContext(nil, req.ReproducedContext)
+		if err != nil {
+			return "", err
+		}
+		rch := sha512.Sum512(rc)
+		h.Write(rch[:])
+	}
+	h.Write([]byte{byte(req.CommitmentPolicy)})
+	return string(h.Sum(nil)), nil
+}
