@@ -1,0 +1,44 @@
+package kmskeyring_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// TestProcessRoundTrip runs the core round trip against a kmslocal process
+// ($PHICRYPT_KMS_ENDPOINT; bash scripts/test.sh starts one), whose keys
+// are created here through the CreateKey operation.
+func TestProcessRoundTrip(t *testing.T) {
+	env := processKMS(t)
+	arn := env.createKey(t, false)
+	kr := keyring(t, env.client, arn)
+	for _, suite := range suites {
+		c := client(t, kr, envelope.WithSuite(suite))
+		p := plaintext(100000)
+		msg, err := c.Encrypt(ctx, p, ec)
+		if err != nil {
+			t.Fatalf("%s: encrypt: %v", suite, err)
+		}
+		if info := string(header(t, msg).EncryptedDataKeys[0].ProviderInfo); info != arn {
+			t.Fatalf("%s: provider info %q, want %q", suite, info, arn)
+		}
+		got, _, err := c.Decrypt(ctx, msg)
+		if err != nil || !bytes.Equal(got, p) {
+			t.Fatalf("%s: decrypt: %v", suite, err)
+		}
+		h := header(t, msg)
+		m := &envelope.DecryptionMaterials{Suite: suite, EncryptionContext: map[string]string{"purpose": "other"}}
+		err = kr.OnDecrypt(ctx, m, h.EncryptedDataKeys)
+		checkNoDecryptionKey(t, err)
+		checkKMSError(t, err, "Decrypt", "InvalidCiphertextException")
+	}
+	other := env.createKey(t, false)
+	msg, err := client(t, kr).Encrypt(ctx, plaintext(10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = client(t, keyring(t, env.client, other)).Decrypt(ctx, msg)
+	checkNoDecryptionKey(t, err)
+}
