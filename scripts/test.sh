@@ -51,6 +51,7 @@ echo "kmslocal at $PHICRYPT_KMS_ENDPOINT"
 
 step "go test -race ./..."
 go test -race -count=1 ./...
+PHICRYPT_BENCH_1GIB=1 go test -count=1 -run '^TestMemoryConstant1GiB$' -v ./bench # 1 GiB stream in constant heap; skipped under -race
 
 step "fuzz ($FUZZTIME each)"
 for pkg in $(go list ./...); do
