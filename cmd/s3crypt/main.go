@@ -1,0 +1,321 @@
+// Command s3crypt encrypts and decrypts files, directories and S3 prefixes
+// in the AWS Encryption SDK message format, so that any official SDK can
+// read what it writes.
+//
+//	s3crypt keygen FILE
+//	s3crypt encrypt --key aes:FILE [flags] SRC DST
+//	s3crypt decrypt --key aes:FILE [flags] SRC DST
+//	s3crypt inspect [--json] SRC
+//	s3crypt verify-log FILE
+//	s3crypt demo
+//
+// SRC and DST are a file, a directory (its tree mirrored, ".enc" added on
+// encrypt and removed on decrypt), "-" for stdin or stdout, or
+// s3://bucket/prefix. Exit status: 0 when every input succeeded, 1 when any
+// failed (a summary names them), 2 for a usage error, 130 when interrupted.
+// The logic is in internal/cli; this file only maps flags onto it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, cli.ErrInterrupted), errors.Is(err, context.Canceled):
+		return 130
+	case errors.Is(err, cli.ErrUsage):
+		return 2
+	}
+	return 1
+}
+
+// runFlags are the flags of encrypt and decrypt.
+type runFlags struct {
+	keys, context, expect, include, exclude []string
+	suite, frameSize                        string
+	concurrency                             int
+	overwrite, quiet, json                  bool
+	metadata                                string
+	endpoint, kmsEndpoint, region, profile  string
+	cacheAge                                time.Duration
+	cacheMessages, cacheBytes               uint64
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "s3crypt",
+		Short:         "Encrypt files, directories and S3 prefixes in the AWS Encryption SDK format",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(runCommand(cli.Encrypt), runCommand(cli.Decrypt), keygenCommand(), inspectCommand(), verifyLogCommand(), demoCommand())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", cli.ErrUsage, err) })
+	return root
+}
+
+// Execute errors are printed here, once, with the command's name.
+func report(cmd *cobra.Command, err error) error {
+	if err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "s3crypt %s: %v\n", cmd.Name(), err)
+	}
+	return err
+}
+
+func runCommand(op cli.Op) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   string(op) + " [flags] SRC DST",
+		Short: strings.ToUpper(string(op[:1])) + string(op[1:]) + " a file, a directory tree, stdin (-) or s3://bucket/prefix",
+		Args:  usageArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return report(cmd, runOp(cmd, op, &f, args[0], args[1]))
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.keys, "key", nil, "key: aes:FILE, rsa:FILE.pem, arn:aws:kms:…, alias/NAME (repeatable; the first makes the data key)")
+	if op == cli.Encrypt {
+		fl.StringArrayVar(&f.context, "context", nil, "encryption context pair key=value (repeatable; not secret: KMS logs it)")
+		fl.StringVar(&f.suite, "suite", "0x0578", "algorithm suite: 0x0578 (signed) or 0x0478 (unsigned)")
+		fl.StringVar(&f.frameSize, "frame-size", "64KiB", "plaintext bytes per frame")
+	} else {
+		fl.StringArrayVar(&f.expect, "expect-context", nil, "pair key=value the message's context must hold, or it is refused (repeatable)")
+	}
+	fl.IntVar(&f.concurrency, "concurrency", 0, "files processed at once, and workers per large file (0: one per CPU)")
+	fl.StringArrayVar(&f.include, "include", nil, "process only names matching this glob (repeatable; without / it matches base names)")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip names matching this glob (repeatable)")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary unless something failed")
+	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
+	fl.StringVar(&f.metadata, "metadata-output", "", "append one hash-chained JSON audit line per input to FILE, or - for stdout")
+	fl.StringVar(&f.endpoint, "endpoint-url", "", "S3 endpoint URL (https, or http to a loopback address)")
+	fl.StringVar(&f.kmsEndpoint, "kms-endpoint-url", "", "KMS endpoint URL (https, or http to a loopback address)")
+	fl.StringVar(&f.region, "region", "", "AWS region")
+	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile")
+	fl.DurationVar(&f.cacheAge, "cache-max-age", 0, "reuse data keys for up to this long (0: no cache, one data key per file)")
+	fl.Uint64Var(&f.cacheMessages, "cache-max-messages", 0, "with --cache-max-age: files per data key")
+	fl.Uint64Var(&f.cacheBytes, "cache-max-bytes", 0, "with --cache-max-age: plaintext bytes per data key")
+	return cmd
+}
+
+func usageArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("%w: s3crypt %s: want %d arguments, got %d (see --help)", cli.ErrUsage, cmd.Name(), n, len(args))
+		}
+		return nil
+	}
+}
+
+func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
+	o := cli.Options{
+		Keys: cli.KeyOptions{
+			Specs: f.keys, Region: f.region, Profile: f.profile, KMSEndpoint: f.kmsEndpoint,
+			CacheMaxAge: f.cacheAge, CacheMaxMessages: f.cacheMessages, CacheMaxBytes: f.cacheBytes,
+		},
+		Concurrency: f.concurrency,
+		Include:     f.include,
+		Exclude:     f.exclude,
+		Overwrite:   f.overwrite,
+		S3:          cli.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
+		Stdin:       cmd.InOrStdin(),
+		Stdout:      cmd.OutOrStdout(),
+	}
+	var err error
+	if o.Context, err = cli.ParsePairs("context", f.context); err != nil {
+		return err
+	}
+	if o.ExpectContext, err = cli.ParsePairs("expect-context", f.expect); err != nil {
+		return err
+	}
+	if op == cli.Encrypt {
+		if o.Suite, err = envelope.ParseSuiteID(f.suite); err != nil {
+			return fmt.Errorf("%w: --suite: %v", cli.ErrUsage, err)
+		}
+		if o.FrameSize, err = cli.ParseSize(f.frameSize); err != nil {
+			return fmt.Errorf("--frame-size: %w", err)
+		}
+	}
+	switch f.metadata {
+	case "":
+	case "-":
+		if dst == "-" {
+			return fmt.Errorf("%w: --metadata-output - and DST - both use stdout", cli.ErrUsage)
+		}
+		o.Audit = cli.NewAuditLog(cmd.OutOrStdout())
+	default:
+		if o.Audit, err = cli.OpenAuditLog(f.metadata); err != nil {
+			return fmt.Errorf("--metadata-output: %w", err)
+		}
+		defer o.Audit.Close()
+	}
+	stderr := cmd.ErrOrStderr()
+	if file, ok := stderr.(*os.File); ok && !f.quiet && term.IsTerminal(int(file.Fd())) {
+		o.Progress = cli.NewProgress(stderr)
+	}
+	sum, err := cli.Run(cmd.Context(), op, src, dst, o)
+	if sum.Files == 0 && err != nil {
+		return err
+	}
+	printSummary(cmd, f, sum, dst)
+	return err
+}
+
+func printSummary(cmd *cobra.Command, f *runFlags, s *cli.Summary, dst string) {
+	out := cmd.OutOrStdout()
+	if dst == "-" || f.metadata == "-" {
+		out = cmd.ErrOrStderr()
+	}
+	if f.json {
+		b, _ := json.Marshal(s)
+		fmt.Fprintf(out, "%s\n", b)
+		return
+	}
+	w := cmd.ErrOrStderr()
+	if f.quiet && s.Failed == 0 {
+		return
+	}
+	rate := ""
+	if s.Seconds > 0 {
+		rate = fmt.Sprintf(" (%s/s)", cli.FormatBytes(int64(float64(s.BytesIn)/s.Seconds)))
+	}
+	fmt.Fprintf(w, "%s: %d ok, %d failed, %d skipped; %s in, %s out in %.2fs%s\n",
+		s.Op, s.OK, s.Failed, s.Skipped, cli.FormatBytes(s.BytesIn), cli.FormatBytes(s.BytesOut), s.Seconds, rate)
+	if c := s.Cache; c != nil {
+		fmt.Fprintf(w, "data key cache: %d hits, %d misses, %d calls to the keyring\n", c.Hits, c.Misses, c.UnderlyingCalls)
+	}
+	for _, fl := range s.Failures {
+		fmt.Fprintf(w, "FAILED %s: %s\n", fl.Input, fl.Error)
+	}
+}
+
+func keygenCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen FILE",
+		Short: "Write a new random AES-256 key file (mode 0600); never overwrites",
+		Args:  usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cli.Keygen(args[0]); err != nil {
+				return report(cmd, err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote a 256-bit AES key to %s (mode 0600); use it with --key aes:%s\n", args[0], args[0])
+			return nil
+		},
+	}
+}
+
+func inspectCommand() *cobra.Command {
+	var asJSON bool
+	var s3o cli.S3Options
+	cmd := &cobra.Command{
+		Use:   "inspect [--json] SRC",
+		Short: "Print a message's header and frame count without any key (nothing is verified)",
+		Args:  usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			info, err := cli.InspectLocation(cmd.Context(), args[0], cmd.InOrStdin(), s3o)
+			if info == nil {
+				return report(cmd, err)
+			}
+			if asJSON {
+				b, _ := json.MarshalIndent(info, "", "  ")
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
+			} else {
+				printInfo(cmd.OutOrStdout(), info)
+			}
+			return report(cmd, err)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&s3o.EndpointURL, "endpoint-url", "", "S3 endpoint URL")
+	cmd.Flags().StringVar(&s3o.Region, "region", "", "AWS region")
+	cmd.Flags().StringVar(&s3o.Profile, "profile", "", "AWS shared config profile")
+	return cmd
+}
+
+func printInfo(w io.Writer, i *cli.Info) {
+	fmt.Fprintf(w, "version:          %d\n", i.Version)
+	fmt.Fprintf(w, "suite:            %s (signed: %v, key commitment: %v)\n", i.Suite, i.Signed, i.Committing)
+	fmt.Fprintf(w, "message ID:       %s\n", i.MessageID)
+	fmt.Fprintf(w, "context:          %d pairs\n", len(i.EncryptionContext))
+	for _, k := range sortedKeys(i.EncryptionContext) {
+		fmt.Fprintf(w, "  %s = %s\n", k, i.EncryptionContext[k])
+	}
+	fmt.Fprintf(w, "data keys:        %d\n", len(i.EncryptedDataKeys))
+	for _, k := range i.EncryptedDataKeys {
+		fmt.Fprintf(w, "  %s  %s\n", k.Provider, k.Key)
+	}
+	fmt.Fprintf(w, "content:          %s\n", i.ContentType)
+	fmt.Fprintf(w, "frame length:     %d\n", i.FrameLength)
+	fmt.Fprintf(w, "frames:           %d\n", i.FrameCount)
+	fmt.Fprintf(w, "plaintext bytes:  %d\n", i.PlaintextLength)
+	fmt.Fprintf(w, "message bytes:    %d (header %d)\n", i.MessageLength, i.HeaderLength)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func verifyLogCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify-log FILE",
+		Short: "Check the hash chain of a --metadata-output audit log; names the first bad line",
+		Args:  usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return report(cmd, err)
+			}
+			defer f.Close()
+			res, err := cli.VerifyLog(f)
+			if err != nil {
+				return report(cmd, fmt.Errorf("%s: %w (%d lines before it verified)", args[0], err, res.Lines))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: chain verified, %d lines, head %s\n", args[0], res.Lines, res.Head)
+			return nil
+		},
+	}
+}
+
+func demoCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Encrypt and decrypt a sample directory of synthetic lab results with a local key; no AWS account needed",
+		Args:  usageArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return report(cmd, cli.Demo(cmd.Context(), dir, cmd.OutOrStdout()))
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "phicrypt-demo", "working directory for the key, records, outputs and audit log")
+	return cmd
+}

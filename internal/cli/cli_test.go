@@ -1,0 +1,295 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+func writeLog(t *testing.T, path string, n int) {
+	t.Helper()
+	l, err := OpenAuditLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := l.Append(Record{Op: "encrypt", Input: strings.Repeat("x", i), Result: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func verifyFile(t *testing.T, path string) (LogResult, error) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return VerifyLog(f)
+}
+
+func TestAuditChain(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.jsonl")
+	writeLog(t, path, 4)
+	writeLog(t, path, 3) // appending continues the chain
+	res, err := verifyFile(t, path)
+	if err != nil || res.Lines != 7 {
+		t.Fatalf("VerifyLog = %+v, %v; want 7 lines, nil", res, err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("log mode %v, want 0600", fi.Mode().Perm())
+	}
+	orig, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(orig), "\n")
+	lines = lines[:len(lines)-1]
+
+	tests := []struct {
+		name     string
+		mutate   func([]string) []string
+		wantLine int
+	}{
+		{"edited line 3", func(l []string) []string {
+			l[2] = strings.Replace(l[2], `"result":"ok"`, `"result":"failed"`, 1)
+			return l
+		}, 4},
+		{"deleted line 3", func(l []string) []string { return append(l[:2:2], l[3:]...) }, 3},
+		{"deleted line 1", func(l []string) []string { return l[1:] }, 1},
+		{"swapped lines 5 and 6", func(l []string) []string { l[4], l[5] = l[5], l[4]; return l }, 5},
+		{"inserted copy of line 2", func(l []string) []string {
+			return append(append(l[:2:2], l[1]), l[2:]...)
+		}, 3},
+		{"cut last line", func(l []string) []string {
+			l[6] = strings.TrimSuffix(l[6], "\n")
+			return l
+		}, 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
+			mutated := tt.mutate(append([]string(nil), lines...))
+			if err := os.WriteFile(p, []byte(strings.Join(mutated, "")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := verifyFile(t, p)
+			var ce *ChainError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrBrokenChain) || ce.Line != tt.wantLine {
+				t.Fatalf("VerifyLog error = %v, want a ChainError at line %d", err, tt.wantLine)
+			}
+			if _, err := OpenAuditLog(p); !errors.Is(err, ErrBrokenChain) {
+				t.Errorf("OpenAuditLog on a broken log: %v, want ErrBrokenChain", err)
+			}
+		})
+	}
+}
+
+func TestAuditLogLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := OpenAuditLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l2, err := OpenAuditLog(path); err == nil {
+		l2.Close()
+		t.Fatal("a second OpenAuditLog of a locked log succeeded")
+	}
+}
+
+func TestFilter(t *testing.T) {
+	tests := []struct {
+		f    filter
+		rel  string
+		want bool
+	}{
+		{filter{}, "a/b.csv", true},
+		{filter{include: []string{"*.csv"}}, "a/b.csv", true},
+		{filter{include: []string{"*.csv"}}, "a/b.json", false},
+		{filter{include: []string{"a/*.csv"}}, "a/b.csv", true},
+		{filter{include: []string{"a/*.csv"}}, "c/a/b.csv", false},
+		{filter{exclude: []string{"*.tmp"}}, "x/y.tmp", false},
+		{filter{include: []string{"*.csv"}, exclude: []string{"secret*"}}, "d/secret.csv", false},
+	}
+	for _, tt := range tests {
+		if got := tt.f.keep(tt.rel); got != tt.want {
+			t.Errorf("%+v.keep(%q) = %v, want %v", tt.f, tt.rel, got, tt.want)
+		}
+	}
+	if err := (filter{include: []string{"[a"}}).validate(); !errors.Is(err, ErrUsage) {
+		t.Errorf("bad glob: %v, want ErrUsage", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"4096", 4096, true}, {"64KiB", 64 << 10, true}, {"1MiB", 1 << 20, true}, {"64k", 64 << 10, true},
+		{"0", 0, false}, {"-1", 0, false}, {"4GiB", 0, false}, {"x", 0, false}, {"", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParsePairs(t *testing.T) {
+	m, err := ParsePairs("context", []string{"a=1", "b=x=y", "c="})
+	if err != nil || m["a"] != "1" || m["b"] != "x=y" || m["c"] != "" || len(m) != 3 {
+		t.Fatalf("ParsePairs = %v, %v", m, err)
+	}
+	for _, bad := range [][]string{{"a"}, {"=v"}, {"a=1", "a=2"}} {
+		if _, err := ParsePairs("context", bad); !errors.Is(err, ErrUsage) {
+			t.Errorf("ParsePairs(%q) = %v, want ErrUsage", bad, err)
+		}
+	}
+}
+
+func TestOutName(t *testing.T) {
+	tests := []struct {
+		op       Op
+		in, want string
+	}{
+		{Encrypt, "a/b.txt", "a/b.txt.enc"},
+		{Decrypt, "a/b.txt.enc", "a/b.txt"},
+		{Decrypt, "a/b.bin", "a/b.bin.dec"},
+		{Decrypt, "a/.enc", "a/.enc.dec"},
+	}
+	for _, tt := range tests {
+		if got := outName(tt.op, tt.in); got != tt.want {
+			t.Errorf("outName(%s, %q) = %q, want %q", tt.op, tt.in, got, tt.want)
+		}
+	}
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestAtomicFile(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "sub", "out.enc")
+
+	a, err := createAtomic(target, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Write([]byte("partial"))
+	a.abort()
+	if names := listDir(t, filepath.Dir(target)); len(names) != 0 {
+		t.Fatalf("after abort: %v left", names)
+	}
+
+	a, _ = createAtomic(target, "", false)
+	a.Write([]byte("v1"))
+	if _, err := os.Stat(target); err == nil {
+		t.Fatal("target visible before commit")
+	}
+	if err := a.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createAtomic(target, "", false); !errors.Is(err, ErrExists) {
+		t.Fatalf("create over an existing target: %v, want ErrExists", err)
+	}
+
+	// A target that appears between create and commit is not replaced.
+	other := filepath.Join(dir, "other")
+	a, _ = createAtomic(other, "", false)
+	os.WriteFile(other, []byte("theirs"), 0o600)
+	a.Write([]byte("mine"))
+	if err := a.commit(); !errors.Is(err, ErrExists) {
+		t.Fatalf("commit over a new file: %v, want ErrExists", err)
+	}
+	if b, _ := os.ReadFile(other); string(b) != "theirs" {
+		t.Fatalf("other = %q", b)
+	}
+
+	a, err = createAtomic(target, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Write([]byte("v2"))
+	if err := a.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "v2" {
+		t.Fatalf("target = %q after overwrite", b)
+	}
+	if _, err := createAtomic(target, target, true); !errors.Is(err, ErrSameFile) {
+		t.Fatalf("output = input: %v, want ErrSameFile", err)
+	}
+	if names := listDir(t, dir); len(names) != 2 {
+		t.Fatalf("temporary files left: %v", names)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	kr, err := envelope.NewRawAESKeyring(KeyNamespace, "k1", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const fl = 100
+	for _, suite := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
+		c, err := envelope.New(kr, envelope.WithSuite(suite), envelope.WithFrameLength(fl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{0, 1, fl - 1, fl, 3*fl + 5} {
+			ct, err := c.Encrypt(ctx, make([]byte, n), map[string]string{"tenant": "t1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := Inspect(bytes.NewReader(ct))
+			if err != nil {
+				t.Fatalf("suite %s, %d bytes: %v", suite, n, err)
+			}
+			wantFrames := uint32(max(1, (n+fl-1)/fl)) // a full last frame is the final frame
+			if info.FrameCount != wantFrames || info.PlaintextLength != int64(n) || info.MessageLength != int64(len(ct)) ||
+				info.Suite != suite.String() || info.Signed != suite.Signed() || info.EncryptionContext["tenant"] != "t1" ||
+				len(info.EncryptedDataKeys) != 1 || info.EncryptedDataKeys[0] != (EDKInfo{KeyNamespace, "k1"}) {
+				t.Fatalf("suite %s, %d bytes: %+v", suite, n, info)
+			}
+			// Through a reader that cannot seek, the result is the same.
+			info2, err := Inspect(struct{ *bytes.Reader }{bytes.NewReader(ct)})
+			if err != nil || info2.FrameCount != wantFrames {
+				t.Fatalf("unseekable: %+v, %v", info2, err)
+			}
+			if _, err := Inspect(bytes.NewReader(ct[:len(ct)-1])); !errors.Is(err, envelope.ErrTruncated) {
+				t.Fatalf("truncated: %v, want ErrTruncated", err)
+			}
+			if _, err := Inspect(bytes.NewReader(append(ct, 0))); !errors.Is(err, ErrTrailing) {
+				t.Fatalf("trailing byte: %v, want ErrTrailing", err)
+			}
+		}
+	}
+	if _, err := Inspect(strings.NewReader("not a message")); !errors.Is(err, envelope.ErrMalformedHeader) {
+		t.Fatalf("garbage: %v, want ErrMalformedHeader", err)
+	}
+}

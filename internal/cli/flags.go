@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ParsePairs parses repeated "key=value" flags into a map, refusing empty
+// keys and a key given twice.
+func ParsePairs(flag string, kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%w: --%s %q: want key=value", ErrUsage, flag, kv)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("%w: --%s: key %q given twice", ErrUsage, flag, k)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// ParseSize parses a byte count: "4096", "64KiB", "1MiB", "64k", "1m".
+func ParseSize(s string) (int, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		m      int
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
+		if r, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(r), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n*int64(mult) > 1<<32-1 {
+		return 0, fmt.Errorf("%w: size %q: want a number of bytes from 1 to 4GiB-1, e.g. 65536 or 64KiB", ErrUsage, s)
+	}
+	return int(n) * mult, nil
+}

@@ -1,0 +1,448 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keycache"
+)
+
+// Op is what a run does to each input.
+type Op string
+
+const (
+	Encrypt Op = "encrypt"
+	Decrypt Op = "decrypt"
+)
+
+var (
+	// ErrFailed reports a run in which at least one input failed; the
+	// Summary names them.
+	ErrFailed = errors.New("some inputs failed")
+
+	// ErrInterrupted reports a run stopped by its context (Ctrl-C).
+	ErrInterrupted = errors.New("interrupted")
+)
+
+// Options configure an encrypt or decrypt run.
+type Options struct {
+	Keys          KeyOptions
+	Context       map[string]string // encrypt: the encryption context
+	ExpectContext map[string]string // decrypt: pairs the message must hold
+	Suite         envelope.SuiteID  // 0: envelope's default (0x0578)
+	FrameSize     int               // 0: envelope's default (64 KiB)
+	Concurrency   int               // files at once, and workers per large file; 0: GOMAXPROCS
+	Include       []string
+	Exclude       []string
+	Overwrite     bool
+
+	S3 S3Options
+
+	// Audit, if set, receives one Record per input.
+	Audit *AuditLog
+	// Progress, if set, is told of every byte read and input finished.
+	Progress *Progress
+
+	Stdin  io.Reader
+	Stdout io.Writer
+}
+
+// Failure names an input that failed.
+type Failure struct {
+	Input string `json:"input"`
+	Error string `json:"error"`
+}
+
+// Summary describes a finished run.
+type Summary struct {
+	Op          Op              `json:"op"`
+	Files       int             `json:"files"`
+	OK          int             `json:"ok"`
+	Failed      int             `json:"failed"`
+	Skipped     int             `json:"skipped"`
+	BytesIn     int64           `json:"bytes_in"`
+	BytesOut    int64           `json:"bytes_out"`
+	Seconds     float64         `json:"seconds"`
+	Interrupted bool            `json:"interrupted,omitempty"`
+	Failures    []Failure       `json:"failures,omitempty"`
+	Cache       *keycache.Stats `json:"cache,omitempty"`
+}
+
+// bigFile is the input size from which one file's frames are sealed or
+// opened on several workers; below it, files are parallel only across.
+const bigFile = 4 << 20
+
+// job is one input and where its result goes.
+type job struct {
+	in     item
+	target string
+	src    source
+	dst    sink
+}
+
+// Run encrypts or decrypts src into dst. It processes every input even
+// when some fail; the error is ErrFailed or ErrInterrupted (wrapped) when
+// inputs failed, or another error when nothing could start.
+func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, error) {
+	start := time.Now()
+	sum := &Summary{Op: op}
+	jobs, skipped, err := plan(ctx, op, src, dst, &o)
+	if err != nil {
+		return sum, err
+	}
+	sum.Skipped = skipped
+	keys, err := LoadKeys(ctx, o.Keys, op == Encrypt)
+	if err != nil {
+		return sum, err
+	}
+	client, err := envelope.NewWithMaterialsManager(keys.CMM)
+	if err != nil {
+		return sum, err
+	}
+	n := o.Concurrency
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	r := &runner{op: op, o: &o, client: client, workers: n}
+	if o.Progress != nil {
+		var total int64
+		for _, j := range jobs {
+			total += max(j.in.size, 0)
+		}
+		o.Progress.Start(len(jobs), total)
+		defer o.Progress.Stop()
+	}
+
+	var mu sync.Mutex
+	ch := make(chan *job)
+	var wg sync.WaitGroup
+	for range min(n, max(len(jobs), 1)) {
+		wg.Go(func() {
+			for j := range ch {
+				rec := r.do(ctx, j)
+				if o.Audit != nil {
+					if err := o.Audit.Append(rec); err != nil {
+						rec.Result, rec.Error = "failed", "audit log: "+err.Error()
+					}
+				}
+				if o.Progress != nil {
+					o.Progress.FileDone()
+				}
+				mu.Lock()
+				sum.Files++
+				sum.BytesIn += rec.BytesIn
+				sum.BytesOut += rec.BytesOut
+				if rec.Result == "ok" {
+					sum.OK++
+				} else {
+					sum.Failed++
+					sum.Failures = append(sum.Failures, Failure{Input: rec.Input, Error: rec.Error})
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	// Inputs never started because of an interrupt count as failed too.
+	for _, j := range jobs[sum.Files:] {
+		sum.Failed++
+		sum.Failures = append(sum.Failures, Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error()})
+	}
+	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Input < sum.Failures[b].Input })
+	sum.Cache = keys.CacheStats()
+	sum.Seconds = time.Since(start).Seconds()
+	switch {
+	case ctx.Err() != nil:
+		sum.Interrupted = true
+		return sum, fmt.Errorf("%w: %d of %d inputs done", ErrInterrupted, sum.OK, len(jobs))
+	case sum.Failed > 0:
+		return sum, fmt.Errorf("%w: %d of %d", ErrFailed, sum.Failed, len(jobs))
+	}
+	return sum, nil
+}
+
+// plan lists the inputs of src and maps each to its output in dst.
+func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int, error) {
+	sl, err := parseLocation(src)
+	if err != nil {
+		return nil, 0, err
+	}
+	dl, err := parseLocation(dst)
+	if err != nil {
+		return nil, 0, err
+	}
+	f := filter{include: o.Include, exclude: o.Exclude}
+	if err := f.validate(); err != nil {
+		return nil, 0, err
+	}
+	keep := f.keep
+	if op == Decrypt {
+		keep = func(rel string) bool { return strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
+	}
+	if sl.kind == locLocal && dl.kind == locLocal {
+		if err := checkOverlap(sl.path, dl.path); err != nil {
+			return nil, 0, err
+		}
+		if op == Encrypt && sameDir(sl.path, dl.path) {
+			keep = func(rel string) bool { return !strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
+		}
+	}
+	s, err := newSource(ctx, sl, o)
+	if err != nil {
+		return nil, 0, err
+	}
+	d, err := newSink(ctx, dl, op, o)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, single, skipped, err := s.list(ctx, keep)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", src, err)
+	}
+	if !single && dl.kind == locStdio {
+		return nil, 0, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
+	}
+	jobs := make([]*job, 0, len(items))
+	for _, it := range items {
+		t, err := d.target(outName(op, it.rel), single)
+		if err != nil {
+			return nil, 0, err
+		}
+		jobs = append(jobs, &job{in: it, target: t, src: s, dst: d})
+	}
+	return jobs, skipped, nil
+}
+
+func newSource(ctx context.Context, l location, o *Options) (source, error) {
+	switch l.kind {
+	case locStdio:
+		return stdinSource{o.Stdin}, nil
+	case locS3:
+		return newS3Source(ctx, l, o)
+	}
+	return localSource{root: l.path}, nil
+}
+
+func newSink(ctx context.Context, l location, op Op, o *Options) (sink, error) {
+	switch l.kind {
+	case locStdio:
+		return stdoutSink{w: o.Stdout, spool: op == Decrypt}, nil
+	case locS3:
+		return newS3Sink(ctx, l, o)
+	}
+	return newLocalSink(l.path), nil
+}
+
+// outName is the output name of rel: ".enc" added on encrypt; removed on
+// decrypt, or ".dec" added to a name without it.
+func outName(op Op, rel string) string {
+	if op == Encrypt {
+		return rel + EncSuffix
+	}
+	if s, ok := strings.CutSuffix(rel, EncSuffix); ok && !strings.HasSuffix(s, "/") && s != "" {
+		return s
+	}
+	return rel + ".dec"
+}
+
+// checkOverlap refuses a destination inside a source tree (other than the
+// source itself), whose outputs the walk could meet again.
+func checkOverlap(src, dst string) error {
+	as, err1 := filepath.Abs(src)
+	ad, err2 := filepath.Abs(dst)
+	if err1 != nil || err2 != nil || as == ad {
+		return nil
+	}
+	if strings.HasPrefix(ad, as+string(filepath.Separator)) {
+		return fmt.Errorf("%w: destination %s is inside source %s", ErrUsage, dst, src)
+	}
+	return nil
+}
+
+func sameDir(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	ab, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == ab
+}
+
+type runner struct {
+	op      Op
+	o       *Options
+	client  *envelope.Client
+	workers int
+}
+
+// do processes one job and returns its audit record.
+func (r *runner) do(ctx context.Context, j *job) Record {
+	start := time.Now()
+	rec := Record{Op: string(r.op), Input: j.in.name, Output: j.target}
+	in, err := j.src.open(ctx, j.in)
+	if err == nil {
+		cr := &countReader{r: in, ctx: ctx, p: r.o.Progress}
+		if r.op == Encrypt {
+			err = r.encrypt(ctx, j, cr, &rec)
+		} else {
+			err = r.decrypt(ctx, j, cr, &rec)
+		}
+		in.Close()
+		rec.BytesIn = cr.n
+	}
+	rec.Time = start.UTC().Format(time.RFC3339Nano)
+	rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	switch {
+	case err == nil:
+		rec.Result = "ok"
+	case ctx.Err() != nil:
+		rec.Result, rec.Error = "interrupted", ErrInterrupted.Error()
+	default:
+		rec.Result, rec.Error = "failed", err.Error()
+	}
+	return rec
+}
+
+func (r *runner) workersFor(size int64) int {
+	if size >= 0 && size < bigFile {
+		return 1
+	}
+	return r.workers
+}
+
+func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, rec *Record) error {
+	out, err := j.dst.create(ctx, j.target, j.in, r.o.Overwrite)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+	cw := &countWriter{w: out}
+	opts := []envelope.Option{envelope.WithConcurrency(r.workersFor(j.in.size))}
+	if r.o.Suite != 0 {
+		opts = append(opts, envelope.WithSuite(r.o.Suite))
+	}
+	if r.o.FrameSize != 0 {
+		opts = append(opts, envelope.WithFrameLength(r.o.FrameSize))
+	}
+	if j.in.size >= 0 {
+		opts = append(opts, envelope.WithPlaintextLength(j.in.size))
+	}
+	ec := r.o.Context
+	if ec == nil {
+		ec = map[string]string{}
+	}
+	w, err := r.client.NewEncryptWriter(ctx, cw, ec, opts...)
+	if err != nil {
+		return err
+	}
+	describe(rec, w.Header())
+	if _, err = io.CopyBuffer(w, in, make([]byte, 256<<10)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return commit(ctx, out, cw, rec)
+}
+
+// commit publishes out unless ctx was cancelled meanwhile.
+func commit(ctx context.Context, out output, cw *countWriter, rec *Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := out.commit(); err != nil {
+		return err
+	}
+	rec.BytesOut = cw.n
+	return nil
+}
+
+func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record) error {
+	opts := []envelope.Option{envelope.WithConcurrency(r.workersFor(j.in.size))}
+	if len(r.o.ExpectContext) > 0 {
+		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
+	}
+	d, err := r.client.NewDecryptReader(ctx, bufio.NewReaderSize(in, 256<<10), opts...)
+	if err != nil {
+		if errors.Is(err, envelope.ErrAuthentication) && len(r.o.ExpectContext) > 0 {
+			return fmt.Errorf("%w (the message was changed, or lacks an --expect-context pair)", err)
+		}
+		return err
+	}
+	describe(rec, d.Header())
+	out, err := j.dst.create(ctx, j.target, j.in, r.o.Overwrite)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+	cw := &countWriter{w: out}
+	// Nothing is committed unless every frame, the final frame and, for
+	// signed suites, the signature verified: WriteTo fails otherwise.
+	if _, err = d.WriteTo(cw); err != nil {
+		return err
+	}
+	return commit(ctx, out, cw, rec)
+}
+
+// describe copies what the audit log records of a header: never values of
+// the encryption context, only its keys.
+func describe(rec *Record, h *envelope.Header) {
+	rec.MessageID = hex.EncodeToString(h.MessageID)
+	rec.Suite = h.Suite.String()
+	for _, k := range h.EncryptedDataKeys {
+		rec.Keys = append(rec.Keys, describeEDK(k))
+	}
+	for k := range h.EncryptionContext {
+		rec.ContextKeys = append(rec.ContextKeys, k)
+	}
+	sort.Strings(rec.ContextKeys)
+}
+
+// countReader counts bytes read, reports them to the progress display (if
+// any) and stops with the context's error once it (if any) is cancelled.
+type countReader struct {
+	r   io.Reader
+	ctx context.Context
+	n   int64
+	p   *Progress
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	if c.ctx != nil {
+		if err := c.ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	if c.p != nil {
+		c.p.Add(int64(n))
+	}
+	return n, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
