@@ -83,8 +83,8 @@ func BenchmarkDecrypt(b *testing.B) {
 			}
 		}
 		b.StopTimer()
-		if stream && sink.n != int64(len(pt))*int64(b.N) {
-			b.Fatalf("decrypted %d bytes, want %d", sink.n, int64(len(pt))*int64(b.N))
+		if stream && sink.N != int64(len(pt))*int64(b.N) {
+			b.Fatalf("decrypted %d bytes, want %d", sink.N, int64(len(pt))*int64(b.N))
 		}
 	})
 }

@@ -28,6 +28,9 @@
 // keeps the named payload sizes only, so that large payloads can run with
 // their own -benchtime.
 //
+// The payloads, the baseline and the size selection live in
+// bench/internal/benchutil, shared with bench/peers.
+//
 // TestMemoryConstant1GiB streams 1 GiB through encrypt and decrypt and fails
 // if the peak heap exceeds 64 MiB or grows with the message. It runs with
 // PHICRYPT_BENCH_1GIB=1 and without the race detector (scripts/test.sh

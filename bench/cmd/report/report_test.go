@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseLine(t *testing.T) {
+	tests := []struct {
+		line    string
+		name    string
+		procs   int
+		metrics map[string]float64
+	}{
+		{"BenchmarkRawGCM/seal/frame=64KiB/size=1MiB-2   \t 616\t 446758 ns/op\t2347.08 MB/s\t 16 B/op\t 1 allocs/op",
+			"BenchmarkRawGCM/seal/frame=64KiB/size=1MiB", 2,
+			map[string]float64{"ns/op": 446758, "MB/s": 2347.08, "B/op": 16, "allocs/op": 1}},
+		{"BenchmarkECDSA/sign/P384 \t 601\t 959233 ns/op", "BenchmarkECDSA/sign/P384", 1,
+			map[string]float64{"ns/op": 959233}},
+		{"BenchmarkPeakHeap/size=1GiB-16 1 1946265092 ns/op 0.70 peak-heap-MiB", "BenchmarkPeakHeap/size=1GiB", 16,
+			map[string]float64{"ns/op": 1946265092, "peak-heap-MiB": 0.7}},
+		{"BenchmarkX/a-b-3 10 5 ns/op", "BenchmarkX/a-b", 3, map[string]float64{"ns/op": 5}},
+	}
+	for _, tt := range tests {
+		name, procs, m, ok := parseLine(tt.line)
+		if !ok || name != tt.name || procs != tt.procs || !maps.Equal(m, tt.metrics) {
+			t.Errorf("parseLine(%q) = %q, %d, %v, %v; want %q, %d, %v", tt.line, name, procs, m, ok, tt.name, tt.procs, tt.metrics)
+		}
+	}
+	for _, line := range []string{
+		"",
+		"goos: linux",
+		"PASS",
+		"ok  \tgithub.com/phicrypt/phicrypt/bench\t1.499s",
+		"BenchmarkEncrypt/oneshot",                  // a parent's name alone (-v)
+		"BenchmarkX-2 \t 10 \t 5 ns/op \t 7",        // odd field count
+		"BenchmarkX-2 \t ten \t 5 ns/op",            // iterations not a number
+		"BenchmarkX-2 \t 10 \t five ns/op",          // value not a number
+		"--- FAIL: BenchmarkX 10 5 ns/op",           // not at the start
+		"Benchmarks are fun 10 5 ns/op and more ok", // text
+	} {
+		if name, _, _, ok := parseLine(line); ok {
+			t.Errorf("parseLine(%q) accepted as %q", line, name)
+		}
+	}
+}
+
+func TestCollectorMediansAndPasses(t *testing.T) {
+	out := strings.Join([]string{
+		"phicrypt-machine: test box",
+		"phicrypt-source: main",
+		"phicrypt-sizes: 1KiB,1MiB",
+		"BenchmarkECDSA/sign/P384-2 10 300 ns/op",
+		"BenchmarkRawGCM/seal/frame=64KiB/size=1KiB-2 10 100 ns/op 10 MB/s",
+		"BenchmarkRawGCM/seal/frame=64KiB/size=1KiB-2 10 200 ns/op 5 MB/s",
+		"BenchmarkRawGCM/seal/frame=64KiB/size=1KiB-2 10 900 ns/op 1 MB/s",
+		"BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 1 9 ns/op", // not this pass's size
+		"phicrypt-sizes: 64MiB,1GiB",
+		"BenchmarkECDSA/sign/P384-2 3 9999 ns/op", // size-less: belongs to the small pass
+		"BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 3 50 ns/op 1000 MB/s",
+		"BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 3 70 ns/op 800 MB/s",
+		"phicrypt-source: peers",
+		"BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 3 60 ns/op 900 MB/s",
+	}, "\n")
+	c := newCollector()
+	if err := c.add(strings.NewReader(out)); err != nil {
+		t.Fatal(err)
+	}
+	if c.machine != "test box" {
+		t.Errorf("machine = %q", c.machine)
+	}
+	got := map[key]map[string]float64{}
+	for _, r := range c.results() {
+		got[key{r.Source, r.Name, r.Procs}] = r.Metrics
+	}
+	want := map[key]map[string]float64{
+		{"main", "BenchmarkECDSA/sign/P384", 2}:                     {"ns/op": 300},
+		{"main", "BenchmarkRawGCM/seal/frame=64KiB/size=1KiB", 2}:   {"ns/op": 200, "MB/s": 5},
+		{"main", "BenchmarkRawGCM/seal/frame=64KiB/size=64MiB", 2}:  {"ns/op": 60, "MB/s": 900},
+		{"peers", "BenchmarkRawGCM/seal/frame=64KiB/size=64MiB", 2}: {"ns/op": 60, "MB/s": 900},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d results %v, want %d", len(got), got, len(want))
+	}
+	for k, w := range want {
+		if !maps.Equal(got[k], w) {
+			t.Errorf("%v = %v, want %v", k, got[k], w)
+		}
+	}
+}
+
+func TestBaselineOf(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"BenchmarkEncrypt/stream/suite=0478/frame=4KiB/size=64MiB/workers=2", "BenchmarkRawGCM/seal/frame=4KiB/size=64MiB"},
+		{"BenchmarkDecrypt/oneshot/suite=0578/frame=1MiB/size=1KiB/workers=1", "BenchmarkRawGCM/open/frame=1MiB/size=1KiB"},
+		{"BenchmarkStream/writer/frame=64KiB/size=1MiB/workers=1", "BenchmarkRawGCM/seal/frame=64KiB/size=1MiB"},
+		{"BenchmarkStream/reader/frame=64KiB/size=1MiB/workers=1", "BenchmarkRawGCM/open/frame=64KiB/size=1MiB"},
+		{"BenchmarkKeycache/size=1KiB/encrypt/cached", "BenchmarkRawGCM/seal/frame=64KiB/size=1KiB"},
+		{"BenchmarkPeers/age/decrypt/size=64MiB", "BenchmarkRawGCM/open/frame=64KiB/size=64MiB"},
+		{"BenchmarkRawGCM/seal/frame=64KiB/size=1KiB", ""},
+		{"BenchmarkECDSA/sign/P384", ""},
+		{"BenchmarkPeakHeap/size=1GiB", ""},
+	}
+	for _, tt := range tests {
+		got, ok := baselineOf(tt.name)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("baselineOf(%q) = %q, %v; want %q", tt.name, got, ok, tt.want)
+		}
+	}
+}
+
+// fixture is a run's output with every row the targets need. The figures
+// pass every target except 0x0578 encrypt (2 × sign) and N-worker decrypt.
+const fixture = `phicrypt-machine: fixture box
+BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 3 1 ns/op 1000 MB/s
+BenchmarkRawGCM/open/frame=64KiB/size=64MiB-2 3 1 ns/op 2000 MB/s
+BenchmarkEncrypt/stream/suite=0478/frame=64KiB/size=64MiB/workers=1-2 3 1 ns/op 950 MB/s 78 allocs/op
+BenchmarkEncrypt/stream/suite=0478/frame=64KiB/size=64MiB/workers=2-2 3 1 ns/op 1800 MB/s 98 allocs/op
+BenchmarkDecrypt/stream/suite=0478/frame=64KiB/size=64MiB/workers=1-2 3 1 ns/op 1900 MB/s 74 allocs/op
+BenchmarkDecrypt/stream/suite=0478/frame=64KiB/size=64MiB/workers=2-2 3 1 ns/op 2000 MB/s 97 allocs/op
+BenchmarkEncrypt/oneshot/suite=0478/frame=64KiB/size=1KiB/workers=1-2 1000 4000 ns/op 250 MB/s 18 allocs/op
+BenchmarkEncrypt/oneshot/suite=0578/frame=64KiB/size=1KiB/workers=1-2 10 400000 ns/op 2.5 MB/s 180 allocs/op
+BenchmarkDecrypt/oneshot/suite=0578/frame=64KiB/size=1KiB/workers=1-2 10 500000 ns/op 2 MB/s 110 allocs/op
+BenchmarkECDSA/keygen/P384-2 10 150000 ns/op
+BenchmarkECDSA/sign/P384-2 10 200000 ns/op
+BenchmarkECDSA/verify/P384-2 10 480000 ns/op
+BenchmarkPeakHeap/size=64MiB-2 1 1 ns/op 0.7 peak-heap-MiB
+BenchmarkPeakHeap/size=1GiB-2 1 1 ns/op 0.8 peak-heap-MiB
+phicrypt-source: peers
+BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 3 1 ns/op 500 MB/s
+BenchmarkPeers/age/encrypt/size=64MiB-2 3 1 ns/op 400 MB/s
+`
+
+func TestTargets(t *testing.T) {
+	c := newCollector()
+	if err := c.add(strings.NewReader(fixture)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, tg := range newIndex(c.results()).targets() {
+		got[tg.What] = tg.Status + " " + tg.Got
+	}
+	want := map[string]string{
+		"streaming encrypt, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.90 × raw GCM Seal": "PASS 0.95 × (950 MB/s)",
+		"streaming decrypt, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.90 × raw GCM Open": "PASS 0.95 × (1900 MB/s)",
+		"the same with N workers ≥ 0.85 × N × 1 worker (N = 2)":                            "", // checked below: two rows
+		"1 KiB encrypt, 0x0478, KMS keyring, cached data key: < 5 µs and < 20 allocs":      "n/a not run: Keycache/size=1KiB/encrypt/cached",
+		"1 KiB encrypt, 0x0478, raw AES keyring: < 5 µs and < 20 allocs":                   "PASS 4.0 µs, 18 allocs",
+		"1 KiB encrypt, 0x0578: ≤ 1.15 × ECDSA P-384 sign":                                 "MISS 400.0 µs = 2.00 × sign (200.0 µs); 1.14 × keygen+sign",
+		"1 KiB decrypt, 0x0578: ≤ 1.15 × ECDSA P-384 verify":                               "PASS 500.0 µs = 1.04 × verify (480.0 µs)",
+		"peak heap of a 1 GiB stream < 64 MiB and ≤ 2 × that of 64 MiB + 4 MiB":            "PASS 0.8 MiB (64 MiB: 0.7 MiB)",
+	}
+	for what, w := range want {
+		if w != "" && got[what] != w {
+			t.Errorf("%s: got %q, want %q", what, got[what], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d distinct targets, want %d: %v", len(got), len(want), got)
+	}
+
+	var n []string
+	for _, tg := range newIndex(c.results()).targets() {
+		if strings.HasPrefix(tg.What, "the same with N workers") {
+			n = append(n, tg.Status+" "+tg.Got)
+		}
+	}
+	if wantN := []string{"PASS 0.95 × N × 1 worker (1800 MB/s)", "MISS 0.53 × N × 1 worker (2000 MB/s)"}; strings.Join(n, "|") != strings.Join(wantN, "|") {
+		t.Errorf("N-worker targets = %q, want %q", n, wantN)
+	}
+}
+
+func TestReportFromSavedOutput(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "raw.txt")
+	if err := os.WriteFile(in, []byte(fixture), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if err := run(context.Background(), []string{"-in", in}, &out, &errOut); err != nil {
+		t.Fatalf("%v: %s", err, errOut.String())
+	}
+	for _, want := range []string{
+		"Machine: fixture box",
+		"| RawGCM/seal/frame=64KiB/size=64MiB | 1000 | 1.0 | – | 1 (baseline) |",
+		"| Encrypt/stream/suite=0478/frame=64KiB/size=64MiB/workers=1 | 950 | 1.0 | 78 | 0.95 |",
+		"| ECDSA/sign/P384 | – | 200000 | – | – |",
+		"### peers",
+		"| Peers/age/encrypt/size=64MiB | 400 | 1.0 | – | 0.80 |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := run(context.Background(), []string{"-in", filepath.Join(t.TempDir(), "none")}, &out, &errOut); err == nil {
+		t.Error("a missing -in file gave no error")
+	}
+}

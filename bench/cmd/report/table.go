@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// index finds results by source and name at the largest GOMAXPROCS seen.
+type index struct {
+	rs    []result
+	by    map[key]result
+	procs int  // the GOMAXPROCS targets are judged at: the largest seen
+	multi bool // more than one GOMAXPROCS value (-cpu 1,2)
+}
+
+func newIndex(rs []result) *index {
+	ix := &index{rs: rs, by: map[key]result{}}
+	for _, r := range rs {
+		ix.by[key{r.Source, r.Name, r.Procs}] = r
+		if ix.procs != 0 && r.Procs != ix.procs {
+			ix.multi = true
+		}
+		ix.procs = max(ix.procs, r.Procs)
+	}
+	return ix
+}
+
+func (ix *index) get(source, name string, procs int) (result, bool) {
+	r, ok := ix.by[key{source, name, procs}]
+	return r, ok
+}
+
+// parts splits a benchmark name into its elements and its key=value
+// parameters.
+func parts(name string) (elems []string, params map[string]string) {
+	elems = strings.Split(name, "/")
+	params = map[string]string{}
+	for _, e := range elems[1:] {
+		if k, v, ok := strings.Cut(e, "="); ok {
+			params[k] = v
+		}
+	}
+	return elems, params
+}
+
+// baselineOf names the raw GCM benchmark a result is compared with: the
+// same direction (seal for encrypting, open for decrypting), frame length
+// (64KiB when the name has none) and payload. ok is false for results with
+// no direction or size, and for the baseline itself.
+func baselineOf(name string) (string, bool) {
+	elems, params := parts(name)
+	if elems[0] == "BenchmarkRawGCM" || params["size"] == "" {
+		return "", false
+	}
+	dir := ""
+	switch elems[0] {
+	case "BenchmarkEncrypt":
+		dir = "seal"
+	case "BenchmarkDecrypt":
+		dir = "open"
+	}
+	for _, e := range elems[1:] {
+		switch e {
+		case "seal", "writer", "encrypt":
+			dir = "seal"
+		case "open", "reader", "decrypt":
+			dir = "open"
+		}
+	}
+	if dir == "" {
+		return "", false
+	}
+	frame := params["frame"]
+	if frame == "" {
+		frame = "64KiB"
+	}
+	return fmt.Sprintf("BenchmarkRawGCM/%s/frame=%s/size=%s", dir, frame, params["size"]), true
+}
+
+// ratio is a result's MB/s over that of its baseline in the same source
+// and at the same GOMAXPROCS.
+func (ix *index) ratio(r result) (float64, bool) {
+	base, ok := baselineOf(r.Name)
+	if !ok {
+		return 0, false
+	}
+	b, ok := ix.get(r.Source, base, r.Procs)
+	if !ok || b.Metrics["MB/s"] == 0 {
+		return 0, false
+	}
+	return r.Metrics["MB/s"] / b.Metrics["MB/s"], true
+}
+
+// writeTable prints one markdown table of every result of source.
+func (ix *index) writeTable(w io.Writer, source string) {
+	fmt.Fprintln(w, "| benchmark | MB/s | ns/op | allocs/op | × raw GCM |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|")
+	for _, r := range ix.rs {
+		if r.Source != source {
+			continue
+		}
+		name := strings.TrimPrefix(r.Name, "Benchmark")
+		if ix.multi {
+			name += fmt.Sprintf("-%d", r.Procs)
+		}
+		ratio := "–"
+		if v, ok := ix.ratio(r); ok {
+			ratio = fmt.Sprintf("%.2f", v)
+		} else if strings.HasPrefix(r.Name, "BenchmarkRawGCM/") {
+			ratio = "1 (baseline)"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", name,
+			metric(r, "MB/s", "%.0f"), metric(r, "ns/op", "%.0f"), metric(r, "allocs/op", "%.0f"), ratio)
+	}
+}
+
+func metric(r result, unit, format string) string {
+	v, ok := r.Metrics[unit]
+	if !ok {
+		return "–"
+	}
+	if unit == "ns/op" && v < 100 {
+		format = "%.1f"
+	}
+	return fmt.Sprintf(format, v)
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// A target is one of DESIGN.md's speed targets, judged on one run.
+type target struct {
+	What   string
+	Got    string
+	Status string // PASS, MISS, or n/a when a benchmark it needs did not run
+}
+
+func judged(what, got string, pass bool) target {
+	if pass {
+		return target{what, got, "PASS"}
+	}
+	return target{what, got, "MISS"}
+}
+
+func missing(what, name string) target {
+	return target{what, "not run: " + strings.TrimPrefix(name, "Benchmark"), "n/a"}
+}
+
+// main returns the result of the main module's benchmark name at the
+// GOMAXPROCS targets are judged at.
+func (ix *index) main(name string) (result, bool) { return ix.get("main", name, ix.procs) }
+
+// maxWorkers is the largest workers=N among the main results whose name
+// is prefix followed by N.
+func (ix *index) maxWorkers(prefix string) int {
+	n := 0
+	for _, r := range ix.rs {
+		if rest, ok := strings.CutPrefix(r.Name, prefix); ok && r.Source == "main" && r.Procs == ix.procs {
+			if w, err := strconv.Atoi(rest); err == nil {
+				n = max(n, w)
+			}
+		}
+	}
+	return n
+}
+
+// targets judges every target DESIGN.md sets for the library.
+func (ix *index) targets() []target {
+	var ts []target
+	for _, d := range []struct{ op, raw string }{{"Encrypt", "Seal"}, {"Decrypt", "Open"}} {
+		prefix := "Benchmark" + d.op + "/stream/suite=0478/frame=64KiB/size=64MiB/workers="
+		what := fmt.Sprintf("streaming %s, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.90 × raw GCM %s", strings.ToLower(d.op), d.raw)
+		one, ok := ix.main(prefix + "1")
+		ratio, ok2 := ix.ratio(one)
+		if !ok || !ok2 {
+			ts = append(ts, missing(what, prefix+"1 or its baseline"))
+		} else {
+			ts = append(ts, judged(what, fmt.Sprintf("%.2f × (%.0f MB/s)", ratio, one.Metrics["MB/s"]), ratio >= 0.90))
+		}
+		n := ix.maxWorkers(prefix)
+		what = "the same with N workers ≥ 0.85 × N × 1 worker"
+		if n >= 2 {
+			what += fmt.Sprintf(" (N = %d)", n)
+		}
+		many, okN := ix.main(prefix + strconv.Itoa(n))
+		if !ok || !okN || n < 2 {
+			ts = append(ts, missing(what, prefix+"N"))
+		} else {
+			scale := many.Metrics["MB/s"] / (float64(n) * one.Metrics["MB/s"])
+			ts = append(ts, judged(what, fmt.Sprintf("%.2f × N × 1 worker (%.0f MB/s)", scale, many.Metrics["MB/s"]), scale >= 0.85))
+		}
+	}
+
+	for _, c := range []struct{ name, how string }{
+		{"BenchmarkKeycache/size=1KiB/encrypt/cached", "KMS keyring, cached data key"},
+		{"BenchmarkEncrypt/oneshot/suite=0478/frame=64KiB/size=1KiB/workers=1", "raw AES keyring"},
+	} {
+		what := "1 KiB encrypt, 0x0478, " + c.how + ": < 5 µs and < 20 allocs"
+		r, ok := ix.main(c.name)
+		if !ok {
+			ts = append(ts, missing(what, c.name))
+			continue
+		}
+		ns, allocs := r.Metrics["ns/op"], r.Metrics["allocs/op"]
+		ts = append(ts, judged(what, fmt.Sprintf("%s, %.0f allocs", duration(ns), allocs), ns < 5000 && allocs < 20))
+	}
+
+	keygen, okK := ix.main("BenchmarkECDSA/keygen/P384")
+	for _, c := range []struct{ op, ecdsa string }{{"Encrypt", "sign"}, {"Decrypt", "verify"}} {
+		name := "Benchmark" + c.op + "/oneshot/suite=0578/frame=64KiB/size=1KiB/workers=1"
+		what := fmt.Sprintf("1 KiB %s, 0x0578: ≤ 1.15 × ECDSA P-384 %s", strings.ToLower(c.op), c.ecdsa)
+		r, ok := ix.main(name)
+		e, ok2 := ix.main("BenchmarkECDSA/" + c.ecdsa + "/P384")
+		if !ok || !ok2 {
+			ts = append(ts, missing(what, name+" or BenchmarkECDSA/"+c.ecdsa))
+			continue
+		}
+		ns, base := r.Metrics["ns/op"], e.Metrics["ns/op"]
+		got := fmt.Sprintf("%s = %.2f × %s (%s)", duration(ns), ns/base, c.ecdsa, duration(base))
+		if c.ecdsa == "sign" && okK {
+			got += fmt.Sprintf("; %.2f × keygen+sign", ns/(base+keygen.Metrics["ns/op"]))
+		}
+		ts = append(ts, judged(what, got, ns <= 1.15*base))
+	}
+
+	what := "peak heap of a 1 GiB stream < 64 MiB and ≤ 2 × that of 64 MiB + 4 MiB"
+	big, ok := ix.main("BenchmarkPeakHeap/size=1GiB")
+	small, ok2 := ix.main("BenchmarkPeakHeap/size=64MiB")
+	if !ok || !ok2 {
+		ts = append(ts, missing(what, "BenchmarkPeakHeap/size=1GiB and size=64MiB"))
+	} else {
+		b, s := big.Metrics["peak-heap-MiB"], small.Metrics["peak-heap-MiB"]
+		ts = append(ts, judged(what, fmt.Sprintf("%.1f MiB (64 MiB: %.1f MiB)", b, s), b < 64 && b <= 2*s+4))
+	}
+	return ts
+}
+
+func writeTargets(w io.Writer, ts []target) {
+	fmt.Fprintln(w, "| DESIGN target | measured | |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, t := range ts {
+		fmt.Fprintf(w, "| %s | %s | %s |\n", t.What, t.Got, t.Status)
+	}
+}
+
+// duration formats nanoseconds with a readable unit.
+func duration(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.2f s", ns/1e9)
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	}
+	return fmt.Sprintf("%.0f ns", ns)
+}
