@@ -38,8 +38,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRoot().ExecuteContext(ctx)
+	cmd, err := newRoot().ExecuteContextC(ctx)
 	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "s3crypt %s: %v\n", cmd.Name(), err)
+	}
 	os.Exit(exitCode(err))
 }
 
@@ -79,14 +82,6 @@ func newRoot() *cobra.Command {
 	return root
 }
 
-// Execute errors are printed here, once, with the command's name.
-func report(cmd *cobra.Command, err error) error {
-	if err != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "s3crypt %s: %v\n", cmd.Name(), err)
-	}
-	return err
-}
-
 func runCommand(op cli.Op) *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
@@ -94,7 +89,7 @@ func runCommand(op cli.Op) *cobra.Command {
 		Short: strings.ToUpper(string(op[:1])) + string(op[1:]) + " a file, a directory tree, stdin (-) or s3://bucket/prefix",
 		Args:  usageArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return report(cmd, runOp(cmd, op, &f, args[0], args[1]))
+			return runOp(cmd, op, &f, args[0], args[1])
 		},
 	}
 	fl := cmd.Flags()
@@ -221,7 +216,7 @@ func keygenCommand() *cobra.Command {
 		Args:  usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := cli.Keygen(args[0]); err != nil {
-				return report(cmd, err)
+				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote a 256-bit AES key to %s (mode 0600); use it with --key aes:%s\n", args[0], args[0])
 			return nil
@@ -239,7 +234,7 @@ func inspectCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, err := cli.InspectLocation(cmd.Context(), args[0], cmd.InOrStdin(), s3o)
 			if info == nil {
-				return report(cmd, err)
+				return err
 			}
 			if asJSON {
 				b, _ := json.MarshalIndent(info, "", "  ")
@@ -247,7 +242,7 @@ func inspectCommand() *cobra.Command {
 			} else {
 				printInfo(cmd.OutOrStdout(), info)
 			}
-			return report(cmd, err)
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -293,12 +288,12 @@ func verifyLogCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := os.Open(args[0])
 			if err != nil {
-				return report(cmd, err)
+				return err
 			}
 			defer f.Close()
 			res, err := cli.VerifyLog(f)
 			if err != nil {
-				return report(cmd, fmt.Errorf("%s: %w (%d lines before it verified)", args[0], err, res.Lines))
+				return fmt.Errorf("%s: %w (%d lines before it verified)", args[0], err, res.Lines)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: chain verified, %d lines, head %s\n", args[0], res.Lines, res.Head)
 			return nil
@@ -313,7 +308,7 @@ func demoCommand() *cobra.Command {
 		Short: "Encrypt and decrypt a sample directory of synthetic lab results with a local key; no AWS account needed",
 		Args:  usageArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return report(cmd, cli.Demo(cmd.Context(), dir, cmd.OutOrStdout()))
+			return cli.Demo(cmd.Context(), dir, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "phicrypt-demo", "working directory for the key, records, outputs and audit log")

@@ -2,13 +2,16 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -377,11 +380,12 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	if len(r.o.ExpectContext) > 0 {
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}
-	d, err := r.client.NewDecryptReader(ctx, bufio.NewReaderSize(in, 256<<10), opts...)
+	br := bufio.NewReaderSize(in, 256<<10)
+	if err := checkExpected(br, r.o.ExpectContext); err != nil {
+		return err
+	}
+	d, err := r.client.NewDecryptReader(ctx, br, opts...)
 	if err != nil {
-		if errors.Is(err, envelope.ErrAuthentication) && len(r.o.ExpectContext) > 0 {
-			return fmt.Errorf("%w (the message was changed, or lacks an --expect-context pair)", err)
-		}
 		return err
 	}
 	describe(rec, d.Header())
@@ -397,6 +401,31 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 		return err
 	}
 	return commit(ctx, out, cw, rec)
+}
+
+// checkExpected refuses, before any key is used, a message whose header
+// context lacks a pair of expect. The header is read from br's buffer
+// without consuming it; one larger than the buffer is left to envelope,
+// which authenticates the pairs either way.
+func checkExpected(br *bufio.Reader, expect map[string]string) error {
+	if len(expect) == 0 {
+		return nil
+	}
+	peek, _ := br.Peek(br.Size())
+	h, err := envelope.ParseHeader(bytes.NewReader(peek))
+	if err != nil {
+		return nil
+	}
+	for _, k := range slices.Sorted(maps.Keys(expect)) {
+		v, ok := h.EncryptionContext[k]
+		switch {
+		case !ok:
+			return fmt.Errorf("--expect-context: the message's encryption context has no key %q: %w", k, envelope.ErrContextMismatch)
+		case v != expect[k]:
+			return fmt.Errorf("--expect-context: the message's encryption context has another value for %q: %w", k, envelope.ErrContextMismatch)
+		}
+	}
+	return nil
 }
 
 // describe copies what the audit log records of a header: never values of
