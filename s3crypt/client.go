@@ -1,0 +1,242 @@
+package s3crypt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// API is the part of the S3 API a Client calls; *s3.Client implements it.
+type API interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
+	UploadPart(ctx context.Context, in *s3.UploadPartInput, optFns ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
+	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+var _ API = (*s3.Client)(nil)
+
+const (
+	// DefaultPartSize is the multipart part size and the ranged-GET size
+	// when none is chosen.
+	DefaultPartSize = 8 << 20
+
+	// MinPartSize is the smallest part S3 accepts, the last part excepted.
+	MinPartSize = 5 << 20
+
+	// MaxPartSize is the largest part S3 accepts.
+	MaxPartSize = 5 << 30
+
+	// MaxParts is the most parts one multipart upload may have.
+	MaxParts = 10000
+
+	// DefaultConcurrency is the number of parts uploaded, or ranges
+	// fetched, at once when none is chosen.
+	DefaultConcurrency = 4
+)
+
+// Metadata keys (x-amz-meta-*) written on every object. They describe the
+// object; nothing in them is secret (no key material, no context values)
+// and nothing in them is trusted on read: the authenticated header is.
+const (
+	MetaFormat          = "phicrypt-format"           // "aws-esdk-v2" (or "aws-esdk-v1")
+	MetaSuite           = "phicrypt-suite"            // e.g. "0x0478"
+	MetaFrameLength     = "phicrypt-frame-length"     // decimal
+	MetaPlaintextLength = "phicrypt-plaintext-length" // decimal; absent when not known at upload
+)
+
+var (
+	// ErrNotEncrypted reports an object that is not an AWS Encryption SDK
+	// message: its first bytes do not parse as a message header. The error
+	// also wraps the parse error.
+	ErrNotEncrypted = errors.New("s3crypt: object is not an AWS Encryption SDK message")
+
+	// ErrNotFound reports a bucket or key that does not exist. The error
+	// also wraps the S3 error.
+	ErrNotFound = errors.New("s3crypt: object not found")
+
+	// ErrObjectChanged reports an object replaced while it was being read
+	// (its ETag changed between ranged GETs).
+	ErrObjectChanged = errors.New("s3crypt: object changed while being read")
+
+	// ErrInsecureEndpoint reports an endpoint that is neither https nor
+	// http to a loopback address.
+	ErrInsecureEndpoint = errors.New("s3crypt: insecure S3 endpoint")
+
+	// ErrTooLarge reports a stream of unknown size that outgrew the
+	// MaxParts parts of a multipart upload.
+	ErrTooLarge = errors.New("s3crypt: object too large for the part size")
+)
+
+type options struct {
+	partSize    int64
+	concurrency int
+	readAhead   int
+	progress    func(done, total int64)
+	envelope    []envelope.Option
+}
+
+// An Option configures a Client when passed to New, or one call when
+// passed to it; a call's options apply after the Client's.
+type Option func(*options)
+
+// WithPartSize sets the multipart part size, which is also the size of the
+// ranged GETs of a download (default 8 MiB, 5 MiB to 5 GiB). Parts are
+// rounded up to whole frames.
+func WithPartSize(n int64) Option { return func(o *options) { o.partSize = n } }
+
+// WithConcurrency sets how many parts are uploaded, or ranges fetched, at
+// once (default 4). A Put holds at most concurrency+1 parts in memory.
+func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
+
+// WithReadAhead bounds how many ranges a download fetches ahead of its
+// reader (default: the concurrency). A Get holds at most readAhead+2
+// part-sized buffers.
+func WithReadAhead(n int) Option { return func(o *options) { o.readAhead = n } }
+
+// WithProgress sets a function called as bytes of the stored object (the
+// ciphertext) are uploaded or downloaded, with the bytes done so far and
+// the object size, or -1 while it is unknown. Calls for one transfer are
+// serialized and done never decreases; an upload that succeeds ends with
+// a call where done equals total.
+func WithProgress(fn func(done, total int64)) Option { return func(o *options) { o.progress = fn } }
+
+// WithEnvelopeOptions passes options to the envelope.Client calls:
+// envelope.WithSuite, WithFrameLength and WithConcurrency on Put;
+// envelope.WithExpectedContext, WithRequiredContextKeys, WithUnsignedOnly
+// and WithConcurrency on Get and Open.
+func WithEnvelopeOptions(opts ...envelope.Option) Option {
+	return func(o *options) { o.envelope = append(slices.Clip(o.envelope), opts...) }
+}
+
+// WithExpectedContext makes Get and Open refuse an object whose
+// authenticated encryption context does not hold every pair of ec: the
+// defence against a caller tricked into reading another tenant's object.
+// A different value fails with envelope.ErrContextMismatch. A missing pair
+// is taken as a required pair kept out of the header: keyrings that bind
+// the context (raw AES, KMS) then fail with envelope.ErrNoDecryptionKey,
+// others with envelope.ErrAuthentication. It is envelope.WithExpectedContext.
+func WithExpectedContext(ec map[string]string) Option {
+	return WithEnvelopeOptions(envelope.WithExpectedContext(ec))
+}
+
+func (o *options) check() error {
+	switch {
+	case o.partSize < MinPartSize || o.partSize > MaxPartSize:
+		return fmt.Errorf("s3crypt: part size %d outside %d..%d", o.partSize, MinPartSize, int64(MaxPartSize))
+	case o.concurrency < 1:
+		return fmt.Errorf("s3crypt: concurrency %d, want at least 1", o.concurrency)
+	case o.readAhead < 0:
+		return fmt.Errorf("s3crypt: negative read-ahead %d", o.readAhead)
+	}
+	return nil
+}
+
+// Client writes and reads S3 objects that are AWS Encryption SDK messages.
+// It is safe for concurrent use.
+type Client struct {
+	s3  API
+	enc *envelope.Client
+	opt options
+}
+
+// New returns a Client storing objects through api (an *s3.Client, see
+// NewS3Client) and encrypting them with enc.
+func New(api API, enc *envelope.Client, opts ...Option) (*Client, error) {
+	if api == nil {
+		return nil, errors.New("s3crypt: nil S3 client")
+	}
+	if enc == nil {
+		return nil, errors.New("s3crypt: nil envelope client")
+	}
+	o := options{partSize: DefaultPartSize, concurrency: DefaultConcurrency}
+	for _, f := range opts {
+		f(&o)
+	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return &Client{s3: api, enc: enc, opt: o}, nil
+}
+
+// options returns the Client's options with a call's applied.
+func (c *Client) options(opts []Option) (options, error) {
+	o := c.opt
+	for _, f := range opts {
+		f(&o)
+	}
+	if err := o.check(); err != nil {
+		return o, err
+	}
+	if o.readAhead == 0 {
+		o.readAhead = o.concurrency
+	}
+	return o, nil
+}
+
+// NewS3Client returns an S3 client from cfg (e.g. config.LoadDefaultConfig's,
+// with the default credential chain and region). An empty endpoint keeps
+// the SDK's endpoint for cfg.Region, always https. A custom endpoint must
+// be https, or http to a loopback address (a local test server): anything
+// else fails with ErrInsecureEndpoint, since objects and credentials would
+// cross the network in the clear. pathStyle addresses buckets as
+// endpoint/bucket/key rather than bucket.endpoint/key, as most S3-compatible
+// servers need. A server with a private CA needs cfg.HTTPClient to trust it.
+func NewS3Client(ctx context.Context, cfg aws.Config, endpoint string, pathStyle bool) (*s3.Client, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if endpoint != "" {
+		if err := CheckEndpoint(endpoint); err != nil {
+			return nil, err
+		}
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.UsePathStyle = pathStyle
+	}), nil
+}
+
+// CheckEndpoint accepts an S3 endpoint URL that is https, or http to a
+// loopback host (127.0.0.0/8, ::1, "localhost"); errors wrap
+// ErrInsecureEndpoint. URLs with user info, a query or a fragment are
+// refused too, since they would carry secrets or be ignored.
+func CheckEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInsecureEndpoint, err)
+	}
+	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", ErrInsecureEndpoint, u.Redacted(), why) }
+	switch host := u.Hostname(); {
+	case host == "":
+		return bad("no host")
+	case u.User != nil:
+		return bad("user info in the URL")
+	case u.RawQuery != "" || u.Fragment != "":
+		return bad("query or fragment in the URL")
+	case strings.EqualFold(u.Scheme, "https"):
+		return nil
+	case !strings.EqualFold(u.Scheme, "http"):
+		return bad("scheme " + u.Scheme + ", want https")
+	case strings.EqualFold(host, "localhost"):
+		return nil
+	default:
+		if a, err := netip.ParseAddr(host); err == nil && a.Unmap().IsLoopback() {
+			return nil
+		}
+		return bad("plain http to a host that is not loopback")
+	}
+}

@@ -1,0 +1,50 @@
+// Package s3crypt stores S3 objects encrypted on the client, each object
+// one AWS Encryption SDK message (package envelope), so that any official
+// SDK can decrypt a downloaded object and the bucket holds only
+// ciphertext.
+//
+// # Objects
+//
+// An object is the message, byte for byte; nothing is added before or
+// after it. A Put of more than one part is a multipart upload whose parts
+// hold whole frames: with R = frame length + 32 and m = ⌈part size / R⌉,
+//
+//	part 1:      header | frames 1..m
+//	part k > 1:  frames (k-1)m+1 .. km            (m·R bytes)
+//	last part:   remaining frames | final frame | footer (signed suites)
+//
+// so each part can be sealed, uploaded and retried on its own while the
+// next frames are sealed. Parts are uploaded concurrently from a bounded
+// pool of part buffers: memory is (concurrency+1) × part size whatever the
+// object size. A failed Put aborts its multipart upload, so no object and
+// no parts remain.
+//
+// The object's user metadata (x-amz-meta-*) describes it for tools and
+// humans: phicrypt-format ("aws-esdk-v2"), phicrypt-suite ("0x0478"),
+// phicrypt-frame-length and, when known at upload, phicrypt-plaintext-length.
+// It holds no key material and no encryption context values (the context
+// may name a patient; it lives in the authenticated header and is sent to
+// KMS) and is never trusted on read: the header is.
+//
+// # Reading
+//
+// Get streams the plaintext: the first part is fetched, the header
+// authenticated, and later parts fetched by concurrent ranged GETs ahead
+// of the reader, all pinned to the first GET's ETag (If-Match), and fed in
+// order to an envelope.DecryptReader. Open reads any plaintext range of an
+// unsigned message: with H the header length and F the frame length,
+// plaintext [off, end) lies in frames ⌊off/F⌋ .. ⌊(end-1)/F⌋, which are
+// object bytes [H + ⌊off/F⌋·R, H + (⌊(end-1)/F⌋+1)·R), fetched by ranged
+// GETs and authenticated frame by frame (envelope.DecryptReaderAt). Head
+// parses the header from a ranged GET without decrypting anything.
+//
+// WithExpectedContext makes Get and Open refuse objects whose authenticated
+// context lacks the caller's pairs: a service reading objects on behalf of
+// a tenant cannot be made to decrypt another tenant's object.
+//
+// # Endpoints
+//
+// NewS3Client accepts a custom endpoint only if it is https, or http to a
+// loopback host, so credentials and objects never cross a network in the
+// clear.
+package s3crypt

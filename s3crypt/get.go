@@ -1,0 +1,312 @@
+package s3crypt
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/stream"
+)
+
+// headPrefix is the first range Head and Open fetch: enough for the header
+// of any message with a few data keys and a modest context.
+const headPrefix = 64 << 10
+
+// Object describes a stored object without decrypting it.
+type Object struct {
+	Bucket, Key  string
+	Size         int64 // bytes stored: the whole message
+	ETag         string
+	VersionID    string
+	LastModified time.Time
+	Metadata     map[string]string // the Meta* descriptions, as stored (unauthenticated)
+
+	// Header is the message header, parsed but NOT authenticated by Head:
+	// it names the suite, the encryption context and the encrypted data
+	// keys (a KMS key's ProviderInfo is its ARN). Get and Open
+	// authenticate it before returning.
+	Header *envelope.Header
+
+	// PlaintextLength is the plaintext length the framed layout implies,
+	// or -1 when the object's length fits no layout.
+	PlaintextLength int64
+}
+
+// Head describes bucket/key from its header alone, fetched with a ranged
+// GET, and decrypts nothing. Nothing it returns is authenticated.
+func (c *Client) Head(ctx context.Context, bucket, key string) (*Object, error) {
+	ob, err := c.fetchObject(ctx, bucket, key, headPrefix, nil)
+	if err != nil {
+		return nil, err
+	}
+	src := &ctxReaderAt{ob: ob, ctx: ctx}
+	h, err := envelope.ParseHeader(bufio.NewReaderSize(io.NewSectionReader(src, 0, ob.size), headPrefix))
+	if err != nil {
+		return nil, ob.headerError(src, err)
+	}
+	return ob.describe(h), nil
+}
+
+// Reader reads and decrypts one object, fetching it with ranged GETs that
+// run ahead of the reader in parallel. Its Read has the guarantees of
+// envelope.DecryptReader: plaintext only from authenticated frames, and
+// for signed suites the last frame only after the signature verified.
+// Close must be called to stop the fetches.
+type Reader struct {
+	obj *Object
+	f   *fetcher
+	d   *envelope.DecryptReader
+}
+
+// Get opens bucket/key for streaming decryption: it fetches the first
+// part, authenticates the header (with the key from the Client's keyring,
+// e.g. KMS Decrypt) and returns a Reader of the plaintext. Later parts are
+// fetched concurrently, up to the read-ahead, each pinned to the ETag of
+// the first (an object replaced meanwhile fails with ErrObjectChanged).
+// WithExpectedContext refuses objects written under another context.
+func (c *Client) Get(ctx context.Context, bucket, key string, opts ...Option) (*Reader, error) {
+	o, err := c.options(opts)
+	if err != nil {
+		return nil, err
+	}
+	prog := &progress{fn: o.progress, total: -1}
+	ob, err := c.fetchObject(ctx, bucket, key, o.partSize, prog)
+	if err != nil {
+		return nil, err
+	}
+	f := newFetcher(ctx, ob, o.partSize, o.readAhead, prog)
+	d, err := c.enc.NewDecryptReader(ctx, f, o.envelope...)
+	if err != nil {
+		f.Close()
+		return nil, ob.headerError(f, err)
+	}
+	return &Reader{obj: ob.describe(d.Header()), f: f, d: d}, nil
+}
+
+// Object describes the object being read; its Header is authenticated.
+func (r *Reader) Object() *Object { return r.obj }
+
+// Header returns the authenticated message header.
+func (r *Reader) Header() *envelope.Header { return r.d.Header() }
+
+// EncryptionContext returns the message's full authenticated context.
+func (r *Reader) EncryptionContext() map[string]string { return r.d.EncryptionContext() }
+
+// Read reads verified plaintext. It returns io.EOF only once the whole
+// object authenticated, with nothing after the message.
+func (r *Reader) Read(p []byte) (int, error) { return r.d.Read(p) }
+
+// WriteTo writes the verified plaintext to w; see Read.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) { return r.d.WriteTo(w) }
+
+// Close stops the fetches and releases the buffers. It does not report
+// whether the object authenticated: only Read returning io.EOF does.
+func (r *Reader) Close() error {
+	r.f.Close()
+	return nil
+}
+
+// object is one stored version of an object: every ranged GET after the
+// first is pinned to the first's ETag.
+type object struct {
+	api          API
+	bucket, key  string
+	size         int64
+	etag         string
+	versionID    string
+	lastModified time.Time
+	meta         map[string]string
+	prefix       []byte // bytes [0, len(prefix)) of the object
+}
+
+// fetchObject GETs the first n bytes of bucket/key, which also tell its
+// size and ETag.
+func (c *Client) fetchObject(ctx context.Context, bucket, key string, n int64, prog *progress) (*object, error) {
+	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: &bucket,
+		Key:    &key,
+		Range:  aws.String(fmt.Sprintf("bytes=0-%d", n-1)),
+	})
+	if err != nil {
+		err = mapError(err)
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" { // an empty object
+			return nil, fmt.Errorf("s3crypt: %s/%s: empty object: %w", bucket, key, ErrNotEncrypted)
+		}
+		return nil, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	ob := &object{api: c.s3, bucket: bucket, key: key, etag: aws.ToString(out.ETag),
+		versionID: aws.ToString(out.VersionId), lastModified: aws.ToTime(out.LastModified), meta: out.Metadata}
+	got := aws.ToInt64(out.ContentLength)
+	ob.size = got // a server that ignored the range sent the whole object
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		if ob.size, err = totalFromContentRange(cr); err != nil {
+			return nil, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
+		}
+	}
+	if got > n || got > ob.size || got < min(n, ob.size) {
+		return nil, fmt.Errorf("s3crypt: get %s/%s: %d bytes for a range of %d", bucket, key, got, n)
+	}
+	ob.prefix = make([]byte, got, n)
+	if _, err := io.ReadFull(out.Body, ob.prefix); err != nil {
+		return nil, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
+	}
+	if prog != nil {
+		prog.total = ob.size
+		prog.add(got)
+	}
+	return ob, nil
+}
+
+// totalFromContentRange returns the size in "bytes a-b/size".
+func totalFromContentRange(cr string) (int64, error) {
+	i := strings.LastIndexByte(cr, '/')
+	if i < 0 {
+		return 0, fmt.Errorf("bad Content-Range %q", cr)
+	}
+	n, err := strconv.ParseInt(cr[i+1:], 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad Content-Range %q", cr)
+	}
+	return n, nil
+}
+
+// get fills p with the object's bytes [off, off+len(p)) by one ranged GET.
+func (ob *object) get(ctx context.Context, p []byte, off int64) error {
+	if len(p) == 0 {
+		return nil
+	}
+	in := &s3.GetObjectInput{
+		Bucket: &ob.bucket,
+		Key:    &ob.key,
+		Range:  aws.String(fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1)),
+	}
+	if ob.etag != "" {
+		in.IfMatch = &ob.etag
+	}
+	out, err := ob.api.GetObject(ctx, in)
+	if err != nil {
+		return fmt.Errorf("s3crypt: get %s/%s at %d: %w", ob.bucket, ob.key, off, mapError(err))
+	}
+	defer out.Body.Close()
+	if et := aws.ToString(out.ETag); ob.etag != "" && et != "" && et != ob.etag {
+		return fmt.Errorf("s3crypt: get %s/%s: %w", ob.bucket, ob.key, ErrObjectChanged)
+	}
+	if _, err := io.ReadFull(out.Body, p); err != nil {
+		return fmt.Errorf("s3crypt: get %s/%s at %d: %w", ob.bucket, ob.key, off, err)
+	}
+	return nil
+}
+
+// readAt reads [off, off+len(p)) from the prefix when it holds it, else
+// with a ranged GET.
+func (ob *object) readAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if off >= ob.size {
+		return 0, io.EOF
+	}
+	n, err := len(p), error(nil)
+	if rest := ob.size - off; int64(n) > rest {
+		n, err = int(rest), io.EOF
+	}
+	if off+int64(n) <= int64(len(ob.prefix)) {
+		copy(p, ob.prefix[off:])
+		return n, err
+	}
+	if gerr := ob.get(ctx, p[:n], off); gerr != nil {
+		return 0, gerr
+	}
+	return n, err
+}
+
+// describe returns the Object of ob with header h.
+func (ob *object) describe(h *envelope.Header) *Object {
+	return &Object{Bucket: ob.bucket, Key: ob.key, Size: ob.size, ETag: ob.etag, VersionID: ob.versionID,
+		LastModified: ob.lastModified, Metadata: maps.Clone(ob.meta), Header: h,
+		PlaintextLength: plaintextLength(h, ob.size)}
+}
+
+// plaintextLength returns the plaintext length a framed message of size
+// bytes with header h holds, or -1 if no framed layout fits.
+func plaintextLength(h *envelope.Header, size int64) int64 {
+	if h.ContentType != envelope.Framed || h.FrameLength == 0 {
+		return -1
+	}
+	F := int64(h.FrameLength)
+	L := size - int64(h.Len()) - footerLen(h.Suite) - stream.FinalOverhead
+	if L < 0 || L%(F+stream.RegularOverhead) > F {
+		return -1
+	}
+	return L/(F+stream.RegularOverhead)*F + L%(F+stream.RegularOverhead)
+}
+
+// sourceError is implemented by the sources the header is read from; it
+// returns the first S3 error they met, if any.
+type sourceError interface{ sourceErr() error }
+
+// headerError returns why reading the header failed: the S3 error if the
+// source met one, else err, marked ErrNotEncrypted if the bytes are not a
+// message header.
+func (ob *object) headerError(src sourceError, err error) error {
+	if serr := src.sourceErr(); serr != nil {
+		return serr
+	}
+	if errors.Is(err, envelope.ErrMalformedHeader) || errors.Is(err, envelope.ErrUnsupportedSuite) {
+		return fmt.Errorf("%w: %s/%s: %w", ErrNotEncrypted, ob.bucket, ob.key, err)
+	}
+	return err
+}
+
+// ctxReaderAt is an io.ReaderAt of an object under one context; it keeps
+// the first error of its GETs.
+type ctxReaderAt struct {
+	ob  *object
+	ctx context.Context
+
+	mu  sync.Mutex
+	err error
+}
+
+func (r *ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.ob.readAt(r.ctx, p, off)
+	if err != nil && err != io.EOF {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = err
+		}
+		r.mu.Unlock()
+	}
+	return n, err
+}
+
+func (r *ctxReaderAt) sourceErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// mapError marks S3 errors with this package's sentinels.
+func mapError(err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchKey", "NoSuchBucket", "NotFound":
+			return fmt.Errorf("%w: %w", ErrNotFound, err)
+		case "PreconditionFailed":
+			return fmt.Errorf("%w: %w", ErrObjectChanged, err)
+		}
+	}
+	return err
+}
