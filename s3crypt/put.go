@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/phicrypt/phicrypt/envelope"
@@ -355,25 +356,60 @@ func (u *upload) finish() (*PutResult, error) {
 	return res, nil
 }
 
-// fail stops the part uploads, waits for them, aborts the multipart upload
-// if there is one and returns the first cause of the failure.
+// fail waits for the part uploads, aborts the multipart upload if there is
+// one and returns the first cause of the failure. Parts in flight finish
+// first unless ctx is done: a part cancelled mid-body may still be stored
+// by the server after the abort.
 func (u *upload) fail(ctx context.Context, err error) error {
-	u.cancel(err)
+	if ctx.Err() != nil {
+		u.cancel(err)
+	}
 	if gerr := u.g.Wait(); gerr != nil && !errors.Is(gerr, context.Canceled) {
 		// A part upload failed first; the writer's error is its echo.
 		err = gerr
 	}
+	u.cancel(err)
 	if u.uploadID == nil {
 		return err
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
-	if _, aerr := u.c.s3.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-		Bucket: &u.bucket, Key: &u.key, UploadId: u.uploadID,
-	}); aerr != nil {
+	if aerr := u.abort(actx); aerr != nil {
 		return errors.Join(err, fmt.Errorf("s3crypt: abort multipart upload: %w", aerr))
 	}
 	return err
+}
+
+// abort aborts the multipart upload until ListParts no longer finds it:
+// S3 may keep a part whose upload was still running during an abort, and
+// asks for the abort to be repeated then.
+func (u *upload) abort(ctx context.Context) error {
+	wait := 50 * time.Millisecond
+	for range 6 {
+		_, err := u.c.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: &u.bucket, Key: &u.key, UploadId: u.uploadID,
+		})
+		if err != nil && !isNoSuchUpload(err) {
+			return err
+		}
+		_, err = u.c.s3.ListParts(ctx, &s3.ListPartsInput{Bucket: &u.bucket, Key: &u.key, UploadId: u.uploadID})
+		if isNoSuchUpload(err) {
+			return nil
+		}
+		select {
+		case <-time.After(wait):
+			wait *= 2
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return errors.New("upload still listed after repeated aborts")
+}
+
+func isNoSuchUpload(err error) bool {
+	var nsu *types.NoSuchUpload
+	var ae smithy.APIError
+	return errors.As(err, &nsu) || errors.As(err, &ae) && ae.ErrorCode() == "NoSuchUpload"
 }
 
 // progress serializes the calls of a progress function.

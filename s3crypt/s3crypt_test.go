@@ -63,8 +63,8 @@ func TestPutGetRoundTrip(t *testing.T) {
 		{size: 5 * MiB, suite: envelope.AES256GCMHKDFSHA512Commit, parts: 2},
 		{size: 5*MiB + 1, suite: envelope.AES256GCMHKDFSHA512CommitP384, parts: 2},
 		{size: 5*MiB + 1, unknown: true, suite: envelope.AES256GCMHKDFSHA512Commit, parts: 2},
-		{size: 17*MiB + 3, suite: envelope.AES256GCMHKDFSHA512Commit, frame: 4096, parts: 4},
-		{size: 17*MiB + 3, unknown: true, suite: envelope.AES256GCMHKDFSHA512CommitP384, frame: 100000, parts: 4},
+		{size: 11*MiB + 3, suite: envelope.AES256GCMHKDFSHA512Commit, frame: 4096, parts: 3},
+		{size: 11*MiB + 3, unknown: true, suite: envelope.AES256GCMHKDFSHA512CommitP384, frame: 100000, parts: 3},
 	} {
 		name := fmt.Sprintf("%d-%s-frame%d-unknown%v", tc.size, tc.suite, tc.frame, tc.unknown)
 		t.Run(name, func(t *testing.T) {
@@ -413,7 +413,7 @@ func TestObjectReplacedDuringGet(t *testing.T) {
 	api := fakeS3(t)
 	ctx := context.Background()
 	c := newClient(t, api, s3crypt.WithReadAhead(1), s3crypt.WithConcurrency(1))
-	data := randomBytes(30*MiB, 5)
+	data := randomBytes(20*MiB, 5)
 	put := func() {
 		if _, err := c.Put(ctx, testBucket, "replaced", bytes.NewReader(data), int64(len(data)), testContext); err != nil {
 			t.Fatal(err)

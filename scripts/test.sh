@@ -49,6 +49,12 @@ export PHICRYPT_KMS_ENDPOINT=$(sed -n 's/^kmslocal listening on //p' "$work/kmsl
 [ -n "$PHICRYPT_KMS_ENDPOINT" ] || { cat "$work/kmslocal.log"; exit 1; }
 echo "kmslocal at $PHICRYPT_KMS_ENDPOINT"
 
+step "versitygw (a real S3 server over TLS for the s3crypt integration tests)"
+bash scripts/s3-server.sh "$work/s3" >/dev/null
+source "$work/s3/env"
+pids+=("$PHICRYPT_S3_PID")
+echo "versitygw at $PHICRYPT_S3_ENDPOINT"
+
 step "go test -race ./..."
 go test -race -count=1 ./...
 PHICRYPT_BENCH_1GIB=1 go test -count=1 -run '^TestMemoryConstant1GiB$' -v ./bench # 1 GiB stream in constant heap; skipped under -race
