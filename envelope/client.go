@@ -108,7 +108,9 @@ func WithUnsignedOnly() Option { return func(c *config) { c.unsignedOnly = true 
 
 // WithPlaintextLength declares the length of a streamed plaintext. The
 // materials manager sees it (caching needs it) and Close fails with
-// ErrPlaintextLength if a different number of bytes was written.
+// ErrPlaintextLength if a different number of bytes was written. Encrypt
+// declares the length itself, and fails with ErrPlaintextLength if this
+// option says otherwise.
 func WithPlaintextLength(n int64) Option { return func(c *config) { c.plaintextLength = n } }
 
 // WithConcurrency sets how many goroutines seal or open the frames of one
@@ -157,6 +159,9 @@ func NewWithMaterialsManager(cmm MaterialsManager, opts ...Option) (*Client, err
 }
 
 func (c *Client) config(opts []Option) (config, error) {
+	if len(opts) == 0 {
+		return c.cfg, nil // checked by New; no escaping copy
+	}
 	cfg := c.cfg
 	for _, o := range opts {
 		o(&cfg)
@@ -170,6 +175,13 @@ type sealer struct {
 	aead    cipher.AEAD
 	signKey *ecdsa.PrivateKey
 	suite   *suite
+
+	// Storage for the header, its message ID, auth tag and the (zero)
+	// header IV: one allocation.
+	h   Header
+	id  [32]byte
+	tag [16]byte
+	iv  [ivLen]byte
 }
 
 // begin gets materials and builds the header of a new message.
@@ -180,14 +192,14 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 	if ec == nil {
 		ec = map[string]string{}
 	}
-	if _, err := serializeContext(nil, ec); err != nil {
+	if _, err := contextSize(ec); err != nil {
 		return nil, err
 	}
 	if cfg.suite != 0 && !cfg.policy.allowsEncrypt(cfg.suite) {
 		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", cfg.suite, cfg.policy, ErrCommitmentPolicy)
 	}
 	m, err := c.cmm.GetEncryptionMaterials(ctx, &EncryptionRequest{
-		EncryptionContext: maps.Clone(ec),
+		EncryptionContext: ec,
 		Suite:             cfg.suite,
 		CommitmentPolicy:  cfg.policy,
 		PlaintextLength:   cfg.plaintextLength,
@@ -220,15 +232,18 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 			return nil, fmt.Errorf("envelope: required context key %q not in the context: %w", k, ErrInvalidMaterials)
 		}
 	}
-	h := &Header{
+	sl := &sealer{signKey: m.SigningKey, suite: s}
+	sl.h = Header{
 		Version:           s.version,
 		Suite:             s.id,
-		MessageID:         make([]byte, 16*int(s.version)),
+		MessageID:         sl.id[:16*int(s.version)],
 		EncryptionContext: maps.Clone(m.EncryptionContext),
 		EncryptedDataKeys: m.EncryptedDataKeys,
 		ContentType:       Framed,
 		FrameLength:       uint32(cfg.frameLength),
 	}
+	h := &sl.h
+	sl.header = h
 	for _, k := range m.RequiredContextKeys {
 		delete(h.EncryptionContext, k)
 	}
@@ -250,8 +265,9 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 	if err != nil {
 		return nil, err
 	}
-	h.AuthTag = aead.Seal(nil, make([]byte, ivLen), nil, aad)
-	return &sealer{header: h, aead: aead, signKey: m.SigningKey, suite: s}, nil
+	h.AuthTag = aead.Seal(sl.tag[:0], sl.iv[:], nil, aad)
+	sl.aead = aead
+	return sl, nil
 }
 
 // headerAAD returns what the header tag authenticates: the header body and
@@ -267,10 +283,14 @@ func headerAAD(body []byte, required map[string]string, netV400 bool) ([]byte, e
 
 // Encrypt returns plaintext encrypted in one message under the context ec.
 func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string, opts ...Option) ([]byte, error) {
-	cfg, err := c.config(slices.Concat(opts, []Option{WithPlaintextLength(int64(len(plaintext)))}))
+	cfg, err := c.config(opts)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.plaintextLength >= 0 && cfg.plaintextLength != int64(len(plaintext)) {
+		return nil, fmt.Errorf("envelope: plaintext of %d bytes, %d declared: %w", len(plaintext), cfg.plaintextLength, ErrPlaintextLength)
+	}
+	cfg.plaintextLength = int64(len(plaintext))
 	bodyLen, err := stream.SealedLength(int64(len(plaintext)), cfg.frameLength)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -26,31 +25,48 @@ const maxContextLen = 1<<16 - 1
 //
 // An empty context serializes to no bytes at all.
 func serializeContext(b []byte, ec map[string]string) ([]byte, error) {
-	if len(ec) == 0 {
-		return b, nil
+	size, err := contextSize(ec)
+	if err != nil || size == 0 {
+		return b, err
 	}
-	if len(ec) > 1<<16-1 {
-		return nil, fmt.Errorf("envelope: %d encryption context pairs: %w", len(ec), ErrInvalidContext)
+	var kbuf [16]string // most contexts are small: sort their keys on the stack
+	keys := kbuf[:0]
+	for k := range ec {
+		keys = append(keys, k)
 	}
-	start := len(b)
+	slices.Sort(keys)
+	b = slices.Grow(b, size)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(ec)))
-	for _, k := range slices.Sorted(maps.Keys(ec)) {
+	for _, k := range keys {
 		v := ec[k]
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return nil, fmt.Errorf("envelope: encryption context key %q: not UTF-8: %w", k, ErrInvalidContext)
-		}
-		if len(k) > maxContextLen || len(v) > maxContextLen {
-			return nil, fmt.Errorf("envelope: encryption context key %.32q: too long: %w", k, ErrInvalidContext)
-		}
 		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
 		b = append(b, k...)
 		b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
 		b = append(b, v...)
-		if len(b)-start > maxContextLen {
-			return nil, fmt.Errorf("envelope: encryption context longer than %d bytes: %w", maxContextLen, ErrInvalidContext)
-		}
 	}
 	return b, nil
+}
+
+// contextSize returns the length of ec serialized, after checking that it
+// can be: every key and value UTF-8, at most 2^16-1 pairs and bytes.
+func contextSize(ec map[string]string) (int, error) {
+	if len(ec) == 0 {
+		return 0, nil
+	}
+	if len(ec) > 1<<16-1 {
+		return 0, fmt.Errorf("envelope: %d encryption context pairs: %w", len(ec), ErrInvalidContext)
+	}
+	size := 2
+	for k, v := range ec {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return 0, fmt.Errorf("envelope: encryption context key %q: not UTF-8: %w", k, ErrInvalidContext)
+		}
+		size += 4 + len(k) + len(v)
+	}
+	if size > maxContextLen {
+		return 0, fmt.Errorf("envelope: encryption context of %d bytes, at most %d: %w", size, maxContextLen, ErrInvalidContext)
+	}
+	return size, nil
 }
 
 // parseContext parses a serialized encryption context. It accepts an empty

@@ -4,7 +4,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/binary"
@@ -26,13 +25,16 @@ import (
 func deriveKey(s *suite, dataKey, messageID []byte, netV400 bool) (cipher.AEAD, []byte, error) {
 	var key, commit []byte
 	var err error
+	var kbuf [32]byte // holds the key unless HKDF returned it
 	var info [2 + 16 + 9]byte
 	binary.BigEndian.PutUint16(info[:], uint16(s.id))
 	switch {
 	case s.kdf == kdfIdentity:
-		key = append([]byte(nil), dataKey...)
+		key = kbuf[:copy(kbuf[:], dataKey)]
 	case s.committing:
-		key, commit = deriveCommitting(dataKey, messageID, info[:2])
+		var c [commitKeyLen]byte
+		kbuf, c = deriveCommitting(dataKey, messageID, info[:2])
+		key, commit = kbuf[:], append(make([]byte, 0, commitKeyLen), c[:]...)
 	default:
 		in := append(info[:2], messageID...)
 		if netV400 {
@@ -55,23 +57,49 @@ func deriveKey(s *suite, dataKey, messageID []byte, netV400 bool) (cipher.AEAD, 
 }
 
 // deriveCommitting is HKDF-SHA512 for the committing suites, written out:
-// both outputs are shorter than one SHA-512 block, so each Expand is the
-// single HMAC T(1) = HMAC(prk, info | 0x01), and one HMAC serves both.
-func deriveCommitting(dataKey, messageID, suiteID []byte) (key, commit []byte) {
-	extract := hmac.New(sha512.New, messageID)
-	extract.Write(dataKey)
-	var prk [sha512.Size]byte
-	expand := hmac.New(sha512.New, extract.Sum(prk[:0]))
+// both outputs are shorter than one SHA-512 output, so each Expand is the
+// single HMAC T(1) = HMAC(prk, info | 0x01).
+func deriveCommitting(dataKey, messageID, suiteID []byte) (key, commit [32]byte) {
+	prk := hmacSHA512(messageID, dataKey)
+	t := hmacSHA512(prk[:], suiteID, []byte("DERIVEKEY\x01"))
+	copy(key[:], t[:])
+	t = hmacSHA512(prk[:], []byte("COMMITKEY\x01"))
+	copy(commit[:], t[:])
 	clear(prk[:])
-	var t [sha512.Size]byte
-	expand.Write(suiteID)
-	expand.Write([]byte("DERIVEKEY\x01"))
-	key = append([]byte(nil), expand.Sum(t[:0])[:32]...)
-	expand.Reset()
-	expand.Write([]byte("COMMITKEY\x01"))
-	commit = append([]byte(nil), expand.Sum(t[:0])[:commitKeyLen]...)
 	clear(t[:])
 	return key, commit
+}
+
+// hmacSHA512 is HMAC-SHA512 (RFC 2104) of the concatenated msg under key,
+// computed with sha512.Sum512 in stack buffers, for the sizes HKDF needs
+// here: a key of at most one block and a message of at most one digest.
+// It is checked against crypto/hmac in TestHMACSHA512.
+func hmacSHA512(key []byte, msg ...[]byte) [sha512.Size]byte {
+	const bs = sha512.BlockSize
+	if len(key) > bs {
+		panic("envelope: hmacSHA512 key longer than a block")
+	}
+	var buf [bs + sha512.Size]byte
+	n := bs
+	for _, m := range msg {
+		if len(m) > len(buf)-n {
+			panic("envelope: hmacSHA512 message longer than a digest")
+		}
+		n += copy(buf[n:], m)
+	}
+	copy(buf[:], key)
+	for i := range bs {
+		buf[i] ^= 0x36
+	}
+	inner := sha512.Sum512(buf[:n])
+	for i := range bs {
+		buf[i] ^= 0x36 ^ 0x5c
+	}
+	copy(buf[bs:], inner[:])
+	out := sha512.Sum512(buf[:])
+	clear(buf[:])
+	clear(inner[:])
+	return out
 }
 
 // commitmentMatches compares two commitments in constant time.

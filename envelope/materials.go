@@ -54,7 +54,7 @@ type Keyring interface {
 
 // EncryptionRequest asks a MaterialsManager for encryption materials.
 type EncryptionRequest struct {
-	EncryptionContext map[string]string // the caller's context; never nil
+	EncryptionContext map[string]string // the caller's context, never nil; read-only: copy it to change it
 	Suite             SuiteID           // 0: the policy's default
 	CommitmentPolicy  CommitmentPolicy
 	PlaintextLength   int64 // -1 when unknown

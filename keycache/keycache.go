@@ -420,22 +420,25 @@ func copyDec(dm *envelope.DecryptionMaterials) *envelope.DecryptionMaterials {
 
 // encryptID computes the encrypt entry ID (see the package doc).
 func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
-	ec, err := envelope.AppendContext(nil, req.EncryptionContext)
+	var ecb [512]byte // serialized context, on the stack when it fits
+	ec, err := envelope.AppendContext(ecb[:0], req.EncryptionContext)
 	if err != nil {
 		return "", err
 	}
-	ech := sha512.Sum512(ec)
-	h := sha512.New()
-	h.Write(m.partHash[:])
+	// partition hash | 00, or 01 | suite | context hash | policy byte
+	var b [sha512.Size + 3 + sha512.Size + 1]byte
+	n := copy(b[:], m.partHash[:])
 	if req.Suite == 0 {
-		h.Write([]byte{0})
+		n += copy(b[n:], []byte{0})
 	} else {
-		h.Write([]byte{1, byte(req.Suite >> 8), byte(req.Suite)})
+		n += copy(b[n:], []byte{1, byte(req.Suite >> 8), byte(req.Suite)})
 	}
-	h.Write(ech[:])
+	ech := sha512.Sum512(ec)
+	n += copy(b[n:], ech[:])
 	// The policy decides the default suite and what may be used.
-	h.Write([]byte{byte(req.CommitmentPolicy)})
-	return string(h.Sum(nil)), nil
+	b[n] = byte(req.CommitmentPolicy)
+	id := sha512.Sum512(b[:n+1])
+	return string(id[:]), nil
 }
 
 // decryptID computes the decrypt entry ID (see the package doc).

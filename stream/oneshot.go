@@ -26,29 +26,47 @@ func Seal(dst, plaintext []byte, cfg Config) ([]byte, error) {
 	out := grow(dst, start+int(bodyLen), start)
 	F := cfg.FrameLength
 	frames := int(bodyLen-int64(len(plaintext))-FinalOverhead)/RegularOverhead + 1
-	k := keyed{cfg.AEAD, cfg.MessageID}
-	run(frames, F, cfg.Workers, func(i int, aad []byte) error {
-		o := start + i*(F+RegularOverhead)
-		seq := uint32(i + 1)
-		if i < frames-1 {
-			binary.BigEndian.PutUint32(out[o:], seq)
-			iv := out[o+4 : o+regularHdr]
-			frameIV(iv, seq)
-			aad = bodyAAD(aad, k.msgID, frameString, seq, uint64(F))
-			k.aead.Seal(out[o+regularHdr:o+regularHdr], iv, plaintext[i*F:(i+1)*F], aad)
-			return nil
+	j := sealJob{out: out, pt: plaintext, start: start, F: F, frames: frames, k: keyed{cfg.AEAD, cfg.MessageID}}
+	if runWorkers(frames, F, cfg.Workers) <= 1 {
+		// Inline, so small messages pay for no closure.
+		var aad [aadCap]byte
+		for i := range frames {
+			j.frame(i, aad[:0])
 		}
-		pt := plaintext[i*F:]
-		binary.BigEndian.PutUint32(out[o:], finalMarker)
-		binary.BigEndian.PutUint32(out[o+4:], seq)
-		iv := out[o+8 : o+8+ivLen]
-		frameIV(iv, seq)
-		binary.BigEndian.PutUint32(out[o+8+ivLen:], uint32(len(pt)))
-		aad = bodyAAD(aad, k.msgID, finalString, seq, uint64(len(pt)))
-		k.aead.Seal(out[o+finalHdr:o+finalHdr], iv, pt, aad)
-		return nil
-	})
+		return out, nil
+	}
+	run(frames, F, cfg.Workers, j.frame)
 	return out, nil
+}
+
+// sealJob is one Seal call: frame i of pt sealed into its place in out.
+type sealJob struct {
+	out, pt          []byte
+	start, F, frames int
+	k                keyed
+}
+
+func (j *sealJob) frame(i int, aad []byte) error {
+	out, F, k := j.out, j.F, j.k
+	o := j.start + i*(F+RegularOverhead)
+	seq := uint32(i + 1)
+	if i < j.frames-1 {
+		binary.BigEndian.PutUint32(out[o:], seq)
+		iv := out[o+4 : o+regularHdr]
+		frameIV(iv, seq)
+		aad = bodyAAD(aad, k.msgID, frameString, seq, uint64(F))
+		k.aead.Seal(out[o+regularHdr:o+regularHdr], iv, j.pt[i*F:(i+1)*F], aad)
+		return nil
+	}
+	pt := j.pt[i*F:]
+	binary.BigEndian.PutUint32(out[o:], finalMarker)
+	binary.BigEndian.PutUint32(out[o+4:], seq)
+	iv := out[o+8 : o+8+ivLen]
+	frameIV(iv, seq)
+	binary.BigEndian.PutUint32(out[o+8+ivLen:], uint32(len(pt)))
+	aad = bodyAAD(aad, k.msgID, finalString, seq, uint64(len(pt)))
+	k.aead.Seal(out[o+finalHdr:o+finalHdr], iv, pt, aad)
+	return nil
 }
 
 // Open authenticates and decrypts the framed body at the start of body,
@@ -124,13 +142,20 @@ func layout(body []byte, F int) (frames, finalLen, bodyLen int, err error) {
 	}
 }
 
+// runWorkers is the number of goroutines run uses: one per chunk of
+// chunkBytes, at most workers.
+func runWorkers(frames, F, workers int) int {
+	per := max(1, chunkBytes/F)
+	return min(workersFor(workers), (frames+per-1)/per)
+}
+
 // run calls fn for frames 0..frames-1, in chunks on up to workers
 // goroutines (serially if one chunk suffices), and returns the error of the
 // lowest failing frame. Each goroutine passes fn its own AAD buffer.
 func run(frames, F, workers int, fn func(i int, aad []byte) error) error {
 	per := max(1, chunkBytes/F)
 	chunks := (frames + per - 1) / per
-	workers = min(workersFor(workers), chunks)
+	workers = runWorkers(frames, F, workers)
 	if workers <= 1 {
 		var aad [aadCap]byte
 		for i := range frames {
