@@ -114,11 +114,13 @@ type Event struct {
 	ID      string // hex of the first 8 bytes of the entry ID
 }
 
-// Stats are a Manager's counters since it was made.
+// Stats are a Manager's counters since it was made. Every request is
+// counted once as a hit (served by a cached entry, or by a concurrent
+// request's call), a miss (made the underlying call) or a bypass.
 type Stats struct {
 	Hits, Misses, Bypasses   int64
 	UnderlyingCalls          int64 // requests passed to the underlying manager (KMS calls behind it)
-	Expired, Exhausted       int64
+	Expired, Exhausted       int64 // entries retired for age; for reaching a message or byte limit
 	Evictions                int64 // entries of the shared Cache evicted for capacity
 	EncryptHits, DecryptHits int64
 }
@@ -284,6 +286,7 @@ func (m *Manager) useEncrypt(e *entry, id string, n uint64, hit bool) (*envelope
 	out := copyEnc(e.enc)
 	if e.messages == m.opts.MaxMessages || e.bytes == m.opts.MaxBytes {
 		m.kill(id, e) // used up: no later request need find it
+		m.event(Exhausted, true, id)
 	} else {
 		e.mu.Unlock()
 	}
@@ -317,10 +320,12 @@ func (m *Manager) lookup(ctx context.Context, id string, enc bool, fill func() (
 	if e, ok := m.live(id); ok {
 		return e, true, nil
 	}
+	filled := false // whether this goroutine made the underlying call
 	v, err, _ := m.flight.Do(id, func() (any, error) {
 		if e, ok := m.live(id); ok { // filled while we waited
 			return e, nil
 		}
+		filled = true
 		m.event(Miss, enc, id)
 		m.calls.Add(1)
 		e, err := fill()
@@ -337,7 +342,9 @@ func (m *Manager) lookup(ctx context.Context, id string, enc bool, fill func() (
 	if err != nil {
 		return nil, false, err
 	}
-	return v.(*entry), false, nil
+	// Requests that shared another's call are hits: Hits + Misses +
+	// Bypasses counts every request once.
+	return v.(*entry), !filled, nil
 }
 
 // live returns the cached entry for id unless it is dead, dropping a dead

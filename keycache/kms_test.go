@@ -114,8 +114,8 @@ func TestKMSLimits(t *testing.T) {
 				if n != 10 {
 					t.Errorf("decrypting 10,000 messages of 10 data keys: %d Decrypt calls, want 10", n)
 				}
-				if s := m.Stats(); s.UnderlyingCalls != 20 {
-					t.Errorf("Stats().UnderlyingCalls = %d, want 20", s.UnderlyingCalls)
+				if s := m.Stats(); s.UnderlyingCalls != 20 || s.Misses != 20 || s.Hits != 19_980 || s.Exhausted != 10 {
+					t.Errorf("Stats() = %+v, want 20 underlying calls and misses, 19,980 hits, 10 exhausted", s)
 				}
 			})
 			t.Run("bytes", func(t *testing.T) {
@@ -200,7 +200,7 @@ func TestKMSConcurrentLimits(t *testing.T) {
 // distinct contexts are distinct entries.
 func TestKMSColdStart(t *testing.T) {
 	c := newKMSCase(t, kmstest.Start(t, kmslocal.Options{}))
-	cl, _ := c.client(t, keycache.Options{})
+	cl, m := c.client(t, keycache.Options{})
 	ctx := context.Background()
 	n := c.calls(t, "GenerateDataKey", func() {
 		var wg sync.WaitGroup
@@ -216,6 +216,9 @@ func TestKMSColdStart(t *testing.T) {
 	})
 	if n != 4 {
 		t.Errorf("64 concurrent cold encrypts over 4 contexts: %d GenerateDataKey calls, want 4", n)
+	}
+	if s := m.Stats(); s.Misses != 4 || s.Hits != 60 {
+		t.Errorf("Stats() = %+v, want 4 misses and 60 hits (requests that shared a call)", s)
 	}
 }
 

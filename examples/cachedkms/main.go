@@ -1,0 +1,154 @@
+// Command cachedkms is a service's hot path: it encrypts many small
+// records with an AWS KMS keyring behind a data key cache, so that KMS sees
+// one GenerateDataKey per thousand records instead of one per record.
+//
+// With no flags it runs against an in-process kmslocal (no AWS account):
+//
+//	go run ./examples/cachedkms
+//
+// Against AWS KMS, with the default credential chain (environment, shared
+// config, SSO, instance role...):
+//
+//	go run ./examples/cachedkms -key arn:aws:kms:us-east-1:111122223333:key/...
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keycache"
+	"github.com/phicrypt/phicrypt/kmslocal"
+)
+
+func main() {
+	keyID := flag.String("key", "", "AWS KMS key ARN (empty: an in-process kmslocal)")
+	endpoint := flag.String("endpoint", "", "KMS endpoint URL (https, or http to loopback)")
+	records := flag.Int("records", 20000, "records to encrypt")
+	workers := flag.Int("workers", 16, "goroutines encrypting at once")
+	flag.Parse()
+	if err := run(context.Background(), *keyID, *endpoint, *records, *workers); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, keyID, endpoint string, records, workers int) error {
+	client, keyID, calls, err := kmsClient(ctx, keyID, endpoint)
+	if err != nil {
+		return err
+	}
+	kr, err := kmskeyring.New(client, keyID)
+	if err != nil {
+		return err
+	}
+
+	// One cache per process; one manager per trust boundary (partition).
+	cache, err := keycache.NewCache(1000)
+	if err != nil {
+		return err
+	}
+	cmm, err := keycache.NewWithKeyring(kr, cache, keycache.Options{
+		MaxAge:      5 * time.Minute, // a key policy change takes effect within 5 minutes
+		MaxMessages: 1000,            // one CloudTrail GenerateDataKey per 1,000 records
+		MaxBytes:    64 << 20,
+		Partition:   "lab-results",
+	})
+	if err != nil {
+		return err
+	}
+	enc, err := envelope.NewWithMaterialsManager(cmm, envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))
+	if err != nil {
+		return err
+	}
+
+	// The service: records from many tenants, encrypted concurrently. The
+	// tenant goes in the encryption context, so data keys are per tenant.
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(records) {
+					return
+				}
+				ec := map[string]string{"tenant": fmt.Sprintf("clinic-%d", i%4), "kind": "lab-result"}
+				record := fmt.Appendf(nil, `{"patient":"P%06d","test":"HbA1c","value":5.%d}`, i, i%10)
+				ct, err := enc.Encrypt(ctx, record, ec)
+				if err == nil && i%5000 == 0 { // spot-check a round trip
+					var pt []byte
+					pt, _, err = enc.Decrypt(ctx, ct, envelope.WithExpectedContext(ec))
+					if err == nil && !bytes.Equal(pt, record) {
+						err = fmt.Errorf("record %d: round trip differs", i)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+
+	s := cmm.Stats()
+	fmt.Printf("encrypted %d records in %v (%.0f records/s) on %d goroutines\n",
+		records, elapsed.Round(time.Millisecond), float64(records)/elapsed.Seconds(), workers)
+	fmt.Printf("cache: %d hits, %d misses, %d exhausted, %d expired; %d calls to the keyring\n",
+		s.Hits, s.Misses, s.Exhausted, s.Expired, s.UnderlyingCalls)
+	if calls != nil {
+		c := calls()
+		fmt.Printf("kmslocal saw %d GenerateDataKey and %d Decrypt calls for %d records\n",
+			c["GenerateDataKey"], c["Decrypt"], records)
+	}
+	return nil
+}
+
+// kmsClient returns a KMS client and key: AWS KMS through the default
+// credential chain when keyID is set, else an in-process kmslocal with a
+// new key, whose call counts calls returns.
+func kmsClient(ctx context.Context, keyID, endpoint string) (*kms.Client, string, func() map[string]int64, error) {
+	if keyID != "" {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		c, err := kmskeyring.NewClient(ctx, cfg, endpoint)
+		return c, keyID, nil, err
+	}
+	srv, err := kmslocal.New(kmslocal.Options{})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	key, err := srv.CreateKey(ctx, kmslocal.KeyOptions{Description: "cachedkms example"})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	ts := httptest.NewServer(srv) // 127.0.0.1; lives as long as the process
+	c := kms.New(kms.Options{
+		Region: srv.Region(),
+		// kmslocal accepts any credentials; these are placeholders.
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "kmslocal", ""),
+		BaseEndpoint: &ts.URL,
+	})
+	return c, key.ARN, srv.Counts, nil
+}
