@@ -60,6 +60,17 @@ type MasterKey struct {
 	EncryptionAlgorithm string `json:"encryption-algorithm,omitempty"` // aes or rsa
 	PaddingAlgorithm    string `json:"padding-algorithm,omitempty"`    // pkcs1 or oaep-mgf1
 	PaddingHash         string `json:"padding-hash,omitempty"`         // sha1, sha256, sha384, sha512
+	// DefaultMRKRegion is the region of an aws-kms-mrk-aware-discovery
+	// master key's client; such a master key names no key.
+	DefaultMRKRegion string           `json:"default-mrk-region,omitempty"`
+	DiscoveryFilter  *DiscoveryFilter `json:"aws-kms-discovery-filter,omitempty"`
+}
+
+// DiscoveryFilter limits an aws-kms-mrk-aware-discovery master key to the
+// keys of some accounts in one partition.
+type DiscoveryFilter struct {
+	Partition  string   `json:"partition"`
+	AccountIDs []string `json:"account-ids"`
 }
 
 // KeysManifest is a keys manifest.

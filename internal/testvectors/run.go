@@ -28,7 +28,8 @@ type Result struct {
 	Err    error // why it failed or was skipped
 }
 
-// KMSKeyrings builds a keyring for aws-kms master keys; nil skips such tests.
+// KMSKeyrings builds a keyring for aws-kms master keys; nil skips such
+// tests. key is nil for aws-kms-mrk-aware-discovery, which names no key.
 type KMSKeyrings func(mk MasterKey, key *Key) (envelope.Keyring, error)
 
 // Options configure a run.
@@ -141,7 +142,7 @@ func (m *DecryptManifest) keyring(mks []MasterKey, opts Options) (envelope.Keyri
 	var krs []envelope.Keyring
 	for _, mk := range mks {
 		key, ok := m.keys.Keys[mk.Key]
-		if !ok {
+		if !ok && mk.Type != discoveryType {
 			return nil, fmt.Errorf("key %q not in the keys manifest", mk.Key)
 		}
 		var kr envelope.Keyring
@@ -149,7 +150,7 @@ func (m *DecryptManifest) keyring(mks []MasterKey, opts Options) (envelope.Keyri
 		switch mk.Type {
 		case "raw":
 			kr, err = rawKeyring(mk, key)
-		case "aws-kms", "aws-kms-mrk-aware", "aws-kms-mrk-aware-discovery":
+		case "aws-kms", "aws-kms-mrk-aware", discoveryType:
 			if opts.KMS == nil {
 				return nil, fmt.Errorf("%w: %s master key needs a KMS endpoint", errSkip, mk.Type)
 			}

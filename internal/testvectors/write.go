@@ -96,7 +96,7 @@ func WriteEncrypted(ctx context.Context, dir, clientVersion string) (int, error)
 		"ec3": {"purpose": "interop", "record-type": "lab-result", "unicode-ключ": "значение 🩺"},
 	}
 
-	m := &DecryptManifest{Keys: "file://keys.json", Tests: map[string]*DecryptTest{}}
+	m := &DecryptManifest{Keys: "file://keys.json", Tests: map[string]*DecryptTest{}, dir: dir}
 	m.Manifest.Type, m.Manifest.Version = "awses-decrypt", 2
 	m.Client.Name, m.Client.Version = "phicrypt/phicrypt", clientVersion
 	for _, suite := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
@@ -120,25 +120,16 @@ func WriteEncrypted(ctx context.Context, dir, clientVersion string) (int, error)
 							return 0, err
 						}
 						name := fmt.Sprintf("phicrypt-%04x-f%d-%s-%s-%s", uint16(suite), frame, ecName, p.name, ks.name)
-						if err := os.WriteFile(filepath.Join(dir, "ciphertexts", name), ct, 0o644); err != nil {
+						desc := fmt.Sprintf("phicrypt suite %s, frame %d, %d-pair context, %d-byte plaintext, keys %s", suite, frame, len(ec), p.size, ks.name)
+						if err := m.addTest(name, desc, ct, ks.mks, p.name); err != nil {
 							return 0, err
 						}
-						t := &DecryptTest{
-							Description: fmt.Sprintf("phicrypt suite %s, frame %d, %d-pair context, %d-byte plaintext, keys %s", suite, frame, len(ec), p.size, ks.name),
-							Ciphertext:  "file://ciphertexts/" + name,
-							MasterKeys:  ks.mks,
-						}
-						t.Result = &Outcome{}
-						t.Result.Output = &struct {
-							Plaintext string `json:"plaintext"`
-						}{"file://plaintexts/" + p.name}
-						m.Tests[name] = t
 					}
 				}
 			}
 		}
 	}
-	if err := addNegative(dir, m); err != nil {
+	if err := addNegative(m); err != nil {
 		return 0, err
 	}
 	if err := writeJSON(filepath.Join(dir, "manifest.json"), m); err != nil {
@@ -150,9 +141,9 @@ func WriteEncrypted(ctx context.Context, dir, clientVersion string) (int, error)
 // addNegative adds tests that must fail, each a changed copy of a valid
 // multi-frame message: a flipped body bit, a flipped commitment bit, a
 // missing final frame, and trailing data.
-func addNegative(dir string, m *DecryptManifest) error {
+func addNegative(m *DecryptManifest) error {
 	const base = "phicrypt-0478-f512-ec3-small-aes"
-	ct, err := os.ReadFile(filepath.Join(dir, "ciphertexts", base))
+	ct, err := os.ReadFile(filepath.Join(m.dir, "ciphertexts", base))
 	if err != nil {
 		return err
 	}
@@ -171,15 +162,9 @@ func addNegative(dir string, m *DecryptManifest) error {
 		{"trailing", "a byte after the end of the message", append(bytes.Clone(ct), 0)},
 	}
 	for _, c := range cases {
-		name := "phicrypt-negative-" + c.name
-		if err := os.WriteFile(filepath.Join(dir, "ciphertexts", name), c.ct, 0o644); err != nil {
+		if err := m.addTest("phicrypt-negative-"+c.name, c.why, c.ct, m.Tests[base].MasterKeys, ""); err != nil {
 			return err
 		}
-		t := &DecryptTest{Description: c.why, Ciphertext: "file://ciphertexts/" + name, MasterKeys: m.Tests[base].MasterKeys, Result: &Outcome{}}
-		t.Result.Error = &struct {
-			Description string `json:"error-description"`
-		}{c.why}
-		m.Tests[name] = t
 	}
 	return nil
 }

@@ -1,79 +1,180 @@
 // Command vectors runs AWS Encryption SDK test-vector manifests against
 // phicrypt, as the official SDKs' vector runners do.
 //
-//	vectors decrypt MANIFEST|DIR [--kms-endpoint URL]
+//	vectors decrypt MANIFEST|DIR [-v] [--kms-endpoint URL]
 //	    runs every test of an awses-decrypt manifest (versions 1-4; keys
 //	    manifests 1-3); prints each failure by test name and a last line
 //	    "N passed, M failed, K skipped"; exits 1 on any failure. aws-kms
-//	    tests are skipped and counted unless --kms-endpoint is given.
-//	vectors encrypt OUTDIR
+//	    tests are skipped and counted unless --kms-endpoint is given; with
+//	    it they run through AWS KMS keyrings whose clients use that
+//	    endpoint, in the region of each key's ARN.
+//	vectors encrypt OUTDIR [--kms-endpoint URL] [--kms-region R]
 //	    writes a decrypt manifest of messages written by phicrypt, with its
-//	    keys, for other SDKs to decrypt.
+//	    keys, for other SDKs to decrypt. With --kms-endpoint it also creates
+//	    AWS KMS keys there (a development KMS such as kmslocal) and adds
+//	    aws-kms tests under them.
+//
+// The endpoint must pass kmskeyring.CheckEndpoint: https, or http to a
+// loopback host. For a loopback endpoint (a local kmslocal, which checks no
+// signature) requests are signed with placeholder credentials; for any
+// other the default AWS credential chain is used.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"os"
+	"strings"
+	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/internal/testvectors"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
 
-func usage() int {
-	fmt.Fprintln(os.Stderr, "usage: vectors decrypt MANIFEST|DIR [-v] | vectors encrypt OUTDIR")
+func usage(stderr io.Writer) int {
+	fmt.Fprintln(stderr, "usage: vectors decrypt MANIFEST|DIR [-v] [--kms-endpoint URL] | vectors encrypt OUTDIR [--kms-endpoint URL] [--kms-region R]")
 	return 2
 }
 
-func run(args []string) int {
-	if len(args) < 1 {
-		return usage()
+// parse parses flags before and after the one positional argument.
+func parse(fs *flag.FlagSet, args []string) (string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return "", err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	ctx := context.Background()
+	if len(pos) != 1 {
+		return "", fmt.Errorf("want one argument, got %d", len(pos))
+	}
+	return pos[0], nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		return usage(stderr)
+	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", false, "print every test, not only failures")
-	kmsEndpoint := fs.String("kms-endpoint", "", "KMS endpoint for aws-kms tests (needs the KMS keyring; skipped otherwise)")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
-		return usage()
+	kmsEndpoint := fs.String("kms-endpoint", "", "KMS endpoint `URL` for aws-kms tests (skipped without it)")
+	kmsRegion := fs.String("kms-region", "us-east-1", "`region` of the KMS client that creates keys (encrypt)")
+	arg, err := parse(fs, args[1:])
+	if err != nil {
+		return usage(stderr)
+	}
+	var kc *kmsClients
+	if *kmsEndpoint != "" {
+		if err := kmskeyring.CheckEndpoint(*kmsEndpoint); err != nil {
+			fmt.Fprintln(stderr, "vectors:", err)
+			return 2
+		}
+		kc = &kmsClients{endpoint: *kmsEndpoint, clients: map[string]*kms.Client{}}
 	}
 	switch args[0] {
 	case "decrypt":
-		m, err := testvectors.LoadDecryptManifest(fs.Arg(0))
+		m, err := testvectors.LoadDecryptManifest(arg)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "vectors:", err)
+			fmt.Fprintln(stderr, "vectors:", err)
 			return 1
 		}
 		var opts testvectors.Options
-		if *kmsEndpoint != "" {
-			fmt.Fprintln(os.Stderr, "vectors: aws-kms tests need the KMS keyring, not yet built; they are skipped")
+		if kc != nil {
+			opts.KMS = testvectors.NewKMSKeyrings(func(region string) (kmskeyring.Client, error) { return kc.get(ctx, region) })
 		}
 		rs := m.Run(ctx, opts)
 		for _, r := range rs {
 			switch {
 			case r.Status == testvectors.Failed:
-				fmt.Printf("FAIL %s: %v\n", r.Name, r.Err)
+				fmt.Fprintf(stdout, "FAIL %s: %v\n", r.Name, r.Err)
 			case *verbose && r.Status == testvectors.Skipped:
-				fmt.Printf("skip %s: %v\n", r.Name, r.Err)
+				fmt.Fprintf(stdout, "skip %s: %v\n", r.Name, r.Err)
 			case *verbose:
-				fmt.Printf("ok   %s\n", r.Name)
+				fmt.Fprintf(stdout, "ok   %s\n", r.Name)
 			}
 		}
 		p, f, s := testvectors.Summary(rs)
-		fmt.Printf("%d passed, %d failed, %d skipped\n", p, f, s)
+		fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", p, f, s)
 		if f > 0 {
 			return 1
 		}
 		return 0
 	case "encrypt":
-		n, err := testvectors.WriteEncrypted(ctx, fs.Arg(0), "dev")
+		n, err := testvectors.WriteEncrypted(ctx, arg, "dev")
+		if err == nil && kc != nil {
+			var c *kms.Client
+			if c, err = kc.get(ctx, *kmsRegion); err == nil {
+				var k int
+				k, err = testvectors.WriteKMS(ctx, arg, c)
+				n += k
+			}
+		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "vectors:", err)
+			fmt.Fprintln(stderr, "vectors:", err)
 			return 1
 		}
-		fmt.Printf("wrote %d tests to %s\n", n, fs.Arg(0))
+		fmt.Fprintf(stdout, "wrote %d tests to %s\n", n, arg)
 		return 0
 	}
-	return usage()
+	return usage(stderr)
+}
+
+// kmsClients makes one KMS client per region, all for one endpoint.
+type kmsClients struct {
+	endpoint string
+	mu       sync.Mutex
+	clients  map[string]*kms.Client
+}
+
+func (k *kmsClients) get(ctx context.Context, region string) (*kms.Client, error) {
+	if region == "" {
+		return nil, errors.New("vectors: a KMS client needs a region")
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if c, ok := k.clients[region]; ok {
+		return c, nil
+	}
+	var cfg aws.Config
+	if isLoopback(k.endpoint) {
+		// kmslocal accepts any signature: these are placeholders, not secrets.
+		cfg = aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDVECTORS", "kmslocal-accepts-any", "")}
+	} else {
+		var err error
+		if cfg, err = config.LoadDefaultConfig(ctx, config.WithRegion(region)); err != nil {
+			return nil, fmt.Errorf("vectors: AWS config: %w", err)
+		}
+	}
+	c, err := kmskeyring.NewClient(ctx, cfg, k.endpoint)
+	if err != nil {
+		return nil, err
+	}
+	k.clients[region] = c
+	return c, nil
+}
+
+func isLoopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	return strings.EqualFold(h, "localhost") || net.ParseIP(h).IsLoopback()
 }

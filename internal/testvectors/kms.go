@@ -1,0 +1,200 @@
+package testvectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+)
+
+// Master key types of AWS KMS keys in decrypt manifests.
+const (
+	kmsType       = "aws-kms"                     // strict keyring of the key's ARN
+	mrkType       = "aws-kms-mrk-aware"           // MRK-aware strict keyring
+	discoveryType = "aws-kms-mrk-aware-discovery" // MRK-aware discovery keyring; names no key
+)
+
+// KMSClients returns a KMS client for region.
+type KMSClients func(region string) (kmskeyring.Client, error)
+
+// NewKMSKeyrings returns the KMS hook of Options: an aws-kms master key
+// becomes kmskeyring.New of its key's ARN, aws-kms-mrk-aware
+// kmskeyring.NewMRK, each with the client of the ARN's region; and
+// aws-kms-mrk-aware-discovery kmskeyring.NewMRKDiscovery with the client of
+// its default-mrk-region and its discovery filter.
+func NewKMSKeyrings(clients KMSClients) KMSKeyrings {
+	return func(mk MasterKey, key *Key) (envelope.Keyring, error) {
+		if mk.Type == discoveryType {
+			c, err := clients(mk.DefaultMRKRegion)
+			if err != nil {
+				return nil, err
+			}
+			var f *kmskeyring.DiscoveryFilter
+			if mk.DiscoveryFilter != nil {
+				f = &kmskeyring.DiscoveryFilter{Partition: mk.DiscoveryFilter.Partition, Accounts: mk.DiscoveryFilter.AccountIDs}
+			}
+			return kmskeyring.NewMRKDiscovery(c, mk.DefaultMRKRegion, f)
+		}
+		if key == nil || key.Type != kmsType {
+			return nil, fmt.Errorf("%s master key %q: not an aws-kms key", mk.Type, mk.Key)
+		}
+		arn, err := kmskeyring.ParseARN(key.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		c, err := clients(arn.Region)
+		if err != nil {
+			return nil, err
+		}
+		if mk.Type == mrkType {
+			return kmskeyring.NewMRK(c, key.KeyID)
+		}
+		return kmskeyring.New(c, key.KeyID)
+	}
+}
+
+// WriteKMS adds AWS KMS tests to the manifest WriteEncrypted wrote in dir,
+// with keys it creates through client (a development KMS such as
+// kmslocal: the keys are new and stay there). Messages are encrypted under
+// a single-Region key, a multi-Region key, and the raw AES key with the
+// single-Region key, for each writable suite; they are decrypted by an
+// aws-kms, an aws-kms-mrk-aware and an aws-kms-mrk-aware-discovery master
+// key. One test must fail: a message for one key read with another. It
+// returns the number of tests added.
+func WriteKMS(ctx context.Context, dir string, client *kms.Client) (int, error) {
+	m, err := LoadDecryptManifest(dir)
+	if err != nil {
+		return 0, err
+	}
+	aesMK := MasterKey{Type: "raw", Key: "aes-256", ProviderID: Namespace, EncryptionAlgorithm: "aes"}
+	aesKey, ok := m.keys.Keys[aesMK.Key]
+	if !ok {
+		return 0, fmt.Errorf("%s: keys manifest has no %q key (write it with WriteEncrypted)", dir, aesMK.Key)
+	}
+	aesKR, err := rawKeyring(aesMK, aesKey)
+	if err != nil {
+		return 0, err
+	}
+
+	arns := map[string]string{}
+	for _, k := range []struct {
+		name string
+		mrk  bool
+	}{{"kms-key", false}, {"kms-key-other", false}, {"kms-mrk", true}} {
+		out, err := client.CreateKey(ctx, &kms.CreateKeyInput{
+			Description: aws.String("phicrypt test vectors: " + k.name),
+			MultiRegion: aws.Bool(k.mrk),
+		})
+		if err != nil {
+			return 0, fmt.Errorf("KMS CreateKey: %w", err)
+		}
+		arns[k.name] = aws.ToString(out.KeyMetadata.Arn)
+		m.keys.Keys[k.name] = &Key{Encrypt: true, Decrypt: true, Type: kmsType, KeyID: arns[k.name]}
+	}
+	mrkARN, err := kmskeyring.ParseARN(arns["kms-mrk"])
+	if err != nil {
+		return 0, err
+	}
+	if !mrkARN.IsMRK() {
+		return 0, fmt.Errorf("KMS CreateKey with MultiRegion returned %s, not a multi-Region key", mrkARN)
+	}
+	kmsKR, err := kmskeyring.New(client, arns["kms-key"])
+	if err != nil {
+		return 0, err
+	}
+	mrkKR, err := kmskeyring.NewMRK(client, arns["kms-mrk"])
+	if err != nil {
+		return 0, err
+	}
+	aesKMS, err := envelope.NewMultiKeyring(aesKR, kmsKR)
+	if err != nil {
+		return 0, err
+	}
+	kmsMK := MasterKey{Type: kmsType, Key: "kms-key"}
+	sets := []struct {
+		name string
+		kr   envelope.Keyring
+		mks  []MasterKey
+	}{
+		{"kms", kmsKR, []MasterKey{kmsMK}},
+		{"kms-mrk", mrkKR, []MasterKey{{Type: mrkType, Key: "kms-mrk"}}},
+		{"kms-mrk-discovery", mrkKR, []MasterKey{{Type: discoveryType, DefaultMRKRegion: mrkARN.Region,
+			DiscoveryFilter: &DiscoveryFilter{Partition: mrkARN.Partition, AccountIDs: []string{mrkARN.Account}}}}},
+		{"aes+kms", aesKMS, []MasterKey{aesMK, kmsMK}},
+	}
+	ec := map[string]string{"purpose": "kms-vectors", "unicode-ключ": "значение 🩺"}
+	n := 0
+	for _, suite := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
+		for _, pt := range []string{"one", "small"} {
+			p, err := os.ReadFile(filepath.Join(dir, "plaintexts", pt))
+			if err != nil {
+				return 0, err
+			}
+			for _, s := range sets {
+				c, err := envelope.New(s.kr, envelope.WithSuite(suite))
+				if err != nil {
+					return 0, err
+				}
+				ct, err := c.Encrypt(ctx, p, ec)
+				if err != nil {
+					return 0, err
+				}
+				name := fmt.Sprintf("phicrypt-%04x-%s-%s", uint16(suite), s.name, pt)
+				desc := fmt.Sprintf("phicrypt suite %s, %d-byte plaintext, AWS KMS keys %s", suite, len(p), s.name)
+				if err := m.addTest(name, desc, ct, s.mks, pt); err != nil {
+					return 0, err
+				}
+				n++
+			}
+		}
+	}
+	ct, err := os.ReadFile(filepath.Join(dir, "ciphertexts", "phicrypt-0478-kms-one"))
+	if err != nil {
+		return 0, err
+	}
+	if err := m.addTest("phicrypt-kms-negative-wrong-key", "a message for one AWS KMS key read with another",
+		ct, []MasterKey{{Type: kmsType, Key: "kms-key-other"}}, ""); err != nil {
+		return 0, err
+	}
+	kp, err := m.resolve(m.Keys)
+	if err != nil {
+		return 0, err
+	}
+	if err := writeJSON(kp, m.keys); err != nil {
+		return 0, err
+	}
+	if err := writeJSON(filepath.Join(m.dir, "manifest.json"), m); err != nil {
+		return 0, err
+	}
+	return n + 1, nil
+}
+
+// addTest writes ciphertext ct under name and adds a test of it: decrypt
+// with mks to plaintexts/<pt>, or fail when pt is "".
+func (m *DecryptManifest) addTest(name, desc string, ct []byte, mks []MasterKey, pt string) error {
+	if _, dup := m.Tests[name]; dup {
+		return errors.New("duplicate test " + name)
+	}
+	if err := os.WriteFile(filepath.Join(m.dir, "ciphertexts", name), ct, 0o644); err != nil {
+		return err
+	}
+	t := &DecryptTest{Description: desc, Ciphertext: "file://ciphertexts/" + name, MasterKeys: mks, Result: &Outcome{}}
+	if pt == "" {
+		t.Result.Error = &struct {
+			Description string `json:"error-description"`
+		}{desc}
+	} else {
+		t.Result.Output = &struct {
+			Plaintext string `json:"plaintext"`
+		}{"file://plaintexts/" + pt}
+	}
+	m.Tests[name] = t
+	return nil
+}
