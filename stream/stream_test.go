@@ -1,0 +1,378 @@
+package stream
+
+import (
+	"bytes"
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"testing"
+)
+
+// specSeal writes a framed body straight from the format description,
+// independently of Writer and Seal. With emptyFinal a plaintext that fills
+// its last frame ends in an empty final frame, as the JavaScript SDK writes.
+func specSeal(aead cipher.AEAD, msgID []byte, frame int, pt []byte, emptyFinal bool) []byte {
+	var out []byte
+	seal := func(seq uint32, content string, p []byte) {
+		iv := make([]byte, 12)
+		binary.BigEndian.PutUint32(iv[8:], seq)
+		aad := slices.Concat(msgID, []byte(content), binary.BigEndian.AppendUint32(nil, seq), binary.BigEndian.AppendUint64(nil, uint64(len(p))))
+		if content == frameString {
+			out = binary.BigEndian.AppendUint32(out, seq)
+			out = append(out, iv...)
+		} else {
+			out = append(out, 0xFF, 0xFF, 0xFF, 0xFF)
+			out = binary.BigEndian.AppendUint32(out, seq)
+			out = append(out, iv...)
+			out = binary.BigEndian.AppendUint32(out, uint32(len(p)))
+		}
+		out = aead.Seal(out, iv, p, aad)
+	}
+	seq := uint32(1)
+	for len(pt) > frame || emptyFinal && len(pt) == frame {
+		seal(seq, frameString, pt[:frame])
+		pt, seq = pt[frame:], seq+1
+	}
+	seal(seq, finalString, pt)
+	return out
+}
+
+// streamPlaintext is the first n bytes of one fixed stream: every
+// plaintext of these tests is a prefix of every longer one.
+func streamPlaintext(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8 + 1)
+	}
+	return b
+}
+
+// readBody reads a body through a Reader with reads of n bytes (0: WriteTo)
+// and returns the plaintext and the final error, io.EOF included.
+func readBody(body []byte, cfg Config, n int) ([]byte, error) {
+	r, err := NewReader(bytes.NewReader(body), cfg)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		var out bytes.Buffer
+		_, err := r.WriteTo(&out)
+		if err == nil {
+			err = io.EOF
+		}
+		return out.Bytes(), err
+	}
+	var out []byte
+	buf := make([]byte, n)
+	for {
+		k, err := r.Read(buf)
+		out = append(out, buf[:k]...)
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// TestWriterMatchesSpec: Writer and Seal write the specification's bytes
+// (full-length final frame) for every frame boundary, worker count and
+// message ID length; Reader (every read size), Open and ReaderAt read both
+// final-frame layouts.
+func TestWriterMatchesSpec(t *testing.T) {
+	for _, frame := range []int{1, 16, 64} {
+		for _, size := range []int{0, 1, frame - 1, frame, frame + 1, 3 * frame, 3*frame + 7} {
+			for _, idLen := range []int{16, 32} {
+				for _, workers := range []int{1, 4} {
+					name := fmt.Sprintf("frame %d size %d ID %d workers %d", frame, size, idLen, workers)
+					cfg := testConfig(t, frame, workers)
+					cfg.MessageID = cfg.MessageID[:idLen]
+					pt := streamPlaintext(size)
+					want := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, false)
+					if got := sealed(t, cfg, pt); !bytes.Equal(got, want) {
+						t.Fatalf("%s: Writer differs from the specification", name)
+					}
+					if got, err := Seal([]byte("prefix"), pt, cfg); err != nil || !bytes.Equal(got, append([]byte("prefix"), want...)) {
+						t.Fatalf("%s: Seal differs from the specification: %v", name, err)
+					}
+					if n, err := SealedLength(int64(size), frame); err != nil || n != int64(len(want)) {
+						t.Fatalf("%s: SealedLength %d, %v; want %d", name, n, err, len(want))
+					}
+					bodies := [][]byte{want}
+					if size > 0 && size%frame == 0 {
+						bodies = append(bodies, specSeal(cfg.AEAD, cfg.MessageID, frame, pt, true))
+					}
+					for _, body := range bodies {
+						checkOpens(t, name, body, cfg, pt)
+					}
+				}
+			}
+		}
+	}
+}
+
+// checkOpens asserts that every reader opens body to pt.
+func checkOpens(t *testing.T, name string, body []byte, cfg Config, pt []byte) {
+	t.Helper()
+	for _, n := range []int{0, 1, 7, cfg.FrameLength + 1} {
+		if got, err := readBody(body, cfg, n); err != io.EOF || !bytes.Equal(got, pt) {
+			t.Fatalf("%s: Reader with reads of %d: %v", name, n, err)
+		}
+	}
+	withFooter := append(bytes.Clone(body), "footer"...)
+	got, n, err := Open([]byte("x"), withFooter, cfg)
+	if err != nil || n != len(body) || !bytes.Equal(got, append([]byte("x"), pt...)) {
+		t.Fatalf("%s: Open: %d of %d bytes, %v", name, n, len(body), err)
+	}
+	if n, err := BodyLength(withFooter, cfg.FrameLength); err != nil || n != len(body) {
+		t.Fatalf("%s: BodyLength %d, %v; want %d", name, n, err, len(body))
+	}
+	ra, err := NewReaderAt(bytes.NewReader(body), 0, int64(len(body)), cfg)
+	if err != nil {
+		t.Fatalf("%s: NewReaderAt: %v", name, err)
+	}
+	all := make([]byte, len(pt))
+	if k, err := ra.ReadAt(all, 0); k != len(pt) || (err != nil && err != io.EOF) || !bytes.Equal(all, pt) {
+		t.Fatalf("%s: ReaderAt: %d, %v", name, k, err)
+	}
+}
+
+// TestReaderStopsAtBodyEnd: a Reader never reads past the final frame, so
+// a footer can be read from the same source after it.
+func TestReaderStopsAtBodyEnd(t *testing.T) {
+	cfg := testConfig(t, 16, 4)
+	body := sealed(t, cfg, streamPlaintext(50))
+	src := bytes.NewReader(append(bytes.Clone(body), "footer"...))
+	r, err := NewReader(src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatal(err)
+	}
+	if rest, _ := io.ReadAll(src); string(rest) != "footer" {
+		t.Fatalf("left %q after the body", rest)
+	}
+}
+
+// bodyRegions maps each field of a body to the errors a bit flip in it
+// gives: sequence numbers and the final marker fail to parse; IVs,
+// ciphertexts and tags fail authentication; the final content length fails
+// to parse (above the frame length), reads past the end, or fails the tag.
+func bodyRegions(body []byte, frame int) [][3]int {
+	const seq, auth, length = 0, 1, 2
+	var out [][3]int
+	add := func(start, n, kind int) int { out = append(out, [3]int{start, start + n, kind}); return start + n }
+	for o := 0; o < len(body); {
+		if binary.BigEndian.Uint32(body[o:]) == finalMarker {
+			n := int(binary.BigEndian.Uint32(body[o+20:]))
+			o = add(o, 8, seq)
+			o = add(o, 12, auth)
+			o = add(o, 4, length)
+			o = add(o, n+16, auth)
+			continue
+		}
+		o = add(o, 4, seq)
+		o = add(o, 12+frame+16, auth)
+	}
+	return out
+}
+
+var bodyErrs = [][]error{
+	{ErrMalformedBody},
+	{ErrAuthentication},
+	{ErrMalformedBody, ErrAuthentication, ErrTruncated},
+}
+
+// expectBodyFailure asserts that Reader and Open fail on body with one of
+// want, Open with no plaintext, the Reader after releasing only a prefix of
+// pt and never io.EOF.
+func expectBodyFailure(t *testing.T, what string, body []byte, cfg Config, pt []byte, want ...error) {
+	t.Helper()
+	is := func(err error) bool {
+		return slices.ContainsFunc(want, func(w error) bool { return errors.Is(err, w) })
+	}
+	got, n, err := Open(nil, body, cfg)
+	if !is(err) || got != nil || n != 0 {
+		t.Fatalf("%s: Open: %d bytes, %v; want one of %v", what, len(got), err, want)
+	}
+	for _, reads := range []int{0, 5} {
+		got, err := readBody(body, cfg, reads)
+		if err == io.EOF || !is(err) {
+			t.Fatalf("%s: Reader: %v, want one of %v", what, err, want)
+		}
+		if !bytes.HasPrefix(pt, got) {
+			t.Fatalf("%s: Reader released %d bytes that are not a prefix of the plaintext", what, len(got))
+		}
+	}
+}
+
+func TestTamperBody(t *testing.T) {
+	const frame = 16
+	for _, workers := range []int{1, 4} {
+		cfg := testConfig(t, frame, workers)
+		pt := streamPlaintext(50)
+		body := sealed(t, cfg, pt)
+		for _, r := range bodyRegions(body, frame) {
+			for i := r[0]; i < r[1]; i++ {
+				for bit := range 8 {
+					bad := bytes.Clone(body)
+					bad[i] ^= 1 << bit
+					expectBodyFailure(t, fmt.Sprintf("workers %d byte %d bit %d", workers, i, bit), bad, cfg, pt, bodyErrs[r[2]]...)
+				}
+			}
+		}
+		R := frame + RegularOverhead
+		f := func(i int) []byte { return body[i*R : (i+1)*R] }
+		renumbered := func(i int, seq uint32) []byte {
+			b := bytes.Clone(f(i))
+			binary.BigEndian.PutUint32(b, seq)
+			return b
+		}
+		final := body[3*R:]
+		for _, tc := range []struct {
+			name string
+			body []byte
+			want error
+		}{
+			{"no final frame", body[:3*R], ErrTruncated},
+			{"frame 2 dropped", slices.Concat(f(0), f(2), final), ErrMalformedBody},
+			{"frames 1 and 2 swapped", slices.Concat(f(1), f(0), f(2), final), ErrMalformedBody},
+			{"frames 1 and 2 swapped, renumbered", slices.Concat(renumbered(1, 1), renumbered(0, 2), f(2), final), ErrAuthentication},
+			{"frame 1 twice", slices.Concat(f(0), f(0), f(1), f(2), final), ErrMalformedBody},
+			{"frame 1 again as frame 2", slices.Concat(f(0), renumbered(0, 2), f(2), final), ErrAuthentication},
+			{"final frame twice", slices.Concat(body, final), nil},
+			{"empty", nil, ErrTruncated},
+		} {
+			if tc.want == nil {
+				// A Reader stops at the first final frame and Open reports
+				// the body's length: what follows is the caller's (a footer).
+				if got, n, err := Open(nil, tc.body, cfg); err != nil || n != len(body) || !bytes.Equal(got, pt) {
+					t.Fatalf("%s: Open: %d, %v", tc.name, n, err)
+				}
+				continue
+			}
+			expectBodyFailure(t, tc.name, tc.body, cfg, pt, tc.want)
+		}
+		for n := range len(body) {
+			expectBodyFailure(t, fmt.Sprintf("cut at %d", n), body[:n], cfg, pt, ErrTruncated)
+		}
+	}
+}
+
+// TestFinalHook: Config.Final runs once, after the final frame verified and
+// before its plaintext is released; its error withholds the final frame.
+func TestFinalHook(t *testing.T) {
+	pt := streamPlaintext(40)
+	for _, workers := range []int{1, 3} {
+		cfg := testConfig(t, 16, workers)
+		body := sealed(t, cfg, pt)
+		hookErr := errors.New("footer rejected")
+		for _, tc := range []struct {
+			name  string
+			body  []byte
+			ret   error
+			calls int
+			want  error
+			got   int
+		}{
+			{"accepted", body, nil, 1, io.EOF, 40},
+			{"rejected", body, hookErr, 1, hookErr, 32},
+			{"final frame tampered", slices.Concat(body[:len(body)-1], []byte{body[len(body)-1] ^ 1}), nil, 0, ErrAuthentication, 32},
+		} {
+			calls := 0
+			cfg.Final = func() error { calls++; return tc.ret }
+			got, err := readBody(tc.body, cfg, 3)
+			if !errors.Is(err, tc.want) || calls != tc.calls || !bytes.Equal(got, pt[:tc.got]) {
+				t.Fatalf("workers %d %s: %d bytes, %v, %d calls", workers, tc.name, len(got), err, calls)
+			}
+		}
+	}
+}
+
+// nonFramedBody writes a legacy non-framed body:
+// IV (12) | content length (8) | ciphertext | tag (16).
+func nonFramedBody(cfg Config, pt []byte) []byte {
+	iv := make([]byte, 12)
+	iv[11] = 1
+	aad := slices.Concat(cfg.MessageID, []byte(singleString), []byte{0, 0, 0, 1}, binary.BigEndian.AppendUint64(nil, uint64(len(pt))))
+	out := binary.BigEndian.AppendUint64(slices.Clone(iv), uint64(len(pt)))
+	return cfg.AEAD.Seal(out, iv, pt, aad)
+}
+
+func TestNonFramed(t *testing.T) {
+	cfg := testConfig(t, 16, 1)
+	cfg.MessageID = cfg.MessageID[:16]
+	read := func(body []byte, max int64) ([]byte, error) {
+		r, err := NewNonFramedReader(bytes.NewReader(body), cfg, max)
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(r)
+	}
+	for _, size := range []int{0, 1, 100} {
+		pt := streamPlaintext(size)
+		body := nonFramedBody(cfg, pt)
+		if got, err := read(body, 1<<20); err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		for i := range body {
+			bad := bytes.Clone(body)
+			bad[i] ^= 0x10
+			got, err := read(bad, 1<<20)
+			if len(got) != 0 || !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrMalformedBody) {
+				t.Fatalf("size %d byte %d: released %d bytes, %v", size, i, len(got), err)
+			}
+		}
+		for n := range len(body) {
+			if got, err := read(body[:n], 1<<20); len(got) != 0 || !errors.Is(err, ErrTruncated) {
+				t.Fatalf("size %d cut at %d: %d bytes, %v", size, n, len(got), err)
+			}
+		}
+	}
+	if _, err := read(nonFramedBody(cfg, streamPlaintext(100)), 99); !errors.Is(err, ErrMalformedBody) {
+		t.Fatalf("body over the limit: %v, want ErrMalformedBody", err)
+	}
+}
+
+func TestConfigRejected(t *testing.T) {
+	good := testConfig(t, 16, 1)
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"nil AEAD", func(c *Config) { c.AEAD = nil }},
+		{"20-byte message ID", func(c *Config) { c.MessageID = make([]byte, 20) }},
+		{"no message ID", func(c *Config) { c.MessageID = nil }},
+		{"frame length 0", func(c *Config) { c.FrameLength = 0 }},
+		{"negative frame length", func(c *Config) { c.FrameLength = -1 }},
+		{"frame length 2^32", func(c *Config) { c.FrameLength = MaxFrameLength + 1 }},
+	} {
+		cfg := good
+		tc.edit(&cfg)
+		if _, err := NewWriter(io.Discard, cfg); err == nil {
+			t.Errorf("%s: NewWriter accepted it", tc.name)
+		}
+		if _, err := NewReader(bytes.NewReader(nil), cfg); err == nil {
+			t.Errorf("%s: NewReader accepted it", tc.name)
+		}
+		if _, err := Seal(nil, []byte("x"), cfg); err == nil {
+			t.Errorf("%s: Seal accepted it", tc.name)
+		}
+		if _, _, err := Open(nil, sealed(t, good, []byte("x")), cfg); err == nil {
+			t.Errorf("%s: Open accepted it", tc.name)
+		}
+	}
+	for _, tc := range []struct {
+		n     int64
+		frame int
+		ok    bool
+	}{
+		{0, 1, true}, {MaxFrames - 1, 1, true}, {MaxFrames, 1, true}, {MaxFrames + 1, 1, false}, {-1, 16, false},
+	} {
+		if _, err := SealedLength(tc.n, tc.frame); (err == nil) != tc.ok {
+			t.Errorf("SealedLength(%d, %d): %v", tc.n, tc.frame, err)
+		}
+	}
+}
