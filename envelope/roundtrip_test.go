@@ -164,25 +164,17 @@ func feeds(frame int, seed uint64) []feedCase {
 	}
 }
 
-// readIn reads r to its end with a buffer of n bytes; n = 0 uses io.Copy,
-// which goes through WriteTo.
+// readIn reads r to its end with reads of n bytes; n = 0 uses io.Copy,
+// which goes through WriteTo. A nil error means io.EOF was reached.
 func readIn(r io.Reader, n int) ([]byte, error) {
 	var out bytes.Buffer
 	if n == 0 {
 		_, err := io.Copy(&out, r)
 		return out.Bytes(), err
 	}
-	buf := make([]byte, n)
-	for {
-		k, err := r.Read(buf)
-		out.Write(buf[:k])
-		if err == io.EOF {
-			return out.Bytes(), nil
-		}
-		if err != nil {
-			return out.Bytes(), err
-		}
-	}
+	// The wrappers hide WriteTo and ReadFrom, so that every Read is of n bytes.
+	_, err := io.CopyBuffer(struct{ io.Writer }{&out}, struct{ io.Reader }{r}, make([]byte, n))
+	return out.Bytes(), err
 }
 
 // encryptStream writes pt through an EncryptWriter fed by next.

@@ -24,28 +24,6 @@ import (
 // consumer that must not act on unsigned-for data before the end uses
 // one-shot Decrypt or WithUnsignedOnly.
 
-// readAll reads r to its end with a buffer of n bytes (0: io.Copy, through
-// WriteTo) and returns the bytes and the final error, io.EOF included.
-func readAll(r *envelope.DecryptReader, n int) ([]byte, error) {
-	if n == 0 {
-		var out bytes.Buffer
-		_, err := r.WriteTo(&out)
-		if err == nil {
-			err = io.EOF
-		}
-		return out.Bytes(), err
-	}
-	var out []byte
-	buf := make([]byte, n)
-	for {
-		k, err := r.Read(buf)
-		out = append(out, buf[:k]...)
-		if err != nil {
-			return out, err
-		}
-	}
-}
-
 // signedMessage writes pt (frames of 16) under 0x0578.
 func signedMessage(t *testing.T, pt []byte) (*envelope.Client, []byte, *layout) {
 	t.Helper()
@@ -85,7 +63,7 @@ func TestSignedStreamWithholdsFinalFrame(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
-				got, err := readAll(r, n)
+				got, err := readIn(r, n)
 				if !errors.Is(err, tc.want) {
 					t.Fatalf("%s: %v, want %v (never io.EOF)", name, err, tc.want)
 				}
@@ -106,7 +84,7 @@ func TestSignedStreamWithholdsFinalFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := readAll(r, 7); err != io.EOF || !bytes.Equal(got, pt) {
+	if got, err := readIn(r, 7); err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("untampered: %d bytes, %v", len(got), err)
 	}
 	// WithUnsignedOnly refuses the message before releasing anything.
@@ -127,7 +105,7 @@ func TestSignedStreamSingleFrame(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := readAll(r, 1); len(got) != 0 || !errors.Is(err, envelope.ErrSignature) {
+		if got, err := readIn(r, 1); len(got) != 0 || !errors.Is(err, envelope.ErrSignature) {
 			t.Fatalf("size %d: released %d bytes, %v", size, len(got), err)
 		}
 	}
@@ -148,7 +126,7 @@ func TestStreamFinalFrameTampered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := readAll(r, 5)
+		got, err := readIn(r, 5)
 		if !errors.Is(err, envelope.ErrAuthentication) || !bytes.Equal(got, pt[:48]) {
 			t.Fatalf("concurrency %d: released %d bytes, %v", conc, len(got), err)
 		}

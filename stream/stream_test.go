@@ -57,23 +57,16 @@ func readBody(body []byte, cfg Config, n int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var out bytes.Buffer
 	if n == 0 {
-		var out bytes.Buffer
-		_, err := r.WriteTo(&out)
-		if err == nil {
-			err = io.EOF
-		}
-		return out.Bytes(), err
+		_, err = r.WriteTo(&out)
+	} else {
+		_, err = io.CopyBuffer(struct{ io.Writer }{&out}, struct{ io.Reader }{r}, make([]byte, n))
 	}
-	var out []byte
-	buf := make([]byte, n)
-	for {
-		k, err := r.Read(buf)
-		out = append(out, buf[:k]...)
-		if err != nil {
-			return out, err
-		}
+	if err == nil {
+		err = io.EOF
 	}
+	return out.Bytes(), err
 }
 
 // TestWriterMatchesSpec: Writer and Seal write the specification's bytes
