@@ -1,0 +1,111 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+)
+
+// The fuzz targets open arbitrary bodies under the fixed key and message
+// ID of testConfig. Sealing is deterministic, so every fuzzing process
+// builds the same seeds; a body opens only if it is one of them, and any
+// plaintext released is a prefix of streamPlaintext's stream.
+
+// fuzzBodies adds bodies of several frame lengths and both final-frame
+// layouts to f and returns their plaintexts by body.
+func fuzzBodies(f *testing.F) map[string][]byte {
+	seeds := map[string][]byte{}
+	for _, frame := range []int{1, 16, 100} {
+		cfg := testConfig(f, frame, 1)
+		for _, size := range []int{0, 1, frame, 3*frame + 2} {
+			pt := streamPlaintext(size)
+			for _, emptyFinal := range []bool{false, true} {
+				body := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, emptyFinal)
+				seeds[string(body)] = pt
+				f.Add(body, uint16(frame), uint8(size))
+			}
+		}
+	}
+	f.Add([]byte{}, uint16(16), uint8(0))
+	f.Add([]byte{0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 1}, uint16(16), uint8(1))
+	return seeds
+}
+
+// fuzzConfig takes the frame length (1..65536) and the worker count
+// (1..4) from the fuzzer's numbers.
+func fuzzConfig(t *testing.T, frame uint16, workers uint8) Config {
+	return testConfig(t, int(frame)+1, int(workers%4)+1)
+}
+
+func checkBodyErr(t *testing.T, what string, err error) {
+	t.Helper()
+	for _, s := range []error{ErrAuthentication, ErrTruncated, ErrMalformedBody, ErrTooManyFrames} {
+		if errors.Is(err, s) {
+			return
+		}
+	}
+	t.Fatalf("%s: untyped error %v", what, err)
+}
+
+// FuzzStreamReader: a Reader never panics, releases only verified
+// plaintext, reaches io.EOF only on a seed body (it may be followed by
+// anything: a Reader never reads past the final frame) and agrees with Open.
+func FuzzStreamReader(f *testing.F) {
+	seeds := fuzzBodies(f)
+	f.Fuzz(func(t *testing.T, b []byte, frame uint16, workers uint8) {
+		cfg := fuzzConfig(t, frame-1, workers)
+		src := bytes.NewReader(b)
+		r, err := NewReader(src, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if !bytes.Equal(got, streamPlaintext(len(got))) {
+			t.Fatalf("released %d bytes that no body sealed here holds", len(got))
+		}
+		openPT, n, openErr := Open(nil, b, cfg)
+		if err != nil {
+			checkBodyErr(t, "Reader", err)
+			if openErr == nil {
+				t.Fatalf("Open accepted what the Reader refused with %v", err)
+			}
+			return
+		}
+		body := b[:len(b)-src.Len()]
+		if want, ok := seeds[string(body)]; !ok || !bytes.Equal(got, want) {
+			t.Fatalf("Reader accepted a %d-byte body that is not a seed", len(body))
+		}
+		if openErr != nil || n != len(body) || !bytes.Equal(openPT, got) {
+			t.Fatalf("Open: %d of %d bytes, %v", n, len(body), openErr)
+		}
+	})
+}
+
+// FuzzStreamOpen: Open never panics, returns no plaintext on failure and
+// succeeds only on a seed body, whose length it reports.
+func FuzzStreamOpen(f *testing.F) {
+	seeds := fuzzBodies(f)
+	f.Fuzz(func(t *testing.T, b []byte, frame uint16, workers uint8) {
+		cfg := fuzzConfig(t, frame-1, workers)
+		in := slices.Clone(b)
+		pt, n, err := Open([]byte("dst"), b, cfg)
+		if !bytes.Equal(in, b) {
+			t.Fatal("Open modified its input")
+		}
+		if err != nil {
+			checkBodyErr(t, "Open", err)
+			if pt != nil || n != 0 {
+				t.Fatalf("Open failed (%v) but returned %d bytes", err, len(pt))
+			}
+			return
+		}
+		if want, ok := seeds[string(b[:n])]; !ok || !bytes.Equal(pt, append([]byte("dst"), want...)) {
+			t.Fatalf("Open accepted a %d-byte body that is not a seed", n)
+		}
+		if bl, err := BodyLength(b, cfg.FrameLength); err != nil || bl != n {
+			t.Fatalf("BodyLength %d, %v; Open read %d", bl, err, n)
+		}
+	})
+}
