@@ -20,12 +20,26 @@ type masterKeyJSON struct {
 	EncryptionAlgorithm string `json:"encryption-algorithm"`
 	PaddingAlgorithm    string `json:"padding-algorithm"`
 	PaddingHash         string `json:"padding-hash"`
+	DefaultMRKRegion    string `json:"default-mrk-region"`
+	DiscoveryFilter     *struct {
+		Partition  string   `json:"partition"`
+		AccountIDs []string `json:"account-ids"`
+	} `json:"aws-kms-discovery-filter"`
 }
 
 // RunDecryptManifest decrypts every raw-key test of an awses-decrypt
 // manifest with the official SDK and returns how many passed; any failure
 // is an error naming every failed test.
 func RunDecryptManifest(ctx context.Context, path string) (int, error) {
+	return RunDecryptManifestKMS(ctx, path, "")
+}
+
+// RunDecryptManifestKMS is RunDecryptManifest with AWS KMS master keys too
+// (aws-kms, aws-kms-mrk-aware, aws-kms-mrk-aware-discovery), through
+// clients of kmsEndpoint in the region of each key's ARN (the discovery
+// keyring: its default-mrk-region). With an empty kmsEndpoint, tests with
+// AWS KMS master keys fail.
+func RunDecryptManifestKMS(ctx context.Context, path, kmsEndpoint string) (int, error) {
 	dir := filepath.Dir(path)
 	read := func(uri string) ([]byte, error) {
 		return os.ReadFile(filepath.Join(dir, strings.TrimPrefix(uri, "file://")))
@@ -57,6 +71,7 @@ func RunDecryptManifest(ctx context.Context, path string) (int, error) {
 	}
 	var keys struct {
 		Keys map[string]struct {
+			Type     string `json:"type"`
 			KeyID    string `json:"key-id"`
 			Encoding string `json:"encoding"`
 			Material string `json:"material"`
@@ -71,6 +86,10 @@ func RunDecryptManifest(ctx context.Context, path string) (int, error) {
 		in := DecryptInput{Context: t.EncryptionContext}
 		for _, mk := range t.MasterKeys {
 			k, ok := keys.Keys[mk.Key]
+			if kmsEndpoint != "" && (mk.Type == "aws-kms-mrk-aware-discovery" || ok && k.Type == "aws-kms") {
+				in.KMS = append(in.KMS, manifestKMSKey(mk, k.KeyID, kmsEndpoint))
+				continue
+			}
 			if !ok || mk.Type != "raw" {
 				failures = append(failures, fmt.Errorf("%s: unsupported master key %q", name, mk.Key))
 				continue
@@ -116,4 +135,22 @@ func RunDecryptManifest(ctx context.Context, path string) (int, error) {
 		}
 	}
 	return passed, errors.Join(failures...)
+}
+
+// manifestKMSKey is the KMS keyring of an AWS KMS master key.
+func manifestKMSKey(mk masterKeyJSON, arn, endpoint string) KMSKey {
+	k := KMSKey{KeyID: arn, Endpoint: endpoint}
+	if parts := strings.Split(arn, ":"); len(parts) == 6 {
+		k.Region = parts[3]
+	}
+	switch mk.Type {
+	case "aws-kms-mrk-aware":
+		k.Kind = KMSMRK
+	case "aws-kms-mrk-aware-discovery":
+		k.Kind, k.KeyID, k.Region = KMSMRKDiscovery, "", mk.DefaultMRKRegion
+		if f := mk.DiscoveryFilter; f != nil {
+			k.Filter = &KMSDiscoveryFilter{Partition: f.Partition, Accounts: f.AccountIDs}
+		}
+	}
+	return k
 }

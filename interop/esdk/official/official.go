@@ -70,16 +70,36 @@ type RawRSAKey struct {
 	Padding               string
 }
 
-// KMSKey describes an MPL strict AWS KMS keyring whose client talks to
-// Endpoint (a KMS-compatible server, e.g. "http://127.0.0.1:4599") in Region
-// with the static credentials KMSAccessKeyID/KMSSecretAccessKey. An empty
+// KMSKey describes an MPL AWS KMS keyring whose client talks to Endpoint
+// (a KMS-compatible server, e.g. "http://127.0.0.1:4599") in Region with
+// the static credentials KMSAccessKeyID/KMSSecretAccessKey. An empty
 // Endpoint leaves the SDK's default endpoint resolution; an empty Region
 // means "us-west-2".
 type KMSKey struct {
-	KeyID    string
+	KeyID    string // empty for the discovery kinds
 	Endpoint string
 	Region   string
+	// Kind is the MPL keyring: KMSStrict (""), KMSMRK, KMSDiscovery or
+	// KMSMRKDiscovery (whose region is Region).
+	Kind string
+	// Filter, if set, is the discovery filter of the discovery kinds.
+	Filter      *KMSDiscoveryFilter
+	GrantTokens []string
 }
+
+// KMSDiscoveryFilter limits a discovery keyring to accounts of a partition.
+type KMSDiscoveryFilter struct {
+	Partition string
+	Accounts  []string
+}
+
+// Kinds of KMSKey.
+const (
+	KMSStrict       = ""              // CreateAwsKmsKeyring
+	KMSMRK          = "mrk"           // CreateAwsKmsMrkKeyring
+	KMSDiscovery    = "discovery"     // CreateAwsKmsDiscoveryKeyring
+	KMSMRKDiscovery = "mrk-discovery" // CreateAwsKmsMrkDiscoveryKeyring
+)
 
 // EncryptInput is the input of Encrypt.
 type EncryptInput struct {
@@ -328,12 +348,9 @@ func keyring(ctx context.Context, mp *mpl.Client, aesKeys []RawAESKey, rsaKeys [
 		krs = append(krs, kr)
 	}
 	for _, k := range kmsKeys {
-		kr, err := mp.CreateAwsKmsKeyring(ctx, mpltypes.CreateAwsKmsKeyringInput{
-			KmsClient: NewKMSClient(k.Endpoint, k.Region),
-			KmsKeyId:  k.KeyID,
-		})
+		kr, err := kmsKeyring(ctx, mp, k)
 		if err != nil {
-			return nil, fmt.Errorf("official: AWS KMS keyring %q: %w", k.KeyID, err)
+			return nil, fmt.Errorf("official: AWS KMS keyring %q %q: %w", k.Kind, k.KeyID, err)
 		}
 		krs = append(krs, kr)
 	}
@@ -351,6 +368,25 @@ func keyring(ctx context.Context, mp *mpl.Client, aesKeys []RawAESKey, rsaKeys [
 		return nil, fmt.Errorf("official: multi-keyring: %w", err)
 	}
 	return kr, nil
+}
+
+func kmsKeyring(ctx context.Context, mp *mpl.Client, k KMSKey) (mpltypes.IKeyring, error) {
+	c := NewKMSClient(k.Endpoint, k.Region)
+	var f *mpltypes.DiscoveryFilter
+	if k.Filter != nil {
+		f = &mpltypes.DiscoveryFilter{Partition: k.Filter.Partition, AccountIds: k.Filter.Accounts}
+	}
+	switch k.Kind {
+	case KMSStrict:
+		return mp.CreateAwsKmsKeyring(ctx, mpltypes.CreateAwsKmsKeyringInput{KmsClient: c, KmsKeyId: k.KeyID, GrantTokens: k.GrantTokens})
+	case KMSMRK:
+		return mp.CreateAwsKmsMrkKeyring(ctx, mpltypes.CreateAwsKmsMrkKeyringInput{KmsClient: c, KmsKeyId: k.KeyID, GrantTokens: k.GrantTokens})
+	case KMSDiscovery:
+		return mp.CreateAwsKmsDiscoveryKeyring(ctx, mpltypes.CreateAwsKmsDiscoveryKeyringInput{KmsClient: c, DiscoveryFilter: f, GrantTokens: k.GrantTokens})
+	case KMSMRKDiscovery:
+		return mp.CreateAwsKmsMrkDiscoveryKeyring(ctx, mpltypes.CreateAwsKmsMrkDiscoveryKeyringInput{KmsClient: c, Region: c.Options().Region, DiscoveryFilter: f, GrantTokens: k.GrantTokens})
+	}
+	return nil, fmt.Errorf("unknown kind %q", k.Kind)
 }
 
 // NewKMSClient returns an aws-sdk-go-v2 KMS client for endpoint and region
