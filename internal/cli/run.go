@@ -19,6 +19,7 @@ import (
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/keycache"
+	"github.com/phicrypt/phicrypt/s3crypt"
 )
 
 // Op is what a run does to each input.
@@ -59,6 +60,8 @@ type Options struct {
 
 	Stdin  io.Reader
 	Stdout io.Writer
+
+	s3 *s3Conn // made on first use
 }
 
 // Failure names an input that failed.
@@ -291,14 +294,22 @@ type runner struct {
 	o       *Options
 	client  *envelope.Client
 	workers int
+
+	s3once sync.Once
+	s3c    *s3crypt.Client
+	s3err  error
 }
 
 // do processes one job and returns its audit record.
 func (r *runner) do(ctx context.Context, j *job) Record {
 	start := time.Now()
 	rec := Record{Op: string(r.op), Input: j.in.name, Output: j.target}
-	in, err := j.src.open(ctx, j.in)
-	if err == nil {
+	var err error
+	if s3src, ok := j.src.(*s3Source); ok && r.op == Decrypt {
+		err = r.decryptS3(ctx, j, s3src, &rec)
+	} else if in, oerr := j.src.open(ctx, j.in); oerr != nil {
+		err = oerr
+	} else {
 		cr := &countReader{r: in, ctx: ctx, p: r.o.Progress}
 		if r.op == Encrypt {
 			err = r.encrypt(ctx, j, cr, &rec)
@@ -329,12 +340,6 @@ func (r *runner) workersFor(size int64) int {
 }
 
 func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, rec *Record) error {
-	out, err := j.dst.create(ctx, j.target, j.in, r.o.Overwrite)
-	if err != nil {
-		return err
-	}
-	defer out.abort()
-	cw := &countWriter{w: out}
 	opts := []envelope.Option{envelope.WithConcurrency(r.workersFor(j.in.size))}
 	if r.o.Suite != 0 {
 		opts = append(opts, envelope.WithSuite(r.o.Suite))
@@ -342,13 +347,22 @@ func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	if r.o.FrameSize != 0 {
 		opts = append(opts, envelope.WithFrameLength(r.o.FrameSize))
 	}
-	if j.in.size >= 0 {
-		opts = append(opts, envelope.WithPlaintextLength(j.in.size))
-	}
 	ec := r.o.Context
 	if ec == nil {
 		ec = map[string]string{}
 	}
+	if s, ok := j.dst.(*s3Sink); ok {
+		return r.encryptS3(ctx, j, s, in, ec, opts, rec)
+	}
+	if j.in.size >= 0 {
+		opts = append(opts, envelope.WithPlaintextLength(j.in.size))
+	}
+	out, err := j.dst.create(ctx, j.target, j.in, r.o.Overwrite)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+	cw := &countWriter{w: out}
 	w, err := r.client.NewEncryptWriter(ctx, cw, ec, opts...)
 	if err != nil {
 		return err
@@ -416,6 +430,11 @@ func checkExpected(br *bufio.Reader, expect map[string]string) error {
 	if err != nil {
 		return nil
 	}
+	return checkHeaderContext(h, expect)
+}
+
+// checkHeaderContext refuses a header whose context lacks a pair of expect.
+func checkHeaderContext(h *envelope.Header, expect map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(expect)) {
 		v, ok := h.EncryptionContext[k]
 		switch {

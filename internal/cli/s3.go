@@ -3,15 +3,331 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/s3crypt"
 )
 
-// S3Options say how S3 is reached.
+// S3Options say how S3 is reached. Credentials and a private CA come from
+// the default AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_CA_BUNDLE, …).
 type S3Options struct {
 	EndpointURL     string // "" for AWS; https, or http to loopback only
 	Region, Profile string
 }
 
-var errS3 = errors.New("s3:// locations are not supported yet")
+// plainPartSize is the part size of plaintext uploads (decrypt to S3).
+const plainPartSize = 64 << 20
 
-func newS3Source(context.Context, location, *Options) (source, error) { return nil, errS3 }
-func newS3Sink(context.Context, location, *Options) (sink, error)     { return nil, errS3 }
+// s3Conn is one S3 client shared by a run's source and sink.
+type s3Conn struct {
+	api *s3.Client
+}
+
+func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
+	if o.s3 != nil {
+		return o.s3, nil
+	}
+	if o.S3.EndpointURL != "" {
+		if err := s3crypt.CheckEndpoint(o.S3.EndpointURL); err != nil {
+			return nil, fmt.Errorf("--endpoint-url: %w", err)
+		}
+	}
+	cfg, err := LoadAWSConfig(ctx, o.S3.Region, o.S3.Profile)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Region == "" {
+		if o.S3.EndpointURL == "" {
+			return nil, errors.New("no AWS region for S3: use --region or AWS_REGION")
+		}
+		cfg.Region = "us-east-1" // S3-compatible servers ignore it
+	}
+	api, err := s3crypt.NewS3Client(ctx, cfg, o.S3.EndpointURL, o.S3.EndpointURL != "")
+	if err != nil {
+		return nil, fmt.Errorf("--endpoint-url: %w", err)
+	}
+	o.s3 = &s3Conn{api: api}
+	return o.s3, nil
+}
+
+// s3Exists reports whether bucket/key exists.
+func (c *s3Conn) exists(ctx context.Context, bucket, key string) (bool, error) {
+	_, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err == nil {
+		return true, nil
+	}
+	var nf *types.NotFound
+	var nk *types.NoSuchKey
+	if errors.As(err, &nf) || errors.As(err, &nk) {
+		return false, nil
+	}
+	return false, err
+}
+
+// --- source ---
+
+type s3Source struct {
+	c   *s3Conn
+	loc location
+}
+
+func newS3Source(ctx context.Context, l location, o *Options) (source, error) {
+	c, err := connectS3(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &s3Source{c: c, loc: l}, nil
+}
+
+func s3Name(bucket, key string) string { return "s3://" + bucket + "/" + key }
+
+// list returns the object itself when the location names one, else every
+// object under the location as a prefix ("a/b" lists "a/b/…").
+func (s *s3Source) list(ctx context.Context, keep func(string) bool) ([]item, bool, int, error) {
+	b, key := s.loc.bucket, s.loc.key
+	if key != "" && !strings.HasSuffix(key, "/") {
+		out, err := s.c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key})
+		if err == nil {
+			base := key[strings.LastIndexByte(key, '/')+1:]
+			return []item{{name: s3Name(b, key), rel: base, size: aws.ToInt64(out.ContentLength), path: key}}, true, 0, nil
+		}
+		var nf *types.NotFound
+		if !errors.As(err, &nf) {
+			return nil, false, 0, err
+		}
+		key += "/"
+	}
+	var items []item
+	skipped := 0
+	p := s3.NewListObjectsV2Paginator(s.c.api, &s3.ListObjectsV2Input{Bucket: &b, Prefix: &key})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, false, 0, err
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			rel := strings.TrimPrefix(k, key)
+			if rel == "" || strings.HasSuffix(rel, "/") || !keep(rel) {
+				skipped++
+				continue
+			}
+			items = append(items, item{name: s3Name(b, k), rel: rel, size: aws.ToInt64(o.Size), path: k})
+		}
+	}
+	if len(items) == 0 && skipped == 0 {
+		return nil, false, 0, fmt.Errorf("no object %s and nothing under %s", s.loc, s3Name(b, key))
+	}
+	return items, false, skipped, nil
+}
+
+func (s *s3Source) open(ctx context.Context, it item) (io.ReadCloser, error) {
+	out, err := s.c.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.loc.bucket, Key: &it.path})
+	if err != nil {
+		return nil, err
+	}
+	return out.Body, nil
+}
+
+// --- sink ---
+
+type s3Sink struct {
+	c   *s3Conn
+	loc location
+}
+
+func newS3Sink(ctx context.Context, l location, o *Options) (sink, error) {
+	c, err := connectS3(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &s3Sink{c: c, loc: l}, nil
+}
+
+func (s *s3Sink) target(rel string, single bool) (string, error) {
+	k := s.loc.key
+	if single && k != "" && !strings.HasSuffix(k, "/") {
+		return s3Name(s.loc.bucket, k), nil
+	}
+	if k != "" && !strings.HasSuffix(k, "/") {
+		k += "/"
+	}
+	return s3Name(s.loc.bucket, k+rel), nil
+}
+
+func (s *s3Sink) key(target string) string {
+	return strings.TrimPrefix(target, "s3://"+s.loc.bucket+"/")
+}
+
+// checkTarget refuses an existing object unless overwrite. S3 has no
+// atomic create-if-absent here: an object written between this check and
+// the upload is replaced.
+func (s *s3Sink) checkTarget(ctx context.Context, target string, overwrite bool) error {
+	if overwrite {
+		return nil
+	}
+	ok, err := s.c.exists(ctx, s.loc.bucket, s.key(target))
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%s: %w", target, ErrExists)
+	}
+	return nil
+}
+
+// create returns an output that collects the plaintext in an unlinked
+// temporary file and uploads it on commit, so that nothing reaches the
+// bucket before the whole message verified.
+func (s *s3Sink) create(ctx context.Context, target string, _ item, overwrite bool) (output, error) {
+	if err := s.checkTarget(ctx, target, overwrite); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp("", "s3crypt-spool-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	return &s3Output{ctx: ctx, s: s, key: s.key(target), f: f}, nil
+}
+
+type s3Output struct {
+	ctx  context.Context
+	s    *s3Sink
+	key  string
+	f    *os.File
+	n    int64
+	done bool
+}
+
+func (o *s3Output) Write(p []byte) (int, error) {
+	n, err := o.f.Write(p)
+	o.n += int64(n)
+	return n, err
+}
+
+func (o *s3Output) abort() {
+	if !o.done {
+		o.done = true
+		o.f.Close()
+	}
+}
+
+// commit uploads the spooled bytes: one PutObject, or a multipart upload
+// of seekable parts that is aborted if any part fails.
+func (o *s3Output) commit() error {
+	o.done = true
+	defer o.f.Close()
+	api, b, k := o.s.c.api, &o.s.loc.bucket, &o.key
+	if o.n <= plainPartSize {
+		_, err := api.PutObject(o.ctx, &s3.PutObjectInput{Bucket: b, Key: k, Body: io.NewSectionReader(o.f, 0, o.n), ContentLength: &o.n})
+		return err
+	}
+	up, err := api.CreateMultipartUpload(o.ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: k})
+	if err != nil {
+		return err
+	}
+	var parts []types.CompletedPart
+	for off, num := int64(0), int32(1); off < o.n; off, num = off+plainPartSize, num+1 {
+		size := min(plainPartSize, o.n-off)
+		out, err := api.UploadPart(o.ctx, &s3.UploadPartInput{Bucket: b, Key: k, UploadId: up.UploadId, PartNumber: &num,
+			Body: io.NewSectionReader(o.f, off, size), ContentLength: &size})
+		if err == nil {
+			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+			continue
+		}
+		// Abort with a fresh context: o.ctx may be the cancelled one.
+		api.AbortMultipartUpload(context.WithoutCancel(o.ctx), &s3.AbortMultipartUploadInput{Bucket: b, Key: k, UploadId: up.UploadId})
+		return err
+	}
+	_, err = api.CompleteMultipartUpload(o.ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: k, UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	if err != nil {
+		api.AbortMultipartUpload(context.WithoutCancel(o.ctx), &s3.AbortMultipartUploadInput{Bucket: b, Key: k, UploadId: up.UploadId})
+	}
+	return err
+}
+
+// s3crypt returns the run's s3crypt client, made on first use.
+func (r *runner) s3crypt(c *s3Conn) (*s3crypt.Client, error) {
+	r.s3once.Do(func() {
+		r.s3c, r.s3err = s3crypt.New(c.api, r.client, s3crypt.WithConcurrency(max(r.workers, 2)))
+	})
+	return r.s3c, r.s3err
+}
+
+// encryptS3 encrypts in straight into an object with s3crypt.Put, which
+// aborts its multipart upload on any failure: no object appears unless the
+// whole message was stored.
+func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader, ec map[string]string, opts []envelope.Option, rec *Record) error {
+	if err := s.checkTarget(ctx, j.target, r.o.Overwrite); err != nil {
+		return err
+	}
+	c, err := r.s3crypt(s.c)
+	if err != nil {
+		return err
+	}
+	res, err := c.Put(ctx, s.loc.bucket, s.key(j.target), in, j.in.size, ec, s3crypt.WithEnvelopeOptions(opts...))
+	if err != nil {
+		return err
+	}
+	describe(rec, res.Header)
+	rec.BytesOut = res.Size
+	return nil
+}
+
+// decryptS3 decrypts an object with s3crypt.Get (parallel ranged GETs)
+// into the run's sink; the output is committed only after the whole
+// message verified.
+func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Record) error {
+	c, err := r.s3crypt(src.c)
+	if err != nil {
+		return err
+	}
+	b, k := src.loc.bucket, j.in.path
+	if len(r.o.ExpectContext) > 0 {
+		obj, err := c.Head(ctx, b, k)
+		if err != nil {
+			return err
+		}
+		if err := checkHeaderContext(obj.Header, r.o.ExpectContext); err != nil {
+			return err
+		}
+	}
+	var last int64
+	progress := func(done, _ int64) {
+		if r.o.Progress != nil {
+			r.o.Progress.Add(done - last)
+		}
+		last = done
+	}
+	opts := []envelope.Option{envelope.WithConcurrency(r.workersFor(j.in.size))}
+	if len(r.o.ExpectContext) > 0 {
+		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
+	}
+	rd, err := c.Get(ctx, b, k, s3crypt.WithEnvelopeOptions(opts...), s3crypt.WithProgress(progress))
+	defer func() { rec.BytesIn = last }()
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	describe(rec, rd.Header())
+	out, err := j.dst.create(ctx, j.target, j.in, r.o.Overwrite)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+	cw := &countWriter{w: out}
+	if _, err := rd.WriteTo(cw); err != nil {
+		return err
+	}
+	return commit(ctx, out, cw, rec)
+}

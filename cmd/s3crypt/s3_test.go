@@ -1,0 +1,251 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/phicrypt/phicrypt/s3crypt"
+)
+
+// s3Server is an S3 endpoint for the CLI plus a client to inspect it.
+type s3Server struct {
+	endpoint string
+	api      *s3.Client
+	bucket   string
+	env      []string // the CLI's credentials (and CA) for it
+}
+
+// gofakes3Server runs gofakes3 in this process behind plain-HTTP httptest
+// on 127.0.0.1 (loopback, so the CLI accepts http).
+func gofakes3Server(t *testing.T) *s3Server {
+	t.Helper()
+	hs := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
+	t.Cleanup(hs.Close)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKTEST", "secret", ""), HTTPClient: hs.Client()}
+	return newS3Server(t, cfg, hs.URL, []string{"AWS_ACCESS_KEY_ID=AKTEST", "AWS_SECRET_ACCESS_KEY=secret", "AWS_REGION=us-east-1"})
+}
+
+// versitygwServer uses the server bash scripts/test.sh starts (versitygw
+// over TLS with its own CA), or skips.
+func versitygwServer(t *testing.T) *s3Server {
+	t.Helper()
+	endpoint, ca := os.Getenv("PHICRYPT_S3_ENDPOINT"), os.Getenv("PHICRYPT_S3_CA")
+	if endpoint == "" || ca == "" {
+		t.Skip("PHICRYPT_S3_ENDPOINT/PHICRYPT_S3_CA not set: run bash scripts/test.sh, which starts versitygw over TLS")
+	}
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	ak, sk := os.Getenv("PHICRYPT_S3_ACCESS_KEY"), os.Getenv("PHICRYPT_S3_SECRET_KEY")
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(ak, sk, ""), HTTPClient: &http.Client{Transport: tr}}
+	return newS3Server(t, cfg, endpoint, []string{"AWS_ACCESS_KEY_ID=" + ak, "AWS_SECRET_ACCESS_KEY=" + sk, "AWS_REGION=us-east-1", "AWS_CA_BUNDLE=" + ca})
+}
+
+func newS3Server(t *testing.T, cfg aws.Config, endpoint string, env []string) *s3Server {
+	t.Helper()
+	api, err := s3crypt.NewS3Client(context.Background(), cfg, endpoint, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := fmt.Sprintf("s3crypt-cli-%016x", rand.Uint64())
+	if _, err := api.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	return &s3Server{endpoint: endpoint, api: api, bucket: bucket, env: env}
+}
+
+func (s *s3Server) url(key string) string { return "s3://" + s.bucket + "/" + key }
+
+func (s *s3Server) get(t *testing.T, key string) ([]byte, error) {
+	t.Helper()
+	out, err := s.api.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+func (s *s3Server) put(t *testing.T, key string, data []byte) {
+	t.Helper()
+	if _, err := s.api.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *s3Server) keys(t *testing.T, prefix string) []string {
+	t.Helper()
+	out, err := s.api.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
+
+func TestS3(t *testing.T) {
+	for _, srv := range []struct {
+		name  string
+		start func(*testing.T) *s3Server
+	}{{"gofakes3", gofakes3Server}, {"versitygw", versitygwServer}} {
+		t.Run(srv.name, func(t *testing.T) { testS3(t, srv.start(t)) })
+	}
+}
+
+func testS3(t *testing.T, srv *s3Server) {
+	dir := t.TempDir()
+	key := keygen(t, dir, "k.key")
+	want := tree(t, filepath.Join(dir, "src"))
+	big := randBytes(20 << 20) // several 8 MiB parts
+	writeFile(t, filepath.Join(dir, "big.bin"), big)
+	s3run := func(t *testing.T, in io.Reader, args ...string) result {
+		t.Helper()
+		return run(t, dir, in, srv.env, append(args, "--endpoint-url", srv.endpoint)...)
+	}
+	mustS3 := func(t *testing.T, in io.Reader, args ...string) result {
+		t.Helper()
+		r := s3run(t, in, args...)
+		if r.code != 0 {
+			t.Fatalf("s3crypt %v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		return r
+	}
+	checkTree := func(t *testing.T, root string) {
+		t.Helper()
+		for name, data := range want {
+			if got, err := os.ReadFile(filepath.Join(root, name)); err != nil || !bytes.Equal(got, data) {
+				t.Errorf("%s: differs after the round trip (%v)", name, err)
+			}
+		}
+	}
+
+	t.Run("local tree to S3 prefix and back", func(t *testing.T) {
+		mustS3(t, nil, "encrypt", "--key", key, "--context", "tenant=a", "src", srv.url("enc"))
+		if got := strings.Join(srv.keys(t, "enc/"), " "); got != "enc/a.csv.enc enc/empty.txt.enc enc/sub/b.json.enc enc/sub/deeper/c.json.enc enc/sub/skip.tmp.enc" {
+			t.Fatalf("objects: %s", got)
+		}
+		mustS3(t, nil, "decrypt", "--key", key, "--expect-context", "tenant=a", srv.url("enc/"), "dec")
+		checkTree(t, filepath.Join(dir, "dec"))
+	})
+	t.Run("S3 prefix to S3 prefix, both ways", func(t *testing.T) {
+		mustS3(t, nil, "decrypt", "--key", key, srv.url("enc"), srv.url("plain/"))
+		for name, data := range want {
+			if got, err := srv.get(t, "plain/"+name); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("plain/%s: %v", name, err)
+			}
+		}
+		mustS3(t, nil, "encrypt", "--key", key, srv.url("plain"), srv.url("enc2"))
+		mustS3(t, nil, "decrypt", "--key", key, srv.url("enc2"), "dec2")
+		checkTree(t, filepath.Join(dir, "dec2"))
+	})
+	t.Run("large file to one object and back", func(t *testing.T) {
+		mustS3(t, nil, "encrypt", "--key", key, "--suite", "0x0478", "big.bin", srv.url("big/big.bin.enc"))
+		info := mustS3(t, nil, "inspect", srv.url("big/big.bin.enc"))
+		if !strings.Contains(info.stdout, "frames:           320") {
+			t.Fatalf("inspect:\n%s", info.stdout)
+		}
+		mustS3(t, nil, "decrypt", "--key", key, srv.url("big/big.bin.enc"), "big.out")
+		if got, _ := os.ReadFile(filepath.Join(dir, "big.out")); !bytes.Equal(got, big) {
+			t.Fatal("large round trip differs")
+		}
+		// to S3 in plaintext, through a multipart upload of the verified spool
+		mustS3(t, nil, "decrypt", "--key", key, srv.url("big/big.bin.enc"), srv.url("bigplain/"))
+		if got, err := srv.get(t, "bigplain/big.bin"); err != nil || !bytes.Equal(got, big) {
+			t.Fatalf("plaintext upload: %v", err)
+		}
+	})
+	t.Run("stdin and stdout", func(t *testing.T) {
+		data := randBytes(100 << 10)
+		mustS3(t, bytes.NewReader(data), "encrypt", "--key", key, "-", srv.url("stdin.enc"))
+		r := mustS3(t, nil, "decrypt", "--key", key, srv.url("stdin.enc"), "-")
+		if r.stdout != string(data) {
+			t.Fatal("stdin -> S3 -> stdout differs")
+		}
+	})
+	t.Run("overwrite refused", func(t *testing.T) {
+		before, _ := srv.get(t, "stdin.enc")
+		r := s3run(t, strings.NewReader("x"), "encrypt", "--key", key, "-", srv.url("stdin.enc"))
+		if r.code != 1 || !strings.Contains(r.stderr, "--overwrite") {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		if after, _ := srv.get(t, "stdin.enc"); !bytes.Equal(before, after) {
+			t.Fatal("object replaced without --overwrite")
+		}
+		mustS3(t, strings.NewReader("x"), "encrypt", "--overwrite", "--key", key, "-", srv.url("stdin.enc"))
+	})
+	t.Run("tampered object leaves no output", func(t *testing.T) {
+		ct, err := srv.get(t, "enc/sub/b.json.enc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct[len(ct)-200] ^= 1
+		srv.put(t, "bad/b.json.enc", ct)
+		for _, dst := range []string{"bad-out", srv.url("bad-out/")} {
+			r := s3run(t, nil, "decrypt", "--key", key, srv.url("bad/b.json.enc"), dst)
+			if r.code != 1 || !strings.Contains(r.stderr, "FAILED "+srv.url("bad/b.json.enc")) {
+				t.Fatalf("to %s: exit %d: %s", dst, r.code, r.stderr)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "bad-out")); err == nil {
+			if got := files(t, filepath.Join(dir, "bad-out")); len(got) > 0 {
+				t.Fatalf("local output left: %v", got)
+			}
+		}
+		if got := srv.keys(t, "bad-out/"); len(got) > 0 {
+			t.Fatalf("objects left: %v", got)
+		}
+	})
+	t.Run("wrong expected context", func(t *testing.T) {
+		r := s3run(t, nil, "decrypt", "--key", key, "--expect-context", "tenant=b", srv.url("enc/a.csv.enc"), "wrong")
+		if r.code != 1 || !strings.Contains(r.stderr, `another value for "tenant"`) {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+	t.Run("missing object", func(t *testing.T) {
+		r := s3run(t, nil, "decrypt", "--key", key, srv.url("nothing-here"), "x")
+		if r.code != 1 || !strings.Contains(r.stderr, "nothing under") {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+	t.Run("insecure endpoint", func(t *testing.T) {
+		r := run(t, dir, nil, srv.env, "encrypt", "--key", key, "--endpoint-url", "http://s3.example.com", "big.bin", srv.url("x"))
+		if r.code != 1 || !strings.Contains(r.stderr, "insecure") {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+	// No multipart upload is left behind by any of the above.
+	ups, err := srv.api.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &srv.bucket})
+	var nf *types.NoSuchBucket
+	if err != nil && !errors.As(err, &nf) {
+		t.Logf("ListMultipartUploads: %v", err)
+	} else if err == nil && len(ups.Uploads) > 0 {
+		t.Fatalf("%d multipart uploads left", len(ups.Uploads))
+	}
+}
