@@ -71,29 +71,6 @@ func phicryptClient(tb testing.TB, opts ...envelope.Option) *envelope.Client {
 	return c
 }
 
-func phicryptStream(workers int) func(testing.TB) codec {
-	return func(tb testing.TB) codec {
-		c := phicryptClient(tb, envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithConcurrency(workers))
-		return codec{
-			enc: func(ctx context.Context, w io.Writer, pt []byte) error {
-				ew, err := c.NewEncryptWriter(ctx, w, benchContext())
-				if err != nil {
-					return err
-				}
-				return benchutil.CopyClose(ew, pt)
-			},
-			dec: func(ctx context.Context, w io.Writer, ct []byte) error {
-				r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct))
-				if err != nil {
-					return err
-				}
-				_, err = io.Copy(w, r)
-				return err
-			},
-		}
-	}
-}
-
 func phicryptOneShot(tb testing.TB) codec {
 	c := phicryptClient(tb)
 	return oneShot(
@@ -170,43 +147,21 @@ func officialESDK(suite uint16) func(testing.TB) codec {
 	}
 }
 
-func sioDARE(tb testing.TB) codec {
-	cfg := sio.Config{
-		MinVersion:   sio.Version20,
-		MaxVersion:   sio.Version20,
-		CipherSuites: []byte{sio.AES_256_GCM},
-		Key:          benchutil.Key(tb),
-	}
+// streaming makes a codec of a library's streaming writer and reader.
+func streaming(
+	newW func(ctx context.Context, w io.Writer) (io.WriteCloser, error),
+	newR func(ctx context.Context, r io.Reader) (io.Reader, error),
+) codec {
 	return codec{
-		enc: func(_ context.Context, w io.Writer, pt []byte) error {
-			ew, err := sio.EncryptWriter(w, cfg)
+		enc: func(ctx context.Context, w io.Writer, pt []byte) error {
+			ew, err := newW(ctx, w)
 			if err != nil {
 				return err
 			}
 			return benchutil.CopyClose(ew, pt)
 		},
-		dec: func(_ context.Context, w io.Writer, ct []byte) error {
-			_, err := sio.Decrypt(w, bytes.NewReader(ct), cfg)
-			return err
-		},
-	}
-}
-
-func ageX25519(tb testing.TB) codec {
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return codec{
-		enc: func(_ context.Context, w io.Writer, pt []byte) error {
-			ew, err := age.Encrypt(w, id.Recipient())
-			if err != nil {
-				return err
-			}
-			return benchutil.CopyClose(ew, pt)
-		},
-		dec: func(_ context.Context, w io.Writer, ct []byte) error {
-			r, err := age.Decrypt(bytes.NewReader(ct), id)
+		dec: func(ctx context.Context, w io.Writer, ct []byte) error {
+			r, err := newR(ctx, bytes.NewReader(ct))
 			if err != nil {
 				return err
 			}
@@ -214,6 +169,39 @@ func ageX25519(tb testing.TB) codec {
 			return err
 		},
 	}
+}
+
+func phicryptStream(workers int) func(testing.TB) codec {
+	return func(tb testing.TB) codec {
+		c := phicryptClient(tb, envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithConcurrency(workers))
+		return streaming(
+			func(ctx context.Context, w io.Writer) (io.WriteCloser, error) {
+				return c.NewEncryptWriter(ctx, w, benchContext())
+			},
+			func(ctx context.Context, r io.Reader) (io.Reader, error) { return c.NewDecryptReader(ctx, r) })
+	}
+}
+
+func sioDARE(tb testing.TB) codec {
+	cfg := sio.Config{
+		MinVersion:   sio.Version20,
+		MaxVersion:   sio.Version20,
+		CipherSuites: []byte{sio.AES_256_GCM},
+		Key:          benchutil.Key(tb),
+	}
+	return streaming(
+		func(_ context.Context, w io.Writer) (io.WriteCloser, error) { return sio.EncryptWriter(w, cfg) },
+		func(_ context.Context, r io.Reader) (io.Reader, error) { return sio.DecryptReader(r, cfg) })
+}
+
+func ageX25519(tb testing.TB) codec {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return streaming(
+		func(_ context.Context, w io.Writer) (io.WriteCloser, error) { return age.Encrypt(w, id.Recipient()) },
+		func(_ context.Context, r io.Reader) (io.Reader, error) { return age.Decrypt(r, id) })
 }
 
 func tinkStreaming(tb testing.TB) codec {
@@ -226,23 +214,9 @@ func tinkStreaming(tb testing.TB) codec {
 		tb.Fatal(err)
 	}
 	aad := []byte("tenant=clinic-7")
-	return codec{
-		enc: func(_ context.Context, w io.Writer, pt []byte) error {
-			ew, err := a.NewEncryptingWriter(w, aad)
-			if err != nil {
-				return err
-			}
-			return benchutil.CopyClose(ew, pt)
-		},
-		dec: func(_ context.Context, w io.Writer, ct []byte) error {
-			r, err := a.NewDecryptingReader(bytes.NewReader(ct), aad)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(w, r)
-			return err
-		},
-	}
+	return streaming(
+		func(_ context.Context, w io.Writer) (io.WriteCloser, error) { return a.NewEncryptingWriter(w, aad) },
+		func(_ context.Context, r io.Reader) (io.Reader, error) { return a.NewDecryptingReader(r, aad) })
 }
 
 func sizes() []int64 { return []int64{benchutil.KiB, benchutil.MiB, 64 * benchutil.MiB} }
