@@ -150,3 +150,31 @@ func TestNewChecksIdentifiers(t *testing.T) {
 		t.Error("New accepted a nil client")
 	}
 }
+
+// FuzzParseARN: provider infos come from untrusted message headers.
+// ParseARN never panics, a parsed ARN prints back to its input, and
+// MRKMatch is symmetric.
+func FuzzParseARN(f *testing.F) {
+	f.Add("arn:aws:kms:us-west-2:111122223333:key/mrk-1", "arn:aws:kms:us-east-1:111122223333:key/mrk-1")
+	f.Add("arn:aws:kms:us-west-2:111122223333:alias/a/b", "alias/a")
+	f.Add("arn:::::", "")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		x, err := kmskeyring.ParseARN(a)
+		if err == nil {
+			if x.String() != a {
+				t.Fatalf("ParseARN(%q).String() = %q", a, x.String())
+			}
+			if x.IsMRK() && !x.IsKey() {
+				t.Fatalf("%q: an MRK that is not a key", a)
+			}
+		} else if !errors.Is(err, kmskeyring.ErrInvalidARN) {
+			t.Fatalf("ParseARN(%q): %v, not ErrInvalidARN", a, err)
+		}
+		if kmskeyring.MRKMatch(a, b) != kmskeyring.MRKMatch(b, a) {
+			t.Fatalf("MRKMatch(%q, %q) is not symmetric", a, b)
+		}
+		if !kmskeyring.MRKMatch(a, a) {
+			t.Fatalf("MRKMatch(%q, itself) is false", a)
+		}
+	})
+}
