@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // ErrExists reports an output that already exists and may not be replaced
@@ -24,6 +25,33 @@ type atomicFile struct {
 	target    string
 	overwrite bool
 	done      bool
+	dirs      *dirSet // nil: fsync the directory at commit
+}
+
+// dirSet collects the directories of committed outputs, to fsync each once
+// at the end of a run rather than once per file.
+type dirSet struct {
+	mu   sync.Mutex
+	dirs map[string]bool
+}
+
+func (d *dirSet) add(dir string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dirs == nil {
+		d.dirs = map[string]bool{}
+	}
+	d.dirs[dir] = true
+}
+
+// sync makes every rename recorded so far durable.
+func (d *dirSet) sync() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for dir := range d.dirs {
+		syncDir(dir)
+	}
+	d.dirs = nil
 }
 
 // createAtomic creates the parent directories of target (mode 0700) and a
@@ -73,7 +101,8 @@ func checkTarget(target, input string, overwrite bool) error {
 
 // commit makes the written content visible under the target name: fsync,
 // then a hard link (which fails if the target appeared meanwhile) or, with
-// overwrite, a rename; then an fsync of the directory.
+// overwrite, a rename; then an fsync of the directory, now or (with dirs)
+// when the run ends.
 func (a *atomicFile) commit() error {
 	if a.done {
 		return errors.New("output already finished")
@@ -91,7 +120,11 @@ func (a *atomicFile) commit() error {
 		os.Remove(tmp)
 		return err
 	}
-	syncDir(filepath.Dir(a.target))
+	if a.dirs != nil {
+		a.dirs.add(filepath.Dir(a.target))
+	} else {
+		syncDir(filepath.Dir(a.target))
+	}
 	return nil
 }
 

@@ -141,13 +141,17 @@ func (localSource) open(_ context.Context, it item) (io.ReadCloser, error) {
 type localSink struct {
 	root  string
 	isDir bool // root is an existing directory or ends in a separator
+	dirs  *dirSet
 }
 
 func newLocalSink(root string) localSink {
 	fi, err := os.Stat(root)
 	dir := (err == nil && fi.IsDir()) || strings.HasSuffix(root, "/") || strings.HasSuffix(root, string(filepath.Separator))
-	return localSink{root: root, isDir: dir}
+	return localSink{root: root, isDir: dir, dirs: &dirSet{}}
 }
+
+// flush fsyncs the directories of the outputs committed so far.
+func (s localSink) flush() { s.dirs.sync() }
 
 func (s localSink) target(rel string, single bool) (string, error) {
 	if single && !s.isDir {
@@ -156,12 +160,17 @@ func (s localSink) target(rel string, single bool) (string, error) {
 	return filepath.Join(s.root, filepath.FromSlash(rel)), nil
 }
 
-func (localSink) create(_ context.Context, target string, in item, overwrite bool) (output, error) {
+func (s localSink) create(_ context.Context, target string, in item, overwrite bool) (output, error) {
 	input := ""
 	if in.name != "-" && !strings.HasPrefix(in.name, "s3://") {
 		input = in.path
 	}
-	return createAtomic(target, input, overwrite)
+	a, err := createAtomic(target, input, overwrite)
+	if err != nil {
+		return nil, err
+	}
+	a.dirs = s.dirs
+	return a, nil
 }
 
 // --- stdin and stdout ---

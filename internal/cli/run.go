@@ -116,9 +116,13 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	if err != nil {
 		return sum, err
 	}
-	n := o.Concurrency
+	// Per file, frames are sealed on as many workers as CPUs; across
+	// files, more run at once than there are CPUs, so that one file's
+	// fsync overlaps others' encryption.
+	n, files := o.Concurrency, o.Concurrency
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
+		files = 4 * n
 	}
 	r := &runner{op: op, o: &o, client: client, workers: n}
 	if o.Progress != nil {
@@ -133,7 +137,7 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	var mu sync.Mutex
 	ch := make(chan *job)
 	var wg sync.WaitGroup
-	for range min(n, max(len(jobs), 1)) {
+	for range min(files, max(len(jobs), 1)) {
 		wg.Go(func() {
 			for j := range ch {
 				rec := r.do(ctx, j)
@@ -167,6 +171,11 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	}
 	close(ch)
 	wg.Wait()
+	if len(jobs) > 0 {
+		if f, ok := jobs[0].dst.(interface{ flush() }); ok {
+			f.flush()
+		}
+	}
 	// Inputs never started because of an interrupt count as failed too.
 	for _, j := range jobs[sum.Files:] {
 		sum.Failed++

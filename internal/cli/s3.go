@@ -50,6 +50,12 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 		}
 		cfg.Region = "us-east-1" // S3-compatible servers ignore it
 	}
+	// Workaround: s3crypt's CompleteMultipartUpload does not pass on the
+	// part checksums that UploadPart computes by default, which S3 servers
+	// (versitygw) then reject as InvalidPart. Checksums only when an
+	// operation requires them; TLS and the message's AES-GCM tags still
+	// protect every byte.
+	cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	api, err := s3crypt.NewS3Client(ctx, cfg, o.S3.EndpointURL, o.S3.EndpointURL != "")
 	if err != nil {
 		return nil, fmt.Errorf("--endpoint-url: %w", err)
@@ -241,7 +247,9 @@ func (o *s3Output) commit() error {
 		out, err := api.UploadPart(o.ctx, &s3.UploadPartInput{Bucket: b, Key: k, UploadId: up.UploadId, PartNumber: &num,
 			Body: io.NewSectionReader(o.f, off, size), ContentLength: &size})
 		if err == nil {
-			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num),
+				ChecksumCRC32: out.ChecksumCRC32, ChecksumCRC32C: out.ChecksumCRC32C, ChecksumCRC64NVME: out.ChecksumCRC64NVME,
+				ChecksumSHA1: out.ChecksumSHA1, ChecksumSHA256: out.ChecksumSHA256})
 			continue
 		}
 		// Abort with a fresh context: o.ctx may be the cancelled one.

@@ -1,0 +1,58 @@
+// Package cli is the logic of the s3crypt command: where inputs come from and
+// outputs go, which keys are used, how outputs become visible, and the audit
+// log. cmd/s3crypt only maps flags onto it.
+//
+// # Inputs and outputs
+//
+// A location is a local path, "-" (stdin or stdout) or s3://bucket/prefix.
+// A file, an object and stdin are single inputs; a directory or a prefix is a
+// tree, listed before anything is written, and mirrored below the destination
+// with ".enc" added on encrypt and removed on decrypt (a decrypted tree holds
+// only the ".enc" names). Every output is one AWS Encryption SDK message,
+// byte for byte the format of package envelope; nothing is added to it.
+//
+// Invariants:
+//   - An input is never written to, and an output is never the input.
+//   - A local output is written to ".NAME.s3crypt-*.tmp" beside its target
+//     (mode 0600), fsync'd, and linked (or, with --overwrite, renamed) into
+//     place; on any failure or interrupt the temporary file is removed. The
+//     directories are fsync'd before the run ends.
+//   - On decrypt nothing is committed before the whole message verified,
+//     the signature included: a local output stays temporary, stdout and
+//     plaintext S3 uploads are fed from an unlinked spool file only after
+//     verification.
+//   - S3 objects appear only whole: s3crypt.Put aborts its multipart upload
+//     on failure, and plaintext uploads are aborted likewise.
+//
+// # Keys
+//
+// --key aes:FILE is a raw AES keyring (16, 24 or 32 raw bytes; s3crypt keygen
+// writes 32) with namespace "phicrypt" and the file's base name as key name;
+// rsa:FILE.pem a raw RSA keyring (OAEP-SHA256) named rsa-<first 8 bytes of the
+// SHA-256 of the public key's SPKI, hex>; "FILE#NAME" sets another name.
+// Other SDKs read these messages with a raw keyring of the same namespace and
+// name. arn:…, alias/… and kms:ID are AWS KMS keys. Several keys make a
+// multi-keyring whose first key generates the data key.
+//
+// # Audit log
+//
+// --metadata-output appends one JSON object per input and a newline:
+//
+//	{"prev":"<64 hex>","time":"…","op":"encrypt","input":"…","output":"…",
+//	 "message_id":"<hex>","suite":"0x0578","keys":["aws-kms arn:…"],
+//	 "context_keys":["tenant"],"bytes_in":N,"bytes_out":N,"duration_ms":F,
+//	 "result":"ok"|"failed"|"interrupted","error":"…"}
+//
+// and chains the lines:
+//
+//	line 1:    prev = "000…0" (64 zeros)
+//	line n>1:  prev = hex(SHA-256(bytes of line n-1, newline excluded))
+//
+// so an edited line breaks the next line's prev and a deleted one the line
+// after the gap; VerifyLog names the first line that does not verify. Lines
+// cut from the end leave a valid shorter chain: keep the head (the SHA-256 of
+// the last line, printed by verify-log) elsewhere to detect that. Appending
+// verifies the existing log first and refuses a broken one; the file is
+// locked while a run appends. Context values, key material and plaintext
+// never appear in the log.
+package cli
