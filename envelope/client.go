@@ -441,7 +441,8 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 	}
 	ew := &EncryptWriter{sealer: s, dst: w, declared: cfg.plaintextLength}
 	if s.signKey != nil {
-		ew.hash = s.suite.signHash()()
+		// Hashed on other goroutines, overlapping the frame encryption.
+		ew.hash = newAsyncHash(s.suite.signHash()())
 		w = io.MultiWriter(w, ew.hash)
 	}
 	if _, err := w.Write(s.header.appendTo(nil)); err != nil {
@@ -533,7 +534,8 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Optio
 	var body io.Reader = r
 	var digest hash.Hash
 	if s.curve != nil {
-		digest = s.signHash()()
+		// Hashed on other goroutines, overlapping the frame decryption.
+		digest = newAsyncHash(s.signHash()())
 		digest.Write(h.appendTo(nil))
 		body = io.TeeReader(r, digest)
 	}
