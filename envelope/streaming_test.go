@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
@@ -133,23 +134,42 @@ func TestStreamFinalFrameTampered(t *testing.T) {
 	}
 }
 
+// gatedSource serves its bytes up to gate until opened; a Read past the
+// gate before that is recorded, and served, so that a reader that waits
+// for more input fails the test instead of hanging it.
+type gatedSource struct {
+	b         []byte
+	off, gate int
+	open      atomic.Bool
+	early     atomic.Bool
+}
+
+func (g *gatedSource) Read(p []byte) (int, error) {
+	if g.off == len(g.b) {
+		return 0, io.EOF
+	}
+	end := len(g.b)
+	if !g.open.Load() {
+		if g.off >= g.gate {
+			g.early.Store(true)
+		} else {
+			end = g.gate
+		}
+	}
+	n := copy(p, g.b[g.off:end])
+	g.off += n
+	return n, nil
+}
+
 // TestStreamReleasesEarly: with one worker, a frame is released as soon as
-// it has arrived and verified, before the rest of the message is written.
+// it has arrived and verified, before the rest of the message is read.
 func TestStreamReleasesEarly(t *testing.T) {
 	for _, id := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
 		c := newClient(t, aesKeyring(t), id, envelope.WithFrameLength(16))
 		pt := testPlaintext(tamperSize)
 		ct := mustEncrypt(t, c, pt, nil)
-		l := messageLayout(ct, id)
-		pr, pw := io.Pipe()
-		released := make(chan struct{})
-		go func() {
-			pw.Write(ct[:l.frames[0][1]]) // header and frame 1
-			<-released
-			pw.Write(ct[l.frames[0][1]:])
-			pw.Close()
-		}()
-		r, err := c.NewDecryptReader(context.Background(), pr, envelope.WithConcurrency(1))
+		src := &gatedSource{b: ct, gate: messageLayout(ct, id).frames[0][1]} // header and frame 1
+		r, err := c.NewDecryptReader(context.Background(), src, envelope.WithConcurrency(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +177,10 @@ func TestStreamReleasesEarly(t *testing.T) {
 		if _, err := io.ReadFull(r, first); err != nil || !bytes.Equal(first, pt[:16]) {
 			t.Fatalf("%s: frame 1: %v", id, err)
 		}
-		close(released)
+		if src.early.Load() {
+			t.Fatalf("%s: the reader read past frame 1 before releasing it", id)
+		}
+		src.open.Store(true)
 		rest, err := io.ReadAll(r)
 		if err != nil || !bytes.Equal(rest, pt[16:]) {
 			t.Fatalf("%s: rest: %v", id, err)
