@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
 )
@@ -291,5 +293,23 @@ func TestInspect(t *testing.T) {
 	}
 	if _, err := Inspect(strings.NewReader("not a message")); !errors.Is(err, envelope.ErrMalformedHeader) {
 		t.Fatalf("garbage: %v, want ErrMalformedHeader", err)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	p := NewProgress(io.Discard)
+	p.files, p.total = 2, 4<<20
+	p.Add(1 << 20)
+	p.FileDone()
+	got := p.line(time.Second)
+	want := "[######..................] 1/2 files  1.0 MiB / 4.0 MiB  1.0 MiB/s  ETA 3s"
+	if got != want {
+		t.Fatalf("line = %q\nwant   %q", got, want)
+	}
+	p = NewProgress(io.Discard) // stdin: size unknown
+	p.files = 1
+	p.Add(1500)
+	if got := p.line(time.Second); got != "[........................] 0/1 files  1.5 KiB  1.5 KiB/s  ETA --" {
+		t.Fatalf("unknown total: %q", got)
 	}
 }
