@@ -26,10 +26,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/internal/endpoint"
 	"github.com/phicrypt/phicrypt/internal/testvectors"
 )
 
@@ -170,11 +169,7 @@ func (k *kmsClients) get(ctx context.Context, region string) (*kms.Client, error
 	return c, nil
 }
 
-func isLoopback(endpoint string) bool {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	return strings.EqualFold(h, "localhost") || net.ParseIP(h).IsLoopback()
+func isLoopback(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && endpoint.IsLoopback(p.Hostname())
 }

@@ -1,0 +1,46 @@
+package endpoint
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://kms.us-east-1.amazonaws.com", true},
+		{"HTTPS://s3.eu-west-1.amazonaws.com:443/", true},
+		{"https://10.0.0.5:9000", true},
+		{"http://127.0.0.1:4566", true},
+		{"http://127.8.9.10", true},
+		{"http://[::1]:9000", true},
+		{"http://[::ffff:127.0.0.1]:9000", true},
+		{"http://localhost:9000", true},
+		{"http://LOCALHOST", true},
+		{"http://10.0.0.5:9000", false},
+		{"http://kms.us-east-1.amazonaws.com", false},
+		{"http://localhost.example.com", false},
+		{"http://127.0.0.1.nip.io", false},
+		{"ftp://127.0.0.1", false},
+		{"127.0.0.1:9000", false},
+		{"https://", false},
+		{"https://user:hunter2@example.com", false},
+		{"https://example.com/?a=b", false},
+		{"https://example.com/#x", false},
+		{"http://%zz", false},
+	} {
+		err := Check(tc.url)
+		if (err == nil) != tc.ok {
+			t.Errorf("Check(%q) = %v, want ok %v", tc.url, err, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInsecure) {
+			t.Errorf("Check(%q) = %v, not ErrInsecure", tc.url, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Check(%q) shows the password: %v", tc.url, err)
+		}
+	}
+}
