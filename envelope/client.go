@@ -48,16 +48,16 @@ func defaultConfig() config {
 
 func (c *config) check() error {
 	if c.frameLength < 1 || int64(c.frameLength) > stream.MaxFrameLength {
-		return fmt.Errorf("envelope: frame length %d outside 1..%d", c.frameLength, int64(stream.MaxFrameLength))
+		return fmt.Errorf("envelope: frame length %d outside 1..%d: %w", c.frameLength, int64(stream.MaxFrameLength), ErrInvalidOption)
 	}
 	if !c.policy.valid() {
-		return fmt.Errorf("envelope: unknown commitment policy %d", c.policy)
+		return fmt.Errorf("envelope: unknown commitment policy %d: %w", c.policy, ErrInvalidOption)
 	}
 	if c.concurrency < 0 {
-		return errors.New("envelope: negative concurrency")
+		return fmt.Errorf("envelope: negative concurrency: %w", ErrInvalidOption)
 	}
 	if c.maxEDKs < 0 {
-		return errors.New("envelope: negative maximum of encrypted data keys")
+		return fmt.Errorf("envelope: negative maximum of encrypted data keys: %w", ErrInvalidOption)
 	}
 	if c.suite != 0 && !c.suite.Known() {
 		return fmt.Errorf("envelope: suite %s: %w", c.suite, ErrUnsupportedSuite)
@@ -90,7 +90,8 @@ func WithMaxEncryptedDataKeys(n int) Option { return func(c *config) { c.maxEDKs
 // WithExpectedContext sets, on decrypt, pairs the message's encryption
 // context must hold. Pairs the header lacks are taken as required pairs
 // kept out of the header and must authenticate; a message written
-// without them then fails with ErrAuthentication.
+// without them then fails with ErrAuthentication, or earlier with
+// ErrNoDecryptionKey from keyrings that bind the context (raw AES).
 func WithExpectedContext(ec map[string]string) Option {
 	return func(c *config) { c.expected = maps.Clone(ec) }
 }

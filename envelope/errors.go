@@ -71,6 +71,10 @@ var (
 	// from the length declared with WithPlaintextLength.
 	ErrPlaintextLength = errors.New("plaintext length differs from the declared length")
 
+	// ErrInvalidOption reports an Option value out of range: frame length,
+	// commitment policy, concurrency, encrypted data key limit.
+	ErrInvalidOption = errors.New("invalid option")
+
 	// ErrInvalidMaterials reports materials from a keyring or materials
 	// manager that break the interface contract.
 	ErrInvalidMaterials = errors.New("invalid cryptographic materials")

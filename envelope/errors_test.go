@@ -368,12 +368,12 @@ func TestMalformedHeaderField(t *testing.T) {
 func TestFrameLengthLimits(t *testing.T) {
 	kr := aesKeyring(t)
 	for _, n := range []int{0, -1, math.MaxUint32 + 1} {
-		if _, err := envelope.New(kr, envelope.WithFrameLength(n)); err == nil {
-			t.Errorf("New: frame length %d accepted", n)
+		if _, err := envelope.New(kr, envelope.WithFrameLength(n)); !errors.Is(err, envelope.ErrInvalidOption) {
+			t.Errorf("New: frame length %d: %v, want ErrInvalidOption", n, err)
 		}
 		c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit)
-		if a, b := encryptBoth(c, []byte("m"), nil, envelope.WithFrameLength(n)); a == nil || b == nil {
-			t.Errorf("frame length %d accepted per call: %v, %v", n, a, b)
+		if a, b := encryptBoth(c, []byte("m"), nil, envelope.WithFrameLength(n)); !errors.Is(a, envelope.ErrInvalidOption) || !errors.Is(b, envelope.ErrInvalidOption) {
+			t.Errorf("frame length %d per call: %v, %v, want ErrInvalidOption", n, a, b)
 		}
 	}
 	for _, n := range []int{1, 2, 1 << 20, math.MaxUint32} {
@@ -392,8 +392,16 @@ func TestFrameLengthLimits(t *testing.T) {
 			t.Fatalf("frame length %d: %d-byte message, want %d", n, len(ct), want)
 		}
 	}
-	if _, err := envelope.New(kr, envelope.WithConcurrency(-1)); err == nil {
-		t.Error("negative concurrency accepted")
+	for name, o := range map[string]envelope.Option{
+		"negative concurrency":  envelope.WithConcurrency(-1),
+		"negative EDK limit":    envelope.WithMaxEncryptedDataKeys(-1),
+		"unknown policy":        envelope.WithCommitmentPolicy(99),
+		"frame length 2^32":     envelope.WithFrameLength(math.MaxUint32 + 1),
+		"negative frame length": envelope.WithFrameLength(-5),
+	} {
+		if _, err := envelope.New(kr, o); !errors.Is(err, envelope.ErrInvalidOption) {
+			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+		}
 	}
 }
 

@@ -17,4 +17,8 @@ var (
 
 	// ErrTooManyFrames reports a body that would need more than 2^32-1 frames.
 	ErrTooManyFrames = errors.New("too many frames")
+
+	// ErrInvalidConfig reports a Config that cannot be used: no AES-GCM
+	// AEAD, a message ID of the wrong length, a frame length out of range.
+	ErrInvalidConfig = errors.New("invalid stream configuration")
 )

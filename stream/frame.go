@@ -3,7 +3,6 @@ package stream
 import (
 	"crypto/cipher"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 )
@@ -71,13 +70,13 @@ type Config struct {
 
 func (c *Config) check() error {
 	if c.AEAD == nil || c.AEAD.NonceSize() != ivLen || c.AEAD.Overhead() != tagLen {
-		return errors.New("stream: AEAD must be AES-GCM with a 12-byte nonce and a 16-byte tag")
+		return fmt.Errorf("stream: AEAD must be AES-GCM with a 12-byte nonce and a 16-byte tag: %w", ErrInvalidConfig)
 	}
 	if n := len(c.MessageID); n != 16 && n != 32 {
-		return fmt.Errorf("stream: message ID of %d bytes, want 16 or 32", n)
+		return fmt.Errorf("stream: message ID of %d bytes, want 16 or 32: %w", n, ErrInvalidConfig)
 	}
 	if c.FrameLength < 1 || int64(c.FrameLength) > MaxFrameLength {
-		return fmt.Errorf("stream: frame length %d outside 1..%d", c.FrameLength, int64(MaxFrameLength))
+		return fmt.Errorf("stream: frame length %d outside 1..%d: %w", c.FrameLength, int64(MaxFrameLength), ErrInvalidConfig)
 	}
 	return nil
 }

@@ -49,6 +49,11 @@ type rslot struct {
 }
 
 // NewReader returns a Reader of the framed body in src.
+//
+// With more than one worker the Reader reads ahead, filling its ring of
+// 2 × workers frames before it releases the first: from a live source
+// (a pipe, a socket) plaintext then arrives that many frames late. With
+// Config.Workers = 1 each frame is released as soon as it verified.
 func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
