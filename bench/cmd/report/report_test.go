@@ -172,6 +172,26 @@ func TestTargets(t *testing.T) {
 	if wantN := []string{"PASS 0.95 × N × 1 worker (1800 MB/s)", "MISS 0.53 × N × 1 worker (2000 MB/s)"}; strings.Join(n, "|") != strings.Join(wantN, "|") {
 		t.Errorf("N-worker targets = %q, want %q", n, wantN)
 	}
+
+	// A paired measurement decides over the separate rows.
+	c = newCollector()
+	paired := fixture + "phicrypt-source: main\n" +
+		"BenchmarkPaired/decrypt/stream/suite=0478/frame=64KiB/size=64MiB-2 3 1 ns/op 0.86 scaling 0.85 x-raw-1w 1.46 x-raw-Nw\n"
+	if err := c.add(strings.NewReader(paired)); err != nil {
+		t.Fatal(err)
+	}
+	var dec []string
+	for _, tg := range newIndex(c.results()).targets() {
+		if strings.Contains(tg.What, "decrypt, 64 MiB") || (strings.HasPrefix(tg.What, "the same") && strings.Contains(tg.Got, "paired")) {
+			dec = append(dec, tg.Status+" "+tg.Got)
+		}
+	}
+	if want := []string{
+		"MISS paired 0.85 ×; separate runs 0.95 × (1900 MB/s)",
+		"PASS paired 0.86 × N × 1 worker; separate runs 0.53 × N × 1 worker (2000 MB/s)",
+	}; strings.Join(dec, "|") != strings.Join(want, "|") {
+		t.Errorf("paired decrypt targets = %q, want %q", dec, want)
+	}
 }
 
 func TestReportFromSavedOutput(t *testing.T) {
@@ -188,6 +208,7 @@ func TestReportFromSavedOutput(t *testing.T) {
 		"| RawGCM/seal/frame=64KiB/size=64MiB | 1000 | 1.0 | – | 1 (baseline) |",
 		"| Encrypt/stream/suite=0478/frame=64KiB/size=64MiB/workers=1 | 950 | 1.0 | 78 | 0.95 |",
 		"| ECDSA/sign/P384 | – | 200000 | – | – |",
+		"| PeakHeap/size=1GiB | – | 1.0 | – | – |",
 		"### peers",
 		"| Peers/age/encrypt/size=64MiB | 400 | 1.0 | – | 0.80 |",
 	} {

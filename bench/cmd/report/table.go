@@ -86,7 +86,7 @@ func (ix *index) ratio(r result) (float64, bool) {
 		return 0, false
 	}
 	b, ok := ix.get(r.Source, base, r.Procs)
-	if !ok || b.Metrics["MB/s"] == 0 {
+	if !ok || b.Metrics["MB/s"] == 0 || r.Metrics["MB/s"] == 0 {
 		return 0, false
 	}
 	return r.Metrics["MB/s"] / b.Metrics["MB/s"], true
