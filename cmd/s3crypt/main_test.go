@@ -321,6 +321,7 @@ func TestFailures(t *testing.T) {
 		code int
 	}{
 		{"wrong key", []string{"decrypt", "--key", other, "enc/a.csv.enc", "out"}, "no keyring could decrypt any of the 1 data keys", 1},
+		{"wrong key names the message's key", []string{"decrypt", "--key", other, "enc/a.csv.enc", "out"}, "the message's data keys are wrapped by: phicrypt/k.key", 1},
 		{"wrong expected context", []string{"decrypt", "--key", key, "--expect-context", "tenant=b", "enc/a.csv.enc", "out"}, `has another value for "tenant"`, 1},
 		{"missing expected context key", []string{"decrypt", "--key", key, "--expect-context", "site=x", "enc/a.csv.enc", "out"}, `has no key "site"`, 1},
 		{"missing key file", []string{"encrypt", "--key", "aes:nokey.key", "src/a.csv", "out"}, "s3crypt keygen nokey.key", 1},

@@ -404,11 +404,21 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}
 	br := bufio.NewReaderSize(in, 256<<10)
-	if err := checkExpected(br, r.o.ExpectContext); err != nil {
-		return err
+	// The header, read ahead without consuming it, to refuse a wrong
+	// context before any key is used and to name the keys on failure. A
+	// header longer than the buffer is left to envelope alone.
+	peek, _ := br.Peek(br.Size())
+	h, herr := envelope.ParseHeader(bytes.NewReader(peek))
+	if herr == nil {
+		if err := checkHeaderContext(h, r.o.ExpectContext); err != nil {
+			return err
+		}
 	}
 	d, err := r.client.NewDecryptReader(ctx, br, opts...)
 	if err != nil {
+		if herr == nil && errors.Is(err, envelope.ErrNoDecryptionKey) {
+			return withKeysHint(err, h)
+		}
 		return err
 	}
 	describe(rec, d.Header())
@@ -426,20 +436,14 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	return commit(ctx, out, cw, rec)
 }
 
-// checkExpected refuses, before any key is used, a message whose header
-// context lacks a pair of expect. The header is read from br's buffer
-// without consuming it; one larger than the buffer is left to envelope,
-// which authenticates the pairs either way.
-func checkExpected(br *bufio.Reader, expect map[string]string) error {
-	if len(expect) == 0 {
-		return nil
+// withKeysHint adds to a failure to decrypt any data key the keys that
+// wrapped them, so the user knows which --key to give.
+func withKeysHint(err error, h *envelope.Header) error {
+	var keys []string
+	for _, k := range h.EncryptedDataKeys {
+		keys = append(keys, describeEDK(k))
 	}
-	peek, _ := br.Peek(br.Size())
-	h, err := envelope.ParseHeader(bytes.NewReader(peek))
-	if err != nil {
-		return nil
-	}
-	return checkHeaderContext(h, expect)
+	return fmt.Errorf("%w; the message's data keys are wrapped by: %s", err, strings.Join(keys, ", "))
 }
 
 // checkHeaderContext refuses a header whose context lacks a pair of expect.

@@ -324,6 +324,11 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 	rd, err := c.Get(ctx, b, k, s3crypt.WithEnvelopeOptions(opts...), s3crypt.WithProgress(progress))
 	defer func() { rec.BytesIn = last }()
 	if err != nil {
+		if errors.Is(err, envelope.ErrNoDecryptionKey) {
+			if obj, herr := c.Head(ctx, b, k); herr == nil {
+				return withKeysHint(err, obj.Header)
+			}
+		}
 		return err
 	}
 	defer rd.Close()
