@@ -127,48 +127,48 @@ func (ix *index) streamTargets(op, raw string) []target {
 	n := ix.maxWorkers(prefix)
 	many, okMany := ix.main(prefix + strconv.Itoa(n))
 
-	var ts []target
 	what := fmt.Sprintf("streaming %s, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.90 × raw GCM %s", strings.ToLower(op), raw)
-	separate := ""
+	first := measure{paired: hasPaired, pairedV: paired.Metrics["x-raw-1w"], unit: "×"}
 	if okOne && okRatio {
-		separate = fmt.Sprintf("%.2f × (%.0f MB/s)", ratio, one.Metrics["MB/s"])
+		first.separate, first.separateV = fmt.Sprintf("%.2f × (%.0f MB/s)", ratio, one.Metrics["MB/s"]), ratio
 	}
-	switch {
-	case hasPaired:
-		v := paired.Metrics["x-raw-1w"]
-		got := fmt.Sprintf("paired %.2f ×", v)
-		if separate != "" {
-			got += "; separate runs " + separate
-		}
-		ts = append(ts, judged(what, got, v >= 0.90))
-	case separate != "":
-		ts = append(ts, judged(what, separate, ratio >= 0.90))
-	default:
-		ts = append(ts, missing(what, prefix+"1 or its baseline"))
-	}
+	ts := []target{first.judge(what, 0.90, prefix+"1 or its baseline")}
 
 	what = "the same with N workers ≥ 0.85 × N × 1 worker"
 	if n >= 2 {
 		what += fmt.Sprintf(" (N = %d)", n)
 	}
-	separate = ""
-	scale := 0.0
+	second := measure{paired: hasPaired, pairedV: paired.Metrics["scaling"], unit: "× N × 1 worker"}
 	if okOne && okMany && n >= 2 {
-		scale = many.Metrics["MB/s"] / (float64(n) * one.Metrics["MB/s"])
-		separate = fmt.Sprintf("%.2f × N × 1 worker (%.0f MB/s)", scale, many.Metrics["MB/s"])
+		v := many.Metrics["MB/s"] / (float64(n) * one.Metrics["MB/s"])
+		second.separate, second.separateV = fmt.Sprintf("%.2f × N × 1 worker (%.0f MB/s)", v, many.Metrics["MB/s"]), v
 	}
-	switch {
-	case hasPaired:
-		v := paired.Metrics["scaling"]
-		got := fmt.Sprintf("paired %.2f × N × 1 worker", v)
-		if separate != "" {
-			got += "; separate runs " + separate
-		}
-		ts = append(ts, judged(what, got, v >= 0.85))
-	case separate != "":
-		ts = append(ts, judged(what, separate, scale >= 0.85))
-	default:
-		ts = append(ts, missing(what, prefix+"N"))
-	}
+	ts = append(ts, second.judge(what, 0.85, prefix+"N"))
 	return ts
+}
+
+// A measure is a ratio measured paired (BenchmarkPaired), in separate
+// benchmarks, or both.
+type measure struct {
+	paired    bool
+	pairedV   float64
+	unit      string
+	separate  string // "" when the separate rows did not run
+	separateV float64
+}
+
+// judge decides by the paired value when there is one, else by the
+// separate one, showing both.
+func (m measure) judge(what string, min float64, missingName string) target {
+	switch {
+	case m.paired:
+		got := fmt.Sprintf("paired %.2f %s", m.pairedV, m.unit)
+		if m.separate != "" {
+			got += "; separate runs " + m.separate
+		}
+		return judged(what, got, m.pairedV >= min)
+	case m.separate != "":
+		return judged(what, m.separate, m.separateV >= min)
+	}
+	return missing(what, missingName)
 }
