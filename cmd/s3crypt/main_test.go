@@ -458,6 +458,42 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
+// TestInterruptLargeFile interrupts the encryption of a 1 GiB (sparse)
+// file shortly after its temporary output appeared.
+func TestInterruptLargeFile(t *testing.T) {
+	dir := t.TempDir()
+	key := keygen(t, dir, "k.key")
+	big := filepath.Join(dir, "big.bin")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(1 << 30)
+	f.Close()
+	cmd := exec.Command(bin, "encrypt", "--key", key, "--concurrency", "1", "big.bin", "out/")
+	cmd.Dir, cmd.Env = dir, baseEnv(dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	for deadline := time.Now().Add(10 * time.Second); len(files(t, out)) == 0 && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("after SIGINT: %v (the run may have finished first)\n%s", err, stderr.String())
+	}
+	if got := files(t, out); len(got) != 0 {
+		t.Fatalf("left after SIGINT: %v", got)
+	}
+	if !strings.Contains(stderr.String(), "FAILED big.bin: interrupted") {
+		t.Fatalf("summary: %s", stderr.String())
+	}
+}
+
 func TestAuditLog(t *testing.T) {
 	dir := t.TempDir()
 	key := keygen(t, dir, "k.key")
