@@ -26,7 +26,7 @@ func Seal(dst, plaintext []byte, cfg Config) ([]byte, error) {
 	out := grow(dst, start+int(bodyLen), start)
 	F := cfg.FrameLength
 	frames := int(bodyLen-int64(len(plaintext))-FinalOverhead)/RegularOverhead + 1
-	j := sealJob{out: out, pt: plaintext, start: start, F: F, frames: frames, k: keyed{cfg.AEAD, cfg.MessageID}}
+	j := sealJob{out: out, pt: plaintext, start: start, F: F, frames: frames, final: true, k: keyed{cfg.AEAD, cfg.MessageID}}
 	if runWorkers(frames, F, cfg.Workers) <= 1 {
 		// Inline, so small messages pay for no closure.
 		var aad [aadCap]byte
@@ -39,18 +39,22 @@ func Seal(dst, plaintext []byte, cfg Config) ([]byte, error) {
 	return out, nil
 }
 
-// sealJob is one Seal call: frame i of pt sealed into its place in out.
+// sealJob seals frames of pt into their places in out: frame i has
+// sequence number first+i+1 and is the final frame if final and i is the
+// last.
 type sealJob struct {
 	out, pt          []byte
 	start, F, frames int
+	first            uint32
+	final            bool
 	k                keyed
 }
 
 func (j *sealJob) frame(i int, aad []byte) error {
 	out, F, k := j.out, j.F, j.k
 	o := j.start + i*(F+RegularOverhead)
-	seq := uint32(i + 1)
-	if i < j.frames-1 {
+	seq := j.first + uint32(i) + 1
+	if i < j.frames-1 || !j.final {
 		binary.BigEndian.PutUint32(out[o:], seq)
 		iv := out[o+4 : o+regularHdr]
 		frameIV(iv, seq)

@@ -5,9 +5,11 @@ import (
 	"sync"
 )
 
-// slotsPerWorker bounds the frames in flight: each worker has one frame to
-// work on and one waiting, so memory is 2 × workers × frame length.
-const slotsPerWorker = 2
+// slotsPerWorker bounds the frames in flight per worker: enough queued
+// (up to 512 KiB) that a worker rarely sleeps between frames, and at
+// least one frame to work on and one waiting. Memory in flight is
+// workers × max(512 KiB, 2 frames).
+func slotsPerWorker(frameLen int) int { return min(8, max(2, (512<<10)/frameLen)) }
 
 // workersFor returns the number of workers for a configured value.
 func workersFor(n int) int {
@@ -22,6 +24,7 @@ func workersFor(n int) int {
 // unreachable (an abandoned Reader or Writer does not leak goroutines).
 type pool[S any] struct {
 	n    int
+	size int // jobs queued at most: the owner's ring length
 	fn   func(S)
 	jobs chan S
 	once sync.Once
@@ -29,7 +32,7 @@ type pool[S any] struct {
 
 func (p *pool[S]) submit(s S) {
 	if p.jobs == nil {
-		p.jobs = make(chan S, p.n*slotsPerWorker)
+		p.jobs = make(chan S, p.size)
 		for range p.n {
 			go func(jobs <-chan S, fn func(S)) {
 				for s := range jobs {
@@ -50,8 +53,8 @@ func (p *pool[S]) stop() {
 }
 
 // newPool returns a pool owned by owner; it stops when owner is collected.
-func newPool[S any, O any](owner *O, n int, fn func(S)) *pool[S] {
-	p := &pool[S]{n: n, fn: fn}
+func newPool[S any, O any](owner *O, n, size int, fn func(S)) *pool[S] {
+	p := &pool[S]{n: n, size: size, fn: fn}
 	runtime.AddCleanup(owner, func(p *pool[S]) { p.stop() }, p)
 	return p
 }

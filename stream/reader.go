@@ -51,7 +51,8 @@ type rslot struct {
 // NewReader returns a Reader of the framed body in src.
 //
 // With more than one worker the Reader reads ahead, filling its ring of
-// 2 × workers frames before it releases the first: from a live source
+// workers × max(2, 512 KiB / frame length) frames (at most 8 per worker)
+// before it releases the first: from a live source
 // (a pipe, a socket) plaintext then arrives that many frames late. With
 // Config.Workers = 1 each frame is released as soon as it verified.
 func NewReader(src io.Reader, cfg Config) (*Reader, error) {
@@ -66,7 +67,7 @@ func newReader(src io.Reader, cfg Config) *Reader {
 	r.workers = workersFor(cfg.Workers)
 	n := 1
 	if r.workers > 1 {
-		n = r.workers * slotsPerWorker
+		n = r.workers * slotsPerWorker(cfg.FrameLength)
 	}
 	r.ring = make([]*rslot, n)
 	for i := range r.ring {
@@ -171,7 +172,7 @@ func (r *Reader) next() {
 		default:
 			if r.pool == nil {
 				k := r.k
-				r.pool = newPool(r, r.workers, func(s *rslot) { k.open(s); s.done <- struct{}{} })
+				r.pool = newPool(r, r.workers, len(r.ring), func(s *rslot) { k.open(s); s.done <- struct{}{} })
 			}
 			r.pool.submit(s)
 		}

@@ -14,7 +14,9 @@ import (
 // A full frame is sealed as a regular frame only once more plaintext
 // arrives, so that Close seals the last FrameLength bytes as a full-length
 // final frame, as the official SDKs do. Memory is bounded by
-// 2 × workers frames (2 frames serially); Write never retains p.
+// workers × max(512 KiB, 2 frames) in flight (2 frames serially), plus,
+// for Writes much larger than that, one batch of batchChunks × 256 KiB per
+// worker; Write never retains p.
 type Writer struct {
 	dst     io.Writer
 	cfg     Config
@@ -28,8 +30,9 @@ type Writer struct {
 	head     int
 	inflight int
 
-	seq uint32 // frames submitted
-	err error
+	seq   uint32 // frames submitted
+	batch []byte // sealed frames of a large Write (see writeBatch)
+	err   error
 }
 
 // wslot is one frame of a Writer.
@@ -51,7 +54,7 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{dst: dst, cfg: cfg, k: keyed{cfg.AEAD, cfg.MessageID}, workers: workersFor(cfg.Workers)}
-	n := max(2, w.workers*slotsPerWorker)
+	n := max(2, w.workers*slotsPerWorker(cfg.FrameLength))
 	if w.workers == 1 {
 		n = 2 // one frame held back, one being filled
 	}
@@ -110,6 +113,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 		switch {
 		case s.n == w.cfg.FrameLength:
 			w.submit(false) // more plaintext follows: s is a regular frame
+		case s.n == 0 && w.workers > 1 && len(p) > w.batchFrames()*w.cfg.FrameLength:
+			p = w.writeBatch(p)
 		case s.n == 0 && len(p) > w.cfg.FrameLength:
 			// A whole frame with more after it: seal straight from p.
 			s.src, s.n = p[:w.cfg.FrameLength], w.cfg.FrameLength
@@ -131,6 +136,40 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return total - len(p), w.err
 	}
 	return total, nil
+}
+
+// batchChunks is how many chunks of chunkBytes (at least one frame each)
+// writeBatch gives each worker: enough that starting and joining the
+// workers is a small part of a batch.
+const batchChunks = 4
+
+// batchFrames is the number of frames writeBatch seals at once.
+func (w *Writer) batchFrames() int {
+	return w.workers * batchChunks * max(1, chunkBytes/w.cfg.FrameLength)
+}
+
+// writeBatch seals the first batchFrames frames of p, which holds more
+// plaintext after them, straight from p into w.batch on the workers, as
+// Seal does, writes them, and returns the rest of p. A large Write thus
+// costs one hand-off per chunk, not per frame.
+func (w *Writer) writeBatch(p []byte) []byte {
+	m, F := w.batchFrames(), w.cfg.FrameLength
+	if uint64(w.seq)+uint64(m) >= MaxFrames {
+		w.err = ErrTooManyFrames
+		return p
+	}
+	w.drain(0) // earlier frames go first
+	if w.err != nil {
+		return p
+	}
+	w.batch = grow(w.batch, m*(F+RegularOverhead), 0)
+	j := sealJob{out: w.batch, pt: p[:m*F], F: F, frames: m, first: w.seq, k: w.k}
+	run(m, F, w.workers, j.frame)
+	w.seq += uint32(m)
+	if _, err := w.dst.Write(w.batch); err != nil {
+		w.err = err
+	}
+	return p[m*F:]
 }
 
 // ReadFrom reads plaintext from r into frame buffers until EOF, without
@@ -175,15 +214,16 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // reserve makes s.buf hold n plaintext bytes, keeping the s.n it has. It
-// allocates a whole frame at once (or 1 MiB steps, doubling, for larger
-// frames), so filling a frame byte by byte copies nothing twice.
+// grows by doubling from 4 KiB up to the frame length, so a small message
+// costs a small buffer and filling a frame byte by byte copies each byte
+// O(1) times.
 func (w *Writer) reserve(s *wslot, n int) {
 	need := finalHdr + n + tagLen
 	if need <= cap(s.buf) {
 		s.buf = s.buf[:need]
 		return
 	}
-	size := min(w.cfg.FrameLength, max(n, eagerAlloc, 2*(cap(s.buf)-finalHdr-tagLen)))
+	size := min(w.cfg.FrameLength, max(n, 4<<10, 2*(cap(s.buf)-finalHdr-tagLen)))
 	g := make([]byte, need, finalHdr+size+tagLen)
 	copy(g, s.buf[:min(len(s.buf), finalHdr+s.n)])
 	s.buf = g
@@ -213,7 +253,7 @@ func (w *Writer) submit(final bool) {
 	default:
 		if w.pool == nil {
 			k := w.k
-			w.pool = newPool(w, w.workers, func(s *wslot) { k.seal(s); s.done <- struct{}{} })
+			w.pool = newPool(w, w.workers, len(w.ring), func(s *wslot) { k.seal(s); s.done <- struct{}{} })
 		}
 		w.pool.submit(s)
 	}
@@ -254,6 +294,7 @@ func (w *Writer) Close() error {
 	for _, s := range w.ring {
 		clear(s.buf)
 	}
+	clear(w.batch)
 	err := w.err
 	if w.err == nil {
 		w.err = errClosed

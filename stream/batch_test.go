@@ -1,0 +1,57 @@
+package stream
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestWriterBatch: Writes large enough for writeBatch (alone, or after
+// buffered bytes and frames in flight) give the serial writer's bytes, and
+// the frame after a batch continues its sequence.
+func TestWriterBatch(t *testing.T) {
+	for _, frame := range []int{100, 4096, 300 << 10} {
+		for _, workers := range []int{2, 3} {
+			w0, _ := NewWriter(new(bytes.Buffer), testConfig(t, frame, workers))
+			size := 3*w0.batchFrames()*frame + 7
+			pt := make([]byte, size)
+			for i := range pt {
+				pt[i] = byte(i * 7)
+			}
+			var want bytes.Buffer
+			serial, _ := NewWriter(&want, testConfig(t, frame, 1))
+			serial.Write(pt)
+			serial.Close()
+			rng := rand.New(rand.NewPCG(uint64(frame), uint64(workers)))
+			for _, feed := range []string{"one write", "small then large", "random large writes"} {
+				var got bytes.Buffer
+				w, err := NewWriter(&got, testConfig(t, frame, workers))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := pt
+				switch feed {
+				case "one write":
+				case "small then large":
+					w.Write(p[:frame+3]) // a frame in flight and 3 bytes buffered
+					p = p[frame+3:]
+				case "random large writes":
+					for len(p) > 0 {
+						n := min(len(p), 1+rng.IntN(2*w.batchFrames()*frame))
+						w.Write(p[:n])
+						p = p[n:]
+					}
+				}
+				if _, err := w.Write(p); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got.Bytes(), want.Bytes()) {
+					t.Fatalf("frame %d, %d workers, %s: output differs from the serial writer's", frame, workers, feed)
+				}
+			}
+		}
+	}
+}
