@@ -91,6 +91,9 @@ step "interop with the official AWS Encryption SDK for Go (and JS when node is p
 if command -v npm >/dev/null; then (cd interop/esdk/js && npm ci --no-audit --no-fund --silent); fi
 (cd interop/esdk && go vet ./... && PHICRYPT_VECTORS_DIR="$work/phicrypt-vectors" go test -count=1 ./...)
 
+step "bench/peers (own module): peer libraries round-trip and reject tampering"
+(cd bench/peers && go vet ./... && go test -count=1 ./...)
+
 if [ -z "${SKIP_ARM64:-}" ]; then
 	step "arm64 under qemu-aarch64-static"
 	GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./envelope/... ./stream/... ./internal/...
