@@ -9,7 +9,7 @@ import (
 // (up to 512 KiB) that a worker rarely sleeps between frames, and at
 // least one frame to work on and one waiting. Memory in flight is
 // workers × max(512 KiB, 2 frames).
-func slotsPerWorker(frameLen int) int { return min(8, max(2, (512<<10)/frameLen)) }
+func slotsPerWorker(frameLen int) int { return min(64, max(2, (512<<10)/frameLen)) }
 
 // workersFor returns the number of workers for a configured value.
 func workersFor(n int) int {

@@ -19,7 +19,8 @@ type Reader struct {
 	nonFrame  bool
 	maxSingle int64
 	workers   int
-	pool      *pool[*rslot]
+	group     int // frames opened per job: one hand-off per group, not per frame
+	pool      *pool[group]
 
 	ring     []*rslot // frames read and being opened, oldest at head
 	head     int
@@ -51,7 +52,7 @@ type rslot struct {
 // NewReader returns a Reader of the framed body in src.
 //
 // With more than one worker the Reader reads ahead, filling its ring of
-// workers × max(2, 512 KiB / frame length) frames (at most 8 per worker)
+// workers × max(2, 512 KiB / frame length) frames (at most 64 per worker)
 // before it releases the first: from a live source
 // (a pipe, a socket) plaintext then arrives that many frames late. With
 // Config.Workers = 1 each frame is released as soon as it verified.
@@ -68,6 +69,7 @@ func newReader(src io.Reader, cfg Config) *Reader {
 	n := 1
 	if r.workers > 1 {
 		n = r.workers * slotsPerWorker(cfg.FrameLength)
+		r.group = max(1, n/r.workers/2) // two groups per worker in flight
 	}
 	r.ring = make([]*rslot, n)
 	for i := range r.ring {
@@ -157,25 +159,29 @@ func (r *Reader) next() {
 		r.inflight--
 		r.released = false
 	}
-	// Read ahead until the ring is full or the body ends.
+	// Read ahead until the ring is full or the body ends. Frames go to the
+	// workers in groups of consecutive slots; every parsed frame is
+	// submitted before this loop ends, so waiting on any of them is safe.
+	pending := 0 // parsed, not yet submitted: the last slots in flight
 	for r.inflight < len(r.ring) && !r.ended && r.readErr == nil {
 		s := r.ring[(r.head+r.inflight)%len(r.ring)]
 		if r.readErr = r.parse(s); r.readErr != nil {
 			break
 		}
 		r.inflight++
-		switch {
-		case r.workers == 1 || r.ended && r.inflight == 1:
+		if r.workers == 1 || r.ended && r.inflight == 1 {
 			// Serial, or a lone final frame: no goroutine is worth starting.
 			r.k.open(s)
 			s.done <- struct{}{}
-		default:
-			if r.pool == nil {
-				k := r.k
-				r.pool = newPool(r, r.workers, len(r.ring), func(s *rslot) { k.open(s); s.done <- struct{}{} })
-			}
-			r.pool.submit(s)
+			continue
 		}
+		if pending++; pending == r.group || r.ended {
+			r.submit(pending)
+			pending = 0
+		}
+	}
+	if pending > 0 {
+		r.submit(pending)
 	}
 	if r.inflight == 0 {
 		r.fail(r.readErr)
@@ -203,6 +209,24 @@ func (r *Reader) next() {
 	default:
 		r.out = s.pt
 	}
+}
+
+// group is a job of a Reader's pool: n slots of its ring from first on.
+type group struct{ first, n int }
+
+// submit hands the last n slots in flight to the workers as one job.
+func (r *Reader) submit(n int) {
+	if r.pool == nil {
+		ring, k := r.ring, r.k // not r: an abandoned Reader must be collectable
+		r.pool = newPool(r, r.workers, len(r.ring), func(g group) {
+			for i := range g.n {
+				s := ring[(g.first+i)%len(ring)]
+				k.open(s)
+				s.done <- struct{}{}
+			}
+		})
+	}
+	r.pool.submit(group{first: (r.head + r.inflight - n) % len(r.ring), n: n})
 }
 
 // fail sets the error, drops everything not yet released and waits for
