@@ -12,25 +12,20 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/s3test"
 	"github.com/phicrypt/phicrypt/s3crypt"
 )
 
@@ -144,36 +139,21 @@ func plainUpload(ctx context.Context, api *s3.Client, bucket, key string, data [
 }
 
 // benchS3 returns a client of the S3 server of $PHICRYPT_S3_ENDPOINT (see
-// scripts/s3-server.sh) or of an in-process gofakes3, and a new bucket.
+// scripts/s3-server.sh) or of an in-process gofakes3, and a bucket that
+// every run reuses, so runs do not pile up 256 MiB objects.
 func benchS3(b *testing.B) (*s3.Client, string) {
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKBENCH", "bench-only", "")}
-	endpoint := os.Getenv("PHICRYPT_S3_ENDPOINT")
-	if endpoint == "" {
-		srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithoutVersioning(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
-		b.Cleanup(srv.Close)
-		endpoint, cfg.HTTPClient = srv.URL, srv.Client()
+	var srv *s3test.Server
+	if os.Getenv(s3test.EndpointEnv) != "" {
+		srv = s3test.Real(b)
 	} else {
-		pem, err := os.ReadFile(os.Getenv("PHICRYPT_S3_CA"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(pem)
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		cfg.HTTPClient = &http.Client{Transport: tr}
-		cfg.Credentials = credentials.NewStaticCredentialsProvider(os.Getenv("PHICRYPT_S3_ACCESS_KEY"), os.Getenv("PHICRYPT_S3_SECRET_KEY"), "")
-	}
-	api, err := s3crypt.NewS3Client(context.Background(), cfg, endpoint, true)
-	if err != nil {
-		b.Fatal(err)
+		srv = s3test.Fake(b, gofakes3.WithoutVersioning())
 	}
 	bucket := "phicrypt-bench"
-	if _, err := api.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+	if _, err := srv.Client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
 		var owned *types.BucketAlreadyOwnedByYou
 		if !errors.As(err, &owned) {
 			b.Fatal(err)
 		}
 	}
-	return api, bucket
+	return srv.Client, bucket
 }

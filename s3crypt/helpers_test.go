@@ -3,26 +3,18 @@ package s3crypt_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/s3test"
 	"github.com/phicrypt/phicrypt/s3crypt"
 )
 
@@ -32,17 +24,7 @@ const testBucket = "phicrypt-test"
 // plain HTTP on loopback, with testBucket created.
 func fakeS3(t testing.TB) *s3.Client {
 	t.Helper()
-	srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
-	t.Cleanup(srv.Close)
-	cfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKTEST", "test-secret", ""),
-		HTTPClient:  srv.Client(),
-	}
-	api, err := s3crypt.NewS3Client(context.Background(), cfg, srv.URL, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := s3test.Fake(t).Client
 	if _, err := api.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(testBucket)}); err != nil {
 		t.Fatal(err)
 	}
@@ -53,38 +35,8 @@ func fakeS3(t testing.TB) *s3.Client {
 // (versitygw over TLS) and a new bucket on it, or skips.
 func realS3(t testing.TB) (*s3.Client, string) {
 	t.Helper()
-	endpoint := os.Getenv("PHICRYPT_S3_ENDPOINT")
-	if endpoint == "" {
-		t.Skip("set PHICRYPT_S3_ENDPOINT (bash scripts/test.sh starts versitygw)")
-	}
-	pool := x509.NewCertPool()
-	if ca := os.Getenv("PHICRYPT_S3_CA"); ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			t.Fatalf("no certificate in %s", ca)
-		}
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	tr.MaxIdleConnsPerHost = 32
-	cfg := aws.Config{
-		Region: "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(
-			os.Getenv("PHICRYPT_S3_ACCESS_KEY"), os.Getenv("PHICRYPT_S3_SECRET_KEY"), ""),
-		HTTPClient: &http.Client{Transport: tr},
-	}
-	api, err := s3crypt.NewS3Client(context.Background(), cfg, endpoint, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := fmt.Sprintf("phicrypt-it-%016x", rand.Uint64())
-	if _, err := api.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
-		t.Fatal(err)
-	}
-	return api, bucket
+	s := s3test.Real(t)
+	return s.Client, s.Bucket(t, "phicrypt-it")
 }
 
 func rawAESClient(t testing.TB, opts ...envelope.Option) *envelope.Client {

@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http/httptest"
-	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
-	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 	"github.com/phicrypt/phicrypt/s3crypt"
 )
 
@@ -111,7 +108,7 @@ func TestIntegrationVersitygw(t *testing.T) {
 	})
 
 	t.Run("KMS keyring", func(t *testing.T) {
-		kc := kmsClient(t)
+		kc := kmstest.New(t).Client // the kmslocal process of $PHICRYPT_KMS_ENDPOINT, or one in this process
 		key, err := kc.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("s3crypt integration")})
 		if err != nil {
 			t.Fatal(err)
@@ -148,26 +145,4 @@ func TestIntegrationVersitygw(t *testing.T) {
 			t.Errorf("Get under another tenant: %v, want ErrContextMismatch", err)
 		}
 	})
-}
-
-// kmsClient returns a KMS client of the kmslocal process at
-// $PHICRYPT_KMS_ENDPOINT, or of one in this process.
-func kmsClient(t *testing.T) *kms.Client {
-	t.Helper()
-	endpoint := os.Getenv("PHICRYPT_KMS_ENDPOINT")
-	if endpoint == "" {
-		srv, err := kmslocal.New(kmslocal.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(srv)
-		t.Cleanup(hs.Close)
-		endpoint = hs.URL
-	}
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKLOCAL", "local-only", "")}
-	kc, err := kmskeyring.NewClient(context.Background(), cfg, endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kc
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,11 +19,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 // bin is the s3crypt binary built once for all tests, run as a user would.
@@ -573,54 +571,26 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// kmsServer starts kmslocal in-process (or, if external, uses the process
-// at PHICRYPT_KMS_ENDPOINT when set) and returns its endpoint, a client to
-// administer it, the in-process server (nil for a process) and the
-// environment the CLI needs.
-func kmsServer(t *testing.T, external bool) (string, *kms.Client, *kmslocal.Server, []string) {
+// kmsServer returns kmslocal (the process at PHICRYPT_KMS_ENDPOINT if
+// external and that is set, else one in this process) and the environment
+// the CLI needs for it: placeholder credentials, which kmslocal accepts.
+func kmsServer(t *testing.T, external bool) (*kmstest.Env, []string) {
 	t.Helper()
-	var srv *kmslocal.Server
-	endpoint := ""
+	var e *kmstest.Env
 	if external {
-		endpoint = os.Getenv("PHICRYPT_KMS_ENDPOINT")
+		e = kmstest.New(t)
+	} else {
+		e = kmstest.Start(t, kmslocal.Options{})
 	}
-	if endpoint == "" {
-		var err error
-		if srv, err = kmslocal.New(kmslocal.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(srv)
-		t.Cleanup(hs.Close)
-		endpoint = hs.URL
-	}
-	c := kms.New(kms.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-	})
-	env := []string{"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret", "AWS_REGION=us-east-1"}
-	return endpoint, c, srv, env
-}
-
-func createKey(t *testing.T, c *kms.Client, alias string) string {
-	t.Helper()
-	ctx := context.Background()
-	out, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if alias != "" {
-		if _, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: out.KeyMetadata.KeyId}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return aws.ToString(out.KeyMetadata.Arn)
+	return e, []string{"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret", "AWS_REGION=" + kmslocal.DefaultRegion}
 }
 
 func TestKMS(t *testing.T) {
-	endpoint, c, _, env := kmsServer(t, true)
+	kmsEnv, env := kmsServer(t, true)
+	endpoint, c := kmsEnv.Endpoint, kmsEnv.Client
 	alias := fmt.Sprintf("alias/s3crypt-test-%d", time.Now().UnixNano())
-	arn1 := createKey(t, c, alias)
-	arn2 := createKey(t, c, "")
+	arn1 := kmsEnv.CreateKey(t, alias)
+	arn2 := kmsEnv.CreateKey(t)
 	dir := t.TempDir()
 	tree(t, filepath.Join(dir, "src"))
 	kmsFlags := []string{"--kms-endpoint-url", endpoint}
@@ -642,13 +612,13 @@ func TestKMS(t *testing.T) {
 	t.Run("data key cache", func(t *testing.T) {
 		// Always an in-process kmslocal: a shared process's counters move
 		// with other packages' tests.
-		endpoint, c, srv, env := kmsServer(t, false)
-		arn := createKey(t, c, "")
+		local, env := kmsServer(t, false)
+		arn := local.CreateKey(t)
 		calls := func(args ...string) int64 {
 			t.Helper()
-			before := srv.Counts()["GenerateDataKey"]
-			mustRun(t, dir, nil, env, append([]string{"encrypt", "--key", arn, "--kms-endpoint-url", endpoint}, args...)...)
-			return srv.Counts()["GenerateDataKey"] - before
+			before := local.Counts(t)["GenerateDataKey"]
+			mustRun(t, dir, nil, env, append([]string{"encrypt", "--key", arn, "--kms-endpoint-url", local.Endpoint}, args...)...)
+			return local.Counts(t)["GenerateDataKey"] - before
 		}
 		if n := calls("--cache-max-age", "1m", "src", "cached"); n != 1 {
 			t.Fatalf("GenerateDataKey calls with the cache: %d, want 1 for 5 files", n)
@@ -661,7 +631,7 @@ func TestKMS(t *testing.T) {
 		}
 	})
 	t.Run("disabled key names its ARN", func(t *testing.T) {
-		arn3 := createKey(t, c, "")
+		arn3 := kmsEnv.CreateKey(t)
 		mustRun(t, dir, nil, env, append([]string{"encrypt", "--key", arn3, "src/a.csv", "k3.enc"}, kmsFlags...)...)
 		if _, err := c.DisableKey(context.Background(), &kms.DisableKeyInput{KeyId: &arn3}); err != nil {
 			t.Fatal(err)

@@ -3,86 +3,43 @@ package main_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
-	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/phicrypt/phicrypt/s3crypt"
+	"github.com/phicrypt/phicrypt/internal/s3test"
 )
 
-// s3Server is an S3 endpoint for the CLI plus a client to inspect it.
+// s3Server is an S3 endpoint for the CLI, with a bucket.
 type s3Server struct {
-	endpoint string
-	api      *s3.Client
-	bucket   string
-	env      []string // the CLI's credentials (and CA) for it
+	*s3test.Server
+	bucket string
 }
 
 // gofakes3Server runs gofakes3 in this process behind plain-HTTP httptest
 // on 127.0.0.1 (loopback, so the CLI accepts http).
-func gofakes3Server(t *testing.T) *s3Server {
-	t.Helper()
-	hs := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
-	t.Cleanup(hs.Close)
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKTEST", "secret", ""), HTTPClient: hs.Client()}
-	return newS3Server(t, cfg, hs.URL, []string{"AWS_ACCESS_KEY_ID=AKTEST", "AWS_SECRET_ACCESS_KEY=secret", "AWS_REGION=us-east-1"})
-}
+func gofakes3Server(t *testing.T) *s3Server { return withBucket(t, s3test.Fake(t)) }
 
 // versitygwServer uses the server bash scripts/test.sh starts (versitygw
 // over TLS with its own CA), or skips.
-func versitygwServer(t *testing.T) *s3Server {
-	t.Helper()
-	endpoint, ca := os.Getenv("PHICRYPT_S3_ENDPOINT"), os.Getenv("PHICRYPT_S3_CA")
-	if endpoint == "" || ca == "" {
-		t.Skip("PHICRYPT_S3_ENDPOINT/PHICRYPT_S3_CA not set: run bash scripts/test.sh, which starts versitygw over TLS")
-	}
-	pem, err := os.ReadFile(ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	ak, sk := os.Getenv("PHICRYPT_S3_ACCESS_KEY"), os.Getenv("PHICRYPT_S3_SECRET_KEY")
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(ak, sk, ""), HTTPClient: &http.Client{Transport: tr}}
-	return newS3Server(t, cfg, endpoint, []string{"AWS_ACCESS_KEY_ID=" + ak, "AWS_SECRET_ACCESS_KEY=" + sk, "AWS_REGION=us-east-1", "AWS_CA_BUNDLE=" + ca})
-}
+func versitygwServer(t *testing.T) *s3Server { return withBucket(t, s3test.Real(t)) }
 
-func newS3Server(t *testing.T, cfg aws.Config, endpoint string, env []string) *s3Server {
-	t.Helper()
-	api, err := s3crypt.NewS3Client(context.Background(), cfg, endpoint, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := fmt.Sprintf("s3crypt-cli-%016x", rand.Uint64())
-	if _, err := api.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
-		t.Fatal(err)
-	}
-	return &s3Server{endpoint: endpoint, api: api, bucket: bucket, env: env}
+func withBucket(t *testing.T, s *s3test.Server) *s3Server {
+	return &s3Server{Server: s, bucket: s.Bucket(t, "s3crypt-cli")}
 }
 
 func (s *s3Server) url(key string) string { return "s3://" + s.bucket + "/" + key }
 
 func (s *s3Server) get(t *testing.T, key string) ([]byte, error) {
 	t.Helper()
-	out, err := s.api.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	out, err := s.Client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
 	if err != nil {
 		return nil, err
 	}
@@ -92,14 +49,14 @@ func (s *s3Server) get(t *testing.T, key string) ([]byte, error) {
 
 func (s *s3Server) put(t *testing.T, key string, data []byte) {
 	t.Helper()
-	if _, err := s.api.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(data)}); err != nil {
+	if _, err := s.Client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(data)}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (s *s3Server) keys(t *testing.T, prefix string) []string {
 	t.Helper()
-	out, err := s.api.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	out, err := s.Client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +84,7 @@ func testS3(t *testing.T, srv *s3Server) {
 	writeFile(t, filepath.Join(dir, "big.bin"), big)
 	s3run := func(t *testing.T, in io.Reader, args ...string) result {
 		t.Helper()
-		return run(t, dir, in, srv.env, append(args, "--endpoint-url", srv.endpoint)...)
+		return run(t, dir, in, srv.Env, append(args, "--endpoint-url", srv.Endpoint)...)
 	}
 	mustS3 := func(t *testing.T, in io.Reader, args ...string) result {
 		t.Helper()
@@ -235,13 +192,13 @@ func testS3(t *testing.T, srv *s3Server) {
 		}
 	})
 	t.Run("insecure endpoint", func(t *testing.T) {
-		r := run(t, dir, nil, srv.env, "encrypt", "--key", key, "--endpoint-url", "http://s3.example.com", "big.bin", srv.url("x"))
+		r := run(t, dir, nil, srv.Env, "encrypt", "--key", key, "--endpoint-url", "http://s3.example.com", "big.bin", srv.url("x"))
 		if r.code != 1 || !strings.Contains(r.stderr, "insecure") {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 	})
 	// No multipart upload is left behind by any of the above.
-	ups, err := srv.api.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &srv.bucket})
+	ups, err := srv.Client.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &srv.bucket})
 	var nf *types.NoSuchBucket
 	if err != nil && !errors.As(err, &nf) {
 		t.Logf("ListMultipartUploads: %v", err)

@@ -3,40 +3,26 @@ package testvectors
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 // kmsClients serves an in-process kmslocal and returns a client for it,
 // and the KMSClients of that one server (its region only).
 func kmsClients(t *testing.T) (*kms.Client, KMSClients) {
 	t.Helper()
-	s, err := kmslocal.New(kmslocal.Options{Region: "us-west-2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	t.Cleanup(ts.Close)
-	newClient := func(region string) *kms.Client {
-		return kms.New(kms.Options{
-			Region:       region,
-			Credentials:  credentials.NewStaticCredentialsProvider("AKIDKMSLOCAL", "kmslocal-accepts-any", ""),
-			BaseEndpoint: aws.String(ts.URL),
-		})
-	}
-	return newClient(s.Region()), func(region string) (kmskeyring.Client, error) {
-		if region != s.Region() {
+	e := kmstest.Start(t, kmslocal.Options{Region: "us-west-2"})
+	return e.Client, func(region string) (kmskeyring.Client, error) {
+		if region != e.Server.Region() {
 			return nil, errors.New("no KMS client for region " + region)
 		}
-		return newClient(region), nil
+		return e.Client, nil
 	}
 }
 

@@ -54,6 +54,16 @@ func Process(t testing.TB) *Env {
 	return newEnv(u, kmslocal.DefaultRegion, nil, http.DefaultClient)
 }
 
+// New returns the kmslocal process of $PHICRYPT_KMS_ENDPOINT when it is
+// set, else a new in-process one.
+func New(t testing.TB) *Env {
+	t.Helper()
+	if os.Getenv(EndpointEnv) != "" {
+		return Process(t)
+	}
+	return Start(t, kmslocal.Options{})
+}
+
 func newEnv(url, region string, s *kmslocal.Server, hc *http.Client) *Env {
 	c := kms.New(kms.Options{
 		Region:       region,

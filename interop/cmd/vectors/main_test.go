@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"testing"
 
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 func runCmd(t *testing.T, args ...string) (int, string) {
@@ -39,21 +39,17 @@ func TestKMSEndpoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes the full manifest; skipped in -short")
 	}
-	s, err := kmslocal.New(kmslocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer ts.Close()
+	kl := kmstest.Start(t, kmslocal.Options{})
+	s, url := kl.Server, kl.Endpoint
 	dir := t.TempDir()
 
-	if code, out := runCmd(t, "encrypt", dir, "--kms-endpoint", ts.URL); code != 0 {
+	if code, out := runCmd(t, "encrypt", dir, "--kms-endpoint", url); code != 0 {
 		t.Fatalf("encrypt: exit %d: %s", code, out)
 	}
 	if n := len(s.Keys()); n != 3 {
 		t.Fatalf("encrypt created %d KMS keys, want 3", n)
 	}
-	code, out := runCmd(t, "decrypt", "--kms-endpoint", ts.URL, dir)
+	code, out := runCmd(t, "decrypt", "--kms-endpoint", url, dir)
 	if p, f, sk := counts(t, out); code != 0 || f != 0 || sk != 0 || p < 100 {
 		t.Fatalf("decrypt --kms-endpoint: exit %d: %s", code, out)
 	}

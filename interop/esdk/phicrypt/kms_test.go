@@ -3,7 +3,6 @@ package phicrypt
 import (
 	"bytes"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/interop/esdk/official"
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 // These tests put the official Go ESDK's AWS KMS keyrings (MPL v0.4.0)
@@ -50,13 +50,9 @@ func (s kmsServer) key(arn string) official.KMSKey {
 // $PHICRYPT_KMS_ENDPOINT is set.
 func kmsServers(t *testing.T) []kmsServer {
 	t.Helper()
-	s, err := kmslocal.New(kmslocal.Options{Region: "us-west-2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	t.Cleanup(ts.Close)
-	out := []kmsServer{{"in-process", ts.URL, s.Region(), official.NewKMSClient(ts.URL, s.Region())}}
+	in := kmstest.Start(t, kmslocal.Options{Region: "us-west-2"})
+	region := in.Server.Region()
+	out := []kmsServer{{"in-process", in.Endpoint, region, official.NewKMSClient(in.Endpoint, region)}}
 	if u := os.Getenv(kmsEndpointEnv); u != "" {
 		p := kmsServer{"process", u, kmslocal.DefaultRegion, official.NewKMSClient(u, kmslocal.DefaultRegion)}
 		// The process names its own region in ARNs; clients use it too.
@@ -197,16 +193,7 @@ func TestKMSOfficialToPhicrypt(t *testing.T) {
 // manifest `vectors encrypt --kms-endpoint` writes, aws-kms ones included,
 // against the same kmslocal.
 func TestKMSVectorsWithOfficial(t *testing.T) {
-	endpoint := os.Getenv(kmsEndpointEnv)
-	if endpoint == "" {
-		s, err := kmslocal.New(kmslocal.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(s)
-		defer ts.Close()
-		endpoint = ts.URL
-	}
+	endpoint := kmstest.New(t).Endpoint // the process of $PHICRYPT_KMS_ENDPOINT, or one in this process
 	dir := t.TempDir()
 	cmd := exec.Command("go", "run", "./interop/cmd/vectors", "encrypt", dir, "--kms-endpoint", endpoint)
 	cmd.Dir = filepath.Join("..", "..", "..")
