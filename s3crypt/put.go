@@ -269,6 +269,10 @@ func (u *upload) flush() error {
 			Key:         &u.key,
 			Metadata:    u.meta,
 			ContentType: aws.String("application/octet-stream"),
+			// Declared here and sent with every part, whatever the
+			// client's RequestChecksumCalculation: servers reject parts
+			// whose checksums the upload did not declare.
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		})
 		if err != nil {
 			return fmt.Errorf("s3crypt: create multipart upload: %w", mapError(err))
@@ -287,12 +291,13 @@ func (u *upload) flush() error {
 	u.g.Go(func() error {
 		defer func() { u.free <- buf }()
 		out, err := u.c.s3.UploadPart(u.gctx, &s3.UploadPartInput{
-			Bucket:        &u.bucket,
-			Key:           &u.key,
-			UploadId:      u.uploadID,
-			PartNumber:    aws.Int32(num),
-			Body:          bytes.NewReader(buf),
-			ContentLength: aws.Int64(int64(len(buf))),
+			Bucket:            &u.bucket,
+			Key:               &u.key,
+			UploadId:          u.uploadID,
+			PartNumber:        aws.Int32(num),
+			Body:              bytes.NewReader(buf),
+			ContentLength:     aws.Int64(int64(len(buf))),
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		})
 		if err != nil {
 			return fmt.Errorf("s3crypt: upload part %d: %w", num, err)

@@ -50,12 +50,6 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 		}
 		cfg.Region = "us-east-1" // S3-compatible servers ignore it
 	}
-	// Workaround: s3crypt's CompleteMultipartUpload does not pass on the
-	// part checksums that UploadPart computes by default, which S3 servers
-	// (versitygw) then reject as InvalidPart. Checksums only when an
-	// operation requires them; TLS and the message's AES-GCM tags still
-	// protect every byte.
-	cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	api, err := s3crypt.NewS3Client(ctx, cfg, o.S3.EndpointURL, o.S3.EndpointURL != "")
 	if err != nil {
 		return nil, fmt.Errorf("--endpoint-url: %w", err)
