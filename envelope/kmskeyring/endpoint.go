@@ -2,6 +2,7 @@ package kmskeyring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,22 +11,35 @@ import (
 	"github.com/phicrypt/phicrypt/internal/endpoint"
 )
 
+// ErrInsecureEndpoint reports a KMS endpoint that is neither https nor
+// http to a loopback host, or a URL with user info, a query or a fragment.
+var ErrInsecureEndpoint = errors.New("kmskeyring: insecure KMS endpoint")
+
 // CheckEndpoint accepts a KMS endpoint URL if it is https, or http to a
 // loopback host (127.0.0.0/8, ::1 or "localhost") such as a local test
 // server. Data keys travel in the clear over http, so anything else is
 // refused. URLs with user info, a query or a fragment are refused too.
+// Errors wrap ErrInsecureEndpoint.
 func CheckEndpoint(u string) error {
 	if err := endpoint.Check(u); err != nil {
-		return fmt.Errorf("kmskeyring: KMS endpoint: %w", err)
+		return fmt.Errorf("%w: %w", ErrInsecureEndpoint, err)
 	}
 	return nil
 }
 
 // NewClient returns a KMS client from cfg (e.g. config.LoadDefaultConfig's,
-// which uses the default credential chain) whose requests go to endpoint,
-// after CheckEndpoint accepts it. An empty endpoint keeps the SDK's endpoint
-// resolution for cfg.Region (https://kms.<region>.amazonaws.com and the
-// like).
+// which uses the default credential chain) whose requests go to endpoint.
+// An empty endpoint keeps the SDK's endpoint resolution: cfg.BaseEndpoint,
+// AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL, endpoint_url in the shared
+// config file, else https://kms.<region>.amazonaws.com and the like.
+//
+// The endpoint the client will use, whatever its source, must pass
+// CheckEndpoint: NewClient fails with ErrInsecureEndpoint otherwise. Every
+// request's final URL is checked again before it is sent (the client's
+// HTTPClient is wrapped), so a custom endpoint resolver, cfg.ServiceOptions
+// or a per-call option cannot send data keys over plain http to a remote
+// host either; such calls fail, unretried and undialed, with an error
+// wrapping ErrInsecureEndpoint.
 //
 // TLS: unless cfg.HTTPClient is set, the client uses the SDK's default
 // HTTP client (aws/transport/http.NewBuildableClient), whose transport sets
@@ -42,9 +56,19 @@ func NewClient(ctx context.Context, cfg aws.Config, endpoint string) (*kms.Clien
 			return nil, err
 		}
 	}
-	return kms.NewFromConfig(cfg, func(o *kms.Options) {
+	c := kms.NewFromConfig(cfg, func(o *kms.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
-	}), nil
+		o.HTTPClient = guard(o.HTTPClient)
+	})
+	if u := c.Options().BaseEndpoint; endpoint == "" && u != nil {
+		if err := CheckEndpoint(*u); err != nil {
+			return nil, fmt.Errorf("%w (from the AWS configuration: AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL or endpoint_url in the shared config file)", err)
+		}
+	}
+	return c, nil
 }
+
+// guard wraps an SDK HTTP client with the per-request endpoint check.
+func guard(c aws.HTTPClient) aws.HTTPClient { return endpoint.Guard(c, ErrInsecureEndpoint) }

@@ -6,14 +6,21 @@ package endpoint
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
 // ErrInsecure reports an endpoint that is not https and not loopback, or a
 // URL that is not a plain endpoint (user info, query, fragment, no host).
 var ErrInsecure = errors.New("insecure endpoint")
+
+// maxShown bounds the URL text an error repeats.
+const maxShown = 200
 
 // Check accepts https URLs, and http URLs whose host is 127.0.0.0/8, ::1
 // or "localhost". The error never shows a password from the URL.
@@ -22,14 +29,21 @@ func Check(endpoint string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInsecure, err)
 	}
-	bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrInsecure, u.Redacted(), why) }
+	if u.User == nil && u.Hostname() != "" && (u.RawQuery != "" || u.Fragment != "") {
+		return fmt.Errorf("%w %s: query or fragment in the URL", ErrInsecure, show(u))
+	}
+	return CheckURL(u)
+}
+
+// CheckURL is Check for a request URL: it allows a path and a query, and
+// checks only the scheme, user info and host.
+func CheckURL(u *url.URL) error {
+	bad := func(why string) error { return fmt.Errorf("%w %s: %s", ErrInsecure, show(u), why) }
 	switch host := u.Hostname(); {
 	case host == "":
 		return bad("no host")
 	case u.User != nil:
 		return bad("user info in the URL")
-	case u.RawQuery != "" || u.Fragment != "":
-		return bad("query or fragment in the URL")
 	case strings.EqualFold(u.Scheme, "https"):
 		return nil
 	case !strings.EqualFold(u.Scheme, "http"):
@@ -38,6 +52,15 @@ func Check(endpoint string) error {
 		return bad("plain http to a host that is not loopback")
 	}
 	return nil
+}
+
+// show quotes scheme://host of u (no user info, path or query), bounded.
+func show(u *url.URL) string {
+	s := u.Scheme + "://" + u.Host
+	if len(s) > maxShown {
+		s = s[:maxShown] + "..."
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // IsLoopback reports whether host (no port) is "localhost" or a loopback
@@ -49,3 +72,62 @@ func IsLoopback(host string) bool {
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()
 }
+
+// Guard returns a client that sends a request through c only if CheckURL
+// accepts its URL, whatever set it (explicit endpoint, AWS_ENDPOINT_URL*,
+// the shared config file, a custom resolver). The redirects followed by an
+// *http.Client or by the SDK's BuildableClient (frozen here: call Guard
+// after the SDK applied its defaults, as a client option function does)
+// are checked too. A refused request is never dialed; its error wraps
+// sentinel and ErrInsecure and tells the AWS SDK retryer not to retry. A
+// nil c means the SDK's default client.
+func Guard(c aws.HTTPClient, sentinel error) aws.HTTPClient {
+	if c == nil {
+		c = awshttp.NewBuildableClient()
+	}
+	if b, ok := c.(interface{ Freeze() aws.HTTPClient }); ok {
+		c = b.Freeze()
+	}
+	if hc, ok := c.(*http.Client); ok {
+		cp := *hc
+		next := hc.CheckRedirect
+		cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if err := CheckURL(req.URL); err != nil {
+				return &refused{fmt.Errorf("%w: redirect: %w", sentinel, err)}
+			}
+			if next != nil {
+				return next(req, via)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		c = &cp
+	}
+	return &guard{c, sentinel}
+}
+
+type guard struct {
+	next     aws.HTTPClient
+	sentinel error
+}
+
+func (g *guard) Do(req *http.Request) (*http.Response, error) {
+	if err := CheckURL(req.URL); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &refused{fmt.Errorf("%w: %w", g.sentinel, err)}
+	}
+	return g.next.Do(req)
+}
+
+// refused is a request Guard refused.
+type refused struct{ err error }
+
+func (e *refused) Error() string { return e.err.Error() }
+func (e *refused) Unwrap() error { return e.err }
+
+// RetryableError tells the AWS SDK retryer the request must not be retried.
+func (e *refused) RetryableError() bool { return false }
