@@ -186,12 +186,23 @@ func (c *Client) options(opts []Option) (options, error) {
 
 // NewS3Client returns an S3 client from cfg (e.g. config.LoadDefaultConfig's,
 // with the default credential chain and region). An empty endpoint keeps
-// the SDK's endpoint for cfg.Region, always https. A custom endpoint must
-// be https, or http to a loopback address (a local test server): anything
-// else fails with ErrInsecureEndpoint, since objects and credentials would
-// cross the network in the clear. pathStyle addresses buckets as
-// endpoint/bucket/key rather than bucket.endpoint/key, as most S3-compatible
-// servers need. A server with a private CA needs cfg.HTTPClient to trust it.
+// the SDK's endpoint resolution: cfg.BaseEndpoint, AWS_ENDPOINT_URL_S3 or
+// AWS_ENDPOINT_URL, endpoint_url in the shared config file, else the
+// https endpoint for cfg.Region. The endpoint the client will use,
+// whatever its source, must be https, or http to a loopback address (a
+// local test server): anything else fails with ErrInsecureEndpoint, since
+// objects and credentials would cross the network in the clear. Every
+// request's final URL is checked again before it is sent (see
+// guardEndpoint), so no resolver or per-call option can get around it.
+// pathStyle addresses buckets as endpoint/bucket/key rather than
+// bucket.endpoint/key, as most S3-compatible servers need (and as plain
+// http to "localhost" requires: bucket.localhost is not a loopback name
+// here). A server with a private CA needs cfg.HTTPClient to trust it.
+//
+// The client does not log "Response has no supported checksum" for each
+// ranged GET (s3.Options.DisableLogOutputChecksumValidationSkipped): ranged
+// responses carry no whole-object checksum to validate, and Get
+// authenticates every frame of the message anyway.
 func NewS3Client(ctx context.Context, cfg aws.Config, endpoint string, pathStyle bool) (*s3.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -201,12 +212,20 @@ func NewS3Client(ctx context.Context, cfg aws.Config, endpoint string, pathStyle
 			return nil, err
 		}
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 		o.UsePathStyle = pathStyle
-	}), nil
+		o.DisableLogOutputChecksumValidationSkipped = true
+		o.HTTPClient = guardEndpoint(o.HTTPClient)
+	})
+	if u := c.Options().BaseEndpoint; endpoint == "" && u != nil {
+		if err := CheckEndpoint(*u); err != nil {
+			return nil, fmt.Errorf("%w (from the AWS configuration: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or endpoint_url in the shared config file)", err)
+		}
+	}
+	return c, nil
 }
 
 // CheckEndpoint accepts an S3 endpoint URL that is https, or http to a

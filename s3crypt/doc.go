@@ -44,7 +44,16 @@
 //
 // # Endpoints
 //
-// NewS3Client accepts a custom endpoint only if it is https, or http to a
+// NewS3Client accepts an endpoint only if it is https, or http to a
 // loopback host, so credentials and objects never cross a network in the
-// clear.
+// clear: the explicit argument, and equally one from AWS_ENDPOINT_URL_S3,
+// AWS_ENDPOINT_URL or endpoint_url in the shared config file; every
+// request's URL is checked again before it is dialed.
+//
+// Get and Open use ranged GETs, which carry no whole-object checksum: an
+// *s3.Client with response checksum validation on (config.LoadDefaultConfig's
+// default) logs "Response has no supported checksum" at DEBUG for each
+// one. NewS3Client's clients do not; set
+// s3.Options.DisableLogOutputChecksumValidationSkipped on a client built
+// otherwise. Frames are authenticated by the message itself.
 package s3crypt
