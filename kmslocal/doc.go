@@ -17,6 +17,25 @@
 // pagination returns everything at once, and EnableKeyRotation records the
 // setting without rotating material.
 //
+// # Serving
+//
+// Server.ServeHTTP reads at most 1 MiB of request body. Server.HTTPServer
+// adds what a listening service needs, as cmd/kmslocal uses it:
+//
+//   - DefaultLimits: 5 s to send the request headers (64 KiB at most), 30 s
+//     for the whole request and for the response, 60 s idle between
+//     requests, so clients that send half a request or go quiet cannot hold
+//     connections open.
+//   - The Host rule (Server.Handler): a request whose Host header does not
+//     name the listening address (ListenHosts: 127.0.0.1:PORT,
+//     localhost:PORT or [::1]:PORT on loopback, every interface's address
+//     when bound to 0.0.0.0 or ::) or an allowed extra host is refused with
+//     421 Misdirected Request and an AccessDeniedException. A web page
+//     reaching the server through DNS rebinding sends its own host name.
+//
+// The bare handler (New's *Server) has no Host rule; wrap it with Handler
+// when serving it yourself, as kmstest.Start does.
+//
 // # Ciphertext blob
 //
 // CiphertextBlob values are

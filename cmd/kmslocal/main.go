@@ -6,10 +6,20 @@
 //
 //	kmslocal [--addr 127.0.0.1:0] [--seed FILE] [--data DIR]
 //	         [--tls-cert FILE --tls-key FILE] [--region R] [--account A]
+//	         [--allow-host HOST:PORT]...
 //
 // When ready it prints one line, "kmslocal listening on http://HOST:PORT"
 // (https with TLS), on stdout. SIGINT or SIGTERM shut it down cleanly.
 // Logs go to stderr.
+//
+// Requests must name the listening address in their Host header
+// (127.0.0.1:PORT, localhost:PORT for loopback, [::1]:PORT; every
+// interface's address when bound to 0.0.0.0 or ::) or a --allow-host
+// value; others get 421 and an AccessDeniedException, so a web page cannot
+// reach the keys through DNS rebinding. Connections are bounded by
+// kmslocal.DefaultLimits: 5 s to send the headers (64 KiB at most), 30 s
+// for the whole request (1 MiB body at most) and for the response, 60 s
+// idle between requests.
 package main
 
 import (
@@ -24,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,7 +44,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, kmslocal.DefaultLimits()); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -42,7 +53,13 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// hostList is a repeatable flag.
+type hostList []string
+
+func (h *hostList) String() string     { return strings.Join(*h, ",") }
+func (h *hostList) Set(v string) error { *h = append(*h, v); return nil }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lim kmslocal.Limits) error {
 	fs := flag.NewFlagSet("kmslocal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (port 0 picks a free port)")
@@ -53,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	region := fs.String("region", "", "region in ARNs (default: seed's, else "+kmslocal.DefaultRegion+")")
 	account := fs.String("account", "", "account in ARNs (default: seed's, else "+kmslocal.DefaultAccount+")")
 	verbose := fs.Bool("v", false, "log every request")
+	var hosts hostList
+	fs.Var(&hosts, "allow-host", "also accept this `host:port` in the Host header (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,11 +108,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		log.Warn("listening on a non-loopback address; kmslocal is not secure", "addr", ln.Addr().String())
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := srv.HTTPServer(ln.Addr(), lim, hosts...)
+	hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	// One unbuffered write: the line is complete when a reader sees it.

@@ -31,14 +31,17 @@ type Env struct {
 	http     *http.Client
 }
 
-// Start serves a new in-process kmslocal with options o until the test ends.
+// Start serves a new in-process kmslocal with options o, behind its Host
+// rule, until the test ends.
 func Start(t testing.TB, o kmslocal.Options) *Env {
 	t.Helper()
 	s, err := kmslocal.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(s)
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Config.Handler = s.Handler(kmslocal.ListenHosts(ts.Listener.Addr())...)
+	ts.Start()
 	t.Cleanup(ts.Close)
 	return newEnv(ts.URL, s.Region(), s, ts.Client())
 }
