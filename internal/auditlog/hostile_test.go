@@ -44,7 +44,7 @@ func wantDigestError(t *testing.T, err error, line, from int) {
 // recomputes the unkeyed chain and digest links.
 func TestHostileDeleteLineRecomputeChain(t *testing.T) {
 	s := hmacKey(t, 1)
-	lines := split(signedLog(t, s, nil, 7)) // digests at lines 4, 8 and 10
+	lines := split(signedLog(t, s, nil, 7))                                    // digests at lines 4, 8 and 10
 	forged := forge(append(append([]string(nil), lines[:5]...), lines[6:]...)) // line 6 gone
 	_, err := Verify(ctx, bytes.NewReader(forged), VerifyOptions{Signer: s})
 	wantDigestError(t, err, 7, 5) // D8, now line 7, over lines 5-6
