@@ -310,6 +310,8 @@ func verifyLogCommand() *cobra.Command {
 			fmt.Fprintf(out, "%s: chain verified, %d lines, all signed (%d digests verified with %s), head %s\n", args[0], res.Lines, res.Digests, o.Key, res.Head)
 			if o.Head != "" {
 				fmt.Fprintf(out, "%s: holds the expected digest from %s\n", args[0], o.Head)
+			} else {
+				fmt.Fprintf(out, "%s: lines cut from the end are detected only with --expect-digest\n", args[0])
 			}
 			return nil
 		},

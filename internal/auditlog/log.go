@@ -353,6 +353,8 @@ type Options struct {
 	// Head, if set, receives every digest line written (the second place).
 	Head HeadStore
 	Now  func() time.Time // nil: time.Now
+	// Sync, if set, is called after every line written (os.File.Sync).
+	Sync func() error
 }
 
 // Writer appends chained lines and signed digests. It is safe for
@@ -409,7 +411,7 @@ func Resume(ctx context.Context, r io.Reader, w io.Writer, o Options) (*Writer, 
 }
 
 // Append writes the line build returns for prev (the hash of the line
-// before), adding a newline, and syncs w if it is a file. Every
+// before), adding a newline, and calls Options.Sync. Every
 // DigestEvery lines it then signs a digest; if that fails the line stays
 // written and the digest is tried again at the next line and at Close.
 func (l *Writer) Append(ctx context.Context, build func(prev string) ([]byte, error)) error {
@@ -453,8 +455,8 @@ func (l *Writer) write(line []byte) error {
 	if _, err := l.w.Write(append(line, '\n')); err != nil {
 		return err
 	}
-	if f, ok := l.w.(interface{ Sync() error }); ok {
-		if err := f.Sync(); err != nil {
+	if l.o.Sync != nil {
+		if err := l.o.Sync(); err != nil {
 			return err
 		}
 	}

@@ -93,6 +93,9 @@ func NewEd25519Key(priv ed25519.PrivateKey, pub ed25519.PublicKey) (*Ed25519Key,
 func (k *Ed25519Key) ID() string  { return k.id }
 func (k *Ed25519Key) Alg() string { return "Ed25519" }
 
+// CanSign reports whether k holds the private key.
+func (k *Ed25519Key) CanSign() bool { return k.priv != nil }
+
 func (k *Ed25519Key) Sign(_ context.Context, msg []byte) ([]byte, error) {
 	if k.priv == nil {
 		return nil, errors.New("an Ed25519 public key verifies only; sign with the private key")

@@ -108,6 +108,9 @@ func OpenAudit(ctx context.Context, path string, o AuditOptions) (*AuditLog, err
 		if err != nil {
 			return nil, err
 		}
+		if v, ok := s.(interface{ CanSign() bool }); ok && !v.CanSign() {
+			return nil, fmt.Errorf("--audit-key %s: %w: a public key verifies only; sign with the private key", o.Key, ErrKeySpec)
+		}
 		ao.Signer = s
 	}
 	if o.Head != "" {
@@ -131,6 +134,7 @@ func OpenAudit(ctx context.Context, path string, o AuditOptions) (*AuditLog, err
 		f.Close()
 		return nil, fmt.Errorf("%s: lock: %w", path, err)
 	}
+	ao.Sync = f.Sync
 	w, err := auditlog.Resume(ctx, f, f, ao)
 	if err != nil {
 		unlock()
