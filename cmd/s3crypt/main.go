@@ -298,7 +298,10 @@ func verifyLogCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.S3 = cli.S3Options{EndpointURL: o.S3.EndpointURL, Region: o.Keys.Region, Profile: o.Keys.Profile}
 			res, err := cli.VerifyAudit(cmd.Context(), args[0], o)
-			if err != nil {
+			switch {
+			case err != nil && o.Key != "":
+				return fmt.Errorf("%s: %w (lines 1-%d verified and signed)", args[0], err, res.Signed)
+			case err != nil:
 				return fmt.Errorf("%s: %w (%d lines before it verified)", args[0], err, res.Lines)
 			}
 			out := cmd.OutOrStdout()

@@ -72,7 +72,10 @@
 //     credentials can rewrite the log and re-sign it);
 //   - replacing both the log and its second-place copy together, by someone
 //     with that signing permission; without it, a replaced copy fails its
-//     signature check;
+//     signature check. The second place must not be writable by whoever can
+//     write the log (e.g. an S3 object under versioning or Object Lock):
+//     writing back an older genuine digest there, and cutting the log to
+//     it, is not detected;
 //   - a cut tail, without the second-place copy: the log then verifies as a
 //     shorter, complete log;
 //   - anything about lines the writer never wrote (a run that skipped the
