@@ -10,9 +10,16 @@
 // point the client's BaseEndpoint at it. Supported operations: CreateKey,
 // CreateAlias, DescribeKey, ListKeys, ListAliases, GenerateDataKey,
 // GenerateDataKeyWithoutPlaintext, Encrypt, Decrypt, ReEncrypt, DisableKey,
-// EnableKey, GetKeyRotationStatus and EnableKeyRotation, for symmetric
-// (SYMMETRIC_DEFAULT) keys only. Other targets fail with
-// UnsupportedOperationException. Keys are named by key id, key ARN, alias
+// EnableKey, GetKeyRotationStatus and EnableKeyRotation for symmetric
+// (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) keys; GenerateMac and VerifyMac
+// (HMAC_SHA_256) for HMAC_256 keys of usage GENERATE_VERIFY_MAC; Sign,
+// Verify (ECDSA_SHA_256, MessageType RAW or a 32-byte DIGEST, messages of
+// 1 to 4096 bytes, DER signatures) and GetPublicKey for ECC_NIST_P256 keys
+// of usage SIGN_VERIFY. CreateKey makes any of the three (KeyUsage must be
+// the spec's). A key used for another usage fails with
+// InvalidKeyUsageException; a MAC or signature that does not verify with
+// KMSInvalidMacException or KMSInvalidSignatureException. Other targets
+// fail with UnsupportedOperationException. Keys are named by key id, key ARN, alias
 // name or alias ARN; responses name keys by ARN. Grant tokens are ignored,
 // pagination returns everything at once, and EnableKeyRotation records the
 // setting without rotating material.

@@ -313,7 +313,7 @@ func flip(b []byte, i int) []byte {
 
 func TestUnsupportedAndMalformed(t *testing.T) {
 	s, c := newServer(t, kmslocal.Options{})
-	_, err := c.Sign(ctx, &kms.SignInput{KeyId: aws.String("x"), Message: []byte("m"), SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+	_, err := c.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(8)})
 	wantErr[*types.UnsupportedOperationException](t, err)
 
 	ts := httptest.NewServer(s)
@@ -352,7 +352,7 @@ func TestCounts(t *testing.T) {
 	k := createKey(t, c)
 	c.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyId, Plaintext: []byte("x")})
 	c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("missing"), Plaintext: []byte("x")})
-	c.Sign(ctx, &kms.SignInput{KeyId: aws.String("x"), Message: []byte("m"), SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+	c.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(8)})
 	want := map[string]int64{"CreateKey": 1, "Encrypt": 2, "_unknown": 1}
 	if got := s.Counts(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("Counts = %v, want %v", got, want)

@@ -37,6 +37,11 @@ func handlers() map[string]handler {
 		"EnableKey":                       op((*Server).enableKey),
 		"GetKeyRotationStatus":            op((*Server).getKeyRotationStatus),
 		"EnableKeyRotation":               op((*Server).enableKeyRotation),
+		"GenerateMac":                     op((*Server).generateMac),
+		"VerifyMac":                       op((*Server).verifyMac),
+		"Sign":                            op((*Server).sign),
+		"Verify":                          op((*Server).verify),
+		"GetPublicKey":                    op((*Server).getPublicKey),
 	}
 }
 
@@ -102,7 +107,7 @@ func newKey(desc string, multiRegion bool, material []byte, now time.Time) (*key
 	} else {
 		material = bytes.Clone(material)
 	}
-	return &key{id: id, material: material, description: desc, enabled: true, multiRegion: multiRegion, created: now}, nil
+	return &key{id: id, spec: symmetricDefault, material: material, description: desc, enabled: true, multiRegion: multiRegion, created: now}, nil
 }
 
 // checkUsable rejects crypto operations on disabled keys.
@@ -149,7 +154,9 @@ type keyMetadata struct {
 	KeyManager               string
 	CustomerMasterKeySpec    string
 	KeySpec                  string
-	EncryptionAlgorithms     []string
+	EncryptionAlgorithms     []string `json:",omitempty"`
+	MacAlgorithms            []string `json:",omitempty"`
+	SigningAlgorithms        []string `json:",omitempty"`
 	MultiRegion              bool
 	MultiRegionConfiguration *multiRegionConfig `json:",omitempty"`
 }
@@ -170,11 +177,20 @@ func (s *Server) metadata(k key) *keyMetadata {
 	if !k.enabled {
 		state = "Disabled"
 	}
+	ks := specs[k.spec]
 	m := &keyMetadata{
 		AWSAccountId: s.account, KeyId: k.id, Arn: s.KeyARN(k.id), CreationDate: epoch(k.created),
-		Enabled: k.enabled, Description: k.description, KeyUsage: encryptDecrypt, KeyState: state,
-		Origin: "AWS_KMS", KeyManager: "CUSTOMER", CustomerMasterKeySpec: symmetricDefault,
-		KeySpec: symmetricDefault, EncryptionAlgorithms: []string{symmetricDefault}, MultiRegion: k.multiRegion,
+		Enabled: k.enabled, Description: k.description, KeyUsage: ks.usage, KeyState: state,
+		Origin: "AWS_KMS", KeyManager: "CUSTOMER", CustomerMasterKeySpec: k.spec,
+		KeySpec: k.spec, MultiRegion: k.multiRegion,
+	}
+	switch ks.usage {
+	case encryptDecrypt:
+		m.EncryptionAlgorithms = []string{symmetricDefault}
+	case generateVerifyMac:
+		m.MacAlgorithms = []string{ks.alg}
+	case signVerify:
+		m.SigningAlgorithms = []string{ks.alg}
 	}
 	if k.multiRegion {
 		m.MultiRegionConfiguration = &multiRegionConfig{
@@ -199,13 +215,12 @@ type createKeyReq struct {
 
 type keyMetadataResp struct{ KeyMetadata *keyMetadata }
 
-func (s *Server) createKey(ctx context.Context, in *createKeyReq) (*keyMetadataResp, error) {
+func (s *Server) createKey(_ context.Context, in *createKeyReq) (*keyMetadataResp, error) {
+	spec, err := keySpecOf(in)
+	if err != nil {
+		return nil, err
+	}
 	switch {
-	case in.KeyUsage != "" && in.KeyUsage != encryptDecrypt:
-		return nil, apiErr(ErrUnsupportedOperation, "KeyUsage %s is not supported; only %s", in.KeyUsage, encryptDecrypt)
-	case in.KeySpec != "" && in.KeySpec != symmetricDefault,
-		in.CustomerMasterKeySpec != "" && in.CustomerMasterKeySpec != symmetricDefault:
-		return nil, apiErr(ErrUnsupportedOperation, "only KeySpec %s is supported", symmetricDefault)
 	case in.Origin != "" && in.Origin != "AWS_KMS":
 		return nil, apiErr(ErrUnsupportedOperation, "Origin %s is not supported", in.Origin)
 	case in.CustomKeyStoreId != "" || in.XksKeyId != "":
@@ -213,15 +228,18 @@ func (s *Server) createKey(ctx context.Context, in *createKeyReq) (*keyMetadataR
 	case len(in.Description) > maxDescription:
 		return nil, apiErr(ErrValidation, "Description exceeds %d characters", maxDescription)
 	}
-	kk, err := s.CreateKey(ctx, KeyOptions{Description: in.Description, MultiRegion: in.MultiRegion != nil && *in.MultiRegion})
+	k, err := newSpecKey(in.Description, in.MultiRegion != nil && *in.MultiRegion, spec, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.resolve(kk.ID)
+	err = s.st.update(func() (func(), error) {
+		s.st.keys[k.id] = k
+		return func() { delete(s.st.keys, k.id) }, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &keyMetadataResp{s.metadata(k)}, nil
+	return &keyMetadataResp{s.metadata(*k)}, nil
 }
 
 type createAliasReq struct{ AliasName, TargetKeyId string }
@@ -452,9 +470,18 @@ func (s *Server) encrypt(_ context.Context, in *encryptReq) (*encryptResp, error
 	return &encryptResp{CiphertextBlob: ct, KeyId: s.KeyARN(k.id), EncryptionAlgorithm: symmetricDefault}, nil
 }
 
+// usableKey resolves ref to an enabled symmetric encryption key.
 func (s *Server) usableKey(ref string) (key, error) {
+	return s.usableKeyFor(ref, encryptDecrypt)
+}
+
+// usableKeyFor resolves ref to an enabled key of the given KeyUsage.
+func (s *Server) usableKeyFor(ref, usage string) (key, error) {
 	k, err := s.resolve(ref)
 	if err != nil {
+		return key{}, err
+	}
+	if err := s.checkUsage(k, usage); err != nil {
 		return key{}, err
 	}
 	return k, s.checkUsable(k)
@@ -572,6 +599,9 @@ func (s *Server) open(ciphertext []byte, keyRef string, ctx map[string]string) (
 	s.st.mu.RUnlock()
 	if kp == nil {
 		return key{}, nil, apiErr(ErrInvalidCiphertext, "ciphertext refers to a key that does not exist here")
+	}
+	if err := s.checkUsage(k, encryptDecrypt); err != nil {
+		return key{}, nil, err
 	}
 	if err := s.checkUsable(k); err != nil {
 		return key{}, nil, err

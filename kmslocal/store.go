@@ -19,7 +19,8 @@ const stateFile = "kmslocal-state.json"
 
 type key struct {
 	id             string
-	material       []byte // never mutated after creation; safe to share
+	spec           string // KeySpec: SYMMETRIC_DEFAULT, HMAC_256 or ECC_NIST_P256 (P-256 scalar)
+	material       []byte // 32 bytes, never mutated after creation; safe to share
 	description    string
 	enabled        bool
 	multiRegion    bool
@@ -71,6 +72,7 @@ type stateJSON struct {
 
 type keyJSON struct {
 	ID             string    `json:"id"`
+	KeySpec        string    `json:"keySpec,omitempty"` // "" for SYMMETRIC_DEFAULT
 	Material       []byte    `json:"material"`
 	Description    string    `json:"description,omitempty"`
 	Enabled        bool      `json:"enabled"`
@@ -128,11 +130,15 @@ func (st *store) loadState(dir string) error {
 		return fmt.Errorf("kmslocal: state %s: unsupported version %d", st.path, s.Version)
 	}
 	for _, k := range s.Keys {
-		if !validKeyID(k.ID) || len(k.Material) != keyMaterialN {
+		spec := k.KeySpec
+		if spec == "" {
+			spec = symmetricDefault
+		}
+		if !validKeyID(k.ID) || len(k.Material) != keyMaterialN || checkMaterial(spec, k.Material) != nil {
 			return fmt.Errorf("kmslocal: state %s: invalid key %q", st.path, k.ID)
 		}
 		st.keys[k.ID] = &key{
-			id: k.ID, material: k.Material, description: k.Description,
+			id: k.ID, spec: spec, material: k.Material, description: k.Description,
 			enabled: k.Enabled, multiRegion: k.MultiRegion, created: k.Created,
 			rotation: k.Rotation, rotationPeriod: k.RotationPeriod, rotationSince: k.RotationSince,
 		}
@@ -165,7 +171,7 @@ func (st *store) applySeed(sf *SeedFile, now time.Time) error {
 			}
 		} else {
 			st.keys[sk.ID] = &key{
-				id: sk.ID, material: bytes.Clone(sk.Material), description: sk.Description,
+				id: sk.ID, spec: symmetricDefault, material: bytes.Clone(sk.Material), description: sk.Description,
 				enabled: sk.Enabled == nil || *sk.Enabled, multiRegion: sk.MultiRegion, created: now,
 			}
 		}
@@ -210,8 +216,12 @@ func (st *store) saveLocked() error {
 	}
 	s := stateJSON{Version: 1, Keys: []keyJSON{}, Aliases: []aliasJSON{}}
 	for _, k := range st.keys {
+		spec := k.spec
+		if spec == symmetricDefault {
+			spec = ""
+		}
 		s.Keys = append(s.Keys, keyJSON{
-			ID: k.id, Material: k.material, Description: k.description,
+			ID: k.id, KeySpec: spec, Material: k.material, Description: k.description,
 			Enabled: k.enabled, MultiRegion: k.multiRegion, Created: k.created,
 			Rotation: k.rotation, RotationPeriod: k.rotationPeriod, RotationSince: k.rotationSince,
 		})

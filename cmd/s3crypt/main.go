@@ -6,7 +6,7 @@
 //	s3crypt encrypt --key aes:FILE [flags] SRC DST
 //	s3crypt decrypt --key aes:FILE [flags] SRC DST
 //	s3crypt inspect [--json] SRC
-//	s3crypt verify-log FILE
+//	s3crypt verify-log [--audit-key KEY] [--expect-digest FILE|s3://…] FILE
 //	s3crypt demo
 //
 // SRC and DST are a file, a directory (its tree mirrored, ".enc" added on
@@ -64,7 +64,8 @@ type runFlags struct {
 	suite, frameSize                        string
 	concurrency                             int
 	overwrite, quiet, json                  bool
-	metadata                                string
+	metadata, auditKey, auditHead           string
+	digestEvery                             int
 	endpoint, kmsEndpoint, region, profile  string
 	cacheAge                                time.Duration
 	cacheMessages, cacheBytes               uint64
@@ -108,6 +109,9 @@ func runCommand(op cli.Op) *cobra.Command {
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary unless something failed")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	fl.StringVar(&f.metadata, "metadata-output", "", "append one hash-chained JSON audit line per input to FILE, or - for stdout")
+	fl.StringVar(&f.auditKey, "audit-key", "", "sign digests of the audit log: kms-hmac:KEY, kms-sign:KEY, hmac:FILE or ed25519:FILE")
+	fl.StringVar(&f.auditHead, "audit-head", "", "with --audit-key: copy each digest to FILE or s3://bucket/key, to detect a cut log")
+	fl.IntVar(&f.digestEvery, "digest-every", 1000, "with --audit-key: lines between digests (one also ends each run)")
 	fl.StringVar(&f.endpoint, "endpoint-url", "", "S3 endpoint URL (https, or http to a loopback address)")
 	fl.StringVar(&f.kmsEndpoint, "kms-endpoint-url", "", "KMS endpoint URL (https, or http to a loopback address)")
 	fl.StringVar(&f.region, "region", "", "AWS region")
@@ -156,24 +160,29 @@ func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
 			return fmt.Errorf("--frame-size: %w", err)
 		}
 	}
-	switch f.metadata {
-	case "":
-	case "-":
-		if dst == "-" {
-			return fmt.Errorf("%w: --metadata-output - and DST - both use stdout", cli.ErrUsage)
-		}
-		o.Audit = cli.NewAuditLog(cmd.OutOrStdout())
-	default:
-		if o.Audit, err = cli.OpenAuditLog(f.metadata); err != nil {
+	switch {
+	case f.metadata == "" && (f.auditKey != "" || f.auditHead != ""):
+		return fmt.Errorf("%w: --audit-key and --audit-head need --metadata-output", cli.ErrUsage)
+	case f.metadata == "-" && dst == "-":
+		return fmt.Errorf("%w: --metadata-output - and DST - both use stdout", cli.ErrUsage)
+	case f.metadata != "":
+		o.Audit, err = cli.OpenAudit(cmd.Context(), f.metadata, cli.AuditOptions{
+			Key: f.auditKey, Head: f.auditHead, DigestEvery: f.digestEvery, Keys: o.Keys, S3: o.S3, Stdout: cmd.OutOrStdout(),
+		})
+		if err != nil {
 			return fmt.Errorf("--metadata-output: %w", err)
 		}
-		defer o.Audit.Close()
 	}
 	stderr := cmd.ErrOrStderr()
 	if file, ok := stderr.(*os.File); ok && !f.quiet && term.IsTerminal(int(file.Fd())) {
 		o.Progress = cli.NewProgress(stderr)
 	}
 	sum, err := cli.Run(cmd.Context(), op, src, dst, o)
+	if o.Audit != nil {
+		if cerr := o.Audit.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("--metadata-output: %w", cerr))
+		}
+	}
 	if sum.Files == 0 && err != nil {
 		return err
 	}
@@ -281,24 +290,43 @@ func sortedKeys(m map[string]string) []string {
 }
 
 func verifyLogCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify-log FILE",
-		Short: "Check the hash chain of a --metadata-output audit log; names the first bad line",
+	var o cli.AuditOptions
+	cmd := &cobra.Command{
+		Use:   "verify-log [--audit-key KEY] [--expect-digest FILE|s3://…] FILE",
+		Short: "Check a --metadata-output audit log's chain and signed digests; names the first bad line",
 		Args:  usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Open(args[0])
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			res, err := cli.VerifyLog(f)
-			if err != nil {
+			o.S3 = cli.S3Options{EndpointURL: o.S3.EndpointURL, Region: o.Keys.Region, Profile: o.Keys.Profile}
+			res, err := cli.VerifyAudit(cmd.Context(), args[0], o)
+			switch {
+			case err != nil && o.Key != "":
+				return fmt.Errorf("%s: %w (lines 1-%d verified and signed)", args[0], err, res.Signed)
+			case err != nil:
 				return fmt.Errorf("%s: %w (%d lines before it verified)", args[0], err, res.Lines)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: chain verified, %d lines, head %s\n", args[0], res.Lines, res.Head)
+			out := cmd.OutOrStdout()
+			if o.Key == "" {
+				fmt.Fprintf(out, "%s: chain verified, %d lines, head %s; %d digests, signatures NOT checked (no --audit-key): every line is unverified\n",
+					args[0], res.Lines, res.Head, res.Digests)
+				return nil
+			}
+			fmt.Fprintf(out, "%s: chain verified, %d lines, all signed (%d digests verified with %s), head %s\n", args[0], res.Lines, res.Digests, o.Key, res.Head)
+			if o.Head != "" {
+				fmt.Fprintf(out, "%s: holds the expected digest from %s\n", args[0], o.Head)
+			} else {
+				fmt.Fprintf(out, "%s: lines cut from the end are detected only with --expect-digest\n", args[0])
+			}
 			return nil
 		},
 	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Key, "audit-key", "", "verify digest signatures: kms-hmac:KEY, kms-sign:KEY, hmac:FILE or ed25519:FILE (private or public key)")
+	fl.StringVar(&o.Head, "expect-digest", "", "FILE or s3://bucket/key holding the latest digest (--audit-head): detects a cut log")
+	fl.StringVar(&o.Keys.KMSEndpoint, "kms-endpoint-url", "", "KMS endpoint URL (https, or http to a loopback address)")
+	fl.StringVar(&o.S3.EndpointURL, "endpoint-url", "", "S3 endpoint URL")
+	fl.StringVar(&o.Keys.Region, "region", "", "AWS region")
+	fl.StringVar(&o.Keys.Profile, "profile", "", "AWS shared config profile")
+	return cmd
 }
 
 func demoCommand() *cobra.Command {

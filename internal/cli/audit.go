@@ -1,25 +1,37 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"runtime"
 	"strings"
-	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/internal/auditlog"
 )
 
 // ErrBrokenChain reports an audit log whose hash chain does not verify:
 // a line was edited, deleted, inserted or reordered.
-var ErrBrokenChain = errors.New("audit log chain broken")
+var ErrBrokenChain = auditlog.ErrBrokenChain
 
-// zeroPrev is the prev field of a log's first line.
-var zeroPrev = strings.Repeat("0", 64)
+// ChainError names the first line of an audit log that does not verify.
+type ChainError = auditlog.ChainError
+
+// digestTimeout bounds one signing call (KMS) for a digest.
+const digestTimeout = time.Minute
 
 // Record is one line of the audit log: one input processed. It never holds
 // key material, plaintext or encryption context values.
@@ -40,20 +52,79 @@ type Record struct {
 	Error       string   `json:"error,omitempty"`
 }
 
-// AuditLog appends hash-chained records. It is safe for concurrent use.
+// AuditLog appends hash-chained records and, with a key, signed digests
+// (package auditlog). It is safe for concurrent use.
 type AuditLog struct {
-	mu     sync.Mutex
-	w      io.Writer
+	w      *auditlog.Writer
 	f      *os.File // nil for a writer such as stdout
-	prev   string
 	unlock func()
+	// ctx is the opening context without its cancellation: digests are
+	// signed after an interrupt too, each within digestTimeout.
+	ctx context.Context
 }
 
-// OpenAuditLog opens path for appending, creating it with mode 0600. An
-// existing log is verified first and its chain continued; one that does not
-// verify is refused, so that a broken chain is never extended. The file is
-// locked (flock) until Close, so two processes cannot interleave lines.
+// AuditOptions configure a signed audit log (OpenAudit) and its check
+// (VerifyAudit).
+type AuditOptions struct {
+	// Key signs (or, for VerifyAudit, verifies) digests:
+	//   kms-hmac:KEY    KMS HMAC_256 key (GenerateMac / VerifyMac)
+	//   kms-sign:KEY    KMS ECC_NIST_P256 key (Sign / Verify)
+	//   hmac:FILE       local HMAC-SHA256 key, at least 32 bytes (s3crypt keygen writes one)
+	//   ed25519:FILE    PEM PKCS#8 Ed25519 private key; for VerifyAudit also a PEM public key
+	// KEY is a key ARN, alias/NAME or key id. "" writes an unsigned chain.
+	Key string
+	// Head is the second place each digest line is copied to (OpenAudit) or
+	// read from as the expected digest (VerifyAudit): FILE or s3://bucket/key.
+	Head        string
+	DigestEvery int // lines between digests; 0: auditlog.DefaultDigestEvery
+
+	Keys   KeyOptions // how KMS is reached (Region, Profile, KMSEndpoint)
+	S3     S3Options  // how S3 is reached, for an s3:// Head
+	Stdout io.Writer  // the log for path "-"
+}
+
+// OpenAuditLog opens an unsigned audit log; see OpenAudit.
 func OpenAuditLog(path string) (*AuditLog, error) {
+	return OpenAudit(context.Background(), path, AuditOptions{})
+}
+
+// NewAuditLog returns an unsigned log written to w with a new chain.
+func NewAuditLog(w io.Writer) *AuditLog {
+	return &AuditLog{w: auditlog.NewWriter(w, auditlog.Result{}, auditlog.Options{}), ctx: context.Background()}
+}
+
+// OpenAudit opens path for appending, creating it with mode 0600, or writes
+// a new log to o.Stdout for "-". An existing log is verified first and its
+// chain continued; one that auditlog.Resume refuses is never extended. The
+// file is locked (flock) until Close, so two processes cannot interleave
+// lines.
+func OpenAudit(ctx context.Context, path string, o AuditOptions) (*AuditLog, error) {
+	if o.Key == "" && o.Head != "" {
+		return nil, fmt.Errorf("%w: --audit-head needs --audit-key", ErrUsage)
+	}
+	ao := auditlog.Options{DigestEvery: o.DigestEvery}
+	if o.Key != "" {
+		s, err := LoadAuditSigner(ctx, o.Key, o.Keys)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := s.(interface{ CanSign() bool }); ok && !v.CanSign() {
+			return nil, fmt.Errorf("--audit-key %s: %w: a public key verifies only; sign with the private key", o.Key, ErrKeySpec)
+		}
+		ao.Signer = s
+	}
+	if o.Head != "" {
+		h, err := openHead(ctx, o.Head, o.S3)
+		if err != nil {
+			return nil, err
+		}
+		ao.Head = h
+	}
+	l := &AuditLog{ctx: context.WithoutCancel(ctx)}
+	if path == "-" {
+		l.w = auditlog.NewWriter(o.Stdout, auditlog.Result{}, ao)
+		return l, nil
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -63,53 +134,40 @@ func OpenAuditLog(path string) (*AuditLog, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: lock: %w", path, err)
 	}
-	res, err := VerifyLog(f)
+	ao.Sync = f.Sync
+	w, err := auditlog.Resume(ctx, f, f, ao)
 	if err != nil {
 		unlock()
 		f.Close()
 		return nil, fmt.Errorf("%s: refusing to append: %w", path, err)
 	}
-	return &AuditLog{w: f, f: f, prev: res.Head, unlock: unlock}, nil
+	l.w, l.f, l.unlock = w, f, unlock
+	return l, nil
 }
 
-// NewAuditLog returns a log written to w with a new chain.
-func NewAuditLog(w io.Writer) *AuditLog {
-	return &AuditLog{w: w, prev: zeroPrev}
-}
-
-// Append sets r.Prev and writes r as one line, synced to disk for a file.
+// Append sets r.Prev and writes r as one line, synced to disk for a file;
+// every DigestEvery lines a digest follows.
 func (l *AuditLog) Append(r Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r.Prev = l.prev
-	line, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if _, err := l.w.Write(append(line, '\n')); err != nil {
-		return err
-	}
-	if l.f != nil {
-		if err := l.f.Sync(); err != nil {
-			return err
-		}
-	}
-	l.prev = lineHash(line)
-	return nil
+	ctx, cancel := context.WithTimeout(l.ctx, digestTimeout)
+	defer cancel()
+	return l.w.Append(ctx, func(prev string) ([]byte, error) {
+		r.Prev = prev
+		return json.Marshal(r)
+	})
 }
 
-// Close releases the lock and closes a log opened by OpenAuditLog.
+// Close signs a last digest (for a signed log), releases the lock and
+// closes a file. An error means the lines since the previous digest are
+// unsigned.
 func (l *AuditLog) Close() error {
-	if l.f == nil {
-		return nil
+	ctx, cancel := context.WithTimeout(l.ctx, digestTimeout)
+	defer cancel()
+	err := l.w.Close(ctx)
+	if l.f != nil {
+		l.unlock()
+		err = errors.Join(err, l.f.Close())
 	}
-	l.unlock()
-	return l.f.Close()
-}
-
-func lineHash(line []byte) string {
-	h := sha256.Sum256(line)
-	return hex.EncodeToString(h[:])
+	return err
 }
 
 // LogResult describes a verified audit log.
@@ -118,53 +176,190 @@ type LogResult struct {
 	Head  string // hex SHA-256 of the last line (the next line's prev)
 }
 
-// ChainError names the first line of an audit log that does not verify.
-type ChainError struct {
-	Line   int // 1-based
-	Reason string
-}
-
-func (e *ChainError) Error() string {
-	return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
-}
-
-func (e *ChainError) Unwrap() error { return ErrBrokenChain }
-
-// VerifyLog checks the chain of the audit log in r: line 1's prev is 64
-// zeros and each later line's prev is the SHA-256 of the line before it.
-// An edited line breaks the next line's link, a deleted line the link of
-// the line after the gap. Removing lines from the end leaves a valid
-// shorter chain: compare Head or Lines with a copy kept elsewhere.
+// VerifyLog checks the chain of the audit log in r, and the form and links
+// of its digests, but no signature: see VerifyAudit. Removing lines from
+// the end leaves a valid shorter chain.
 func VerifyLog(r io.Reader) (LogResult, error) {
-	br := bufio.NewReader(r)
-	res := LogResult{Head: zeroPrev}
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) == 0 && err == io.EOF {
-			return res, nil
+	res, err := auditlog.Verify(context.Background(), r, auditlog.VerifyOptions{})
+	return LogResult{Lines: res.Lines, Head: res.Head}, err
+}
+
+// VerifyAudit checks the audit log at path: its chain and, with o.Key,
+// every digest's signature, and that no line follows the last digest
+// (auditlog.UnverifiedError); with o.Head, that it holds the expected
+// digest found there.
+func VerifyAudit(ctx context.Context, path string, o AuditOptions) (auditlog.Result, error) {
+	var vo auditlog.VerifyOptions
+	if o.Key != "" {
+		s, err := LoadAuditSigner(ctx, o.Key, o.Keys)
+		if err != nil {
+			return auditlog.Result{}, err
 		}
-		if err != nil && err != io.EOF {
-			return res, err
-		}
-		n := res.Lines + 1
-		if !bytes.HasSuffix(line, []byte("\n")) {
-			return res, &ChainError{n, "incomplete last line (no newline)"}
-		}
-		line = line[:len(line)-1]
-		var rec struct {
-			Prev *string `json:"prev"`
-		}
-		if jerr := json.Unmarshal(line, &rec); jerr != nil || rec.Prev == nil {
-			return res, &ChainError{n, "not a JSON record with a prev field"}
-		}
-		if *rec.Prev != res.Head {
-			reason := "prev does not match the SHA-256 of line " + fmt.Sprint(n-1) + ": that line was edited, or lines before this one were deleted or inserted"
-			if n == 1 {
-				reason = "prev of the first line is not 64 zeros: lines before it were deleted"
-			}
-			return res, &ChainError{n, reason}
-		}
-		res.Lines = n
-		res.Head = lineHash(line)
+		vo.Signer = s
 	}
+	if o.Head != "" {
+		h, err := openHead(ctx, o.Head, o.S3)
+		if err != nil {
+			return auditlog.Result{}, err
+		}
+		if vo.Expect, err = h.Get(ctx); err != nil {
+			return auditlog.Result{}, fmt.Errorf("--expect-digest %s: %w", o.Head, err)
+		}
+		if vo.Expect == nil {
+			return auditlog.Result{}, fmt.Errorf("--expect-digest %s: does not exist", o.Head)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return auditlog.Result{}, err
+	}
+	defer f.Close()
+	res, err := auditlog.Verify(ctx, f, vo)
+	if err == nil && vo.Signer != nil {
+		err = auditlog.CheckSigned(res)
+	}
+	return res, err
+}
+
+// LoadAuditSigner returns the Signer of an --audit-key value.
+func LoadAuditSigner(ctx context.Context, spec string, ko KeyOptions) (auditlog.Signer, error) {
+	kind, arg, _ := strings.Cut(spec, ":")
+	if arg == "" {
+		kind = ""
+	}
+	switch kind {
+	case "kms-hmac", "kms-sign":
+		region := ""
+		if a, err := kmskeyring.ParseARN(arg); err == nil {
+			region = a.Region
+		} else if strings.HasPrefix(arg, "arn:") {
+			return nil, fmt.Errorf("--audit-key %s: %w: %v", spec, ErrKeySpec, err)
+		}
+		c, err := (&kmsClients{opts: ko}).client(ctx, region)
+		if err != nil {
+			return nil, err
+		}
+		if kind == "kms-hmac" {
+			return auditlog.NewKMSHMAC(c, arg), nil
+		}
+		return auditlog.NewKMSSign(c, arg), nil
+	case "hmac":
+		key, err := readSecret(spec, arg)
+		if err != nil {
+			return nil, err
+		}
+		s, err := auditlog.NewHMACKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("--audit-key %s: %w: %v", spec, ErrKeySpec, err)
+		}
+		return s, nil
+	case "ed25519":
+		return loadEd25519(spec, arg)
+	}
+	return nil, fmt.Errorf("--audit-key %q: %w: want kms-hmac:KEY, kms-sign:KEY, hmac:FILE or ed25519:FILE", spec, ErrKeySpec)
+}
+
+// readSecret reads a secret key file, refusing one that others may read.
+func readSecret(spec, path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("--audit-key %s: key file %s does not exist", spec, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--audit-key %s: %w", spec, err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("--audit-key %s: key file %s has mode %04o: others may read it; run chmod 600 %s", spec, path, fi.Mode().Perm(), path)
+	}
+	return os.ReadFile(path)
+}
+
+// loadEd25519 reads a PEM PKCS#8 private key, or a PKIX public key (which
+// verifies only).
+func loadEd25519(spec, path string) (auditlog.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--audit-key %s: %w", spec, err)
+	}
+	bad := fmt.Errorf("--audit-key %s: %w: not a PEM Ed25519 private key (PKCS#8) or public key", spec, ErrKeySpec)
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, bad
+	}
+	switch b.Type {
+	case "PRIVATE KEY":
+		if _, err := readSecret(spec, path); err != nil {
+			return nil, err
+		}
+		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+		priv, ok := k.(ed25519.PrivateKey)
+		if err != nil || !ok {
+			return nil, bad
+		}
+		return auditlog.NewEd25519Key(priv, nil)
+	case "PUBLIC KEY":
+		k, err := x509.ParsePKIXPublicKey(b.Bytes)
+		pub, ok := k.(ed25519.PublicKey)
+		if err != nil || !ok {
+			return nil, bad
+		}
+		return auditlog.NewEd25519Key(nil, pub)
+	}
+	return nil, bad
+}
+
+// openHead returns the HeadStore of an --audit-head or --expect-digest value.
+func openHead(ctx context.Context, loc string, so S3Options) (auditlog.HeadStore, error) {
+	l, err := parseLocation(loc)
+	if err != nil {
+		return nil, err
+	}
+	switch l.kind {
+	case locStdio:
+		return nil, fmt.Errorf("%w: the audit head copy cannot be stdin or stdout", ErrUsage)
+	case locS3:
+		if l.key == "" || strings.HasSuffix(l.key, "/") {
+			return nil, fmt.Errorf("%w: %s names no object", ErrUsage, loc)
+		}
+		o := &Options{S3: so}
+		c, err := connectS3(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		return &s3Head{c: c, bucket: l.bucket, key: l.key}, nil
+	}
+	return auditlog.FileHead(l.path), nil
+}
+
+// s3Head is an auditlog.HeadStore in an S3 object.
+type s3Head struct {
+	c           *s3Conn
+	bucket, key string
+}
+
+func (h *s3Head) String() string { return s3Name(h.bucket, h.key) }
+
+func (h *s3Head) Get(ctx context.Context) ([]byte, error) {
+	out, err := h.c.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &h.bucket, Key: &h.key})
+	var nk *types.NoSuchKey
+	if errors.As(err, &nk) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, auditlog.MaxLine+2))
+	if len(b) > auditlog.MaxLine+1 {
+		return nil, fmt.Errorf("longer than %d bytes: not a digest line", auditlog.MaxLine)
+	}
+	return b, err
+}
+
+func (h *s3Head) Put(ctx context.Context, line []byte) error {
+	_, err := h.c.api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &h.bucket, Key: &h.key, Body: strings.NewReader(string(line)),
+		ContentLength: aws.Int64(int64(len(line))), ContentType: aws.String("application/json"),
+	})
+	return err
 }

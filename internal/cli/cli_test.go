@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/auditlog"
 )
 
 func writeLog(t *testing.T, path string, n int) {
@@ -355,7 +356,7 @@ func FuzzVerifyLog(f *testing.F) {
 			return
 		}
 		var more bytes.Buffer
-		l := &AuditLog{w: &more, prev: res.Head}
+		l := &AuditLog{w: auditlog.NewWriter(&more, auditlog.Result{Lines: res.Lines, Head: res.Head}, auditlog.Options{}), ctx: context.Background()}
 		l.Append(Record{Op: "encrypt", Result: "ok"})
 		if res2, err := VerifyLog(io.MultiReader(bytes.NewReader(log), &more)); err != nil || res2.Lines != res.Lines+1 {
 			t.Fatalf("after append: %+v, %v", res2, err)

@@ -49,10 +49,17 @@
 //	line n>1:  prev = hex(SHA-256(bytes of line n-1, newline excluded))
 //
 // so an edited line breaks the next line's prev and a deleted one the line
-// after the gap; VerifyLog names the first line that does not verify. Lines
-// cut from the end leave a valid shorter chain: keep the head (the SHA-256 of
-// the last line, printed by verify-log) elsewhere to detect that. Appending
-// verifies the existing log first and refuses a broken one; the file is
+// after the gap; VerifyLog names the first line that does not verify. The
+// chain alone is unkeyed: whoever can write the file can recompute it. With
+// --audit-key (kms-hmac:KEY, kms-sign:KEY, hmac:FILE or ed25519:FILE) a
+// signed digest line follows every --digest-every lines (default 1000) and
+// ends every run, and --audit-head FILE|s3://bucket/key receives a copy of
+// each digest; verify-log --audit-key checks every signature and refuses
+// lines after the last digest, and --expect-digest checks the log still
+// holds the copied digest, so a cut tail is detected. The format and
+// exactly what is and is not detectable are in package auditlog. Appending
+// verifies the existing log first and refuses a broken one (and, with a
+// key, one with unsigned lines; without one, a signed log); the file is
 // locked while a run appends. Context values, key material and plaintext
 // never appear in the log.
 package cli
