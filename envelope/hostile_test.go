@@ -7,8 +7,13 @@ import (
 	"crypto/rsa"
 	"encoding/binary"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"math/big"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -264,6 +269,14 @@ func TestHostileOptionMisapplied(t *testing.T) {
 			return err
 		}},
 	}
+	// Every Option constructor of the package is in the table.
+	var listed []string
+	for _, o := range options {
+		listed = append(listed, o.name)
+	}
+	if missing := optionConstructors(t); !slices.Equal(missing, slices.Sorted(slices.Values(listed))) {
+		t.Fatalf("Option constructors %v, table %v: classify each new option", missing, slices.Sorted(slices.Values(listed)))
+	}
 	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit)
 	ct, err := c.Encrypt(ctx, pt, ec)
 	if err != nil {
@@ -301,4 +314,35 @@ func TestHostileOptionMisapplied(t *testing.T) {
 	if _, err := d.With(envelope.WithSuite(envelope.AES256GCMHKDFSHA512CommitP384), envelope.WithUnsignedOnly()); err != nil {
 		t.Errorf("With: %v", err)
 	}
+}
+
+// optionConstructors returns the sorted names of the package's exported
+// functions that return an Option.
+func optionConstructors(t *testing.T) []string {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv != nil || !fd.Name.IsExported() || fd.Type.Results == nil || len(fd.Type.Results.List) != 1 {
+				continue
+			}
+			if id, ok := fd.Type.Results.List[0].Type.(*ast.Ident); ok && id.Name == "Option" {
+				names = append(names, fd.Name.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
 }
