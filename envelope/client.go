@@ -40,6 +40,50 @@ type config struct {
 	noNetV400Retry  bool
 	maxNonFramed    int64
 	concurrency     int
+
+	call   call   // the call being configured; 0 for New
+	misfit string // the first option that does not apply to call
+}
+
+// call is a Client method an Option may apply to.
+type call uint8
+
+const (
+	callEncrypt call = 1 << iota
+	callEncryptWriter
+	callDecrypt
+	callDecryptReader
+	callDecryptReaderAt
+
+	encrypting   = callEncrypt | callEncryptWriter
+	decrypting   = callDecrypt | callDecryptReader | callDecryptReaderAt
+	anyDirection = encrypting | decrypting
+)
+
+func (k call) String() string {
+	switch k {
+	case callEncrypt:
+		return "Encrypt"
+	case callEncryptWriter:
+		return "NewEncryptWriter"
+	case callDecrypt:
+		return "Decrypt"
+	case callDecryptReader:
+		return "NewDecryptReader"
+	case callDecryptReaderAt:
+		return "NewDecryptReaderAt"
+	}
+	return "New"
+}
+
+// use records that the option name, which applies to the calls in to, was
+// given. Every Option calls it first: an option given to a call it does not
+// apply to fails that call with ErrInvalidOption. Options given to New are
+// defaults for every call and are not checked.
+func (c *config) use(name string, to call) {
+	if c.call != 0 && c.call&to == 0 && c.misfit == "" {
+		c.misfit = name
+	}
 }
 
 func defaultConfig() config {
@@ -47,6 +91,9 @@ func defaultConfig() config {
 }
 
 func (c *config) check() error {
+	if c.misfit != "" {
+		return fmt.Errorf("envelope: option %s does not apply to %s: %w", c.misfit, c.call, ErrInvalidOption)
+	}
 	if c.frameLength < 1 || int64(c.frameLength) > stream.MaxFrameLength {
 		return fmt.Errorf("envelope: frame length %d outside 1..%d: %w", c.frameLength, int64(stream.MaxFrameLength), ErrInvalidOption)
 	}
@@ -65,27 +112,38 @@ func (c *config) check() error {
 	return nil
 }
 
-// An Option configures a Client, or one call when passed to it.
+// An Option configures a Client, or one call when passed to it. Given to
+// New, an option sets a default for every call it applies to; given to a
+// call it does not apply to (WithSuite to Decrypt, WithExpectedContext to
+// Encrypt), it fails the call with ErrInvalidOption naming it.
 type Option func(*config)
 
 // WithSuite sets the algorithm suite messages are written with. The
 // default is AES256GCMHKDFSHA512CommitP384 (0x0578), as in the official
 // SDKs; AES256GCMHKDFSHA512Commit (0x0478) drops the signature for
 // producers and consumers that trust each other equally.
-func WithSuite(id SuiteID) Option { return func(c *config) { c.suite = id } }
+func WithSuite(id SuiteID) Option {
+	return func(c *config) { c.use("WithSuite", encrypting); c.suite = id }
+}
 
 // WithFrameLength sets the plaintext bytes per frame, 1 to 2^32-1.
-func WithFrameLength(n int) Option { return func(c *config) { c.frameLength = n } }
+func WithFrameLength(n int) Option {
+	return func(c *config) { c.use("WithFrameLength", encrypting); c.frameLength = n }
+}
 
 // WithCommitmentPolicy sets the commitment policy. The default,
 // RequireEncryptRequireDecrypt, reads only key-committing messages;
 // reading legacy messages needs RequireEncryptAllowDecrypt.
-func WithCommitmentPolicy(p CommitmentPolicy) Option { return func(c *config) { c.policy = p } }
+func WithCommitmentPolicy(p CommitmentPolicy) Option {
+	return func(c *config) { c.use("WithCommitmentPolicy", anyDirection); c.policy = p }
+}
 
 // WithMaxEncryptedDataKeys limits the encrypted data keys a message may
 // carry, on encrypt and decrypt; 0 means no limit. Set it when decrypting
 // messages from untrusted sources.
-func WithMaxEncryptedDataKeys(n int) Option { return func(c *config) { c.maxEDKs = n } }
+func WithMaxEncryptedDataKeys(n int) Option {
+	return func(c *config) { c.use("WithMaxEncryptedDataKeys", anyDirection); c.maxEDKs = n }
+}
 
 // WithExpectedContext sets, on decrypt, pairs the message's encryption
 // context must hold. Pairs the header lacks are taken as required pairs
@@ -93,39 +151,51 @@ func WithMaxEncryptedDataKeys(n int) Option { return func(c *config) { c.maxEDKs
 // without them then fails with ErrAuthentication, or earlier with
 // ErrNoDecryptionKey from keyrings that bind the context (raw AES).
 func WithExpectedContext(ec map[string]string) Option {
-	return func(c *config) { c.expected = maps.Clone(ec) }
+	return func(c *config) { c.use("WithExpectedContext", decrypting); c.expected = maps.Clone(ec) }
 }
 
 // WithRequiredContextKeys sets, on decrypt, context keys the message must
 // have, whatever their values.
 func WithRequiredContextKeys(keys ...string) Option {
-	return func(c *config) { c.requiredKeys = slices.Clone(keys) }
+	return func(c *config) { c.use("WithRequiredContextKeys", decrypting); c.requiredKeys = slices.Clone(keys) }
 }
 
 // WithUnsignedOnly makes decryption refuse signed messages before reading
 // their body, with ErrSignedMessage: for streaming consumers that act on
 // plaintext before the end of the message.
-func WithUnsignedOnly() Option { return func(c *config) { c.unsignedOnly = true } }
+func WithUnsignedOnly() Option {
+	return func(c *config) { c.use("WithUnsignedOnly", decrypting); c.unsignedOnly = true }
+}
 
 // WithPlaintextLength declares the length of a streamed plaintext. The
 // materials manager sees it (caching needs it) and Close fails with
 // ErrPlaintextLength if a different number of bytes was written. Encrypt
 // declares the length itself, and fails with ErrPlaintextLength if this
 // option says otherwise.
-func WithPlaintextLength(n int64) Option { return func(c *config) { c.plaintextLength = n } }
+func WithPlaintextLength(n int64) Option {
+	return func(c *config) { c.use("WithPlaintextLength", encrypting); c.plaintextLength = n }
+}
 
 // WithConcurrency sets how many goroutines seal or open the frames of one
 // message: 0 (the default) uses runtime.GOMAXPROCS(0), 1 works serially
 // in the calling goroutine. The bytes written are the same for any value.
-func WithConcurrency(n int) Option { return func(c *config) { c.concurrency = n } }
+func WithConcurrency(n int) Option {
+	return func(c *config) { c.use("WithConcurrency", anyDirection); c.concurrency = n }
+}
 
 // WithoutNetV400Retry turns off the retry the official SDKs make for
 // messages of ESDK-NET 4.0.0, which authenticated headers wrongly.
-func WithoutNetV400Retry() Option { return func(c *config) { c.noNetV400Retry = true } }
+func WithoutNetV400Retry() Option {
+	return func(c *config) { c.use("WithoutNetV400Retry", decrypting); c.noNetV400Retry = true }
+}
 
 // WithMaxNonFramedLength bounds the legacy non-framed bodies a reader
-// buffers before authenticating them (default 64 MiB).
-func WithMaxNonFramedLength(n int64) Option { return func(c *config) { c.maxNonFramed = n } }
+// buffers before authenticating them (default 64 MiB). It applies to
+// Decrypt and NewDecryptReader; NewDecryptReaderAt reads only framed
+// messages.
+func WithMaxNonFramedLength(n int64) Option {
+	return func(c *config) { c.use("WithMaxNonFramedLength", callDecrypt|callDecryptReader); c.maxNonFramed = n }
+}
 
 // Client encrypts and decrypts AWS Encryption SDK messages with the
 // materials of one MaterialsManager. It is safe for concurrent use.
@@ -159,11 +229,31 @@ func NewWithMaterialsManager(cmm MaterialsManager, opts ...Option) (*Client, err
 	return c, nil
 }
 
-func (c *Client) config(opts []Option) (config, error) {
+// With returns a Client over c's materials manager whose defaults are c's
+// with opts applied, as if they had been given to New.
+func (c *Client) With(opts ...Option) (*Client, error) {
+	d := &Client{cmm: c.cmm, cfg: c.cfg}
+	for _, o := range opts {
+		o(&d.cfg)
+	}
+	if err := d.cfg.check(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// MaxEncryptedDataKeys returns the Client's default limit on encrypted
+// data keys (WithMaxEncryptedDataKeys); 0 means no limit.
+func (c *Client) MaxEncryptedDataKeys() int { return c.cfg.maxEDKs }
+
+// config returns the Client's defaults with a call's options applied,
+// refusing options that do not apply to the call.
+func (c *Client) config(opts []Option, k call) (config, error) {
 	if len(opts) == 0 {
 		return c.cfg, nil // checked by New; no escaping copy
 	}
 	cfg := c.cfg
+	cfg.call = k
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -284,7 +374,7 @@ func headerAAD(body []byte, required map[string]string, netV400 bool) ([]byte, e
 
 // Encrypt returns plaintext encrypted in one message under the context ec.
 func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string, opts ...Option) ([]byte, error) {
-	cfg, err := c.config(opts)
+	cfg, err := c.config(opts, callEncrypt)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +428,7 @@ func appendFooter(b []byte, key *ecdsa.PrivateKey, h hash.Hash) ([]byte, error) 
 // Decrypt authenticates and decrypts a whole message. It returns no
 // plaintext unless every byte of the message verified.
 func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Option) ([]byte, *Header, error) {
-	cfg, err := c.config(opts)
+	cfg, err := c.config(opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -389,7 +479,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Option)
 
 // decryptNonFramed decrypts a legacy non-framed message through the reader.
 func (c *Client) decryptNonFramed(ctx context.Context, ciphertext []byte, opts []Option) ([]byte, *Header, error) {
-	r, err := c.newDecryptReader(ctx, bytes.NewReader(ciphertext), opts)
+	r, err := c.newDecryptReader(ctx, bytes.NewReader(ciphertext), opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -427,7 +517,7 @@ type EncryptWriter struct {
 // writer for its plaintext. Memory stays within one frame whatever the
 // size of the stream.
 func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[string]string, opts ...Option) (*EncryptWriter, error) {
-	cfg, err := c.config(opts)
+	cfg, err := c.config(opts, callEncryptWriter)
 	if err != nil {
 		return nil, err
 	}
@@ -519,11 +609,11 @@ type DecryptReader struct {
 // NewDecryptReader reads and authenticates the header of the message in r
 // and returns a reader of its plaintext.
 func (c *Client) NewDecryptReader(ctx context.Context, r io.Reader, opts ...Option) (*DecryptReader, error) {
-	return c.newDecryptReader(ctx, bufio.NewReaderSize(r, 32<<10), opts)
+	return c.newDecryptReader(ctx, bufio.NewReaderSize(r, 32<<10), opts, callDecryptReader)
 }
 
-func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Option) (*DecryptReader, error) {
-	cfg, err := c.config(opts)
+func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Option, k call) (*DecryptReader, error) {
+	cfg, err := c.config(opts, k)
 	if err != nil {
 		return nil, err
 	}
@@ -652,7 +742,7 @@ type DecryptReaderAt struct {
 // NewDecryptReaderAt reads and authenticates the header of the message of
 // size bytes in src.
 func (c *Client) NewDecryptReaderAt(ctx context.Context, src io.ReaderAt, size int64, opts ...Option) (*DecryptReaderAt, error) {
-	cfg, err := c.config(slices.Concat(opts, []Option{WithUnsignedOnly()}))
+	cfg, err := c.config(slices.Concat(opts, []Option{WithUnsignedOnly()}), callDecryptReaderAt)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,18 @@
 // is a wrapped sentinel error (ErrAuthentication, ErrMalformedHeader, ...)
 // and no input makes the package panic.
 //
+// A message's encrypted data keys are unlimited by default, as in the
+// official SDKs; WithMaxEncryptedDataKeys refuses a header with more as it
+// is parsed, before any keyring call. Whatever their number, a
+// NoDecryptionKeyError prints at most 8 reasons of at most 256 bytes each.
+// Raw RSA keyrings unwrap PKCS #1 v1.5 data keys with implicit rejection:
+// a bad padding yields a random key that then fails the key commitment or
+// header tag, exactly as a wrong key does.
+//
+// An Option given to a call it does not apply to (WithSuite to Decrypt)
+// fails the call with ErrInvalidOption; given to New, options are defaults
+// for the calls they apply to.
+//
 // Data keys are zeroed once the message key is derived; derived key bytes
 // once the AES key schedule holds them. Raw keyrings keep only their key
 // schedule.

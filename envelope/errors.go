@@ -3,7 +3,10 @@ package envelope
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/phicrypt/phicrypt/stream"
 )
@@ -71,8 +74,9 @@ var (
 	// from the length declared with WithPlaintextLength.
 	ErrPlaintextLength = errors.New("plaintext length differs from the declared length")
 
-	// ErrInvalidOption reports an Option value out of range: frame length,
-	// commitment policy, concurrency, encrypted data key limit.
+	// ErrInvalidOption reports an Option value out of range (frame length,
+	// commitment policy, concurrency, encrypted data key limit), or an
+	// Option given to a call it does not apply to.
 	ErrInvalidOption = errors.New("invalid option")
 
 	// ErrInvalidMaterials reports materials from a keyring or materials
@@ -99,24 +103,61 @@ func headerErrf(field, format string, args ...any) error {
 }
 
 // NoDecryptionKeyError lists why each keyring failed to decrypt the
-// message's encrypted data keys.
+// message's encrypted data keys. Errs holds every failure; Error prints at
+// most 8 of them, each cut to 256 bytes, so a message
+// with thousands of data keys cannot make a multi-megabyte error string.
 type NoDecryptionKeyError struct {
 	EncryptedDataKeys int     // how many the message had
 	Errs              []error // one per keyring attempt that failed
 }
 
+// Bounds on NoDecryptionKeyError.Error, which stays under 4 KiB
+// (maxReasons × (maxReasonLength + 5) + about 150 bytes).
+const (
+	maxReasons      = 8
+	maxReasonLength = 256
+)
+
 func (e *NoDecryptionKeyError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "envelope: no keyring could decrypt any of the %d data keys", e.EncryptedDataKeys)
 	for i, err := range e.Errs {
+		if i == maxReasons {
+			fmt.Fprintf(&b, "; … and %d more", len(e.Errs)-i)
+			break
+		}
 		if i == 0 {
 			b.WriteString(": ")
 		} else {
 			b.WriteString("; ")
 		}
-		b.WriteString(err.Error())
+		b.WriteString(truncate(printable(err.Error()), maxReasonLength))
 	}
 	return b.String()
+}
+
+// printable returns s, quoted if it holds a rune that is not printable
+// (a terminal escape in a third-party keyring's unquoted error).
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// truncate cuts s to at most n bytes at a rune boundary, marking a cut
+// with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 func (e *NoDecryptionKeyError) Unwrap() []error {

@@ -147,7 +147,7 @@ const (
 	OAEPSHA1
 	OAEPSHA384
 	OAEPSHA512
-	PKCS1v15 // legacy; for reading old messages and writing to old readers
+	PKCS1v15 // legacy; for reading old messages and writing to old readers; unwrapped with implicit rejection
 )
 
 func (p RSAPadding) String() string {
@@ -256,8 +256,7 @@ func (k *RawRSAKeyring) OnDecrypt(_ context.Context, m *DecryptionMaterials, edk
 		var dk []byte
 		var err error
 		if k.padding == PKCS1v15 {
-			//lint:ignore SA1019 the ESDK specification lists PKCS #1 v1.5; it is never the default.
-			dk, err = rsa.DecryptPKCS1v15(nil, k.priv, e.Ciphertext)
+			dk, err = decryptPKCS1v15(k.priv, e.Ciphertext, m.Suite.DataKeyLength())
 		} else {
 			dk, err = rsa.DecryptOAEP(k.padding.hash(), nil, k.priv, e.Ciphertext, nil)
 		}
@@ -272,6 +271,27 @@ func (k *RawRSAKeyring) OnDecrypt(_ context.Context, m *DecryptionMaterials, edk
 		errs = append(errs, fmt.Errorf("%s: no data key wrapped by this key", k))
 	}
 	return &NoDecryptionKeyError{EncryptedDataKeys: len(edks), Errs: errs}
+}
+
+// decryptPKCS1v15 unwraps an n-byte data key with implicit rejection: a
+// bad padding, or a valid padding of a key of another length, yields a
+// random key in constant time rather than an error, so the failure shows
+// only later, as the key commitment or header tag failing exactly as for a
+// wrong key. A padding oracle (Bleichenbacher) learns nothing. Only a
+// ciphertext of the wrong size, which is public, is an error.
+func decryptPKCS1v15(priv *rsa.PrivateKey, ct []byte, n int) ([]byte, error) {
+	if n == 0 {
+		return nil, ErrUnsupportedSuite
+	}
+	dk := make([]byte, n)
+	if _, err := rand.Read(dk); err != nil {
+		return nil, err
+	}
+	//lint:ignore SA1019 the ESDK specification lists PKCS #1 v1.5; it is never the default.
+	if err := rsa.DecryptPKCS1v15SessionKey(nil, priv, ct, dk); err != nil {
+		return nil, err
+	}
+	return dk, nil
 }
 
 // ParseRSAPublicKeyPEM parses a PEM "PUBLIC KEY" (X.509 SubjectPublicKeyInfo)

@@ -35,6 +35,9 @@
 // length, and the identity-KDF suites (0x0014, 0x0046, 0x0078, whose data
 // key is the message key) bypass the cache, as in the other SDKs.
 // Concurrent misses for one entry make one call to the underlying manager.
+// A decrypt request whose expected context gives a key another value than
+// the message's is refused with envelope.ErrContextMismatch before any
+// lookup, counted in Stats.Refused, not as a miss or an underlying call.
 // Capacity is bounded by an LRU (hashicorp/golang-lru/v2); data keys
 // leaving the cache are zeroed.
 //

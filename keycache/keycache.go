@@ -105,6 +105,7 @@ const (
 	Bypass    EventKind = "bypass"
 	Expired   EventKind = "expired"
 	Exhausted EventKind = "exhausted"
+	Refused   EventKind = "refused"
 )
 
 // Event is one cache decision.
@@ -116,9 +117,12 @@ type Event struct {
 
 // Stats are a Manager's counters since it was made. Every request is
 // counted once as a hit (served by a cached entry, or by a concurrent
-// request's call), a miss (made the underlying call) or a bypass.
+// request's call), a miss (made the underlying call), a bypass, or a
+// refusal (a decrypt request whose expected context contradicts the
+// message's, refused without an underlying call).
 type Stats struct {
 	Hits, Misses, Bypasses   int64
+	Refused                  int64
 	UnderlyingCalls          int64 // requests passed to the underlying manager (KMS calls behind it)
 	Expired, Exhausted       int64 // entries retired for age; for reaching a message or byte limit
 	Evictions                int64 // entries of the shared Cache evicted for capacity
@@ -133,6 +137,7 @@ type Manager struct {
 	partHash                                                            [sha512.Size]byte
 	flight                                                              singleflight.Group
 	hits, misses, bypasses, calls, expired, exhausted, encHits, decHits atomic.Int64
+	refused                                                             atomic.Int64
 }
 
 // New returns a caching manager over under, storing entries in cache.
@@ -174,7 +179,7 @@ func NewWithKeyring(kr envelope.Keyring, cache *Cache, opts Options) (*Manager, 
 // Stats returns the manager's counters.
 func (m *Manager) Stats() Stats {
 	return Stats{
-		Hits: m.hits.Load(), Misses: m.misses.Load(), Bypasses: m.bypasses.Load(),
+		Hits: m.hits.Load(), Misses: m.misses.Load(), Bypasses: m.bypasses.Load(), Refused: m.refused.Load(),
 		UnderlyingCalls: m.calls.Load(), Expired: m.expired.Load(), Exhausted: m.exhausted.Load(),
 		Evictions: m.cache.evict.Load(), EncryptHits: m.encHits.Load(), DecryptHits: m.decHits.Load(),
 	}
@@ -197,6 +202,8 @@ func (m *Manager) event(kind EventKind, enc bool, id string) {
 		m.expired.Add(1)
 	case Exhausted:
 		m.exhausted.Add(1)
+	case Refused:
+		m.refused.Add(1)
 	}
 	if m.opts.OnEvent == nil && m.opts.Logger == nil {
 		return
@@ -368,6 +375,14 @@ func (m *Manager) live(id string) (*entry, bool) {
 
 // DecryptMaterials implements envelope.MaterialsManager.
 func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.DecryptionRequest) (*envelope.DecryptionMaterials, error) {
+	// A contradiction between the caller's and the message's context is
+	// known from the request alone: no entry, no underlying call.
+	for _, k := range slices.Sorted(maps.Keys(req.ReproducedContext)) {
+		if v, ok := req.EncryptionContext[k]; ok && v != req.ReproducedContext[k] {
+			m.event(Refused, false, "")
+			return nil, fmt.Errorf("keycache: context key %q has another value in the message: %w", k, envelope.ErrContextMismatch)
+		}
+	}
 	if identityKDF(req.Suite) {
 		m.event(Bypass, false, "")
 		m.calls.Add(1)

@@ -43,6 +43,13 @@ const (
 	// DefaultConcurrency is the number of parts uploaded, or ranges
 	// fetched, at once when none is chosen.
 	DefaultConcurrency = 4
+
+	// DefaultMaxEncryptedDataKeys is the most encrypted data keys an
+	// object's header may carry when none is chosen. Anyone who can write
+	// an object can give it up to 65,535 data keys naming the reader's key,
+	// each a keyring attempt (a KMS call); objects are written with a few.
+	// aws-encryption-cli applies a limit for the same reason.
+	DefaultMaxEncryptedDataKeys = 10
 )
 
 // Metadata keys (x-amz-meta-*) written on every object. They describe the
@@ -83,6 +90,7 @@ type options struct {
 	concurrency int
 	readAhead   int
 	progress    func(done, total int64)
+	maxEDKs     int
 	envelope    []envelope.Option
 }
 
@@ -111,10 +119,22 @@ func WithReadAhead(n int) Option { return func(o *options) { o.readAhead = n } }
 // a call where done equals total.
 func WithProgress(fn func(done, total int64)) Option { return func(o *options) { o.progress = fn } }
 
+// WithMaxEncryptedDataKeys sets the most encrypted data keys an object may
+// carry (default DefaultMaxEncryptedDataKeys): Get and Open refuse an
+// object with more with envelope.ErrTooManyEncryptedDataKeys as its header
+// is parsed, before any keyring call, and Put refuses to write one. 0
+// removes this limit, leaving the envelope.Client's (none by default):
+// only for objects from writers as trusted as the key holders. A stricter
+// limit of the envelope.Client still applies.
+func WithMaxEncryptedDataKeys(n int) Option { return func(o *options) { o.maxEDKs = n } }
+
 // WithEnvelopeOptions passes options to the envelope.Client calls:
 // envelope.WithSuite, WithFrameLength and WithConcurrency on Put;
 // envelope.WithExpectedContext, WithRequiredContextKeys, WithUnsignedOnly
-// and WithConcurrency on Get and Open.
+// and WithConcurrency on Get and Open. Given to a call, an option that
+// does not apply to it fails the call with envelope.ErrInvalidOption;
+// given to New, options become the envelope.Client's defaults for the
+// calls they apply to.
 func WithEnvelopeOptions(opts ...envelope.Option) Option {
 	return func(o *options) { o.envelope = append(slices.Clip(o.envelope), opts...) }
 }
@@ -138,6 +158,8 @@ func (o *options) check() error {
 		return fmt.Errorf("s3crypt: concurrency %d, want at least 1", o.concurrency)
 	case o.readAhead < 0:
 		return fmt.Errorf("s3crypt: negative read-ahead %d", o.readAhead)
+	case o.maxEDKs < 0:
+		return fmt.Errorf("s3crypt: negative maximum of encrypted data keys %d: %w", o.maxEDKs, envelope.ErrInvalidOption)
 	}
 	return nil
 }
@@ -159,12 +181,20 @@ func New(api API, enc *envelope.Client, opts ...Option) (*Client, error) {
 	if enc == nil {
 		return nil, errors.New("s3crypt: nil envelope client")
 	}
-	o := options{partSize: DefaultPartSize, concurrency: DefaultConcurrency}
+	o := options{partSize: DefaultPartSize, concurrency: DefaultConcurrency, maxEDKs: DefaultMaxEncryptedDataKeys}
 	for _, f := range opts {
 		f(&o)
 	}
 	if err := o.check(); err != nil {
 		return nil, err
+	}
+	if len(o.envelope) > 0 {
+		// Defaults for whichever calls they apply to, like envelope.New's.
+		var err error
+		if enc, err = enc.With(o.envelope...); err != nil {
+			return nil, err
+		}
+		o.envelope = nil
 	}
 	return &Client{s3: api, enc: enc, opt: o}, nil
 }
@@ -180,6 +210,10 @@ func (c *Client) options(opts []Option) (options, error) {
 	}
 	if o.readAhead == 0 {
 		o.readAhead = o.concurrency
+	}
+	if lim := c.enc.MaxEncryptedDataKeys(); o.maxEDKs > 0 && (lim == 0 || lim > o.maxEDKs) {
+		// First, so that the call's own envelope options override it.
+		o.envelope = slices.Concat([]envelope.Option{envelope.WithMaxEncryptedDataKeys(o.maxEDKs)}, o.envelope)
 	}
 	return o, nil
 }

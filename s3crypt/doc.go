@@ -42,6 +42,12 @@
 // context lacks the caller's pairs: a service reading objects on behalf of
 // a tenant cannot be made to decrypt another tenant's object.
 //
+// An object's header may carry at most DefaultMaxEncryptedDataKeys (10)
+// encrypted data keys unless WithMaxEncryptedDataKeys says otherwise: Get
+// and Open refuse more as the header is parsed, before any keyring call,
+// since anyone who can write an object could otherwise make each read
+// attempt up to 65,535 data keys (65,535 KMS calls).
+//
 // # Endpoints
 //
 // NewS3Client accepts an endpoint only if it is https, or http to a

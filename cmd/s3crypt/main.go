@@ -34,6 +34,7 @@ import (
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/internal/cli"
+	"github.com/phicrypt/phicrypt/s3crypt"
 )
 
 func main() {
@@ -62,7 +63,7 @@ func exitCode(err error) int {
 type runFlags struct {
 	keys, context, expect, include, exclude []string
 	suite, frameSize                        string
-	concurrency                             int
+	concurrency, maxEDKs                    int
 	overwrite, quiet, json                  bool
 	metadata, auditKey, auditHead           string
 	digestEvery                             int
@@ -102,6 +103,7 @@ func runCommand(op cli.Op) *cobra.Command {
 	} else {
 		fl.StringArrayVar(&f.expect, "expect-context", nil, "pair key=value the message's context must hold, or it is refused (repeatable)")
 	}
+	fl.IntVar(&f.maxEDKs, "max-encrypted-data-keys", s3crypt.DefaultMaxEncryptedDataKeys, "refuse messages with more encrypted data keys, each a key attempt (0: no limit)")
 	fl.IntVar(&f.concurrency, "concurrency", 0, "files processed at once, and workers per large file (0: one per CPU)")
 	fl.StringArrayVar(&f.include, "include", nil, "process only names matching this glob (repeatable; without / it matches base names)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip names matching this glob (repeatable)")
@@ -138,6 +140,7 @@ func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
 			CacheMaxAge: f.cacheAge, CacheMaxMessages: f.cacheMessages, CacheMaxBytes: f.cacheBytes,
 		},
 		Concurrency: f.concurrency,
+		MaxEDKs:     f.maxEDKs,
 		Include:     f.include,
 		Exclude:     f.exclude,
 		Overwrite:   f.overwrite,

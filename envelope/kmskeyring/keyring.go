@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,7 +57,9 @@ func buildConfig(opts []Option) config {
 	return c
 }
 
-// KMSError is a failed AWS KMS call. It never holds key material.
+// KMSError is a failed AWS KMS call. It never holds key material. Error
+// quotes the key ID (a discovery keyring's comes from the message header)
+// and KMS's code and message.
 type KMSError struct {
 	Op    string // "GenerateDataKey", "Encrypt" or "Decrypt"
 	KeyID string // the KeyId of the request
@@ -70,9 +73,9 @@ type KMSError struct {
 func (e *KMSError) Error() string {
 	var ae smithy.APIError
 	if e.Code != "" && errors.As(e.Err, &ae) {
-		return fmt.Sprintf("KMS %s with key %s failed: %s: %s", e.Op, e.KeyID, e.Code, ae.ErrorMessage())
+		return fmt.Sprintf("KMS %s with key %q failed: %q: %q", e.Op, e.KeyID, e.Code, ae.ErrorMessage())
 	}
-	return fmt.Sprintf("KMS %s with key %s failed: %v", e.Op, e.KeyID, e.Err)
+	return fmt.Sprintf("KMS %s with key %q failed: %v", e.Op, e.KeyID, e.Err)
 }
 
 func (e *KMSError) Unwrap() error { return e.Err }
@@ -259,11 +262,11 @@ func decryptOne(ctx context.Context, client Client, grantTokens []string, m *env
 	}
 	if got := aws.ToString(out.KeyId); got != keyID {
 		zero(out.Plaintext)
-		return fmt.Errorf("KMS Decrypt with key %s answered for key %q", keyID, got)
+		return fmt.Errorf("KMS Decrypt with key %q answered for key %q", keyID, got)
 	}
 	if n := m.Suite.DataKeyLength(); len(out.Plaintext) != n {
 		zero(out.Plaintext)
-		return fmt.Errorf("KMS Decrypt with key %s returned a %d-byte data key, want %d", keyID, len(out.Plaintext), n)
+		return fmt.Errorf("KMS Decrypt with key %q returned a %d-byte data key, want %d", keyID, len(out.Plaintext), n)
 	}
 	m.DataKey = out.Plaintext
 	return nil
@@ -317,5 +320,5 @@ func storedUnder(info, requested string) string {
 	if info == requested {
 		return ""
 	}
-	return " (stored under " + info + ")"
+	return " (stored under " + strconv.Quote(info) + ")" // info comes from the header
 }

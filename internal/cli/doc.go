@@ -34,6 +34,10 @@
 // name. arn:…, alias/… and kms:ID are AWS KMS keys. Several keys make a
 // multi-keyring whose first key generates the data key.
 //
+// --max-encrypted-data-keys (default 10, s3crypt.DefaultMaxEncryptedDataKeys;
+// 0: no limit) refuses messages with more data keys as their header is
+// parsed: each would be a key attempt, a KMS call for a KMS key.
+//
 // # Audit log
 //
 // --metadata-output appends one JSON object per input and a newline:

@@ -47,6 +47,7 @@ type Options struct {
 	Suite         envelope.SuiteID  // 0: envelope's default (0x0578)
 	FrameSize     int               // 0: envelope's default (64 KiB)
 	Concurrency   int               // files at once, and workers per large file; 0: GOMAXPROCS
+	MaxEDKs       int               // most encrypted data keys a message may carry; 0: no limit
 	Include       []string
 	Exclude       []string
 	Overwrite     bool
@@ -112,7 +113,7 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	if err != nil {
 		return sum, err
 	}
-	client, err := envelope.NewWithMaterialsManager(keys.CMM)
+	client, err := envelope.NewWithMaterialsManager(keys.CMM, envelope.WithMaxEncryptedDataKeys(o.MaxEDKs))
 	if err != nil {
 		return sum, err
 	}

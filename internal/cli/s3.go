@@ -261,7 +261,7 @@ func (o *s3Output) commit() error {
 // s3crypt returns the run's s3crypt client, made on first use.
 func (r *runner) s3crypt(c *s3Conn) (*s3crypt.Client, error) {
 	r.s3once.Do(func() {
-		r.s3c, r.s3err = s3crypt.New(c.api, r.client, s3crypt.WithConcurrency(max(r.workers, 2)))
+		r.s3c, r.s3err = s3crypt.New(c.api, r.client, s3crypt.WithConcurrency(max(r.workers, 2)), s3crypt.WithMaxEncryptedDataKeys(0)) // r.client's limit
 	})
 	return r.s3c, r.s3err
 }

@@ -1,0 +1,348 @@
+package envelope_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/binary"
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"math/big"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// countingKeyring counts the OnDecrypt calls that reach its keyring.
+type countingKeyring struct {
+	envelope.Keyring
+	calls atomic.Int64
+}
+
+func (k *countingKeyring) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
+	k.calls.Add(1)
+	return k.Keyring.OnDecrypt(ctx, m, edks)
+}
+
+// echoKeyring fails every data key with an error naming its provider ID and
+// info unquoted, as a careless third-party keyring would.
+type echoKeyring struct{}
+
+func (echoKeyring) OnEncrypt(context.Context, *envelope.EncryptionMaterials) error {
+	return errors.New("echo keyring cannot encrypt")
+}
+
+func (echoKeyring) OnDecrypt(_ context.Context, _ *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
+	e := &envelope.NoDecryptionKeyError{EncryptedDataKeys: len(edks)}
+	for _, k := range edks {
+		e.Errs = append(e.Errs, errors.New("echo: "+k.ProviderID+" "+string(k.ProviderInfo)))
+	}
+	return e
+}
+
+// manyEDKMessage is a version 2 header of suite 0x0478 with n encrypted data
+// keys made by edk, and no body: enough to reach the keyrings, which run
+// before anything after the header is read.
+func manyEDKMessage(n int, edk func(i int) envelope.EncryptedDataKey) []byte {
+	b := []byte{2, 0x04, 0x78}
+	b = append(b, make([]byte, 32)...) // message ID
+	b = append(b, 0, 0)                // empty context
+	b = binary.BigEndian.AppendUint16(b, uint16(n))
+	for i := range n {
+		b = envelope.AppendEncryptedDataKey(b, edk(i))
+	}
+	b = append(b, byte(envelope.Framed))
+	b = binary.BigEndian.AppendUint32(b, 4096)
+	return append(b, make([]byte, 32+16)...) // commit key, auth tag
+}
+
+// TestHostileManyEncryptedDataKeys: a keyless attacker writes a header with
+// 65,535 data keys naming the reader's raw key, to burn its CPU and flood
+// its logs with one error line per key.
+func TestHostileManyEncryptedDataKeys(t *testing.T) {
+	ctx := context.Background()
+	msg := manyEDKMessage(envelope.MaxEncryptedDataKeys, func(int) envelope.EncryptedDataKey {
+		info := append([]byte("aes-256"), 0, 0, 0, 128, 0, 0, 0, 12)
+		return envelope.EncryptedDataKey{ProviderID: testNamespace, ProviderInfo: append(info, make([]byte, 12)...), Ciphertext: make([]byte, 48)}
+	})
+
+	// With a limit, refused at header parse: no keyring call.
+	kr := &countingKeyring{Keyring: aesKeyring(t)}
+	limited, err := envelope.New(kr, envelope.WithMaxEncryptedDataKeys(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := limited.Decrypt(ctx, msg); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) || len(err.Error()) >= 4096 {
+		t.Fatalf("Decrypt with a limit of 10: %.200v, want ErrTooManyEncryptedDataKeys", err)
+	}
+	if _, err := limited.NewDecryptReader(ctx, bytes.NewReader(msg)); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) {
+		t.Fatalf("NewDecryptReader with a limit of 10: %.200v", err)
+	}
+	if n := kr.calls.Load(); n != 0 {
+		t.Fatalf("%d keyring calls for a message over the limit, want 0", n)
+	}
+
+	// The library default has no limit (as the official SDKs): every key is
+	// tried, every failure kept, but the error string stays bounded.
+	unlimited, err := envelope.New(kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = unlimited.Decrypt(ctx, msg)
+	var nk *envelope.NoDecryptionKeyError
+	if !errors.As(err, &nk) || !errors.Is(err, envelope.ErrNoDecryptionKey) {
+		t.Fatalf("Decrypt without a limit: %.200v, want a NoDecryptionKeyError", err)
+	}
+	if len(nk.Errs) != envelope.MaxEncryptedDataKeys {
+		t.Fatalf("%d reasons kept, want one per data key (%d)", len(nk.Errs), envelope.MaxEncryptedDataKeys)
+	}
+	if s := err.Error(); len(s) >= 4096 || !strings.Contains(s, "and 65527 more") {
+		t.Fatalf("%d-byte error, want under 4 KiB ending in a count of the reasons left out: %.300s", len(s), s)
+	}
+}
+
+// TestHostileLongReasons: a header's provider IDs and infos of 65,535 bytes
+// echoed by a keyring's errors must not make a megabyte error string.
+func TestHostileLongReasons(t *testing.T) {
+	long := strings.Repeat("\x1b[2J", 1<<14-1)
+	msg := manyEDKMessage(100, func(int) envelope.EncryptedDataKey {
+		return envelope.EncryptedDataKey{ProviderID: long, ProviderInfo: []byte(long), Ciphertext: []byte{1}}
+	})
+	c, err := envelope.New(echoKeyring{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Decrypt(context.Background(), msg)
+	if !errors.Is(err, envelope.ErrNoDecryptionKey) || len(err.Error()) >= 4096 {
+		t.Fatalf("%d-byte error %.200q, want ErrNoDecryptionKey under 4 KiB", len(err.Error()), err)
+	}
+	if strings.ContainsRune(err.Error(), 0x1b) {
+		t.Fatalf("terminal escapes printed unquoted: %.200q", err)
+	}
+}
+
+// TestHostilePKCS1Oracle: a Bleichenbacher attacker sends a message whose
+// RSA PKCS #1 v1.5 data key has a bad padding, or a valid padding of a key
+// of the wrong length, and learns from the error which it was.
+func TestHostilePKCS1Oracle(t *testing.T) {
+	ctx := context.Background()
+	priv, err := testRSAKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := rsaKeyring(t, envelope.PKCS1v15)
+	c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit)
+	ct, err := c.Encrypt(ctx, []byte("oracle"), map[string]string{"k": "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := envelope.ParseHeader(bytes.NewReader(ct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawCtx, err := envelope.AppendContext(nil, h.EncryptionContext)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A bad padding: 00 02 replaced by 00 01, raised to e by hand.
+	em := make([]byte, priv.Size())
+	em[1] = 1
+	if _, err := rand.Read(em[2:]); err != nil {
+		t.Fatal(err)
+	}
+	badPadding := new(big.Int).Exp(new(big.Int).SetBytes(em), big.NewInt(int64(priv.E)), priv.N).FillBytes(make([]byte, priv.Size()))
+	pkcs1 := func(n int) []byte {
+		key := make([]byte, n)
+		rand.Read(key)
+		//lint:ignore SA1019 the attack needs PKCS #1 v1.5.
+		out, err := rsa.EncryptPKCS1v15(rand.Reader, &priv.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var msgs [][]byte
+	for _, edk := range [][]byte{badPadding, pkcs1(31), pkcs1(33), pkcs1(32)} {
+		h2 := *h
+		h2.EncryptedDataKeys = []envelope.EncryptedDataKey{h.EncryptedDataKeys[0]}
+		h2.EncryptedDataKeys[0].Ciphertext = edk
+		msgs = append(msgs, append(appendHeader(nil, &h2, rawCtx), ct[h.Len():]...))
+	}
+	var first string
+	for i, m := range msgs {
+		_, _, err := c.Decrypt(ctx, m)
+		if !errors.Is(err, envelope.ErrCommitmentMismatch) {
+			t.Fatalf("data key %d: %v, want ErrCommitmentMismatch as for a wrong key", i, err)
+		}
+		if _, rerr := c.NewDecryptReader(ctx, bytes.NewReader(m)); rerr == nil || rerr.Error() != err.Error() {
+			t.Fatalf("data key %d: streaming %v, one-shot %v", i, rerr, err)
+		}
+		if i == 0 {
+			first = err.Error()
+		} else if err.Error() != first {
+			t.Fatalf("data key %d fails with %q, data key 0 with %q", i, err, first)
+		}
+	}
+	if got, _, err := c.Decrypt(ctx, ct); err != nil || string(got) != "oracle" {
+		t.Fatalf("the message itself: %q, %v", got, err)
+	}
+}
+
+// TestHostileOptionMisapplied: a caller passes an option to a call it does
+// not apply to (WithUnsignedOnly to Encrypt, WithSuite to Decrypt) and,
+// believing it in force, trusts a message it should have refused.
+func TestHostileOptionMisapplied(t *testing.T) {
+	ctx := context.Background()
+	ec := map[string]string{"k": "v"}
+	pt := []byte("options")
+	type callKind int
+	const (
+		encrypt callKind = iota
+		encryptWriter
+		decrypt
+		decryptReader
+		decryptReaderAt
+	)
+	const (
+		enc    = 1<<encrypt | 1<<encryptWriter
+		dec    = 1<<decrypt | 1<<decryptReader | 1<<decryptReaderAt
+		both   = enc | dec
+		stream = 1<<decrypt | 1<<decryptReader
+	)
+	options := []struct {
+		name    string
+		opt     envelope.Option
+		applies int
+	}{
+		{"WithSuite", envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), enc},
+		{"WithFrameLength", envelope.WithFrameLength(7), enc},
+		{"WithCommitmentPolicy", envelope.WithCommitmentPolicy(envelope.RequireEncryptRequireDecrypt), both},
+		{"WithMaxEncryptedDataKeys", envelope.WithMaxEncryptedDataKeys(3), both},
+		{"WithExpectedContext", envelope.WithExpectedContext(ec), dec},
+		{"WithRequiredContextKeys", envelope.WithRequiredContextKeys("k"), dec},
+		{"WithUnsignedOnly", envelope.WithUnsignedOnly(), dec},
+		{"WithPlaintextLength", envelope.WithPlaintextLength(int64(len(pt))), enc},
+		{"WithConcurrency", envelope.WithConcurrency(1), both},
+		{"WithoutNetV400Retry", envelope.WithoutNetV400Retry(), dec},
+		{"WithMaxNonFramedLength", envelope.WithMaxNonFramedLength(1 << 20), stream},
+	}
+	calls := []struct {
+		kind callKind
+		name string
+		run  func(*envelope.Client, []byte, envelope.Option) error
+	}{
+		{encrypt, "Encrypt", func(c *envelope.Client, _ []byte, o envelope.Option) error {
+			_, err := c.Encrypt(ctx, pt, ec, o)
+			return err
+		}},
+		{encryptWriter, "NewEncryptWriter", func(c *envelope.Client, _ []byte, o envelope.Option) error {
+			w, err := c.NewEncryptWriter(ctx, io.Discard, ec, o)
+			if err != nil {
+				return err
+			}
+			w.Write(pt)
+			return w.Close()
+		}},
+		{decrypt, "Decrypt", func(c *envelope.Client, ct []byte, o envelope.Option) error {
+			_, _, err := c.Decrypt(ctx, ct, o)
+			return err
+		}},
+		{decryptReader, "NewDecryptReader", func(c *envelope.Client, ct []byte, o envelope.Option) error {
+			r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct), o)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, r)
+			return err
+		}},
+		{decryptReaderAt, "NewDecryptReaderAt", func(c *envelope.Client, ct []byte, o envelope.Option) error {
+			_, err := c.NewDecryptReaderAt(ctx, bytes.NewReader(ct), int64(len(ct)), o)
+			return err
+		}},
+	}
+	// Every Option constructor of the package is in the table.
+	var listed []string
+	for _, o := range options {
+		listed = append(listed, o.name)
+	}
+	if missing := optionConstructors(t); !slices.Equal(missing, slices.Sorted(slices.Values(listed))) {
+		t.Fatalf("Option constructors %v, table %v: classify each new option", missing, slices.Sorted(slices.Values(listed)))
+	}
+	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit)
+	ct, err := c.Encrypt(ctx, pt, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range options {
+		for _, call := range calls {
+			err := call.run(c, ct, o.opt)
+			if o.applies&(1<<call.kind) != 0 {
+				if err != nil {
+					t.Errorf("%s given to %s: %v", o.name, call.name, err)
+				}
+				continue
+			}
+			if !errors.Is(err, envelope.ErrInvalidOption) || !strings.Contains(err.Error(), o.name) || !strings.Contains(err.Error(), call.name) {
+				t.Errorf("%s given to %s: %v, want ErrInvalidOption naming both", o.name, call.name, err)
+			}
+		}
+	}
+
+	// Given to New, every option is a default for the calls it applies to.
+	all := make([]envelope.Option, 0, len(options))
+	for _, o := range options {
+		all = append(all, o.opt)
+	}
+	d, err := envelope.New(aesKeyring(t), all...)
+	if err != nil {
+		t.Fatalf("New with every option: %v", err)
+	}
+	for _, call := range calls {
+		if err := call.run(d, ct, envelope.WithConcurrency(2)); err != nil {
+			t.Errorf("%s on a Client made with every option: %v", call.name, err)
+		}
+	}
+	if _, err := d.With(envelope.WithSuite(envelope.AES256GCMHKDFSHA512CommitP384), envelope.WithUnsignedOnly()); err != nil {
+		t.Errorf("With: %v", err)
+	}
+}
+
+// optionConstructors returns the sorted names of the package's exported
+// functions that return an Option.
+func optionConstructors(t *testing.T) []string {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv != nil || !fd.Name.IsExported() || fd.Type.Results == nil || len(fd.Type.Results.List) != 1 {
+				continue
+			}
+			if id, ok := fd.Type.Results.List[0].Type.(*ast.Ident); ok && id.Name == "Option" {
+				names = append(names, fd.Name.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
