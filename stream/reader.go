@@ -317,11 +317,11 @@ func (r *Reader) readFull(p []byte) error {
 }
 
 // readFrame reads s.n bytes and the tag into s.buf. Memory follows the
-// bytes that arrive, never a declared length alone: a frame larger than
-// eagerAlloc and than s.buf is read in chunks of eagerAlloc until half of
-// it arrived; only then is the whole frame allocated (at most twice what
-// was received), the chunks copied in and the rest read in place. Nothing
-// is copied twice and a truncated frame costs what it sent.
+// bytes that arrive, never a declared length alone: of a frame larger
+// than eagerAlloc and than s.buf, the first half is read in chunks of at
+// most eagerAlloc; only then is the whole frame allocated (twice what was
+// received), the chunks copied in and the second half read in place.
+// Nothing is copied twice and a truncated frame costs what it sent.
 func (r *Reader) readFrame(s *rslot) error {
 	n := s.n + tagLen
 	if n <= cap(s.buf) || n <= eagerAlloc {
@@ -332,7 +332,7 @@ func (r *Reader) readFrame(s *rslot) error {
 	var chunks [][]byte
 	got := 0
 	for got < n/2 {
-		c := make([]byte, min(eagerAlloc, n-got))
+		c := make([]byte, min(eagerAlloc, n/2-got))
 		if err := r.readFull(c); err != nil {
 			return err
 		}
