@@ -41,6 +41,8 @@ type config struct {
 	maxNonFramed    int64
 	concurrency     int
 
+	maxFrameLength int64
+
 	call   call   // the call being configured; 0 for New
 	misfit string // the first option that does not apply to call
 }
@@ -87,7 +89,7 @@ func (c *config) use(name string, to call) {
 }
 
 func defaultConfig() config {
-	return config{frameLength: DefaultFrameLength, plaintextLength: -1, maxNonFramed: DefaultMaxNonFramedLength}
+	return config{frameLength: DefaultFrameLength, plaintextLength: -1, maxNonFramed: DefaultMaxNonFramedLength, maxFrameLength: DefaultMaxFrameLength}
 }
 
 func (c *config) check() error {
@@ -109,7 +111,7 @@ func (c *config) check() error {
 	if c.suite != 0 && !c.suite.Known() {
 		return fmt.Errorf("envelope: suite %s: %w", c.suite, ErrUnsupportedSuite)
 	}
-	return nil
+	return c.checkMaxFrameLength()
 }
 
 // An Option configures a Client, or one call when passed to it. Given to
@@ -621,6 +623,9 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Optio
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFrameLength(h, cfg.maxFrameLength); err != nil {
+		return nil, err
+	}
 	d := &DecryptReader{header: h, materials: m}
 	var body io.Reader = r
 	var digest hash.Hash
@@ -752,6 +757,9 @@ func (c *Client) NewDecryptReaderAt(ctx context.Context, src io.ReaderAt, size i
 	}
 	if h.ContentType != Framed {
 		return nil, fmt.Errorf("envelope: random access needs a framed message: %w", ErrUnsupportedSuite)
+	}
+	if err := checkFrameLength(h, cfg.maxFrameLength); err != nil {
+		return nil, err
 	}
 	body, err := stream.NewReaderAt(src, int64(h.Len()), size-int64(h.Len()), stream.Config{
 		AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.concurrency})

@@ -61,6 +61,17 @@
 // fails the call with ErrInvalidOption; given to New, options are defaults
 // for the calls they apply to.
 //
+// # Limits
+//
+// A frame is authenticated whole, so a streaming reader buffers whole
+// frames: DecryptReader and DecryptReaderAt refuse a frame length above
+// DefaultMaxFrameLength (16 MiB) with ErrFrameTooLong, and memory grows
+// only with the bytes a frame actually delivers, never with its declared
+// length; WithMaxFrameLength changes the limit. Legacy non-framed bodies
+// are buffered up to DefaultMaxNonFramedLength (64 MiB,
+// WithMaxNonFramedLength). Decrypt holds the whole message already and
+// applies neither.
+//
 // Data keys are zeroed once the message key is derived; derived key bytes
 // once the AES key schedule holds them. Raw keyrings keep only their key
 // schedule.

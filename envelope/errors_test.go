@@ -377,7 +377,7 @@ func TestFrameLengthLimits(t *testing.T) {
 		}
 	}
 	for _, n := range []int{1, 2, 1 << 20, math.MaxUint32} {
-		c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameLength(n))
+		c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameLength(n), envelope.WithMaxFrameLength(n))
 		pt := testPlaintext(33)
 		ct := mustEncrypt(t, c, pt, nil)
 		streamed, _ := encryptStream(t, c, pt, nil, func() int { return 5 })

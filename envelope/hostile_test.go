@@ -234,6 +234,7 @@ func TestHostileOptionMisapplied(t *testing.T) {
 		{"WithConcurrency", envelope.WithConcurrency(1), both},
 		{"WithoutNetV400Retry", envelope.WithoutNetV400Retry(), dec},
 		{"WithMaxNonFramedLength", envelope.WithMaxNonFramedLength(1 << 20), stream},
+		{"WithMaxFrameLength", envelope.WithMaxFrameLength(1 << 20), 1<<decryptReader | 1<<decryptReaderAt},
 	}
 	calls := []struct {
 		kind callKind

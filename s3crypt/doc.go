@@ -38,6 +38,11 @@
 // GETs and authenticated frame by frame (envelope.DecryptReaderAt). Head
 // parses the header from a ranged GET without decrypting anything.
 //
+// Get and Open buffer whole frames, each authenticated before any of its
+// bytes is returned, so they refuse objects whose frame length exceeds
+// envelope.DefaultMaxFrameLength (16 MiB) with envelope.ErrFrameTooLong;
+// WithMaxFrameLength raises the limit.
+//
 // WithExpectedContext makes Get and Open refuse objects whose authenticated
 // context lacks the caller's pairs: a service reading objects on behalf of
 // a tenant cannot be made to decrypt another tenant's object.

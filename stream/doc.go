@@ -28,6 +28,10 @@
 // Invariants: a Reader returns plaintext only from frames whose tag
 // verified, in sequence order, and returns io.EOF only after the final
 // frame verified and the Config.Final hook (if any) accepted the message.
+// A Reader's memory grows only with the bytes that arrive: a frame
+// declaring up to 4 GiB costs what the source actually sends (frames over
+// 1 MiB are read in chunks until half of them arrived), so a limit on the
+// frame length, if any, is the caller's (envelope applies one).
 // A Writer emits the same bytes for the same inputs whatever the sizes of
 // the individual Write calls.
 package stream

@@ -109,3 +109,93 @@ func FuzzStreamOpen(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStreamReaderFrameLength: a Reader told any frame length up to
+// 2^32-1 never panics, allocates in proportion to the bytes it is given
+// (not to the declared frame length), releases only verified plaintext
+// and reaches io.EOF only on a seed body. The seeds are final-frame-only
+// bodies, valid under every frame length at least their content's.
+func FuzzStreamReaderFrameLength(f *testing.F) {
+	cfg := testConfig(f, 100, 1)
+	seeds := map[string][]byte{}
+	for _, size := range []int{0, 1, 50, 100} {
+		pt := streamPlaintext(size)
+		body := specSeal(cfg.AEAD, cfg.MessageID, 100, pt, false)
+		seeds[string(body)] = pt
+		f.Add(body, uint32(size), uint8(0))
+		f.Add(body, uint32(MaxFrameLength), uint8(1))
+	}
+	hdr := make([]byte, regularHdr+100)
+	hdr[3] = 1
+	f.Add(hdr, uint32(MaxFrameLength), uint8(1))
+	f.Fuzz(func(t *testing.T, b []byte, frame uint32, workers uint8) {
+		cfg := testConfig(t, int(max(frame, 1)), int(workers%4)+1)
+		src := bytes.NewReader(b)
+		var got []byte
+		var err error
+		n := allocated(func() {
+			r, nerr := NewReader(src, cfg)
+			if nerr != nil {
+				t.Fatal(nerr)
+			}
+			got, err = io.ReadAll(r)
+		})
+		if limit := uint64(4*len(b)) + 4*eagerAlloc; n > limit {
+			t.Fatalf("%d bytes allocated for a %d-byte body", n, len(b))
+		}
+		if !bytes.Equal(got, streamPlaintext(len(got))) {
+			t.Fatalf("released %d bytes that no body sealed here holds", len(got))
+		}
+		if err != nil {
+			checkBodyErr(t, "Reader", err)
+			return
+		}
+		body := b[:len(b)-src.Len()]
+		if want, ok := seeds[string(body)]; !ok || !bytes.Equal(got, want) {
+			t.Fatalf("Reader accepted a %d-byte body that is not a seed", len(body))
+		}
+	})
+}
+
+// FuzzStreamReaderAt: a ReaderAt over arbitrary bytes never panics, keeps
+// the io.ReaderAt contract, fails with typed errors, reads without error
+// every body Open accepts, and returns only verified plaintext, at its
+// place in the stream every seed is a prefix of. Odd worker counts read
+// through a source that returns io.EOF with its last full read.
+func FuzzStreamReaderAt(f *testing.F) {
+	fuzzBodies(f)
+	f.Fuzz(func(t *testing.T, b []byte, frame uint16, workers uint8) {
+		cfg := fuzzConfig(t, frame-1, workers)
+		var src io.ReaderAt = bytes.NewReader(b)
+		if workers%2 == 1 {
+			src = eofReaderAt{b}
+		}
+		ra, err := NewReaderAt(src, 0, int64(len(b)), cfg)
+		if err != nil {
+			checkBodyErr(t, "NewReaderAt", err)
+			return
+		}
+		size := ra.Size()
+		// A body Open accepts whole must read without error.
+		whole, bodyLen, openErr := Open(nil, b, cfg)
+		valid := openErr == nil && bodyLen == len(b)
+		if valid && int64(len(whole)) != size {
+			t.Fatalf("Size %d, Open returned %d bytes", size, len(whole))
+		}
+		for _, rg := range [][2]int64{{0, size}, {size / 2, size/2 + int64(frame)}, {max(0, size-1), size + 1}, {int64(frame), int64(frame) + 1}} {
+			p := make([]byte, rg[1]-rg[0])
+			n, err := ra.ReadAt(p, rg[0])
+			switch {
+			case err == nil && n != len(p), err == io.EOF && n >= len(p) && len(p) > 0, err != nil && err != io.EOF && n != 0:
+				t.Fatalf("ReadAt [%d, %d): %d bytes, %v", rg[0], rg[1], n, err)
+			case err != nil && err != io.EOF:
+				if valid {
+					t.Fatalf("ReadAt [%d, %d) of a body Open accepts: %v", rg[0], rg[1], err)
+				}
+				checkBodyErr(t, "ReadAt", err)
+			case !bytes.Equal(p[:n], streamPlaintext(int(rg[0]) + n)[rg[0]:]):
+				t.Fatalf("ReadAt [%d, %d): %d bytes that no body sealed here holds", rg[0], rg[1], n)
+			}
+		}
+	})
+}

@@ -316,24 +316,36 @@ func (r *Reader) readFull(p []byte) error {
 	return err
 }
 
-// readFrame reads s.n bytes and the tag into s.buf. Memory grows with the
-// bytes that actually arrive, never to a declared length alone.
+// readFrame reads s.n bytes and the tag into s.buf. Memory follows the
+// bytes that arrive, never a declared length alone: of a frame larger
+// than eagerAlloc and than s.buf, the first half is read in chunks of at
+// most eagerAlloc; only then is the whole frame allocated (twice what was
+// received), the chunks copied in and the second half read in place.
+// Nothing is copied twice and a truncated frame costs what it sent.
 func (r *Reader) readFrame(s *rslot) error {
 	n := s.n + tagLen
 	if n <= cap(s.buf) || n <= eagerAlloc {
 		s.buf = grow(s.buf, n, 0)
 		return r.readFull(s.buf)
 	}
+	s.buf = nil // too small: let it go
+	var chunks [][]byte
 	got := 0
-	for got < n {
-		step := min(n-got, max(eagerAlloc, got))
-		s.buf = grow(s.buf, got+step, got)
-		if err := r.readFull(s.buf[got : got+step]); err != nil {
+	for got < n/2 {
+		c := make([]byte, min(eagerAlloc, n/2-got))
+		if err := r.readFull(c); err != nil {
 			return err
 		}
-		got += step
+		chunks = append(chunks, c)
+		got += len(c)
 	}
-	return nil
+	s.buf = make([]byte, n)
+	o := 0
+	for i, c := range chunks {
+		o += copy(s.buf[o:], c)
+		chunks[i] = nil
+	}
+	return r.readFull(s.buf[got:])
 }
 
 func (r *Reader) truncated(err error) error {

@@ -128,10 +128,7 @@ func (r *ReaderAt) frame(p []byte, off, end, f int64) error {
 	defer r.bufs.Put(bp)
 	buf := grow(*bp, int(hdr+n+tagLen), 0)
 	*bp = buf
-	if _, err := r.src.ReadAt(buf, r.off+f*(F+RegularOverhead)); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = ErrTruncated
-		}
+	if err := readFullAt(r.src, buf, r.off+f*(F+RegularOverhead)); err != nil {
 		return fmt.Errorf("stream: frame %d: %w", f+1, err)
 	}
 	seq := uint32(f + 1)
@@ -161,4 +158,18 @@ func (r *ReaderAt) frame(p []byte, off, end, f int64) error {
 	}
 	clear(pt)
 	return nil
+}
+
+// readFullAt fills p from src at off. io.ReaderAt lets a source return
+// io.EOF with a read that reaches the end of its input, so only a short
+// read is an error: ErrTruncated when the source ended (or gave no reason).
+func readFullAt(src io.ReaderAt, p []byte, off int64) error {
+	n, err := src.ReadAt(p, off)
+	switch {
+	case n == len(p):
+		return nil
+	case err == nil || errors.Is(err, io.EOF):
+		return ErrTruncated
+	}
+	return err
 }

@@ -369,3 +369,26 @@ func TestConfigRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderLargeFrames: frames larger than eagerAlloc, which the Reader
+// reads in chunks before it allocates them whole, open to their plaintext,
+// the final frame shorter, equal or longer than the first regular frame.
+func TestReaderLargeFrames(t *testing.T) {
+	for _, frame := range []int{eagerAlloc - tagLen + 1, 2*eagerAlloc + 5, 3 * eagerAlloc} {
+		for _, size := range []int{frame / 3, 2*frame + frame/2, 2 * frame} {
+			for _, workers := range []int{1, 2} {
+				cfg := testConfig(t, frame, workers)
+				pt := streamPlaintext(size)
+				body := sealed(t, cfg, pt)
+				for _, n := range []int{0, 100 << 10} {
+					if got, err := readBody(body, cfg, n); err != io.EOF || !bytes.Equal(got, pt) {
+						t.Fatalf("frame %d size %d workers %d reads %d: %v", frame, size, workers, n, err)
+					}
+				}
+				if got, err := readBody(body[:len(body)-1], cfg, 0); !errors.Is(err, ErrTruncated) || len(got) > size-size%frame {
+					t.Fatalf("frame %d size %d workers %d truncated: %d bytes, %v", frame, size, workers, len(got), err)
+				}
+			}
+		}
+	}
+}

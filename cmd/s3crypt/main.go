@@ -62,7 +62,7 @@ func exitCode(err error) int {
 // runFlags are the flags of encrypt and decrypt.
 type runFlags struct {
 	keys, context, expect, include, exclude []string
-	suite, frameSize                        string
+	suite, frameSize, maxFrameSize          string
 	concurrency, maxEDKs                    int
 	overwrite, quiet, json                  bool
 	metadata, auditKey, auditHead           string
@@ -102,6 +102,7 @@ func runCommand(op cli.Op) *cobra.Command {
 		fl.StringVar(&f.frameSize, "frame-size", "64KiB", "plaintext bytes per frame")
 	} else {
 		fl.StringArrayVar(&f.expect, "expect-context", nil, "pair key=value the message's context must hold, or it is refused (repeatable)")
+		fl.StringVar(&f.maxFrameSize, "max-frame-length", fmt.Sprintf("%dMiB", envelope.DefaultMaxFrameLength>>20), "refuse messages with longer frames (each is buffered whole, two per worker)")
 	}
 	fl.IntVar(&f.maxEDKs, "max-encrypted-data-keys", s3crypt.DefaultMaxEncryptedDataKeys, "refuse messages with more encrypted data keys, each a key attempt (0: no limit)")
 	fl.IntVar(&f.concurrency, "concurrency", 0, "files processed at once, and workers per large file (0: one per CPU)")
@@ -162,6 +163,8 @@ func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
 		if o.FrameSize, err = cli.ParseSize(f.frameSize); err != nil {
 			return fmt.Errorf("--frame-size: %w", err)
 		}
+	} else if o.MaxFrameSize, err = cli.ParseSize(f.maxFrameSize); err != nil {
+		return fmt.Errorf("--max-frame-length: %w", err)
 	}
 	switch {
 	case f.metadata == "" && (f.auditKey != "" || f.auditHead != ""):

@@ -46,6 +46,7 @@ type Options struct {
 	ExpectContext map[string]string // decrypt: pairs the message must hold
 	Suite         envelope.SuiteID  // 0: envelope's default (0x0578)
 	FrameSize     int               // 0: envelope's default (64 KiB)
+	MaxFrameSize  int               // decrypt: largest frame accepted; 0: envelope's default (16 MiB)
 	Concurrency   int               // files at once, and workers per large file; 0: GOMAXPROCS
 	MaxEDKs       int               // most encrypted data keys a message may carry; 0: no limit
 	Include       []string
@@ -404,6 +405,7 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	if len(r.o.ExpectContext) > 0 {
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}
+	opts = r.o.maxFrameOption(opts)
 	br := bufio.NewReaderSize(in, 256<<10)
 	// The header, read ahead without consuming it, to refuse a wrong
 	// context before any key is used and to name the keys on failure. A
@@ -417,6 +419,7 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	}
 	d, err := r.client.NewDecryptReader(ctx, br, opts...)
 	if err != nil {
+		err = frameLimitHint(err)
 		if herr == nil && errors.Is(err, envelope.ErrNoDecryptionKey) {
 			return withKeysHint(err, h)
 		}

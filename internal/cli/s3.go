@@ -315,9 +315,11 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 	if len(r.o.ExpectContext) > 0 {
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}
+	opts = r.o.maxFrameOption(opts)
 	rd, err := c.Get(ctx, b, k, s3crypt.WithEnvelopeOptions(opts...), s3crypt.WithProgress(progress))
 	defer func() { rec.BytesIn = last }()
 	if err != nil {
+		err = frameLimitHint(err)
 		if errors.Is(err, envelope.ErrNoDecryptionKey) {
 			if obj, herr := c.Head(ctx, b, k); herr == nil {
 				return withKeysHint(err, obj.Header)
