@@ -163,7 +163,7 @@ func (s *localSource) list(_ context.Context, keep func(string) bool) ([]item, b
 	if s.r, err = os.OpenRoot(s.root); err != nil {
 		return nil, false, 0, err
 	}
-	realRoot, err := filepath.EvalSymlinks(s.root)
+	realRoot, err := realPath(s.root)
 	if err != nil {
 		return nil, false, 0, err
 	}
@@ -207,7 +207,7 @@ func (s *localSource) list(_ context.Context, keep func(string) bool) ([]item, b
 // follow, the target's path. It reports false (after a notice) for a link
 // that leads out without follow, and for a dangling one.
 func (s *localSource) resolve(realRoot string, it *item) bool {
-	t, err := filepath.EvalSymlinks(it.name)
+	t, err := realPath(it.name)
 	if err != nil {
 		return false
 	}
@@ -221,6 +221,15 @@ func (s *localSource) resolve(realRoot string, it *item) bool {
 	}
 	it.path, it.viaRoot = t, false
 	return true
+}
+
+// realPath is p, absolute, without symbolic links.
+func realPath(p string) (string, error) {
+	p, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(p)
 }
 
 func (s *localSource) open(_ context.Context, it item) (io.ReadCloser, error) {
