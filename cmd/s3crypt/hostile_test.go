@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -159,18 +160,27 @@ func TestHostileStaleTempRemoved(t *testing.T) {
 	}
 	stale := fmt.Sprintf(".x.s3crypt-p%d-42.tmp", ended.Process.Pid)
 	live := fmt.Sprintf(".y.s3crypt-p%d-42.tmp", os.Getpid())
+	locked := fmt.Sprintf(".w.s3crypt-p%d-7.tmp", ended.Process.Pid) // as if by a process in another PID namespace
 	old := time.Now().Add(-time.Hour)
-	for _, name := range []string{stale, live, ".z.s3crypt-123.tmp"} {
+	for _, name := range []string{stale, live, locked, ".z.s3crypt-123.tmp"} {
 		p := filepath.Join(dir, "out", name)
 		writeFile(t, p, []byte("plaintext"))
 		os.Chtimes(p, old, old)
+	}
+	f, err := os.Open(filepath.Join(dir, "out", locked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
 	}
 	r := mustRun(t, dir, nil, nil, "encrypt", "--key", key, "a", "out/")
 	want := "notice: removed " + strconv.Quote(filepath.Join("out", stale)) + fmt.Sprintf(", a temporary file left by process %d, which has ended", ended.Process.Pid)
 	if !strings.Contains(r.stderr, want) {
 		t.Fatalf("no notice %q:\n%s", want, r.stderr)
 	}
-	if got := strings.Join(files(t, filepath.Join(dir, "out")), " "); got != ".y.s3crypt-p"+strconv.Itoa(os.Getpid())+"-42.tmp .z.s3crypt-123.tmp a.enc" {
+	if got := strings.Join(files(t, filepath.Join(dir, "out")), " "); got != locked+" "+live+" .z.s3crypt-123.tmp a.enc" {
 		t.Fatalf("files: %s", got)
 	}
 }
@@ -208,5 +218,26 @@ func TestHostileInspectEscapes(t *testing.T) {
 		if args[1] != "--json" && !strings.Contains(r.stdout, `  "\x1b[2K\rtenant" = "a\x1b]0;title\a\nfake = pair"`+"\n") {
 			t.Fatalf("%v: %s", args, r.stdout)
 		}
+	}
+}
+
+// TestHostileDestinationSymlink: a symbolic link planted in the
+// destination tree redirects outputs out of it.
+func TestHostileDestinationSymlink(t *testing.T) {
+	dir := t.TempDir()
+	key := keygen(t, dir, "k.key")
+	tree(t, filepath.Join(dir, "src"))
+	mustRun(t, dir, nil, nil, "encrypt", "--key", key, "src", "enc")
+	os.Mkdir(filepath.Join(dir, "elsewhere"), 0o700)
+	os.Mkdir(filepath.Join(dir, "dec"), 0o700)
+	if err := os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "dec", "sub")); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, dir, nil, nil, "decrypt", "--key", key, "enc", "dec")
+	if r.code != 1 || !strings.Contains(r.stderr, "2 ok, 3 failed") || !strings.Contains(r.stderr, `FAILED "enc/sub/b.json.enc": statat sub/b.json: path escapes from parent`) {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if got := files(t, filepath.Join(dir, "elsewhere")); len(got) != 0 {
+		t.Fatalf("written through the link: %v", got)
 	}
 }

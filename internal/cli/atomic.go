@@ -130,6 +130,9 @@ func (a *atomicFile) createNamed() (*os.File, string, error) {
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
+		if err == nil {
+			lockFile(f) // held until closed: cleanStale leaves it alone
+		}
 		return f, tmp, err
 	}
 	return nil, "", fmt.Errorf("%s: no free temporary name", Quote(a.display))
@@ -273,8 +276,9 @@ func staleTmpPID(name string) int {
 }
 
 // cleanStale removes from dirRel below root the named temporary files of
-// processes that are gone: the PID in the name is not alive and the file
-// is older than since. It reports each removal to notice.
+// processes that are gone: the PID in the name is not alive, no process
+// holds the file's lock, and it is older than since. It reports each
+// removal to notice.
 func cleanStale(root *os.Root, dirRel string, since time.Time, notice func(string, ...any)) {
 	d, err := root.Open(dirRel)
 	if err != nil {
@@ -292,8 +296,22 @@ func cleanStale(root *os.Root, dirRel string, since time.Time, notice func(strin
 			continue
 		}
 		p := filepath.Join(dirRel, e.Name())
-		if root.Remove(p) == nil {
+		if removeUnlocked(root, p) {
 			notice("removed %s, a temporary file left by process %d, which has ended", Quote(filepath.Join(root.Name(), p)), pid)
 		}
 	}
+}
+
+// removeUnlocked removes the file p below root unless a process holds its
+// lock (one in another PID namespace, say).
+func removeUnlocked(root *os.Root, p string) bool {
+	f, err := root.OpenFile(p, os.O_RDONLY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := lockFile(f); err != nil {
+		return false
+	}
+	return root.Remove(p) == nil
 }

@@ -179,7 +179,7 @@ func (s *localSource) list(_ context.Context, keep func(string) bool) ([]item, b
 			}
 			return nil
 		}
-		it := item{name: filepath.Join(s.root, filepath.FromSlash(rel)), rel: rel, path: rel, viaRoot: true}
+		it := item{name: filepath.Join(s.root, filepath.FromSlash(rel)), rel: rel, path: filepath.FromSlash(rel), viaRoot: true}
 		if d.Type()&fs.ModeSymlink != 0 {
 			if !s.resolve(realRoot, &it) {
 				skipped++
