@@ -261,9 +261,9 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 		// silently replacing the other.
 		k := sameOutputKey(j.target, dl.kind == locLocal)
 		if o, ok := seen[k]; ok {
-			j.err = fmt.Errorf("%w: %s, as %s", ErrSameOutput, Quote(j.target), Quote(o.in.name))
+			j.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(j.target), Quote(o.in.name))
 			if o.err == nil {
-				o.err = fmt.Errorf("%w: %s, as %s", ErrSameOutput, Quote(o.target), Quote(it.name))
+				o.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(o.target), Quote(it.name))
 			}
 			continue
 		}
@@ -353,9 +353,9 @@ type runner struct {
 func (r *runner) do(ctx context.Context, j *job) Record {
 	start := time.Now()
 	rec := Record{Op: string(r.op), Input: j.in.name, Output: j.target}
-	err := j.err
-	if err != nil {
-		// refused when planned
+	var err error
+	if j.err != nil {
+		err = j.err // refused when planned
 	} else if s3src, ok := j.src.(*s3Source); ok && r.op == Decrypt {
 		err = r.decryptS3(ctx, j, s3src, &rec)
 	} else if in, oerr := j.src.open(ctx, j.in); oerr != nil {
