@@ -42,7 +42,7 @@ func main() {
 	cmd, err := newRoot().ExecuteContextC(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "s3crypt %s: %v\n", cmd.Name(), err)
+		fmt.Fprintf(os.Stderr, "s3crypt %s: %s\n", cmd.Name(), cli.Printable(err.Error()))
 	}
 	os.Exit(exitCode(err))
 }
@@ -64,7 +64,7 @@ type runFlags struct {
 	keys, context, expect, include, exclude []string
 	suite, frameSize, maxFrameSize          string
 	concurrency, maxEDKs                    int
-	overwrite, quiet, json                  bool
+	overwrite, quiet, json, followSymlinks  bool
 	metadata, auditKey, auditHead           string
 	digestEvery                             int
 	endpoint, kmsEndpoint, region, profile  string
@@ -109,6 +109,7 @@ func runCommand(op cli.Op) *cobra.Command {
 	fl.StringArrayVar(&f.include, "include", nil, "process only names matching this glob (repeatable; without / it matches base names)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip names matching this glob (repeatable)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
+	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in a source directory that lead out of it (default: skip them)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary unless something failed")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	fl.StringVar(&f.metadata, "metadata-output", "", "append one hash-chained JSON audit line per input to FILE, or - for stdout")
@@ -140,14 +141,16 @@ func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
 			Specs: f.keys, Region: f.region, Profile: f.profile, KMSEndpoint: f.kmsEndpoint,
 			CacheMaxAge: f.cacheAge, CacheMaxMessages: f.cacheMessages, CacheMaxBytes: f.cacheBytes,
 		},
-		Concurrency: f.concurrency,
-		MaxEDKs:     f.maxEDKs,
-		Include:     f.include,
-		Exclude:     f.exclude,
-		Overwrite:   f.overwrite,
-		S3:          cli.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
-		Stdin:       cmd.InOrStdin(),
-		Stdout:      cmd.OutOrStdout(),
+		Concurrency:    f.concurrency,
+		MaxEDKs:        f.maxEDKs,
+		Include:        f.include,
+		Exclude:        f.exclude,
+		Overwrite:      f.overwrite,
+		FollowSymlinks: f.followSymlinks,
+		S3:             cli.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
+		Stdin:          cmd.InOrStdin(),
+		Stdout:         cmd.OutOrStdout(),
+		Notices:        cmd.ErrOrStderr(),
 	}
 	var err error
 	if o.Context, err = cli.ParsePairs("context", f.context); err != nil {
@@ -220,7 +223,7 @@ func printSummary(cmd *cobra.Command, f *runFlags, s *cli.Summary, dst string) {
 		fmt.Fprintf(w, "data key cache: %d hits, %d misses, %d calls to the keyring\n", c.Hits, c.Misses, c.UnderlyingCalls)
 	}
 	for _, fl := range s.Failures {
-		fmt.Fprintf(w, "FAILED %s: %s\n", fl.Input, fl.Error)
+		fmt.Fprintf(w, "FAILED %s: %s\n", cli.Quote(fl.Input), cli.Printable(fl.Error))
 	}
 }
 
@@ -267,13 +270,15 @@ func inspectCommand() *cobra.Command {
 	return cmd
 }
 
+// printInfo prints what a message claims. Nothing in it is authenticated:
+// context keys and values are quoted, key names quoted when unprintable.
 func printInfo(w io.Writer, i *cli.Info) {
 	fmt.Fprintf(w, "version:          %d\n", i.Version)
 	fmt.Fprintf(w, "suite:            %s (signed: %v, key commitment: %v)\n", i.Suite, i.Signed, i.Committing)
 	fmt.Fprintf(w, "message ID:       %s\n", i.MessageID)
 	fmt.Fprintf(w, "context:          %d pairs\n", len(i.EncryptionContext))
 	for _, k := range sortedKeys(i.EncryptionContext) {
-		fmt.Fprintf(w, "  %s = %s\n", k, i.EncryptionContext[k])
+		fmt.Fprintf(w, "  %s = %s\n", cli.Quote(k), cli.Quote(i.EncryptionContext[k]))
 	}
 	fmt.Fprintf(w, "data keys:        %d\n", len(i.EncryptedDataKeys))
 	for _, k := range i.EncryptedDataKeys {

@@ -130,6 +130,35 @@ func files(t *testing.T, root string) []string {
 	return names
 }
 
+// waitOutput waits up to 10 s for process pid to have written at least
+// `least` bytes to a temporary output in dir: a file there, or (Linux) an
+// unnamed file of dir open in the process. It reports whether it did.
+func waitOutput(t *testing.T, pid int, dir string, least int64) bool {
+	t.Helper()
+	real, err := filepath.EvalSymlinks(filepath.Dir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	real = filepath.Join(real, filepath.Base(dir))
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		for _, name := range files(t, dir) {
+			if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Size() >= least {
+				return true
+			}
+		}
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			p := fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())
+			if l, _ := os.Readlink(p); strings.HasPrefix(l, real+"/") {
+				if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Size() >= least {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func keygen(t *testing.T, dir, name string) string {
 	t.Helper()
 	mustRun(t, dir, nil, nil, "keygen", name)
@@ -193,7 +222,7 @@ func TestLocalRoundTrips(t *testing.T) {
 		}
 		// inspect reads stdin too
 		info := mustRun(t, dir, strings.NewReader(ct.stdout), nil, "inspect", "-")
-		for _, want := range []string{"suite:            0x0578", "tenant = clinic-7", "phicrypt  k.key", "frames:           4"} {
+		for _, want := range []string{"suite:            0x0578", `"tenant" = "clinic-7"`, "phicrypt  k.key", "frames:           4"} {
 			if !strings.Contains(info.stdout, want) {
 				t.Errorf("inspect output lacks %q:\n%s", want, info.stdout)
 			}
@@ -296,7 +325,7 @@ func TestFailures(t *testing.T) {
 	inputBefore, _ := os.ReadFile(victim)
 
 	r := run(t, dir, nil, nil, "decrypt", "--key", key, "enc", "dec")
-	if r.code != 1 || !strings.Contains(r.stderr, "FAILED enc/sub/b.json.enc: ") || !strings.Contains(r.stderr, "4 ok, 1 failed") {
+	if r.code != 1 || !strings.Contains(r.stderr, `FAILED "enc/sub/b.json.enc": `) || !strings.Contains(r.stderr, "4 ok, 1 failed") {
 		t.Fatalf("tampered file in a batch: exit %d\n%s", r.code, r.stderr)
 	}
 	if got := files(t, filepath.Join(dir, "dec")); strings.Join(got, " ") != "a.csv empty.txt sub/deeper/c.json sub/skip.tmp" {
@@ -399,7 +428,7 @@ func TestReadOnlyOutput(t *testing.T) {
 	}
 	out, err := cmd.CombinedOutput()
 	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "permission denied") || !strings.Contains(string(out), "FAILED a") {
+	if !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "permission denied") || !strings.Contains(string(out), `FAILED "a"`) {
 		t.Fatalf("read-only output directory: %v\n%s", err, out)
 	}
 	if got := files(t, ro); len(got) != 0 {
@@ -434,11 +463,7 @@ func TestInterrupt(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Wait for the temporary output to exist, then interrupt.
-			deadline := time.Now().Add(10 * time.Second)
-			for len(files(t, filepath.Join(dir, "out"))) == 0 && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-			}
-			if len(files(t, filepath.Join(dir, "out"))) == 0 {
+			if !waitOutput(t, cmd.Process.Pid, filepath.Join(dir, "out"), 1) {
 				t.Fatal("no temporary output appeared")
 			}
 			cmd.Process.Signal(os.Interrupt)
@@ -476,9 +501,7 @@ func TestInterruptLargeFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	for deadline := time.Now().Add(10 * time.Second); len(files(t, out)) == 0 && time.Now().Before(deadline); {
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitOutput(t, cmd.Process.Pid, out, 1)
 	cmd.Process.Signal(os.Interrupt)
 	err = cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
@@ -487,7 +510,7 @@ func TestInterruptLargeFile(t *testing.T) {
 	if got := files(t, out); len(got) != 0 {
 		t.Fatalf("left after SIGINT: %v", got)
 	}
-	if !strings.Contains(stderr.String(), "FAILED big.bin: interrupted") {
+	if !strings.Contains(stderr.String(), `FAILED "big.bin": interrupted`) {
 		t.Fatalf("summary: %s", stderr.String())
 	}
 }

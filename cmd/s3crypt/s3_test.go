@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -166,7 +167,7 @@ func testS3(t *testing.T, srv *s3Server) {
 		srv.put(t, "bad/b.json.enc", ct)
 		for _, dst := range []string{"bad-out", srv.url("bad-out/")} {
 			r := s3run(t, nil, "decrypt", "--key", key, srv.url("bad/b.json.enc"), dst)
-			if r.code != 1 || !strings.Contains(r.stderr, "FAILED "+srv.url("bad/b.json.enc")) {
+			if r.code != 1 || !strings.Contains(r.stderr, "FAILED "+strconv.Quote(srv.url("bad/b.json.enc"))) {
 				t.Fatalf("to %s: exit %d: %s", dst, r.code, r.stderr)
 			}
 		}

@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 )
 
 // ErrExists reports an output that already exists and may not be replaced
@@ -16,13 +20,32 @@ var ErrExists = errors.New("output exists (use --overwrite to replace it)")
 // ErrSameFile reports an output that is the input itself.
 var ErrSameFile = errors.New("output is the input file")
 
-// atomicFile is an output written to a temporary file beside its target.
-// Invariant: the target path holds either its previous content or the
-// complete, fsync'd new content, never part of it; the temporary file
-// exists only between createAtomic and commit or abort.
+// errNoUnnamed reports a platform or file system without unnamed
+// temporary files (O_TMPFILE); a named temporary file is used instead.
+var errNoUnnamed = errors.New("no unnamed temporary files here")
+
+// Named temporary files are ".NAME.s3crypt-p<PID>-<RAND>.tmp": the PID
+// lets a later run tell a dead process's leftovers from a live one's.
+const (
+	tmpMark   = ".s3crypt-p"
+	tmpSuffix = ".tmp"
+)
+
+// atomicFile is an output written to a temporary file in its target's
+// directory, below a root. Invariant: the target holds either its previous
+// content or the complete, fsync'd new content, never part of it. Where
+// the OS allows (Linux O_TMPFILE), the temporary file has no name until
+// commit, so a killed process leaves nothing; otherwise it is named
+// ".NAME.s3crypt-p<PID>-*.tmp" and exists only between createAtomic and
+// commit or abort (or until a later run removes it, see cleanStale).
 type atomicFile struct {
 	*os.File
-	target    string
+	root      *os.Root
+	dir       *os.File // the target's directory, opened through root
+	dirRel    string   // its name below root
+	name      string   // the target's base name
+	display   string   // the target as shown to the user
+	tmp       string   // base name of the named temporary file; "" while unnamed
 	overwrite bool
 	done      bool
 	dirs      *dirSet // nil: fsync the directory at commit
@@ -31,6 +54,7 @@ type atomicFile struct {
 // dirSet collects the directories of committed outputs, to fsync each once
 // at the end of a run rather than once per file.
 type dirSet struct {
+	root *os.Root
 	mu   sync.Mutex
 	dirs map[string]bool
 }
@@ -44,63 +68,100 @@ func (d *dirSet) add(dir string) {
 	d.dirs[dir] = true
 }
 
-// sync makes every rename recorded so far durable.
+// sync makes every link or rename recorded so far durable.
 func (d *dirSet) sync() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for dir := range d.dirs {
-		syncDir(dir)
+		if f, err := d.root.Open(dir); err == nil {
+			syncDir(f)
+			f.Close()
+		}
 	}
 	d.dirs = nil
 }
 
-// createAtomic creates the parent directories of target (mode 0700) and a
-// temporary file beside it (mode 0600). It fails with ErrExists if target
-// exists and overwrite is false, and with ErrSameFile if target is input.
-func createAtomic(target, input string, overwrite bool) (*atomicFile, error) {
-	if err := checkTarget(target, input, overwrite); err != nil {
+// createAtomic creates the parent directories of rel below root (mode
+// 0700) and a temporary file there (mode 0600). It fails with ErrExists if
+// rel exists and overwrite is false, and with ErrSameFile if rel is the
+// file input (nil when the input is no local file). display names the
+// target in errors. named forces a named temporary file (for tests).
+func createAtomic(root *os.Root, rel, display string, input fs.FileInfo, overwrite, named bool) (*atomicFile, error) {
+	if err := checkTarget(root, rel, display, input, overwrite); err != nil {
 		return nil, err
 	}
-	dir, base := filepath.Split(target)
-	if dir == "" {
-		dir = "."
+	dirRel, name := filepath.Dir(rel), filepath.Base(rel)
+	if dirRel != "." {
+		if err := root.MkdirAll(dirRel, 0o700); err != nil {
+			return nil, err
+		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, "."+base+".s3crypt-*.tmp")
+	dir, err := root.Open(dirRel)
 	if err != nil {
 		return nil, err
 	}
-	return &atomicFile{File: f, target: target, overwrite: overwrite}, nil
+	a := &atomicFile{root: root, dir: dir, dirRel: dirRel, name: name, display: display, overwrite: overwrite}
+	err = errNoUnnamed
+	if !named {
+		a.File, err = openUnnamed(dir)
+	}
+	if errors.Is(err, errNoUnnamed) {
+		a.File, a.tmp, err = a.createNamed()
+	}
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// tmpName returns a fresh temporary name for the target name.
+func tmpName(name string) string {
+	if len(name) > 100 { // stay below NAME_MAX (255) whatever the target
+		name = name[:100]
+	}
+	return "." + name + tmpMark + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(uint64(rand.Uint32()), 10) + tmpSuffix
+}
+
+func (a *atomicFile) createNamed() (*os.File, string, error) {
+	for range 100 {
+		tmp := tmpName(a.name)
+		f, err := a.root.OpenFile(filepath.Join(a.dirRel, tmp), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err == nil {
+			lockFile(f) // held until closed: cleanStale leaves it alone
+		}
+		return f, tmp, err
+	}
+	return nil, "", fmt.Errorf("%s: no free temporary name", Quote(a.display))
 }
 
 // checkTarget refuses a target that is the input, or that exists when
 // overwrite is false.
-func checkTarget(target, input string, overwrite bool) error {
-	fi, err := os.Stat(target)
+func checkTarget(root *os.Root, rel, display string, input fs.FileInfo, overwrite bool) error {
+	fi, err := root.Stat(rel)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
 		return err
 	}
-	if input != "" {
-		if in, err := os.Stat(input); err == nil && os.SameFile(in, fi) {
-			return fmt.Errorf("%s: %w", target, ErrSameFile)
-		}
+	if input != nil && os.SameFile(input, fi) {
+		return fmt.Errorf("%s: %w", Quote(display), ErrSameFile)
 	}
 	if !overwrite {
-		return fmt.Errorf("%s: %w", target, ErrExists)
+		return fmt.Errorf("%s: %w", Quote(display), ErrExists)
 	}
 	if fi.IsDir() {
-		return fmt.Errorf("%s: output is a directory", target)
+		return fmt.Errorf("%s: output is a directory", Quote(display))
 	}
 	return nil
 }
 
 // commit makes the written content visible under the target name: fsync,
-// then a hard link (which fails if the target appeared meanwhile) or, with
+// then a link (which fails if the target appeared meanwhile) or, with
 // overwrite, a rename; then an fsync of the directory, now or (with dirs)
 // when the run ends.
 func (a *atomicFile) commit() error {
@@ -108,42 +169,75 @@ func (a *atomicFile) commit() error {
 		return errors.New("output already finished")
 	}
 	a.done = true
-	tmp := a.Name()
+	defer a.dir.Close()
 	err := a.Sync()
+	if err == nil {
+		err = a.publish() // before Close: an unnamed file is linked by descriptor
+	}
 	if cerr := a.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = a.publish(tmp)
-	}
 	if err != nil {
-		os.Remove(tmp)
+		if a.tmp != "" {
+			a.root.Remove(filepath.Join(a.dirRel, a.tmp))
+		}
 		return err
 	}
 	if a.dirs != nil {
-		a.dirs.add(filepath.Dir(a.target))
+		a.dirs.add(a.dirRel)
 	} else {
-		syncDir(filepath.Dir(a.target))
+		syncDir(a.dir)
 	}
 	return nil
 }
 
-func (a *atomicFile) publish(tmp string) error {
-	if a.overwrite {
-		return os.Rename(tmp, a.target)
+func (a *atomicFile) publish() error {
+	target := filepath.Join(a.dirRel, a.name)
+	if a.tmp == "" {
+		if !a.overwrite {
+			return a.exists(linkUnnamed(a.File, a.dir, a.name))
+		}
+		// A rename replaces; it needs a name to rename from.
+		for range 100 {
+			tmp := tmpName(a.name)
+			err := linkUnnamed(a.File, a.dir, tmp)
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			a.tmp = tmp
+			break
+		}
+		if a.tmp == "" {
+			return fmt.Errorf("%s: no free temporary name", Quote(a.display))
+		}
 	}
-	err := os.Link(tmp, a.target)
+	tmp := filepath.Join(a.dirRel, a.tmp)
+	if a.overwrite {
+		return a.root.Rename(tmp, target)
+	}
+	err := a.root.Link(tmp, target)
 	if err == nil {
-		return os.Remove(tmp)
+		return a.root.Remove(tmp)
 	}
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s: %w", a.target, ErrExists)
+		return a.exists(err)
 	}
 	// A file system without hard links: check, then rename.
-	if _, serr := os.Lstat(a.target); serr == nil {
-		return fmt.Errorf("%s: %w", a.target, ErrExists)
+	if _, serr := a.root.Lstat(target); serr == nil {
+		return a.exists(fs.ErrExist)
 	}
-	return os.Rename(tmp, a.target)
+	return a.root.Rename(tmp, target)
+}
+
+// exists maps "file exists" to ErrExists naming the target.
+func (a *atomicFile) exists(err error) error {
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s: %w", Quote(a.display), ErrExists)
+	}
+	return err
 }
 
 // abort removes the temporary file; the target is untouched. It is a no-op
@@ -154,14 +248,70 @@ func (a *atomicFile) abort() {
 	}
 	a.done = true
 	a.Close()
-	os.Remove(a.Name())
+	if a.tmp != "" {
+		a.root.Remove(filepath.Join(a.dirRel, a.tmp))
+	}
+	a.dir.Close()
 }
 
-// syncDir makes a rename in dir durable; errors are ignored as some file
-// systems refuse fsync on directories.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+// syncDir makes a link or rename in dir durable; errors are ignored as
+// some file systems refuse fsync on directories.
+func syncDir(dir *os.File) { dir.Sync() }
+
+// staleTmpPID returns the PID in a named temporary file's name, or 0.
+func staleTmpPID(name string) int {
+	if !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, tmpSuffix) {
+		return 0
 	}
+	i := strings.LastIndex(name, tmpMark)
+	if i < 0 {
+		return 0
+	}
+	pid, _, ok := strings.Cut(name[i+len(tmpMark):], "-")
+	n, err := strconv.Atoi(pid)
+	if !ok || err != nil || n <= 0 {
+		return 0
+	}
+	return n
+}
+
+// cleanStale removes from dirRel below root the named temporary files of
+// processes that are gone: the PID in the name is not alive, no process
+// holds the file's lock, and it is older than since. It reports each
+// removal to notice.
+func cleanStale(root *os.Root, dirRel string, since time.Time, notice func(string, ...any)) {
+	d, err := root.Open(dirRel)
+	if err != nil {
+		return
+	}
+	ents, _ := d.ReadDir(-1)
+	d.Close()
+	for _, e := range ents {
+		pid := staleTmpPID(e.Name())
+		if pid == 0 || pid == os.Getpid() || !e.Type().IsRegular() || processAlive(pid) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(since) {
+			continue
+		}
+		p := filepath.Join(dirRel, e.Name())
+		if removeUnlocked(root, p) {
+			notice("removed %s, a temporary file left by process %d, which has ended", Quote(filepath.Join(root.Name(), p)), pid)
+		}
+	}
+}
+
+// removeUnlocked removes the file p below root unless a process holds its
+// lock (one in another PID namespace, say).
+func removeUnlocked(root *os.Root, p string) bool {
+	f, err := root.OpenFile(p, os.O_RDONLY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := lockFile(f); err != nil {
+		return false
+	}
+	return root.Remove(p) == nil
 }

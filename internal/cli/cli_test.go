@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,44 +196,57 @@ func listDir(t *testing.T, dir string) []string {
 }
 
 func TestAtomicFile(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "sub", "out.enc")
+	for _, named := range []bool{false, true} {
+		t.Run(fmt.Sprintf("named=%v", named), func(t *testing.T) { testAtomicFile(t, named) })
+	}
+}
 
-	a, err := createAtomic(target, "", false)
+func testAtomicFile(t *testing.T, named bool) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	create := func(rel string, input fs.FileInfo, overwrite bool) (*atomicFile, error) {
+		return createAtomic(root, rel, rel, input, overwrite, named)
+	}
+	target := filepath.Join("sub", "out.enc")
+
+	a, err := create(target, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Write([]byte("partial"))
 	a.abort()
-	if names := listDir(t, filepath.Dir(target)); len(names) != 0 {
+	if names := listDir(t, filepath.Join(dir, "sub")); len(names) != 0 {
 		t.Fatalf("after abort: %v left", names)
 	}
 
-	a, _ = createAtomic(target, "", false)
+	a, _ = create(target, nil, false)
 	a.Write([]byte("v1"))
-	if _, err := os.Stat(target); err == nil {
+	if _, err := root.Stat(target); err == nil {
 		t.Fatal("target visible before commit")
 	}
 	if err := a.commit(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := createAtomic(target, "", false); !errors.Is(err, ErrExists) {
+	if _, err := create(target, nil, false); !errors.Is(err, ErrExists) {
 		t.Fatalf("create over an existing target: %v, want ErrExists", err)
 	}
 
 	// A target that appears between create and commit is not replaced.
-	other := filepath.Join(dir, "other")
-	a, _ = createAtomic(other, "", false)
-	os.WriteFile(other, []byte("theirs"), 0o600)
+	a, _ = create("other", nil, false)
+	os.WriteFile(filepath.Join(dir, "other"), []byte("theirs"), 0o600)
 	a.Write([]byte("mine"))
 	if err := a.commit(); !errors.Is(err, ErrExists) {
 		t.Fatalf("commit over a new file: %v, want ErrExists", err)
 	}
-	if b, _ := os.ReadFile(other); string(b) != "theirs" {
+	if b, _ := os.ReadFile(filepath.Join(dir, "other")); string(b) != "theirs" {
 		t.Fatalf("other = %q", b)
 	}
 
-	a, err = createAtomic(target, "", true)
+	a, err = create(target, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,13 +254,17 @@ func TestAtomicFile(t *testing.T) {
 	if err := a.commit(); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(target); string(b) != "v2" {
+	if b, _ := os.ReadFile(filepath.Join(dir, target)); string(b) != "v2" {
 		t.Fatalf("target = %q after overwrite", b)
 	}
-	if _, err := createAtomic(target, target, true); !errors.Is(err, ErrSameFile) {
+	fi, _ := os.Stat(filepath.Join(dir, target))
+	if _, err := create(target, fi, true); !errors.Is(err, ErrSameFile) {
 		t.Fatalf("output = input: %v, want ErrSameFile", err)
 	}
 	if names := listDir(t, dir); len(names) != 2 {
+		t.Fatalf("temporary files left: %v", names)
+	}
+	if names := listDir(t, filepath.Join(dir, "sub")); len(names) != 1 {
 		t.Fatalf("temporary files left: %v", names)
 	}
 }

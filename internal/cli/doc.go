@@ -11,12 +11,37 @@
 // only the ".enc" names). Every output is one AWS Encryption SDK message,
 // byte for byte the format of package envelope; nothing is added to it.
 //
+// Names in a tree come from whoever wrote the tree or the bucket, so:
+//   - Every local read of a source directory and every local write below a
+//     destination goes through an os.Root opened on it: no name and no
+//     symbolic link takes a read or a write out of it.
+//   - A relative name that is not plain (a ".." or "." segment, an empty
+//     segment as in "a//b", an absolute path, a NUL byte, or anything
+//     filepath.IsLocal refuses) fails that input with ErrUnsafeName, for
+//     local and S3 destinations alike; inputs whose outputs would be one
+//     file (on macOS and Windows, names differing only in case too) all
+//     fail with ErrSameOutput. The rest of the batch goes on.
+//   - A symbolic link in a source directory is followed when its target is
+//     inside the directory (relative or absolute link alike); a link
+//     leading out of it is skipped with a notice on stderr unless
+//     --follow-symlinks is given. Links to directories are never walked.
+//   - Strings from inputs (file names, object keys, context keys and
+//     values, key names, error texts built from them) are quoted Go-style
+//     on the terminal and in the text summary, cut to 1 KiB; JSON output
+//     escapes them.
+//
 // Invariants:
 //   - An input is never written to, and an output is never the input.
-//   - A local output is written to ".NAME.s3crypt-*.tmp" beside its target
-//     (mode 0600), fsync'd, and linked (or, with --overwrite, renamed) into
-//     place; on any failure or interrupt the temporary file is removed. The
-//     directories are fsync'd before the run ends.
+//   - A local output is written, mode 0600, to a temporary file in its
+//     target's directory, fsync'd, and linked (or, with --overwrite, linked
+//     to a temporary name and renamed) into place; on any failure or
+//     interrupt the temporary file is removed. On Linux the temporary file
+//     is unnamed (O_TMPFILE) until it is linked, so even SIGKILL leaves no
+//     unverified plaintext behind. Elsewhere, or where the file system
+//     refuses O_TMPFILE, it is named ".NAME.s3crypt-p<PID>-<N>.tmp"; a later
+//     run writing into that directory removes such files whose process has
+//     ended and that predate the run, with a notice. The directories are
+//     fsync'd before the run ends.
 //   - On decrypt nothing is committed before the whole message verified,
 //     the signature included: a local output stays temporary, stdout and
 //     plaintext S3 uploads are fed from an unlinked spool file only after

@@ -167,7 +167,7 @@ func edkName(k envelope.EncryptedDataKey) (provider, key string) {
 		bytes.Equal(info[len(info)-20:len(info)-12], []byte{0, 0, 0, 128, 0, 0, 0, 12}) {
 		info = info[:len(info)-20]
 	}
-	return printable(k.ProviderID), printable(string(info))
+	return Printable(k.ProviderID), Printable(string(info))
 }
 
 func describeEDK(k envelope.EncryptedDataKey) string {
@@ -178,11 +178,36 @@ func describeEDK(k envelope.EncryptedDataKey) string {
 	return p + "/" + key
 }
 
-func printable(s string) string {
-	if utf8.ValidString(s) && strconv.Quote(s) == `"`+s+`"` {
-		return s
+// maxQuoted bounds the bytes of an untrusted string shown to the user.
+const maxQuoted = 1024
+
+// Printable returns s unchanged when it is valid UTF-8 of printable
+// characters (spaces and quotes included) and at most 1 KiB, else Quote(s):
+// safe to print on a terminal or in one line of a log.
+func Printable(s string) string {
+	if len(s) > maxQuoted || !utf8.ValidString(s) {
+		return Quote(s)
 	}
-	return strconv.Quote(s)
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return Quote(s)
+		}
+	}
+	return s
+}
+
+// Quote quotes an untrusted string (a name, an object key, a context key
+// or value) Go-style, escaping control characters, and cuts it to 1 KiB
+// (marked by "..." after the closing quote).
+func Quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
 }
 
 // InspectLocation inspects the message at src: a file, "-" (stdin) or an

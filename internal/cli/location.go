@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 )
 
 // EncSuffix is added to a name on encrypt and removed on decrypt.
@@ -66,7 +68,11 @@ type item struct {
 	name string // as shown to the user and written to the audit log
 	rel  string // slash-separated path below the source root; base name for a single input
 	size int64  // -1 when unknown
-	path string // local path or S3 key
+	path string // S3 key, local path, or (viaRoot) the name below the source's root
+	// viaRoot: path is opened through the source's os.Root, which refuses
+	// to leave the source directory, symbolic links included.
+	viaRoot bool
+	fi      fs.FileInfo // a local file's, to recognise it as an output; else nil
 }
 
 // source lists and opens inputs.
@@ -87,18 +93,63 @@ type output interface {
 
 // sink creates outputs.
 type sink interface {
-	// target maps an input to its output name: for a tree, rel joined to
-	// the sink's root; for a single input, the sink itself, or name inside
-	// it when it is a directory or prefix.
-	target(rel string, single bool) (string, error)
-	create(ctx context.Context, target string, in item, overwrite bool) (output, error)
+	// target maps an input to its output: name as shown (rel joined to the
+	// sink's root for a tree; for a single input, the sink itself, or rel
+	// inside it when it is a directory or prefix) and where it is below the
+	// sink's root. It refuses a rel that is not a plain relative path
+	// (ErrUnsafeName).
+	target(rel string, single bool) (name, below string, err error)
+	create(ctx context.Context, name, below string, in item, overwrite bool) (output, error)
+}
+
+// ErrUnsafeName reports an input whose name is no plain relative path
+// ("..", an absolute path, an empty or "." segment, a NUL byte), so that
+// its output could land outside the destination.
+var ErrUnsafeName = errors.New("name is not a plain relative path")
+
+// ErrSameOutput reports inputs whose names map to the same output.
+var ErrSameOutput = errors.New("another input has the same output")
+
+// checkRel refuses a slash-separated name that is not plain and local.
+func checkRel(rel string) error {
+	ok := rel != "" && !strings.ContainsRune(rel, 0) && filepath.IsLocal(filepath.FromSlash(rel))
+	for seg := range strings.SplitSeq(rel, "/") {
+		ok = ok && seg != "" && seg != "." && seg != ".."
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnsafeName, Quote(rel))
+	}
+	return nil
+}
+
+// notifier prints notices, one line each, to w (nil: nowhere).
+type notifier struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (n *notifier) printf(format string, args ...any) {
+	if n == nil || n.w == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	fmt.Fprintf(n.w, "s3crypt: notice: "+format+"\n", args...)
 }
 
 // --- local files ---
 
-type localSource struct{ root string }
+// localSource is a file or a directory. A directory is read through an
+// os.Root: no name, and no symbolic link, leads out of it unless
+// follow is set and the link was listed as leading out.
+type localSource struct {
+	root   string
+	follow bool
+	notes  *notifier
+	r      *os.Root // for a directory, once listed
+}
 
-func (s localSource) list(_ context.Context, keep func(string) bool) ([]item, bool, int, error) {
+func (s *localSource) list(_ context.Context, keep func(string) bool) ([]item, bool, int, error) {
 	fi, err := os.Stat(s.root)
 	if err != nil {
 		return nil, false, 0, err
@@ -107,65 +158,163 @@ func (s localSource) list(_ context.Context, keep func(string) bool) ([]item, bo
 		if !fi.Mode().IsRegular() {
 			return nil, false, 0, fmt.Errorf("%s: not a regular file or directory", s.root)
 		}
-		return []item{{name: s.root, rel: filepath.Base(s.root), size: fi.Size(), path: s.root}}, true, 0, nil
+		return []item{{name: s.root, rel: filepath.Base(s.root), size: fi.Size(), path: s.root, fi: fi}}, true, 0, nil
+	}
+	if s.r, err = os.OpenRoot(s.root); err != nil {
+		return nil, false, 0, err
+	}
+	realRoot, err := realPath(s.root)
+	if err != nil {
+		return nil, false, 0, err
 	}
 	var items []item
 	skipped := 0
-	err = filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(s.r.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
+		if d.IsDir() || !keep(rel) {
+			if !d.IsDir() {
+				skipped++
+			}
 			return nil
 		}
-		rel, err := filepath.Rel(s.root, p)
-		if err != nil {
-			return err
+		it := item{name: filepath.Join(s.root, filepath.FromSlash(rel)), rel: rel, path: filepath.FromSlash(rel), viaRoot: true}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if !s.resolve(realRoot, &it) {
+				skipped++
+				return nil
+			}
 		}
-		rel = filepath.ToSlash(rel)
-		fi, err := os.Stat(p) // follows a link to a file
-		if err != nil || !fi.Mode().IsRegular() || !keep(rel) {
+		if it.viaRoot {
+			it.fi, err = s.r.Stat(it.path)
+		} else {
+			it.fi, err = os.Stat(it.path)
+		}
+		if err != nil || !it.fi.Mode().IsRegular() {
 			skipped++
 			return nil
 		}
-		items = append(items, item{name: p, rel: rel, size: fi.Size(), path: p})
+		it.size = it.fi.Size()
+		items = append(items, it)
 		return nil
 	})
 	return items, false, skipped, err
 }
 
-func (localSource) open(_ context.Context, it item) (io.ReadCloser, error) {
+// resolve points it, a symbolic link, at its target: a name below the root
+// when the target is inside realRoot (the root's real path), else, with
+// follow, the target's path. It reports false (after a notice) for a link
+// that leads out without follow, and for a dangling one.
+func (s *localSource) resolve(realRoot string, it *item) bool {
+	t, err := realPath(it.name)
+	if err != nil {
+		return false
+	}
+	if rel, err := filepath.Rel(realRoot, t); err == nil && filepath.IsLocal(rel) {
+		it.path = rel
+		return true
+	}
+	if !s.follow {
+		s.notes.printf("skipped %s: a symbolic link to %s, outside %s (--follow-symlinks follows it)", Quote(it.name), Quote(t), Quote(s.root))
+		return false
+	}
+	it.path, it.viaRoot = t, false
+	return true
+}
+
+// realPath is p, absolute, without symbolic links.
+func realPath(p string) (string, error) {
+	p, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(p)
+}
+
+func (s *localSource) open(_ context.Context, it item) (io.ReadCloser, error) {
+	if it.viaRoot {
+		return s.r.Open(it.path)
+	}
 	return os.Open(it.path)
 }
 
+func (s *localSource) close() {
+	if s.r != nil {
+		s.r.Close()
+	}
+}
+
+// localSink writes below an os.Root at dir: a name that would leave it,
+// through ".." or a symbolic link, fails.
 type localSink struct {
-	root  string
-	isDir bool // root is an existing directory or ends in a separator
-	dirs  *dirSet
+	path  string // as given
+	dir   string // the root: path, or its parent for a single output file (set by target)
+	isDir bool   // path is an existing directory or ends in a separator
+	named bool   // named temporary files only (tests)
+	start time.Time
+	notes *notifier
+
+	once    sync.Once
+	root    *os.Root
+	rootErr error
+	dirs    *dirSet
+
+	mu      sync.Mutex
+	scanned map[string]bool // directories cleaned of stale temporary files
 }
 
-func newLocalSink(root string) localSink {
-	fi, err := os.Stat(root)
-	dir := (err == nil && fi.IsDir()) || strings.HasSuffix(root, "/") || strings.HasSuffix(root, string(filepath.Separator))
-	return localSink{root: root, isDir: dir, dirs: &dirSet{}}
+func newLocalSink(path string, notes *notifier) *localSink {
+	fi, err := os.Stat(path)
+	isDir := (err == nil && fi.IsDir()) || strings.HasSuffix(path, "/") || strings.HasSuffix(path, string(filepath.Separator))
+	return &localSink{path: path, dir: path, isDir: isDir, start: time.Now(), notes: notes, scanned: map[string]bool{}}
 }
 
-// flush fsyncs the directories of the outputs committed so far.
-func (s localSink) flush() { s.dirs.sync() }
+// flush fsyncs the directories of the outputs committed so far, and
+// closes the root.
+func (s *localSink) flush() {
+	if s.root != nil {
+		s.dirs.sync()
+		s.root.Close()
+	}
+}
 
-func (s localSink) target(rel string, single bool) (string, error) {
+func (s *localSink) target(rel string, single bool) (string, string, error) {
 	if single && !s.isDir {
-		return s.root, nil
+		s.dir = filepath.Dir(s.path)
+		return s.path, filepath.Base(s.path), nil
 	}
-	return filepath.Join(s.root, filepath.FromSlash(rel)), nil
+	if err := checkRel(rel); err != nil {
+		return "", "", err
+	}
+	below := filepath.FromSlash(rel)
+	return filepath.Join(s.path, below), below, nil
 }
 
-func (s localSink) create(_ context.Context, target string, in item, overwrite bool) (output, error) {
-	input := ""
-	if in.name != "-" && !strings.HasPrefix(in.name, "s3://") {
-		input = in.path
+// open creates the root directory and opens it, once.
+func (s *localSink) open() (*os.Root, error) {
+	s.once.Do(func() {
+		if s.rootErr = os.MkdirAll(s.dir, 0o700); s.rootErr == nil {
+			s.root, s.rootErr = os.OpenRoot(s.dir)
+			s.dirs = &dirSet{root: s.root}
+		}
+	})
+	return s.root, s.rootErr
+}
+
+func (s *localSink) create(_ context.Context, name, below string, in item, overwrite bool) (output, error) {
+	root, err := s.open()
+	if err != nil {
+		return nil, err
 	}
-	a, err := createAtomic(target, input, overwrite)
+	dir := filepath.Dir(below)
+	s.mu.Lock()
+	if !s.scanned[dir] {
+		s.scanned[dir] = true
+		cleanStale(root, dir, s.start, s.notes.printf)
+	}
+	s.mu.Unlock()
+	a, err := createAtomic(root, below, name, in.fi, overwrite, s.named)
 	if err != nil {
 		return nil, err
 	}
@@ -193,9 +342,9 @@ type stdoutSink struct {
 	spool bool
 }
 
-func (stdoutSink) target(string, bool) (string, error) { return "-", nil }
+func (stdoutSink) target(string, bool) (string, string, error) { return "-", "", nil }
 
-func (s stdoutSink) create(context.Context, string, item, bool) (output, error) {
+func (s stdoutSink) create(context.Context, string, string, item, bool) (output, error) {
 	if !s.spool {
 		return directOutput{s.w}, nil
 	}

@@ -15,3 +15,13 @@ func lockFile(f *os.File) (func(), error) {
 	}
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }, nil
 }
+
+// processAlive reports whether a process with this PID exists (EPERM: it
+// exists but belongs to someone else).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return true // 0 and negative PIDs name process groups
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
+}

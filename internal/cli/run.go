@@ -52,6 +52,9 @@ type Options struct {
 	Include       []string
 	Exclude       []string
 	Overwrite     bool
+	// FollowSymlinks follows symbolic links in a source directory that
+	// lead out of it; without it they are skipped with a notice.
+	FollowSymlinks bool
 
 	S3 S3Options
 
@@ -62,8 +65,12 @@ type Options struct {
 
 	Stdin  io.Reader
 	Stdout io.Writer
+	// Notices, if set, receives one line per notice: a symbolic link
+	// skipped, a stale temporary file removed.
+	Notices io.Writer
 
-	s3 *s3Conn // made on first use
+	s3    *s3Conn // made on first use
+	notes *notifier
 }
 
 // Failure names an input that failed.
@@ -95,8 +102,10 @@ const bigFile = 4 << 20
 type job struct {
 	in     item
 	target string
+	below  string // target below the sink's root
 	src    source
 	dst    sink
+	err    error // set when planning refused the input
 }
 
 // Run encrypts or decrypts src into dst. It processes every input even
@@ -105,6 +114,7 @@ type job struct {
 func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, error) {
 	start := time.Now()
 	sum := &Summary{Op: op}
+	o.notes = &notifier{w: o.Notices}
 	jobs, skipped, err := plan(ctx, op, src, dst, &o)
 	if err != nil {
 		return sum, err
@@ -177,6 +187,9 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 		if f, ok := jobs[0].dst.(interface{ flush() }); ok {
 			f.flush()
 		}
+		if c, ok := jobs[0].src.(interface{ close() }); ok {
+			c.close()
+		}
 	}
 	// Inputs never started because of an interrupt count as failed too.
 	for _, j := range jobs[sum.Files:] {
@@ -238,14 +251,41 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 		return nil, 0, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
 	}
 	jobs := make([]*job, 0, len(items))
+	seen := map[string]*job{}
 	for _, it := range items {
-		t, err := d.target(outName(op, it.rel), single)
-		if err != nil {
-			return nil, 0, err
+		j := &job{in: it, src: s, dst: d}
+		j.target, j.below, j.err = d.target(outName(op, it.rel), single)
+		jobs = append(jobs, j)
+		if j.err != nil {
+			continue
 		}
-		jobs = append(jobs, &job{in: it, target: t, src: s, dst: d})
+		// Two inputs mapped to one output: both fail, rather than one
+		// silently replacing the other.
+		k := sameOutputKey(j.target, dl.kind == locLocal)
+		if o, ok := seen[k]; ok {
+			j.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(j.target), Quote(o.in.name))
+			if o.err == nil {
+				o.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(o.target), Quote(it.name))
+			}
+			continue
+		}
+		seen[k] = j
 	}
 	return jobs, skipped, nil
+}
+
+// sameOutputKey is what two targets share when they name one output:
+// their cleaned path, case-folded for local files on systems that usually
+// ignore case.
+func sameOutputKey(target string, local bool) string {
+	if !local {
+		return target
+	}
+	target = filepath.Clean(target)
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		return strings.ToLower(target)
+	}
+	return target
 }
 
 func newSource(ctx context.Context, l location, o *Options) (source, error) {
@@ -255,7 +295,7 @@ func newSource(ctx context.Context, l location, o *Options) (source, error) {
 	case locS3:
 		return newS3Source(ctx, l, o)
 	}
-	return localSource{root: l.path}, nil
+	return &localSource{root: l.path, follow: o.FollowSymlinks, notes: o.notes}, nil
 }
 
 func newSink(ctx context.Context, l location, op Op, o *Options) (sink, error) {
@@ -265,7 +305,7 @@ func newSink(ctx context.Context, l location, op Op, o *Options) (sink, error) {
 	case locS3:
 		return newS3Sink(ctx, l, o)
 	}
-	return newLocalSink(l.path), nil
+	return newLocalSink(l.path, o.notes), nil
 }
 
 // outName is the output name of rel: ".enc" added on encrypt; removed on
@@ -316,7 +356,9 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	start := time.Now()
 	rec := Record{Op: string(r.op), Input: j.in.name, Output: j.target}
 	var err error
-	if s3src, ok := j.src.(*s3Source); ok && r.op == Decrypt {
+	if j.err != nil {
+		err = j.err // refused when planned
+	} else if s3src, ok := j.src.(*s3Source); ok && r.op == Decrypt {
 		err = r.decryptS3(ctx, j, s3src, &rec)
 	} else if in, oerr := j.src.open(ctx, j.in); oerr != nil {
 		err = oerr
@@ -368,7 +410,7 @@ func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	if j.in.size >= 0 {
 		opts = append(opts, envelope.WithPlaintextLength(j.in.size))
 	}
-	out, err := j.dst.create(ctx, j.target, j.in, r.o.Overwrite)
+	out, err := j.dst.create(ctx, j.target, j.below, j.in, r.o.Overwrite)
 	if err != nil {
 		return err
 	}
@@ -426,7 +468,7 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 		return err
 	}
 	describe(rec, d.Header())
-	out, err := j.dst.create(ctx, j.target, j.in, r.o.Overwrite)
+	out, err := j.dst.create(ctx, j.target, j.below, j.in, r.o.Overwrite)
 	if err != nil {
 		return err
 	}

@@ -152,15 +152,18 @@ func newS3Sink(ctx context.Context, l location, o *Options) (sink, error) {
 	return &s3Sink{c: c, loc: l}, nil
 }
 
-func (s *s3Sink) target(rel string, single bool) (string, error) {
+func (s *s3Sink) target(rel string, single bool) (string, string, error) {
 	k := s.loc.key
 	if single && k != "" && !strings.HasSuffix(k, "/") {
-		return s3Name(s.loc.bucket, k), nil
+		return s3Name(s.loc.bucket, k), k, nil
+	}
+	if err := checkRel(rel); err != nil {
+		return "", "", err
 	}
 	if k != "" && !strings.HasSuffix(k, "/") {
 		k += "/"
 	}
-	return s3Name(s.loc.bucket, k+rel), nil
+	return s3Name(s.loc.bucket, k+rel), k + rel, nil
 }
 
 func (s *s3Sink) key(target string) string {
@@ -179,7 +182,7 @@ func (s *s3Sink) checkTarget(ctx context.Context, target string, overwrite bool)
 		return err
 	}
 	if ok {
-		return fmt.Errorf("%s: %w", target, ErrExists)
+		return fmt.Errorf("%s: %w", Quote(target), ErrExists)
 	}
 	return nil
 }
@@ -187,7 +190,7 @@ func (s *s3Sink) checkTarget(ctx context.Context, target string, overwrite bool)
 // create returns an output that collects the plaintext in an unlinked
 // temporary file and uploads it on commit, so that nothing reaches the
 // bucket before the whole message verified.
-func (s *s3Sink) create(ctx context.Context, target string, _ item, overwrite bool) (output, error) {
+func (s *s3Sink) create(ctx context.Context, target, _ string, _ item, overwrite bool) (output, error) {
 	if err := s.checkTarget(ctx, target, overwrite); err != nil {
 		return nil, err
 	}
@@ -329,7 +332,7 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 	}
 	defer rd.Close()
 	describe(rec, rd.Header())
-	out, err := j.dst.create(ctx, j.target, j.in, r.o.Overwrite)
+	out, err := j.dst.create(ctx, j.target, j.below, j.in, r.o.Overwrite)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,39 @@
+package main_test
+
+import (
+	"encoding/binary"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHostileManyEncryptedDataKeys: a file whose header carries 65,535
+// data keys naming the user's key (names are public in every header), so
+// that decrypting it makes 65,535 key attempts (KMS calls for a KMS key).
+func TestHostileManyEncryptedDataKeys(t *testing.T) {
+	dir := t.TempDir()
+	key := keygen(t, dir, "k.key")
+	b := []byte{2, 0x04, 0x78}
+	b = append(b, make([]byte, 32)...) // message ID
+	b = append(b, 0, 0)                // empty context
+	b = binary.BigEndian.AppendUint16(b, 65535)
+	for range 65535 {
+		b = append(b, 0, 8)
+		b = append(b, "phicrypt"...)
+		b = append(b, 0, 5)
+		b = append(b, "k.key"...)
+		b = append(b, 0, 1, 9)
+	}
+	b = append(b, 2, 0, 0, 16, 0)         // framed, 4096-byte frames
+	b = append(b, make([]byte, 32+16)...) // commit key, auth tag
+	writeFile(t, filepath.Join(dir, "many.enc"), b)
+
+	r := run(t, dir, nil, nil, "decrypt", "--key", key, "many.enc", "out")
+	if r.code != 1 || !strings.Contains(r.stderr, "too many encrypted data keys") || len(r.stderr) >= 4096 {
+		t.Fatalf("exit %d, %d bytes of stderr %.300q, want the message refused for its data keys", r.code, len(r.stderr), r.stderr)
+	}
+	r = run(t, dir, nil, nil, "decrypt", "--key", key, "--max-encrypted-data-keys", "65535", "many.enc", "out")
+	if r.code != 1 || strings.Contains(r.stderr, "too many encrypted data keys") {
+		t.Fatalf("with a limit of 65535: exit %d, %.300q", r.code, r.stderr)
+	}
+}

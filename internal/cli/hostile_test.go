@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestHostileUnsafeNames: object keys and names that, joined to the
+// destination, would leave it or alias another output.
+func TestHostileUnsafeNames(t *testing.T) {
+	for _, rel := range []string{"", ".", "..", "../x", "a/../../x", "a/..", "/etc/passwd", "a//b", "a/./b", "./a", "a/", "a\x00b"} {
+		if err := checkRel(rel); !errors.Is(err, ErrUnsafeName) {
+			t.Errorf("checkRel(%q) = %v, want ErrUnsafeName", rel, err)
+		} else if strings.ContainsRune(err.Error(), 0) {
+			t.Errorf("checkRel(%q): unquoted name in %q", rel, err)
+		}
+	}
+	for _, rel := range []string{"a", "a/b.enc", ".hidden", "a/..b", "...", "x y/ü"} {
+		if err := checkRel(rel); err != nil {
+			t.Errorf("checkRel(%q) = %v", rel, err)
+		}
+	}
+}
+
+// TestHostileQuote: untrusted strings printed raw inject control
+// characters into the terminal, or flood it.
+func TestHostileQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain name.enc":  "plain name.enc",
+		`say "hi"`:        `say "hi"`,
+		"a\nb":            `"a\nb"`,
+		"\x1b[2Kx":        `"\x1b[2Kx"`,
+		"\u009b2K":        `"\u009b2K"`,
+		"bad\xffutf8":     `"bad\xffutf8"`,
+		"line\u2028break": `"line\u2028break"`,
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %s, want %s", in, got, want)
+		}
+	}
+	long := strings.Repeat("é", 1000) // 2000 bytes
+	if got := Quote(long); len(got) > maxQuoted+5 || !strings.HasSuffix(got, `"...`) || strings.ContainsRune(got, '\uFFFD') {
+		t.Errorf("Quote of 2000 bytes: %d bytes, %q...", len(got), got[:20])
+	}
+}
