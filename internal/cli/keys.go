@@ -228,8 +228,10 @@ func (k *kmsClients) client(ctx context.Context, region string) (*kms.Client, er
 	cfg := k.cfg.Copy()
 	cfg.Region = region
 	c, err := kmskeyring.NewClient(ctx, cfg, k.opts.KMSEndpoint)
-	if err != nil {
+	if err != nil && k.opts.KMSEndpoint != "" {
 		return nil, fmt.Errorf("--kms-endpoint-url: %w", err)
+	} else if err != nil {
+		return nil, err
 	}
 	k.clients[region] = c
 	return c, nil

@@ -35,24 +35,33 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 	if o.s3 != nil {
 		return o.s3, nil
 	}
+	flag := func(err error) error { return err }
 	if o.S3.EndpointURL != "" {
+		flag = func(err error) error { return fmt.Errorf("--endpoint-url: %w", err) }
 		if err := s3crypt.CheckEndpoint(o.S3.EndpointURL); err != nil {
-			return nil, fmt.Errorf("--endpoint-url: %w", err)
+			return nil, flag(err)
 		}
 	}
 	cfg, err := LoadAWSConfig(ctx, o.S3.Region, o.S3.Profile)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Region == "" {
-		if o.S3.EndpointURL == "" {
-			return nil, errors.New("no AWS region for S3: use --region or AWS_REGION")
-		}
-		cfg.Region = "us-east-1" // S3-compatible servers ignore it
+	region := cfg.Region
+	if region == "" {
+		cfg.Region = "us-east-1" // S3-compatible servers ignore it; checked below for AWS
 	}
+	// An endpoint named by the flag or by the AWS configuration
+	// (AWS_ENDPOINT_URL_S3, endpoint_url) is an S3-compatible server:
+	// address it path-style, as "localhost" buckets are not loopback names.
 	api, err := s3crypt.NewS3Client(ctx, cfg, o.S3.EndpointURL, o.S3.EndpointURL != "")
+	if err == nil && o.S3.EndpointURL == "" && api.Options().BaseEndpoint != nil {
+		api, err = s3crypt.NewS3Client(ctx, cfg, "", true)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("--endpoint-url: %w", err)
+		return nil, flag(err)
+	}
+	if region == "" && api.Options().BaseEndpoint == nil {
+		return nil, errors.New("no AWS region for S3: use --region or AWS_REGION")
 	}
 	o.s3 = &s3Conn{api: api}
 	return o.s3, nil
