@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,5 +36,33 @@ func TestHostileManyEncryptedDataKeys(t *testing.T) {
 	r = run(t, dir, nil, nil, "decrypt", "--key", key, "--max-encrypted-data-keys", "65535", "many.enc", "out")
 	if r.code != 1 || strings.Contains(r.stderr, "too many encrypted data keys") {
 		t.Fatalf("with a limit of 65535: exit %d, %.300q", r.code, r.stderr)
+	}
+}
+
+// TestHostileManyKeyNames: with the data key limit lifted, a header whose
+// 2,000 data keys each name another key must not make the "wrapped by"
+// hint on stderr 2,000 names long.
+func TestHostileManyKeyNames(t *testing.T) {
+	dir := t.TempDir()
+	key := keygen(t, dir, "k.key")
+	b := []byte{2, 0x04, 0x78}
+	b = append(b, make([]byte, 32)...) // message ID
+	b = append(b, 0, 0)                // empty context
+	b = binary.BigEndian.AppendUint16(b, 2000)
+	for i := range 2000 {
+		name := fmt.Sprintf("key-%04d", i)
+		b = append(b, 0, 8)
+		b = append(b, "phicrypt"...)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(name)))
+		b = append(b, name...)
+		b = append(b, 0, 1, 9)
+	}
+	b = append(b, 2, 0, 0, 16, 0)         // framed, 4096-byte frames
+	b = append(b, make([]byte, 32+16)...) // commit key, auth tag
+	writeFile(t, filepath.Join(dir, "names.enc"), b)
+
+	r := run(t, dir, nil, nil, "decrypt", "--key", key, "--max-encrypted-data-keys", "0", "names.enc", "out")
+	if r.code != 1 || !strings.Contains(r.stderr, "wrapped by") || !strings.Contains(r.stderr, "and 1984 more data keys") || len(r.stderr) >= 4096 {
+		t.Fatalf("exit %d, %d bytes of stderr %.600q; want a hint naming 16 keys and the count of the rest", r.code, len(r.stderr), r.stderr)
 	}
 }

@@ -485,11 +485,31 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 // withKeysHint adds to a failure to decrypt any data key the keys that
 // wrapped them, so the user knows which --key to give.
 func withKeysHint(err error, h *envelope.Header) error {
+	return fmt.Errorf("%w; the message's data keys are wrapped by: %s", err, strings.Join(wrappingKeys(h), ", "))
+}
+
+// maxKeysShown bounds the keys named in an error or an audit record: a
+// header may carry 65,535 data keys, and their names are the writer's.
+const maxKeysShown = 16
+
+// wrappingKeys names the distinct keys that wrapped a header's data keys:
+// at most maxKeysShown, then "... and N more data keys" for the rest.
+func wrappingKeys(h *envelope.Header) []string {
 	var keys []string
+	more := 0
 	for _, k := range h.EncryptedDataKeys {
-		keys = append(keys, describeEDK(k))
+		switch d := describeEDK(k); {
+		case slices.Contains(keys, d):
+		case len(keys) == maxKeysShown:
+			more++
+		default:
+			keys = append(keys, d)
+		}
 	}
-	return fmt.Errorf("%w; the message's data keys are wrapped by: %s", err, strings.Join(keys, ", "))
+	if more > 0 {
+		keys = append(keys, fmt.Sprintf("... and %d more data keys", more))
+	}
+	return keys
 }
 
 // checkHeaderContext refuses a header whose context lacks a pair of expect.
@@ -511,9 +531,7 @@ func checkHeaderContext(h *envelope.Header, expect map[string]string) error {
 func describe(rec *Record, h *envelope.Header) {
 	rec.MessageID = hex.EncodeToString(h.MessageID)
 	rec.Suite = h.Suite.String()
-	for _, k := range h.EncryptedDataKeys {
-		rec.Keys = append(rec.Keys, describeEDK(k))
-	}
+	rec.Keys = wrappingKeys(h)
 	for k := range h.EncryptionContext {
 		rec.ContextKeys = append(rec.ContextKeys, k)
 	}
