@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -152,8 +153,28 @@ func (l *AuditLog) Append(r Record) error {
 	defer cancel()
 	return l.w.Append(ctx, func(prev string) ([]byte, error) {
 		r.Prev = prev
-		return json.Marshal(r)
+		line, err := json.Marshal(r)
+		return escapeControls(line), err
 	})
+}
+
+// escapeControls escapes in a JSON line the control characters
+// encoding/json leaves raw, DEL and C1 (U+0080–U+009F, which terminals may
+// read as escape sequences), so a log of untrusted names is safe to cat.
+// They occur only inside strings, where \u00XX means the same.
+func escapeControls(line []byte) []byte {
+	if !bytes.ContainsFunc(line, func(r rune) bool { return r == 0x7f || r >= 0x80 && r <= 0x9f }) {
+		return line
+	}
+	var b bytes.Buffer
+	for _, r := range string(line) {
+		if r == 0x7f || r >= 0x80 && r <= 0x9f {
+			fmt.Fprintf(&b, `\u%04x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.Bytes()
 }
 
 // Close signs a last digest (for a signed log), releases the lock and

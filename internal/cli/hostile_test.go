@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -42,5 +44,28 @@ func TestHostileQuote(t *testing.T) {
 	long := strings.Repeat("é", 1000) // 2000 bytes
 	if got := Quote(long); len(got) > maxQuoted+5 || !strings.HasSuffix(got, `"...`) || strings.ContainsRune(got, '\uFFFD') {
 		t.Errorf("Quote of 2000 bytes: %d bytes, %q...", len(got), got[:20])
+	}
+}
+
+// TestHostileAuditControls: a file name carrying DEL or C1 controls
+// (U+009B is CSI to a terminal) must not reach the audit log raw, where
+// encoding/json leaves them, nor change what the line says.
+func TestHostileAuditControls(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewAuditLog(&buf)
+	name := "a\u009b2Kb\x7fc\u0085d"
+	if err := l.Append(Record{Op: "encrypt", Input: name, Result: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	line := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if bytes.ContainsFunc(line, func(r rune) bool { return r == 0x7f || r >= 0x80 && r <= 0x9f }) {
+		t.Fatalf("raw control characters in the audit line %q", line)
+	}
+	var got Record
+	if err := json.Unmarshal(line, &got); err != nil || got.Input != name {
+		t.Fatalf("line %q decodes to input %q, %v; want %q", line, got.Input, err, name)
+	}
+	if _, err := VerifyLog(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatalf("verify: %v", err)
 	}
 }
