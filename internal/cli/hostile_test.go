@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -68,4 +69,33 @@ func TestHostileAuditControls(t *testing.T) {
 	if _, err := VerifyLog(bytes.NewReader(buf.Bytes())); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
+}
+
+// FuzzTargetName: whatever name a listing or an object key gives, the
+// local output either is refused as ErrUnsafeName, with the name quoted,
+// or lies strictly below the destination directory.
+func FuzzTargetName(f *testing.F) {
+	for _, s := range []string{"a/b.enc", "../x", "a//b", "/etc/passwd", "a/./b", "a\x00b", "a/..", "x\n\x1b[2K", "C:\\x", "a\\..\\..\\b"} {
+		f.Add(s)
+	}
+	dst := f.TempDir()
+	f.Fuzz(func(t *testing.T, rel string) {
+		s := &localSink{path: dst, dir: dst, isDir: true}
+		name, below, err := s.target(rel, false)
+		if err != nil {
+			if !errors.Is(err, ErrUnsafeName) {
+				t.Fatalf("target(%q): %v, want ErrUnsafeName", rel, err)
+			}
+			if strings.ContainsFunc(err.Error(), func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("target(%q): control character in %q", rel, err)
+			}
+			return
+		}
+		if !filepath.IsLocal(below) || name != filepath.Join(dst, below) {
+			t.Fatalf("target(%q) = %q, %q: not below %q", rel, name, below, dst)
+		}
+		if r, err := filepath.Rel(dst, name); err != nil || r == "." || !filepath.IsLocal(r) {
+			t.Fatalf("target(%q) = %q: outside %q (%q, %v)", rel, name, dst, r, err)
+		}
+	})
 }
