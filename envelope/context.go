@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // reservedPrefix starts every encryption context key the SDK itself writes.
@@ -72,44 +74,24 @@ func contextSize(ec map[string]string) (int, error) {
 // parseContext parses a serialized encryption context. It accepts an empty
 // input and the "expanded" empty form (a zero pair count) that some SDKs
 // write, and rejects duplicate or unsorted-duplicate keys, invalid UTF-8 and
-// trailing bytes.
+// trailing bytes. The keys and values share one string, one allocation.
 func parseContext(b []byte) (map[string]string, error) {
-	ec := map[string]string{}
-	if len(b) == 0 {
-		return ec, nil
-	}
-	if len(b) < 2 {
+	s := cryptobyte.String(b)
+	var count uint16
+	if !s.Empty() && !s.ReadUint16(&count) {
 		return nil, errors.New("pair count truncated")
 	}
-	count := int(binary.BigEndian.Uint16(b))
-	b = b[2:]
-	if count == 0 {
-		if len(b) != 0 {
-			return nil, errors.New("zero pairs followed by data")
-		}
-		return ec, nil
+	if count == 0 && !s.Empty() {
+		return nil, errors.New("zero pairs followed by data")
 	}
-	str := func(what string) (string, error) {
-		if len(b) < 2 {
-			return "", fmt.Errorf("%s length truncated", what)
-		}
-		n := int(binary.BigEndian.Uint16(b))
-		if len(b)-2 < n {
-			return "", fmt.Errorf("%s truncated", what)
-		}
-		s := string(b[2 : 2+n])
-		b = b[2+n:]
-		if !utf8.ValidString(s) {
-			return "", fmt.Errorf("%s is not UTF-8", what)
-		}
-		return s, nil
-	}
+	all := string(s)
+	ec := make(map[string]string, min(int(count), len(all)/4)) // a pair is at least 4 bytes
 	for range count {
-		k, err := str("key")
+		k, err := contextString(&s, all, "key")
 		if err != nil {
 			return nil, err
 		}
-		v, err := str("value")
+		v, err := contextString(&s, all, "value")
 		if err != nil {
 			return nil, err
 		}
@@ -118,10 +100,25 @@ func parseContext(b []byte) (map[string]string, error) {
 		}
 		ec[k] = v
 	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("%d bytes after the last pair", len(b))
+	if !s.Empty() {
+		return nil, fmt.Errorf("%d bytes after the last pair", len(s))
 	}
 	return ec, nil
+}
+
+// contextString reads a u16-length-prefixed UTF-8 string from s, a suffix
+// of all, and returns it as a substring of all.
+func contextString(s *cryptobyte.String, all, what string) (string, error) {
+	at := len(all) - len(*s) + 2
+	var v cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&v) {
+		return "", fmt.Errorf("%s truncated", what)
+	}
+	str := all[at : at+len(v)]
+	if !utf8.ValidString(str) {
+		return "", fmt.Errorf("%s is not UTF-8", what)
+	}
+	return str, nil
 }
 
 // checkCallerContext rejects keys the SDK reserves for itself.

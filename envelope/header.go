@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // EncryptedDataKey is a data key encrypted by one keyring, as the header
@@ -63,164 +66,262 @@ const (
 // to trust one.
 func ParseHeader(r io.Reader) (*Header, error) { return readHeader(r, 0) }
 
-// headerReader reads header fields and keeps every byte it read.
-type headerReader struct {
-	r   io.Reader
-	raw []byte
-}
-
-func (hr *headerReader) next(n int, field string) ([]byte, error) {
-	start := len(hr.raw)
-	hr.raw = append(hr.raw, make([]byte, n)...)
-	if _, err := io.ReadFull(hr.r, hr.raw[start:]); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = ErrTruncated
-		}
-		return nil, headerErr(field, err)
-	}
-	return hr.raw[start:], nil
-}
-
-func (hr *headerReader) u16(field string) (int, error) {
-	b, err := hr.next(2, field)
-	if err != nil {
-		return 0, err
-	}
-	return int(binary.BigEndian.Uint16(b)), nil
-}
-
-func (hr *headerReader) lenBytes(field string) ([]byte, error) {
-	n, err := hr.u16(field + " length")
-	if err != nil {
-		return nil, err
-	}
-	return hr.next(n, field)
-}
-
 // readHeader parses a header; maxEDKs > 0 limits the encrypted data keys.
 func readHeader(r io.Reader, maxEDKs int) (*Header, error) {
-	hr := &headerReader{r: r, raw: make([]byte, 0, 512)}
-	b, err := hr.next(1, "version")
+	hr := headerReader{r: r, raw: make([]byte, 0, 512)}
+	h := new(Header)
+	if err := hr.readPrefix(h); err != nil {
+		return nil, err
+	}
+	b, err := hr.vector("encryption context")
 	if err != nil {
-		return nil, err
-	}
-	h := &Header{Version: b[0]}
-	switch h.Version {
-	case 1:
-		if b, err = hr.next(1, "type"); err != nil {
-			return nil, err
-		}
-		if b[0] != typeCustomerAED {
-			return nil, headerErrf("type", "0x%02X, want 0x80", b[0])
-		}
-	case 2:
-	case 'A':
-		return nil, headerErr("version", errors.New("0x41: the message looks base64-encoded; decode it first"))
-	default:
-		return nil, headerErrf("version", "unsupported version 0x%02X", h.Version)
-	}
-	if b, err = hr.next(2, "algorithm suite ID"); err != nil {
-		return nil, err
-	}
-	h.Suite = SuiteID(binary.BigEndian.Uint16(b))
-	s, ok := lookupSuite(h.Suite)
-	if !ok {
-		return nil, headerErr("algorithm suite ID", fmt.Errorf("%s: %w", h.Suite, ErrUnsupportedSuite))
-	}
-	if s.version != h.Version {
-		return nil, headerErrf("algorithm suite ID", "suite %s in a version %d message", h.Suite, h.Version)
-	}
-	idLen := 16
-	if h.Version == 2 {
-		idLen = 32
-	}
-	if b, err = hr.next(idLen, "message ID"); err != nil {
-		return nil, err
-	}
-	h.MessageID = b
-	if b, err = hr.lenBytes("encryption context"); err != nil {
 		return nil, err
 	}
 	if h.EncryptionContext, err = parseContext(b); err != nil {
 		return nil, headerErr("encryption context", err)
 	}
-	count, err := hr.u16("encrypted data key count")
-	if err != nil {
+	if h.EncryptedDataKeys, err = hr.readEDKs(maxEDKs); err != nil {
 		return nil, err
 	}
-	if count == 0 {
+	if err := hr.readBodyEnd(h); err != nil {
+		return nil, err
+	}
+	if err := hr.readAuth(h); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// headerReader reads a header from r one section at a time into raw,
+// which keeps every byte read. A section is a run of fields whose length
+// is known before it is read, so the reader reads exactly the header's
+// bytes and nothing past them; each section is then decoded from raw
+// with cryptobyte.
+type headerReader struct {
+	r   io.Reader
+	raw []byte
+	err error // the first read error: ErrTruncated if the input ended early
+}
+
+// fill reads the next n bytes of the header and returns those that
+// arrived: fewer than n only if hr.err is set. raw grows with the bytes
+// read, at most doubling, never by a declared length that has not
+// arrived: a 64 KiB length prefix on a 10-byte input allocates nothing.
+func (hr *headerReader) fill(n int) []byte {
+	start := len(hr.raw)
+	for hr.err == nil && len(hr.raw)-start < n {
+		if len(hr.raw) == cap(hr.raw) {
+			hr.raw = slices.Grow(hr.raw, max(len(hr.raw), 512))
+		}
+		end := min(cap(hr.raw), start+n)
+		got, err := io.ReadFull(hr.r, hr.raw[len(hr.raw):end])
+		hr.raw = hr.raw[:len(hr.raw)+got]
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = ErrTruncated
+		}
+		hr.err = err
+	}
+	return hr.raw[start:len(hr.raw):len(hr.raw)]
+}
+
+// cut returns the error for field, whose bytes did not all arrive.
+func (hr *headerReader) cut(field string) error { return headerErr(field, hr.err) }
+
+// vector reads a field prefixed by its u16 length.
+func (hr *headerReader) vector(field string) ([]byte, error) {
+	var n uint16
+	if s := cryptobyte.String(hr.fill(2)); !s.ReadUint16(&n) {
+		return nil, hr.cut(field + " length")
+	}
+	b := hr.fill(int(n))
+	if len(b) < int(n) {
+		return nil, hr.cut(field)
+	}
+	return b, nil
+}
+
+// readPrefix reads the fields before the encryption context:
+//
+//	version (1) | v1: type (1) | suite ID (2) | message ID (16 or 32)
+func (hr *headerReader) readPrefix(h *Header) error {
+	s := cryptobyte.String(hr.fill(1))
+	if !s.ReadUint8(&h.Version) {
+		return hr.cut("version")
+	}
+	switch h.Version {
+	case 1, 2:
+	case 'A':
+		return headerErr("version", errors.New("0x41: the message looks base64-encoded; decode it first"))
+	default:
+		return headerErrf("version", "unsupported version 0x%02X", h.Version)
+	}
+	idLen := 16 * int(h.Version)
+	n := 2 + idLen
+	if h.Version == 1 {
+		n++ // type
+	}
+	s = cryptobyte.String(hr.fill(n))
+	if h.Version == 1 {
+		var typ uint8
+		if !s.ReadUint8(&typ) {
+			return hr.cut("type")
+		}
+		if typ != typeCustomerAED {
+			return headerErrf("type", "0x%02X, want 0x80", typ)
+		}
+	}
+	var id uint16
+	if !s.ReadUint16(&id) {
+		return hr.cut("algorithm suite ID")
+	}
+	h.Suite = SuiteID(id)
+	if err := checkSuite(h.Suite, h.Version); err != nil {
+		return err
+	}
+	if !s.ReadBytes(&h.MessageID, idLen) {
+		return hr.cut("message ID")
+	}
+	return nil
+}
+
+// checkSuite checks that id is a known suite of message version v.
+func checkSuite(id SuiteID, v byte) error {
+	s, ok := lookupSuite(id)
+	if !ok {
+		return headerErr("algorithm suite ID", fmt.Errorf("%s: %w", id, ErrUnsupportedSuite))
+	}
+	if s.version != v {
+		return headerErrf("algorithm suite ID", "suite %s in a version %d message", id, v)
+	}
+	return nil
+}
+
+// readEDKs reads the encrypted data key count, refuses a count above
+// maxEDKs (if > 0) before reading any key, then reads the keys.
+func (hr *headerReader) readEDKs(maxEDKs int) ([]EncryptedDataKey, error) {
+	var count uint16
+	if s := cryptobyte.String(hr.fill(2)); !s.ReadUint16(&count) {
+		return nil, hr.cut("encrypted data key count")
+	}
+	n := int(count)
+	if n == 0 {
 		return nil, headerErr("encrypted data key count", errors.New("zero encrypted data keys"))
 	}
-	if maxEDKs > 0 && count > maxEDKs {
-		return nil, fmt.Errorf("envelope: %d encrypted data keys, at most %d allowed: %w", count, maxEDKs, ErrTooManyEncryptedDataKeys)
+	if maxEDKs > 0 && n > maxEDKs {
+		return nil, fmt.Errorf("envelope: %d encrypted data keys, at most %d allowed: %w", n, maxEDKs, ErrTooManyEncryptedDataKeys)
 	}
-	h.EncryptedDataKeys = make([]EncryptedDataKey, 0, min(count, 64))
-	for i := range count {
-		field := fmt.Sprintf("encrypted data key %d", i)
-		id, err := hr.lenBytes(field + " provider ID")
+	edks := make([]EncryptedDataKey, 0, min(n, 64))
+	for i := range n {
+		k, err := hr.readEDK()
 		if err != nil {
+			var he *HeaderError
+			if errors.As(err, &he) {
+				he.Field = fmt.Sprintf("encrypted data key %d %s", i, he.Field)
+			}
 			return nil, err
 		}
-		if !utf8.Valid(id) {
-			return nil, headerErr(field+" provider ID", errors.New("not UTF-8"))
-		}
-		info, err := hr.lenBytes(field + " provider info")
-		if err != nil {
-			return nil, err
-		}
-		ct, err := hr.lenBytes(field + " ciphertext")
-		if err != nil {
-			return nil, err
-		}
-		h.EncryptedDataKeys = append(h.EncryptedDataKeys, EncryptedDataKey{string(id), info, ct})
+		edks = append(edks, k)
 	}
-	if b, err = hr.next(1, "content type"); err != nil {
-		return nil, err
+	return edks, nil
+}
+
+// readEDK reads one encrypted data key, naming its fields without the
+// key's index:
+//
+//	len (2) | provider ID | len (2) | provider info | len (2) | ciphertext
+func (hr *headerReader) readEDK() (EncryptedDataKey, error) {
+	id, err := hr.vector("provider ID")
+	if err != nil {
+		return EncryptedDataKey{}, err
 	}
-	h.ContentType = ContentType(b[0])
-	if h.ContentType != Framed && (h.ContentType != NonFramed || h.Version != 1) {
-		return nil, headerErrf("content type", "0x%02X", b[0])
+	if !utf8.Valid(id) {
+		return EncryptedDataKey{}, headerErr("provider ID", errors.New("not UTF-8"))
 	}
-	if h.Version == 1 {
-		if b, err = hr.next(4, "reserved"); err != nil {
-			return nil, err
-		}
-		if binary.BigEndian.Uint32(b) != 0 {
-			return nil, headerErrf("reserved", "0x%X, want zero", b)
-		}
-		if b, err = hr.next(1, "IV length"); err != nil {
-			return nil, err
-		}
-		if b[0] != ivLen {
-			return nil, headerErrf("IV length", "%d, want %d", b[0], ivLen)
-		}
+	info, err := hr.vector("provider info")
+	if err != nil {
+		return EncryptedDataKey{}, err
 	}
-	if b, err = hr.next(4, "frame length"); err != nil {
-		return nil, err
+	ct, err := hr.vector("ciphertext")
+	if err != nil {
+		return EncryptedDataKey{}, err
 	}
-	h.FrameLength = binary.BigEndian.Uint32(b)
-	if (h.ContentType == Framed) != (h.FrameLength > 0) {
-		return nil, headerErrf("frame length", "%d for content type %d", h.FrameLength, h.ContentType)
-	}
+	return EncryptedDataKey{string(id), info, ct}, nil
+}
+
+// readBodyEnd reads the rest of the header body:
+//
+//	content type (1) | v1: reserved (4) | v1: IV length (1) |
+//	frame length (4) | v2: commit key (32)
+func (hr *headerReader) readBodyEnd(h *Header) error {
+	n := 1 + 4 + 1 + 4
 	if h.Version == 2 {
-		if b, err = hr.next(commitKeyLen, "algorithm suite data"); err != nil {
-			return nil, err
-		}
-		h.CommitKey = b
+		n = 1 + 4 + commitKeyLen
 	}
-	bodyLen := len(hr.raw)
+	s := cryptobyte.String(hr.fill(n))
+	var ct uint8
+	if !s.ReadUint8(&ct) {
+		return hr.cut("content type")
+	}
+	h.ContentType = ContentType(ct)
+	if h.ContentType != Framed && (h.ContentType != NonFramed || h.Version != 1) {
+		return headerErrf("content type", "0x%02X", ct)
+	}
 	if h.Version == 1 {
-		if b, err = hr.next(ivLen, "header IV"); err != nil {
-			return nil, err
+		if err := hr.readV1Fields(&s); err != nil {
+			return err
 		}
-		h.IV = b
 	}
-	if b, err = hr.next(tagLen, "header auth tag"); err != nil {
-		return nil, err
+	if !s.ReadUint32(&h.FrameLength) {
+		return hr.cut("frame length")
 	}
-	h.AuthTag = b
+	if (h.ContentType == Framed) != (h.FrameLength > 0) {
+		return headerErrf("frame length", "%d for content type %d", h.FrameLength, h.ContentType)
+	}
+	if h.Version == 2 && !s.ReadBytes(&h.CommitKey, commitKeyLen) {
+		return hr.cut("algorithm suite data")
+	}
+	return nil
+}
+
+// readV1Fields reads a version 1 header's reserved field, which must be
+// zero, and its IV length, which must be 12.
+func (hr *headerReader) readV1Fields(s *cryptobyte.String) error {
+	var reserved uint32
+	if !s.ReadUint32(&reserved) {
+		return hr.cut("reserved")
+	}
+	if reserved != 0 {
+		return headerErrf("reserved", "0x%08X, want zero", reserved)
+	}
+	var n uint8
+	if !s.ReadUint8(&n) {
+		return hr.cut("IV length")
+	}
+	if n != ivLen {
+		return headerErrf("IV length", "%d, want %d", n, ivLen)
+	}
+	return nil
+}
+
+// readAuth ends the header body and reads what authenticates it:
+//
+//	v1: IV (12) | auth tag (16)
+func (hr *headerReader) readAuth(h *Header) error {
+	bodyLen := len(hr.raw)
+	n := tagLen
+	if h.Version == 1 {
+		n += ivLen
+	}
+	s := cryptobyte.String(hr.fill(n))
+	if h.Version == 1 && !s.ReadBytes(&h.IV, ivLen) {
+		return hr.cut("header IV")
+	}
+	if !s.ReadBytes(&h.AuthTag, tagLen) {
+		return hr.cut("header auth tag")
+	}
+	h.IV = slices.Clip(h.IV)
 	h.body = hr.raw[:bodyLen:bodyLen]
-	return h, nil
+	return nil
 }
 
 // marshalBody serializes the header body of h, which must be a v2 or v1
