@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -346,4 +347,36 @@ func optionConstructors(t *testing.T) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// TestHostileHeaderDeclaredLength: a header that declares 64 KiB fields and
+// sends a few bytes of each, to make the reader allocate what it declared.
+func TestHostileHeaderDeclaredLength(t *testing.T) {
+	prefix := []byte{2, 0x04, 0x78}
+	prefix = append(prefix, make([]byte, 32)...)    // message ID
+	edk := append(slices.Clone(prefix), 0, 0, 0, 1) // empty context, one data key
+	for _, tc := range []struct {
+		field string
+		msg   []byte
+	}{
+		{"encryption context", append(slices.Clone(prefix), 0xff, 0xff, 0, 1, 0)},
+		{"encrypted data key 0 provider ID", append(slices.Clone(edk), 0xff, 0xff, 'a')},
+		{"encrypted data key 0 provider info", append(slices.Clone(edk), 0, 1, 'a', 0xff, 0xff, 1)},
+		{"encrypted data key 0 ciphertext", append(slices.Clone(edk), 0, 1, 'a', 0, 0, 0xff, 0xff, 1)},
+	} {
+		const runs = 50
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			_, err := envelope.ParseHeader(bytes.NewReader(tc.msg))
+			var he *envelope.HeaderError
+			if !errors.As(err, &he) || he.Field != tc.field || !errors.Is(err, envelope.ErrTruncated) {
+				t.Fatalf("%s: %v, want a truncated HeaderError", tc.field, err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 4<<10 {
+			t.Errorf("%s: %d bytes allocated for a %d-byte header", tc.field, per, len(tc.msg))
+		}
+	}
 }
