@@ -386,7 +386,7 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 	cfg.plaintextLength = int64(len(plaintext))
 	bodyLen, err := stream.SealedLength(int64(len(plaintext)), cfg.frameLength)
 	if err != nil {
-		return nil, err
+		return nil, fromStream(err)
 	}
 	s, err := c.begin(ctx, ec, &cfg)
 	if err != nil {
@@ -399,7 +399,7 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 	out := s.header.appendTo(make([]byte, 0, size))
 	out, err = stream.Seal(out, plaintext, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.concurrency})
 	if err != nil {
-		return nil, err
+		return nil, fromStream(err)
 	}
 	if s.signKey != nil {
 		h := s.suite.signHash()()
@@ -448,7 +448,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Option)
 		// Hash header and body while the frames are opened.
 		n, err := stream.BodyLength(body, int(h.FrameLength))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fromStream(err)
 		}
 		msg = ciphertext[:h.Len()+n]
 		digest = make(chan []byte, 1)
@@ -459,6 +459,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Option)
 		}()
 	}
 	pt, n, err := stream.Open(nil, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.concurrency})
+	err = fromStream(err)
 	rest := body[n:]
 	if digest != nil {
 		d := <-digest
@@ -525,7 +526,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 	}
 	if cfg.plaintextLength >= 0 {
 		if _, err := stream.SealedLength(cfg.plaintextLength, cfg.frameLength); err != nil {
-			return nil, err
+			return nil, fromStream(err)
 		}
 	}
 	s, err := c.begin(ctx, ec, &cfg)
@@ -543,7 +544,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 	}
 	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.concurrency})
 	if err != nil {
-		return nil, err
+		return nil, fromStream(err)
 	}
 	return ew, nil
 }
@@ -563,6 +564,7 @@ func (w *EncryptWriter) Write(p []byte) (int, error) {
 	n, err := w.body.Write(p)
 	w.written += int64(n)
 	if err != nil {
+		err = fromStream(err)
 		w.err = err
 	}
 	return n, err
@@ -579,7 +581,7 @@ func (w *EncryptWriter) Close() error {
 		return fmt.Errorf("envelope: %d bytes written, %d declared: %w", w.written, w.declared, ErrPlaintextLength)
 	}
 	if err := w.body.Close(); err != nil {
-		return err
+		return fromStream(err)
 	}
 	if w.hash == nil {
 		return nil
@@ -654,7 +656,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Optio
 		d.body, err = stream.NewReader(body, bc)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fromStream(err)
 	}
 	return d, nil
 }
@@ -764,7 +766,7 @@ func (c *Client) NewDecryptReaderAt(ctx context.Context, src io.ReaderAt, size i
 	body, err := stream.NewReaderAt(src, int64(h.Len()), size-int64(h.Len()), stream.Config{
 		AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.concurrency})
 	if err != nil {
-		return nil, err
+		return nil, fromStream(err)
 	}
 	return &DecryptReaderAt{header: h, materials: m, body: body}, nil
 }
@@ -781,7 +783,10 @@ func (d *DecryptReaderAt) EncryptionContext() map[string]string {
 func (d *DecryptReaderAt) Size() int64 { return d.body.Size() }
 
 // ReadAt reads plaintext bytes [off, off+len(p)); see stream.ReaderAt.
-func (d *DecryptReaderAt) ReadAt(p []byte, off int64) (int, error) { return d.body.ReadAt(p, off) }
+func (d *DecryptReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := d.body.ReadAt(p, off)
+	return n, fromStream(err)
+}
 
 // readFooter reads the signature and verifies it over the digest.
 func readFooter(r io.Reader, key *ecdsa.PublicKey, digest hash.Hash) error {
@@ -809,7 +814,13 @@ func (d *DecryptReader) EncryptionContext() map[string]string {
 }
 
 // Read reads verified plaintext; see DecryptReader.
-func (d *DecryptReader) Read(p []byte) (int, error) { return d.body.Read(p) }
+func (d *DecryptReader) Read(p []byte) (int, error) {
+	n, err := d.body.Read(p)
+	return n, fromStream(err)
+}
 
 // WriteTo writes the verified plaintext to w, frame by frame.
-func (d *DecryptReader) WriteTo(w io.Writer) (int64, error) { return d.body.WriteTo(w) }
+func (d *DecryptReader) WriteTo(w io.Writer) (int64, error) {
+	n, err := d.body.WriteTo(w)
+	return n, fromStream(err)
+}

@@ -3,6 +3,7 @@ package envelope
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"unicode"
@@ -158,6 +159,34 @@ func truncate(s string, n int) string {
 		i--
 	}
 	return s[:i] + "…"
+}
+
+// streamError is an error of the stream package as this package reports
+// it: its text starts "envelope: " where stream's starts "stream: ", and
+// it unwraps to the stream error, so errors.Is and errors.As see through.
+type streamError struct{ err error }
+
+func (e *streamError) Error() string {
+	return "envelope: " + strings.TrimPrefix(e.err.Error(), "stream: ")
+}
+
+func (e *streamError) Unwrap() error { return e.err }
+
+// fromStream relabels err if the stream package made it: if its text
+// starts "stream: " or it is a bare stream sentinel. Other errors, such as
+// io.EOF, a source's read error or a Config.Final error, pass unchanged.
+func fromStream(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	switch err {
+	case ErrAuthentication, ErrTruncated, ErrMalformedBody, ErrTooManyFrames, stream.ErrInvalidConfig:
+		return &streamError{err}
+	}
+	if strings.HasPrefix(err.Error(), "stream: ") {
+		return &streamError{err}
+	}
+	return err
 }
 
 func (e *NoDecryptionKeyError) Unwrap() []error {
