@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -62,28 +64,55 @@ const (
 	MetaPlaintextLength = "phicrypt-plaintext-length" // decimal; absent when not known at upload
 )
 
+// The sentinels' texts carry no "s3crypt: " prefix: the errors that wrap
+// them do, once.
 var (
 	// ErrNotEncrypted reports an object that is not an AWS Encryption SDK
 	// message: its first bytes do not parse as a message header. The error
 	// also wraps the parse error.
-	ErrNotEncrypted = errors.New("s3crypt: object is not an AWS Encryption SDK message")
+	ErrNotEncrypted = errors.New("object is not an AWS Encryption SDK message")
 
 	// ErrNotFound reports a bucket or key that does not exist. The error
 	// also wraps the S3 error.
-	ErrNotFound = errors.New("s3crypt: object not found")
+	ErrNotFound = errors.New("object not found")
 
 	// ErrObjectChanged reports an object replaced while it was being read
 	// (its ETag changed between ranged GETs).
-	ErrObjectChanged = errors.New("s3crypt: object changed while being read")
+	ErrObjectChanged = errors.New("object changed while being read")
 
 	// ErrInsecureEndpoint reports an endpoint that is neither https nor
 	// http to a loopback address.
-	ErrInsecureEndpoint = errors.New("s3crypt: insecure S3 endpoint")
+	ErrInsecureEndpoint = errors.New("insecure S3 endpoint")
 
 	// ErrTooLarge reports a stream of unknown size that outgrew the
 	// MaxParts parts of a multipart upload.
-	ErrTooLarge = errors.New("s3crypt: object too large for the part size")
+	ErrTooLarge = errors.New("object too large for the part size")
 )
+
+// envelopeError is an error of the envelope package as this package
+// reports it: its text starts with prefix where envelope's starts
+// "envelope: ", and it unwraps to the envelope error, so errors.Is and
+// errors.As see through.
+type envelopeError struct {
+	prefix string
+	err    error
+}
+
+func (e *envelopeError) Error() string {
+	return e.prefix + strings.TrimPrefix(e.err.Error(), "envelope: ")
+}
+
+func (e *envelopeError) Unwrap() error { return e.err }
+
+// fromEnvelope relabels err, if the envelope package made it, as an error
+// about bucket/key. Other errors (io.EOF, this package's own from the
+// GETs under a DecryptReader) pass unchanged.
+func fromEnvelope(err error, bucket, key string) error {
+	if err == nil || err == io.EOF || !strings.HasPrefix(err.Error(), "envelope: ") {
+		return err
+	}
+	return &envelopeError{prefix: "s3crypt: " + bucket + "/" + key + ": ", err: err}
+}
 
 type options struct {
 	partSize    int64
@@ -268,7 +297,7 @@ func NewS3Client(ctx context.Context, cfg aws.Config, endpoint string, pathStyle
 // refused too, since they would carry secrets or be ignored.
 func CheckEndpoint(u string) error {
 	if err := endpoint.Check(u); err != nil {
-		return fmt.Errorf("%w: %w", ErrInsecureEndpoint, err)
+		return fmt.Errorf("s3crypt: %w: %w", ErrInsecureEndpoint, err)
 	}
 	return nil
 }

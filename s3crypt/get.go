@@ -106,10 +106,16 @@ func (r *Reader) EncryptionContext() map[string]string { return r.d.EncryptionCo
 
 // Read reads verified plaintext. It returns io.EOF only once the whole
 // object authenticated, with nothing after the message.
-func (r *Reader) Read(p []byte) (int, error) { return r.d.Read(p) }
+func (r *Reader) Read(p []byte) (int, error) {
+	n, err := r.d.Read(p)
+	return n, fromEnvelope(err, r.obj.Bucket, r.obj.Key)
+}
 
 // WriteTo writes the verified plaintext to w; see Read.
-func (r *Reader) WriteTo(w io.Writer) (int64, error) { return r.d.WriteTo(w) }
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	n, err := r.d.WriteTo(w)
+	return n, fromEnvelope(err, r.obj.Bucket, r.obj.Key)
+}
 
 // Close stops the fetches and releases the buffers. It does not report
 // whether the object authenticated: only Read returning io.EOF does.
@@ -264,9 +270,9 @@ func (ob *object) headerError(src sourceError, err error) error {
 		return serr
 	}
 	if errors.Is(err, envelope.ErrMalformedHeader) || errors.Is(err, envelope.ErrUnsupportedSuite) {
-		return fmt.Errorf("%w: %s/%s: %w", ErrNotEncrypted, ob.bucket, ob.key, err)
+		return fmt.Errorf("s3crypt: %s/%s: %w: %w", ob.bucket, ob.key, ErrNotEncrypted, &envelopeError{err: err})
 	}
-	return err
+	return fromEnvelope(err, ob.bucket, ob.key)
 }
 
 // ctxReaderAt is an io.ReaderAt of an object under one context; it keeps

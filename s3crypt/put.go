@@ -366,6 +366,7 @@ func (u *upload) finish() (*PutResult, error) {
 // first unless ctx is done: a part cancelled mid-body may still be stored
 // by the server after the abort.
 func (u *upload) fail(ctx context.Context, err error) error {
+	err = fromEnvelope(err, u.bucket, u.key)
 	if ctx.Err() != nil {
 		u.cancel(err)
 	}

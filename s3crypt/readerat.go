@@ -98,7 +98,8 @@ func (r *ReaderAt) ReadAtContext(ctx context.Context, p []byte, off int64) (int,
 	}
 	r.src.add(sp)
 	defer r.src.remove(sp)
-	return r.d.ReadAt(p, off)
+	n, err := r.d.ReadAt(p, off)
+	return n, fromEnvelope(err, r.obj.Bucket, r.obj.Key)
 }
 
 // spanSource is the io.ReaderAt the DecryptReaderAt reads: it serves the
