@@ -47,7 +47,10 @@
 // verified, and withholds the final frame until the signature verified;
 // see DecryptReader for what that means for signed messages. Every failure
 // is a wrapped sentinel error (ErrAuthentication, ErrMalformedHeader, ...)
-// and no input makes the package panic.
+// and no input makes the package panic. Errors read as this package's
+// ("envelope: frame 3: authentication failed"), the frame codec's too;
+// the sentinels shared with package stream are its values, so errors.Is
+// holds against either.
 //
 // A message's encrypted data keys are unlimited by default, as in the
 // official SDKs; WithMaxEncryptedDataKeys refuses a header with more as it

@@ -104,9 +104,10 @@ type headerReader struct {
 }
 
 // fill reads the next n bytes of the header and returns those that
-// arrived: fewer than n only if hr.err is set. raw grows with the bytes
-// read, at most doubling, never by a declared length that has not
-// arrived: a 64 KiB length prefix on a 10-byte input allocates nothing.
+// arrived: fewer than n only if hr.err is set. raw grows only when full,
+// by what it holds (at least 512 bytes), so memory follows the bytes that
+// arrived, never a declared length: a 64 KiB length prefix on a 10-byte
+// input allocates nothing past the first 512 bytes.
 func (hr *headerReader) fill(n int) []byte {
 	start := len(hr.raw)
 	for hr.err == nil && len(hr.raw)-start < n {

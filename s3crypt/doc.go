@@ -53,6 +53,11 @@
 // since anyone who can write an object could otherwise make each read
 // attempt up to 65,535 data keys (65,535 KMS calls).
 //
+// Errors start "s3crypt: " once and name the object
+// ("s3crypt: bucket/key: frame 3: authentication failed"); they wrap the
+// envelope package's errors and sentinels, so errors.Is(err,
+// envelope.ErrAuthentication) holds.
+//
 // # Endpoints
 //
 // NewS3Client accepts an endpoint only if it is https, or http to a
