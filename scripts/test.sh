@@ -91,6 +91,10 @@ step "interop with the official AWS Encryption SDK for Go (and JS when node is p
 if command -v npm >/dev/null; then (cd interop/esdk/js && npm ci --no-audit --no-fund --silent); fi
 (cd interop/esdk && go vet ./... && PHICRYPT_VECTORS_DIR="$work/phicrypt-vectors" go test -count=1 ./...)
 
+step "internal/s3fake (own module, so gofakes3 stays out of the library's go.mod)"
+(cd internal/s3fake && go vet ./...)
+if grep -q gofakes3 go.mod; then echo "go.mod requires gofakes3: only internal/s3fake may"; exit 1; fi
+
 step "bench/peers (own module): peer libraries round-trip and reject tampering"
 (cd bench/peers && go vet ./... && go test -count=1 ./...)
 
