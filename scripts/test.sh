@@ -81,11 +81,11 @@ for pkg in $(go list ./...); do
 done
 
 step "known-answer vectors"
-for m in testdata/vectors/*/manifest.json; do go run ./interop/cmd/vectors decrypt "$m"; done
-go run ./interop/cmd/vectors encrypt "$work/phicrypt-vectors"
-go run ./interop/cmd/vectors decrypt "$work/phicrypt-vectors"
-go run ./interop/cmd/vectors encrypt "$work/phicrypt-kms-vectors" --kms-endpoint "$PHICRYPT_KMS_ENDPOINT"
-go run ./interop/cmd/vectors decrypt "$work/phicrypt-kms-vectors" --kms-endpoint "$PHICRYPT_KMS_ENDPOINT"
+for m in testdata/vectors/*/manifest.json; do go run ./cmd/vectors decrypt "$m"; done
+go run ./cmd/vectors encrypt "$work/phicrypt-vectors"
+go run ./cmd/vectors decrypt "$work/phicrypt-vectors"
+go run ./cmd/vectors encrypt "$work/phicrypt-kms-vectors" --kms-endpoint "$PHICRYPT_KMS_ENDPOINT"
+go run ./cmd/vectors decrypt "$work/phicrypt-kms-vectors" --kms-endpoint "$PHICRYPT_KMS_ENDPOINT"
 
 step "interop with the official AWS Encryption SDK for Go (and JS when node is present)"
 if command -v npm >/dev/null; then (cd interop/esdk/js && npm ci --no-audit --no-fund --silent); fi
