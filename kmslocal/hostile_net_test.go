@@ -10,33 +10,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 // Attack: DNS rebinding. A page at evil.example re-points its name at the
 // loopback server; the browser's requests carry Host: evil.example:PORT.
 func TestHostileHostRule(t *testing.T) {
-	s, err := kmslocal.New(kmslocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(nil)
-	ts.Config.Handler = s.Handler(kmslocal.ListenHosts(ts.Listener.Addr())...)
-	ts.Start()
-	defer ts.Close()
-	c := kms.New(kms.Options{
-		Region:       s.Region(),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		BaseEndpoint: aws.String(ts.URL),
-	})
+	e := kmstest.Start(t, kmslocal.Options{})
+	c := e.Client
 	if _, err := c.ListKeys(t.Context(), &kms.ListKeysInput{}); err != nil {
 		t.Fatalf("stock SDK client refused: %v", err)
 	}
-	host := ts.Listener.Addr().String()
+	host := strings.TrimPrefix(e.Endpoint, "http://")
 	_, port, _ := net.SplitHostPort(host)
 	for _, tc := range []struct {
 		host string
@@ -48,10 +36,10 @@ func TestHostileHostRule(t *testing.T) {
 		{"127.0.0.1:" + port + "0", false},
 		{strings.Repeat("x", 5000) + ":" + port, false},
 	} {
-		req, _ := http.NewRequest(http.MethodPost, ts.URL, strings.NewReader("{}"))
+		req, _ := http.NewRequest(http.MethodPost, e.Endpoint, strings.NewReader("{}"))
 		req.Host = tc.host
 		req.Header.Set("X-Amz-Target", "TrentService.ListKeys")
-		resp, err := ts.Client().Do(req)
+		resp, err := e.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

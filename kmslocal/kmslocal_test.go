@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,34 +16,18 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
-// start serves s over HTTP and returns an SDK client for it.
-func start(t *testing.T, s *kmslocal.Server) (*kms.Client, *httptest.Server) {
-	t.Helper()
-	ts := httptest.NewServer(s)
-	t.Cleanup(ts.Close)
-	c := kms.New(kms.Options{
-		Region:       s.Region(),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		BaseEndpoint: aws.String(ts.URL),
-		HTTPClient:   ts.Client(),
-	})
-	return c, ts
-}
-
+// newServer serves a new kmslocal with options o (kmstest.Start) and
+// returns it and an SDK client for it.
 func newServer(t *testing.T, o kmslocal.Options) (*kmslocal.Server, *kms.Client) {
 	t.Helper()
-	s, err := kmslocal.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := start(t, s)
-	return s, c
+	e := kmstest.Start(t, o)
+	return e.Server, e.Client
 }
 
 func createKey(t *testing.T, c *kms.Client) *types.KeyMetadata {
@@ -312,14 +295,12 @@ func flip(b []byte, i int) []byte {
 }
 
 func TestUnsupportedAndMalformed(t *testing.T) {
-	s, c := newServer(t, kmslocal.Options{})
-	_, err := c.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(8)})
+	e := kmstest.Start(t, kmslocal.Options{})
+	_, err := e.Client.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(8)})
 	wantErr[*types.UnsupportedOperationException](t, err)
 
-	ts := httptest.NewServer(s)
-	defer ts.Close()
 	post := func(target, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodPost, ts.URL, strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, e.Endpoint, strings.NewReader(body))
 		req.Header.Set("X-Amz-Target", target)
 		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 		resp, err := http.DefaultClient.Do(req)
@@ -348,7 +329,8 @@ func TestUnsupportedAndMalformed(t *testing.T) {
 }
 
 func TestCounts(t *testing.T) {
-	s, c := newServer(t, kmslocal.Options{})
+	e := kmstest.Start(t, kmslocal.Options{})
+	s, c := e.Server, e.Client
 	k := createKey(t, c)
 	c.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyId, Plaintext: []byte("x")})
 	c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("missing"), Plaintext: []byte("x")})
@@ -357,9 +339,7 @@ func TestCounts(t *testing.T) {
 	if got := s.Counts(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("Counts = %v, want %v", got, want)
 	}
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	resp, err := http.Get(ts.URL + kmslocal.CountsPath)
+	resp, err := http.Get(e.Endpoint + kmslocal.CountsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,10 +558,8 @@ func TestConcurrent(t *testing.T) {
 
 // Requests with huge bodies are refused without reading them all.
 func TestBodyLimit(t *testing.T) {
-	s, _ := newServer(t, kmslocal.Options{})
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	req, _ := http.NewRequest(http.MethodPost, ts.URL, io.LimitReader(zeros{}, 2<<20))
+	e := kmstest.Start(t, kmslocal.Options{})
+	req, _ := http.NewRequest(http.MethodPost, e.Endpoint, io.LimitReader(zeros{}, 2<<20))
 	req.Header.Set("X-Amz-Target", "TrentService.Encrypt")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
