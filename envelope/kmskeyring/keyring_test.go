@@ -90,42 +90,44 @@ func TestRoundTrip(t *testing.T) {
 	for _, suite := range suites {
 		for _, ctxt := range []map[string]string{nil, ec} {
 			for _, size := range []int{0, 1, 70000} {
-				name := fmt.Sprintf("%s/ec%d/%d", suite, len(ctxt), size)
-				c := client(t, kr, envelope.WithSuite(suite), envelope.WithFrameLength(4096))
-				p := plaintext(size)
-				msg, err := c.Encrypt(ctx, p, ctxt)
-				if err != nil {
-					t.Fatalf("%s: encrypt: %v", name, err)
-				}
-				enc := env.TakeCalls()
-				got, h, err := c.Decrypt(ctx, msg)
-				if err != nil || !bytes.Equal(got, p) {
-					t.Fatalf("%s: decrypt: %v", name, err)
-				}
-				dec := env.TakeCalls()
-
-				if len(h.EncryptedDataKeys) != 1 {
-					t.Fatalf("%s: %d EDKs", name, len(h.EncryptedDataKeys))
-				}
-				edk := h.EncryptedDataKeys[0]
-				if edk.ProviderID != kmskeyring.ProviderID || string(edk.ProviderInfo) != arn || len(edk.Ciphertext) == 0 {
-					t.Fatalf("%s: EDK %q %q", name, edk.ProviderID, edk.ProviderInfo)
-				}
-				if !slices.Equal(ops(enc), []string{"GenerateDataKey"}) || !slices.Equal(ops(dec), []string{"Decrypt"}) {
-					t.Fatalf("%s: KMS calls %v then %v", name, ops(enc), ops(dec))
-				}
-				if enc[0].KeyID != arn || dec[0].KeyID != arn {
-					t.Fatalf("%s: KeyIds %q, %q", name, enc[0].KeyID, dec[0].KeyID)
-				}
-				_, signed := h.EncryptionContext["aws-crypto-public-key"]
-				if signed != (suite == envelope.AES256GCMHKDFSHA512CommitP384) {
-					t.Fatalf("%s: header context %v", name, h.EncryptionContext)
-				}
-				for _, c := range []kmstest.Call{enc[0], dec[0]} {
-					if !maps.Equal(c.EC, h.EncryptionContext) {
-						t.Fatalf("%s: %s sent context %v, message has %v", name, c.Op, c.EC, h.EncryptionContext)
+				t.Run(fmt.Sprintf("%s/ec%d/%d", suite, len(ctxt), size), func(t *testing.T) {
+					name := fmt.Sprintf("%s/ec%d/%d", suite, len(ctxt), size)
+					c := client(t, kr, envelope.WithSuite(suite), envelope.WithFrameLength(4096))
+					p := plaintext(size)
+					msg, err := c.Encrypt(ctx, p, ctxt)
+					if err != nil {
+						t.Fatalf("%s: encrypt: %v", name, err)
 					}
-				}
+					enc := env.TakeCalls()
+					got, h, err := c.Decrypt(ctx, msg)
+					if err != nil || !bytes.Equal(got, p) {
+						t.Fatalf("%s: decrypt: %v", name, err)
+					}
+					dec := env.TakeCalls()
+
+					if len(h.EncryptedDataKeys) != 1 {
+						t.Fatalf("%s: %d EDKs", name, len(h.EncryptedDataKeys))
+					}
+					edk := h.EncryptedDataKeys[0]
+					if edk.ProviderID != kmskeyring.ProviderID || string(edk.ProviderInfo) != arn || len(edk.Ciphertext) == 0 {
+						t.Fatalf("%s: EDK %q %q", name, edk.ProviderID, edk.ProviderInfo)
+					}
+					if !slices.Equal(ops(enc), []string{"GenerateDataKey"}) || !slices.Equal(ops(dec), []string{"Decrypt"}) {
+						t.Fatalf("%s: KMS calls %v then %v", name, ops(enc), ops(dec))
+					}
+					if enc[0].KeyID != arn || dec[0].KeyID != arn {
+						t.Fatalf("%s: KeyIds %q, %q", name, enc[0].KeyID, dec[0].KeyID)
+					}
+					_, signed := h.EncryptionContext["aws-crypto-public-key"]
+					if signed != (suite == envelope.AES256GCMHKDFSHA512CommitP384) {
+						t.Fatalf("%s: header context %v", name, h.EncryptionContext)
+					}
+					for _, c := range []kmstest.Call{enc[0], dec[0]} {
+						if !maps.Equal(c.EC, h.EncryptionContext) {
+							t.Fatalf("%s: %s sent context %v, message has %v", name, c.Op, c.EC, h.EncryptionContext)
+						}
+					}
+				})
 			}
 		}
 	}
@@ -166,25 +168,27 @@ func TestWrongContext(t *testing.T) {
 	arn := env.CreateKey(t)
 	kr := keyring(t, env.Client, arn)
 	for _, suite := range suites {
-		msg, err := client(t, kr, envelope.WithSuite(suite)).Encrypt(ctx, plaintext(100), ec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := header(t, msg)
-		for _, wrong := range []map[string]string{
-			nil,
-			{"purpose": "test"},
-			func() map[string]string { m := maps.Clone(h.EncryptionContext); m["record"] = "lab-8"; return m }(),
-			func() map[string]string { m := maps.Clone(h.EncryptionContext); m["extra"] = ""; return m }(),
-		} {
-			m := &envelope.DecryptionMaterials{Suite: suite, EncryptionContext: wrong}
-			err := kr.OnDecrypt(ctx, m, h.EncryptedDataKeys)
-			checkNoDecryptionKey(t, err)
-			ke := checkKMSError(t, err, "Decrypt", "InvalidCiphertextException")
-			if ke.KeyID != arn || !strings.Contains(err.Error(), arn) || m.DataKey != nil {
-				t.Fatalf("%s: %v (data key set: %v)", suite, err, m.DataKey != nil)
+		t.Run(suite.String(), func(t *testing.T) {
+			msg, err := client(t, kr, envelope.WithSuite(suite)).Encrypt(ctx, plaintext(100), ec)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			h := header(t, msg)
+			for _, wrong := range []map[string]string{
+				nil,
+				{"purpose": "test"},
+				func() map[string]string { m := maps.Clone(h.EncryptionContext); m["record"] = "lab-8"; return m }(),
+				func() map[string]string { m := maps.Clone(h.EncryptionContext); m["extra"] = ""; return m }(),
+			} {
+				m := &envelope.DecryptionMaterials{Suite: suite, EncryptionContext: wrong}
+				err := kr.OnDecrypt(ctx, m, h.EncryptedDataKeys)
+				checkNoDecryptionKey(t, err)
+				ke := checkKMSError(t, err, "Decrypt", "InvalidCiphertextException")
+				if ke.KeyID != arn || !strings.Contains(err.Error(), arn) || m.DataKey != nil {
+					t.Fatalf("%s: %v (data key set: %v)", suite, err, m.DataKey != nil)
+				}
+			}
+		})
 	}
 }
 
@@ -314,13 +318,15 @@ func TestMultiKeyEncrypt(t *testing.T) {
 		t.Fatalf("Encrypt sent context %v, message has %v", calls[1].EC, h.EncryptionContext)
 	}
 	for _, id := range []string{a, b} {
-		got, _, err := client(t, keyring(t, env.Client, id)).Decrypt(ctx, msg)
-		if err != nil || !bytes.Equal(got, p) {
-			t.Fatalf("decrypt with %s alone: %v", id, err)
-		}
-		if calls := env.TakeCalls(); len(calls) != 1 || calls[0].KeyID != id {
-			t.Fatalf("decrypt with %s: KMS calls %+v", id, calls)
-		}
+		t.Run(id, func(t *testing.T) {
+			got, _, err := client(t, keyring(t, env.Client, id)).Decrypt(ctx, msg)
+			if err != nil || !bytes.Equal(got, p) {
+				t.Fatalf("decrypt with %s alone: %v", id, err)
+			}
+			if calls := env.TakeCalls(); len(calls) != 1 || calls[0].KeyID != id {
+				t.Fatalf("decrypt with %s: KMS calls %+v", id, calls)
+			}
+		})
 	}
 	// The whole keyring decrypts with its generator first, one call.
 	if _, _, err := client(t, kr).Decrypt(ctx, msg); err != nil {
@@ -339,28 +345,30 @@ func TestAliasGenerator(t *testing.T) {
 	a, _ := kmskeyring.ParseARN(arn)
 	aliasARN := kmskeyring.ARN{Partition: a.Partition, Service: "kms", Region: a.Region, Account: a.Account, ResourceType: "alias", ResourceID: "phi-gen"}.String()
 	for _, gen := range []string{"alias/phi-gen", aliasARN} {
-		env.TakeCalls()
-		kr := keyring(t, env.Client, gen)
-		p := plaintext(64)
-		msg, err := client(t, kr).Encrypt(ctx, p, ec)
-		if err != nil {
-			t.Fatalf("%s: %v", gen, err)
-		}
-		if calls := env.TakeCalls(); calls[0].KeyID != gen {
-			t.Fatalf("GenerateDataKey with KeyId %q, want %q", calls[0].KeyID, gen)
-		}
-		if info := string(header(t, msg).EncryptedDataKeys[0].ProviderInfo); info != arn {
-			t.Fatalf("%s: provider info %q, want the key ARN %q", gen, info, arn)
-		}
-		_, _, err = client(t, kr).Decrypt(ctx, msg)
-		checkNoDecryptionKey(t, err)
-		if calls := env.TakeCalls(); len(calls) != 0 {
-			t.Fatalf("%s: KMS calls %v for a data key the alias keyring cannot match", gen, ops(calls))
-		}
-		got, _, err := client(t, keyring(t, env.Client, arn)).Decrypt(ctx, msg)
-		if err != nil || !bytes.Equal(got, p) {
-			t.Fatalf("%s: decrypt with the key ARN: %v", gen, err)
-		}
+		t.Run(gen, func(t *testing.T) {
+			env.TakeCalls()
+			kr := keyring(t, env.Client, gen)
+			p := plaintext(64)
+			msg, err := client(t, kr).Encrypt(ctx, p, ec)
+			if err != nil {
+				t.Fatalf("%s: %v", gen, err)
+			}
+			if calls := env.TakeCalls(); calls[0].KeyID != gen {
+				t.Fatalf("GenerateDataKey with KeyId %q, want %q", calls[0].KeyID, gen)
+			}
+			if info := string(header(t, msg).EncryptedDataKeys[0].ProviderInfo); info != arn {
+				t.Fatalf("%s: provider info %q, want the key ARN %q", gen, info, arn)
+			}
+			_, _, err = client(t, kr).Decrypt(ctx, msg)
+			checkNoDecryptionKey(t, err)
+			if calls := env.TakeCalls(); len(calls) != 0 {
+				t.Fatalf("%s: KMS calls %v for a data key the alias keyring cannot match", gen, ops(calls))
+			}
+			got, _, err := client(t, keyring(t, env.Client, arn)).Decrypt(ctx, msg)
+			if err != nil || !bytes.Equal(got, p) {
+				t.Fatalf("%s: decrypt with the key ARN: %v", gen, err)
+			}
+		})
 	}
 }
 
@@ -458,9 +466,11 @@ func TestDiscovery(t *testing.T) {
 		{Accounts: []string{account}},
 		{Partition: "aws", Accounts: []string{""}},
 	} {
-		if _, err := kmskeyring.NewDiscovery(env.Client, f); err == nil {
-			t.Errorf("NewDiscovery accepted filter %+v", f)
-		}
+		t.Run(fmt.Sprintf("%+v", *f), func(t *testing.T) {
+			if _, err := kmskeyring.NewDiscovery(env.Client, f); err == nil {
+				t.Errorf("NewDiscovery accepted filter %+v", f)
+			}
+		})
 	}
 	if _, err := kmskeyring.NewDiscovery(env.Client, nil, kmskeyring.WithAdditionalKeys(arn)); err == nil {
 		t.Error("NewDiscovery accepted additional keys")
@@ -503,15 +513,17 @@ func TestInvalidProviderInfo(t *testing.T) {
 	env.TakeCalls()
 	dkr, _ := kmskeyring.NewDiscovery(env.Client, nil)
 	for _, info := range []string{"alias/phi", "arn:aws:kms:us-east-1:111122223333:alias/phi", "arn:aws:kms:us-east-1::key/k", ""} {
-		bad := envelope.EncryptedDataKey{ProviderID: kmskeyring.ProviderID, ProviderInfo: []byte(info), Ciphertext: []byte{1}}
-		for _, k := range []envelope.Keyring{kr, dkr} {
-			m := &envelope.DecryptionMaterials{Suite: h.Suite, EncryptionContext: h.EncryptionContext}
-			err := k.OnDecrypt(ctx, m, append([]envelope.EncryptedDataKey{bad}, h.EncryptedDataKeys...))
-			checkNoDecryptionKey(t, err)
-			if !errors.Is(err, kmskeyring.ErrInvalidARN) {
-				t.Fatalf("%v, provider info %q: %v, want ErrInvalidARN", k, info, err)
+		t.Run(fmt.Sprintf("%q", info), func(t *testing.T) {
+			bad := envelope.EncryptedDataKey{ProviderID: kmskeyring.ProviderID, ProviderInfo: []byte(info), Ciphertext: []byte{1}}
+			for _, k := range []envelope.Keyring{kr, dkr} {
+				m := &envelope.DecryptionMaterials{Suite: h.Suite, EncryptionContext: h.EncryptionContext}
+				err := k.OnDecrypt(ctx, m, append([]envelope.EncryptedDataKey{bad}, h.EncryptedDataKeys...))
+				checkNoDecryptionKey(t, err)
+				if !errors.Is(err, kmskeyring.ErrInvalidARN) {
+					t.Fatalf("%v, provider info %q: %v, want ErrInvalidARN", k, info, err)
+				}
 			}
-		}
+		})
 	}
 	if calls := env.TakeCalls(); len(calls) != 0 {
 		t.Fatalf("KMS calls %v despite an invalid provider info", ops(calls))
@@ -629,10 +641,12 @@ func TestNewMulti(t *testing.T) {
 		t.Fatalf("%d EDKs", n)
 	}
 	for _, kr := range []envelope.Keyring{multi, keyring(t, east.Client, a), keyring(t, west.Client, b)} {
-		got, _, err := client(t, kr).Decrypt(ctx, msg)
-		if err != nil || !bytes.Equal(got, p) {
-			t.Fatalf("%v: %v", kr, err)
-		}
+		t.Run(fmt.Sprint(kr), func(t *testing.T) {
+			got, _, err := client(t, kr).Decrypt(ctx, msg)
+			if err != nil || !bytes.Equal(got, p) {
+				t.Fatalf("%v: %v", kr, err)
+			}
+		})
 	}
 
 	if _, err := kmskeyring.NewMulti(func(string) kmskeyring.Client { return nil }, a); err == nil {
@@ -669,9 +683,11 @@ func TestKeyringBesideRawKeyring(t *testing.T) {
 		t.Fatalf("KMS calls %v, want one Encrypt of the raw keyring's data key", ops(calls))
 	}
 	for _, k := range []envelope.Keyring{raw, kr} {
-		if got, _, err := client(t, k).Decrypt(ctx, msg); err != nil || !bytes.Equal(got, p) {
-			t.Fatalf("%v: %v", k, err)
-		}
+		t.Run(fmt.Sprint(k), func(t *testing.T) {
+			if got, _, err := client(t, k).Decrypt(ctx, msg); err != nil || !bytes.Equal(got, p) {
+				t.Fatalf("%v: %v", k, err)
+			}
+		})
 	}
 }
 
