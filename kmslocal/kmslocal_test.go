@@ -98,17 +98,21 @@ func TestKeyManagement(t *testing.T) {
 
 	// DescribeKey by every kind of identifier.
 	for _, ref := range []string{*md.KeyId, *md.Arn, "alias/one", "arn:aws:kms:us-east-1:111122223333:alias/one"} {
-		out, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref), GrantTokens: []string{"tok"}})
-		if err != nil {
-			t.Fatalf("%s: %v", ref, err)
-		}
-		if *out.KeyMetadata.KeyId != *md.KeyId {
-			t.Fatalf("%s resolved to %s", ref, *out.KeyMetadata.KeyId)
-		}
+		t.Run(ref, func(t *testing.T) {
+			out, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref), GrantTokens: []string{"tok"}})
+			if err != nil {
+				t.Fatalf("%s: %v", ref, err)
+			}
+			if *out.KeyMetadata.KeyId != *md.KeyId {
+				t.Fatalf("%s resolved to %s", ref, *out.KeyMetadata.KeyId)
+			}
+		})
 	}
 	for _, ref := range []string{"nope", "alias/nope", "arn:aws:kms:eu-west-1:111122223333:key/" + *md.KeyId, "arn:aws:kms:us-east-1:111122223333:thing"} {
-		_, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref)})
-		wantErr[*types.NotFoundException](t, err)
+		t.Run(ref, func(t *testing.T) {
+			_, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref)})
+			wantErr[*types.NotFoundException](t, err)
+		})
 	}
 
 	keys, err := c.ListKeys(ctx, &kms.ListKeysInput{Limit: aws.Int32(1)})
@@ -179,27 +183,31 @@ func TestCrypto(t *testing.T) {
 	}
 	// Decrypt without KeyId, and with each form of the right KeyId.
 	for _, ref := range []string{"", *k1.KeyId, *k1.Arn, "alias/k1"} {
-		in := &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: map[string]string{"bucket": "b", "purpose": "test"}}
-		if ref != "" {
-			in.KeyId = aws.String(ref)
-		}
-		dec, err := c.Decrypt(ctx, in)
-		if err != nil {
-			t.Fatalf("%q: %v", ref, err)
-		}
-		if !bytes.Equal(dec.Plaintext, gdk.Plaintext) || *dec.KeyId != *k1.Arn || dec.EncryptionAlgorithm != types.EncryptionAlgorithmSpecSymmetricDefault {
-			t.Fatalf("Decrypt %+v", dec)
-		}
+		t.Run(fmt.Sprintf("ref=%q", ref), func(t *testing.T) {
+			in := &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: map[string]string{"bucket": "b", "purpose": "test"}}
+			if ref != "" {
+				in.KeyId = aws.String(ref)
+			}
+			dec, err := c.Decrypt(ctx, in)
+			if err != nil {
+				t.Fatalf("%q: %v", ref, err)
+			}
+			if !bytes.Equal(dec.Plaintext, gdk.Plaintext) || *dec.KeyId != *k1.Arn || dec.EncryptionAlgorithm != types.EncryptionAlgorithmSpecSymmetricDefault {
+				t.Fatalf("Decrypt %+v", dec)
+			}
+		})
 	}
 	for _, bad := range []map[string]string{nil, {"purpose": "test"}, {"purpose": "test", "bucket": "c"}, {"purpose": "test", "bucket": "b", "x": ""}} {
-		_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: bad})
-		wantErr[*types.InvalidCiphertextException](t, err)
+		t.Run(fmt.Sprint(bad), func(t *testing.T) {
+			_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: bad})
+			wantErr[*types.InvalidCiphertextException](t, err)
+		})
 	}
 	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: ec, KeyId: k2.KeyId})
 	wantErr[*types.IncorrectKeyException](t, err)
 	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: ec, KeyId: aws.String("missing")})
 	wantErr[*types.NotFoundException](t, err)
-	for _, garbled := range [][]byte{
+	for i, garbled := range [][]byte{
 		gdk.CiphertextBlob[:len(gdk.CiphertextBlob)-1],
 		gdk.CiphertextBlob[:10],
 		append([]byte{2}, gdk.CiphertextBlob[1:]...),
@@ -207,8 +215,10 @@ func TestCrypto(t *testing.T) {
 		flip(gdk.CiphertextBlob, 5),
 		[]byte("not a ciphertext at all, really not"),
 	} {
-		_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: garbled, EncryptionContext: ec})
-		wantErr[*types.InvalidCiphertextException](t, err)
+		t.Run(fmt.Sprint("garbled ", i), func(t *testing.T) {
+			_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: garbled, EncryptionContext: ec})
+			wantErr[*types.InvalidCiphertextException](t, err)
+		})
 	}
 
 	// NumberOfBytes and GenerateDataKeyWithoutPlaintext.
@@ -321,10 +331,12 @@ func TestUnsupportedAndMalformed(t *testing.T) {
 		{"TrentService.Nope", `{}`, "UnsupportedOperationException"},
 		{"", `{}`, "UnsupportedOperationException"},
 	} {
-		code, m := post(tc.target, tc.body)
-		if code != 400 || m["__type"] != tc.want {
-			t.Errorf("%s %q: %d %v, want %s", tc.target, tc.body, code, m, tc.want)
-		}
+		t.Run(tc.target+" "+tc.body, func(t *testing.T) {
+			code, m := post(tc.target, tc.body)
+			if code != 400 || m["__type"] != tc.want {
+				t.Errorf("%s %q: %d %v, want %s", tc.target, tc.body, code, m, tc.want)
+			}
+		})
 	}
 }
 
@@ -456,9 +468,11 @@ func TestSeed(t *testing.T) {
 		"bad alias":      map[string]any{"keys": []map[string]any{{"id": "k", "material": material, "aliases": []string{"x"}}}},
 		"unknown field":  map[string]any{"keys": []map[string]any{{"id": "k", "material": material, "colour": "red"}}},
 	} {
-		if _, err := kmslocal.New(kmslocal.Options{SeedFile: writeSeed(t, bad)}); err == nil {
-			t.Errorf("%s: New succeeded", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := kmslocal.New(kmslocal.Options{SeedFile: writeSeed(t, bad)}); err == nil {
+				t.Errorf("%s: New succeeded", name)
+			}
+		})
 	}
 	if _, err := kmslocal.New(kmslocal.Options{SeedFile: filepath.Join(t.TempDir(), "missing.json")}); err == nil {
 		t.Error("missing seed file accepted")
