@@ -3,6 +3,31 @@
 // files); bench/cmd/report runs them and prints the ratio table, and
 // bench/peers, a module of its own, measures peer libraries in the same way.
 //
+// # Targets
+//
+// What phicrypt is built to reach, each against a baseline measured in the
+// same run on the same machine. bench/cmd/report judges those its
+// benchmarks measure.
+//
+//   - Streaming, one core: 64 MiB in 64 KiB frames, suite 0x0478, encrypt
+//     and decrypt ≥ 0.95 × raw cipher.AEAD Seal/Open over the same chunks,
+//     with the feeds users use: io.Copy from a reader without WriteTo, and
+//     32 KiB and 64 KiB writes.
+//   - Streaming, N workers: ≥ 0.90 × raw GCM on N goroutines in the same run.
+//   - Signed streaming: 0x0578 ≥ 0.95 × raw SHA-384 of the same bytes.
+//   - Memory: peak heap independent of message size, and bounded for a
+//     hostile header.
+//   - Small messages: 1 KiB, 0x0478, raw AES keyring or warm key cache:
+//     ≤ 5 µs and ≤ 12 allocations, encrypt and decrypt.
+//   - Signed small messages: 0x0578 encrypt ≤ 1.05 × the sum of a P-384
+//     key generation and a signature; decrypt ≤ 1.05 × a verification.
+//   - Peers: phicrypt leads minio/sio by ≥ 1.2 × (bench/peers).
+//   - S3: s3crypt upload ≥ 0.90 × (0x0478) and ≥ 0.80 × (0x0578) the plain
+//     SDK uploader; download ≥ 0.90 × plain GetObject.
+//   - CLI: 1,000 × 100 KiB files and 1 × 2 GiB, local to local, cp -r and
+//     sync ≥ 0.85 × (0x0478) and ≥ 0.6 × (0x0578) the same copy unencrypted
+//     (scripts/bench-cli.sh).
+//
 // # What is measured
 //
 //	BenchmarkRawGCM/{seal,open}/frame=F/size=S
@@ -19,7 +44,7 @@
 //	    the baseline of suite 0x0578: one key pair per message, one
 //	    signature over a SHA-384 digest, one verification
 //	BenchmarkPaired/{encrypt,decrypt}/stream/suite=0478/frame=64KiB/size=64MiB
-//	    the DESIGN streaming targets measured in pairs: each iteration runs
+//	    the streaming targets measured in pairs: each iteration runs
 //	    raw GCM, 1 worker and N workers back to back, so that a shared
 //	    machine's drifting load weighs on all three alike; reports x-raw-1w,
 //	    x-raw-Nw and scaling (1-worker time / (N × N-worker time))

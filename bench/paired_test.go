@@ -18,9 +18,9 @@ import (
 // seconds, so separate benchmarks minutes apart can see different
 // machines; interleaved, all three see the same one. It reports
 //
-//	x-raw-1w   baseline time / 1-worker time (≥ 0.90 is the target)
+//	x-raw-1w   baseline time / 1-worker time (target: bench/doc.go)
 //	x-raw-Nw   baseline time / N-worker time
-//	scaling    1-worker time / (N × N-worker time) (≥ 0.85 is the target)
+//	scaling    1-worker time / (N × N-worker time)
 func BenchmarkPaired(b *testing.B) {
 	if len(benchSizes(64*MiB)) == 0 {
 		b.Skip("runs with the 64MiB payloads")

@@ -75,17 +75,19 @@ func TestWrongKey(t *testing.T) {
 		"other wrapping key": otherKey, "other key name": otherName, "other namespace": otherNS,
 		"RSA": rsaKeyring(t, envelope.OAEPSHA256),
 	} {
-		c := newClient(t, kr, id)
-		a, b := decryptBoth(c, ct)
-		for _, err := range []error{a, b} {
-			var nk *envelope.NoDecryptionKeyError
-			if !errors.Is(err, envelope.ErrNoDecryptionKey) || !errors.As(err, &nk) {
-				t.Fatalf("%s: %v, want a NoDecryptionKeyError", name, err)
+		t.Run(name, func(t *testing.T) {
+			c := newClient(t, kr, id)
+			a, b := decryptBoth(c, ct)
+			for _, err := range []error{a, b} {
+				var nk *envelope.NoDecryptionKeyError
+				if !errors.Is(err, envelope.ErrNoDecryptionKey) || !errors.As(err, &nk) {
+					t.Fatalf("%s: %v, want a NoDecryptionKeyError", name, err)
+				}
+				if nk.EncryptedDataKeys != 1 || len(nk.Errs) == 0 {
+					t.Fatalf("%s: %d data keys, %d causes", name, nk.EncryptedDataKeys, len(nk.Errs))
+				}
 			}
-			if nk.EncryptedDataKeys != 1 || len(nk.Errs) == 0 {
-				t.Fatalf("%s: %d data keys, %d causes", name, nk.EncryptedDataKeys, len(nk.Errs))
-			}
-		}
+		})
 	}
 }
 
@@ -167,7 +169,9 @@ func TestCallerContext(t *testing.T) {
 			{"invalid UTF-8 value", map[string]string{"k": "\xc3"}, envelope.ErrInvalidContext},
 			{"65,536-byte context", map[string]string{"k": strings.Repeat("v", 1<<16)}, envelope.ErrInvalidContext},
 		} {
-			expectEncrypt(t, c, tc.ec, id.String()+" "+tc.name, tc.want)
+			t.Run(tc.name, func(t *testing.T) {
+				expectEncrypt(t, c, tc.ec, id.String()+" "+tc.name, tc.want)
+			})
 		}
 	}
 }
@@ -193,7 +197,9 @@ func TestExpectedContext(t *testing.T) {
 		{"empty value", map[string]string{"b": ""}, envelope.ErrContextMismatch},
 		{"pair not in the message", map[string]string{"c": "3"}, envelope.ErrAuthentication},
 	} {
-		expectBoth(t, c, ct, tc.name, tc.want, envelope.WithExpectedContext(tc.expected))
+		t.Run(tc.name, func(t *testing.T) {
+			expectBoth(t, c, ct, tc.name, tc.want, envelope.WithExpectedContext(tc.expected))
+		})
 	}
 
 	// A required-context materials manager keeps its pairs out of the header:
@@ -269,28 +275,30 @@ func TestPlaintextLength(t *testing.T) {
 		{"one less", 10, []int{9}, nil, envelope.ErrPlaintextLength},
 		{"none", 10, nil, nil, envelope.ErrPlaintextLength},
 	} {
-		var buf bytes.Buffer
-		w, err := c.NewEncryptWriter(ctx, &buf, nil, envelope.WithPlaintextLength(tc.declared))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var werr error
-		total := 0
-		for _, n := range tc.writes {
-			if _, err := w.Write(testPlaintext(total + n)[total:]); err != nil && werr == nil {
-				werr = err
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w, err := c.NewEncryptWriter(ctx, &buf, nil, envelope.WithPlaintextLength(tc.declared))
+			if err != nil {
+				t.Fatal(err)
 			}
-			total += n
-		}
-		cerr := w.Close()
-		if !errors.Is(werr, tc.wantW) || !errors.Is(cerr, tc.wantC) || (tc.wantW == nil) != (werr == nil) || (tc.wantC == nil) != (cerr == nil) {
-			t.Fatalf("%s: Write %v, Close %v; want %v, %v", tc.name, werr, cerr, tc.wantW, tc.wantC)
-		}
-		if cerr == nil {
-			if got, _, err := c.Decrypt(ctx, buf.Bytes()); err != nil || !bytes.Equal(got, testPlaintext(total)) {
-				t.Fatalf("%s: Decrypt: %v", tc.name, err)
+			var werr error
+			total := 0
+			for _, n := range tc.writes {
+				if _, err := w.Write(testPlaintext(total + n)[total:]); err != nil && werr == nil {
+					werr = err
+				}
+				total += n
 			}
-		}
+			cerr := w.Close()
+			if !errors.Is(werr, tc.wantW) || !errors.Is(cerr, tc.wantC) || (tc.wantW == nil) != (werr == nil) || (tc.wantC == nil) != (cerr == nil) {
+				t.Fatalf("%s: Write %v, Close %v; want %v, %v", tc.name, werr, cerr, tc.wantW, tc.wantC)
+			}
+			if cerr == nil {
+				if got, _, err := c.Decrypt(ctx, buf.Bytes()); err != nil || !bytes.Equal(got, testPlaintext(total)) {
+					t.Fatalf("%s: Decrypt: %v", tc.name, err)
+				}
+			}
+		})
 	}
 }
 
@@ -343,25 +351,27 @@ func TestMalformedHeaderField(t *testing.T) {
 		{"cut tag", "header auth tag", cut(v2, v2id, "header tag"), false},
 		{"signed suite, no public key", "encryption context", set(v2, v2id, "suite ID", 0x05, 0x78), true},
 	} {
-		errs := []error{nil}
-		_, errs[0] = envelope.ParseHeader(bytes.NewReader(tc.msg))
-		if tc.parses {
-			if errs[0] != nil {
-				t.Fatalf("%s: ParseHeader: %v", tc.name, errs[0])
+		t.Run(tc.name, func(t *testing.T) {
+			errs := []error{nil}
+			_, errs[0] = envelope.ParseHeader(bytes.NewReader(tc.msg))
+			if tc.parses {
+				if errs[0] != nil {
+					t.Fatalf("%s: ParseHeader: %v", tc.name, errs[0])
+				}
+				errs = nil
 			}
-			errs = nil
-		}
-		c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit, envelope.WithCommitmentPolicy(envelope.RequireEncryptAllowDecrypt))
-		a, b := decryptBoth(c, tc.msg)
-		for _, err := range append(errs, a, b) {
-			var he *envelope.HeaderError
-			if !errors.As(err, &he) || !errors.Is(err, envelope.ErrMalformedHeader) {
-				t.Fatalf("%s: %v, want a HeaderError", tc.name, err)
+			c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit, envelope.WithCommitmentPolicy(envelope.RequireEncryptAllowDecrypt))
+			a, b := decryptBoth(c, tc.msg)
+			for _, err := range append(errs, a, b) {
+				var he *envelope.HeaderError
+				if !errors.As(err, &he) || !errors.Is(err, envelope.ErrMalformedHeader) {
+					t.Fatalf("%s: %v, want a HeaderError", tc.name, err)
+				}
+				if he.Field != tc.field {
+					t.Fatalf("%s: field %q, want %q (%v)", tc.name, he.Field, tc.field, err)
+				}
 			}
-			if he.Field != tc.field {
-				t.Fatalf("%s: field %q, want %q (%v)", tc.name, he.Field, tc.field, err)
-			}
-		}
+		})
 	}
 }
 
@@ -399,9 +409,11 @@ func TestFrameLengthLimits(t *testing.T) {
 		"frame length 2^32":     envelope.WithFrameLength(math.MaxUint32 + 1),
 		"negative frame length": envelope.WithFrameLength(-5),
 	} {
-		if _, err := envelope.New(kr, o); !errors.Is(err, envelope.ErrInvalidOption) {
-			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := envelope.New(kr, o); !errors.Is(err, envelope.ErrInvalidOption) {
+				t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+			}
+		})
 	}
 }
 

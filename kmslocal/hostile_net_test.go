@@ -3,6 +3,7 @@ package kmslocal_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,33 +11,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 // Attack: DNS rebinding. A page at evil.example re-points its name at the
 // loopback server; the browser's requests carry Host: evil.example:PORT.
 func TestHostileHostRule(t *testing.T) {
-	s, err := kmslocal.New(kmslocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(nil)
-	ts.Config.Handler = s.Handler(kmslocal.ListenHosts(ts.Listener.Addr())...)
-	ts.Start()
-	defer ts.Close()
-	c := kms.New(kms.Options{
-		Region:       s.Region(),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		BaseEndpoint: aws.String(ts.URL),
-	})
+	e := kmstest.Start(t, kmslocal.Options{})
+	c := e.Client
 	if _, err := c.ListKeys(t.Context(), &kms.ListKeysInput{}); err != nil {
 		t.Fatalf("stock SDK client refused: %v", err)
 	}
-	host := ts.Listener.Addr().String()
+	host := strings.TrimPrefix(e.Endpoint, "http://")
 	_, port, _ := net.SplitHostPort(host)
 	for _, tc := range []struct {
 		host string
@@ -48,27 +37,29 @@ func TestHostileHostRule(t *testing.T) {
 		{"127.0.0.1:" + port + "0", false},
 		{strings.Repeat("x", 5000) + ":" + port, false},
 	} {
-		req, _ := http.NewRequest(http.MethodPost, ts.URL, strings.NewReader("{}"))
-		req.Host = tc.host
-		req.Header.Set("X-Amz-Target", "TrentService.ListKeys")
-		resp, err := ts.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var body struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}
-		derr := json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
-		switch {
-		case tc.ok && resp.StatusCode != http.StatusOK:
-			t.Errorf("Host %.40q: status %d, want 200", tc.host, resp.StatusCode)
-		case !tc.ok && (resp.StatusCode != http.StatusMisdirectedRequest || derr != nil || body.Type != "AccessDeniedException"):
-			t.Errorf("Host %.40q: status %d, %q (%v), want 421 AccessDeniedException", tc.host, resp.StatusCode, body.Type, derr)
-		case len(body.Message) > 200:
-			t.Errorf("Host %.40q: message of %d bytes repeats the host unbounded", tc.host, len(body.Message))
-		}
+		t.Run(fmt.Sprintf("%.40s", tc.host), func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, e.Endpoint, strings.NewReader("{}"))
+			req.Host = tc.host
+			req.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+			resp, err := e.HTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Type    string `json:"__type"`
+				Message string `json:"message"`
+			}
+			derr := json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			switch {
+			case tc.ok && resp.StatusCode != http.StatusOK:
+				t.Errorf("Host %.40q: status %d, want 200", tc.host, resp.StatusCode)
+			case !tc.ok && (resp.StatusCode != http.StatusMisdirectedRequest || derr != nil || body.Type != "AccessDeniedException"):
+				t.Errorf("Host %.40q: status %d, %q (%v), want 421 AccessDeniedException", tc.host, resp.StatusCode, body.Type, derr)
+			case len(body.Message) > 200:
+				t.Errorf("Host %.40q: message of %d bytes repeats the host unbounded", tc.host, len(body.Message))
+			}
+		})
 	}
 }
 
@@ -82,9 +73,11 @@ func TestListenHosts(t *testing.T) {
 		{&net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 80}, []string{"10.0.0.5:80", "10.0.0.5"}},
 		{&net.TCPAddr{IP: net.IPv6loopback, Port: 443}, []string{"localhost:443", "localhost", "[::1]:443", "[::1]"}},
 	} {
-		if got := kmslocal.ListenHosts(tc.addr); !slices.Equal(got, tc.want) {
-			t.Errorf("ListenHosts(%v) = %q, want %q", tc.addr, got, tc.want)
-		}
+		t.Run(tc.addr.String(), func(t *testing.T) {
+			if got := kmslocal.ListenHosts(tc.addr); !slices.Equal(got, tc.want) {
+				t.Errorf("ListenHosts(%v) = %q, want %q", tc.addr, got, tc.want)
+			}
+		})
 	}
 	got := kmslocal.ListenHosts(&net.TCPAddr{IP: net.IPv4zero, Port: 4599})
 	for _, h := range []string{"localhost:4599", "127.0.0.1:4599", "[::1]:4599"} {

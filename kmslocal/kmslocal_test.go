@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,34 +16,18 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
-// start serves s over HTTP and returns an SDK client for it.
-func start(t *testing.T, s *kmslocal.Server) (*kms.Client, *httptest.Server) {
-	t.Helper()
-	ts := httptest.NewServer(s)
-	t.Cleanup(ts.Close)
-	c := kms.New(kms.Options{
-		Region:       s.Region(),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		BaseEndpoint: aws.String(ts.URL),
-		HTTPClient:   ts.Client(),
-	})
-	return c, ts
-}
-
+// newServer serves a new kmslocal with options o (kmstest.Start) and
+// returns it and an SDK client for it.
 func newServer(t *testing.T, o kmslocal.Options) (*kmslocal.Server, *kms.Client) {
 	t.Helper()
-	s, err := kmslocal.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := start(t, s)
-	return s, c
+	e := kmstest.Start(t, o)
+	return e.Server, e.Client
 }
 
 func createKey(t *testing.T, c *kms.Client) *types.KeyMetadata {
@@ -115,17 +98,21 @@ func TestKeyManagement(t *testing.T) {
 
 	// DescribeKey by every kind of identifier.
 	for _, ref := range []string{*md.KeyId, *md.Arn, "alias/one", "arn:aws:kms:us-east-1:111122223333:alias/one"} {
-		out, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref), GrantTokens: []string{"tok"}})
-		if err != nil {
-			t.Fatalf("%s: %v", ref, err)
-		}
-		if *out.KeyMetadata.KeyId != *md.KeyId {
-			t.Fatalf("%s resolved to %s", ref, *out.KeyMetadata.KeyId)
-		}
+		t.Run(ref, func(t *testing.T) {
+			out, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref), GrantTokens: []string{"tok"}})
+			if err != nil {
+				t.Fatalf("%s: %v", ref, err)
+			}
+			if *out.KeyMetadata.KeyId != *md.KeyId {
+				t.Fatalf("%s resolved to %s", ref, *out.KeyMetadata.KeyId)
+			}
+		})
 	}
 	for _, ref := range []string{"nope", "alias/nope", "arn:aws:kms:eu-west-1:111122223333:key/" + *md.KeyId, "arn:aws:kms:us-east-1:111122223333:thing"} {
-		_, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref)})
-		wantErr[*types.NotFoundException](t, err)
+		t.Run(ref, func(t *testing.T) {
+			_, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref)})
+			wantErr[*types.NotFoundException](t, err)
+		})
 	}
 
 	keys, err := c.ListKeys(ctx, &kms.ListKeysInput{Limit: aws.Int32(1)})
@@ -196,27 +183,31 @@ func TestCrypto(t *testing.T) {
 	}
 	// Decrypt without KeyId, and with each form of the right KeyId.
 	for _, ref := range []string{"", *k1.KeyId, *k1.Arn, "alias/k1"} {
-		in := &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: map[string]string{"bucket": "b", "purpose": "test"}}
-		if ref != "" {
-			in.KeyId = aws.String(ref)
-		}
-		dec, err := c.Decrypt(ctx, in)
-		if err != nil {
-			t.Fatalf("%q: %v", ref, err)
-		}
-		if !bytes.Equal(dec.Plaintext, gdk.Plaintext) || *dec.KeyId != *k1.Arn || dec.EncryptionAlgorithm != types.EncryptionAlgorithmSpecSymmetricDefault {
-			t.Fatalf("Decrypt %+v", dec)
-		}
+		t.Run(fmt.Sprintf("ref=%q", ref), func(t *testing.T) {
+			in := &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: map[string]string{"bucket": "b", "purpose": "test"}}
+			if ref != "" {
+				in.KeyId = aws.String(ref)
+			}
+			dec, err := c.Decrypt(ctx, in)
+			if err != nil {
+				t.Fatalf("%q: %v", ref, err)
+			}
+			if !bytes.Equal(dec.Plaintext, gdk.Plaintext) || *dec.KeyId != *k1.Arn || dec.EncryptionAlgorithm != types.EncryptionAlgorithmSpecSymmetricDefault {
+				t.Fatalf("Decrypt %+v", dec)
+			}
+		})
 	}
 	for _, bad := range []map[string]string{nil, {"purpose": "test"}, {"purpose": "test", "bucket": "c"}, {"purpose": "test", "bucket": "b", "x": ""}} {
-		_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: bad})
-		wantErr[*types.InvalidCiphertextException](t, err)
+		t.Run(fmt.Sprint(bad), func(t *testing.T) {
+			_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: bad})
+			wantErr[*types.InvalidCiphertextException](t, err)
+		})
 	}
 	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: ec, KeyId: k2.KeyId})
 	wantErr[*types.IncorrectKeyException](t, err)
 	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, EncryptionContext: ec, KeyId: aws.String("missing")})
 	wantErr[*types.NotFoundException](t, err)
-	for _, garbled := range [][]byte{
+	for i, garbled := range [][]byte{
 		gdk.CiphertextBlob[:len(gdk.CiphertextBlob)-1],
 		gdk.CiphertextBlob[:10],
 		append([]byte{2}, gdk.CiphertextBlob[1:]...),
@@ -224,8 +215,10 @@ func TestCrypto(t *testing.T) {
 		flip(gdk.CiphertextBlob, 5),
 		[]byte("not a ciphertext at all, really not"),
 	} {
-		_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: garbled, EncryptionContext: ec})
-		wantErr[*types.InvalidCiphertextException](t, err)
+		t.Run(fmt.Sprint("garbled ", i), func(t *testing.T) {
+			_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: garbled, EncryptionContext: ec})
+			wantErr[*types.InvalidCiphertextException](t, err)
+		})
 	}
 
 	// NumberOfBytes and GenerateDataKeyWithoutPlaintext.
@@ -312,14 +305,12 @@ func flip(b []byte, i int) []byte {
 }
 
 func TestUnsupportedAndMalformed(t *testing.T) {
-	s, c := newServer(t, kmslocal.Options{})
-	_, err := c.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(8)})
+	e := kmstest.Start(t, kmslocal.Options{})
+	_, err := e.Client.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(8)})
 	wantErr[*types.UnsupportedOperationException](t, err)
 
-	ts := httptest.NewServer(s)
-	defer ts.Close()
 	post := func(target, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodPost, ts.URL, strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, e.Endpoint, strings.NewReader(body))
 		req.Header.Set("X-Amz-Target", target)
 		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 		resp, err := http.DefaultClient.Do(req)
@@ -340,15 +331,18 @@ func TestUnsupportedAndMalformed(t *testing.T) {
 		{"TrentService.Nope", `{}`, "UnsupportedOperationException"},
 		{"", `{}`, "UnsupportedOperationException"},
 	} {
-		code, m := post(tc.target, tc.body)
-		if code != 400 || m["__type"] != tc.want {
-			t.Errorf("%s %q: %d %v, want %s", tc.target, tc.body, code, m, tc.want)
-		}
+		t.Run(tc.target+" "+tc.body, func(t *testing.T) {
+			code, m := post(tc.target, tc.body)
+			if code != 400 || m["__type"] != tc.want {
+				t.Errorf("%s %q: %d %v, want %s", tc.target, tc.body, code, m, tc.want)
+			}
+		})
 	}
 }
 
 func TestCounts(t *testing.T) {
-	s, c := newServer(t, kmslocal.Options{})
+	e := kmstest.Start(t, kmslocal.Options{})
+	s, c := e.Server, e.Client
 	k := createKey(t, c)
 	c.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyId, Plaintext: []byte("x")})
 	c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("missing"), Plaintext: []byte("x")})
@@ -357,9 +351,7 @@ func TestCounts(t *testing.T) {
 	if got := s.Counts(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("Counts = %v, want %v", got, want)
 	}
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	resp, err := http.Get(ts.URL + kmslocal.CountsPath)
+	resp, err := http.Get(e.Endpoint + kmslocal.CountsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,9 +468,11 @@ func TestSeed(t *testing.T) {
 		"bad alias":      map[string]any{"keys": []map[string]any{{"id": "k", "material": material, "aliases": []string{"x"}}}},
 		"unknown field":  map[string]any{"keys": []map[string]any{{"id": "k", "material": material, "colour": "red"}}},
 	} {
-		if _, err := kmslocal.New(kmslocal.Options{SeedFile: writeSeed(t, bad)}); err == nil {
-			t.Errorf("%s: New succeeded", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := kmslocal.New(kmslocal.Options{SeedFile: writeSeed(t, bad)}); err == nil {
+				t.Errorf("%s: New succeeded", name)
+			}
+		})
 	}
 	if _, err := kmslocal.New(kmslocal.Options{SeedFile: filepath.Join(t.TempDir(), "missing.json")}); err == nil {
 		t.Error("missing seed file accepted")
@@ -578,10 +572,8 @@ func TestConcurrent(t *testing.T) {
 
 // Requests with huge bodies are refused without reading them all.
 func TestBodyLimit(t *testing.T) {
-	s, _ := newServer(t, kmslocal.Options{})
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	req, _ := http.NewRequest(http.MethodPost, ts.URL, io.LimitReader(zeros{}, 2<<20))
+	e := kmstest.Start(t, kmslocal.Options{})
+	req, _ := http.NewRequest(http.MethodPost, e.Endpoint, io.LimitReader(zeros{}, 2<<20))
 	req.Header.Set("X-Amz-Target", "TrentService.Encrypt")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

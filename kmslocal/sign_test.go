@@ -50,8 +50,10 @@ func TestCreateKeySpecs(t *testing.T) {
 		{types.KeySpecSymmetricDefault, types.KeyUsageTypeGenerateVerifyMac, "ValidationException"},
 		{types.KeySpecRsa2048, types.KeyUsageTypeSignVerify, "UnsupportedOperationException"},
 	} {
-		_, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: tc.spec, KeyUsage: tc.usage})
-		wantCode(t, err, tc.code)
+		t.Run(string(tc.spec)+"/"+string(tc.usage), func(t *testing.T) {
+			_, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: tc.spec, KeyUsage: tc.usage})
+			wantCode(t, err, tc.code)
+		})
 	}
 }
 
@@ -113,22 +115,24 @@ func TestSignVerify(t *testing.T) {
 		typ types.MessageType
 		m   []byte
 	}{{types.MessageTypeRaw, msg}, {"", msg}, {types.MessageTypeDigest, sum[:]}} {
-		s, err := c.Sign(ctx, &kms.SignInput{KeyId: e.Arn, Message: mt.m, MessageType: mt.typ, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
-		if err != nil {
-			t.Fatalf("Sign %q: %v", mt.typ, err)
-		}
-		// The signature is over SHA-256(msg) either way, checkable offline.
-		if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), sum[:], s.Signature) {
-			t.Fatalf("Sign %q: signature does not verify with the public key", mt.typ)
-		}
-		v, err := c.Verify(ctx, &kms.VerifyInput{KeyId: e.KeyId, Message: mt.m, MessageType: mt.typ, Signature: s.Signature, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
-		if err != nil || !v.SignatureValid {
-			t.Fatalf("Verify %q: %v", mt.typ, err)
-		}
-		_, err = c.Verify(ctx, &kms.VerifyInput{KeyId: e.KeyId, Message: []byte("other"), MessageType: types.MessageTypeRaw, Signature: s.Signature, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
-		wantErr[*types.KMSInvalidSignatureException](t, err)
-		_, err = c.Verify(ctx, &kms.VerifyInput{KeyId: e.KeyId, Message: mt.m, MessageType: mt.typ, Signature: flip(s.Signature, 10), SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
-		wantErr[*types.KMSInvalidSignatureException](t, err)
+		t.Run("type="+string(mt.typ), func(t *testing.T) {
+			s, err := c.Sign(ctx, &kms.SignInput{KeyId: e.Arn, Message: mt.m, MessageType: mt.typ, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+			if err != nil {
+				t.Fatalf("Sign %q: %v", mt.typ, err)
+			}
+			// The signature is over SHA-256(msg) either way, checkable offline.
+			if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), sum[:], s.Signature) {
+				t.Fatalf("Sign %q: signature does not verify with the public key", mt.typ)
+			}
+			v, err := c.Verify(ctx, &kms.VerifyInput{KeyId: e.KeyId, Message: mt.m, MessageType: mt.typ, Signature: s.Signature, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+			if err != nil || !v.SignatureValid {
+				t.Fatalf("Verify %q: %v", mt.typ, err)
+			}
+			_, err = c.Verify(ctx, &kms.VerifyInput{KeyId: e.KeyId, Message: []byte("other"), MessageType: types.MessageTypeRaw, Signature: s.Signature, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+			wantErr[*types.KMSInvalidSignatureException](t, err)
+			_, err = c.Verify(ctx, &kms.VerifyInput{KeyId: e.KeyId, Message: mt.m, MessageType: mt.typ, Signature: flip(s.Signature, 10), SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+			wantErr[*types.KMSInvalidSignatureException](t, err)
+		})
 	}
 	_, err = c.Sign(ctx, &kms.SignInput{KeyId: e.Arn, Message: msg, MessageType: types.MessageTypeDigest, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
 	wantCode(t, err, "ValidationException") // a DIGEST is 32 bytes

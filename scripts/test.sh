@@ -81,15 +81,19 @@ for pkg in $(go list ./...); do
 done
 
 step "known-answer vectors"
-for m in testdata/vectors/*/manifest.json; do go run ./interop/cmd/vectors decrypt "$m"; done
-go run ./interop/cmd/vectors encrypt "$work/phicrypt-vectors"
-go run ./interop/cmd/vectors decrypt "$work/phicrypt-vectors"
-go run ./interop/cmd/vectors encrypt "$work/phicrypt-kms-vectors" --kms-endpoint "$PHICRYPT_KMS_ENDPOINT"
-go run ./interop/cmd/vectors decrypt "$work/phicrypt-kms-vectors" --kms-endpoint "$PHICRYPT_KMS_ENDPOINT"
+for m in testdata/vectors/*/manifest.json; do go run ./cmd/vectors decrypt "$m"; done
+go run ./cmd/vectors encrypt "$work/phicrypt-vectors"
+go run ./cmd/vectors decrypt "$work/phicrypt-vectors"
+go run ./cmd/vectors encrypt "$work/phicrypt-kms-vectors" --kms-endpoint "$PHICRYPT_KMS_ENDPOINT"
+go run ./cmd/vectors decrypt "$work/phicrypt-kms-vectors" --kms-endpoint "$PHICRYPT_KMS_ENDPOINT"
 
 step "interop with the official AWS Encryption SDK for Go (and JS when node is present)"
 if command -v npm >/dev/null; then (cd interop/esdk/js && npm ci --no-audit --no-fund --silent); fi
 (cd interop/esdk && go vet ./... && PHICRYPT_VECTORS_DIR="$work/phicrypt-vectors" go test -count=1 ./...)
+
+step "internal/s3fake (own module, so gofakes3 stays out of the library's go.mod)"
+(cd internal/s3fake && go vet ./...)
+if grep -q gofakes3 go.mod; then echo "go.mod requires gofakes3: only internal/s3fake may"; exit 1; fi
 
 step "bench/peers (own module): peer libraries round-trip and reject tampering"
 (cd bench/peers && go vet ./... && go test -count=1 ./...)

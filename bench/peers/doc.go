@@ -27,7 +27,7 @@
 // and payload with 64 KiB chunks. Per-message costs (key wrapping, X25519,
 // HKDF, ECDSA for 0x0578) dominate 1 KiB rows; age uses ChaCha20-Poly1305,
 // not AES-GCM, so its ratio also measures that cipher against AES-NI.
-// chainifynet/aws-encryption-sdk-go, named in DESIGN.md, is not on the
+// chainifynet/aws-encryption-sdk-go, a Go ESDK of another author, is not on the
 // module proxy here and is not measured.
 //
 // Run: go run ./bench/cmd/report -peers (from the repository root), or

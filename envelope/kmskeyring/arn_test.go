@@ -32,14 +32,16 @@ func TestParseARN(t *testing.T) {
 			kmskeyring.ARN{"aws-us-gov", "kms", "us-gov-west-1", "111122223333", "key", "mrk-1"}, true},
 	}
 	for _, c := range valid {
-		got, err := kmskeyring.ParseARN(c.in)
-		if err != nil {
-			t.Errorf("ParseARN(%q): %v", c.in, err)
-			continue
-		}
-		if got != c.want || got.String() != c.in || got.IsMRK() != c.mrk || got.IsKey() != (c.want.ResourceType == "key") {
-			t.Errorf("ParseARN(%q) = %+v (String %q, MRK %v)", c.in, got, got.String(), got.IsMRK())
-		}
+		t.Run(c.in, func(t *testing.T) {
+			got, err := kmskeyring.ParseARN(c.in)
+			if err != nil {
+				t.Errorf("ParseARN(%q): %v", c.in, err)
+				return
+			}
+			if got != c.want || got.String() != c.in || got.IsMRK() != c.mrk || got.IsKey() != (c.want.ResourceType == "key") {
+				t.Errorf("ParseARN(%q) = %+v (String %q, MRK %v)", c.in, got, got.String(), got.IsMRK())
+			}
+		})
 	}
 
 	invalid := []struct{ in, why string }{
@@ -63,9 +65,11 @@ func TestParseARN(t *testing.T) {
 		{"arn:aws:kms:us-west-2:111122223333:/k", "empty resource type"},
 	}
 	for _, c := range invalid {
-		if a, err := kmskeyring.ParseARN(c.in); !errors.Is(err, kmskeyring.ErrInvalidARN) {
-			t.Errorf("ParseARN(%q) (%s) = %+v, %v; want ErrInvalidARN", c.in, c.why, a, err)
-		}
+		t.Run(c.why, func(t *testing.T) {
+			if a, err := kmskeyring.ParseARN(c.in); !errors.Is(err, kmskeyring.ErrInvalidARN) {
+				t.Errorf("ParseARN(%q) (%s) = %+v, %v; want ErrInvalidARN", c.in, c.why, a, err)
+			}
+		})
 	}
 }
 
@@ -82,9 +86,11 @@ func TestIsMRKIdentifier(t *testing.T) {
 		{"1234abcd-12ab-34cd-56ef-1234567890ab", false},
 		{"alias/mrk-1", false},
 	} {
-		if got := kmskeyring.IsMRKIdentifier(c.id); got != c.want {
-			t.Errorf("IsMRKIdentifier(%q) = %v, want %v", c.id, got, c.want)
-		}
+		t.Run(c.id, func(t *testing.T) {
+			if got := kmskeyring.IsMRKIdentifier(c.id); got != c.want {
+				t.Errorf("IsMRKIdentifier(%q) = %v, want %v", c.id, got, c.want)
+			}
+		})
 	}
 }
 
@@ -117,9 +123,11 @@ func TestMRKMatch(t *testing.T) {
 		{"alias/a", "alias/a", true},
 		{"not an arn", "not an arn", true},
 	} {
-		if got := kmskeyring.MRKMatch(c.a, c.b); got != c.want {
-			t.Errorf("MRKMatch(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
-		}
+		t.Run(c.a+" vs "+c.b, func(t *testing.T) {
+			if got := kmskeyring.MRKMatch(c.a, c.b); got != c.want {
+				t.Errorf("MRKMatch(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+			}
+		})
 	}
 }
 

@@ -23,9 +23,11 @@ func TestCheckEndpoint(t *testing.T) {
 		"http://LocalHost",
 	}
 	for _, u := range ok {
-		if err := kmskeyring.CheckEndpoint(u); err != nil {
-			t.Errorf("CheckEndpoint(%q): %v", u, err)
-		}
+		t.Run(u, func(t *testing.T) {
+			if err := kmskeyring.CheckEndpoint(u); err != nil {
+				t.Errorf("CheckEndpoint(%q): %v", u, err)
+			}
+		})
 	}
 	bad := []struct{ u, why string }{
 		{"http://kms.us-west-2.amazonaws.com", "plain http"},
@@ -46,14 +48,16 @@ func TestCheckEndpoint(t *testing.T) {
 		{"http://%zz", "unparsable"},
 	}
 	for _, c := range bad {
-		err := kmskeyring.CheckEndpoint(c.u)
-		if err == nil {
-			t.Errorf("CheckEndpoint(%q) (%s) accepted", c.u, c.why)
-			continue
-		}
-		if strings.Contains(err.Error(), "secret") {
-			t.Errorf("CheckEndpoint(%q) error shows the password: %v", c.u, err)
-		}
+		t.Run(c.why, func(t *testing.T) {
+			err := kmskeyring.CheckEndpoint(c.u)
+			if err == nil {
+				t.Errorf("CheckEndpoint(%q) (%s) accepted", c.u, c.why)
+				return
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("CheckEndpoint(%q) error shows the password: %v", c.u, err)
+			}
+		})
 	}
 }
 

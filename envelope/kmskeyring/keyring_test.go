@@ -16,6 +16,7 @@ import (
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 var (
@@ -83,48 +84,50 @@ func checkKMSError(t *testing.T, err error, op, code string) *kmskeyring.KMSErro
 // suites and checks the wire: one aws-kms EDK naming the key ARN, and the
 // message's whole encryption context sent with every KMS call.
 func TestRoundTrip(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	arn := env.createKey(t, false)
-	kr := keyring(t, env.client, arn)
+	env := kmstest.Start(t, kmslocal.Options{})
+	arn := env.CreateKey(t)
+	kr := keyring(t, env.Client, arn)
 	for _, suite := range suites {
 		for _, ctxt := range []map[string]string{nil, ec} {
 			for _, size := range []int{0, 1, 70000} {
-				name := fmt.Sprintf("%s/ec%d/%d", suite, len(ctxt), size)
-				c := client(t, kr, envelope.WithSuite(suite), envelope.WithFrameLength(4096))
-				p := plaintext(size)
-				msg, err := c.Encrypt(ctx, p, ctxt)
-				if err != nil {
-					t.Fatalf("%s: encrypt: %v", name, err)
-				}
-				enc := env.takeCalls()
-				got, h, err := c.Decrypt(ctx, msg)
-				if err != nil || !bytes.Equal(got, p) {
-					t.Fatalf("%s: decrypt: %v", name, err)
-				}
-				dec := env.takeCalls()
-
-				if len(h.EncryptedDataKeys) != 1 {
-					t.Fatalf("%s: %d EDKs", name, len(h.EncryptedDataKeys))
-				}
-				edk := h.EncryptedDataKeys[0]
-				if edk.ProviderID != kmskeyring.ProviderID || string(edk.ProviderInfo) != arn || len(edk.Ciphertext) == 0 {
-					t.Fatalf("%s: EDK %q %q", name, edk.ProviderID, edk.ProviderInfo)
-				}
-				if !slices.Equal(ops(enc), []string{"GenerateDataKey"}) || !slices.Equal(ops(dec), []string{"Decrypt"}) {
-					t.Fatalf("%s: KMS calls %v then %v", name, ops(enc), ops(dec))
-				}
-				if enc[0].KeyID != arn || dec[0].KeyID != arn {
-					t.Fatalf("%s: KeyIds %q, %q", name, enc[0].KeyID, dec[0].KeyID)
-				}
-				_, signed := h.EncryptionContext["aws-crypto-public-key"]
-				if signed != (suite == envelope.AES256GCMHKDFSHA512CommitP384) {
-					t.Fatalf("%s: header context %v", name, h.EncryptionContext)
-				}
-				for _, c := range []call{enc[0], dec[0]} {
-					if !maps.Equal(c.EC, h.EncryptionContext) {
-						t.Fatalf("%s: %s sent context %v, message has %v", name, c.Op, c.EC, h.EncryptionContext)
+				t.Run(fmt.Sprintf("%s/ec%d/%d", suite, len(ctxt), size), func(t *testing.T) {
+					name := fmt.Sprintf("%s/ec%d/%d", suite, len(ctxt), size)
+					c := client(t, kr, envelope.WithSuite(suite), envelope.WithFrameLength(4096))
+					p := plaintext(size)
+					msg, err := c.Encrypt(ctx, p, ctxt)
+					if err != nil {
+						t.Fatalf("%s: encrypt: %v", name, err)
 					}
-				}
+					enc := env.TakeCalls()
+					got, h, err := c.Decrypt(ctx, msg)
+					if err != nil || !bytes.Equal(got, p) {
+						t.Fatalf("%s: decrypt: %v", name, err)
+					}
+					dec := env.TakeCalls()
+
+					if len(h.EncryptedDataKeys) != 1 {
+						t.Fatalf("%s: %d EDKs", name, len(h.EncryptedDataKeys))
+					}
+					edk := h.EncryptedDataKeys[0]
+					if edk.ProviderID != kmskeyring.ProviderID || string(edk.ProviderInfo) != arn || len(edk.Ciphertext) == 0 {
+						t.Fatalf("%s: EDK %q %q", name, edk.ProviderID, edk.ProviderInfo)
+					}
+					if !slices.Equal(ops(enc), []string{"GenerateDataKey"}) || !slices.Equal(ops(dec), []string{"Decrypt"}) {
+						t.Fatalf("%s: KMS calls %v then %v", name, ops(enc), ops(dec))
+					}
+					if enc[0].KeyID != arn || dec[0].KeyID != arn {
+						t.Fatalf("%s: KeyIds %q, %q", name, enc[0].KeyID, dec[0].KeyID)
+					}
+					_, signed := h.EncryptionContext["aws-crypto-public-key"]
+					if signed != (suite == envelope.AES256GCMHKDFSHA512CommitP384) {
+						t.Fatalf("%s: header context %v", name, h.EncryptionContext)
+					}
+					for _, c := range []kmstest.Call{enc[0], dec[0]} {
+						if !maps.Equal(c.EC, h.EncryptionContext) {
+							t.Fatalf("%s: %s sent context %v, message has %v", name, c.Op, c.EC, h.EncryptionContext)
+						}
+					}
+				})
 			}
 		}
 	}
@@ -133,8 +136,8 @@ func TestRoundTrip(t *testing.T) {
 // TestStreamingRoundTrip: the streaming writer and reader use the keyring
 // as one-shot calls do.
 func TestStreamingRoundTrip(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	c := client(t, keyring(t, env.client, env.createKey(t, false)), envelope.WithFrameLength(1024))
+	env := kmstest.Start(t, kmslocal.Options{})
+	c := client(t, keyring(t, env.Client, env.CreateKey(t)), envelope.WithFrameLength(1024))
 	p := plaintext(10000)
 	var buf bytes.Buffer
 	w, err := c.NewEncryptWriter(ctx, &buf, ec)
@@ -161,37 +164,39 @@ func TestStreamingRoundTrip(t *testing.T) {
 // with InvalidCiphertextException, which surfaces as a *KMSError inside
 // ErrNoDecryptionKey.
 func TestWrongContext(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	arn := env.createKey(t, false)
-	kr := keyring(t, env.client, arn)
+	env := kmstest.Start(t, kmslocal.Options{})
+	arn := env.CreateKey(t)
+	kr := keyring(t, env.Client, arn)
 	for _, suite := range suites {
-		msg, err := client(t, kr, envelope.WithSuite(suite)).Encrypt(ctx, plaintext(100), ec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := header(t, msg)
-		for _, wrong := range []map[string]string{
-			nil,
-			{"purpose": "test"},
-			func() map[string]string { m := maps.Clone(h.EncryptionContext); m["record"] = "lab-8"; return m }(),
-			func() map[string]string { m := maps.Clone(h.EncryptionContext); m["extra"] = ""; return m }(),
-		} {
-			m := &envelope.DecryptionMaterials{Suite: suite, EncryptionContext: wrong}
-			err := kr.OnDecrypt(ctx, m, h.EncryptedDataKeys)
-			checkNoDecryptionKey(t, err)
-			ke := checkKMSError(t, err, "Decrypt", "InvalidCiphertextException")
-			if ke.KeyID != arn || !strings.Contains(err.Error(), arn) || m.DataKey != nil {
-				t.Fatalf("%s: %v (data key set: %v)", suite, err, m.DataKey != nil)
+		t.Run(suite.String(), func(t *testing.T) {
+			msg, err := client(t, kr, envelope.WithSuite(suite)).Encrypt(ctx, plaintext(100), ec)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			h := header(t, msg)
+			for _, wrong := range []map[string]string{
+				nil,
+				{"purpose": "test"},
+				func() map[string]string { m := maps.Clone(h.EncryptionContext); m["record"] = "lab-8"; return m }(),
+				func() map[string]string { m := maps.Clone(h.EncryptionContext); m["extra"] = ""; return m }(),
+			} {
+				m := &envelope.DecryptionMaterials{Suite: suite, EncryptionContext: wrong}
+				err := kr.OnDecrypt(ctx, m, h.EncryptedDataKeys)
+				checkNoDecryptionKey(t, err)
+				ke := checkKMSError(t, err, "Decrypt", "InvalidCiphertextException")
+				if ke.KeyID != arn || !strings.Contains(err.Error(), arn) || m.DataKey != nil {
+					t.Fatalf("%s: %v (data key set: %v)", suite, err, m.DataKey != nil)
+				}
+			}
+		})
 	}
 }
 
 // TestWrongRequiredContext drives a wrong context to KMS through a Client:
 // a required pair is not in the header, so the caller's value goes to KMS.
 func TestWrongRequiredContext(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	kr := keyring(t, env.client, env.createKey(t, false))
+	env := kmstest.Start(t, kmslocal.Options{})
+	kr := keyring(t, env.Client, env.CreateKey(t))
 	cmm := envelope.NewRequiredContextMaterialsManager(envelope.NewDefaultMaterialsManager(kr), "tenant")
 	c, err := envelope.NewWithMaterialsManager(cmm)
 	if err != nil {
@@ -202,7 +207,7 @@ func TestWrongRequiredContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := env.takeCalls()
+	enc := env.TakeCalls()
 	if enc[0].EC["tenant"] != "clinic-7" {
 		t.Fatalf("GenerateDataKey context %v lacks the required pair", enc[0].EC)
 	}
@@ -211,7 +216,7 @@ func TestWrongRequiredContext(t *testing.T) {
 	} else {
 		checkNoDecryptionKey(t, err)
 		checkKMSError(t, err, "Decrypt", "InvalidCiphertextException")
-		env.checkNoKeyMaterial(t, err)
+		checkNoKeyMaterial(t, env, err)
 	}
 	got, _, err := c.Decrypt(ctx, msg, envelope.WithExpectedContext(map[string]string{"tenant": "clinic-7"}))
 	if err != nil || !bytes.Equal(got, p) {
@@ -221,16 +226,16 @@ func TestWrongRequiredContext(t *testing.T) {
 
 // TestWrongKey: a keyring for key B never asks KMS about a message for key A.
 func TestWrongKey(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	a, b := env.createKey(t, false), env.createKey(t, false)
-	msg, err := client(t, keyring(t, env.client, a)).Encrypt(ctx, plaintext(10), ec)
+	env := kmstest.Start(t, kmslocal.Options{})
+	a, b := env.CreateKey(t), env.CreateKey(t)
+	msg, err := client(t, keyring(t, env.Client, a)).Encrypt(ctx, plaintext(10), ec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := env.srv.Counts()["Decrypt"]
-	_, _, err = client(t, keyring(t, env.client, b)).Decrypt(ctx, msg)
+	before := env.Server.Counts()["Decrypt"]
+	_, _, err = client(t, keyring(t, env.Client, b)).Decrypt(ctx, msg)
 	nd := checkNoDecryptionKey(t, err)
-	if n := env.srv.Counts()["Decrypt"]; n != before {
+	if n := env.Server.Counts()["Decrypt"]; n != before {
 		t.Fatalf("%d KMS Decrypt calls for a key the keyring does not hold", n-before)
 	}
 	if !strings.Contains(err.Error(), b) || len(nd.Errs) == 0 {
@@ -245,15 +250,15 @@ func TestWrongKey(t *testing.T) {
 // TestDisabledKey: KMS's DisabledException names the key, on decrypt and on
 // encrypt, and no error text holds a data key.
 func TestDisabledKey(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	arn := env.createKey(t, false)
-	kr := keyring(t, env.client, arn)
+	env := kmstest.Start(t, kmslocal.Options{})
+	arn := env.CreateKey(t)
+	kr := keyring(t, env.Client, arn)
 	c := client(t, kr)
 	msg, err := c.Encrypt(ctx, plaintext(100), ec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
+	if _, err := env.Client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = c.Decrypt(ctx, msg)
@@ -262,16 +267,16 @@ func TestDisabledKey(t *testing.T) {
 	if !strings.Contains(err.Error(), arn) || !strings.Contains(err.Error(), "DisabledException") {
 		t.Fatalf("error %q names neither the key nor the KMS error", err)
 	}
-	env.checkNoKeyMaterial(t, err)
+	checkNoKeyMaterial(t, env, err)
 
 	_, err = c.Encrypt(ctx, plaintext(100), ec)
 	checkKMSError(t, err, "GenerateDataKey", "DisabledException")
 	if !strings.Contains(err.Error(), arn) {
 		t.Fatalf("error %q does not name the key", err)
 	}
-	env.checkNoKeyMaterial(t, err)
+	checkNoKeyMaterial(t, env, err)
 
-	if _, err := env.client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(arn)}); err != nil {
+	if _, err := env.Client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c.Decrypt(ctx, msg); err != nil {
@@ -282,17 +287,17 @@ func TestDisabledKey(t *testing.T) {
 // TestMissingKey: a generator that KMS does not know fails encrypt with
 // NotFoundException.
 func TestMissingKey(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	_, err := client(t, keyring(t, env.client, "alias/none")).Encrypt(ctx, plaintext(1), nil)
+	env := kmstest.Start(t, kmslocal.Options{})
+	_, err := client(t, keyring(t, env.Client, "alias/none")).Encrypt(ctx, plaintext(1), nil)
 	checkKMSError(t, err, "GenerateDataKey", "NotFoundException")
 }
 
 // TestMultiKeyEncrypt: a generator and an additional key each wrap the same
 // data key; a keyring of either key alone decrypts.
 func TestMultiKeyEncrypt(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	a, b := env.createKey(t, false), env.createKey(t, false)
-	kr := keyring(t, env.client, a, kmskeyring.WithAdditionalKeys(b))
+	env := kmstest.Start(t, kmslocal.Options{})
+	a, b := env.CreateKey(t), env.CreateKey(t)
+	kr := keyring(t, env.Client, a, kmskeyring.WithAdditionalKeys(b))
 	if ids := kr.KeyIDs(); !slices.Equal(ids, []string{a, b}) {
 		t.Fatalf("KeyIDs %v", ids)
 	}
@@ -301,7 +306,7 @@ func TestMultiKeyEncrypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := env.takeCalls()
+	calls := env.TakeCalls()
 	if !slices.Equal(ops(calls), []string{"GenerateDataKey", "Encrypt"}) || calls[0].KeyID != a || calls[1].KeyID != b {
 		t.Fatalf("KMS calls %+v", calls)
 	}
@@ -313,19 +318,21 @@ func TestMultiKeyEncrypt(t *testing.T) {
 		t.Fatalf("Encrypt sent context %v, message has %v", calls[1].EC, h.EncryptionContext)
 	}
 	for _, id := range []string{a, b} {
-		got, _, err := client(t, keyring(t, env.client, id)).Decrypt(ctx, msg)
-		if err != nil || !bytes.Equal(got, p) {
-			t.Fatalf("decrypt with %s alone: %v", id, err)
-		}
-		if calls := env.takeCalls(); len(calls) != 1 || calls[0].KeyID != id {
-			t.Fatalf("decrypt with %s: KMS calls %+v", id, calls)
-		}
+		t.Run(id, func(t *testing.T) {
+			got, _, err := client(t, keyring(t, env.Client, id)).Decrypt(ctx, msg)
+			if err != nil || !bytes.Equal(got, p) {
+				t.Fatalf("decrypt with %s alone: %v", id, err)
+			}
+			if calls := env.TakeCalls(); len(calls) != 1 || calls[0].KeyID != id {
+				t.Fatalf("decrypt with %s: KMS calls %+v", id, calls)
+			}
+		})
 	}
 	// The whole keyring decrypts with its generator first, one call.
 	if _, _, err := client(t, kr).Decrypt(ctx, msg); err != nil {
 		t.Fatal(err)
 	}
-	if calls := env.takeCalls(); len(calls) != 1 || calls[0].KeyID != a {
+	if calls := env.TakeCalls(); len(calls) != 1 || calls[0].KeyID != a {
 		t.Fatalf("decrypt with both keys: KMS calls %+v", calls)
 	}
 }
@@ -333,47 +340,49 @@ func TestMultiKeyEncrypt(t *testing.T) {
 // TestAliasGenerator: an alias generates; the EDK names the key ARN, never
 // the alias, so decrypting needs the key ARN.
 func TestAliasGenerator(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	arn := env.createKey(t, false, "alias/phi-gen")
+	env := kmstest.Start(t, kmslocal.Options{})
+	arn := env.CreateKey(t, "alias/phi-gen")
 	a, _ := kmskeyring.ParseARN(arn)
 	aliasARN := kmskeyring.ARN{Partition: a.Partition, Service: "kms", Region: a.Region, Account: a.Account, ResourceType: "alias", ResourceID: "phi-gen"}.String()
 	for _, gen := range []string{"alias/phi-gen", aliasARN} {
-		env.takeCalls()
-		kr := keyring(t, env.client, gen)
-		p := plaintext(64)
-		msg, err := client(t, kr).Encrypt(ctx, p, ec)
-		if err != nil {
-			t.Fatalf("%s: %v", gen, err)
-		}
-		if calls := env.takeCalls(); calls[0].KeyID != gen {
-			t.Fatalf("GenerateDataKey with KeyId %q, want %q", calls[0].KeyID, gen)
-		}
-		if info := string(header(t, msg).EncryptedDataKeys[0].ProviderInfo); info != arn {
-			t.Fatalf("%s: provider info %q, want the key ARN %q", gen, info, arn)
-		}
-		_, _, err = client(t, kr).Decrypt(ctx, msg)
-		checkNoDecryptionKey(t, err)
-		if calls := env.takeCalls(); len(calls) != 0 {
-			t.Fatalf("%s: KMS calls %v for a data key the alias keyring cannot match", gen, ops(calls))
-		}
-		got, _, err := client(t, keyring(t, env.client, arn)).Decrypt(ctx, msg)
-		if err != nil || !bytes.Equal(got, p) {
-			t.Fatalf("%s: decrypt with the key ARN: %v", gen, err)
-		}
+		t.Run(gen, func(t *testing.T) {
+			env.TakeCalls()
+			kr := keyring(t, env.Client, gen)
+			p := plaintext(64)
+			msg, err := client(t, kr).Encrypt(ctx, p, ec)
+			if err != nil {
+				t.Fatalf("%s: %v", gen, err)
+			}
+			if calls := env.TakeCalls(); calls[0].KeyID != gen {
+				t.Fatalf("GenerateDataKey with KeyId %q, want %q", calls[0].KeyID, gen)
+			}
+			if info := string(header(t, msg).EncryptedDataKeys[0].ProviderInfo); info != arn {
+				t.Fatalf("%s: provider info %q, want the key ARN %q", gen, info, arn)
+			}
+			_, _, err = client(t, kr).Decrypt(ctx, msg)
+			checkNoDecryptionKey(t, err)
+			if calls := env.TakeCalls(); len(calls) != 0 {
+				t.Fatalf("%s: KMS calls %v for a data key the alias keyring cannot match", gen, ops(calls))
+			}
+			got, _, err := client(t, keyring(t, env.Client, arn)).Decrypt(ctx, msg)
+			if err != nil || !bytes.Equal(got, p) {
+				t.Fatalf("%s: decrypt with the key ARN: %v", gen, err)
+			}
+		})
 	}
 }
 
 // TestGrantTokens: grant tokens go with every KMS call.
 func TestGrantTokens(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	a, b := env.createKey(t, false), env.createKey(t, false)
+	env := kmstest.Start(t, kmslocal.Options{})
+	a, b := env.CreateKey(t), env.CreateKey(t)
 	tokens := []string{"grant-token-1", "grant-token-2"}
-	kr := keyring(t, env.client, a, kmskeyring.WithAdditionalKeys(b), kmskeyring.WithGrantTokens(tokens...))
+	kr := keyring(t, env.Client, a, kmskeyring.WithAdditionalKeys(b), kmskeyring.WithGrantTokens(tokens...))
 	msg, err := client(t, kr).Encrypt(ctx, plaintext(10), ec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dkr, err := kmskeyring.NewDiscovery(env.client, nil, kmskeyring.WithGrantTokens(tokens...))
+	dkr, err := kmskeyring.NewDiscovery(env.Client, nil, kmskeyring.WithGrantTokens(tokens...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +391,7 @@ func TestGrantTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	calls := env.takeCalls()
+	calls := env.TakeCalls()
 	if !slices.Equal(ops(calls), []string{"GenerateDataKey", "Encrypt", "Decrypt", "Decrypt"}) {
 		t.Fatalf("KMS calls %v", ops(calls))
 	}
@@ -392,10 +401,10 @@ func TestGrantTokens(t *testing.T) {
 		}
 	}
 	// Without the option no tokens are sent.
-	if _, err := client(t, keyring(t, env.client, a)).Encrypt(ctx, plaintext(10), ec); err != nil {
+	if _, err := client(t, keyring(t, env.Client, a)).Encrypt(ctx, plaintext(10), ec); err != nil {
 		t.Fatal(err)
 	}
-	if calls := env.takeCalls(); calls[0].GrantTokens != nil {
+	if calls := env.TakeCalls(); calls[0].GrantTokens != nil {
 		t.Fatalf("grant tokens %q without WithGrantTokens", calls[0].GrantTokens)
 	}
 }
@@ -403,15 +412,15 @@ func TestGrantTokens(t *testing.T) {
 // TestDiscovery: a discovery keyring decrypts any data key its filter
 // allows, asking KMS with the ARN from the message, and cannot encrypt.
 func TestDiscovery(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	arn := env.createKey(t, false)
+	env := kmstest.Start(t, kmslocal.Options{})
+	arn := env.CreateKey(t)
 	p := plaintext(2000)
-	msg, err := client(t, keyring(t, env.client, arn)).Encrypt(ctx, p, ec)
+	msg, err := client(t, keyring(t, env.Client, arn)).Encrypt(ctx, p, ec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.takeCalls()
-	account := env.srv.Account()
+	env.TakeCalls()
+	account := env.Server.Account()
 	cases := []struct {
 		name   string
 		filter *kmskeyring.DiscoveryFilter
@@ -424,12 +433,12 @@ func TestDiscovery(t *testing.T) {
 		{"other partition", &kmskeyring.DiscoveryFilter{Partition: "aws-cn", Accounts: []string{account}}, false},
 	}
 	for _, c := range cases {
-		kr, err := kmskeyring.NewDiscovery(env.client, c.filter)
+		kr, err := kmskeyring.NewDiscovery(env.Client, c.filter)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		got, _, err := client(t, kr).Decrypt(ctx, msg)
-		calls := env.takeCalls()
+		calls := env.TakeCalls()
 		if c.ok {
 			if err != nil || !bytes.Equal(got, p) {
 				t.Fatalf("%s: %v", c.name, err)
@@ -445,11 +454,11 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 
-	kr, _ := kmskeyring.NewDiscovery(env.client, nil)
+	kr, _ := kmskeyring.NewDiscovery(env.Client, nil)
 	if _, err := client(t, kr).Encrypt(ctx, p, ec); err == nil {
 		t.Fatal("a discovery keyring encrypted")
 	}
-	if len(env.takeCalls()) != 0 {
+	if len(env.TakeCalls()) != 0 {
 		t.Fatal("a discovery keyring called KMS on encrypt")
 	}
 	for _, f := range []*kmskeyring.DiscoveryFilter{
@@ -457,11 +466,13 @@ func TestDiscovery(t *testing.T) {
 		{Accounts: []string{account}},
 		{Partition: "aws", Accounts: []string{""}},
 	} {
-		if _, err := kmskeyring.NewDiscovery(env.client, f); err == nil {
-			t.Errorf("NewDiscovery accepted filter %+v", f)
-		}
+		t.Run(fmt.Sprintf("%+v", *f), func(t *testing.T) {
+			if _, err := kmskeyring.NewDiscovery(env.Client, f); err == nil {
+				t.Errorf("NewDiscovery accepted filter %+v", f)
+			}
+		})
 	}
-	if _, err := kmskeyring.NewDiscovery(env.client, nil, kmskeyring.WithAdditionalKeys(arn)); err == nil {
+	if _, err := kmskeyring.NewDiscovery(env.Client, nil, kmskeyring.WithAdditionalKeys(arn)); err == nil {
 		t.Error("NewDiscovery accepted additional keys")
 	}
 	if _, err := kmskeyring.NewDiscovery(nil, nil); err == nil {
@@ -472,17 +483,17 @@ func TestDiscovery(t *testing.T) {
 // TestDiscoveryFilterIsCopied: changing the caller's filter afterwards does
 // not change the keyring.
 func TestDiscoveryFilterIsCopied(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	msg, err := client(t, keyring(t, env.client, env.createKey(t, false))).Encrypt(ctx, plaintext(1), nil)
+	env := kmstest.Start(t, kmslocal.Options{})
+	msg, err := client(t, keyring(t, env.Client, env.CreateKey(t))).Encrypt(ctx, plaintext(1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &kmskeyring.DiscoveryFilter{Partition: "aws", Accounts: []string{"444455556666"}}
-	kr, err := kmskeyring.NewDiscovery(env.client, f)
+	kr, err := kmskeyring.NewDiscovery(env.Client, f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Accounts[0] = env.srv.Account()
+	f.Accounts[0] = env.Server.Account()
 	if _, _, err := client(t, kr).Decrypt(ctx, msg); err == nil {
 		t.Fatal("the keyring saw a change to the caller's filter")
 	}
@@ -491,28 +502,30 @@ func TestDiscoveryFilterIsCopied(t *testing.T) {
 // TestInvalidProviderInfo: an aws-kms EDK whose provider info is not a key
 // ARN makes OnDecrypt fail before any KMS call, even beside a good EDK.
 func TestInvalidProviderInfo(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	arn := env.createKey(t, false)
-	kr := keyring(t, env.client, arn)
+	env := kmstest.Start(t, kmslocal.Options{})
+	arn := env.CreateKey(t)
+	kr := keyring(t, env.Client, arn)
 	msg, err := client(t, kr).Encrypt(ctx, plaintext(1), ec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := header(t, msg)
-	env.takeCalls()
-	dkr, _ := kmskeyring.NewDiscovery(env.client, nil)
+	env.TakeCalls()
+	dkr, _ := kmskeyring.NewDiscovery(env.Client, nil)
 	for _, info := range []string{"alias/phi", "arn:aws:kms:us-east-1:111122223333:alias/phi", "arn:aws:kms:us-east-1::key/k", ""} {
-		bad := envelope.EncryptedDataKey{ProviderID: kmskeyring.ProviderID, ProviderInfo: []byte(info), Ciphertext: []byte{1}}
-		for _, k := range []envelope.Keyring{kr, dkr} {
-			m := &envelope.DecryptionMaterials{Suite: h.Suite, EncryptionContext: h.EncryptionContext}
-			err := k.OnDecrypt(ctx, m, append([]envelope.EncryptedDataKey{bad}, h.EncryptedDataKeys...))
-			checkNoDecryptionKey(t, err)
-			if !errors.Is(err, kmskeyring.ErrInvalidARN) {
-				t.Fatalf("%v, provider info %q: %v, want ErrInvalidARN", k, info, err)
+		t.Run(fmt.Sprintf("%q", info), func(t *testing.T) {
+			bad := envelope.EncryptedDataKey{ProviderID: kmskeyring.ProviderID, ProviderInfo: []byte(info), Ciphertext: []byte{1}}
+			for _, k := range []envelope.Keyring{kr, dkr} {
+				m := &envelope.DecryptionMaterials{Suite: h.Suite, EncryptionContext: h.EncryptionContext}
+				err := k.OnDecrypt(ctx, m, append([]envelope.EncryptedDataKey{bad}, h.EncryptedDataKeys...))
+				checkNoDecryptionKey(t, err)
+				if !errors.Is(err, kmskeyring.ErrInvalidARN) {
+					t.Fatalf("%v, provider info %q: %v, want ErrInvalidARN", k, info, err)
+				}
 			}
-		}
+		})
 	}
-	if calls := env.takeCalls(); len(calls) != 0 {
+	if calls := env.TakeCalls(); len(calls) != 0 {
 		t.Fatalf("KMS calls %v despite an invalid provider info", ops(calls))
 	}
 	// Other providers' EDKs are ignored, not errors.
@@ -531,7 +544,7 @@ func TestMRK(t *testing.T) {
 	if !kmskeyring.MRKMatch(eastARN, westARN) || eastARN == westARN {
 		t.Fatalf("kmslocal MRK ARNs %q, %q", eastARN, westARN)
 	}
-	enc, err := kmskeyring.NewMRK(east.client, eastARN)
+	enc, err := kmskeyring.NewMRK(east.Client, eastARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,9 +553,9 @@ func TestMRK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	east.takeCalls()
+	east.TakeCalls()
 
-	mrk, err := kmskeyring.NewMRK(west.client, westARN)
+	mrk, err := kmskeyring.NewMRK(west.Client, westARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,17 +563,17 @@ func TestMRK(t *testing.T) {
 	if err != nil || !bytes.Equal(got, p) {
 		t.Fatalf("MRK keyring with the replica: %v", err)
 	}
-	if calls := west.takeCalls(); len(calls) != 1 || calls[0].KeyID != westARN {
+	if calls := west.TakeCalls(); len(calls) != 1 || calls[0].KeyID != westARN {
 		t.Fatalf("replica region KMS calls %+v, want one Decrypt with %s", calls, westARN)
 	}
 
-	_, _, err = client(t, keyring(t, west.client, westARN)).Decrypt(ctx, msg)
+	_, _, err = client(t, keyring(t, west.Client, westARN)).Decrypt(ctx, msg)
 	checkNoDecryptionKey(t, err)
-	if calls := west.takeCalls(); len(calls) != 0 {
+	if calls := west.TakeCalls(); len(calls) != 0 {
 		t.Fatalf("strict keyring called KMS %v for a replica ARN", ops(calls))
 	}
 
-	disc, err := kmskeyring.NewMRKDiscovery(west.client, "us-west-2", &kmskeyring.DiscoveryFilter{Partition: "aws", Accounts: []string{west.srv.Account()}})
+	disc, err := kmskeyring.NewMRKDiscovery(west.Client, "us-west-2", &kmskeyring.DiscoveryFilter{Partition: "aws", Accounts: []string{west.Server.Account()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,28 +581,28 @@ func TestMRK(t *testing.T) {
 	if err != nil || !bytes.Equal(got, p) {
 		t.Fatalf("MRK discovery keyring in the replica region: %v", err)
 	}
-	if calls := west.takeCalls(); len(calls) != 1 || calls[0].KeyID != westARN {
+	if calls := west.TakeCalls(); len(calls) != 1 || calls[0].KeyID != westARN {
 		t.Fatalf("MRK discovery KMS calls %+v, want one Decrypt with %s", calls, westARN)
 	}
 	// Plain discovery asks with the ARN in the message, which the replica
 	// region does not hold.
-	plain, _ := kmskeyring.NewDiscovery(west.client, nil)
+	plain, _ := kmskeyring.NewDiscovery(west.Client, nil)
 	_, _, err = client(t, plain).Decrypt(ctx, msg)
 	checkNoDecryptionKey(t, err)
 
 	// MRK discovery takes single-Region keys of its own region only.
-	srk := east.createKey(t, false)
-	msg2, err := client(t, keyring(t, east.client, srk)).Encrypt(ctx, p, nil)
+	srk := east.CreateKey(t)
+	msg2, err := client(t, keyring(t, east.Client, srk)).Encrypt(ctx, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	west.takeCalls()
+	west.TakeCalls()
 	_, _, err = client(t, disc).Decrypt(ctx, msg2)
 	checkNoDecryptionKey(t, err)
-	if calls := west.takeCalls(); len(calls) != 0 {
+	if calls := west.TakeCalls(); len(calls) != 0 {
 		t.Fatalf("MRK discovery called KMS %v for a key of another region", ops(calls))
 	}
-	eastDisc, err := kmskeyring.NewMRKDiscovery(east.client, "us-east-1", nil)
+	eastDisc, err := kmskeyring.NewMRKDiscovery(east.Client, "us-east-1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,10 +610,10 @@ func TestMRK(t *testing.T) {
 		t.Fatalf("MRK discovery, single-Region key of its region: %v", err)
 	}
 
-	if _, err := kmskeyring.NewMRKDiscovery(west.client, "us-east-1", nil); err == nil {
+	if _, err := kmskeyring.NewMRKDiscovery(west.Client, "us-east-1", nil); err == nil {
 		t.Error("NewMRKDiscovery accepted a client of another region")
 	}
-	if _, err := kmskeyring.NewMRKDiscovery(west.client, "", nil); err == nil {
+	if _, err := kmskeyring.NewMRKDiscovery(west.Client, "", nil); err == nil {
 		t.Error("NewMRKDiscovery accepted an empty region")
 	}
 }
@@ -608,10 +621,10 @@ func TestMRK(t *testing.T) {
 // TestNewMulti: keys in two regions, each through its region's client; a
 // keyring of either key alone decrypts.
 func TestNewMulti(t *testing.T) {
-	east := startKMS(t, kmslocal.Options{Region: "us-east-1"})
-	west := startKMS(t, kmslocal.Options{Region: "us-west-2"})
-	a, b := east.createKey(t, false), west.createKey(t, false)
-	clients := map[string]kmskeyring.Client{"us-east-1": east.client, "us-west-2": west.client}
+	east := kmstest.Start(t, kmslocal.Options{Region: "us-east-1"})
+	west := kmstest.Start(t, kmslocal.Options{Region: "us-west-2"})
+	a, b := east.CreateKey(t), west.CreateKey(t)
+	clients := map[string]kmskeyring.Client{"us-east-1": east.Client, "us-west-2": west.Client}
 	multi, err := kmskeyring.NewMulti(func(r string) kmskeyring.Client { return clients[r] }, a, b)
 	if err != nil {
 		t.Fatal(err)
@@ -621,17 +634,19 @@ func TestNewMulti(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, w := ops(east.takeCalls()), ops(west.takeCalls()); !slices.Equal(e, []string{"GenerateDataKey"}) || !slices.Equal(w, []string{"Encrypt"}) {
+	if e, w := ops(east.TakeCalls()), ops(west.TakeCalls()); !slices.Equal(e, []string{"GenerateDataKey"}) || !slices.Equal(w, []string{"Encrypt"}) {
 		t.Fatalf("KMS calls: east %v, west %v", e, w)
 	}
 	if n := len(header(t, msg).EncryptedDataKeys); n != 2 {
 		t.Fatalf("%d EDKs", n)
 	}
-	for _, kr := range []envelope.Keyring{multi, keyring(t, east.client, a), keyring(t, west.client, b)} {
-		got, _, err := client(t, kr).Decrypt(ctx, msg)
-		if err != nil || !bytes.Equal(got, p) {
-			t.Fatalf("%v: %v", kr, err)
-		}
+	for _, kr := range []envelope.Keyring{multi, keyring(t, east.Client, a), keyring(t, west.Client, b)} {
+		t.Run(fmt.Sprint(kr), func(t *testing.T) {
+			got, _, err := client(t, kr).Decrypt(ctx, msg)
+			if err != nil || !bytes.Equal(got, p) {
+				t.Fatalf("%v: %v", kr, err)
+			}
+		})
 	}
 
 	if _, err := kmskeyring.NewMulti(func(string) kmskeyring.Client { return nil }, a); err == nil {
@@ -640,7 +655,7 @@ func TestNewMulti(t *testing.T) {
 	if _, err := kmskeyring.NewMulti(nil, a); err == nil {
 		t.Error("NewMulti accepted a nil clientFor")
 	}
-	if _, err := kmskeyring.NewMulti(func(string) kmskeyring.Client { return east.client }, a, "alias/"); err == nil {
+	if _, err := kmskeyring.NewMulti(func(string) kmskeyring.Client { return east.Client }, a, "alias/"); err == nil {
 		t.Error("NewMulti accepted an invalid key identifier")
 	}
 }
@@ -648,13 +663,13 @@ func TestNewMulti(t *testing.T) {
 // TestKeyringBesideRawKeyring: a raw AES generator's data key is wrapped
 // by KMS Encrypt in a multi-keyring, and either keyring decrypts.
 func TestKeyringBesideRawKeyring(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	arn := env.createKey(t, false)
+	env := kmstest.Start(t, kmslocal.Options{})
+	arn := env.CreateKey(t)
 	raw, err := envelope.NewRawAESKeyring("phicrypt-test", "aes", bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr := keyring(t, env.client, arn)
+	kr := keyring(t, env.Client, arn)
 	multi, err := envelope.NewMultiKeyring(raw, kr)
 	if err != nil {
 		t.Fatal(err)
@@ -664,13 +679,15 @@ func TestKeyringBesideRawKeyring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if calls := env.takeCalls(); !slices.Equal(ops(calls), []string{"Encrypt"}) {
+	if calls := env.TakeCalls(); !slices.Equal(ops(calls), []string{"Encrypt"}) {
 		t.Fatalf("KMS calls %v, want one Encrypt of the raw keyring's data key", ops(calls))
 	}
 	for _, k := range []envelope.Keyring{raw, kr} {
-		if got, _, err := client(t, k).Decrypt(ctx, msg); err != nil || !bytes.Equal(got, p) {
-			t.Fatalf("%v: %v", k, err)
-		}
+		t.Run(fmt.Sprint(k), func(t *testing.T) {
+			if got, _, err := client(t, k).Decrypt(ctx, msg); err != nil || !bytes.Equal(got, p) {
+				t.Fatalf("%v: %v", k, err)
+			}
+		})
 	}
 }
 
@@ -720,9 +737,9 @@ func (f faultyClient) Decrypt(ctx context.Context, in *kms.DecryptInput, o ...fu
 // than asked, an alias instead of a key ARN, or a data key of the wrong
 // length, leaving the materials unchanged.
 func TestKMSAnswersChecked(t *testing.T) {
-	env := startKMS(t, kmslocal.Options{})
-	a, b := env.createKey(t, false), env.createKey(t, false)
-	good := keyring(t, env.client, a)
+	env := kmstest.Start(t, kmslocal.Options{})
+	a, b := env.CreateKey(t), env.CreateKey(t)
+	good := keyring(t, env.Client, a)
 	msg, err := client(t, good).Encrypt(ctx, plaintext(10), ec)
 	if err != nil {
 		t.Fatal(err)
@@ -737,7 +754,7 @@ func TestKMSAnswersChecked(t *testing.T) {
 		{"short data key", faultyClient{short: true}},
 	}
 	for _, c := range faults {
-		c.f.Client = env.client
+		c.f.Client = env.Client
 		kr := keyring(t, c.f, a, kmskeyring.WithAdditionalKeys(b))
 
 		m := &envelope.DecryptionMaterials{Suite: h.Suite, EncryptionContext: h.EncryptionContext}
@@ -746,7 +763,7 @@ func TestKMSAnswersChecked(t *testing.T) {
 		if m.DataKey != nil {
 			t.Fatalf("%s: decrypt set a data key", c.name)
 		}
-		env.checkNoKeyMaterial(t, err)
+		checkNoKeyMaterial(t, env, err)
 
 		if c.f.keyID == b {
 			continue // a correct ARN of another key is a valid encrypt answer
@@ -756,10 +773,10 @@ func TestKMSAnswersChecked(t *testing.T) {
 		if err == nil || em.DataKey != nil || len(em.EncryptedDataKeys) != 0 {
 			t.Fatalf("%s: encrypt: %v, materials changed: %v", c.name, err, em.DataKey != nil)
 		}
-		env.checkNoKeyMaterial(t, err)
+		checkNoKeyMaterial(t, env, err)
 	}
 	// A failing additional key leaves the materials as they were.
-	kr := keyring(t, env.client, a, kmskeyring.WithAdditionalKeys("alias/none"))
+	kr := keyring(t, env.Client, a, kmskeyring.WithAdditionalKeys("alias/none"))
 	em := &envelope.EncryptionMaterials{Suite: envelope.AES256GCMHKDFSHA512Commit, EncryptionContext: ec}
 	err = kr.OnEncrypt(ctx, em)
 	checkKMSError(t, err, "Encrypt", "NotFoundException")

@@ -5,15 +5,16 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 // TestProcessRoundTrip runs the core round trip against a kmslocal process
 // ($PHICRYPT_KMS_ENDPOINT; bash scripts/test.sh starts one), whose keys
 // are created here through the CreateKey operation.
 func TestProcessRoundTrip(t *testing.T) {
-	env := processKMS(t)
-	arn := env.createKey(t, false)
-	kr := keyring(t, env.client, arn)
+	env := kmstest.Process(t)
+	arn := env.CreateKey(t)
+	kr := keyring(t, env.Client, arn)
 	for _, suite := range suites {
 		c := client(t, kr, envelope.WithSuite(suite))
 		p := plaintext(100000)
@@ -34,11 +35,11 @@ func TestProcessRoundTrip(t *testing.T) {
 		checkNoDecryptionKey(t, err)
 		checkKMSError(t, err, "Decrypt", "InvalidCiphertextException")
 	}
-	other := env.createKey(t, false)
+	other := env.CreateKey(t)
 	msg, err := client(t, kr).Encrypt(ctx, plaintext(10), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = client(t, keyring(t, env.client, other)).Decrypt(ctx, msg)
+	_, _, err = client(t, keyring(t, env.Client, other)).Decrypt(ctx, msg)
 	checkNoDecryptionKey(t, err)
 }

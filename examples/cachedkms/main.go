@@ -39,25 +39,43 @@ func main() {
 	records := flag.Int("records", 20000, "records to encrypt")
 	workers := flag.Int("workers", 16, "goroutines encrypting at once")
 	flag.Parse()
-	if err := run(context.Background(), *keyID, *endpoint, *records, *workers); err != nil {
+	r, err := run(context.Background(), *keyID, *endpoint, *records, *workers)
+	if err != nil {
 		log.Fatal(err)
+	}
+	fmt.Printf("encrypted %d records in %v (%.0f records/s) on %d goroutines\n",
+		r.Records, r.Elapsed.Round(time.Millisecond), float64(r.Records)/r.Elapsed.Seconds(), *workers)
+	s := r.Stats
+	fmt.Printf("cache: %d hits, %d misses, %d exhausted, %d expired; %d calls to the keyring\n",
+		s.Hits, s.Misses, s.Exhausted, s.Expired, s.UnderlyingCalls)
+	if r.KMSCalls != nil {
+		fmt.Printf("kmslocal saw %d GenerateDataKey and %d Decrypt calls for %d records\n",
+			r.KMSCalls["GenerateDataKey"], r.KMSCalls["Decrypt"], r.Records)
 	}
 }
 
-func run(ctx context.Context, keyID, endpoint string, records, workers int) error {
+// A result is what a run did.
+type result struct {
+	Records  int
+	Elapsed  time.Duration
+	Stats    keycache.Stats
+	KMSCalls map[string]int64 // per operation; nil against AWS KMS
+}
+
+func run(ctx context.Context, keyID, endpoint string, records, workers int) (result, error) {
 	client, keyID, calls, err := kmsClient(ctx, keyID, endpoint)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	kr, err := kmskeyring.New(client, keyID)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 
 	// One cache per process; one manager per trust boundary (partition).
 	cache, err := keycache.NewCache(1000)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	cmm, err := keycache.NewWithKeyring(kr, cache, keycache.Options{
 		MaxAge:      5 * time.Minute, // a key policy change takes effect within 5 minutes
@@ -66,11 +84,11 @@ func run(ctx context.Context, keyID, endpoint string, records, workers int) erro
 		Partition:   "lab-results",
 	})
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	enc, err := envelope.NewWithMaterialsManager(cmm, envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))
 	if err != nil {
-		return err
+		return result{}, err
 	}
 
 	// The service: records from many tenants, encrypted concurrently. The
@@ -106,21 +124,13 @@ func run(ctx context.Context, keyID, endpoint string, records, workers int) erro
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return err
+		return result{}, err
 	}
-	elapsed := time.Since(start)
-
-	s := cmm.Stats()
-	fmt.Printf("encrypted %d records in %v (%.0f records/s) on %d goroutines\n",
-		records, elapsed.Round(time.Millisecond), float64(records)/elapsed.Seconds(), workers)
-	fmt.Printf("cache: %d hits, %d misses, %d exhausted, %d expired; %d calls to the keyring\n",
-		s.Hits, s.Misses, s.Exhausted, s.Expired, s.UnderlyingCalls)
+	r := result{Records: records, Elapsed: time.Since(start), Stats: cmm.Stats()}
 	if calls != nil {
-		c := calls()
-		fmt.Printf("kmslocal saw %d GenerateDataKey and %d Decrypt calls for %d records\n",
-			c["GenerateDataKey"], c["Decrypt"], records)
+		r.KMSCalls = calls()
 	}
-	return nil
+	return r, nil
 }
 
 // kmsClient returns a KMS client and key: AWS KMS through the default

@@ -1,9 +1,12 @@
 // Package testvectors reads and writes the AWS Crypto Tools test-vector
-// manifests (awses-decrypt versions 1 to 4, keys versions 1 to 3) and runs
+// manifests (awses-decrypt versions 1 to 4, keys versions 1 to 4) and runs
 // their tests against phicrypt, as the official SDKs' vector runners do.
+// A key's material is a string, or (keys version 1, as in the Python
+// ESDK's published sets) a list of lines joined by its line-separator.
 package testvectors
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -94,6 +97,36 @@ type Key struct {
 	Material  string `json:"material,omitempty"`
 }
 
+// UnmarshalJSON reads a key whose material is a string or a list of
+// strings; a list is joined with the key's "line-separator" (default "").
+func (k *Key) UnmarshalJSON(b []byte) error {
+	type plain Key
+	var v struct {
+		*plain
+		Material      json.RawMessage `json:"material"`
+		LineSeparator string          `json:"line-separator"`
+	}
+	v.plain = (*plain)(k)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	k.Material = ""
+	switch m := bytes.TrimSpace(v.Material); {
+	case len(m) == 0 || string(m) == "null":
+	case m[0] == '[':
+		var lines []string
+		if err := json.Unmarshal(m, &lines); err != nil {
+			return fmt.Errorf("key material: %w", err)
+		}
+		k.Material = strings.Join(lines, v.LineSeparator)
+	default:
+		if err := json.Unmarshal(m, &k.Material); err != nil {
+			return fmt.Errorf("key material: %w", err)
+		}
+	}
+	return nil
+}
+
 // Bytes returns the key material: decoded base64, or the PEM text.
 func (k *Key) Bytes() ([]byte, error) {
 	if k.Encoding == "base64" {
@@ -123,8 +156,8 @@ func LoadDecryptManifest(path string) (*DecryptManifest, error) {
 	if err := readJSON(kp, m.keys); err != nil {
 		return nil, err
 	}
-	if m.keys.Manifest.Type != "keys" || m.keys.Manifest.Version < 1 || m.keys.Manifest.Version > 3 {
-		return nil, fmt.Errorf("%s: keys manifest %s version %d, want keys 1..3", kp, m.keys.Manifest.Type, m.keys.Manifest.Version)
+	if m.keys.Manifest.Type != "keys" || m.keys.Manifest.Version < 1 || m.keys.Manifest.Version > 4 {
+		return nil, fmt.Errorf("%s: keys manifest %s version %d, want keys 1..4", kp, m.keys.Manifest.Type, m.keys.Manifest.Version)
 	}
 	return m, nil
 }

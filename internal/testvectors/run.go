@@ -172,10 +172,16 @@ func (m *DecryptManifest) keyring(mks []MasterKey, opts Options) (envelope.Keyri
 	return envelope.NewMultiKeyring(krs[0], krs[1:]...)
 }
 
+// rawKeyring names the keyring's key by the master key's key-id, else the
+// keys manifest's, else (keys version 1 has none) the key's manifest name,
+// as the Python runner does.
 func rawKeyring(mk MasterKey, key *Key) (envelope.Keyring, error) {
 	name := key.KeyID
 	if mk.KeyID != "" {
 		name = mk.KeyID
+	}
+	if name == "" {
+		name = mk.Key
 	}
 	material, err := key.Bytes()
 	if err != nil {

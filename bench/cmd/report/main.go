@@ -1,6 +1,6 @@
 // Command report runs the benchmarks of package bench (and, with -peers,
 // of the bench/peers module), and prints a markdown report: the machine,
-// the DESIGN.md speed targets judged PASS or MISS, and a table of every
+// the speed targets of bench/doc.go judged PASS or MISS, and a table of every
 // benchmark with MB/s, ns/op, allocs/op and its ratio to raw AES-256-GCM of
 // the same frame length and payload measured in the same run.
 //
@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "- `%s`\n", c)
 		}
 	}
-	fmt.Fprintln(stdout, "\n### DESIGN targets")
+	fmt.Fprintln(stdout, "\n### Targets (bench/doc.go)")
 	fmt.Fprintln(stdout)
 	writeTargets(stdout, ix.targets())
 	for _, s := range []struct{ source, title string }{{"main", "phicrypt"}, {"peers", "peers (bench/peers, same run)"}} {

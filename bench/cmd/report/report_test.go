@@ -114,7 +114,8 @@ func TestBaselineOf(t *testing.T) {
 }
 
 // fixture is a run's output with every row the targets need. The figures
-// pass every target except 0x0578 encrypt (2 × sign) and N-worker decrypt.
+// miss the 1 KiB targets of the cache (6 µs) and of raw AES encrypt (18
+// allocs), 0x0578 encrypt (1.14 × keygen+sign) and N-worker decrypt.
 const fixture = `phicrypt-machine: fixture box
 BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 3 1 ns/op 1000 MB/s
 BenchmarkRawGCM/open/frame=64KiB/size=64MiB-2 3 1 ns/op 2000 MB/s
@@ -124,6 +125,8 @@ BenchmarkDecrypt/stream/suite=0478/frame=64KiB/size=64MiB/workers=1-2 3 1 ns/op 
 BenchmarkDecrypt/stream/suite=0478/frame=64KiB/size=64MiB/workers=2-2 3 1 ns/op 2000 MB/s 97 allocs/op
 BenchmarkEncrypt/oneshot/suite=0478/frame=64KiB/size=1KiB/workers=1-2 1000 4000 ns/op 250 MB/s 18 allocs/op
 BenchmarkKeycache/size=1KiB/encrypt/cache=warm-2 1000 6000 ns/op 166 MB/s 18 allocs/op
+BenchmarkDecrypt/oneshot/suite=0478/frame=64KiB/size=1KiB/workers=1-2 1000 3000 ns/op 333 MB/s 12 allocs/op
+BenchmarkKeycache/size=1KiB/decrypt/cache=warm-2 1000 6000 ns/op 166 MB/s 11 allocs/op
 BenchmarkEncrypt/oneshot/suite=0578/frame=64KiB/size=1KiB/workers=1-2 10 400000 ns/op 2.5 MB/s 180 allocs/op
 BenchmarkDecrypt/oneshot/suite=0578/frame=64KiB/size=1KiB/workers=1-2 10 500000 ns/op 2 MB/s 110 allocs/op
 BenchmarkECDSA/keygen/P384-2 10 150000 ns/op
@@ -146,13 +149,15 @@ func TestTargets(t *testing.T) {
 		got[tg.What] = tg.Status + " " + tg.Got
 	}
 	want := map[string]string{
-		"streaming encrypt, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.90 × raw GCM Seal": "PASS 0.95 × (950 MB/s)",
-		"streaming decrypt, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.90 × raw GCM Open": "PASS 0.95 × (1900 MB/s)",
-		"the same with N workers ≥ 0.85 × N × 1 worker (N = 2)":                            "", // checked below: two rows
-		"1 KiB encrypt, 0x0478, KMS keyring, cached data key: < 5 µs and < 20 allocs":      "MISS 6.0 µs, 18 allocs",
-		"1 KiB encrypt, 0x0478, raw AES keyring: < 5 µs and < 20 allocs":                   "PASS 4.0 µs, 18 allocs",
-		"1 KiB encrypt, 0x0578: ≤ 1.15 × ECDSA P-384 sign":                                 "MISS 400.0 µs = 2.00 × sign (200.0 µs); 1.14 × keygen+sign",
-		"1 KiB decrypt, 0x0578: ≤ 1.15 × ECDSA P-384 verify":                               "PASS 500.0 µs = 1.04 × verify (480.0 µs)",
+		"streaming encrypt, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.95 × raw GCM Seal": "PASS 0.95 × (950 MB/s)",
+		"streaming decrypt, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.95 × raw GCM Open": "PASS 0.95 × (1900 MB/s)",
+		"the same with N workers ≥ 0.90 × N × raw GCM on one goroutine (N = 2)":            "", // checked below: two rows
+		"1 KiB encrypt, 0x0478, KMS keyring, warm cache: ≤ 5 µs and ≤ 12 allocs":           "MISS 6.0 µs, 18 allocs",
+		"1 KiB encrypt, 0x0478, raw AES keyring: ≤ 5 µs and ≤ 12 allocs":                   "MISS 4.0 µs, 18 allocs",
+		"1 KiB decrypt, 0x0478, KMS keyring, warm cache: ≤ 5 µs and ≤ 12 allocs":           "MISS 6.0 µs, 11 allocs",
+		"1 KiB decrypt, 0x0478, raw AES keyring: ≤ 5 µs and ≤ 12 allocs":                   "PASS 3.0 µs, 12 allocs",
+		"1 KiB encrypt, 0x0578: ≤ 1.05 × (ECDSA P-384 keygen + sign)":                      "MISS 400.0 µs = 1.14 × keygen+sign (350.0 µs)",
+		"1 KiB decrypt, 0x0578: ≤ 1.05 × ECDSA P-384 verify":                               "PASS 500.0 µs = 1.04 × verify (480.0 µs)",
 		"peak heap of a 1 GiB stream < 64 MiB and ≤ 2 × that of 64 MiB + 4 MiB":            "PASS 0.8 MiB (64 MiB: 0.7 MiB)",
 	}
 	for what, w := range want {
@@ -170,14 +175,14 @@ func TestTargets(t *testing.T) {
 			n = append(n, tg.Status+" "+tg.Got)
 		}
 	}
-	if wantN := []string{"PASS 0.95 × N × 1 worker (1800 MB/s)", "MISS 0.53 × N × 1 worker (2000 MB/s)"}; strings.Join(n, "|") != strings.Join(wantN, "|") {
+	if wantN := []string{"PASS 0.90 × N × raw (1800 MB/s)", "MISS 0.50 × N × raw (2000 MB/s)"}; strings.Join(n, "|") != strings.Join(wantN, "|") {
 		t.Errorf("N-worker targets = %q, want %q", n, wantN)
 	}
 
 	// A paired measurement decides over the separate rows.
 	c = newCollector()
 	paired := fixture + "phicrypt-source: main\n" +
-		"BenchmarkPaired/decrypt/stream/suite=0478/frame=64KiB/size=64MiB-2 3 1 ns/op 0.86 scaling 0.85 x-raw-1w 1.46 x-raw-Nw\n"
+		"BenchmarkPaired/decrypt/stream/suite=0478/frame=64KiB/size=64MiB-2 3 1 ns/op 0.86 scaling 0.85 x-raw-1w 1.84 x-raw-Nw\n"
 	if err := c.add(strings.NewReader(paired)); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +194,7 @@ func TestTargets(t *testing.T) {
 	}
 	if want := []string{
 		"MISS paired 0.85 ×; separate runs 0.95 × (1900 MB/s)",
-		"PASS paired 0.86 × N × 1 worker; separate runs 0.53 × N × 1 worker (2000 MB/s)",
+		"PASS paired 0.92 × N × raw; separate runs 0.50 × N × raw (2000 MB/s)",
 	}; strings.Join(dec, "|") != strings.Join(want, "|") {
 		t.Errorf("paired decrypt targets = %q, want %q", dec, want)
 	}

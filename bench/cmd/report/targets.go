@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// A target is one of DESIGN.md's speed targets, judged on one run.
+// A target is one of the speed targets bench/doc.go states, judged on one
+// run.
 type target struct {
 	What   string
 	Got    string
@@ -53,43 +54,54 @@ func (ix *index) maxWorkers(prefix string) int {
 	return n
 }
 
-// targets judges every target DESIGN.md sets for the library.
+// targets judges every target of bench/doc.go that package bench's
+// benchmarks measure.
 func (ix *index) targets() []target {
 	var ts []target
 	for _, d := range []struct{ op, raw string }{{"Encrypt", "Seal"}, {"Decrypt", "Open"}} {
 		ts = append(ts, ix.streamTargets(d.op, d.raw)...)
 	}
 
-	for _, c := range []struct{ name, how string }{
-		{ix.firstMain("BenchmarkKeycache/size=1KiB/encrypt/cache=warm", "BenchmarkKeycache/size=1KiB/encrypt/cached"), "KMS keyring, cached data key"},
-		{"BenchmarkEncrypt/oneshot/suite=0478/frame=64KiB/size=1KiB/workers=1", "raw AES keyring"},
+	for _, c := range []struct{ op, name, how string }{
+		{"encrypt", ix.firstMain("BenchmarkKeycache/size=1KiB/encrypt/cache=warm", "BenchmarkKeycache/size=1KiB/encrypt/cached"), "KMS keyring, warm cache"},
+		{"encrypt", "BenchmarkEncrypt/oneshot/suite=0478/frame=64KiB/size=1KiB/workers=1", "raw AES keyring"},
+		{"decrypt", ix.firstMain("BenchmarkKeycache/size=1KiB/decrypt/cache=warm", "BenchmarkKeycache/size=1KiB/decrypt/cached"), "KMS keyring, warm cache"},
+		{"decrypt", "BenchmarkDecrypt/oneshot/suite=0478/frame=64KiB/size=1KiB/workers=1", "raw AES keyring"},
 	} {
-		what := "1 KiB encrypt, 0x0478, " + c.how + ": < 5 µs and < 20 allocs"
+		what := "1 KiB " + c.op + ", 0x0478, " + c.how + ": ≤ 5 µs and ≤ 12 allocs"
 		r, ok := ix.main(c.name)
 		if !ok {
 			ts = append(ts, missing(what, c.name))
 			continue
 		}
 		ns, allocs := r.Metrics["ns/op"], r.Metrics["allocs/op"]
-		ts = append(ts, judged(what, fmt.Sprintf("%s, %.0f allocs", duration(ns), allocs), ns < 5000 && allocs < 20))
+		ts = append(ts, judged(what, fmt.Sprintf("%s, %.0f allocs", duration(ns), allocs), ns <= 5000 && allocs <= 12))
 	}
 
 	keygen, okK := ix.main("BenchmarkECDSA/keygen/P384")
 	for _, c := range []struct{ op, ecdsa string }{{"Encrypt", "sign"}, {"Decrypt", "verify"}} {
 		name := "Benchmark" + c.op + "/oneshot/suite=0578/frame=64KiB/size=1KiB/workers=1"
-		what := fmt.Sprintf("1 KiB %s, 0x0578: ≤ 1.15 × ECDSA P-384 %s", strings.ToLower(c.op), c.ecdsa)
+		base := "ECDSA P-384 " + c.ecdsa
+		if c.ecdsa == "sign" {
+			base = "(ECDSA P-384 keygen + sign)"
+		}
+		what := fmt.Sprintf("1 KiB %s, 0x0578: ≤ 1.05 × %s", strings.ToLower(c.op), base)
 		r, ok := ix.main(name)
 		e, ok2 := ix.main("BenchmarkECDSA/" + c.ecdsa + "/P384")
+		if c.ecdsa == "sign" {
+			ok2 = ok2 && okK
+		}
 		if !ok || !ok2 {
 			ts = append(ts, missing(what, name+" or BenchmarkECDSA/"+c.ecdsa))
 			continue
 		}
-		ns, base := r.Metrics["ns/op"], e.Metrics["ns/op"]
-		got := fmt.Sprintf("%s = %.2f × %s (%s)", duration(ns), ns/base, c.ecdsa, duration(base))
-		if c.ecdsa == "sign" && okK {
-			got += fmt.Sprintf("; %.2f × keygen+sign", ns/(base+keygen.Metrics["ns/op"]))
+		ns, ref := r.Metrics["ns/op"], e.Metrics["ns/op"]
+		got := fmt.Sprintf("%s = %.2f × %s (%s)", duration(ns), ns/ref, c.ecdsa, duration(ref))
+		if c.ecdsa == "sign" {
+			ref += keygen.Metrics["ns/op"]
+			got = fmt.Sprintf("%s = %.2f × keygen+sign (%s)", duration(ns), ns/ref, duration(ref))
 		}
-		ts = append(ts, judged(what, got, ns <= 1.15*base))
+		ts = append(ts, judged(what, got, ns <= 1.05*ref))
 	}
 
 	what := "peak heap of a 1 GiB stream < 64 MiB and ≤ 2 × that of 64 MiB + 4 MiB"
@@ -105,7 +117,7 @@ func (ix *index) targets() []target {
 }
 
 func writeTargets(w io.Writer, ts []target) {
-	fmt.Fprintln(w, "| DESIGN target | measured | |")
+	fmt.Fprintln(w, "| target (bench/doc.go) | measured | |")
 	fmt.Fprintln(w, "|---|---|---|")
 	for _, t := range ts {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", t.What, t.Got, t.Status)
@@ -126,7 +138,9 @@ func duration(ns float64) string {
 }
 
 // streamTargets judges the streaming targets of op (Encrypt or Decrypt):
-// 1 worker against raw GCM, and N workers against N × 1 worker. When
+// 1 worker against raw GCM, and N workers against raw GCM on N goroutines,
+// for which N × raw GCM on one goroutine stands in (a bound at least as
+// strict: GCM on N goroutines is at most N times as fast). When
 // BenchmarkPaired ran, its interleaved measurement decides and the
 // separate rows are shown beside it; otherwise the separate rows decide.
 func (ix *index) streamTargets(op, raw string) []target {
@@ -137,23 +151,25 @@ func (ix *index) streamTargets(op, raw string) []target {
 	n := ix.maxWorkers(prefix)
 	many, okMany := ix.main(prefix + strconv.Itoa(n))
 
-	what := fmt.Sprintf("streaming %s, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.90 × raw GCM %s", strings.ToLower(op), raw)
+	what := fmt.Sprintf("streaming %s, 64 MiB, 64 KiB frames, 0x0478, 1 worker ≥ 0.95 × raw GCM %s", strings.ToLower(op), raw)
 	first := measure{paired: hasPaired, pairedV: paired.Metrics["x-raw-1w"], unit: "×"}
 	if okOne && okRatio {
 		first.separate, first.separateV = fmt.Sprintf("%.2f × (%.0f MB/s)", ratio, one.Metrics["MB/s"]), ratio
 	}
-	ts := []target{first.judge(what, 0.90, prefix+"1 or its baseline")}
+	ts := []target{first.judge(what, 0.95, prefix+"1 or its baseline")}
 
-	what = "the same with N workers ≥ 0.85 × N × 1 worker"
+	what = "the same with N workers ≥ 0.90 × N × raw GCM on one goroutine"
 	if n >= 2 {
 		what += fmt.Sprintf(" (N = %d)", n)
 	}
-	second := measure{paired: hasPaired, pairedV: paired.Metrics["scaling"], unit: "× N × 1 worker"}
-	if okOne && okMany && n >= 2 {
-		v := many.Metrics["MB/s"] / (float64(n) * one.Metrics["MB/s"])
-		second.separate, second.separateV = fmt.Sprintf("%.2f × N × 1 worker (%.0f MB/s)", v, many.Metrics["MB/s"]), v
+	nf := float64(max(n, 1))
+	second := measure{paired: hasPaired, pairedV: paired.Metrics["x-raw-Nw"] / nf, unit: "× N × raw"}
+	if okMany && okOne && okRatio && n >= 2 {
+		// many / (N × raw), with raw = one / ratio.
+		v := many.Metrics["MB/s"] * ratio / (nf * one.Metrics["MB/s"])
+		second.separate, second.separateV = fmt.Sprintf("%.2f × N × raw (%.0f MB/s)", v, many.Metrics["MB/s"]), v
 	}
-	ts = append(ts, second.judge(what, 0.85, prefix+"N"))
+	ts = append(ts, second.judge(what, 0.90, prefix+"N"))
 	return ts
 }
 

@@ -252,12 +252,12 @@ func TestRequiredContextInterop(t *testing.T) {
 }
 
 // TestPhicryptVectorsWithOfficial decrypts every test of the manifest that
-// `go run ./interop/cmd/vectors encrypt` writes, with the official SDK.
+// `go run ./cmd/vectors encrypt` writes, with the official SDK.
 func TestPhicryptVectorsWithOfficial(t *testing.T) {
 	dir := os.Getenv("PHICRYPT_VECTORS_DIR")
 	if dir == "" {
 		dir = t.TempDir()
-		cmd := exec.Command("go", "run", "./interop/cmd/vectors", "encrypt", dir)
+		cmd := exec.Command("go", "run", "./cmd/vectors", "encrypt", dir)
 		cmd.Dir = filepath.Join("..", "..", "..")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("vectors encrypt: %v\n%s", err, out)

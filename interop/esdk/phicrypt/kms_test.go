@@ -195,7 +195,7 @@ func TestKMSOfficialToPhicrypt(t *testing.T) {
 func TestKMSVectorsWithOfficial(t *testing.T) {
 	endpoint := kmstest.New(t).Endpoint // the process of $PHICRYPT_KMS_ENDPOINT, or one in this process
 	dir := t.TempDir()
-	cmd := exec.Command("go", "run", "./interop/cmd/vectors", "encrypt", dir, "--kms-endpoint", endpoint)
+	cmd := exec.Command("go", "run", "./cmd/vectors", "encrypt", dir, "--kms-endpoint", endpoint)
 	cmd.Dir = filepath.Join("..", "..", "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("vectors encrypt: %v\n%s", err, out)

@@ -3,7 +3,7 @@
 //
 //	vectors decrypt MANIFEST|DIR [-v] [--kms-endpoint URL]
 //	    runs every test of an awses-decrypt manifest (versions 1-4; keys
-//	    manifests 1-3); prints each failure by test name and a last line
+//	    manifests 1-4); prints each failure by test name and a last line
 //	    "N passed, M failed, K skipped"; exits 1 on any failure. aws-kms
 //	    tests are skipped and counted unless --kms-endpoint is given; with
 //	    it they run through AWS KMS keyrings whose clients use that
