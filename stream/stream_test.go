@@ -8,7 +8,15 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"testing"
+)
+
+// The content strings of the additional data, from the specification.
+const (
+	specFrame  = "AWSKMSEncryptionClient Frame"
+	specFinal  = "AWSKMSEncryptionClient Final Frame"
+	specSingle = "AWSKMSEncryptionClient Single Block"
 )
 
 // specSeal writes a framed body straight from the format description,
@@ -20,7 +28,7 @@ func specSeal(aead cipher.AEAD, msgID []byte, frame int, pt []byte, emptyFinal b
 		iv := make([]byte, 12)
 		binary.BigEndian.PutUint32(iv[8:], seq)
 		aad := slices.Concat(msgID, []byte(content), binary.BigEndian.AppendUint32(nil, seq), binary.BigEndian.AppendUint64(nil, uint64(len(p))))
-		if content == frameString {
+		if content == specFrame {
 			out = binary.BigEndian.AppendUint32(out, seq)
 			out = append(out, iv...)
 		} else {
@@ -33,10 +41,10 @@ func specSeal(aead cipher.AEAD, msgID []byte, frame int, pt []byte, emptyFinal b
 	}
 	seq := uint32(1)
 	for len(pt) > frame || emptyFinal && len(pt) == frame {
-		seal(seq, frameString, pt[:frame])
+		seal(seq, specFrame, pt[:frame])
 		pt, seq = pt[frame:], seq+1
 	}
-	seal(seq, finalString, pt)
+	seal(seq, specFinal, pt)
 	return out
 }
 
@@ -78,27 +86,25 @@ func TestWriterMatchesSpec(t *testing.T) {
 		for _, size := range []int{0, 1, frame - 1, frame, frame + 1, 3 * frame, 3*frame + 7} {
 			for _, idLen := range []int{16, 32} {
 				for _, workers := range []int{1, 4} {
-					name := fmt.Sprintf("frame %d size %d ID %d workers %d", frame, size, idLen, workers)
-					cfg := testConfig(t, frame, workers)
-					cfg.MessageID = cfg.MessageID[:idLen]
-					pt := streamPlaintext(size)
-					want := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, false)
-					if got := sealed(t, cfg, pt); !bytes.Equal(got, want) {
-						t.Fatalf("%s: Writer differs from the specification", name)
-					}
-					if got, err := Seal([]byte("prefix"), pt, cfg); err != nil || !bytes.Equal(got, append([]byte("prefix"), want...)) {
-						t.Fatalf("%s: Seal differs from the specification: %v", name, err)
-					}
-					if n, err := SealedLength(int64(size), frame); err != nil || n != int64(len(want)) {
-						t.Fatalf("%s: SealedLength %d, %v; want %d", name, n, err, len(want))
-					}
-					bodies := [][]byte{want}
-					if size > 0 && size%frame == 0 {
-						bodies = append(bodies, specSeal(cfg.AEAD, cfg.MessageID, frame, pt, true))
-					}
-					for _, body := range bodies {
-						checkOpens(t, name, body, cfg, pt)
-					}
+					t.Run(fmt.Sprintf("frame=%d/size=%d/id=%d/workers=%d", frame, size, idLen, workers), func(t *testing.T) {
+						cfg := testConfig(t, frame, workers)
+						cfg.MessageID = cfg.MessageID[:idLen]
+						pt := streamPlaintext(size)
+						want := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, false)
+						if got := sealed(t, cfg, pt); !bytes.Equal(got, want) {
+							t.Fatal("Writer differs from the specification")
+						}
+						if got, err := Seal([]byte("prefix"), pt, cfg); err != nil || !bytes.Equal(got, append([]byte("prefix"), want...)) {
+							t.Fatalf("Seal differs from the specification: %v", err)
+						}
+						if n, err := SealedLength(int64(size), frame); err != nil || n != int64(len(want)) {
+							t.Fatalf("SealedLength %d, %v; want %d", n, err, len(want))
+						}
+						checkOpens(t, "full final frame", want, cfg, pt)
+						if size > 0 && size%frame == 0 {
+							checkOpens(t, "empty final frame", specSeal(cfg.AEAD, cfg.MessageID, frame, pt, true), cfg, pt)
+						}
+					})
 				}
 			}
 		}
@@ -121,7 +127,11 @@ func checkOpens(t *testing.T, name string, body []byte, cfg Config, pt []byte) {
 	if n, err := BodyLength(withFooter, cfg.FrameLength); err != nil || n != len(body) {
 		t.Fatalf("%s: BodyLength %d, %v; want %d", name, n, err, len(body))
 	}
-	ra, err := NewReaderAt(bytes.NewReader(body), 0, int64(len(body)), cfg)
+	if n, err := PlaintextLength(int64(len(body)), cfg.FrameLength); err != nil || n != int64(len(pt)) {
+		t.Fatalf("%s: PlaintextLength %d, %v; want %d", name, n, err, len(pt))
+	}
+	src := &spanReaderAt{b: body}
+	ra, err := NewReaderAt(src, 0, int64(len(body)), cfg)
 	if err != nil {
 		t.Fatalf("%s: NewReaderAt: %v", name, err)
 	}
@@ -129,6 +139,37 @@ func checkOpens(t *testing.T, name string, body []byte, cfg Config, pt []byte) {
 	if k, err := ra.ReadAt(all, 0); k != len(pt) || (err != nil && err != io.EOF) || !bytes.Equal(all, pt) {
 		t.Fatalf("%s: ReaderAt: %d, %v", name, k, err)
 	}
+	// ReaderAt reads exactly the bytes SealedRange gives, for every range.
+	for off := range len(pt) {
+		for end := off + 1; end <= len(pt); end++ {
+			lo, hi, err := SealedRange(int64(off), int64(end), int64(len(body)), cfg.FrameLength)
+			if err != nil {
+				t.Fatalf("%s: SealedRange [%d, %d): %v", name, off, end, err)
+			}
+			src.lo, src.hi = int64(len(body)), 0
+			p := make([]byte, end-off)
+			if k, err := ra.ReadAt(p, int64(off)); k != len(p) || (err != nil && err != io.EOF) || !bytes.Equal(p, pt[off:end]) {
+				t.Fatalf("%s: ReadAt [%d, %d): %d, %v", name, off, end, k, err)
+			}
+			if src.lo != lo || src.hi != hi {
+				t.Fatalf("%s: ReadAt [%d, %d) read [%d, %d), SealedRange says [%d, %d)", name, off, end, src.lo, src.hi, lo, hi)
+			}
+		}
+	}
+}
+
+// spanReaderAt records the span of the bytes read from it.
+type spanReaderAt struct {
+	b      []byte
+	mu     sync.Mutex
+	lo, hi int64
+}
+
+func (s *spanReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	s.lo, s.hi = min(s.lo, off), max(s.hi, off+int64(len(p)))
+	s.mu.Unlock()
+	return bytes.NewReader(s.b).ReadAt(p, off)
 }
 
 // TestReaderStopsAtBodyEnd: a Reader never reads past the final frame, so
@@ -289,7 +330,7 @@ func TestFinalHook(t *testing.T) {
 func nonFramedBody(cfg Config, pt []byte) []byte {
 	iv := make([]byte, 12)
 	iv[11] = 1
-	aad := slices.Concat(cfg.MessageID, []byte(singleString), []byte{0, 0, 0, 1}, binary.BigEndian.AppendUint64(nil, uint64(len(pt))))
+	aad := slices.Concat(cfg.MessageID, []byte(specSingle), []byte{0, 0, 0, 1}, binary.BigEndian.AppendUint64(nil, uint64(len(pt))))
 	out := binary.BigEndian.AppendUint64(slices.Clone(iv), uint64(len(pt)))
 	return cfg.AEAD.Seal(out, iv, pt, aad)
 }
