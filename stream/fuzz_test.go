@@ -90,6 +90,11 @@ func FuzzStreamOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, frame uint16, workers uint8) {
 		cfg := fuzzConfig(t, frame-1, workers)
 		in := slices.Clone(b)
+		bl, blErr := BodyLength(b, cfg.FrameLength)
+		_, size, sl, scanErr := Scan(bytes.NewReader(b), cfg.FrameLength)
+		if (blErr == nil) != (scanErr == nil) || int64(bl) != sl {
+			t.Fatalf("BodyLength %d, %v; Scan %d, %v", bl, blErr, sl, scanErr)
+		}
 		pt, n, err := Open([]byte("dst"), b, cfg)
 		if !bytes.Equal(in, b) {
 			t.Fatal("Open modified its input")
@@ -104,8 +109,8 @@ func FuzzStreamOpen(f *testing.F) {
 		if want, ok := seeds[string(b[:n])]; !ok || !bytes.Equal(pt, append([]byte("dst"), want...)) {
 			t.Fatalf("Open accepted a %d-byte body that is not a seed", n)
 		}
-		if bl, err := BodyLength(b, cfg.FrameLength); err != nil || bl != n {
-			t.Fatalf("BodyLength %d, %v; Open read %d", bl, err, n)
+		if bl != n || size != int64(len(pt)-3) {
+			t.Fatalf("BodyLength %d, Scan %d plaintext bytes; Open read %d of %d bytes", bl, size, len(pt)-3, n)
 		}
 	})
 }

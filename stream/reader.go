@@ -144,30 +144,7 @@ func (r *Reader) next() {
 		r.inflight--
 		r.released = false
 	}
-	// Read ahead until the ring is full or the body ends. Frames go to the
-	// workers in groups of consecutive slots; every parsed frame is
-	// submitted before this loop ends, so waiting on any of them is safe.
-	pending := 0 // parsed, not yet submitted: the last slots in flight
-	for r.inflight < len(r.ring) && !r.ended && r.readErr == nil {
-		s := r.ring[(r.head+r.inflight)%len(r.ring)]
-		if r.readErr = r.parse(s); r.readErr != nil {
-			break
-		}
-		r.inflight++
-		if r.workers == 1 || r.ended && r.inflight == 1 {
-			// Serial, or a lone final frame: no goroutine is worth starting.
-			r.k.openSlot(s)
-			s.done <- struct{}{}
-			continue
-		}
-		if pending++; pending == r.group || r.ended {
-			r.submit(pending)
-			pending = 0
-		}
-	}
-	if pending > 0 {
-		r.submit(pending)
-	}
+	r.readAhead()
 	if r.inflight == 0 {
 		if r.readErr == nil {
 			panic("stream: internal error: nothing read ahead and no error")
@@ -192,6 +169,34 @@ func (r *Reader) next() {
 		r.stop()
 	default:
 		r.out = s.pt
+	}
+}
+
+// readAhead parses frames until the ring is full, the body ends or
+// reading fails (r.readErr). Frames go to the workers in groups of
+// consecutive slots; every parsed frame is submitted before it returns,
+// so waiting on any of them is safe.
+func (r *Reader) readAhead() {
+	pending := 0 // parsed, not yet submitted: the last slots in flight
+	for r.inflight < len(r.ring) && !r.ended && r.readErr == nil {
+		s := r.ring[(r.head+r.inflight)%len(r.ring)]
+		if r.readErr = r.parse(s); r.readErr != nil {
+			break
+		}
+		r.inflight++
+		if r.workers == 1 || r.ended && r.inflight == 1 {
+			// Serial, or a lone final frame: no goroutine is worth starting.
+			r.k.openSlot(s)
+			s.done <- struct{}{}
+			continue
+		}
+		if pending++; pending == r.group || r.ended {
+			r.submit(pending)
+			pending = 0
+		}
+	}
+	if pending > 0 {
+		r.submit(pending)
 	}
 }
 
