@@ -72,13 +72,12 @@ func Open(dst, body []byte, cfg Config) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	start := len(dst)
+	start, F, k := len(dst), cfg.FrameLength, cfg.keyed()
 	out := grow(dst, start+int(s.size()), start)
-	k := cfg.keyed()
-	err = run(int(s.frames()), chunkFrames(cfg.FrameLength), cfg.Workers, func(i int, aad []byte) error {
+	err = run(int(s.frames()), chunkFrames(F), cfg.Workers, func(i int, aad []byte) error {
 		f, o := s.frame(int64(i))
 		b := body[o : o+int64(f.size())]
-		p := start + i*cfg.FrameLength
+		p := start + i*F
 		_, err := k.open(out[p:p], b[f.kind.hdrLen():], f.iv(b), f, aad)
 		return err
 	})
