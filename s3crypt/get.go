@@ -250,12 +250,11 @@ func plaintextLength(h *envelope.Header, size int64) int64 {
 	if h.ContentType != envelope.Framed || h.FrameLength == 0 {
 		return -1
 	}
-	F := int64(h.FrameLength)
-	L := size - int64(h.Len()) - footerLen(h.Suite) - stream.FinalOverhead
-	if L < 0 || L%(F+stream.RegularOverhead) > F {
+	n, err := stream.PlaintextLength(size-int64(h.Len())-footerLen(h.Suite), int(h.FrameLength))
+	if err != nil {
 		return -1
 	}
-	return L/(F+stream.RegularOverhead)*F + L%(F+stream.RegularOverhead)
+	return n
 }
 
 // sourceError is implemented by the sources the header is read from; it

@@ -80,12 +80,12 @@ func (r *ReaderAt) ReadAtContext(ctx context.Context, p []byte, off int64) (int,
 	}
 	end := min(off+int64(len(p)), size)
 	h := r.d.Header()
-	F, R, H := int64(h.FrameLength), int64(h.FrameLength)+stream.RegularOverhead, int64(h.Len())
-	lo := H + off/F*R
-	hi := min(H+((end-1)/F+1)*R, r.ob.size)
-	if end == size {
-		hi = r.ob.size // the final frame too
+	H := int64(h.Len())
+	lo, hi, err := stream.SealedRange(off, end, r.ob.size-H, int(h.FrameLength))
+	if err != nil {
+		return 0, err
 	}
+	lo, hi = H+lo, H+hi
 	sp := &span{off: lo, buf: make([]byte, hi-lo)}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opt.concurrency)

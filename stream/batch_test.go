@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -24,33 +25,35 @@ func TestWriterBatch(t *testing.T) {
 			serial.Close()
 			rng := rand.New(rand.NewPCG(uint64(frame), uint64(workers)))
 			for _, feed := range []string{"one write", "small then large", "random large writes"} {
-				var got bytes.Buffer
-				w, err := NewWriter(&got, testConfig(t, frame, workers))
-				if err != nil {
-					t.Fatal(err)
-				}
-				p := pt
-				switch feed {
-				case "one write":
-				case "small then large":
-					w.Write(p[:frame+3]) // a frame in flight and 3 bytes buffered
-					p = p[frame+3:]
-				case "random large writes":
-					for len(p) > 0 {
-						n := min(len(p), 1+rng.IntN(2*w.batchFrames()*frame))
-						w.Write(p[:n])
-						p = p[n:]
+				t.Run(fmt.Sprintf("frame=%d/workers=%d/%s", frame, workers, feed), func(t *testing.T) {
+					var got bytes.Buffer
+					w, err := NewWriter(&got, testConfig(t, frame, workers))
+					if err != nil {
+						t.Fatal(err)
 					}
-				}
-				if _, err := w.Write(p); err != nil {
-					t.Fatal(err)
-				}
-				if err := w.Close(); err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(got.Bytes(), want.Bytes()) {
-					t.Fatalf("frame %d, %d workers, %s: output differs from the serial writer's", frame, workers, feed)
-				}
+					p := pt
+					switch feed {
+					case "one write":
+					case "small then large":
+						w.Write(p[:frame+3]) // a frame in flight and 3 bytes buffered
+						p = p[frame+3:]
+					case "random large writes":
+						for len(p) > 0 {
+							n := min(len(p), 1+rng.IntN(2*w.batchFrames()*frame))
+							w.Write(p[:n])
+							p = p[n:]
+						}
+					}
+					if _, err := w.Write(p); err != nil {
+						t.Fatal(err)
+					}
+					if err := w.Close(); err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got.Bytes(), want.Bytes()) {
+						t.Fatal("output differs from the serial writer's")
+					}
+				})
 			}
 		}
 	}

@@ -33,5 +33,13 @@
 // 1 MiB are read in chunks until half of them arrived), so a limit on the
 // frame length, if any, is the caller's (envelope applies one).
 // A Writer emits the same bytes for the same inputs whatever the sizes of
-// the individual Write calls.
+// the individual Write calls. Errors are sticky: once a Writer or Reader
+// failed, every later call returns the same error. A broken internal
+// invariant panics with "stream: internal error", never goes on quietly.
+//
+// A body's lengths follow from the frame length: SealedLength (body from
+// plaintext), PlaintextLength (plaintext from body), SealedRange (the
+// bytes holding a plaintext range) and, from the frame headers, BodyLength
+// and Scan. The format layers above use these and compute none of their
+// own.
 package stream

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -20,15 +19,18 @@ const (
 
 	// RegularOverhead and FinalOverhead are the bytes a frame adds to its
 	// plaintext.
-	RegularOverhead = 4 + ivLen + tagLen
-	FinalOverhead   = 4 + 4 + ivLen + 4 + tagLen
+	RegularOverhead = regularHdr + tagLen
+	FinalOverhead   = finalHdr + tagLen
 
 	finalMarker = math.MaxUint32
 
-	// finalHdr is the final frame's header: marker | seq | IV | length.
-	// A regular frame's header (seq | IV) is its last 16 bytes.
-	finalHdr   = 4 + 4 + ivLen + 4
+	// Header lengths: seq | IV (regular), marker | seq | IV | length
+	// (final), IV | length (8) (non-framed). A Writer keeps finalHdr bytes
+	// before a frame's plaintext; a regular frame's header is their last
+	// regularHdr.
 	regularHdr = 4 + ivLen
+	finalHdr   = 4 + 4 + ivLen + 4
+	singleHdr  = ivLen + 8
 
 	// eagerAlloc bounds what is allocated for a frame before its bytes
 	// arrive: a header may declare a 4 GiB frame, but memory follows the
@@ -36,76 +38,260 @@ const (
 	eagerAlloc = 1 << 20
 )
 
+// kind is a frame's place in a body: it fixes the header layout and the
+// content string of the additional data.
+type kind uint8
+
 const (
-	frameString  = "AWSKMSEncryptionClient Frame"
-	finalString  = "AWSKMSEncryptionClient Final Frame"
-	singleString = "AWSKMSEncryptionClient Single Block"
+	regularFrame kind = iota
+	finalFrame
+	singleBlock // the legacy non-framed body: one frame, opened, never written
 )
 
-// Config describes one message body.
-type Config struct {
-	// AEAD is AES-GCM under the message's derived data key, with a 12-byte
-	// nonce and a 16-byte tag. It is used from several goroutines at once,
-	// as the crypto/cipher AES-GCM allows.
-	AEAD cipher.AEAD
-
-	// MessageID is the header's message ID: 16 bytes (v1) or 32 (v2).
-	MessageID []byte
-
-	// FrameLength is the plaintext length of every regular frame,
-	// 1 to MaxFrameLength.
-	FrameLength int
-
-	// Workers is the number of goroutines that seal or open frames: 0 means
-	// runtime.GOMAXPROCS(0), 1 seals and opens in the calling goroutine.
-	// The output is the same for any value.
-	Workers int
-
-	// Final, if not nil, is called by a Reader once the final frame has
-	// authenticated and before its plaintext is released. An error from
-	// Final is returned by Read and the final frame is never released.
-	// envelope uses it to read and verify the footer.
-	Final func() error
+func (k kind) hdrLen() int {
+	switch k {
+	case regularFrame:
+		return regularHdr
+	case finalFrame:
+		return finalHdr
+	}
+	return singleHdr
 }
 
-func (c *Config) check() error {
-	if c.AEAD == nil || c.AEAD.NonceSize() != ivLen || c.AEAD.Overhead() != tagLen {
-		return fmt.Errorf("stream: AEAD must be AES-GCM with a 12-byte nonce and a 16-byte tag: %w", ErrInvalidConfig)
+// ivAt is where the IV starts in the header.
+func (k kind) ivAt() int {
+	switch k {
+	case regularFrame:
+		return 4
+	case finalFrame:
+		return 8
 	}
-	if n := len(c.MessageID); n != 16 && n != 32 {
-		return fmt.Errorf("stream: message ID of %d bytes, want 16 or 32: %w", n, ErrInvalidConfig)
-	}
-	if c.FrameLength < 1 || int64(c.FrameLength) > MaxFrameLength {
-		return fmt.Errorf("stream: frame length %d outside 1..%d: %w", c.FrameLength, int64(MaxFrameLength), ErrInvalidConfig)
-	}
-	return nil
+	return 0
 }
 
-// frameIV writes the IV of frame seq into iv: 8 zero bytes and seq.
-func frameIV(iv []byte, seq uint32) {
-	clear(iv[:ivLen-4])
-	binary.BigEndian.PutUint32(iv[ivLen-4:], seq)
+func (k kind) content() string {
+	switch k {
+	case regularFrame:
+		return "AWSKMSEncryptionClient Frame"
+	case finalFrame:
+		return "AWSKMSEncryptionClient Final Frame"
+	}
+	return "AWSKMSEncryptionClient Single Block"
 }
 
-// bodyAAD returns the additional data of one frame, built in buf.
-func bodyAAD(buf, msgID []byte, content string, seq uint32, n uint64) []byte {
+// aadCap is the capacity a frame.aad buffer needs: the longest message
+// ID and content string.
+const aadCap = 32 + len("AWSKMSEncryptionClient Single Block") + 4 + 8
+
+// frame is what seals and opens one frame besides the key: its sequence
+// number, kind and plaintext length. Every reader and writer of this
+// package goes through frame, seal, open and parseFrame; nothing else
+// knows the layout of a frame.
+type frame struct {
+	seq  uint32
+	kind kind
+	n    int
+}
+
+// size returns the frame's length in the body: header, ciphertext, tag.
+func (f frame) size() int { return f.kind.hdrLen() + f.n + tagLen }
+
+// iv returns the IV in hdr, the frame's header.
+func (f frame) iv(hdr []byte) []byte { o := f.kind.ivAt(); return hdr[o : o+ivLen] }
+
+// aad returns the frame's additional data, built in buf:
+//
+//	message ID | content string | seq (4) | content length (8)
+func (f frame) aad(buf, msgID []byte) []byte {
 	buf = append(buf[:0], msgID...)
-	buf = append(buf, content...)
-	buf = binary.BigEndian.AppendUint32(buf, seq)
-	return binary.BigEndian.AppendUint64(buf, n)
+	buf = append(buf, f.kind.content()...)
+	buf = binary.BigEndian.AppendUint32(buf, f.seq)
+	return binary.BigEndian.AppendUint64(buf, uint64(f.n))
 }
 
-// aadCap is the capacity a bodyAAD buffer needs.
-const aadCap = 32 + len(singleString) + 4 + 8
-
-// keyed is what the workers need: the key and the message ID. It holds no
-// reference to the Reader or Writer that owns the workers.
-type keyed struct {
-	aead  cipher.AEAD
-	msgID []byte
+// seal writes frame f of plaintext pt into out[:f.size()]: the header,
+// whose IV is the sequence number, then ciphertext and tag. pt is either
+// out's content bytes (sealed in place) or does not overlap out; aad is
+// scratch space of capacity aadCap.
+func (k keyed) seal(out, pt []byte, f frame, aad []byte) {
+	if len(pt) != f.n || len(out) < f.size() {
+		panic("stream: internal error: frame buffer of the wrong size")
+	}
+	switch f.kind {
+	case regularFrame:
+		binary.BigEndian.PutUint32(out, f.seq)
+	case finalFrame:
+		binary.BigEndian.PutUint32(out, finalMarker)
+		binary.BigEndian.PutUint32(out[4:], f.seq)
+		binary.BigEndian.PutUint32(out[8+ivLen:], uint32(f.n))
+	default:
+		panic("stream: internal error: sealing a non-framed body")
+	}
+	iv := f.iv(out)
+	clear(iv[:ivLen-4])
+	binary.BigEndian.PutUint32(iv[ivLen-4:], f.seq)
+	h := f.kind.hdrLen()
+	k.aead.Seal(out[h:h], iv, pt, f.aad(aad, k.msgID))
 }
 
-// grow returns b with length n and its first keep bytes intact.
+// open authenticates ct, the ciphertext and tag of frame f, under iv and
+// appends its plaintext to dst (ct[:0] opens in place). Readers use the
+// IV stored in the frame, as the official SDKs do: a wrong IV fails like
+// any other flipped bit.
+func (k keyed) open(dst, ct, iv []byte, f frame, aad []byte) ([]byte, error) {
+	if len(ct) != f.n+tagLen {
+		panic("stream: internal error: ciphertext of the wrong size")
+	}
+	pt, err := k.aead.Open(dst, iv, ct, f.aad(aad, k.msgID))
+	if err == nil {
+		return pt, nil
+	}
+	if f.kind == singleBlock {
+		return nil, fmt.Errorf("stream: non-framed body: %w", ErrAuthentication)
+	}
+	return nil, fmt.Errorf("stream: frame %d: %w", f.seq, ErrAuthentication)
+}
+
+// headerLen returns the length of the framed-body header that starts
+// with the 4 bytes of b.
+func headerLen(b []byte) int {
+	if binary.BigEndian.Uint32(b) == finalMarker {
+		return finalHdr
+	}
+	return regularHdr
+}
+
+// parseFrame parses the header at the start of hdr (headerLen(hdr) bytes
+// at least), which must be frame want of a body of frame length F.
+func parseFrame(hdr []byte, want uint32, F int) (frame, error) {
+	f := frame{seq: binary.BigEndian.Uint32(hdr), kind: regularFrame, n: F}
+	if f.seq == finalMarker {
+		f.kind, f.seq = finalFrame, binary.BigEndian.Uint32(hdr[4:])
+	}
+	if f.seq != want {
+		return frame{}, fmt.Errorf("stream: frame %d where %d was expected: %w", f.seq, want, ErrMalformedBody)
+	}
+	if f.kind == finalFrame {
+		n := binary.BigEndian.Uint32(hdr[8+ivLen:])
+		if uint64(n) > uint64(F) {
+			return frame{}, fmt.Errorf("stream: final frame %d: content length %d exceeds frame length %d: %w", f.seq, n, F, ErrMalformedBody)
+		}
+		f.n = int(n)
+	}
+	return f, nil
+}
+
+// errTruncated reports a body that ended after frame seq (0: before the
+// first frame was whole).
+func errTruncated(seq uint32) error {
+	return fmt.Errorf("stream: after frame %d: %w", seq, ErrTruncated)
+}
+
+// shape is the layout of a framed body: regular frames of F plaintext
+// bytes, then a final frame of last bytes (0..F). Frame i (from 0) has
+// sequence number i+1 and starts at byte i×(F+RegularOverhead).
+type shape struct {
+	F, regular, last int64
+}
+
+// sealedShape returns the shape Writer and Seal write for n plaintext
+// bytes: the final frame is empty only if n is 0.
+func sealedShape(n int64, F int) (shape, error) {
+	if err := checkFrameLength(F); err != nil {
+		return shape{}, err
+	}
+	if n < 0 {
+		return shape{}, fmt.Errorf("stream: negative plaintext length %d", n)
+	}
+	regular := int64(0)
+	if n > 0 {
+		regular = (n - 1) / int64(F)
+	}
+	if regular+1 > MaxFrames {
+		return shape{}, ErrTooManyFrames
+	}
+	return shape{int64(F), regular, n - regular*int64(F)}, nil
+}
+
+// shapeOf returns the shape of a body of bodyLen bytes, which follows
+// from its length alone: with R = F+RegularOverhead the body has
+// (bodyLen-FinalOverhead)/R regular frames and a final frame of the rest,
+// which must not exceed F.
+func shapeOf(bodyLen int64, F int) (shape, error) {
+	if err := checkFrameLength(F); err != nil {
+		return shape{}, err
+	}
+	if bodyLen < FinalOverhead {
+		return shape{}, fmt.Errorf("stream: body of %d bytes: %w", bodyLen, ErrTruncated)
+	}
+	R := int64(F) + RegularOverhead
+	s := shape{int64(F), (bodyLen - FinalOverhead) / R, (bodyLen - FinalOverhead) % R}
+	if s.last > s.F {
+		return shape{}, fmt.Errorf("stream: body of %d bytes fits no frame layout of frame length %d: %w", bodyLen, F, ErrMalformedBody)
+	}
+	if s.regular+1 > MaxFrames {
+		return shape{}, ErrTooManyFrames
+	}
+	return s, nil
+}
+
+func (s shape) frames() int64 { return s.regular + 1 }
+
+// size returns the plaintext length.
+func (s shape) size() int64 { return s.regular*s.F + s.last }
+
+func (s shape) bodyLen() int64 { return s.regular*(s.F+RegularOverhead) + FinalOverhead + s.last }
+
+// frame returns frame i and the offset in the body where it starts.
+func (s shape) frame(i int64) (frame, int64) {
+	o := i * (s.F + RegularOverhead)
+	switch {
+	case i >= 0 && i < s.regular:
+		return frame{uint32(i + 1), regularFrame, int(s.F)}, o
+	case i == s.regular:
+		return frame{uint32(i + 1), finalFrame, int(s.last)}, o
+	}
+	panic("stream: internal error: frame outside the body")
+}
+
+// span returns the frames first..last that hold plaintext [off, end),
+// 0 ≤ off < end ≤ size(). A range that reaches the end takes the final
+// frame too, so that reading to the end verifies it.
+func (s shape) span(off, end int64) (first, last int64) {
+	if off < 0 || end <= off || end > s.size() {
+		panic("stream: internal error: span outside the plaintext")
+	}
+	first, last = off/s.F, (end-1)/s.F
+	if end == s.size() {
+		last = s.regular
+	}
+	return first, last
+}
+
+// layout walks the frame headers at the start of body and returns its
+// shape. It checks sequence numbers and lengths, not tags.
+func layout(body []byte, F int) (shape, error) {
+	o := 0
+	for seq := uint32(1); ; seq++ {
+		if len(body)-o < 4 || len(body)-o < headerLen(body[o:]) {
+			return shape{}, errTruncated(seq - 1)
+		}
+		f, err := parseFrame(body[o:], seq, F)
+		if err != nil {
+			return shape{}, err
+		}
+		if len(body)-o < f.size() {
+			return shape{}, fmt.Errorf("stream: frame %d: %w", seq, ErrTruncated)
+		}
+		if f.kind == finalFrame {
+			return shape{int64(F), int64(seq - 1), int64(f.n)}, nil
+		}
+		o += f.size()
+	}
+}
+
+// grow returns b with length n and its first keep bytes (as many as it
+// has) intact.
 func grow(b []byte, n, keep int) []byte {
 	if n <= cap(b) {
 		return b[:n]

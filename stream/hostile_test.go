@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"testing"
@@ -35,23 +36,25 @@ func allocated(f func()) uint64 {
 func TestHostileFrameLengthAllocation(t *testing.T) {
 	const fed = 64 << 20
 	for _, workers := range []int{1, 2} {
-		cfg := testConfig(t, MaxFrameLength, workers)
-		hdr := make([]byte, regularHdr)
-		hdr[3] = 1 // sequence number 1
-		var err error
-		n := allocated(func() {
-			r, nerr := NewReader(io.MultiReader(bytes.NewReader(hdr), &skipReader{fed}), cfg)
-			if nerr != nil {
-				t.Fatal(nerr)
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			cfg := testConfig(t, MaxFrameLength, workers)
+			hdr := make([]byte, regularHdr)
+			hdr[3] = 1 // sequence number 1
+			var err error
+			n := allocated(func() {
+				r, nerr := NewReader(io.MultiReader(bytes.NewReader(hdr), &skipReader{fed}), cfg)
+				if nerr != nil {
+					t.Fatal(nerr)
+				}
+				_, err = io.Copy(io.Discard, r)
+			})
+			if !errors.Is(err, ErrTruncated) {
+				t.Fatalf("%v, want ErrTruncated", err)
 			}
-			_, err = io.Copy(io.Discard, r)
+			if n > fed+fed/8 {
+				t.Fatalf("%d MiB allocated for %d MiB received", n>>20, fed>>20)
+			}
 		})
-		if !errors.Is(err, ErrTruncated) {
-			t.Fatalf("workers %d: %v, want ErrTruncated", workers, err)
-		}
-		if n > fed+fed/8 {
-			t.Fatalf("workers %d: %d MiB allocated for %d MiB received", workers, n>>20, fed>>20)
-		}
 	}
 }
 
@@ -71,22 +74,24 @@ func (e eofReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // io.EOF) for the final frame must not be taken for a truncated body.
 func TestHostileReaderAtEOFWithLastRead(t *testing.T) {
 	for _, size := range []int{0, 1, 100, 250} {
-		cfg := testConfig(t, 100, 2)
-		pt := streamPlaintext(size)
-		body := sealed(t, cfg, pt)
-		ra, err := NewReaderAt(eofReaderAt{body}, 0, int64(len(body)), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := make([]byte, size+1)
-		n, err := ra.ReadAt(got, 0)
-		if err != io.EOF || !bytes.Equal(got[:n], pt) {
-			t.Fatalf("size %d: %d bytes, %v; want all of them and io.EOF", size, n, err)
-		}
-		if size > 0 {
-			if n, err := ra.ReadAt(got[:1], int64(size-1)); n != 1 || err != nil || got[0] != pt[size-1] {
-				t.Fatalf("size %d: last byte: %d, %v", size, n, err)
+		t.Run(fmt.Sprintf("size=%d", size), func(t *testing.T) {
+			cfg := testConfig(t, 100, 2)
+			pt := streamPlaintext(size)
+			body := sealed(t, cfg, pt)
+			ra, err := NewReaderAt(eofReaderAt{body}, 0, int64(len(body)), cfg)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			got := make([]byte, size+1)
+			n, err := ra.ReadAt(got, 0)
+			if err != io.EOF || !bytes.Equal(got[:n], pt) {
+				t.Fatalf("%d bytes, %v; want all of them and io.EOF", n, err)
+			}
+			if size > 0 {
+				if n, err := ra.ReadAt(got[:1], int64(size-1)); n != 1 || err != nil || got[0] != pt[size-1] {
+					t.Fatalf("last byte: %d, %v", n, err)
+				}
+			}
+		})
 	}
 }

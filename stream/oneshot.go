@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"encoding/binary"
-	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -11,6 +9,10 @@ import (
 // large enough that scheduling costs nothing, small enough to share work.
 const chunkBytes = 256 << 10
 
+// chunkFrames is the number of frames of length F in chunkBytes, at
+// least one.
+func chunkFrames(F int) int { return max(1, chunkBytes/F) }
+
 // Seal appends the framed body of plaintext to dst and returns the result.
 // It writes exactly what a Writer writes, sealing straight from plaintext
 // into dst on Config.Workers goroutines, with no intermediate copy.
@@ -18,16 +20,15 @@ func Seal(dst, plaintext []byte, cfg Config) ([]byte, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	bodyLen, err := SealedLength(int64(len(plaintext)), cfg.FrameLength)
+	s, err := sealedShape(int64(len(plaintext)), cfg.FrameLength)
 	if err != nil {
 		return nil, err
 	}
 	start := len(dst)
-	out := grow(dst, start+int(bodyLen), start)
-	F := cfg.FrameLength
-	frames := int(bodyLen-int64(len(plaintext))-FinalOverhead)/RegularOverhead + 1
-	j := sealJob{out: out, pt: plaintext, start: start, F: F, frames: frames, final: true, k: keyed{cfg.AEAD, cfg.MessageID}}
-	if runWorkers(frames, F, cfg.Workers) <= 1 {
+	out := grow(dst, start+int(s.bodyLen()), start)
+	j := sealJob{out: out[start:], pt: plaintext, s: s, k: cfg.keyed()}
+	frames, per := int(s.frames()), chunkFrames(cfg.FrameLength)
+	if runWorkers(frames, per, cfg.Workers) <= 1 {
 		// Inline, so small messages pay for no closure.
 		var aad [aadCap]byte
 		for i := range frames {
@@ -35,41 +36,25 @@ func Seal(dst, plaintext []byte, cfg Config) ([]byte, error) {
 		}
 		return out, nil
 	}
-	run(frames, F, cfg.Workers, j.frame)
+	run(frames, per, cfg.Workers, j.frame) // sealing does not fail
 	return out, nil
 }
 
-// sealJob seals frames of pt into their places in out: frame i has
-// sequence number first+i+1 and is the final frame if final and i is the
-// last.
+// sealJob seals frames of pt into their places in out, as laid out by s,
+// after first frames sealed earlier: frame i has sequence number
+// first+i+1.
 type sealJob struct {
-	out, pt          []byte
-	start, F, frames int
-	first            uint32
-	final            bool
-	k                keyed
+	out, pt []byte
+	s       shape
+	first   uint32
+	k       keyed
 }
 
 func (j *sealJob) frame(i int, aad []byte) error {
-	out, F, k := j.out, j.F, j.k
-	o := j.start + i*(F+RegularOverhead)
-	seq := j.first + uint32(i) + 1
-	if i < j.frames-1 || !j.final {
-		binary.BigEndian.PutUint32(out[o:], seq)
-		iv := out[o+4 : o+regularHdr]
-		frameIV(iv, seq)
-		aad = bodyAAD(aad, k.msgID, frameString, seq, uint64(F))
-		k.aead.Seal(out[o+regularHdr:o+regularHdr], iv, j.pt[i*F:(i+1)*F], aad)
-		return nil
-	}
-	pt := j.pt[i*F:]
-	binary.BigEndian.PutUint32(out[o:], finalMarker)
-	binary.BigEndian.PutUint32(out[o+4:], seq)
-	iv := out[o+8 : o+8+ivLen]
-	frameIV(iv, seq)
-	binary.BigEndian.PutUint32(out[o+8+ivLen:], uint32(len(pt)))
-	aad = bodyAAD(aad, k.msgID, finalString, seq, uint64(len(pt)))
-	k.aead.Seal(out[o+finalHdr:o+finalHdr], iv, pt, aad)
+	f, o := j.s.frame(int64(i))
+	f.seq += j.first
+	p := int64(i) * j.s.F
+	j.k.seal(j.out[o:o+int64(f.size())], j.pt[p:p+int64(f.n)], f, aad)
 	return nil
 }
 
@@ -83,86 +68,43 @@ func Open(dst, body []byte, cfg Config) ([]byte, int, error) {
 	if err := cfg.check(); err != nil {
 		return nil, 0, err
 	}
-	frames, finalLen, bodyLen, err := layout(body, cfg.FrameLength)
+	s, err := layout(body, cfg.FrameLength)
 	if err != nil {
 		return nil, 0, err
 	}
-	F := cfg.FrameLength
-	start := len(dst)
-	out := grow(dst, start+(frames-1)*F+finalLen, start)
-	k := keyed{cfg.AEAD, cfg.MessageID}
-	err = run(frames, F, cfg.Workers, func(i int, aad []byte) error {
-		o := i * (F + RegularOverhead)
-		seq := uint32(i + 1)
-		iv, content, n, hdr := body[o+4:o+regularHdr], frameString, F, regularHdr
-		if i == frames-1 {
-			iv, content, n, hdr = body[o+8:o+8+ivLen], finalString, finalLen, finalHdr
-		}
-		aad = bodyAAD(aad, k.msgID, content, seq, uint64(n))
-		if _, err := k.aead.Open(out[start+i*F:start+i*F], iv, body[o+hdr:o+hdr+n+tagLen], aad); err != nil {
-			return fmt.Errorf("stream: frame %d: %w", seq, ErrAuthentication)
-		}
-		return nil
+	start, F, k := len(dst), cfg.FrameLength, cfg.keyed()
+	out := grow(dst, start+int(s.size()), start)
+	err = run(int(s.frames()), chunkFrames(F), cfg.Workers, func(i int, aad []byte) error {
+		f, o := s.frame(int64(i))
+		b := body[o : o+int64(f.size())]
+		p := start + i*F
+		_, err := k.open(out[p:p], b[f.kind.hdrLen():], f.iv(b), f, aad)
+		return err
 	})
 	if err != nil {
 		clear(out[start:])
 		return nil, 0, err
 	}
-	return out, bodyLen, nil
+	return out, int(s.bodyLen()), nil
 }
 
-// layout walks the frame headers at the start of body: the frames (the
-// final one included), the final frame's content length and the body's
-// length. It checks sequence numbers and lengths, not tags.
-func layout(body []byte, F int) (frames, finalLen, bodyLen int, err error) {
-	o := 0
-	for seq := uint32(1); ; seq++ {
-		if len(body)-o < 4 {
-			return 0, 0, 0, fmt.Errorf("stream: after frame %d: %w", seq-1, ErrTruncated)
-		}
-		if binary.BigEndian.Uint32(body[o:]) == finalMarker {
-			if len(body)-o < finalHdr {
-				return 0, 0, 0, fmt.Errorf("stream: after frame %d: %w", seq-1, ErrTruncated)
-			}
-			if s := binary.BigEndian.Uint32(body[o+4:]); s != seq {
-				return 0, 0, 0, fmt.Errorf("stream: frame %d where %d was expected: %w", s, seq, ErrMalformedBody)
-			}
-			n := binary.BigEndian.Uint32(body[o+8+ivLen:])
-			if uint64(n) > uint64(F) {
-				return 0, 0, 0, fmt.Errorf("stream: final frame %d: content length %d exceeds frame length %d: %w", seq, n, F, ErrMalformedBody)
-			}
-			if uint64(len(body)-o) < uint64(FinalOverhead)+uint64(n) {
-				return 0, 0, 0, fmt.Errorf("stream: final frame %d: %w", seq, ErrTruncated)
-			}
-			return int(seq), int(n), o + FinalOverhead + int(n), nil
-		}
-		if s := binary.BigEndian.Uint32(body[o:]); s != seq {
-			return 0, 0, 0, fmt.Errorf("stream: frame %d where %d was expected: %w", s, seq, ErrMalformedBody)
-		}
-		if len(body)-o < F+RegularOverhead {
-			return 0, 0, 0, fmt.Errorf("stream: frame %d: %w", seq, ErrTruncated)
-		}
-		o += F + RegularOverhead
-	}
+// runWorkers is the number of goroutines run uses: one per chunk, at most
+// workers.
+func runWorkers(n, per, workers int) int {
+	return min(workersFor(workers), (n+per-1)/per)
 }
 
-// runWorkers is the number of goroutines run uses: one per chunk of
-// chunkBytes, at most workers.
-func runWorkers(frames, F, workers int) int {
-	per := max(1, chunkBytes/F)
-	return min(workersFor(workers), (frames+per-1)/per)
-}
-
-// run calls fn for frames 0..frames-1, in chunks on up to workers
-// goroutines (serially if one chunk suffices), and returns the error of the
-// lowest failing frame. Each goroutine passes fn its own AAD buffer.
-func run(frames, F, workers int, fn func(i int, aad []byte) error) error {
-	per := max(1, chunkBytes/F)
-	chunks := (frames + per - 1) / per
-	workers = runWorkers(frames, F, workers)
+// run calls fn for 0..n-1, in chunks of per on up to workers goroutines
+// (in the caller's if one chunk suffices), and returns the error of the
+// lowest failing i: a chunk stops at its first error, and every i below
+// it is in a chunk that ran to its end or failed lower. Each goroutine
+// passes fn its own AAD buffer.
+func run(n, per, workers int, fn func(i int, aad []byte) error) error {
+	chunks := (n + per - 1) / per
+	workers = runWorkers(n, per, workers)
 	if workers <= 1 {
 		var aad [aadCap]byte
-		for i := range frames {
+		for i := range n {
 			if err := fn(i, aad[:0]); err != nil {
 				return err
 			}
@@ -171,7 +113,7 @@ func run(frames, F, workers int, fn func(i int, aad []byte) error) error {
 	}
 	var next atomic.Int64
 	var mu sync.Mutex
-	errAt, firstErr := frames, error(nil)
+	errAt, firstErr := n, error(nil)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -181,7 +123,7 @@ func run(frames, F, workers int, fn func(i int, aad []byte) error) error {
 				if c >= chunks {
 					return
 				}
-				for i := c * per; i < min(frames, (c+1)*per); i++ {
+				for i := c * per; i < min(n, (c+1)*per); i++ {
 					if err := fn(i, aad[:0]); err != nil {
 						mu.Lock()
 						if i < errAt {
@@ -196,11 +138,4 @@ func run(frames, F, workers int, fn func(i int, aad []byte) error) error {
 	}
 	wg.Wait()
 	return firstErr
-}
-
-// BodyLength returns the length of the framed body at the start of body,
-// from its frame headers alone; nothing is authenticated.
-func BodyLength(body []byte, frameLen int) (int, error) {
-	_, _, n, err := layout(body, frameLen)
-	return n, err
 }

@@ -43,55 +43,58 @@ func chunky(w io.Writer, p []byte, seed uint64) error {
 func TestParallelMatchesSerial(t *testing.T) {
 	for _, frame := range []int{1, 16, 100, 4096} {
 		for _, size := range []int{0, 1, frame - 1, frame, frame + 1, 3 * frame, 7*frame + 5, 20000} {
-			if size < 0 {
-				continue
+			t.Run(fmt.Sprintf("frame=%d/size=%d", frame, size), func(t *testing.T) { checkParallel(t, frame, size) })
+		}
+	}
+}
+
+// checkParallel: every worker count and feed writes one body of size
+// bytes, SealedLength long, that every reader worker count opens.
+func checkParallel(t *testing.T, frame, size int) {
+	pt := make([]byte, size)
+	for i := range pt {
+		pt[i] = byte(i * 31)
+	}
+	var want []byte
+	for _, workers := range []int{1, 2, 3, 8} {
+		for _, feed := range []string{"write", "chunky", "readfrom"} {
+			var buf bytes.Buffer
+			w, err := NewWriter(&buf, testConfig(t, frame, workers))
+			if err != nil {
+				t.Fatal(err)
 			}
-			pt := make([]byte, size)
-			for i := range pt {
-				pt[i] = byte(i * 31)
+			switch feed {
+			case "write":
+				_, err = w.Write(pt)
+			case "chunky":
+				err = chunky(w, pt, uint64(size))
+			case "readfrom":
+				_, err = w.ReadFrom(io.LimitReader(bytes.NewReader(pt), int64(size))) // not a WriterTo: real reads
 			}
-			var want []byte
-			for _, workers := range []int{1, 2, 3, 8} {
-				for _, feed := range []string{"write", "chunky", "readfrom"} {
-					var buf bytes.Buffer
-					w, err := NewWriter(&buf, testConfig(t, frame, workers))
-					if err != nil {
-						t.Fatal(err)
-					}
-					switch feed {
-					case "write":
-						_, err = w.Write(pt)
-					case "chunky":
-						err = chunky(w, pt, uint64(size))
-					case "readfrom":
-						_, err = w.ReadFrom(io.LimitReader(bytes.NewReader(pt), int64(size))) // not a WriterTo: real reads
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := w.Close(); err != nil {
-						t.Fatal(err)
-					}
-					name := fmt.Sprintf("frame %d size %d workers %d %s", frame, size, workers, feed)
-					if n, _ := SealedLength(int64(size), frame); n != int64(buf.Len()) {
-						t.Fatalf("%s: body %d bytes, SealedLength %d", name, buf.Len(), n)
-					}
-					if want == nil {
-						want = bytes.Clone(buf.Bytes())
-					} else if !bytes.Equal(buf.Bytes(), want) {
-						t.Fatalf("%s: output differs from the serial one", name)
-					}
-					for _, rw := range []int{1, 2, 5} {
-						cfg := testConfig(t, frame, rw)
-						r, err := NewReader(bytes.NewReader(want), cfg)
-						if err != nil {
-							t.Fatal(err)
-						}
-						got, err := io.ReadAll(r)
-						if err != nil || !bytes.Equal(got, pt) {
-							t.Fatalf("%s: read with %d workers: %v", name, rw, err)
-						}
-					}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("workers %d %s", workers, feed)
+			if n, _ := SealedLength(int64(size), frame); n != int64(buf.Len()) {
+				t.Fatalf("%s: body %d bytes, SealedLength %d", name, buf.Len(), n)
+			}
+			if want == nil {
+				want = bytes.Clone(buf.Bytes())
+			} else if !bytes.Equal(buf.Bytes(), want) {
+				t.Fatalf("%s: output differs from the serial one", name)
+			}
+			for _, rw := range []int{1, 2, 5} {
+				cfg := testConfig(t, frame, rw)
+				r, err := NewReader(bytes.NewReader(want), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(r)
+				if err != nil || !bytes.Equal(got, pt) {
+					t.Fatalf("%s: read with %d workers: %v", name, rw, err)
 				}
 			}
 		}
@@ -110,13 +113,15 @@ func TestParallelTamper(t *testing.T) {
 	bad := bytes.Clone(body.Bytes())
 	bad[17*(frame+RegularOverhead)+20] ^= 1 // inside frame 18
 	for _, workers := range []int{1, 2, 4} {
-		r, _ := NewReader(bytes.NewReader(bad), testConfig(t, frame, workers))
-		got, err := io.ReadAll(r)
-		if !errors.Is(err, ErrAuthentication) {
-			t.Fatalf("workers %d: err %v, want ErrAuthentication", workers, err)
-		}
-		if len(got) != 17*frame {
-			t.Fatalf("workers %d: released %d bytes, want the %d of the 17 frames before the bad one", workers, len(got), 17*frame)
-		}
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			r, _ := NewReader(bytes.NewReader(bad), testConfig(t, frame, workers))
+			got, err := io.ReadAll(r)
+			if !errors.Is(err, ErrAuthentication) {
+				t.Fatalf("err %v, want ErrAuthentication", err)
+			}
+			if len(got) != 17*frame {
+				t.Fatalf("released %d bytes, want the %d of the 17 frames before the bad one", len(got), 17*frame)
+			}
+		})
 	}
 }

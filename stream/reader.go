@@ -37,16 +37,13 @@ type Reader struct {
 
 // rslot is one frame of a Reader.
 type rslot struct {
-	buf     []byte // ciphertext and tag; opened in place
-	pt      []byte // the plaintext, once opened
-	iv      [ivLen]byte
-	n       int
-	seq     uint32
-	final   bool
-	single  bool
-	aad     []byte
-	authErr error
-	done    chan struct{}
+	buf  []byte // ciphertext and tag; opened in place
+	pt   []byte // the plaintext, once opened
+	f    frame
+	iv   [ivLen]byte
+	aad  []byte
+	err  error // from open
+	done chan struct{}
 }
 
 // NewReader returns a Reader of the framed body in src.
@@ -64,7 +61,7 @@ func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 }
 
 func newReader(src io.Reader, cfg Config) *Reader {
-	r := &Reader{src: src, cfg: cfg, k: keyed{cfg.AEAD, cfg.MessageID}}
+	r := &Reader{src: src, cfg: cfg, k: cfg.keyed()}
 	r.workers = workersFor(cfg.Workers)
 	n := 1
 	if r.workers > 1 {
@@ -97,22 +94,10 @@ func NewNonFramedReader(src io.Reader, cfg Config, max int64) (*Reader, error) {
 	return r, nil
 }
 
-// open authenticates and decrypts s in place.
-func (k keyed) open(s *rslot) {
-	content := frameString
-	switch {
-	case s.single:
-		content = singleString
-	case s.final:
-		content = finalString
-	}
-	s.aad = bodyAAD(s.aad, k.msgID, content, s.seq, uint64(s.n))
-	ct := s.buf[:s.n+tagLen]
-	pt, err := k.aead.Open(ct[:0], s.iv[:], ct, s.aad)
-	s.pt, s.authErr = pt, nil
-	if err != nil {
-		s.pt, s.authErr = nil, ErrAuthentication
-	}
+// openSlot authenticates and decrypts s in place.
+func (k keyed) openSlot(s *rslot) {
+	ct := s.buf[:s.f.n+tagLen]
+	s.pt, s.err = k.open(ct[:0], ct, s.iv[:], s.f, s.aad)
 }
 
 // Read reads verified plaintext. It returns io.EOF only after the whole
@@ -159,31 +144,11 @@ func (r *Reader) next() {
 		r.inflight--
 		r.released = false
 	}
-	// Read ahead until the ring is full or the body ends. Frames go to the
-	// workers in groups of consecutive slots; every parsed frame is
-	// submitted before this loop ends, so waiting on any of them is safe.
-	pending := 0 // parsed, not yet submitted: the last slots in flight
-	for r.inflight < len(r.ring) && !r.ended && r.readErr == nil {
-		s := r.ring[(r.head+r.inflight)%len(r.ring)]
-		if r.readErr = r.parse(s); r.readErr != nil {
-			break
-		}
-		r.inflight++
-		if r.workers == 1 || r.ended && r.inflight == 1 {
-			// Serial, or a lone final frame: no goroutine is worth starting.
-			r.k.open(s)
-			s.done <- struct{}{}
-			continue
-		}
-		if pending++; pending == r.group || r.ended {
-			r.submit(pending)
-			pending = 0
-		}
-	}
-	if pending > 0 {
-		r.submit(pending)
-	}
+	r.readAhead()
 	if r.inflight == 0 {
+		if r.readErr == nil {
+			panic("stream: internal error: nothing read ahead and no error")
+		}
 		r.fail(r.readErr)
 		return
 	}
@@ -191,13 +156,9 @@ func (r *Reader) next() {
 	<-s.done
 	r.released = true
 	switch {
-	case s.authErr != nil:
-		what := fmt.Sprintf("frame %d", s.seq)
-		if s.single {
-			what = "non-framed body"
-		}
-		r.fail(fmt.Errorf("stream: %s: %w", what, s.authErr))
-	case s.final || s.single:
+	case s.err != nil:
+		r.fail(s.err)
+	case s.f.kind != regularFrame:
 		if r.cfg.Final != nil {
 			if err := r.cfg.Final(); err != nil {
 				r.fail(err)
@@ -211,6 +172,34 @@ func (r *Reader) next() {
 	}
 }
 
+// readAhead parses frames until the ring is full, the body ends or
+// reading fails (r.readErr). Frames go to the workers in groups of
+// consecutive slots; every parsed frame is submitted before it returns,
+// so waiting on any of them is safe.
+func (r *Reader) readAhead() {
+	pending := 0 // parsed, not yet submitted: the last slots in flight
+	for r.inflight < len(r.ring) && !r.ended && r.readErr == nil {
+		s := r.ring[(r.head+r.inflight)%len(r.ring)]
+		if r.readErr = r.parse(s); r.readErr != nil {
+			break
+		}
+		r.inflight++
+		if r.workers == 1 || r.ended && r.inflight == 1 {
+			// Serial, or a lone final frame: no goroutine is worth starting.
+			r.k.openSlot(s)
+			s.done <- struct{}{}
+			continue
+		}
+		if pending++; pending == r.group || r.ended {
+			r.submit(pending)
+			pending = 0
+		}
+	}
+	if pending > 0 {
+		r.submit(pending)
+	}
+}
+
 // group is a job of a Reader's pool: n slots of its ring from first on.
 type group struct{ first, n int }
 
@@ -221,7 +210,7 @@ func (r *Reader) submit(n int) {
 		r.pool = newPool(r, r.workers, len(r.ring), func(g group) {
 			for i := range g.n {
 				s := ring[(g.first+i)%len(ring)]
-				k.open(s)
+				k.openSlot(s)
 				s.done <- struct{}{}
 			}
 		})
@@ -232,9 +221,6 @@ func (r *Reader) submit(n int) {
 // fail sets the error, drops everything not yet released and waits for
 // the workers to finish with the ring.
 func (r *Reader) fail(err error) {
-	if err == nil {
-		err = fmt.Errorf("stream: after frame %d: %w", r.seq, ErrTruncated)
-	}
 	r.out, r.err = nil, err
 	for r.inflight > 0 {
 		s := r.ring[r.head]
@@ -263,47 +249,36 @@ func (r *Reader) parse(s *rslot) error {
 	if err := r.readFull(r.hdr[:4]); err != nil {
 		return r.truncated(err)
 	}
-	s.final = binary.BigEndian.Uint32(r.hdr[:4]) == finalMarker
-	if s.final {
-		if err := r.readFull(r.hdr[4:]); err != nil {
-			return r.truncated(err)
-		}
-		s.seq = binary.BigEndian.Uint32(r.hdr[4:])
-		copy(s.iv[:], r.hdr[8:8+ivLen])
-		clen := binary.BigEndian.Uint32(r.hdr[8+ivLen:])
-		if uint64(clen) > uint64(r.cfg.FrameLength) {
-			return fmt.Errorf("stream: final frame %d: content length %d exceeds frame length %d: %w", s.seq, clen, r.cfg.FrameLength, ErrMalformedBody)
-		}
-		s.n = int(clen)
-	} else {
-		s.seq = binary.BigEndian.Uint32(r.hdr[:4])
-		if err := r.readFull(s.iv[:]); err != nil {
-			return r.truncated(err)
-		}
-		s.n = r.cfg.FrameLength
+	hdr := r.hdr[:headerLen(r.hdr[:4])]
+	if err := r.readFull(hdr[4:]); err != nil {
+		return r.truncated(err)
 	}
-	if s.seq != r.seq+1 {
-		return fmt.Errorf("stream: frame %d where %d was expected: %w", s.seq, r.seq+1, ErrMalformedBody)
+	f, err := parseFrame(hdr, r.seq+1, r.cfg.FrameLength)
+	if err != nil {
+		return err
 	}
+	s.f = f
+	copy(s.iv[:], f.iv(hdr))
 	if err := r.readFrame(s); err != nil {
 		return r.truncated(err)
 	}
-	r.seq = s.seq
-	r.ended = s.final
+	r.seq = f.seq
+	r.ended = f.kind == finalFrame
 	return nil
 }
 
 // parseSingle reads a whole non-framed body into s.
 func (r *Reader) parseSingle(s *rslot) error {
-	if err := r.readFull(r.hdr[:ivLen+8]); err != nil {
+	hdr := r.hdr[:singleHdr]
+	if err := r.readFull(hdr); err != nil {
 		return r.truncated(err)
 	}
-	copy(s.iv[:], r.hdr[:ivLen])
-	n := binary.BigEndian.Uint64(r.hdr[ivLen:])
+	n := binary.BigEndian.Uint64(hdr[ivLen:])
 	if n > uint64(r.maxSingle) {
 		return fmt.Errorf("stream: non-framed body of %d bytes exceeds the limit of %d: %w", n, r.maxSingle, ErrMalformedBody)
 	}
-	s.n, s.seq, s.single = int(n), 1, true
+	s.f = frame{seq: 1, kind: singleBlock, n: int(n)}
+	copy(s.iv[:], s.f.iv(hdr))
 	if err := r.readFrame(s); err != nil {
 		return r.truncated(err)
 	}
@@ -316,14 +291,14 @@ func (r *Reader) readFull(p []byte) error {
 	return err
 }
 
-// readFrame reads s.n bytes and the tag into s.buf. Memory follows the
+// readFrame reads s.f.n bytes and the tag into s.buf. Memory follows the
 // bytes that arrive, never a declared length alone: of a frame larger
 // than eagerAlloc and than s.buf, the first half is read in chunks of at
 // most eagerAlloc; only then is the whole frame allocated (twice what was
 // received), the chunks copied in and the second half read in place.
 // Nothing is copied twice and a truncated frame costs what it sent.
 func (r *Reader) readFrame(s *rslot) error {
-	n := s.n + tagLen
+	n := s.f.n + tagLen
 	if n <= cap(s.buf) || n <= eagerAlloc {
 		s.buf = grow(s.buf, n, 0)
 		return r.readFull(s.buf)
@@ -350,7 +325,7 @@ func (r *Reader) readFrame(s *rslot) error {
 
 func (r *Reader) truncated(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("stream: after frame %d: %w", r.seq, ErrTruncated)
+		return errTruncated(r.seq)
 	}
 	return err
 }

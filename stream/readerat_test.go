@@ -30,41 +30,43 @@ func TestReaderAtRanges(t *testing.T) {
 			pt[i] = byte(i*7 + 1)
 		}
 		for _, workers := range []int{1, 3} {
-			cfg := testConfig(t, frame, workers)
-			body := append([]byte("HEADER"), sealed(t, cfg, pt)...)
-			ra, err := NewReaderAt(bytes.NewReader(body), 6, int64(len(body)-6), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ra.Size() != int64(size) {
-				t.Fatalf("size %d: Size() = %d", size, ra.Size())
-			}
-			ranges := [][2]int{{0, size}, {0, 1}, {size / 2, size/2 + 150}, {99, 201}, {size - 1, size}, {size, size}, {0, 0}, {size - 3, size + 10}, {size + 5, size + 6}}
-			for _, rg := range ranges {
-				off, end := rg[0], rg[1]
-				if off < 0 || end < off {
-					continue
+			t.Run(fmt.Sprintf("size=%d/workers=%d", size, workers), func(t *testing.T) {
+				cfg := testConfig(t, frame, workers)
+				body := append([]byte("HEADER"), sealed(t, cfg, pt)...)
+				ra, err := NewReaderAt(bytes.NewReader(body), 6, int64(len(body)-6), cfg)
+				if err != nil {
+					t.Fatal(err)
 				}
-				name := fmt.Sprintf("size %d workers %d [%d,%d)", size, workers, off, end)
-				p := make([]byte, end-off)
-				n, err := ra.ReadAt(p, int64(off))
-				wantN := max(0, min(end, size)-off)
-				if off > size {
-					wantN = 0
+				if ra.Size() != int64(size) {
+					t.Fatalf("Size() = %d", ra.Size())
 				}
-				if n != wantN {
-					t.Fatalf("%s: n = %d, want %d (err %v)", name, n, wantN, err)
+				ranges := [][2]int{{0, size}, {0, 1}, {size / 2, size/2 + 150}, {99, 201}, {size - 1, size}, {size, size}, {0, 0}, {size - 3, size + 10}, {size + 5, size + 6}}
+				for _, rg := range ranges {
+					off, end := rg[0], rg[1]
+					if off < 0 || end < off {
+						continue
+					}
+					name := fmt.Sprintf("[%d,%d)", off, end)
+					p := make([]byte, end-off)
+					n, err := ra.ReadAt(p, int64(off))
+					wantN := max(0, min(end, size)-off)
+					if off > size {
+						wantN = 0
+					}
+					if n != wantN {
+						t.Fatalf("%s: n = %d, want %d (err %v)", name, n, wantN, err)
+					}
+					if n < len(p) && err != io.EOF {
+						t.Fatalf("%s: short read without io.EOF: %v", name, err)
+					}
+					if n == len(p) && err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if n > 0 && !bytes.Equal(p[:n], pt[off:off+n]) {
+						t.Fatalf("%s: wrong bytes", name)
+					}
 				}
-				if n < len(p) && err != io.EOF {
-					t.Fatalf("%s: short read without io.EOF: %v", name, err)
-				}
-				if n == len(p) && err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				if n > 0 && !bytes.Equal(p[:n], pt[off:off+n]) {
-					t.Fatalf("%s: wrong bytes", name)
-				}
-			}
+			})
 		}
 	}
 }

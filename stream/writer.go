@@ -1,9 +1,7 @@
 package stream
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 )
 
@@ -53,7 +51,7 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	w := &Writer{dst: dst, cfg: cfg, k: keyed{cfg.AEAD, cfg.MessageID}, workers: workersFor(cfg.Workers)}
+	w := &Writer{dst: dst, cfg: cfg, k: cfg.keyed(), workers: workersFor(cfg.Workers)}
 	n := max(2, w.workers*slotsPerWorker(cfg.FrameLength))
 	if w.workers == 1 {
 		n = 2 // one frame held back, one being filled
@@ -65,37 +63,28 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 	return w, nil
 }
 
-// seal seals s in place: header, then ciphertext and tag.
-func (k keyed) seal(s *wslot) {
-	var hdr, iv []byte
-	content := frameString
+// frame returns the slot's frame.
+func (s *wslot) frame() frame {
 	if s.final {
-		hdr = s.buf[:finalHdr]
-		binary.BigEndian.PutUint32(hdr, finalMarker)
-		binary.BigEndian.PutUint32(hdr[4:], s.seq)
-		iv = hdr[8 : 8+ivLen]
-		binary.BigEndian.PutUint32(hdr[8+ivLen:], uint32(s.n))
-		content = finalString
-	} else {
-		hdr = s.buf[finalHdr-regularHdr : finalHdr]
-		binary.BigEndian.PutUint32(hdr, s.seq)
-		iv = hdr[4:]
+		return frame{s.seq, finalFrame, s.n}
 	}
-	frameIV(iv, s.seq)
-	s.aad = bodyAAD(s.aad, k.msgID, content, s.seq, uint64(s.n))
+	return frame{s.seq, regularFrame, s.n}
+}
+
+// sealSlot seals s in place: header, then ciphertext and tag.
+func (k keyed) sealSlot(s *wslot) {
+	f := s.frame()
 	pt := s.src
 	if pt == nil {
 		pt = s.buf[finalHdr : finalHdr+s.n]
 	}
-	k.aead.Seal(s.buf[finalHdr:finalHdr], iv, pt, s.aad)
+	k.seal(s.buf[finalHdr-f.kind.hdrLen():], pt, f, s.aad)
 }
 
 // sealed returns the frame's bytes once sealed.
 func (s *wslot) sealed() []byte {
-	if s.final {
-		return s.buf[:finalHdr+s.n+tagLen]
-	}
-	return s.buf[finalHdr-regularHdr : finalHdr+s.n+tagLen]
+	f := s.frame()
+	return s.buf[finalHdr-f.kind.hdrLen() : finalHdr+f.n+tagLen]
 }
 
 func (w *Writer) cur() *wslot { return w.ring[(w.head+w.inflight)%len(w.ring)] }
@@ -163,8 +152,10 @@ func (w *Writer) writeBatch(p []byte) []byte {
 		return p
 	}
 	w.batch = grow(w.batch, m*(F+RegularOverhead), 0)
-	j := sealJob{out: w.batch, pt: p[:m*F], F: F, frames: m, first: w.seq, k: w.k}
-	run(m, F, w.workers, j.frame)
+	// The shape of m regular frames and a final one: only the regular
+	// frames are sealed.
+	j := sealJob{out: w.batch, pt: p[:m*F], s: shape{F: int64(F), regular: int64(m)}, first: w.seq, k: w.k}
+	run(m, chunkFrames(F), w.workers, j.frame) // sealing does not fail
 	w.seq += uint32(m)
 	if _, err := w.dst.Write(w.batch); err != nil {
 		w.err = err
@@ -248,12 +239,12 @@ func (w *Writer) submit(final bool) {
 	switch {
 	case w.workers == 1 || final && w.inflight == 1:
 		// Serial, or a lone final frame: no goroutine is worth starting.
-		w.k.seal(s)
+		w.k.sealSlot(s)
 		s.done <- struct{}{}
 	default:
 		if w.pool == nil {
 			k := w.k
-			w.pool = newPool(w, w.workers, len(w.ring), func(s *wslot) { k.seal(s); s.done <- struct{}{} })
+			w.pool = newPool(w, w.workers, len(w.ring), func(s *wslot) { k.sealSlot(s); s.done <- struct{}{} })
 		}
 		w.pool.submit(s)
 	}
@@ -303,19 +294,3 @@ func (w *Writer) Close() error {
 }
 
 var errClosed = errors.New("stream: write after Close")
-
-// SealedLength returns the length of the framed body of n plaintext bytes
-// written with frame length frameLen.
-func SealedLength(n int64, frameLen int) (int64, error) {
-	if n < 0 || frameLen < 1 {
-		return 0, fmt.Errorf("stream: invalid length %d or frame length %d", n, frameLen)
-	}
-	regular := int64(0)
-	if n > 0 {
-		regular = (n - 1) / int64(frameLen)
-	}
-	if regular+1 > MaxFrames {
-		return 0, ErrTooManyFrames
-	}
-	return n + regular*RegularOverhead + FinalOverhead, nil
-}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/stream"
 )
 
 // Info describes a message from its bytes alone, without any key. Nothing
@@ -74,8 +75,14 @@ func Inspect(r io.Reader) (*Info, error) {
 		if err := cr.skip(n + 16); err != nil {
 			return nil, err
 		}
-	} else if err := walkFrames(cr, info); err != nil {
-		return nil, err
+	} else {
+		// The body is read from r itself, so that Scan seeks if r can.
+		frames, n, bodyLen, err := stream.Scan(r, int(h.FrameLength))
+		if err != nil {
+			return nil, err
+		}
+		info.FrameCount, info.PlaintextLength = uint32(frames), n
+		cr.n += bodyLen
 	}
 	if info.Signed {
 		var b [2]byte
@@ -91,35 +98,6 @@ func Inspect(r io.Reader) (*Info, error) {
 		return info, ErrTrailing
 	}
 	return info, nil
-}
-
-// walkFrames skips over the frames of a framed body; see package stream
-// for their layout.
-func walkFrames(cr *countReader, info *Info) error {
-	fl := int64(info.FrameLength)
-	for seq := uint32(1); ; seq++ {
-		var b [4]byte
-		if err := cr.full(b[:]); err != nil {
-			return fmt.Errorf("frame %d: %w", seq, err)
-		}
-		if binary.BigEndian.Uint32(b[:]) != 0xFFFFFFFF {
-			if err := cr.skip(12 + fl + 16); err != nil {
-				return fmt.Errorf("frame %d: %w", seq, err)
-			}
-			continue
-		}
-		var f [20]byte // seq (4) | IV (12) | len (4)
-		if err := cr.full(f[:]); err != nil {
-			return fmt.Errorf("final frame: %w", err)
-		}
-		n := int64(binary.BigEndian.Uint32(f[16:]))
-		info.FrameCount = binary.BigEndian.Uint32(f[:4])
-		info.PlaintextLength = int64(info.FrameCount-1)*fl + n
-		if err := cr.skip(n + 16); err != nil {
-			return fmt.Errorf("final frame: %w", err)
-		}
-		return nil
-	}
 }
 
 func (c *countReader) full(p []byte) error {

@@ -1,0 +1,58 @@
+package stream
+
+import (
+	"crypto/cipher"
+	"fmt"
+)
+
+// Config describes one message body.
+type Config struct {
+	// AEAD is AES-GCM under the message's derived data key, with a 12-byte
+	// nonce and a 16-byte tag. It is used from several goroutines at once,
+	// as the crypto/cipher AES-GCM allows.
+	AEAD cipher.AEAD
+
+	// MessageID is the header's message ID: 16 bytes (v1) or 32 (v2).
+	MessageID []byte
+
+	// FrameLength is the plaintext length of every regular frame,
+	// 1 to MaxFrameLength.
+	FrameLength int
+
+	// Workers is the number of goroutines that seal or open frames: 0 means
+	// runtime.GOMAXPROCS(0), 1 seals and opens in the calling goroutine.
+	// The output is the same for any value.
+	Workers int
+
+	// Final, if not nil, is called by a Reader once the final frame has
+	// authenticated and before its plaintext is released. An error from
+	// Final is returned by Read and the final frame is never released.
+	// envelope uses it to read and verify the footer.
+	Final func() error
+}
+
+func (c *Config) check() error {
+	if c.AEAD == nil || c.AEAD.NonceSize() != ivLen || c.AEAD.Overhead() != tagLen {
+		return fmt.Errorf("stream: AEAD must be AES-GCM with a 12-byte nonce and a 16-byte tag: %w", ErrInvalidConfig)
+	}
+	if n := len(c.MessageID); n != 16 && n != 32 {
+		return fmt.Errorf("stream: message ID of %d bytes, want 16 or 32: %w", n, ErrInvalidConfig)
+	}
+	return checkFrameLength(c.FrameLength)
+}
+
+func checkFrameLength(F int) error {
+	if F < 1 || int64(F) > MaxFrameLength {
+		return fmt.Errorf("stream: frame length %d outside 1..%d: %w", F, int64(MaxFrameLength), ErrInvalidConfig)
+	}
+	return nil
+}
+
+// keyed is what the workers need: the key and the message ID. It holds no
+// reference to the Reader or Writer that owns the workers.
+type keyed struct {
+	aead  cipher.AEAD
+	msgID []byte
+}
+
+func (c *Config) keyed() keyed { return keyed{c.AEAD, c.MessageID} }
