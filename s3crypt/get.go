@@ -17,7 +17,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/stream"
 )
 
 // headPrefix is the first range Head and Open fetch: enough for the header
@@ -247,10 +246,7 @@ func (ob *object) describe(h *envelope.Header) *Object {
 // plaintextLength returns the plaintext length a framed message of size
 // bytes with header h holds, or -1 if no framed layout fits.
 func plaintextLength(h *envelope.Header, size int64) int64 {
-	if h.ContentType != envelope.Framed || h.FrameLength == 0 {
-		return -1
-	}
-	n, err := stream.PlaintextLength(size-int64(h.Len())-footerLen(h.Suite), int(h.FrameLength))
+	n, err := h.PlaintextLength(size)
 	if err != nil {
 		return -1
 	}

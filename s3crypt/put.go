@@ -146,8 +146,8 @@ func (u *upload) plan(h *envelope.Header, size int64) {
 	P := u.opt.partSize
 	total := int64(-1)
 	if size >= 0 {
-		if body, err := stream.SealedLength(size, int(h.FrameLength)); err == nil {
-			total = int64(h.Len()) + body + footerLen(h.Suite)
+		if n, err := h.MessageLength(size); err == nil {
+			total = n
 			// Grow the parts if the message would need more than MaxParts.
 			if need := (total + MaxParts - 1) / MaxParts; need > P {
 				P = (need + 1<<20 - 1) &^ (1<<20 - 1)
@@ -169,19 +169,6 @@ func (u *upload) plan(h *envelope.Header, size int64) {
 		u.meta[MetaPlaintextLength] = strconv.FormatInt(size, 10)
 	}
 	u.planned = true
-}
-
-// footerLen returns the length of the signature footer of the suite: the
-// official SDKs and phicrypt write fixed-length DER signatures.
-func footerLen(id envelope.SuiteID) int64 {
-	switch {
-	case !id.Signed():
-		return 0
-	case id == envelope.AES128GCMHKDFSHA256ECDSAP256:
-		return 2 + 71
-	default:
-		return 2 + 103
-	}
 }
 
 // target returns the length of the part being filled.
