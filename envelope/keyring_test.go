@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // TestKeyringsRoundTrip: raw AES, raw RSA (OAEP-SHA256) and a multi-keyring
@@ -53,14 +54,14 @@ func TestKeyringsRoundTrip(t *testing.T) {
 // name and key pair but another padding cannot unwrap the data key.
 func TestRSAPaddings(t *testing.T) {
 	ctx := context.Background()
-	paddings := []envelope.RSAPadding{envelope.OAEPSHA256, envelope.OAEPSHA1, envelope.OAEPSHA384, envelope.OAEPSHA512, envelope.PKCS1v15}
+	paddings := []keyring.RSAPadding{keyring.OAEPSHA256, keyring.OAEPSHA1, keyring.OAEPSHA384, keyring.OAEPSHA512, keyring.PKCS1v15}
 	priv, err := testRSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range paddings {
 		t.Run(p.String(), func(t *testing.T) {
-			kr, err := envelope.NewRawRSAKeyring(testNamespace, "rsa", p, &priv.PublicKey, priv)
+			kr, err := keyring.NewRawRSA(testNamespace, "rsa", p, &priv.PublicKey, priv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,14 +73,14 @@ func TestRSAPaddings(t *testing.T) {
 			if got, _, err := c.Decrypt(ctx, ct); err != nil || string(got) != "padding" {
 				t.Fatalf("Decrypt: %q, %v", got, err)
 			}
-			other, err := envelope.NewRawRSAKeyring(testNamespace, "rsa", paddings[(i+1)%len(paddings)], &priv.PublicKey, priv)
+			other, err := keyring.NewRawRSA(testNamespace, "rsa", paddings[(i+1)%len(paddings)], &priv.PublicKey, priv)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// PKCS #1 v1.5 unwraps with implicit rejection: a random data
 			// key, which the key commitment then refuses.
 			want := envelope.ErrNoDecryptionKey
-			if paddings[(i+1)%len(paddings)] == envelope.PKCS1v15 {
+			if paddings[(i+1)%len(paddings)] == keyring.PKCS1v15 {
 				want = envelope.ErrCommitmentMismatch
 			}
 			if _, _, err := newClient(t, other, envelope.AES256GCMHKDFSHA512Commit).Decrypt(ctx, ct); !errors.Is(err, want) {
@@ -97,7 +98,7 @@ func TestRSAPublicKeyOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := envelope.NewRawRSAKeyring(testNamespace, "rsa-2048-"+envelope.OAEPSHA256.String(), envelope.OAEPSHA256, &priv.PublicKey, nil)
+	pub, err := keyring.NewRawRSA(testNamespace, "rsa-2048-"+keyring.OAEPSHA256.String(), keyring.OAEPSHA256, &priv.PublicKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,11 +110,11 @@ func TestRSAPublicKeyOnly(t *testing.T) {
 	if _, _, err := c.Decrypt(ctx, ct); !errors.Is(err, envelope.ErrNoDecryptionKey) {
 		t.Fatalf("public-key-only Decrypt: %v, want ErrNoDecryptionKey", err)
 	}
-	full := newClient(t, rsaKeyring(t, envelope.OAEPSHA256), envelope.AES256GCMHKDFSHA512Commit)
+	full := newClient(t, rsaKeyring(t, keyring.OAEPSHA256), envelope.AES256GCMHKDFSHA512Commit)
 	if got, _, err := full.Decrypt(ctx, ct); err != nil || string(got) != "to the private key" {
 		t.Fatalf("private key Decrypt: %q, %v", got, err)
 	}
-	if _, err := envelope.NewRawRSAKeyring(testNamespace, "rsa", envelope.OAEPSHA256, nil, nil); err == nil {
+	if _, err := keyring.NewRawRSA(testNamespace, "rsa", keyring.OAEPSHA256, nil, nil); err == nil {
 		t.Fatal("RSA keyring without keys accepted")
 	}
 }
@@ -136,7 +137,7 @@ func TestRawAESKeyringParameters(t *testing.T) {
 		{testNamespace, "", 32, false},
 	} {
 		name := fmt.Sprintf("%q/%q/%d", tc.namespace, tc.name, tc.keyLen)
-		kr, err := envelope.NewRawAESKeyring(tc.namespace, tc.name, bytes.Repeat([]byte{3}, tc.keyLen))
+		kr, err := keyring.NewRawAES(tc.namespace, tc.name, bytes.Repeat([]byte{3}, tc.keyLen))
 		if (err == nil) != tc.ok {
 			t.Fatalf("%s: err %v, want ok=%v", name, err, tc.ok)
 		}
@@ -159,7 +160,7 @@ func TestRawAESKeyringParameters(t *testing.T) {
 func TestMultiKeyringDecryptOnly(t *testing.T) {
 	ctx := context.Background()
 	right := aesKeyring(t)
-	wrong, err := envelope.NewRawAESKeyring(testNamespace, "aes-256", testWrappingKey(0x13))
+	wrong, err := keyring.NewRawAES(testNamespace, "aes-256", testWrappingKey(0x13))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestMultiKeyringDecryptOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := envelope.NewMultiKeyring(nil, wrong, right)
+	dec, err := keyring.NewMulti(nil, wrong, right)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,13 +179,13 @@ func TestMultiKeyringDecryptOnly(t *testing.T) {
 	if _, err := c.Encrypt(ctx, []byte("m"), nil); err == nil {
 		t.Fatal("multi-keyring without a generator encrypted")
 	}
-	onlyWrong, _ := envelope.NewMultiKeyring(nil, wrong, wrong)
+	onlyWrong, _ := keyring.NewMulti(nil, wrong, wrong)
 	_, _, err = newClient(t, onlyWrong, envelope.AES256GCMHKDFSHA512CommitP384).Decrypt(ctx, ct)
 	var nk *envelope.NoDecryptionKeyError
 	if !errors.As(err, &nk) || len(nk.Errs) != 2 || nk.EncryptedDataKeys != 1 {
 		t.Fatalf("two failing children: %v, want a NoDecryptionKeyError with both failures", err)
 	}
-	if _, err := envelope.NewMultiKeyring(nil); err == nil {
+	if _, err := keyring.NewMulti(nil); err == nil {
 		t.Fatal("empty multi-keyring accepted")
 	}
 }
