@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/keyring"
 )
 
@@ -17,7 +18,7 @@ var testRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.Ge
 
 func aesKeyring(t testing.TB) *keyring.RawAES {
 	t.Helper()
-	kr, err := keyring.NewRawAES(testNamespace, "aes-256", bytes.Repeat([]byte{0x42}, 32))
+	kr, err := keyring.NewRawAES(testNamespace, "aes-256", testWrappingKey(0x42))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,4 +36,17 @@ func rsaKeyring(t testing.TB, padding keyring.RSAPadding) *keyring.RawRSA {
 		t.Fatal(err)
 	}
 	return kr
+}
+
+// testWrappingKey is a fixed, test-only AES-256 wrapping key.
+func testWrappingKey(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+// newClient returns a client of the default suite (0x0578) over kr.
+func newClient(t testing.TB, kr envelope.Keyring) *envelope.Client {
+	t.Helper()
+	c, err := envelope.New(kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
