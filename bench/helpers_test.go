@@ -34,6 +34,7 @@ import (
 
 	"github.com/phicrypt/phicrypt/bench/internal/benchutil"
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 const (
@@ -52,8 +53,8 @@ func copyClose(w io.WriteCloser, pt []byte) error { return benchutil.CopyClose(w
 // byteSink counts and drops what is written to it.
 type byteSink = benchutil.Sink
 
-func rawAESKeyring(tb testing.TB) *envelope.RawAESKeyring {
-	kr, err := envelope.NewRawAESKeyring("bench", "key-1", benchutil.Key(tb))
+func rawAESKeyring(tb testing.TB) *keyring.RawAES {
+	kr, err := keyring.NewRawAES("bench", "key-1", benchutil.Key(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/keycache"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
 	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
@@ -25,7 +25,7 @@ import (
 // derivation, commitment) once KMS is out of the path.
 func BenchmarkKeycache(b *testing.B) {
 	env := kmstest.Start(b, kmslocal.Options{})
-	kr, err := kmskeyring.New(env.Client, env.CreateKey(b))
+	kr, err := kms.New(env.Client, env.CreateKey(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,8 +2,9 @@
 // message format, so that every official SDK (Java, Python, C, JavaScript,
 // .NET, Go) reads what it writes and it reads theirs.
 //
-// A Client takes its data keys from a Keyring (raw AES, raw RSA, multi, or
-// AWS KMS in package kmskeyring) through a MaterialsManager, and writes
+// A Client takes its data keys from a Keyring (raw AES, raw RSA and multi
+// in package keyring, AWS KMS in package keyring/kms) through a
+// MaterialsManager, and writes
 // version 2 messages with a key-committing suite: 0x0578 (signed, the
 // default) or 0x0478. It reads every suite and version 1 messages under
 // its CommitmentPolicy.
@@ -56,9 +57,6 @@
 // official SDKs; WithMaxEncryptedDataKeys refuses a header with more as it
 // is parsed, before any keyring call. Whatever their number, a
 // NoDecryptionKeyError prints at most 8 reasons of at most 256 bytes each.
-// Raw RSA keyrings unwrap PKCS #1 v1.5 data keys with implicit rejection:
-// a bad padding yields a random key that then fails the key commitment or
-// header tag, exactly as a wrong key does.
 //
 // An Option given to a call it does not apply to (WithSuite to Decrypt)
 // fails the call with ErrInvalidOption; given to New, options are defaults
@@ -76,6 +74,5 @@
 // applies neither.
 //
 // Data keys are zeroed once the message key is derived; derived key bytes
-// once the AES key schedule holds them. Raw keyrings keep only their key
-// schedule.
+// once the AES key schedule holds them.
 package envelope

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // decryptBoth decrypts ct one-shot and streaming with opts and returns both
@@ -68,12 +69,12 @@ func mustEncrypt(t *testing.T, c *envelope.Client, pt []byte, ec map[string]stri
 func TestWrongKey(t *testing.T) {
 	const id = envelope.AES256GCMHKDFSHA512CommitP384
 	ct := mustEncrypt(t, newClient(t, aesKeyring(t), id), []byte("secret"), nil)
-	otherKey, _ := envelope.NewRawAESKeyring(testNamespace, "aes-256", testWrappingKey(0x43))
-	otherName, _ := envelope.NewRawAESKeyring(testNamespace, "aes-257", testWrappingKey(0x42))
-	otherNS, _ := envelope.NewRawAESKeyring("other-namespace", "aes-256", testWrappingKey(0x42))
+	otherKey, _ := keyring.NewRawAES(testNamespace, "aes-256", testWrappingKey(0x43))
+	otherName, _ := keyring.NewRawAES(testNamespace, "aes-257", testWrappingKey(0x42))
+	otherNS, _ := keyring.NewRawAES("other-namespace", "aes-256", testWrappingKey(0x42))
 	for name, kr := range map[string]envelope.Keyring{
 		"other wrapping key": otherKey, "other key name": otherName, "other namespace": otherNS,
-		"RSA": rsaKeyring(t, envelope.OAEPSHA256),
+		"RSA": rsaKeyring(t, keyring.OAEPSHA256),
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := newClient(t, kr, id)
@@ -134,9 +135,9 @@ func TestCommitmentPolicy(t *testing.T) {
 
 func TestMaxEncryptedDataKeys(t *testing.T) {
 	a := aesKeyring(t)
-	b, _ := envelope.NewRawAESKeyring(testNamespace, "b", testWrappingKey(0x0b))
-	c, _ := envelope.NewRawAESKeyring(testNamespace, "c", testWrappingKey(0x0c))
-	three, err := envelope.NewMultiKeyring(a, b, c)
+	b, _ := keyring.NewRawAES(testNamespace, "b", testWrappingKey(0x0b))
+	c, _ := keyring.NewRawAES(testNamespace, "c", testWrappingKey(0x0c))
+	three, err := keyring.NewMulti(a, b, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func TestCallerContext(t *testing.T) {
 // the context; the raw AES keyring does, and fails first (see
 // TestExpectedContextRawAES).
 func TestExpectedContext(t *testing.T) {
-	kr := rsaKeyring(t, envelope.OAEPSHA256)
+	kr := rsaKeyring(t, keyring.OAEPSHA256)
 	c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit)
 	ct := mustEncrypt(t, c, []byte("m"), map[string]string{"a": "1", "b": "2"})
 	for _, tc := range []struct {

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // countingKeyring counts the OnDecrypt calls that reach its keyring.
@@ -139,7 +140,7 @@ func TestHostilePKCS1Oracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr := rsaKeyring(t, envelope.PKCS1v15)
+	kr := rsaKeyring(t, keyring.PKCS1v15)
 	c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit)
 	ct, err := c.Encrypt(ctx, []byte("oracle"), map[string]string{"k": "v"})
 	if err != nil {

@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 func TestDecryptReaderAt(t *testing.T) {
-	kr, err := envelope.NewRawAESKeyring("ns", "k", bytes.Repeat([]byte{1}, 32))
+	kr, err := keyring.NewRawAES("ns", "k", bytes.Repeat([]byte{1}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing/cryptotest"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // The helpers of this file are shared by every test file of the package
@@ -29,22 +30,22 @@ func testWrappingKey(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 // slowest step of the suite.
 var testRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
 
-func aesKeyring(t testing.TB) *envelope.RawAESKeyring {
+func aesKeyring(t testing.TB) *keyring.RawAES {
 	t.Helper()
-	kr, err := envelope.NewRawAESKeyring(testNamespace, "aes-256", testWrappingKey(0x42))
+	kr, err := keyring.NewRawAES(testNamespace, "aes-256", testWrappingKey(0x42))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return kr
 }
 
-func rsaKeyring(t testing.TB, padding envelope.RSAPadding) *envelope.RawRSAKeyring {
+func rsaKeyring(t testing.TB, padding keyring.RSAPadding) *keyring.RawRSA {
 	t.Helper()
 	priv, err := testRSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := envelope.NewRawRSAKeyring(testNamespace, "rsa-2048-"+padding.String(), padding, &priv.PublicKey, priv)
+	kr, err := keyring.NewRawRSA(testNamespace, "rsa-2048-"+padding.String(), padding, &priv.PublicKey, priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +62,8 @@ type keyringCase struct {
 }
 
 func keyringCases(t testing.TB) []keyringCase {
-	aes, rsa := aesKeyring(t), rsaKeyring(t, envelope.OAEPSHA256)
-	multi, err := envelope.NewMultiKeyring(aes, rsa)
+	aes, rsa := aesKeyring(t), rsaKeyring(t, keyring.OAEPSHA256)
+	multi, err := keyring.NewMulti(aes, rsa)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // counting wraps a keyring and counts data keys generated and decrypted.
@@ -32,7 +33,7 @@ func (c *counting) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterial
 }
 
 func newCounting(t testing.TB) *counting {
-	kr, err := envelope.NewRawAESKeyring("ns", "k", bytes.Repeat([]byte{5}, 32))
+	kr, err := keyring.NewRawAES("ns", "k", bytes.Repeat([]byte{5}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}

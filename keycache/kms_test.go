@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/keycache"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
 	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
@@ -20,13 +20,13 @@ import (
 
 type kmsCase struct {
 	env   *kmstest.Env
-	kr    *kmskeyring.Keyring
+	kr    *kms.Keyring
 	clock *fakeClock
 }
 
 func newKMSCase(t *testing.T, env *kmstest.Env) *kmsCase {
 	t.Helper()
-	kr, err := kmskeyring.New(env.Client, env.CreateKey(t))
+	kr, err := kms.New(env.Client, env.CreateKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/internal/s3test"
+	"github.com/phicrypt/phicrypt/keyring"
 	"github.com/phicrypt/phicrypt/s3crypt"
 )
 
@@ -41,7 +42,7 @@ func realS3(t testing.TB) (*s3.Client, string) {
 
 func rawAESClient(t testing.TB, opts ...envelope.Option) *envelope.Client {
 	t.Helper()
-	kr, err := envelope.NewRawAESKeyring("phicrypt-test", "wrapping-key-1", bytes.Repeat([]byte{7}, 32))
+	kr, err := keyring.NewRawAES("phicrypt-test", "wrapping-key-1", bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
 	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 	"github.com/phicrypt/phicrypt/s3crypt"
@@ -63,7 +64,7 @@ func TestHostileManyEncryptedDataKeys(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	api := fakeS3(t)
-	aes, err := envelope.NewRawAESKeyring("phicrypt-test", "wrapping-key-1", bytes.Repeat([]byte{7}, 32))
+	aes, err := keyring.NewRawAES("phicrypt-test", "wrapping-key-1", bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestHostileManyEncryptedDataKeysKMS(t *testing.T) {
 	api := fakeS3(t)
 	env := kmstest.Start(t, kmslocal.Options{})
 	arn := env.CreateKey(t)
-	kr, err := kmskeyring.New(env.Client, arn)
+	kr, err := kms.New(env.Client, arn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestHostileManyEncryptedDataKeysKMS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edk := envelope.EncryptedDataKey{ProviderID: kmskeyring.ProviderID, ProviderInfo: []byte(arn), Ciphertext: bytes.Repeat([]byte{9}, 160)}
+	edk := envelope.EncryptedDataKey{ProviderID: kms.ProviderID, ProviderInfo: []byte(arn), Ciphertext: bytes.Repeat([]byte{9}, 160)}
 	putManyEDKs(t, api, "many", envelope.MaxEncryptedDataKeys, edk)
 	putManyEDKs(t, api, "at-limit", s3crypt.DefaultMaxEncryptedDataKeys, edk)
 	if _, err := c.Get(ctx, testBucket, "many"); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) || len(err.Error()) >= 4096 {

@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 	"github.com/phicrypt/phicrypt/s3crypt"
 )
@@ -109,12 +109,12 @@ func TestIntegrationVersitygw(t *testing.T) {
 
 	t.Run("KMS keyring", func(t *testing.T) {
 		kc := kmstest.New(t).Client // the kmslocal process of $PHICRYPT_KMS_ENDPOINT, or one in this process
-		key, err := kc.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("s3crypt integration")})
+		key, err := kc.CreateKey(ctx, &awskms.CreateKeyInput{Description: aws.String("s3crypt integration")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		arn := aws.ToString(key.KeyMetadata.Arn)
-		kr, err := kmskeyring.New(kc, arn)
+		kr, err := kms.New(kc, arn)
 		if err != nil {
 			t.Fatal(err)
 		}

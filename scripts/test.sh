@@ -100,7 +100,7 @@ step "bench/peers (own module): peer libraries round-trip and reject tampering"
 
 if [ -z "${SKIP_ARM64:-}" ]; then
 	step "arm64 under qemu-aarch64-static"
-	GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./envelope/... ./stream/... ./internal/...
+	GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./envelope/... ./keyring/... ./stream/... ./internal/...
 fi
 
 echo; echo "all checks passed"

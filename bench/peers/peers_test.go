@@ -20,6 +20,7 @@ import (
 
 	"github.com/phicrypt/phicrypt/bench/internal/benchutil"
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 const frame = 64 * benchutil.KiB
@@ -60,7 +61,7 @@ func benchContext() map[string]string {
 }
 
 func phicryptClient(tb testing.TB, opts ...envelope.Option) *envelope.Client {
-	kr, err := envelope.NewRawAESKeyring("bench", "key-1", benchutil.Key(tb))
+	kr, err := keyring.NewRawAES("bench", "key-1", benchutil.Key(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -14,7 +14,7 @@
 //	    AWS KMS keys there (a development KMS such as kmslocal) and adds
 //	    aws-kms tests under them.
 //
-// The endpoint must pass kmskeyring.CheckEndpoint: https, or http to a
+// The endpoint must pass kms.CheckEndpoint: https, or http to a
 // loopback host. For a loopback endpoint (a local kmslocal, which checks no
 // signature) requests are signed with placeholder credentials; for any
 // other the default AWS credential chain is used.
@@ -33,11 +33,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/internal/endpoint"
 	"github.com/phicrypt/phicrypt/internal/testvectors"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 )
 
 func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
@@ -81,11 +81,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var kc *kmsClients
 	if *kmsEndpoint != "" {
-		if err := kmskeyring.CheckEndpoint(*kmsEndpoint); err != nil {
+		if err := kms.CheckEndpoint(*kmsEndpoint); err != nil {
 			fmt.Fprintln(stderr, "vectors:", err)
 			return 2
 		}
-		kc = &kmsClients{endpoint: *kmsEndpoint, clients: map[string]*kms.Client{}}
+		kc = &kmsClients{endpoint: *kmsEndpoint, clients: map[string]*awskms.Client{}}
 	}
 	switch args[0] {
 	case "decrypt":
@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		var opts testvectors.Options
 		if kc != nil {
-			opts.KMS = testvectors.NewKMSKeyrings(func(region string) (kmskeyring.Client, error) { return kc.get(ctx, region) })
+			opts.KMS = testvectors.NewKMSKeyrings(func(region string) (kms.Client, error) { return kc.get(ctx, region) })
 		}
 		rs := m.Run(ctx, opts)
 		for _, r := range rs {
@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "encrypt":
 		n, err := testvectors.WriteEncrypted(ctx, arg, "dev")
 		if err == nil && kc != nil {
-			var c *kms.Client
+			var c *awskms.Client
 			if c, err = kc.get(ctx, *kmsRegion); err == nil {
 				var k int
 				k, err = testvectors.WriteKMS(ctx, arg, c)
@@ -139,10 +139,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type kmsClients struct {
 	endpoint string
 	mu       sync.Mutex
-	clients  map[string]*kms.Client
+	clients  map[string]*awskms.Client
 }
 
-func (k *kmsClients) get(ctx context.Context, region string) (*kms.Client, error) {
+func (k *kmsClients) get(ctx context.Context, region string) (*awskms.Client, error) {
 	if region == "" {
 		return nil, errors.New("vectors: a KMS client needs a region")
 	}
@@ -161,7 +161,7 @@ func (k *kmsClients) get(ctx context.Context, region string) (*kms.Client, error
 			return nil, fmt.Errorf("vectors: AWS config: %w", err)
 		}
 	}
-	c, err := kmskeyring.NewClient(ctx, cfg, k.endpoint)
+	c, err := kms.NewClient(ctx, cfg, k.endpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -25,11 +25,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/keycache"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
 )
 
@@ -67,7 +67,7 @@ func run(ctx context.Context, keyID, endpoint string, records, workers int) (res
 	if err != nil {
 		return result{}, err
 	}
-	kr, err := kmskeyring.New(client, keyID)
+	kr, err := kms.New(client, keyID)
 	if err != nil {
 		return result{}, err
 	}
@@ -136,13 +136,13 @@ func run(ctx context.Context, keyID, endpoint string, records, workers int) (res
 // kmsClient returns a KMS client and key: AWS KMS through the default
 // credential chain when keyID is set, else an in-process kmslocal with a
 // new key, whose call counts calls returns.
-func kmsClient(ctx context.Context, keyID, endpoint string) (*kms.Client, string, func() map[string]int64, error) {
+func kmsClient(ctx context.Context, keyID, endpoint string) (*awskms.Client, string, func() map[string]int64, error) {
 	if keyID != "" {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, "", nil, err
 		}
-		c, err := kmskeyring.NewClient(ctx, cfg, endpoint)
+		c, err := kms.NewClient(ctx, cfg, endpoint)
 		return c, keyID, nil, err
 	}
 	srv, err := kmslocal.New(kmslocal.Options{})
@@ -154,7 +154,7 @@ func kmsClient(ctx context.Context, keyID, endpoint string) (*kms.Client, string
 		return nil, "", nil, err
 	}
 	ts := httptest.NewServer(srv) // 127.0.0.1; lives as long as the process
-	c := kms.New(kms.Options{
+	c := awskms.New(awskms.Options{
 		Region: srv.Region(),
 		// kmslocal accepts any credentials; these are placeholders.
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "kmslocal", ""),

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 func main() {
@@ -37,7 +38,7 @@ func run(ctx context.Context, dir string) error {
 		return err
 	}
 	defer clear(key)
-	kr, err := envelope.NewRawAESKeyring("phicrypt-demo", "demo.key", key)
+	kr, err := keyring.NewRawAES("phicrypt-demo", "demo.key", key)
 	if err != nil {
 		return err
 	}

@@ -20,8 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/internal/auditlog"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 )
 
 // ErrBrokenChain reports an audit log whose hash chain does not verify:
@@ -251,7 +251,7 @@ func LoadAuditSigner(ctx context.Context, spec string, ko KeyOptions) (auditlog.
 	switch kind {
 	case "kms-hmac", "kms-sign":
 		region := ""
-		if a, err := kmskeyring.ParseARN(arg); err == nil {
+		if a, err := kms.ParseARN(arg); err == nil {
 			region = a.Region
 		} else if strings.HasPrefix(arg, "arn:") {
 			return nil, fmt.Errorf("--audit-key %s: %w: %v", spec, ErrKeySpec, err)

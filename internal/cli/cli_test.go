@@ -16,6 +16,7 @@ import (
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/internal/auditlog"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 func writeLog(t *testing.T, path string, n int) {
@@ -272,7 +273,7 @@ func testAtomicFile(t *testing.T, named bool) {
 func TestInspect(t *testing.T) {
 	key := make([]byte, 32)
 	rand.Read(key)
-	kr, err := envelope.NewRawAESKeyring(KeyNamespace, "k1", key)
+	kr, err := keyring.NewRawAES(KeyNamespace, "k1", key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +338,7 @@ func TestProgressLine(t *testing.T) {
 // FuzzInspect: no input makes Inspect panic, and a message it accepts has
 // a consistent length.
 func FuzzInspect(f *testing.F) {
-	kr, err := envelope.NewRawAESKeyring(KeyNamespace, "k1", make([]byte, 32))
+	kr, err := keyring.NewRawAES(KeyNamespace, "k1", make([]byte, 32))
 	if err != nil {
 		f.Fatal(err)
 	}

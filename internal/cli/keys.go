@@ -18,11 +18,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/internal/pemkey"
 	"github.com/phicrypt/phicrypt/keycache"
+	"github.com/phicrypt/phicrypt/keyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 )
 
 // KeyNamespace is the raw keyring namespace (provider ID) of the data keys
@@ -83,10 +85,10 @@ func LoadKeys(ctx context.Context, o KeyOptions, encrypt bool) (*Keys, error) {
 	if o.CacheMaxAge <= 0 && (o.CacheMaxMessages > 0 || o.CacheMaxBytes > 0) {
 		return nil, errors.New("--cache-max-messages and --cache-max-bytes need --cache-max-age")
 	}
-	kms := &kmsClients{opts: o}
+	clients := &kmsClients{opts: o}
 	var krs []envelope.Keyring
 	for _, spec := range o.Specs {
-		kr, err := loadKeyring(ctx, spec, kms, encrypt)
+		kr, err := loadKeyring(ctx, spec, clients, encrypt)
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +96,7 @@ func LoadKeys(ctx context.Context, o KeyOptions, encrypt bool) (*Keys, error) {
 	}
 	kr := krs[0]
 	if len(krs) > 1 {
-		m, err := envelope.NewMultiKeyring(krs[0], krs[1:]...)
+		m, err := keyring.NewMulti(krs[0], krs[1:]...)
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +118,7 @@ func LoadKeys(ctx context.Context, o KeyOptions, encrypt bool) (*Keys, error) {
 	return &Keys{CMM: m, cache: m}, nil
 }
 
-func loadKeyring(ctx context.Context, spec string, kms *kmsClients, encrypt bool) (envelope.Keyring, error) {
+func loadKeyring(ctx context.Context, spec string, clients *kmsClients, encrypt bool) (envelope.Keyring, error) {
 	switch {
 	case strings.HasPrefix(spec, "aes:"):
 		path, name := splitName(strings.TrimPrefix(spec, "aes:"))
@@ -128,7 +130,7 @@ func loadKeyring(ctx context.Context, spec string, kms *kmsClients, encrypt bool
 		if name == "" {
 			name = filepath.Base(path)
 		}
-		kr, err := envelope.NewRawAESKeyring(KeyNamespace, name, key)
+		kr, err := keyring.NewRawAES(KeyNamespace, name, key)
 		if err != nil {
 			return nil, fmt.Errorf("--key %s: %w: %v", spec, ErrKeySpec, err)
 		}
@@ -137,7 +139,7 @@ func loadKeyring(ctx context.Context, spec string, kms *kmsClients, encrypt bool
 		path, name := splitName(strings.TrimPrefix(spec, "rsa:"))
 		return loadRSA(spec, path, name, encrypt)
 	case strings.HasPrefix(spec, "arn:"), strings.HasPrefix(spec, "alias/"), strings.HasPrefix(spec, "kms:"):
-		return kms.keyring(ctx, strings.TrimPrefix(spec, "kms:"), encrypt)
+		return clients.keyring(ctx, strings.TrimPrefix(spec, "kms:"), encrypt)
 	}
 	return nil, fmt.Errorf("--key %s: %w: want aes:FILE, rsa:FILE.pem, arn:aws:kms:…, alias/NAME or kms:KEYID", spec, ErrKeySpec)
 }
@@ -174,7 +176,7 @@ func loadRSA(spec, path, name string, encrypt bool) (envelope.Keyring, error) {
 		return nil, fmt.Errorf("--key %s: %w", spec, err)
 	}
 	var pub *rsa.PublicKey
-	priv, perr := envelope.ParseRSAPrivateKeyPEM(data)
+	priv, perr := pemkey.ParseRSAPrivate(data)
 	if perr == nil {
 		if _, err := readKeyFile(spec, path); err != nil {
 			return nil, err
@@ -182,7 +184,7 @@ func loadRSA(spec, path, name string, encrypt bool) (envelope.Keyring, error) {
 		pub = &priv.PublicKey
 	} else {
 		priv = nil
-		if pub, err = envelope.ParseRSAPublicKeyPEM(data); err != nil {
+		if pub, err = pemkey.ParseRSAPublic(data); err != nil {
 			return nil, fmt.Errorf("--key %s: %w: not a PEM RSA public or private key", spec, ErrKeySpec)
 		}
 		if !encrypt {
@@ -197,24 +199,24 @@ func loadRSA(spec, path, name string, encrypt bool) (envelope.Keyring, error) {
 		sum := sha256.Sum256(der)
 		name = "rsa-" + hex.EncodeToString(sum[:8])
 	}
-	return envelope.NewRawRSAKeyring(KeyNamespace, name, envelope.OAEPSHA256, pub, priv)
+	return keyring.NewRawRSA(KeyNamespace, name, keyring.OAEPSHA256, pub, priv)
 }
 
 // kmsClients makes one KMS client per region, loading the AWS config once.
 type kmsClients struct {
 	opts    KeyOptions
 	cfg     *aws.Config
-	clients map[string]*kms.Client
+	clients map[string]*awskms.Client
 }
 
-func (k *kmsClients) client(ctx context.Context, region string) (*kms.Client, error) {
+func (k *kmsClients) client(ctx context.Context, region string) (*awskms.Client, error) {
 	if k.cfg == nil {
 		cfg, err := LoadAWSConfig(ctx, k.opts.Region, k.opts.Profile)
 		if err != nil {
 			return nil, err
 		}
 		k.cfg = &cfg
-		k.clients = map[string]*kms.Client{}
+		k.clients = map[string]*awskms.Client{}
 	}
 	if region == "" {
 		region = k.cfg.Region
@@ -227,7 +229,7 @@ func (k *kmsClients) client(ctx context.Context, region string) (*kms.Client, er
 	}
 	cfg := k.cfg.Copy()
 	cfg.Region = region
-	c, err := kmskeyring.NewClient(ctx, cfg, k.opts.KMSEndpoint)
+	c, err := kms.NewClient(ctx, cfg, k.opts.KMSEndpoint)
 	if err != nil && k.opts.KMSEndpoint != "" {
 		return nil, fmt.Errorf("--kms-endpoint-url: %w", err)
 	} else if err != nil {
@@ -241,7 +243,7 @@ func (k *kmsClients) client(ctx context.Context, region string) (*kms.Client, er
 // resolved to its key ARN (DescribeKey), since data keys name key ARNs.
 func (k *kmsClients) keyring(ctx context.Context, id string, encrypt bool) (envelope.Keyring, error) {
 	region := ""
-	if a, err := kmskeyring.ParseARN(id); err == nil {
+	if a, err := kms.ParseARN(id); err == nil {
 		region = a.Region
 	} else if strings.HasPrefix(id, "arn:") {
 		return nil, fmt.Errorf("--key %s: %w: %v", id, ErrKeySpec, err)
@@ -251,13 +253,13 @@ func (k *kmsClients) keyring(ctx context.Context, id string, encrypt bool) (enve
 		return nil, err
 	}
 	if !encrypt && !strings.Contains(id, ":key/") {
-		out, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &id})
+		out, err := c.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: &id})
 		if err != nil {
 			return nil, fmt.Errorf("--key %s: %w", id, err)
 		}
 		id = aws.ToString(out.KeyMetadata.Arn)
 	}
-	return kmskeyring.New(c, id)
+	return kms.New(c, id)
 }
 
 // LoadAWSConfig loads the default AWS configuration and checks that it has

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 )
 
 // Master key types of AWS KMS keys in decrypt manifests.
@@ -22,12 +23,12 @@ const (
 )
 
 // KMSClients returns a KMS client for region.
-type KMSClients func(region string) (kmskeyring.Client, error)
+type KMSClients func(region string) (kms.Client, error)
 
 // NewKMSKeyrings returns the KMS hook of Options: an aws-kms master key
-// becomes kmskeyring.New of its key's ARN, aws-kms-mrk-aware
-// kmskeyring.NewMRK, each with the client of the ARN's region; and
-// aws-kms-mrk-aware-discovery kmskeyring.NewMRKDiscovery with the client of
+// becomes kms.New of its key's ARN, aws-kms-mrk-aware
+// kms.NewMRK, each with the client of the ARN's region; and
+// aws-kms-mrk-aware-discovery kms.NewMRKDiscovery with the client of
 // its default-mrk-region and its discovery filter.
 func NewKMSKeyrings(clients KMSClients) KMSKeyrings {
 	return func(mk MasterKey, key *Key) (envelope.Keyring, error) {
@@ -36,16 +37,16 @@ func NewKMSKeyrings(clients KMSClients) KMSKeyrings {
 			if err != nil {
 				return nil, err
 			}
-			var f *kmskeyring.DiscoveryFilter
+			var f *kms.DiscoveryFilter
 			if mk.DiscoveryFilter != nil {
-				f = &kmskeyring.DiscoveryFilter{Partition: mk.DiscoveryFilter.Partition, Accounts: mk.DiscoveryFilter.AccountIDs}
+				f = &kms.DiscoveryFilter{Partition: mk.DiscoveryFilter.Partition, Accounts: mk.DiscoveryFilter.AccountIDs}
 			}
-			return kmskeyring.NewMRKDiscovery(c, mk.DefaultMRKRegion, f)
+			return kms.NewMRKDiscovery(c, mk.DefaultMRKRegion, f)
 		}
 		if key == nil || key.Type != kmsType {
 			return nil, fmt.Errorf("%s master key %q: not an aws-kms key", mk.Type, mk.Key)
 		}
-		arn, err := kmskeyring.ParseARN(key.KeyID)
+		arn, err := kms.ParseARN(key.KeyID)
 		if err != nil {
 			return nil, err
 		}
@@ -54,9 +55,9 @@ func NewKMSKeyrings(clients KMSClients) KMSKeyrings {
 			return nil, err
 		}
 		if mk.Type == mrkType {
-			return kmskeyring.NewMRK(c, key.KeyID)
+			return kms.NewMRK(c, key.KeyID)
 		}
-		return kmskeyring.New(c, key.KeyID)
+		return kms.New(c, key.KeyID)
 	}
 }
 
@@ -68,7 +69,7 @@ func NewKMSKeyrings(clients KMSClients) KMSKeyrings {
 // aws-kms, an aws-kms-mrk-aware and an aws-kms-mrk-aware-discovery master
 // key. One test must fail: a message for one key read with another. It
 // returns the number of tests added.
-func WriteKMS(ctx context.Context, dir string, client *kms.Client) (int, error) {
+func WriteKMS(ctx context.Context, dir string, client *awskms.Client) (int, error) {
 	m, err := LoadDecryptManifest(dir)
 	if err != nil {
 		return 0, err
@@ -88,7 +89,7 @@ func WriteKMS(ctx context.Context, dir string, client *kms.Client) (int, error) 
 		name string
 		mrk  bool
 	}{{"kms-key", false}, {"kms-key-other", false}, {"kms-mrk", true}} {
-		out, err := client.CreateKey(ctx, &kms.CreateKeyInput{
+		out, err := client.CreateKey(ctx, &awskms.CreateKeyInput{
 			Description: aws.String("phicrypt test vectors: " + k.name),
 			MultiRegion: aws.Bool(k.mrk),
 		})
@@ -98,22 +99,22 @@ func WriteKMS(ctx context.Context, dir string, client *kms.Client) (int, error) 
 		arns[k.name] = aws.ToString(out.KeyMetadata.Arn)
 		m.keys.Keys[k.name] = &Key{Encrypt: true, Decrypt: true, Type: kmsType, KeyID: arns[k.name]}
 	}
-	mrkARN, err := kmskeyring.ParseARN(arns["kms-mrk"])
+	mrkARN, err := kms.ParseARN(arns["kms-mrk"])
 	if err != nil {
 		return 0, err
 	}
 	if !mrkARN.IsMRK() {
 		return 0, fmt.Errorf("KMS CreateKey with MultiRegion returned %s, not a multi-Region key", mrkARN)
 	}
-	kmsKR, err := kmskeyring.New(client, arns["kms-key"])
+	kmsKR, err := kms.New(client, arns["kms-key"])
 	if err != nil {
 		return 0, err
 	}
-	mrkKR, err := kmskeyring.NewMRK(client, arns["kms-mrk"])
+	mrkKR, err := kms.NewMRK(client, arns["kms-mrk"])
 	if err != nil {
 		return 0, err
 	}
-	aesKMS, err := envelope.NewMultiKeyring(aesKR, kmsKR)
+	aesKMS, err := keyring.NewMulti(aesKR, kmsKR)
 	if err != nil {
 		return 0, err
 	}

@@ -6,19 +6,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
 	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 // kmsClients serves an in-process kmslocal and returns a client for it,
 // and the KMSClients of that one server (its region only).
-func kmsClients(t *testing.T) (*kms.Client, KMSClients) {
+func kmsClients(t *testing.T) (*awskms.Client, KMSClients) {
 	t.Helper()
 	e := kmstest.Start(t, kmslocal.Options{Region: "us-west-2"})
-	return e.Client, func(region string) (kmskeyring.Client, error) {
+	return e.Client, func(region string) (kms.Client, error) {
 		if region != e.Server.Region() {
 			return nil, errors.New("no KMS client for region " + region)
 		}
@@ -70,7 +70,7 @@ func TestWriteKMS(t *testing.T) {
 		}
 	}
 	// A region without a client fails the tests of its keys.
-	none := func(string) (kmskeyring.Client, error) { return nil, errors.New("no client") }
+	none := func(string) (kms.Client, error) { return nil, errors.New("no client") }
 	for _, r := range m.Run(ctx, Options{KMS: NewKMSKeyrings(none)}) {
 		if strings.Contains(r.Name, "kms") && !strings.Contains(r.Name, "negative") && r.Status != Failed {
 			t.Errorf("no KMS client: %s: status %d", r.Name, r.Status)

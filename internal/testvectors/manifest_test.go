@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // TestKeysManifestV1 reads a keys manifest of version 1, the form of the
@@ -48,11 +49,11 @@ func TestKeysManifestV1(t *testing.T) {
 	writeTestJSON(t, filepath.Join(dir, "keys.json"), keys)
 
 	const provider = "aws-raw-vectors-persistant"
-	aesKR, err := envelope.NewRawAESKeyring(provider, "aes-256", aesKey)
+	aesKR, err := keyring.NewRawAES(provider, "aes-256", aesKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsaKR, err := envelope.NewRawRSAKeyring(provider, "rsa-2048-private", envelope.OAEPSHA256, &rsaKey.PublicKey, nil)
+	rsaKR, err := keyring.NewRawRSA(provider, "rsa-2048-private", keyring.OAEPSHA256, &rsaKey.PublicKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

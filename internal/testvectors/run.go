@@ -10,6 +10,8 @@ import (
 	"slices"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/pemkey"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // Status is a test's outcome.
@@ -169,7 +171,7 @@ func (m *DecryptManifest) keyring(mks []MasterKey, opts Options) (envelope.Keyri
 	case 1:
 		return krs[0], nil
 	}
-	return envelope.NewMultiKeyring(krs[0], krs[1:]...)
+	return keyring.NewMulti(krs[0], krs[1:]...)
 }
 
 // rawKeyring names the keyring's key by the master key's key-id, else the
@@ -189,34 +191,34 @@ func rawKeyring(mk MasterKey, key *Key) (envelope.Keyring, error) {
 	}
 	switch mk.EncryptionAlgorithm {
 	case "aes":
-		return envelope.NewRawAESKeyring(mk.ProviderID, name, material)
+		return keyring.NewRawAES(mk.ProviderID, name, material)
 	case "rsa":
 		padding, err := rsaPadding(mk)
 		if err != nil {
 			return nil, err
 		}
 		if key.Type == "public" {
-			pub, err := envelope.ParseRSAPublicKeyPEM(material)
+			pub, err := pemkey.ParseRSAPublic(material)
 			if err != nil {
 				return nil, err
 			}
-			return envelope.NewRawRSAKeyring(mk.ProviderID, name, padding, pub, nil)
+			return keyring.NewRawRSA(mk.ProviderID, name, padding, pub, nil)
 		}
-		priv, err := envelope.ParseRSAPrivateKeyPEM(material)
+		priv, err := pemkey.ParseRSAPrivate(material)
 		if err != nil {
 			return nil, err
 		}
-		return envelope.NewRawRSAKeyring(mk.ProviderID, name, padding, &priv.PublicKey, priv)
+		return keyring.NewRawRSA(mk.ProviderID, name, padding, &priv.PublicKey, priv)
 	}
 	return nil, fmt.Errorf("%w: raw encryption algorithm %q", errSkip, mk.EncryptionAlgorithm)
 }
 
-func rsaPadding(mk MasterKey) (envelope.RSAPadding, error) {
+func rsaPadding(mk MasterKey) (keyring.RSAPadding, error) {
 	if mk.PaddingAlgorithm == "pkcs1" {
-		return envelope.PKCS1v15, nil
+		return keyring.PKCS1v15, nil
 	}
 	if mk.PaddingAlgorithm != "oaep-mgf1" {
 		return 0, fmt.Errorf("unknown padding algorithm %q", mk.PaddingAlgorithm)
 	}
-	return envelope.ParseRSAPadding("oaep-" + mk.PaddingHash)
+	return keyring.ParseRSAPadding("oaep-" + mk.PaddingHash)
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // Namespace is the raw key provider ID of the official vectors (sic).
@@ -57,15 +58,15 @@ func WriteEncrypted(ctx context.Context, dir, clientVersion string) (int, error)
 	aesMK := MasterKey{Type: "raw", Key: "aes-256", ProviderID: Namespace, EncryptionAlgorithm: "aes"}
 	rsaMK := MasterKey{Type: "raw", Key: "rsa-2048-private", ProviderID: Namespace, EncryptionAlgorithm: "rsa",
 		PaddingAlgorithm: "oaep-mgf1", PaddingHash: "sha256"}
-	aesKR, err := envelope.NewRawAESKeyring(Namespace, "aes-256", aesKey)
+	aesKR, err := keyring.NewRawAES(Namespace, "aes-256", aesKey)
 	if err != nil {
 		return 0, err
 	}
-	rsaKR, err := envelope.NewRawRSAKeyring(Namespace, "rsa-2048-private", envelope.OAEPSHA256, &rsaKey.PublicKey, nil)
+	rsaKR, err := keyring.NewRawRSA(Namespace, "rsa-2048-private", keyring.OAEPSHA256, &rsaKey.PublicKey, nil)
 	if err != nil {
 		return 0, err
 	}
-	twoKR, err := envelope.NewMultiKeyring(aesKR, rsaKR)
+	twoKR, err := keyring.NewMulti(aesKR, rsaKR)
 	if err != nil {
 		return 0, err
 	}

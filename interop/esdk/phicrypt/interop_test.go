@@ -19,6 +19,7 @@ import (
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/interop/esdk/jsesdk"
 	"github.com/phicrypt/phicrypt/interop/esdk/official"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 const ns = "phicrypt-interop"
@@ -55,45 +56,45 @@ func getKeys(t *testing.T) keys {
 	return testKeys
 }
 
-// keyring is one key configuration built for both implementations.
-type keyring struct {
+// keyConfig is one key configuration built for both implementations.
+type keyConfig struct {
 	name string
 	ours envelope.Keyring
 	aes  []official.RawAESKey
 	rsa  []official.RawRSAKey
 }
 
-func keyrings(t *testing.T) []keyring {
+func keyrings(t *testing.T) []keyConfig {
 	k := getKeys(t)
-	aesKR, err := envelope.NewRawAESKeyring(ns, "aes-256", k.aes)
+	aesKR, err := keyring.NewRawAES(ns, "aes-256", k.aes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	oAES := official.RawAESKey{Namespace: ns, Name: "aes-256", Key: k.aes}
-	var out []keyring
-	out = append(out, keyring{"aes", aesKR, []official.RawAESKey{oAES}, nil})
+	var out []keyConfig
+	out = append(out, keyConfig{"aes", aesKR, []official.RawAESKey{oAES}, nil})
 	for _, p := range []struct {
-		ours   envelope.RSAPadding
+		ours   keyring.RSAPadding
 		theirs string
 	}{
-		{envelope.OAEPSHA256, official.PaddingOAEPSHA256},
-		{envelope.OAEPSHA1, official.PaddingOAEPSHA1},
-		{envelope.OAEPSHA512, official.PaddingOAEPSHA512},
-		{envelope.PKCS1v15, official.PaddingPKCS1},
+		{keyring.OAEPSHA256, official.PaddingOAEPSHA256},
+		{keyring.OAEPSHA1, official.PaddingOAEPSHA1},
+		{keyring.OAEPSHA512, official.PaddingOAEPSHA512},
+		{keyring.PKCS1v15, official.PaddingPKCS1},
 	} {
-		kr, err := envelope.NewRawRSAKeyring(ns, "rsa-2048", p.ours, &k.rsaPriv.PublicKey, k.rsaPriv)
+		kr, err := keyring.NewRawRSA(ns, "rsa-2048", p.ours, &k.rsaPriv.PublicKey, k.rsaPriv)
 		if err != nil {
 			t.Fatal(err)
 		}
 		o := official.RawRSAKey{Namespace: ns, Name: "rsa-2048", PublicPEM: k.pubPEM, PrivatePEM: k.privPEM, Padding: p.theirs}
-		out = append(out, keyring{"rsa-" + p.theirs, kr, nil, []official.RawRSAKey{o}})
+		out = append(out, keyConfig{"rsa-" + p.theirs, kr, nil, []official.RawRSAKey{o}})
 	}
-	rsaKR, _ := envelope.NewRawRSAKeyring(ns, "rsa-2048", envelope.OAEPSHA256, &k.rsaPriv.PublicKey, k.rsaPriv)
-	multi, err := envelope.NewMultiKeyring(aesKR, rsaKR)
+	rsaKR, _ := keyring.NewRawRSA(ns, "rsa-2048", keyring.OAEPSHA256, &k.rsaPriv.PublicKey, k.rsaPriv)
+	multi, err := keyring.NewMulti(aesKR, rsaKR)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out = append(out, keyring{"aes+rsa", multi, []official.RawAESKey{oAES},
+	out = append(out, keyConfig{"aes+rsa", multi, []official.RawAESKey{oAES},
 		[]official.RawRSAKey{{Namespace: ns, Name: "rsa-2048", PublicPEM: k.pubPEM, PrivatePEM: k.privPEM, Padding: official.PaddingOAEPSHA256}}})
 	return out
 }
@@ -212,7 +213,7 @@ func TestOfficialToPhicrypt(t *testing.T) {
 // manager, both directions.
 func TestRequiredContextInterop(t *testing.T) {
 	k := getKeys(t)
-	aesKR, _ := envelope.NewRawAESKeyring(ns, "aes-256", k.aes)
+	aesKR, _ := keyring.NewRawAES(ns, "aes-256", k.aes)
 	oAES := []official.RawAESKey{{Namespace: ns, Name: "aes-256", Key: k.aes}}
 	ec := map[string]string{"tenant": "clinic-7", "record": "lab"}
 	req := []string{"tenant"}
@@ -277,7 +278,7 @@ func TestJavaScriptInterop(t *testing.T) {
 		t.Skip("JavaScript ESDK not installed: " + jsesdk.SetupHint)
 	}
 	k := getKeys(t)
-	kr, _ := envelope.NewRawAESKeyring(ns, "aes-256", k.aes)
+	kr, _ := keyring.NewRawAES(ns, "aes-256", k.aes)
 	c, _ := envelope.New(kr)
 	hexKey := hex.EncodeToString(k.aes)
 	ec := map[string]string{"purpose": "js", "ключ": "🩺"}

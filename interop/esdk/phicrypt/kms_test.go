@@ -9,17 +9,17 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
 	"github.com/phicrypt/phicrypt/interop/esdk/official"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
 	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 // These tests put the official Go ESDK's AWS KMS keyrings (MPL v0.4.0)
-// and phicrypt's kmskeyring on the same kmslocal: in-process behind
+// and phicrypt's keyring/kms on the same kmslocal: in-process behind
 // httptest, and the process at $PHICRYPT_KMS_ENDPOINT when set (bash
 // scripts/test.sh starts one).
 
@@ -30,12 +30,12 @@ type kmsServer struct {
 	name     string
 	endpoint string
 	region   string
-	client   *kms.Client
+	client   *awskms.Client
 }
 
 func (s kmsServer) createKey(t *testing.T, multiRegion bool) string {
 	t.Helper()
-	out, err := s.client.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(t.Name()), MultiRegion: aws.Bool(multiRegion)})
+	out, err := s.client.CreateKey(ctx, &awskms.CreateKeyInput{Description: aws.String(t.Name()), MultiRegion: aws.Bool(multiRegion)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func kmsServers(t *testing.T) []kmsServer {
 	if u := os.Getenv(kmsEndpointEnv); u != "" {
 		p := kmsServer{"process", u, kmslocal.DefaultRegion, official.NewKMSClient(u, kmslocal.DefaultRegion)}
 		// The process names its own region in ARNs; clients use it too.
-		a, err := kmskeyring.ParseARN(p.createKey(t, false))
+		a, err := kms.ParseARN(p.createKey(t, false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,19 +80,19 @@ func kmsClient(t *testing.T, kr envelope.Keyring) *envelope.Client {
 var kmsContexts = []map[string]string{{}, {"purpose": "kms-interop", "unicode-ключ": "значение 🩺"}}
 
 // TestKMSPhicryptToOfficial: the official ESDK's AWS KMS keyrings decrypt
-// what phicrypt's kmskeyring wrote.
+// what phicrypt's keyring/kms wrote.
 func TestKMSPhicryptToOfficial(t *testing.T) {
 	for _, srv := range kmsServers(t) {
 		a, b := srv.createKey(t, false), srv.createKey(t, false)
-		single, err := kmskeyring.New(srv.client, a)
+		single, err := kms.New(srv.client, a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		both, err := kmskeyring.New(srv.client, a, kmskeyring.WithAdditionalKeys(b))
+		both, err := kms.New(srv.client, a, kms.WithAdditionalKeys(b))
 		if err != nil {
 			t.Fatal(err)
 		}
-		account, _ := kmskeyring.ParseARN(a)
+		account, _ := kms.ParseARN(a)
 		filter := &official.KMSDiscoveryFilter{Partition: account.Partition, Accounts: []string{account.Account}}
 		cases := []struct {
 			name   string
@@ -135,7 +135,7 @@ func TestKMSPhicryptToOfficial(t *testing.T) {
 	}
 }
 
-// TestKMSOfficialToPhicrypt: phicrypt's kmskeyring decrypts what the
+// TestKMSOfficialToPhicrypt: phicrypt's keyring/kms decrypts what the
 // official ESDK's AWS KMS keyrings wrote.
 func TestKMSOfficialToPhicrypt(t *testing.T) {
 	for _, srv := range kmsServers(t) {
@@ -153,11 +153,11 @@ func TestKMSOfficialToPhicrypt(t *testing.T) {
 			ours   []envelope.Keyring
 		}{
 			{"strict", []official.KMSKey{srv.key(a)},
-				[]envelope.Keyring{mustKR(kmskeyring.New(srv.client, a)), mustKR(kmskeyring.NewDiscovery(srv.client, nil))}},
+				[]envelope.Keyring{mustKR(kms.New(srv.client, a)), mustKR(kms.NewDiscovery(srv.client, nil))}},
 			{"multi", []official.KMSKey{srv.key(a), srv.key(b)},
-				[]envelope.Keyring{mustKR(kmskeyring.New(srv.client, a)), mustKR(kmskeyring.New(srv.client, b))}},
+				[]envelope.Keyring{mustKR(kms.New(srv.client, a)), mustKR(kms.New(srv.client, b))}},
 			{"mrk", []official.KMSKey{{KeyID: m, Endpoint: srv.endpoint, Region: srv.region, Kind: official.KMSMRK}},
-				[]envelope.Keyring{mustKR(kmskeyring.NewMRK(srv.client, m)), mustKR(kmskeyring.NewMRKDiscovery(srv.client, srv.region, nil))}},
+				[]envelope.Keyring{mustKR(kms.NewMRK(srv.client, m)), mustKR(kms.NewMRKDiscovery(srv.client, srv.region, nil))}},
 		}
 		for _, c := range cases {
 			for _, suite := range []uint16{0, 0x0478, 0x0578} {
@@ -173,7 +173,7 @@ func TestKMSOfficialToPhicrypt(t *testing.T) {
 						t.Fatal(err)
 					}
 					for j, edk := range h.EncryptedDataKeys {
-						if edk.ProviderID != kmskeyring.ProviderID || string(edk.ProviderInfo) != c.theirs[j].KeyID {
+						if edk.ProviderID != kms.ProviderID || string(edk.ProviderInfo) != c.theirs[j].KeyID {
 							t.Fatalf("%s: official EDK %d: %q %q", name, j, edk.ProviderID, edk.ProviderInfo)
 						}
 					}

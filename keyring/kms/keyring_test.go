@@ -1,4 +1,4 @@
-package kmskeyring_test
+package kms_test
 
 import (
 	"bytes"
@@ -11,10 +11,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
 	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
@@ -34,9 +35,9 @@ func client(t *testing.T, kr envelope.Keyring, opts ...envelope.Option) *envelop
 	return c
 }
 
-func keyring(t *testing.T, c kmskeyring.Client, id string, opts ...kmskeyring.Option) *kmskeyring.Keyring {
+func strict(t *testing.T, c kms.Client, id string, opts ...kms.Option) *kms.Keyring {
 	t.Helper()
-	kr, err := kmskeyring.New(c, id, opts...)
+	kr, err := kms.New(c, id, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +71,10 @@ func checkNoDecryptionKey(t *testing.T, err error) *envelope.NoDecryptionKeyErro
 	return nd
 }
 
-// checkKMSError requires err to hold a *KMSError of op and code.
-func checkKMSError(t *testing.T, err error, op, code string) *kmskeyring.KMSError {
+// checkKMSError requires err to hold a *Error of op and code.
+func checkKMSError(t *testing.T, err error, op, code string) *kms.Error {
 	t.Helper()
-	var ke *kmskeyring.KMSError
+	var ke *kms.Error
 	if !errors.As(err, &ke) || ke.Op != op || ke.Code != code {
 		t.Fatalf("got %v, want a KMS %s error %s", err, op, code)
 	}
@@ -86,7 +87,7 @@ func checkKMSError(t *testing.T, err error, op, code string) *kmskeyring.KMSErro
 func TestRoundTrip(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	arn := env.CreateKey(t)
-	kr := keyring(t, env.Client, arn)
+	kr := strict(t, env.Client, arn)
 	for _, suite := range suites {
 		for _, ctxt := range []map[string]string{nil, ec} {
 			for _, size := range []int{0, 1, 70000} {
@@ -109,7 +110,7 @@ func TestRoundTrip(t *testing.T) {
 						t.Fatalf("%s: %d EDKs", name, len(h.EncryptedDataKeys))
 					}
 					edk := h.EncryptedDataKeys[0]
-					if edk.ProviderID != kmskeyring.ProviderID || string(edk.ProviderInfo) != arn || len(edk.Ciphertext) == 0 {
+					if edk.ProviderID != kms.ProviderID || string(edk.ProviderInfo) != arn || len(edk.Ciphertext) == 0 {
 						t.Fatalf("%s: EDK %q %q", name, edk.ProviderID, edk.ProviderInfo)
 					}
 					if !slices.Equal(ops(enc), []string{"GenerateDataKey"}) || !slices.Equal(ops(dec), []string{"Decrypt"}) {
@@ -137,7 +138,7 @@ func TestRoundTrip(t *testing.T) {
 // as one-shot calls do.
 func TestStreamingRoundTrip(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
-	c := client(t, keyring(t, env.Client, env.CreateKey(t)), envelope.WithFrameLength(1024))
+	c := client(t, strict(t, env.Client, env.CreateKey(t)), envelope.WithFrameLength(1024))
 	p := plaintext(10000)
 	var buf bytes.Buffer
 	w, err := c.NewEncryptWriter(ctx, &buf, ec)
@@ -161,12 +162,12 @@ func TestStreamingRoundTrip(t *testing.T) {
 }
 
 // TestWrongContext: KMS refuses a data key under another encryption context
-// with InvalidCiphertextException, which surfaces as a *KMSError inside
+// with InvalidCiphertextException, which surfaces as a *Error inside
 // ErrNoDecryptionKey.
 func TestWrongContext(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	arn := env.CreateKey(t)
-	kr := keyring(t, env.Client, arn)
+	kr := strict(t, env.Client, arn)
 	for _, suite := range suites {
 		t.Run(suite.String(), func(t *testing.T) {
 			msg, err := client(t, kr, envelope.WithSuite(suite)).Encrypt(ctx, plaintext(100), ec)
@@ -196,7 +197,7 @@ func TestWrongContext(t *testing.T) {
 // a required pair is not in the header, so the caller's value goes to KMS.
 func TestWrongRequiredContext(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
-	kr := keyring(t, env.Client, env.CreateKey(t))
+	kr := strict(t, env.Client, env.CreateKey(t))
 	cmm := envelope.NewRequiredContextMaterialsManager(envelope.NewDefaultMaterialsManager(kr), "tenant")
 	c, err := envelope.NewWithMaterialsManager(cmm)
 	if err != nil {
@@ -228,12 +229,12 @@ func TestWrongRequiredContext(t *testing.T) {
 func TestWrongKey(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	a, b := env.CreateKey(t), env.CreateKey(t)
-	msg, err := client(t, keyring(t, env.Client, a)).Encrypt(ctx, plaintext(10), ec)
+	msg, err := client(t, strict(t, env.Client, a)).Encrypt(ctx, plaintext(10), ec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := env.Server.Counts()["Decrypt"]
-	_, _, err = client(t, keyring(t, env.Client, b)).Decrypt(ctx, msg)
+	_, _, err = client(t, strict(t, env.Client, b)).Decrypt(ctx, msg)
 	nd := checkNoDecryptionKey(t, err)
 	if n := env.Server.Counts()["Decrypt"]; n != before {
 		t.Fatalf("%d KMS Decrypt calls for a key the keyring does not hold", n-before)
@@ -241,7 +242,7 @@ func TestWrongKey(t *testing.T) {
 	if !strings.Contains(err.Error(), b) || len(nd.Errs) == 0 {
 		t.Fatalf("error %q does not name the keyring's key", err)
 	}
-	var ke *kmskeyring.KMSError
+	var ke *kms.Error
 	if errors.As(err, &ke) {
 		t.Fatalf("a KMS error without a KMS call: %v", ke)
 	}
@@ -252,13 +253,13 @@ func TestWrongKey(t *testing.T) {
 func TestDisabledKey(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	arn := env.CreateKey(t)
-	kr := keyring(t, env.Client, arn)
+	kr := strict(t, env.Client, arn)
 	c := client(t, kr)
 	msg, err := c.Encrypt(ctx, plaintext(100), ec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
+	if _, err := env.Client.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = c.Decrypt(ctx, msg)
@@ -276,7 +277,7 @@ func TestDisabledKey(t *testing.T) {
 	}
 	checkNoKeyMaterial(t, env, err)
 
-	if _, err := env.Client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(arn)}); err != nil {
+	if _, err := env.Client.EnableKey(ctx, &awskms.EnableKeyInput{KeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c.Decrypt(ctx, msg); err != nil {
@@ -288,7 +289,7 @@ func TestDisabledKey(t *testing.T) {
 // NotFoundException.
 func TestMissingKey(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
-	_, err := client(t, keyring(t, env.Client, "alias/none")).Encrypt(ctx, plaintext(1), nil)
+	_, err := client(t, strict(t, env.Client, "alias/none")).Encrypt(ctx, plaintext(1), nil)
 	checkKMSError(t, err, "GenerateDataKey", "NotFoundException")
 }
 
@@ -297,7 +298,7 @@ func TestMissingKey(t *testing.T) {
 func TestMultiKeyEncrypt(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	a, b := env.CreateKey(t), env.CreateKey(t)
-	kr := keyring(t, env.Client, a, kmskeyring.WithAdditionalKeys(b))
+	kr := strict(t, env.Client, a, kms.WithAdditionalKeys(b))
 	if ids := kr.KeyIDs(); !slices.Equal(ids, []string{a, b}) {
 		t.Fatalf("KeyIDs %v", ids)
 	}
@@ -319,7 +320,7 @@ func TestMultiKeyEncrypt(t *testing.T) {
 	}
 	for _, id := range []string{a, b} {
 		t.Run(id, func(t *testing.T) {
-			got, _, err := client(t, keyring(t, env.Client, id)).Decrypt(ctx, msg)
+			got, _, err := client(t, strict(t, env.Client, id)).Decrypt(ctx, msg)
 			if err != nil || !bytes.Equal(got, p) {
 				t.Fatalf("decrypt with %s alone: %v", id, err)
 			}
@@ -342,12 +343,12 @@ func TestMultiKeyEncrypt(t *testing.T) {
 func TestAliasGenerator(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	arn := env.CreateKey(t, "alias/phi-gen")
-	a, _ := kmskeyring.ParseARN(arn)
-	aliasARN := kmskeyring.ARN{Partition: a.Partition, Service: "kms", Region: a.Region, Account: a.Account, ResourceType: "alias", ResourceID: "phi-gen"}.String()
+	a, _ := kms.ParseARN(arn)
+	aliasARN := kms.ARN{Partition: a.Partition, Service: "kms", Region: a.Region, Account: a.Account, ResourceType: "alias", ResourceID: "phi-gen"}.String()
 	for _, gen := range []string{"alias/phi-gen", aliasARN} {
 		t.Run(gen, func(t *testing.T) {
 			env.TakeCalls()
-			kr := keyring(t, env.Client, gen)
+			kr := strict(t, env.Client, gen)
 			p := plaintext(64)
 			msg, err := client(t, kr).Encrypt(ctx, p, ec)
 			if err != nil {
@@ -364,7 +365,7 @@ func TestAliasGenerator(t *testing.T) {
 			if calls := env.TakeCalls(); len(calls) != 0 {
 				t.Fatalf("%s: KMS calls %v for a data key the alias keyring cannot match", gen, ops(calls))
 			}
-			got, _, err := client(t, keyring(t, env.Client, arn)).Decrypt(ctx, msg)
+			got, _, err := client(t, strict(t, env.Client, arn)).Decrypt(ctx, msg)
 			if err != nil || !bytes.Equal(got, p) {
 				t.Fatalf("%s: decrypt with the key ARN: %v", gen, err)
 			}
@@ -377,12 +378,12 @@ func TestGrantTokens(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	a, b := env.CreateKey(t), env.CreateKey(t)
 	tokens := []string{"grant-token-1", "grant-token-2"}
-	kr := keyring(t, env.Client, a, kmskeyring.WithAdditionalKeys(b), kmskeyring.WithGrantTokens(tokens...))
+	kr := strict(t, env.Client, a, kms.WithAdditionalKeys(b), kms.WithGrantTokens(tokens...))
 	msg, err := client(t, kr).Encrypt(ctx, plaintext(10), ec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dkr, err := kmskeyring.NewDiscovery(env.Client, nil, kmskeyring.WithGrantTokens(tokens...))
+	dkr, err := kms.NewDiscovery(env.Client, nil, kms.WithGrantTokens(tokens...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +402,7 @@ func TestGrantTokens(t *testing.T) {
 		}
 	}
 	// Without the option no tokens are sent.
-	if _, err := client(t, keyring(t, env.Client, a)).Encrypt(ctx, plaintext(10), ec); err != nil {
+	if _, err := client(t, strict(t, env.Client, a)).Encrypt(ctx, plaintext(10), ec); err != nil {
 		t.Fatal(err)
 	}
 	if calls := env.TakeCalls(); calls[0].GrantTokens != nil {
@@ -415,7 +416,7 @@ func TestDiscovery(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	arn := env.CreateKey(t)
 	p := plaintext(2000)
-	msg, err := client(t, keyring(t, env.Client, arn)).Encrypt(ctx, p, ec)
+	msg, err := client(t, strict(t, env.Client, arn)).Encrypt(ctx, p, ec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,17 +424,17 @@ func TestDiscovery(t *testing.T) {
 	account := env.Server.Account()
 	cases := []struct {
 		name   string
-		filter *kmskeyring.DiscoveryFilter
+		filter *kms.DiscoveryFilter
 		ok     bool
 	}{
 		{"no filter", nil, true},
-		{"account allowed", &kmskeyring.DiscoveryFilter{Partition: "aws", Accounts: []string{account}}, true},
-		{"one of two accounts", &kmskeyring.DiscoveryFilter{Partition: "aws", Accounts: []string{"444455556666", account}}, true},
-		{"other account", &kmskeyring.DiscoveryFilter{Partition: "aws", Accounts: []string{"444455556666"}}, false},
-		{"other partition", &kmskeyring.DiscoveryFilter{Partition: "aws-cn", Accounts: []string{account}}, false},
+		{"account allowed", &kms.DiscoveryFilter{Partition: "aws", Accounts: []string{account}}, true},
+		{"one of two accounts", &kms.DiscoveryFilter{Partition: "aws", Accounts: []string{"444455556666", account}}, true},
+		{"other account", &kms.DiscoveryFilter{Partition: "aws", Accounts: []string{"444455556666"}}, false},
+		{"other partition", &kms.DiscoveryFilter{Partition: "aws-cn", Accounts: []string{account}}, false},
 	}
 	for _, c := range cases {
-		kr, err := kmskeyring.NewDiscovery(env.Client, c.filter)
+		kr, err := kms.NewDiscovery(env.Client, c.filter)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -454,28 +455,28 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 
-	kr, _ := kmskeyring.NewDiscovery(env.Client, nil)
+	kr, _ := kms.NewDiscovery(env.Client, nil)
 	if _, err := client(t, kr).Encrypt(ctx, p, ec); err == nil {
 		t.Fatal("a discovery keyring encrypted")
 	}
 	if len(env.TakeCalls()) != 0 {
 		t.Fatal("a discovery keyring called KMS on encrypt")
 	}
-	for _, f := range []*kmskeyring.DiscoveryFilter{
+	for _, f := range []*kms.DiscoveryFilter{
 		{Partition: "aws"},
 		{Accounts: []string{account}},
 		{Partition: "aws", Accounts: []string{""}},
 	} {
 		t.Run(fmt.Sprintf("%+v", *f), func(t *testing.T) {
-			if _, err := kmskeyring.NewDiscovery(env.Client, f); err == nil {
+			if _, err := kms.NewDiscovery(env.Client, f); err == nil {
 				t.Errorf("NewDiscovery accepted filter %+v", f)
 			}
 		})
 	}
-	if _, err := kmskeyring.NewDiscovery(env.Client, nil, kmskeyring.WithAdditionalKeys(arn)); err == nil {
+	if _, err := kms.NewDiscovery(env.Client, nil, kms.WithAdditionalKeys(arn)); err == nil {
 		t.Error("NewDiscovery accepted additional keys")
 	}
-	if _, err := kmskeyring.NewDiscovery(nil, nil); err == nil {
+	if _, err := kms.NewDiscovery(nil, nil); err == nil {
 		t.Error("NewDiscovery accepted a nil client")
 	}
 }
@@ -484,12 +485,12 @@ func TestDiscovery(t *testing.T) {
 // not change the keyring.
 func TestDiscoveryFilterIsCopied(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
-	msg, err := client(t, keyring(t, env.Client, env.CreateKey(t))).Encrypt(ctx, plaintext(1), nil)
+	msg, err := client(t, strict(t, env.Client, env.CreateKey(t))).Encrypt(ctx, plaintext(1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &kmskeyring.DiscoveryFilter{Partition: "aws", Accounts: []string{"444455556666"}}
-	kr, err := kmskeyring.NewDiscovery(env.Client, f)
+	f := &kms.DiscoveryFilter{Partition: "aws", Accounts: []string{"444455556666"}}
+	kr, err := kms.NewDiscovery(env.Client, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,22 +505,22 @@ func TestDiscoveryFilterIsCopied(t *testing.T) {
 func TestInvalidProviderInfo(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	arn := env.CreateKey(t)
-	kr := keyring(t, env.Client, arn)
+	kr := strict(t, env.Client, arn)
 	msg, err := client(t, kr).Encrypt(ctx, plaintext(1), ec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := header(t, msg)
 	env.TakeCalls()
-	dkr, _ := kmskeyring.NewDiscovery(env.Client, nil)
+	dkr, _ := kms.NewDiscovery(env.Client, nil)
 	for _, info := range []string{"alias/phi", "arn:aws:kms:us-east-1:111122223333:alias/phi", "arn:aws:kms:us-east-1::key/k", ""} {
 		t.Run(fmt.Sprintf("%q", info), func(t *testing.T) {
-			bad := envelope.EncryptedDataKey{ProviderID: kmskeyring.ProviderID, ProviderInfo: []byte(info), Ciphertext: []byte{1}}
+			bad := envelope.EncryptedDataKey{ProviderID: kms.ProviderID, ProviderInfo: []byte(info), Ciphertext: []byte{1}}
 			for _, k := range []envelope.Keyring{kr, dkr} {
 				m := &envelope.DecryptionMaterials{Suite: h.Suite, EncryptionContext: h.EncryptionContext}
 				err := k.OnDecrypt(ctx, m, append([]envelope.EncryptedDataKey{bad}, h.EncryptedDataKeys...))
 				checkNoDecryptionKey(t, err)
-				if !errors.Is(err, kmskeyring.ErrInvalidARN) {
+				if !errors.Is(err, kms.ErrInvalidARN) {
 					t.Fatalf("%v, provider info %q: %v, want ErrInvalidARN", k, info, err)
 				}
 			}
@@ -541,10 +542,10 @@ func TestInvalidProviderInfo(t *testing.T) {
 // keyrings; the plain strict keyring does not match a replica ARN.
 func TestMRK(t *testing.T) {
 	east, west, eastARN, westARN := mrkPair(t)
-	if !kmskeyring.MRKMatch(eastARN, westARN) || eastARN == westARN {
+	if !kms.MRKMatch(eastARN, westARN) || eastARN == westARN {
 		t.Fatalf("kmslocal MRK ARNs %q, %q", eastARN, westARN)
 	}
-	enc, err := kmskeyring.NewMRK(east.Client, eastARN)
+	enc, err := kms.NewMRK(east.Client, eastARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +556,7 @@ func TestMRK(t *testing.T) {
 	}
 	east.TakeCalls()
 
-	mrk, err := kmskeyring.NewMRK(west.Client, westARN)
+	mrk, err := kms.NewMRK(west.Client, westARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,13 +568,13 @@ func TestMRK(t *testing.T) {
 		t.Fatalf("replica region KMS calls %+v, want one Decrypt with %s", calls, westARN)
 	}
 
-	_, _, err = client(t, keyring(t, west.Client, westARN)).Decrypt(ctx, msg)
+	_, _, err = client(t, strict(t, west.Client, westARN)).Decrypt(ctx, msg)
 	checkNoDecryptionKey(t, err)
 	if calls := west.TakeCalls(); len(calls) != 0 {
 		t.Fatalf("strict keyring called KMS %v for a replica ARN", ops(calls))
 	}
 
-	disc, err := kmskeyring.NewMRKDiscovery(west.Client, "us-west-2", &kmskeyring.DiscoveryFilter{Partition: "aws", Accounts: []string{west.Server.Account()}})
+	disc, err := kms.NewMRKDiscovery(west.Client, "us-west-2", &kms.DiscoveryFilter{Partition: "aws", Accounts: []string{west.Server.Account()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,13 +587,13 @@ func TestMRK(t *testing.T) {
 	}
 	// Plain discovery asks with the ARN in the message, which the replica
 	// region does not hold.
-	plain, _ := kmskeyring.NewDiscovery(west.Client, nil)
+	plain, _ := kms.NewDiscovery(west.Client, nil)
 	_, _, err = client(t, plain).Decrypt(ctx, msg)
 	checkNoDecryptionKey(t, err)
 
 	// MRK discovery takes single-Region keys of its own region only.
 	srk := east.CreateKey(t)
-	msg2, err := client(t, keyring(t, east.Client, srk)).Encrypt(ctx, p, nil)
+	msg2, err := client(t, strict(t, east.Client, srk)).Encrypt(ctx, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,7 +603,7 @@ func TestMRK(t *testing.T) {
 	if calls := west.TakeCalls(); len(calls) != 0 {
 		t.Fatalf("MRK discovery called KMS %v for a key of another region", ops(calls))
 	}
-	eastDisc, err := kmskeyring.NewMRKDiscovery(east.Client, "us-east-1", nil)
+	eastDisc, err := kms.NewMRKDiscovery(east.Client, "us-east-1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,10 +611,10 @@ func TestMRK(t *testing.T) {
 		t.Fatalf("MRK discovery, single-Region key of its region: %v", err)
 	}
 
-	if _, err := kmskeyring.NewMRKDiscovery(west.Client, "us-east-1", nil); err == nil {
+	if _, err := kms.NewMRKDiscovery(west.Client, "us-east-1", nil); err == nil {
 		t.Error("NewMRKDiscovery accepted a client of another region")
 	}
-	if _, err := kmskeyring.NewMRKDiscovery(west.Client, "", nil); err == nil {
+	if _, err := kms.NewMRKDiscovery(west.Client, "", nil); err == nil {
 		t.Error("NewMRKDiscovery accepted an empty region")
 	}
 }
@@ -624,8 +625,8 @@ func TestNewMulti(t *testing.T) {
 	east := kmstest.Start(t, kmslocal.Options{Region: "us-east-1"})
 	west := kmstest.Start(t, kmslocal.Options{Region: "us-west-2"})
 	a, b := east.CreateKey(t), west.CreateKey(t)
-	clients := map[string]kmskeyring.Client{"us-east-1": east.Client, "us-west-2": west.Client}
-	multi, err := kmskeyring.NewMulti(func(r string) kmskeyring.Client { return clients[r] }, a, b)
+	clients := map[string]kms.Client{"us-east-1": east.Client, "us-west-2": west.Client}
+	multi, err := kms.NewMulti(func(r string) kms.Client { return clients[r] }, a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -640,7 +641,7 @@ func TestNewMulti(t *testing.T) {
 	if n := len(header(t, msg).EncryptedDataKeys); n != 2 {
 		t.Fatalf("%d EDKs", n)
 	}
-	for _, kr := range []envelope.Keyring{multi, keyring(t, east.Client, a), keyring(t, west.Client, b)} {
+	for _, kr := range []envelope.Keyring{multi, strict(t, east.Client, a), strict(t, west.Client, b)} {
 		t.Run(fmt.Sprint(kr), func(t *testing.T) {
 			got, _, err := client(t, kr).Decrypt(ctx, msg)
 			if err != nil || !bytes.Equal(got, p) {
@@ -649,13 +650,13 @@ func TestNewMulti(t *testing.T) {
 		})
 	}
 
-	if _, err := kmskeyring.NewMulti(func(string) kmskeyring.Client { return nil }, a); err == nil {
+	if _, err := kms.NewMulti(func(string) kms.Client { return nil }, a); err == nil {
 		t.Error("NewMulti accepted a nil client for a region")
 	}
-	if _, err := kmskeyring.NewMulti(nil, a); err == nil {
+	if _, err := kms.NewMulti(nil, a); err == nil {
 		t.Error("NewMulti accepted a nil clientFor")
 	}
-	if _, err := kmskeyring.NewMulti(func(string) kmskeyring.Client { return east.Client }, a, "alias/"); err == nil {
+	if _, err := kms.NewMulti(func(string) kms.Client { return east.Client }, a, "alias/"); err == nil {
 		t.Error("NewMulti accepted an invalid key identifier")
 	}
 }
@@ -665,12 +666,12 @@ func TestNewMulti(t *testing.T) {
 func TestKeyringBesideRawKeyring(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	arn := env.CreateKey(t)
-	raw, err := envelope.NewRawAESKeyring("phicrypt-test", "aes", bytes.Repeat([]byte{7}, 32))
+	raw, err := keyring.NewRawAES("phicrypt-test", "aes", bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr := keyring(t, env.Client, arn)
-	multi, err := envelope.NewMultiKeyring(raw, kr)
+	kr := strict(t, env.Client, arn)
+	multi, err := keyring.NewMulti(raw, kr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -694,7 +695,7 @@ func TestKeyringBesideRawKeyring(t *testing.T) {
 // faultyClient passes calls to KMS and spoils the answers: another KeyId,
 // or a data key one byte short.
 type faultyClient struct {
-	kmskeyring.Client
+	kms.Client
 	keyID string
 	short bool
 }
@@ -708,7 +709,7 @@ func (f faultyClient) spoil(keyID **string, pt *[]byte) {
 	}
 }
 
-func (f faultyClient) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, o ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error) {
+func (f faultyClient) GenerateDataKey(ctx context.Context, in *awskms.GenerateDataKeyInput, o ...func(*awskms.Options)) (*awskms.GenerateDataKeyOutput, error) {
 	out, err := f.Client.GenerateDataKey(ctx, in, o...)
 	if err == nil {
 		f.spoil(&out.KeyId, &out.Plaintext)
@@ -716,7 +717,7 @@ func (f faultyClient) GenerateDataKey(ctx context.Context, in *kms.GenerateDataK
 	return out, err
 }
 
-func (f faultyClient) Encrypt(ctx context.Context, in *kms.EncryptInput, o ...func(*kms.Options)) (*kms.EncryptOutput, error) {
+func (f faultyClient) Encrypt(ctx context.Context, in *awskms.EncryptInput, o ...func(*awskms.Options)) (*awskms.EncryptOutput, error) {
 	out, err := f.Client.Encrypt(ctx, in, o...)
 	if err == nil {
 		var none []byte
@@ -725,7 +726,7 @@ func (f faultyClient) Encrypt(ctx context.Context, in *kms.EncryptInput, o ...fu
 	return out, err
 }
 
-func (f faultyClient) Decrypt(ctx context.Context, in *kms.DecryptInput, o ...func(*kms.Options)) (*kms.DecryptOutput, error) {
+func (f faultyClient) Decrypt(ctx context.Context, in *awskms.DecryptInput, o ...func(*awskms.Options)) (*awskms.DecryptOutput, error) {
 	out, err := f.Client.Decrypt(ctx, in, o...)
 	if err == nil {
 		f.spoil(&out.KeyId, &out.Plaintext)
@@ -739,7 +740,7 @@ func (f faultyClient) Decrypt(ctx context.Context, in *kms.DecryptInput, o ...fu
 func TestKMSAnswersChecked(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	a, b := env.CreateKey(t), env.CreateKey(t)
-	good := keyring(t, env.Client, a)
+	good := strict(t, env.Client, a)
 	msg, err := client(t, good).Encrypt(ctx, plaintext(10), ec)
 	if err != nil {
 		t.Fatal(err)
@@ -755,7 +756,7 @@ func TestKMSAnswersChecked(t *testing.T) {
 	}
 	for _, c := range faults {
 		c.f.Client = env.Client
-		kr := keyring(t, c.f, a, kmskeyring.WithAdditionalKeys(b))
+		kr := strict(t, c.f, a, kms.WithAdditionalKeys(b))
 
 		m := &envelope.DecryptionMaterials{Suite: h.Suite, EncryptionContext: h.EncryptionContext}
 		err := kr.OnDecrypt(ctx, m, h.EncryptedDataKeys)
@@ -776,7 +777,7 @@ func TestKMSAnswersChecked(t *testing.T) {
 		checkNoKeyMaterial(t, env, err)
 	}
 	// A failing additional key leaves the materials as they were.
-	kr := keyring(t, env.Client, a, kmskeyring.WithAdditionalKeys("alias/none"))
+	kr := strict(t, env.Client, a, kms.WithAdditionalKeys("alias/none"))
 	em := &envelope.EncryptionMaterials{Suite: envelope.AES256GCMHKDFSHA512Commit, EncryptionContext: ec}
 	err = kr.OnEncrypt(ctx, em)
 	checkKMSError(t, err, "Encrypt", "NotFoundException")

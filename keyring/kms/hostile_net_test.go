@@ -1,4 +1,4 @@
-package kmskeyring_test
+package kms_test
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
 	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
@@ -86,8 +86,8 @@ func TestHostileEndpointFromConfig(t *testing.T) {
 				}
 			}
 			hc := &countingClient{next: http.DefaultClient}
-			c, err := kmskeyring.NewClient(context.Background(), loadConfig(t, hc), "")
-			if !errors.Is(err, kmskeyring.ErrInsecureEndpoint) {
+			c, err := kms.NewClient(context.Background(), loadConfig(t, hc), "")
+			if !errors.Is(err, kms.ErrInsecureEndpoint) {
 				t.Fatalf("NewClient = %v, want ErrInsecureEndpoint", err)
 			}
 			if c != nil || hc.n.Load() != 0 {
@@ -104,28 +104,28 @@ func TestHostileEndpointAtRequest(t *testing.T) {
 	hc := &countingClient{next: http.DefaultClient}
 	cfg := loadConfig(t, hc)
 	cfg.ServiceOptions = append(cfg.ServiceOptions, func(_ string, v any) {
-		if o, ok := v.(*kms.Options); ok {
+		if o, ok := v.(*awskms.Options); ok {
 			o.EndpointResolverV2 = remoteResolver{}
 		}
 	})
-	c, err := kmskeyring.NewClient(context.Background(), cfg, "")
+	c, err := kms.NewClient(context.Background(), cfg, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("alias/x"), Plaintext: []byte("k")})
-	if !errors.Is(err, kmskeyring.ErrInsecureEndpoint) {
+	_, err = c.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String("alias/x"), Plaintext: []byte("k")})
+	if !errors.Is(err, kms.ErrInsecureEndpoint) {
 		t.Fatalf("Encrypt via resolver = %v, want ErrInsecureEndpoint", err)
 	}
-	c2, err := kmskeyring.NewClient(context.Background(), loadConfig(t, hc), "")
+	c2, err := kms.NewClient(context.Background(), loadConfig(t, hc), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c2.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("alias/x"), Plaintext: []byte("k")},
-		func(o *kms.Options) { o.BaseEndpoint = aws.String(remote) })
-	if !errors.Is(err, kmskeyring.ErrInsecureEndpoint) {
+	_, err = c2.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String("alias/x"), Plaintext: []byte("k")},
+		func(o *awskms.Options) { o.BaseEndpoint = aws.String(remote) })
+	if !errors.Is(err, kms.ErrInsecureEndpoint) {
 		t.Fatalf("Encrypt with per-call endpoint = %v, want ErrInsecureEndpoint", err)
 	}
 	if n := hc.n.Load(); n != 0 {
@@ -138,7 +138,7 @@ func TestHostileEndpointAtRequest(t *testing.T) {
 
 type remoteResolver struct{}
 
-func (remoteResolver) ResolveEndpoint(context.Context, kms.EndpointParameters) (smithyendpoints.Endpoint, error) {
+func (remoteResolver) ResolveEndpoint(context.Context, awskms.EndpointParameters) (smithyendpoints.Endpoint, error) {
 	u, err := url.Parse(remote)
 	if err != nil {
 		return smithyendpoints.Endpoint{}, err
@@ -152,11 +152,11 @@ func TestEndpointFromConfigLoopback(t *testing.T) {
 	env := kmstest.Start(t, kmslocal.Options{})
 	t.Setenv("AWS_ENDPOINT_URL_KMS", env.Endpoint)
 	hc := &countingClient{next: http.DefaultClient}
-	c, err := kmskeyring.NewClient(context.Background(), loadConfig(t, hc), "")
+	c, err := kms.NewClient(context.Background(), loadConfig(t, hc), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.CreateKey(context.Background(), &kms.CreateKeyInput{}); err != nil {
+	if _, err := c.CreateKey(context.Background(), &awskms.CreateKeyInput{}); err != nil {
 		t.Fatal(err)
 	}
 	if hc.n.Load() != 1 {

@@ -1,4 +1,4 @@
-package kmskeyring
+package kms
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
 )
@@ -24,7 +24,7 @@ func (f *DiscoveryFilter) check() error {
 		return nil
 	}
 	if f.Partition == "" || len(f.Accounts) == 0 || slices.Contains(f.Accounts, "") {
-		return errors.New("kmskeyring: a discovery filter needs a partition and at least one non-empty account")
+		return errors.New("kms: a discovery filter needs a partition and at least one non-empty account")
 	}
 	return nil
 }
@@ -55,15 +55,15 @@ func NewDiscovery(client Client, filter *DiscoveryFilter, opts ...Option) (*Disc
 // NewMRKDiscovery returns the MRK-aware discovery keyring for a client of
 // region. A multi-Region key's data key is decrypted by its replica in
 // region (the provider info ARN with region substituted); a single-Region
-// key's data key only if the key is in region. If client is a *kms.Client
-// whose region differs from region, it fails.
+// key's data key only if the key is in region. If client is the SDK's
+// *kms.Client and its region differs from region, it fails.
 func NewMRKDiscovery(client Client, region string, filter *DiscoveryFilter, opts ...Option) (*DiscoveryKeyring, error) {
 	if region == "" {
-		return nil, errors.New("kmskeyring: an MRK-aware discovery keyring needs the client's region")
+		return nil, errors.New("kms: an MRK-aware discovery keyring needs the client's region")
 	}
-	if c, ok := client.(interface{ Options() kms.Options }); ok {
+	if c, ok := client.(interface{ Options() awskms.Options }); ok {
 		if r := c.Options().Region; r != region {
-			return nil, fmt.Errorf("kmskeyring: MRK-aware discovery keyring for region %q with a KMS client of region %q", region, r)
+			return nil, fmt.Errorf("kms: MRK-aware discovery keyring for region %q with a KMS client of region %q", region, r)
 		}
 	}
 	return newDiscovery(client, region, filter, opts)
@@ -71,14 +71,14 @@ func NewMRKDiscovery(client Client, region string, filter *DiscoveryFilter, opts
 
 func newDiscovery(client Client, region string, filter *DiscoveryFilter, opts []Option) (*DiscoveryKeyring, error) {
 	if client == nil {
-		return nil, errors.New("kmskeyring: nil KMS client")
+		return nil, errors.New("kms: nil KMS client")
 	}
 	if err := filter.check(); err != nil {
 		return nil, err
 	}
 	c := buildConfig(opts)
 	if len(c.additional) > 0 {
-		return nil, errors.New("kmskeyring: a discovery keyring has no keys to add (WithAdditionalKeys)")
+		return nil, errors.New("kms: a discovery keyring has no keys to add (WithAdditionalKeys)")
 	}
 	k := &DiscoveryKeyring{client: client, grantTokens: slices.Clone(c.grantTokens), region: region}
 	if filter != nil {
@@ -101,7 +101,7 @@ func (k *DiscoveryKeyring) String() string {
 // OnEncrypt implements envelope.Keyring: it always fails, as a discovery
 // keyring names no key to encrypt with.
 func (k *DiscoveryKeyring) OnEncrypt(context.Context, *envelope.EncryptionMaterials) error {
-	return fmt.Errorf("kmskeyring: %v cannot encrypt: it names no KMS key (use New)", k)
+	return fmt.Errorf("kms: %v cannot encrypt: it names no KMS key (use New)", k)
 }
 
 // OnDecrypt implements envelope.Keyring.
@@ -131,10 +131,10 @@ func (k *DiscoveryKeyring) OnDecrypt(ctx context.Context, m *envelope.Decryption
 		if err == nil {
 			return nil
 		}
-		errs = append(errs, fmt.Errorf("kmskeyring: %v: data key %d%s: %w", k, i, storedUnder(info, id), err))
+		errs = append(errs, fmt.Errorf("kms: %v: data key %d%s: %w", k, i, storedUnder(info, id), err))
 	}
 	if len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("kmskeyring: %v: no AWS KMS data key passes the filter", k))
+		errs = append(errs, fmt.Errorf("kms: %v: no AWS KMS data key passes the filter", k))
 	}
 	return &envelope.NoDecryptionKeyError{EncryptedDataKeys: len(edks), Errs: errs}
 }

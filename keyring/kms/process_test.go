@@ -1,4 +1,4 @@
-package kmskeyring_test
+package kms_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 func TestProcessRoundTrip(t *testing.T) {
 	env := kmstest.Process(t)
 	arn := env.CreateKey(t)
-	kr := keyring(t, env.Client, arn)
+	kr := strict(t, env.Client, arn)
 	for _, suite := range suites {
 		c := client(t, kr, envelope.WithSuite(suite))
 		p := plaintext(100000)
@@ -40,6 +40,6 @@ func TestProcessRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = client(t, keyring(t, env.Client, other)).Decrypt(ctx, msg)
+	_, _, err = client(t, strict(t, env.Client, other)).Decrypt(ctx, msg)
 	checkNoDecryptionKey(t, err)
 }

@@ -1,4 +1,4 @@
-// Package kmskeyring provides AWS KMS keyrings for package envelope: data
+// Package kms provides AWS KMS keyrings for package envelope: data
 // keys are generated and wrapped by AWS Key Management Service, as in the
 // AWS Encryption SDK (specification framework/aws-kms/aws-kms-keyring.md,
 // aws-kms-discovery-keyring.md, aws-kms-mrk-keyring.md,
@@ -43,7 +43,7 @@
 // A provider info that is not a valid AWS KMS key ARN makes OnDecrypt fail
 // before any KMS call. Failed attempts are collected in an
 // *envelope.NoDecryptionKeyError whose errors name the key ARN and, for
-// KMS errors (*KMSError), the KMS error type such as DisabledException or
+// KMS errors (*Error, found with errors.As), the KMS error type such as DisabledException or
 // InvalidCiphertextException; key material never appears in errors.
 //
 // # Encryption context and CloudTrail
@@ -57,9 +57,10 @@
 //
 // # Clients and endpoints
 //
-// The keyrings take a Client, satisfied by *kms.Client of
-// github.com/aws/aws-sdk-go-v2/service/kms. Build it from the default
+// The keyrings take a Client, satisfied by the *kms.Client of the AWS SDK
+// (github.com/aws/aws-sdk-go-v2/service/kms; import it under another name,
+// such as awskms, next to this package). Build it from the default
 // credential chain (config.LoadDefaultConfig); this package holds no
 // credentials. NewClient builds one for a custom endpoint after
 // CheckEndpoint refuses plain http to anything but a loopback host.
-package kmskeyring
+package kms

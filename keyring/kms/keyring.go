@@ -1,4 +1,4 @@
-package kmskeyring
+package kms
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
 
 	"github.com/phicrypt/phicrypt/envelope"
@@ -18,16 +18,17 @@ import (
 // ProviderID is the key provider ID of every AWS KMS encrypted data key.
 const ProviderID = "aws-kms"
 
-// Client is the part of the AWS KMS API the keyrings use. *kms.Client (from
-// github.com/aws/aws-sdk-go-v2/service/kms) satisfies it; build one from the
-// default credential chain (config.LoadDefaultConfig) or with NewClient.
+// Client is the part of the AWS KMS API the keyrings use. The SDK's
+// *kms.Client (from github.com/aws/aws-sdk-go-v2/service/kms) satisfies it;
+// build one from the default credential chain (config.LoadDefaultConfig) or
+// with NewClient.
 type Client interface {
-	GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, optFns ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
-	Encrypt(ctx context.Context, in *kms.EncryptInput, optFns ...func(*kms.Options)) (*kms.EncryptOutput, error)
-	Decrypt(ctx context.Context, in *kms.DecryptInput, optFns ...func(*kms.Options)) (*kms.DecryptOutput, error)
+	GenerateDataKey(ctx context.Context, in *awskms.GenerateDataKeyInput, optFns ...func(*awskms.Options)) (*awskms.GenerateDataKeyOutput, error)
+	Encrypt(ctx context.Context, in *awskms.EncryptInput, optFns ...func(*awskms.Options)) (*awskms.EncryptOutput, error)
+	Decrypt(ctx context.Context, in *awskms.DecryptInput, optFns ...func(*awskms.Options)) (*awskms.DecryptOutput, error)
 }
 
-var _ Client = (*kms.Client)(nil)
+var _ Client = (*awskms.Client)(nil)
 
 // An Option configures a keyring.
 type Option func(*config)
@@ -57,10 +58,10 @@ func buildConfig(opts []Option) config {
 	return c
 }
 
-// KMSError is a failed AWS KMS call. It never holds key material. Error
+// Error is a failed AWS KMS call. It never holds key material. Error
 // quotes the key ID (a discovery keyring's comes from the message header)
 // and KMS's code and message.
-type KMSError struct {
+type Error struct {
 	Op    string // "GenerateDataKey", "Encrypt" or "Decrypt"
 	KeyID string // the KeyId of the request
 	// Code is the KMS error type (smithy.APIError's ErrorCode, e.g.
@@ -70,7 +71,7 @@ type KMSError struct {
 	Err  error // the SDK's error
 }
 
-func (e *KMSError) Error() string {
+func (e *Error) Error() string {
 	var ae smithy.APIError
 	if e.Code != "" && errors.As(e.Err, &ae) {
 		return fmt.Sprintf("KMS %s with key %q failed: %q: %q", e.Op, e.KeyID, e.Code, ae.ErrorMessage())
@@ -78,10 +79,10 @@ func (e *KMSError) Error() string {
 	return fmt.Sprintf("KMS %s with key %q failed: %v", e.Op, e.KeyID, e.Err)
 }
 
-func (e *KMSError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 func kmsError(op, keyID string, err error) error {
-	e := &KMSError{Op: op, KeyID: keyID, Err: err}
+	e := &Error{Op: op, KeyID: keyID, Err: err}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		e.Code = ae.ErrorCode()
@@ -127,7 +128,7 @@ func NewMRK(client Client, generator string, opts ...Option) (*Keyring, error) {
 
 func newStrict(client Client, generator string, mrk bool, opts []Option) (*Keyring, error) {
 	if client == nil {
-		return nil, errors.New("kmskeyring: nil KMS client")
+		return nil, errors.New("kms: nil KMS client")
 	}
 	c := buildConfig(opts)
 	keys := append([]string{generator}, c.additional...)
@@ -159,7 +160,7 @@ func (k *Keyring) KeyIDs() []string { return slices.Clone(k.keys) }
 func (k *Keyring) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials) error {
 	n := m.Suite.DataKeyLength()
 	if n == 0 {
-		return fmt.Errorf("kmskeyring: suite %s: %w", m.Suite, envelope.ErrUnsupportedSuite)
+		return fmt.Errorf("kms: suite %s: %w", m.Suite, envelope.ErrUnsupportedSuite)
 	}
 	dk := m.DataKey
 	var edks []envelope.EncryptedDataKey
@@ -172,41 +173,41 @@ func (k *Keyring) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials
 	}
 	wrap := k.keys
 	if dk == nil {
-		out, err := k.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
+		out, err := k.client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{
 			KeyId:             aws.String(k.keys[0]),
 			NumberOfBytes:     aws.Int32(int32(n)),
 			EncryptionContext: contextOrNil(m.EncryptionContext),
 			GrantTokens:       k.grantTokens,
 		})
 		if err != nil {
-			return fmt.Errorf("kmskeyring: %v: %w", k, kmsError("GenerateDataKey", k.keys[0], err))
+			return fmt.Errorf("kms: %v: %w", k, kmsError("GenerateDataKey", k.keys[0], err))
 		}
 		dk, generated = out.Plaintext, true
 		if len(dk) != n {
-			return fail(fmt.Errorf("kmskeyring: %v: GenerateDataKey returned a %d-byte data key, want %d", k, len(dk), n))
+			return fail(fmt.Errorf("kms: %v: GenerateDataKey returned a %d-byte data key, want %d", k, len(dk), n))
 		}
 		edk, err := makeEDK("GenerateDataKey", k.keys[0], out.KeyId, out.CiphertextBlob)
 		if err != nil {
-			return fail(fmt.Errorf("kmskeyring: %v: %w", k, err))
+			return fail(fmt.Errorf("kms: %v: %w", k, err))
 		}
 		edks = append(edks, edk)
 		wrap = k.keys[1:]
 	} else if len(dk) != n {
-		return fmt.Errorf("kmskeyring: %v: %d-byte data key for suite %s, want %d: %w", k, len(dk), m.Suite, n, envelope.ErrInvalidMaterials)
+		return fmt.Errorf("kms: %v: %d-byte data key for suite %s, want %d: %w", k, len(dk), m.Suite, n, envelope.ErrInvalidMaterials)
 	}
 	for _, id := range wrap {
-		out, err := k.client.Encrypt(ctx, &kms.EncryptInput{
+		out, err := k.client.Encrypt(ctx, &awskms.EncryptInput{
 			KeyId:             aws.String(id),
 			Plaintext:         dk,
 			EncryptionContext: contextOrNil(m.EncryptionContext),
 			GrantTokens:       k.grantTokens,
 		})
 		if err != nil {
-			return fail(fmt.Errorf("kmskeyring: %v: %w", k, kmsError("Encrypt", id, err)))
+			return fail(fmt.Errorf("kms: %v: %w", k, kmsError("Encrypt", id, err)))
 		}
 		edk, err := makeEDK("Encrypt", id, out.KeyId, out.CiphertextBlob)
 		if err != nil {
-			return fail(fmt.Errorf("kmskeyring: %v: %w", k, err))
+			return fail(fmt.Errorf("kms: %v: %w", k, err))
 		}
 		edks = append(edks, edk)
 	}
@@ -241,7 +242,7 @@ func kmsEDKs(who fmt.Stringer, edks []envelope.EncryptedDataKey) ([]int, []ARN, 
 		a, err := parseKeyARN(string(e.ProviderInfo))
 		if err != nil {
 			return nil, nil, &envelope.NoDecryptionKeyError{EncryptedDataKeys: len(edks), Errs: []error{
-				fmt.Errorf("kmskeyring: %v: data key %d: provider info: %w", who, i, err)}}
+				fmt.Errorf("kms: %v: data key %d: provider info: %w", who, i, err)}}
 		}
 		idx = append(idx, i)
 		arns = append(arns, a)
@@ -251,7 +252,7 @@ func kmsEDKs(who fmt.Stringer, edks []envelope.EncryptedDataKey) ([]int, []ARN, 
 
 // decryptOne calls Decrypt for one data key and checks the response.
 func decryptOne(ctx context.Context, client Client, grantTokens []string, m *envelope.DecryptionMaterials, keyID string, blob []byte) error {
-	out, err := client.Decrypt(ctx, &kms.DecryptInput{
+	out, err := client.Decrypt(ctx, &awskms.DecryptInput{
 		KeyId:             aws.String(keyID),
 		CiphertextBlob:    blob,
 		EncryptionContext: contextOrNil(m.EncryptionContext),
@@ -274,10 +275,10 @@ func decryptOne(ctx context.Context, client Client, grantTokens []string, m *env
 
 func checkDecryptMaterials(who fmt.Stringer, m *envelope.DecryptionMaterials) error {
 	if m.DataKey != nil {
-		return fmt.Errorf("kmskeyring: %v: decryption materials already hold a data key: %w", who, envelope.ErrInvalidMaterials)
+		return fmt.Errorf("kms: %v: decryption materials already hold a data key: %w", who, envelope.ErrInvalidMaterials)
 	}
 	if m.Suite.DataKeyLength() == 0 {
-		return fmt.Errorf("kmskeyring: %v: suite %s: %w", who, m.Suite, envelope.ErrUnsupportedSuite)
+		return fmt.Errorf("kms: %v: suite %s: %w", who, m.Suite, envelope.ErrUnsupportedSuite)
 	}
 	return nil
 }
@@ -306,11 +307,11 @@ func (k *Keyring) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials
 			if err == nil {
 				return nil
 			}
-			errs = append(errs, fmt.Errorf("kmskeyring: %v: data key %d%s: %w", k, i, storedUnder(info, id), err))
+			errs = append(errs, fmt.Errorf("kms: %v: data key %d%s: %w", k, i, storedUnder(info, id), err))
 		}
 	}
 	if len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("kmskeyring: %v: no data key encrypted under %s", k, strings.Join(k.keys, ", ")))
+		errs = append(errs, fmt.Errorf("kms: %v: no data key encrypted under %s", k, strings.Join(k.keys, ", ")))
 	}
 	return &envelope.NoDecryptionKeyError{EncryptedDataKeys: len(edks), Errs: errs}
 }

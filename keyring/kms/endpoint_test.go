@@ -1,4 +1,4 @@
-package kmskeyring_test
+package kms_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 )
 
 func TestCheckEndpoint(t *testing.T) {
@@ -24,7 +24,7 @@ func TestCheckEndpoint(t *testing.T) {
 	}
 	for _, u := range ok {
 		t.Run(u, func(t *testing.T) {
-			if err := kmskeyring.CheckEndpoint(u); err != nil {
+			if err := kms.CheckEndpoint(u); err != nil {
 				t.Errorf("CheckEndpoint(%q): %v", u, err)
 			}
 		})
@@ -49,7 +49,7 @@ func TestCheckEndpoint(t *testing.T) {
 	}
 	for _, c := range bad {
 		t.Run(c.why, func(t *testing.T) {
-			err := kmskeyring.CheckEndpoint(c.u)
+			err := kms.CheckEndpoint(c.u)
 			if err == nil {
 				t.Errorf("CheckEndpoint(%q) (%s) accepted", c.u, c.why)
 				return
@@ -64,22 +64,22 @@ func TestCheckEndpoint(t *testing.T) {
 func TestNewClient(t *testing.T) {
 	ctx := context.Background()
 	cfg := aws.Config{Region: "us-east-1"}
-	c, err := kmskeyring.NewClient(ctx, cfg, "http://127.0.0.1:4599")
+	c, err := kms.NewClient(ctx, cfg, "http://127.0.0.1:4599")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := aws.ToString(c.Options().BaseEndpoint); got != "http://127.0.0.1:4599" {
 		t.Errorf("BaseEndpoint %q", got)
 	}
-	if c, err = kmskeyring.NewClient(ctx, cfg, ""); err != nil || c.Options().BaseEndpoint != nil {
+	if c, err = kms.NewClient(ctx, cfg, ""); err != nil || c.Options().BaseEndpoint != nil {
 		t.Errorf("empty endpoint: %v, BaseEndpoint %v", err, c.Options().BaseEndpoint)
 	}
-	if _, err := kmskeyring.NewClient(ctx, cfg, "http://kms.example.com"); err == nil {
+	if _, err := kms.NewClient(ctx, cfg, "http://kms.example.com"); err == nil {
 		t.Error("NewClient accepted plain http to a remote host")
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := kmskeyring.NewClient(cancelled, cfg, ""); err == nil {
+	if _, err := kms.NewClient(cancelled, cfg, ""); err == nil {
 		t.Error("NewClient ignored a cancelled context")
 	}
 }

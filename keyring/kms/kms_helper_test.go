@@ -1,4 +1,4 @@
-package kmskeyring_test
+package kms_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/kmslocal"
 	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
@@ -21,8 +21,8 @@ import (
 // The KMS of these tests is kmslocal behind the stock aws-sdk-go-v2 client,
 // through kmstest, which records each request and each data key released.
 
-func newKMSClient(url, region string) *kms.Client {
-	return kms.New(kms.Options{
+func newKMSClient(url, region string) *awskms.Client {
+	return awskms.New(awskms.Options{
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDKMSLOCAL", "kmslocal-accepts-any", ""),
 		BaseEndpoint: aws.String(url),

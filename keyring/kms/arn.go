@@ -1,4 +1,4 @@
-package kmskeyring
+package kms
 
 import (
 	"errors"
@@ -29,7 +29,7 @@ var ErrInvalidARN = errors.New("not a valid AWS KMS ARN")
 func ParseARN(s string) (ARN, error) {
 	parts := strings.Split(s, ":")
 	if len(parts) != 6 {
-		return ARN{}, fmt.Errorf("kmskeyring: %q has %d ':'-separated parts, want 6: %w", s, len(parts), ErrInvalidARN)
+		return ARN{}, fmt.Errorf("kms: %q has %d ':'-separated parts, want 6: %w", s, len(parts), ErrInvalidARN)
 	}
 	a := ARN{Partition: parts[1], Service: parts[2], Region: parts[3], Account: parts[4]}
 	var fail string
@@ -58,7 +58,7 @@ func ParseARN(s string) (ARN, error) {
 		}
 	}
 	if fail != "" {
-		return ARN{}, fmt.Errorf("kmskeyring: %q %s: %w", s, fail, ErrInvalidARN)
+		return ARN{}, fmt.Errorf("kms: %q %s: %w", s, fail, ErrInvalidARN)
 	}
 	return a, nil
 }
@@ -83,7 +83,7 @@ func parseKeyARN(s string) (ARN, error) {
 		return ARN{}, err
 	}
 	if !a.IsKey() {
-		return ARN{}, fmt.Errorf("kmskeyring: %q names an alias, want a key ARN: %w", s, ErrInvalidARN)
+		return ARN{}, fmt.Errorf("kms: %q names an alias, want a key ARN: %w", s, ErrInvalidARN)
 	}
 	return a, nil
 }
@@ -93,16 +93,16 @@ func parseKeyARN(s string) (ARN, error) {
 func checkIdentifier(id string) error {
 	switch {
 	case id == "":
-		return errors.New("kmskeyring: empty AWS KMS key identifier")
+		return errors.New("kms: empty AWS KMS key identifier")
 	case strings.HasPrefix(id, "arn:"):
 		_, err := ParseARN(id)
 		return err
 	case strings.HasPrefix(id, "alias/"):
 		if id == "alias/" {
-			return fmt.Errorf("kmskeyring: empty alias name in %q", id)
+			return fmt.Errorf("kms: empty alias name in %q", id)
 		}
 	case strings.ContainsAny(id, " \t\r\n:"):
-		return fmt.Errorf("kmskeyring: %q is not an AWS KMS key identifier", id)
+		return fmt.Errorf("kms: %q is not an AWS KMS key identifier", id)
 	}
 	return nil
 }

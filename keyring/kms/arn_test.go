@@ -1,39 +1,39 @@
-package kmskeyring_test
+package kms_test
 
 import (
 	"errors"
 	"testing"
 
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 )
 
 // TestParseARN follows aws-kms-key-arn.md section "A valid AWS KMS ARN".
 func TestParseARN(t *testing.T) {
 	valid := []struct {
 		in   string
-		want kmskeyring.ARN
+		want kms.ARN
 		mrk  bool
 	}{
 		{"arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-			kmskeyring.ARN{"aws", "kms", "us-west-2", "111122223333", "key", "1234abcd-12ab-34cd-56ef-1234567890ab"}, false},
+			kms.ARN{"aws", "kms", "us-west-2", "111122223333", "key", "1234abcd-12ab-34cd-56ef-1234567890ab"}, false},
 		{"arn:aws:kms:us-west-2:111122223333:key/mrk-80bd8ecdcd4342aebd84b7dc9da498a7",
-			kmskeyring.ARN{"aws", "kms", "us-west-2", "111122223333", "key", "mrk-80bd8ecdcd4342aebd84b7dc9da498a7"}, true},
+			kms.ARN{"aws", "kms", "us-west-2", "111122223333", "key", "mrk-80bd8ecdcd4342aebd84b7dc9da498a7"}, true},
 		{"arn:aws:kms:us-west-2:111122223333:alias/phi",
-			kmskeyring.ARN{"aws", "kms", "us-west-2", "111122223333", "alias", "phi"}, false},
+			kms.ARN{"aws", "kms", "us-west-2", "111122223333", "alias", "phi"}, false},
 		// An alias is never an MRK, whatever its name.
 		{"arn:aws:kms:us-west-2:111122223333:alias/mrk-looks-like-one",
-			kmskeyring.ARN{"aws", "kms", "us-west-2", "111122223333", "alias", "mrk-looks-like-one"}, false},
+			kms.ARN{"aws", "kms", "us-west-2", "111122223333", "alias", "mrk-looks-like-one"}, false},
 		// The resource splits at the first '/'; later ones belong to the id.
 		{"arn:aws:kms:us-west-2:111122223333:alias/team/phi",
-			kmskeyring.ARN{"aws", "kms", "us-west-2", "111122223333", "alias", "team/phi"}, false},
+			kms.ARN{"aws", "kms", "us-west-2", "111122223333", "alias", "team/phi"}, false},
 		{"arn:aws-cn:kms:cn-north-1:111122223333:key/k",
-			kmskeyring.ARN{"aws-cn", "kms", "cn-north-1", "111122223333", "key", "k"}, false},
+			kms.ARN{"aws-cn", "kms", "cn-north-1", "111122223333", "key", "k"}, false},
 		{"arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/mrk-1",
-			kmskeyring.ARN{"aws-us-gov", "kms", "us-gov-west-1", "111122223333", "key", "mrk-1"}, true},
+			kms.ARN{"aws-us-gov", "kms", "us-gov-west-1", "111122223333", "key", "mrk-1"}, true},
 	}
 	for _, c := range valid {
 		t.Run(c.in, func(t *testing.T) {
-			got, err := kmskeyring.ParseARN(c.in)
+			got, err := kms.ParseARN(c.in)
 			if err != nil {
 				t.Errorf("ParseARN(%q): %v", c.in, err)
 				return
@@ -66,7 +66,7 @@ func TestParseARN(t *testing.T) {
 	}
 	for _, c := range invalid {
 		t.Run(c.why, func(t *testing.T) {
-			if a, err := kmskeyring.ParseARN(c.in); !errors.Is(err, kmskeyring.ErrInvalidARN) {
+			if a, err := kms.ParseARN(c.in); !errors.Is(err, kms.ErrInvalidARN) {
 				t.Errorf("ParseARN(%q) (%s) = %+v, %v; want ErrInvalidARN", c.in, c.why, a, err)
 			}
 		})
@@ -87,7 +87,7 @@ func TestIsMRKIdentifier(t *testing.T) {
 		{"alias/mrk-1", false},
 	} {
 		t.Run(c.id, func(t *testing.T) {
-			if got := kmskeyring.IsMRKIdentifier(c.id); got != c.want {
+			if got := kms.IsMRKIdentifier(c.id); got != c.want {
 				t.Errorf("IsMRKIdentifier(%q) = %v, want %v", c.id, got, c.want)
 			}
 		})
@@ -124,7 +124,7 @@ func TestMRKMatch(t *testing.T) {
 		{"not an arn", "not an arn", true},
 	} {
 		t.Run(c.a+" vs "+c.b, func(t *testing.T) {
-			if got := kmskeyring.MRKMatch(c.a, c.b); got != c.want {
+			if got := kms.MRKMatch(c.a, c.b); got != c.want {
 				t.Errorf("MRKMatch(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
 			}
 		})
@@ -142,19 +142,19 @@ func TestNewChecksIdentifiers(t *testing.T) {
 		"mrk-80bd8ecdcd4342aebd84b7dc9da498a7",
 		"alias/phi",
 	} {
-		if _, err := kmskeyring.New(c, id); err != nil {
+		if _, err := kms.New(c, id); err != nil {
 			t.Errorf("New(%q): %v", id, err)
 		}
 	}
 	for _, id := range []string{"", "alias/", "arn:aws:kms:us-west-2::key/k", "key id with spaces", "a:b"} {
-		if _, err := kmskeyring.New(c, id); err == nil {
+		if _, err := kms.New(c, id); err == nil {
 			t.Errorf("New(%q) accepted an invalid identifier", id)
 		}
-		if _, err := kmskeyring.New(c, "alias/ok", kmskeyring.WithAdditionalKeys(id)); err == nil {
+		if _, err := kms.New(c, "alias/ok", kms.WithAdditionalKeys(id)); err == nil {
 			t.Errorf("New(WithAdditionalKeys(%q)) accepted an invalid identifier", id)
 		}
 	}
-	if _, err := kmskeyring.New(nil, "alias/ok"); err == nil {
+	if _, err := kms.New(nil, "alias/ok"); err == nil {
 		t.Error("New accepted a nil client")
 	}
 }
@@ -167,7 +167,7 @@ func FuzzParseARN(f *testing.F) {
 	f.Add("arn:aws:kms:us-west-2:111122223333:alias/a/b", "alias/a")
 	f.Add("arn:::::", "")
 	f.Fuzz(func(t *testing.T, a, b string) {
-		x, err := kmskeyring.ParseARN(a)
+		x, err := kms.ParseARN(a)
 		if err == nil {
 			if x.String() != a {
 				t.Fatalf("ParseARN(%q).String() = %q", a, x.String())
@@ -175,13 +175,13 @@ func FuzzParseARN(f *testing.F) {
 			if x.IsMRK() && !x.IsKey() {
 				t.Fatalf("%q: an MRK that is not a key", a)
 			}
-		} else if !errors.Is(err, kmskeyring.ErrInvalidARN) {
+		} else if !errors.Is(err, kms.ErrInvalidARN) {
 			t.Fatalf("ParseARN(%q): %v, not ErrInvalidARN", a, err)
 		}
-		if kmskeyring.MRKMatch(a, b) != kmskeyring.MRKMatch(b, a) {
+		if kms.MRKMatch(a, b) != kms.MRKMatch(b, a) {
 			t.Fatalf("MRKMatch(%q, %q) is not symmetric", a, b)
 		}
-		if !kmskeyring.MRKMatch(a, a) {
+		if !kms.MRKMatch(a, a) {
 			t.Fatalf("MRKMatch(%q, itself) is false", a)
 		}
 	})

@@ -1,4 +1,4 @@
-package envelope_test
+package keyring_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // FuzzRawKeyringsOnDecrypt: the raw AES and RSA keyrings parse provider
@@ -14,7 +15,7 @@ import (
 // length or a NoDecryptionKeyError whose text stays under 4 KiB.
 func FuzzRawKeyringsOnDecrypt(f *testing.F) {
 	ctx := context.Background()
-	keyrings := []envelope.Keyring{aesKeyring(f), rsaKeyring(f, envelope.PKCS1v15), rsaKeyring(f, envelope.OAEPSHA256)}
+	keyrings := []envelope.Keyring{aesKeyring(f), rsaKeyring(f, keyring.PKCS1v15), rsaKeyring(f, keyring.OAEPSHA256)}
 	ec := map[string]string{"k": "v"}
 	for _, kr := range keyrings {
 		m := &envelope.EncryptionMaterials{Suite: envelope.AES256GCMHKDFSHA512Commit, EncryptionContext: ec}

@@ -1,4 +1,4 @@
-package kmskeyring
+package kms
 
 import (
 	"context"
@@ -6,14 +6,14 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/internal/endpoint"
 )
 
 // ErrInsecureEndpoint reports a KMS endpoint that is neither https nor
 // http to a loopback host, or a URL with user info, a query or a fragment.
-var ErrInsecureEndpoint = errors.New("kmskeyring: insecure KMS endpoint")
+var ErrInsecureEndpoint = errors.New("kms: insecure KMS endpoint")
 
 // CheckEndpoint accepts a KMS endpoint URL if it is https, or http to a
 // loopback host (127.0.0.0/8, ::1 or "localhost") such as a local test
@@ -47,7 +47,7 @@ func CheckEndpoint(u string) error {
 // tls.VersionTLS12 (aws-sdk-go-v2 v1.47.7, aws/transport/http/client.go), so
 // https connections use TLS 1.2 or later. A caller-supplied cfg.HTTPClient
 // keeps its own TLS settings.
-func NewClient(ctx context.Context, cfg aws.Config, endpoint string) (*kms.Client, error) {
+func NewClient(ctx context.Context, cfg aws.Config, endpoint string) (*awskms.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func NewClient(ctx context.Context, cfg aws.Config, endpoint string) (*kms.Clien
 			return nil, err
 		}
 	}
-	c := kms.NewFromConfig(cfg, func(o *kms.Options) {
+	c := awskms.NewFromConfig(cfg, func(o *awskms.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}

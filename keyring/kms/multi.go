@@ -1,10 +1,11 @@
-package kmskeyring
+package kms
 
 import (
 	"errors"
 	"fmt"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // NewMulti returns a multi-keyring of strict keyrings: generator makes the
@@ -12,9 +13,9 @@ import (
 // clientFor returns for the key's region (the region of its ARN; "" for a
 // key id or alias name). On decrypt the keyrings are tried in that order.
 // Unlike New with WithAdditionalKeys, the keys may be in several regions.
-func NewMulti(clientFor func(region string) Client, generator string, additional ...string) (*envelope.MultiKeyring, error) {
+func NewMulti(clientFor func(region string) Client, generator string, additional ...string) (*keyring.Multi, error) {
 	if clientFor == nil {
-		return nil, errors.New("kmskeyring: nil clientFor")
+		return nil, errors.New("kms: nil clientFor")
 	}
 	var krs []envelope.Keyring
 	for _, id := range append([]string{generator}, additional...) {
@@ -27,7 +28,7 @@ func NewMulti(clientFor func(region string) Client, generator string, additional
 		}
 		c := clientFor(region)
 		if c == nil {
-			return nil, fmt.Errorf("kmskeyring: no KMS client for region %q (key %s)", region, id)
+			return nil, fmt.Errorf("kms: no KMS client for region %q (key %s)", region, id)
 		}
 		kr, err := New(c, id)
 		if err != nil {
@@ -35,5 +36,5 @@ func NewMulti(clientFor func(region string) Client, generator string, additional
 		}
 		krs = append(krs, kr)
 	}
-	return envelope.NewMultiKeyring(krs[0], krs[1:]...)
+	return keyring.NewMulti(krs[0], krs[1:]...)
 }

@@ -1,4 +1,4 @@
-package kmskeyring_test
+package kms_test
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
-	"github.com/phicrypt/phicrypt/envelope/kmskeyring"
+	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
 )
 
 // Encrypt under an AWS KMS key and decrypt with the same keyring. Against
-// AWS, build the client with config.LoadDefaultConfig and kms.NewFromConfig;
+// AWS, build the client with config.LoadDefaultConfig and awskms.NewFromConfig;
 // here a local kmslocal server stands in for KMS.
 func ExampleNew() {
 	ctx := context.Background()
@@ -24,16 +24,16 @@ func ExampleNew() {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	cfg := aws.Config{Region: srv.Region(), Credentials: credentials.NewStaticCredentialsProvider("AKID", "any", "")}
-	client, err := kmskeyring.NewClient(ctx, cfg, ts.URL)
+	client, err := kms.NewClient(ctx, cfg, ts.URL)
 	if err != nil {
 		log.Fatal(err)
 	}
-	key, err := client.CreateKey(ctx, &kms.CreateKeyInput{})
+	key, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	kr, err := kmskeyring.New(client, aws.ToString(key.KeyMetadata.Arn))
+	kr, err := kms.New(client, aws.ToString(key.KeyMetadata.Arn))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,0 +1,140 @@
+package keyring
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// AES-GCM parameters of the raw AES keyring's encrypted data keys.
+const (
+	tagLen = 16
+	ivLen  = 12
+)
+
+// RawAES wraps data keys with a local AES-GCM key.
+//
+// Its encrypted data keys are
+//
+//	provider ID:   namespace
+//	provider info: key name | tag length in bits (4) = 128 | IV length (4) = 12 | IV (12)
+//	ciphertext:    AES-GCM(wrapping key, IV, data key, AAD = serialized context) | tag (16)
+type RawAES struct {
+	namespace, name string
+	aead            cipher.AEAD
+}
+
+// NewRawAES returns a keyring over a 16, 24 or 32-byte wrapping key.
+// The keyring keeps only the expanded key; the caller may zero key after.
+func NewRawAES(namespace, name string, key []byte) (*RawAES, error) {
+	if err := checkRawNames(namespace, name); err != nil {
+		return nil, err
+	}
+	switch len(key) {
+	case 16, 24, 32:
+	default:
+		return nil, fmt.Errorf("keyring: raw AES wrapping key of %d bytes, want 16, 24 or 32", len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &RawAES{namespace: namespace, name: name, aead: aead}, nil
+}
+
+func checkRawNames(namespace, name string) error {
+	if namespace == "" || name == "" {
+		return errors.New("keyring: a raw keyring needs a key namespace and a key name")
+	}
+	if strings.HasPrefix(namespace, "aws-kms") {
+		return fmt.Errorf("keyring: raw key namespace %q is reserved for AWS KMS", namespace)
+	}
+	return nil
+}
+
+func (k *RawAES) String() string { return "raw AES keyring " + k.namespace + "/" + k.name }
+
+// OnEncrypt implements envelope.Keyring.
+func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) error {
+	if err := generateDataKey(m); err != nil {
+		return err
+	}
+	aad, err := envelope.AppendContext(nil, m.EncryptionContext)
+	if err != nil {
+		return err
+	}
+	info := make([]byte, 0, len(k.name)+8+ivLen)
+	info = append(info, k.name...)
+	info = binary.BigEndian.AppendUint32(info, tagLen*8)
+	info = binary.BigEndian.AppendUint32(info, ivLen)
+	iv := info[len(info) : len(info)+ivLen]
+	if _, err := rand.Read(iv); err != nil {
+		return err
+	}
+	info = info[:len(info)+ivLen]
+	ct := k.aead.Seal(nil, iv, m.DataKey, aad)
+	m.EncryptedDataKeys = append(m.EncryptedDataKeys, envelope.EncryptedDataKey{ProviderID: k.namespace, ProviderInfo: info, Ciphertext: ct})
+	return nil
+}
+
+// OnDecrypt implements envelope.Keyring.
+func (k *RawAES) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
+	aad, err := envelope.AppendContext(nil, m.EncryptionContext)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i, e := range edks {
+		info := e.ProviderInfo
+		if e.ProviderID != k.namespace || len(info) != len(k.name)+8+ivLen || !bytes.HasPrefix(info, []byte(k.name)) {
+			continue
+		}
+		rest := info[len(k.name):]
+		if binary.BigEndian.Uint32(rest) != tagLen*8 || binary.BigEndian.Uint32(rest[4:]) != ivLen {
+			errs = append(errs, fmt.Errorf("%s: data key %d: unsupported tag or IV length", k, i))
+			continue
+		}
+		want := m.Suite.DataKeyLength()
+		if len(e.Ciphertext) != want+tagLen {
+			errs = append(errs, fmt.Errorf("%s: data key %d: %d-byte ciphertext, want %d", k, i, len(e.Ciphertext), want+tagLen))
+			continue
+		}
+		dk, err := k.aead.Open(nil, rest[8:], e.Ciphertext, aad)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: data key %d did not decrypt (wrong wrapping key or encryption context)", k, i))
+			continue
+		}
+		m.DataKey = dk
+		return nil
+	}
+	if len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("%s: no data key wrapped by this key", k))
+	}
+	return &envelope.NoDecryptionKeyError{EncryptedDataKeys: len(edks), Errs: errs}
+}
+
+// generateDataKey fills in m.DataKey if no keyring did yet.
+func generateDataKey(m *envelope.EncryptionMaterials) error {
+	if m.DataKey != nil {
+		return nil
+	}
+	n := m.Suite.DataKeyLength()
+	if n == 0 {
+		return fmt.Errorf("keyring: suite %s: %w", m.Suite, envelope.ErrUnsupportedSuite)
+	}
+	m.DataKey = make([]byte, n)
+	_, err := rand.Read(m.DataKey)
+	return err
+}
