@@ -65,7 +65,7 @@ func newClient(tb testing.TB, suite envelope.SuiteID, frame, workers int) *envel
 	c, err := envelope.New(rawAESKeyring(tb),
 		envelope.WithSuite(suite),
 		envelope.WithFrameLength(frame),
-		envelope.WithConcurrency(workers))
+		envelope.WithFrameWorkers(workers))
 	if err != nil {
 		tb.Fatal(err)
 	}

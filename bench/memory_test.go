@@ -26,7 +26,7 @@ const heapObjects = "/memory/classes/heap/objects:bytes"
 func streamPeakHeap(tb testing.TB, n int64, workers int) (peak uint64) {
 	c, err := envelope.New(rawAESKeyring(tb),
 		envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit),
-		envelope.WithConcurrency(workers))
+		envelope.WithFrameWorkers(workers))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func plainUpload(ctx context.Context, api *s3.Client, bucket, key string, data [
 	nparts := (len(data) + s3crypt.DefaultPartSize - 1) / s3crypt.DefaultPartSize
 	parts := make([]types.CompletedPart, nparts)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s3crypt.DefaultConcurrency)
+	g.SetLimit(s3crypt.DefaultPartConcurrency)
 	for i := range nparts {
 		part := data[i*s3crypt.DefaultPartSize : min(len(data), (i+1)*s3crypt.DefaultPartSize)]
 		g.Go(func() error {

@@ -39,7 +39,7 @@ type config struct {
 	plaintextLength int64
 	noNetV400Retry  bool
 	maxNonFramed    int64
-	concurrency     int
+	workers         int
 
 	maxFrameLength int64
 
@@ -47,27 +47,17 @@ type config struct {
 	misfit string // the first option that does not apply to call
 }
 
-// call is a Client method an Option may apply to.
+// call is a Client method a DecryptOption may apply to.
 type call uint8
 
 const (
-	callEncrypt call = 1 << iota
-	callEncryptWriter
-	callDecrypt
+	callDecrypt call = 1 << iota
 	callDecryptReader
 	callDecryptReaderAt
-
-	encrypting   = callEncrypt | callEncryptWriter
-	decrypting   = callDecrypt | callDecryptReader | callDecryptReaderAt
-	anyDirection = encrypting | decrypting
 )
 
 func (k call) String() string {
 	switch k {
-	case callEncrypt:
-		return "Encrypt"
-	case callEncryptWriter:
-		return "NewEncryptWriter"
 	case callDecrypt:
 		return "Decrypt"
 	case callDecryptReader:
@@ -78,10 +68,12 @@ func (k call) String() string {
 	return "New"
 }
 
-// use records that the option name, which applies to the calls in to, was
-// given. Every Option calls it first: an option given to a call it does not
-// apply to fails that call with ErrInvalidOption. Options given to New are
-// defaults for every call and are not checked.
+// use records that the option name, which applies to the decrypting calls
+// in to, was given. The types of the options keep encrypt options from
+// decrypt calls and the reverse; use checks what they cannot: an option
+// that fits only some of the decrypt calls (WithMaxFrameLength,
+// WithMaxNonFramedLength) fails any other with ErrInvalidOption. Options
+// given to New are defaults for every call and are not checked.
 func (c *config) use(name string, to call) {
 	if c.call != 0 && c.call&to == 0 && c.misfit == "" {
 		c.misfit = name
@@ -102,8 +94,8 @@ func (c *config) check() error {
 	if !c.policy.valid() {
 		return fmt.Errorf("envelope: unknown commitment policy %d: %w", c.policy, ErrInvalidOption)
 	}
-	if c.concurrency < 0 {
-		return fmt.Errorf("envelope: negative concurrency: %w", ErrInvalidOption)
+	if c.workers < 0 {
+		return fmt.Errorf("envelope: negative frame workers: %w", ErrInvalidOption)
 	}
 	if c.maxEDKs < 0 {
 		return fmt.Errorf("envelope: negative maximum of encrypted data keys: %w", ErrInvalidOption)
@@ -114,37 +106,100 @@ func (c *config) check() error {
 	return c.checkMaxFrameLength()
 }
 
-// An Option configures a Client, or one call when passed to it. Given to
-// New, an option sets a default for every call it applies to; given to a
-// call it does not apply to (WithSuite to Decrypt, WithExpectedContext to
-// Encrypt), it fails the call with ErrInvalidOption naming it.
-type Option func(*config)
+// A ClientOption sets a default of a Client: given to New,
+// NewWithMaterialsManager or Client.With, an option applies to every call
+// it fits. Every option of this package is a ClientOption; other types
+// cannot implement the option interfaces.
+type ClientOption interface {
+	isClientOption()
+}
+
+// An EncryptOption configures Encrypt and NewEncryptWriter, or, given to
+// New, sets their default. Decrypt calls do not take one: passing
+// WithSuite to Decrypt does not compile.
+type EncryptOption interface {
+	ClientOption
+	isEncryptOption()
+}
+
+// A DecryptOption configures Decrypt, NewDecryptReader and
+// NewDecryptReaderAt, or, given to New, sets their default. Encrypt calls
+// do not take one: passing WithExpectedContext to Encrypt does not
+// compile. Two options fit only some decrypt calls, which no type tells
+// apart: WithMaxFrameLength (the streaming readers) and
+// WithMaxNonFramedLength (Decrypt and NewDecryptReader) fail the other
+// call with ErrInvalidOption when given to it.
+type DecryptOption interface {
+	ClientOption
+	isDecryptOption()
+}
+
+// A CommonOption configures encrypt and decrypt calls alike.
+type CommonOption interface {
+	EncryptOption
+	DecryptOption
+}
+
+// The options' implementations: func types, whose methods only mark the
+// interfaces they implement. set applies them through a type switch, not
+// a method call, so that an option's closure does not escape: passing
+// options to a call allocates nothing for them.
+type (
+	encryptOption func(*config)
+	decryptOption func(*config)
+	commonOption  func(*config)
+)
+
+func (encryptOption) isClientOption()  {}
+func (encryptOption) isEncryptOption() {}
+func (decryptOption) isClientOption()  {}
+func (decryptOption) isDecryptOption() {}
+func (commonOption) isClientOption()   {}
+func (commonOption) isEncryptOption()  {}
+func (commonOption) isDecryptOption()  {}
+
+// set applies o to c. An option of another type (an option interface
+// embedded in a struct) is refused with ErrInvalidOption by check.
+func (c *config) set(o any) {
+	switch f := o.(type) {
+	case encryptOption:
+		f(c)
+	case decryptOption:
+		f(c)
+	case commonOption:
+		f(c)
+	default:
+		if c.misfit == "" {
+			c.misfit = "of another package" // not %T: o would escape
+		}
+	}
+}
 
 // WithSuite sets the algorithm suite messages are written with. The
 // default is AES256GCMHKDFSHA512CommitP384 (0x0578), as in the official
 // SDKs; AES256GCMHKDFSHA512Commit (0x0478) drops the signature for
 // producers and consumers that trust each other equally.
-func WithSuite(id SuiteID) Option {
-	return func(c *config) { c.use("WithSuite", encrypting); c.suite = id }
+func WithSuite(id SuiteID) EncryptOption {
+	return encryptOption(func(c *config) { c.suite = id })
 }
 
 // WithFrameLength sets the plaintext bytes per frame, 1 to 2^32-1.
-func WithFrameLength(n int) Option {
-	return func(c *config) { c.use("WithFrameLength", encrypting); c.frameLength = n }
+func WithFrameLength(n int) EncryptOption {
+	return encryptOption(func(c *config) { c.frameLength = n })
 }
 
 // WithCommitmentPolicy sets the commitment policy. The default,
 // RequireEncryptRequireDecrypt, reads only key-committing messages;
 // reading legacy messages needs RequireEncryptAllowDecrypt.
-func WithCommitmentPolicy(p CommitmentPolicy) Option {
-	return func(c *config) { c.use("WithCommitmentPolicy", anyDirection); c.policy = p }
+func WithCommitmentPolicy(p CommitmentPolicy) CommonOption {
+	return commonOption(func(c *config) { c.policy = p })
 }
 
 // WithMaxEncryptedDataKeys limits the encrypted data keys a message may
 // carry, on encrypt and decrypt; 0 means no limit. Set it when decrypting
 // messages from untrusted sources.
-func WithMaxEncryptedDataKeys(n int) Option {
-	return func(c *config) { c.use("WithMaxEncryptedDataKeys", anyDirection); c.maxEDKs = n }
+func WithMaxEncryptedDataKeys(n int) CommonOption {
+	return commonOption(func(c *config) { c.maxEDKs = n })
 }
 
 // WithExpectedContext sets, on decrypt, pairs the message's encryption
@@ -152,21 +207,21 @@ func WithMaxEncryptedDataKeys(n int) Option {
 // kept out of the header and must authenticate; a message written
 // without them then fails with ErrAuthentication, or earlier with
 // ErrNoDecryptionKey from keyrings that bind the context (raw AES).
-func WithExpectedContext(ec map[string]string) Option {
-	return func(c *config) { c.use("WithExpectedContext", decrypting); c.expected = maps.Clone(ec) }
+func WithExpectedContext(ec map[string]string) DecryptOption {
+	return decryptOption(func(c *config) { c.expected = maps.Clone(ec) })
 }
 
 // WithRequiredContextKeys sets, on decrypt, context keys the message must
 // have, whatever their values.
-func WithRequiredContextKeys(keys ...string) Option {
-	return func(c *config) { c.use("WithRequiredContextKeys", decrypting); c.requiredKeys = slices.Clone(keys) }
+func WithRequiredContextKeys(keys ...string) DecryptOption {
+	return decryptOption(func(c *config) { c.requiredKeys = slices.Clone(keys) })
 }
 
 // WithUnsignedOnly makes decryption refuse signed messages before reading
 // their body, with ErrSignedMessage: for streaming consumers that act on
 // plaintext before the end of the message.
-func WithUnsignedOnly() Option {
-	return func(c *config) { c.use("WithUnsignedOnly", decrypting); c.unsignedOnly = true }
+func WithUnsignedOnly() DecryptOption {
+	return decryptOption(func(c *config) { c.unsignedOnly = true })
 }
 
 // WithPlaintextLength declares the length of a streamed plaintext. The
@@ -174,29 +229,29 @@ func WithUnsignedOnly() Option {
 // ErrPlaintextLength if a different number of bytes was written. Encrypt
 // declares the length itself, and fails with ErrPlaintextLength if this
 // option says otherwise.
-func WithPlaintextLength(n int64) Option {
-	return func(c *config) { c.use("WithPlaintextLength", encrypting); c.plaintextLength = n }
+func WithPlaintextLength(n int64) EncryptOption {
+	return encryptOption(func(c *config) { c.plaintextLength = n })
 }
 
-// WithConcurrency sets how many goroutines seal or open the frames of one
+// WithFrameWorkers sets how many goroutines seal or open the frames of one
 // message: 0 (the default) uses runtime.GOMAXPROCS(0), 1 works serially
 // in the calling goroutine. The bytes written are the same for any value.
-func WithConcurrency(n int) Option {
-	return func(c *config) { c.use("WithConcurrency", anyDirection); c.concurrency = n }
+func WithFrameWorkers(n int) CommonOption {
+	return commonOption(func(c *config) { c.workers = n })
 }
 
 // WithoutNetV400Retry turns off the retry the official SDKs make for
 // messages of ESDK-NET 4.0.0, which authenticated headers wrongly.
-func WithoutNetV400Retry() Option {
-	return func(c *config) { c.use("WithoutNetV400Retry", decrypting); c.noNetV400Retry = true }
+func WithoutNetV400Retry() DecryptOption {
+	return decryptOption(func(c *config) { c.noNetV400Retry = true })
 }
 
 // WithMaxNonFramedLength bounds the legacy non-framed bodies a reader
 // buffers before authenticating them (default 64 MiB). It applies to
 // Decrypt and NewDecryptReader; NewDecryptReaderAt reads only framed
 // messages.
-func WithMaxNonFramedLength(n int64) Option {
-	return func(c *config) { c.use("WithMaxNonFramedLength", callDecrypt|callDecryptReader); c.maxNonFramed = n }
+func WithMaxNonFramedLength(n int64) DecryptOption {
+	return decryptOption(func(c *config) { c.use("WithMaxNonFramedLength", callDecrypt|callDecryptReader); c.maxNonFramed = n })
 }
 
 // Client encrypts and decrypts AWS Encryption SDK messages with the
@@ -208,7 +263,7 @@ type Client struct {
 
 // New returns a Client whose data keys come from kr through the default
 // materials manager.
-func New(kr Keyring, opts ...Option) (*Client, error) {
+func New(kr Keyring, opts ...ClientOption) (*Client, error) {
 	if kr == nil {
 		return nil, errors.New("envelope: nil keyring")
 	}
@@ -217,13 +272,13 @@ func New(kr Keyring, opts ...Option) (*Client, error) {
 
 // NewWithMaterialsManager returns a Client over a materials manager, such
 // as a keycache or a RequiredContextMaterialsManager.
-func NewWithMaterialsManager(cmm MaterialsManager, opts ...Option) (*Client, error) {
+func NewWithMaterialsManager(cmm MaterialsManager, opts ...ClientOption) (*Client, error) {
 	if cmm == nil {
 		return nil, errors.New("envelope: nil materials manager")
 	}
 	c := &Client{cmm: cmm, cfg: defaultConfig()}
 	for _, o := range opts {
-		o(&c.cfg)
+		c.cfg.set(o)
 	}
 	if err := c.cfg.check(); err != nil {
 		return nil, err
@@ -233,10 +288,10 @@ func NewWithMaterialsManager(cmm MaterialsManager, opts ...Option) (*Client, err
 
 // With returns a Client over c's materials manager whose defaults are c's
 // with opts applied, as if they had been given to New.
-func (c *Client) With(opts ...Option) (*Client, error) {
+func (c *Client) With(opts ...ClientOption) (*Client, error) {
 	d := &Client{cmm: c.cmm, cfg: c.cfg}
 	for _, o := range opts {
-		o(&d.cfg)
+		d.cfg.set(o)
 	}
 	if err := d.cfg.check(); err != nil {
 		return nil, err
@@ -248,16 +303,29 @@ func (c *Client) With(opts ...Option) (*Client, error) {
 // data keys (WithMaxEncryptedDataKeys); 0 means no limit.
 func (c *Client) MaxEncryptedDataKeys() int { return c.cfg.maxEDKs }
 
-// config returns the Client's defaults with a call's options applied,
-// refusing options that do not apply to the call.
-func (c *Client) config(opts []Option, k call) (config, error) {
+// encryptConfig returns the Client's defaults with an encrypt call's
+// options applied.
+func (c *Client) encryptConfig(opts []EncryptOption) (config, error) {
+	if len(opts) == 0 {
+		return c.cfg, nil // checked by New; no escaping copy
+	}
+	cfg := c.cfg
+	for _, o := range opts {
+		cfg.set(o)
+	}
+	return cfg, cfg.check()
+}
+
+// decryptConfig returns the Client's defaults with a decrypt call's
+// options applied, refusing those that do not apply to the call k.
+func (c *Client) decryptConfig(opts []DecryptOption, k call) (config, error) {
 	if len(opts) == 0 {
 		return c.cfg, nil // checked by New; no escaping copy
 	}
 	cfg := c.cfg
 	cfg.call = k
 	for _, o := range opts {
-		o(&cfg)
+		cfg.set(o)
 	}
 	return cfg, cfg.check()
 }
@@ -375,8 +443,8 @@ func headerAAD(body []byte, required map[string]string, netV400 bool) ([]byte, e
 }
 
 // Encrypt returns plaintext encrypted in one message under the context ec.
-func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string, opts ...Option) ([]byte, error) {
-	cfg, err := c.config(opts, callEncrypt)
+func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string, opts ...EncryptOption) ([]byte, error) {
+	cfg, err := c.encryptConfig(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +465,7 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 		size += 2 + int64(signatureLen(s.signKey.Curve))
 	}
 	out := s.header.appendTo(make([]byte, 0, size))
-	out, err = stream.Seal(out, plaintext, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.concurrency})
+	out, err = stream.Seal(out, plaintext, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers})
 	if err != nil {
 		return nil, fromStream(err)
 	}
@@ -429,8 +497,8 @@ func appendFooter(b []byte, key *ecdsa.PrivateKey, h hash.Hash) ([]byte, error) 
 
 // Decrypt authenticates and decrypts a whole message. It returns no
 // plaintext unless every byte of the message verified.
-func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Option) ([]byte, *Header, error) {
-	cfg, err := c.config(opts, callDecrypt)
+func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...DecryptOption) ([]byte, *Header, error) {
+	cfg, err := c.decryptConfig(opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -458,7 +526,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Option)
 			digest <- hh.Sum(nil)
 		}()
 	}
-	pt, n, err := stream.Open(nil, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.concurrency})
+	pt, n, err := stream.Open(nil, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers})
 	err = fromStream(err)
 	rest := body[n:]
 	if digest != nil {
@@ -481,7 +549,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Option)
 }
 
 // decryptNonFramed decrypts a legacy non-framed message through the reader.
-func (c *Client) decryptNonFramed(ctx context.Context, ciphertext []byte, opts []Option) ([]byte, *Header, error) {
+func (c *Client) decryptNonFramed(ctx context.Context, ciphertext []byte, opts []DecryptOption) ([]byte, *Header, error) {
 	r, err := c.newDecryptReader(ctx, bytes.NewReader(ciphertext), opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err
@@ -519,8 +587,8 @@ type EncryptWriter struct {
 // NewEncryptWriter writes the header of a new message to w and returns a
 // writer for its plaintext. Memory stays within one frame whatever the
 // size of the stream.
-func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[string]string, opts ...Option) (*EncryptWriter, error) {
-	cfg, err := c.config(opts, callEncryptWriter)
+func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[string]string, opts ...EncryptOption) (*EncryptWriter, error) {
+	cfg, err := c.encryptConfig(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -542,7 +610,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 	if _, err := w.Write(s.header.appendTo(nil)); err != nil {
 		return nil, err
 	}
-	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.concurrency})
+	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers})
 	if err != nil {
 		return nil, fromStream(err)
 	}
@@ -612,12 +680,12 @@ type DecryptReader struct {
 
 // NewDecryptReader reads and authenticates the header of the message in r
 // and returns a reader of its plaintext.
-func (c *Client) NewDecryptReader(ctx context.Context, r io.Reader, opts ...Option) (*DecryptReader, error) {
+func (c *Client) NewDecryptReader(ctx context.Context, r io.Reader, opts ...DecryptOption) (*DecryptReader, error) {
 	return c.newDecryptReader(ctx, bufio.NewReaderSize(r, 32<<10), opts, callDecryptReader)
 }
 
-func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Option, k call) (*DecryptReader, error) {
-	cfg, err := c.config(opts, k)
+func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []DecryptOption, k call) (*DecryptReader, error) {
+	cfg, err := c.decryptConfig(opts, k)
 	if err != nil {
 		return nil, err
 	}
@@ -649,7 +717,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Optio
 		}
 		return nil
 	}
-	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.concurrency, Final: final}
+	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers, Final: final}
 	if h.ContentType == NonFramed {
 		d.body, err = stream.NewNonFramedReader(body, bc, cfg.maxNonFramed)
 	} else {
@@ -748,11 +816,12 @@ type DecryptReaderAt struct {
 
 // NewDecryptReaderAt reads and authenticates the header of the message of
 // size bytes in src.
-func (c *Client) NewDecryptReaderAt(ctx context.Context, src io.ReaderAt, size int64, opts ...Option) (*DecryptReaderAt, error) {
-	cfg, err := c.config(slices.Concat(opts, []Option{WithUnsignedOnly()}), callDecryptReaderAt)
+func (c *Client) NewDecryptReaderAt(ctx context.Context, src io.ReaderAt, size int64, opts ...DecryptOption) (*DecryptReaderAt, error) {
+	cfg, err := c.decryptConfig(opts, callDecryptReaderAt)
 	if err != nil {
 		return nil, err
 	}
+	cfg.unsignedOnly = true
 	h, _, m, aead, err := c.openMessage(ctx, bufio.NewReaderSize(io.NewSectionReader(src, 0, size), 4096), &cfg)
 	if err != nil {
 		return nil, err
@@ -764,7 +833,7 @@ func (c *Client) NewDecryptReaderAt(ctx context.Context, src io.ReaderAt, size i
 		return nil, err
 	}
 	body, err := stream.NewReaderAt(src, int64(h.Len()), size-int64(h.Len()), stream.Config{
-		AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.concurrency})
+		AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers})
 	if err != nil {
 		return nil, fromStream(err)
 	}

@@ -58,9 +58,15 @@
 // is parsed, before any keyring call. Whatever their number, a
 // NoDecryptionKeyError prints at most 8 reasons of at most 256 bytes each.
 //
-// An Option given to a call it does not apply to (WithSuite to Decrypt)
-// fails the call with ErrInvalidOption; given to New, options are defaults
-// for the calls they apply to.
+// Options are typed by the calls they apply to: Encrypt and
+// NewEncryptWriter take EncryptOptions, the decrypt calls DecryptOptions,
+// and CommonOptions (WithCommitmentPolicy, WithMaxEncryptedDataKeys,
+// WithFrameWorkers) are both, so WithSuite given to Decrypt does not
+// compile. New and Client.With take any option as a default for the calls
+// it applies to. Two decrypt options fit only some decrypt calls and fail
+// the others with ErrInvalidOption: WithMaxFrameLength (not Decrypt, which
+// holds the whole message already) and WithMaxNonFramedLength (not
+// NewDecryptReaderAt, which reads only framed messages).
 //
 // # Limits
 //

@@ -16,7 +16,7 @@ import (
 
 // decryptBoth decrypts ct one-shot and streaming with opts and returns both
 // errors; the streaming error is NewDecryptReader's or the first Read's.
-func decryptBoth(c *envelope.Client, ct []byte, opts ...envelope.Option) (oneShot, streaming error) {
+func decryptBoth(c *envelope.Client, ct []byte, opts ...envelope.DecryptOption) (oneShot, streaming error) {
 	_, _, oneShot = c.Decrypt(context.Background(), ct, opts...)
 	_, _, streaming = decryptStream(c, ct, 64, opts...)
 	return oneShot, streaming
@@ -24,7 +24,7 @@ func decryptBoth(c *envelope.Client, ct []byte, opts ...envelope.Option) (oneSho
 
 // expectBoth asserts that ct fails one-shot and streaming with want, or
 // succeeds in both when want is nil.
-func expectBoth(t *testing.T, c *envelope.Client, ct []byte, what string, want error, opts ...envelope.Option) {
+func expectBoth(t *testing.T, c *envelope.Client, ct []byte, what string, want error, opts ...envelope.DecryptOption) {
 	t.Helper()
 	a, b := decryptBoth(c, ct, opts...)
 	for _, err := range []error{a, b} {
@@ -36,7 +36,7 @@ func expectBoth(t *testing.T, c *envelope.Client, ct []byte, what string, want e
 
 // encryptBoth encrypts one-shot and through an EncryptWriter (its error is
 // NewEncryptWriter's, Write's or Close's) and returns both errors.
-func encryptBoth(c *envelope.Client, pt []byte, ec map[string]string, opts ...envelope.Option) (oneShot, streaming error) {
+func encryptBoth(c *envelope.Client, pt []byte, ec map[string]string, opts ...envelope.EncryptOption) (oneShot, streaming error) {
 	_, oneShot = c.Encrypt(context.Background(), pt, ec, opts...)
 	w, err := c.NewEncryptWriter(context.Background(), io.Discard, ec, opts...)
 	if err == nil {
@@ -47,7 +47,7 @@ func encryptBoth(c *envelope.Client, pt []byte, ec map[string]string, opts ...en
 	return oneShot, err
 }
 
-func expectEncrypt(t *testing.T, c *envelope.Client, ec map[string]string, what string, want error, opts ...envelope.Option) {
+func expectEncrypt(t *testing.T, c *envelope.Client, ec map[string]string, what string, want error, opts ...envelope.EncryptOption) {
 	t.Helper()
 	a, b := encryptBoth(c, []byte("plaintext"), ec, opts...)
 	for _, err := range []error{a, b} {
@@ -57,7 +57,7 @@ func expectEncrypt(t *testing.T, c *envelope.Client, ec map[string]string, what 
 	}
 }
 
-func mustEncrypt(t *testing.T, c *envelope.Client, pt []byte, ec map[string]string, opts ...envelope.Option) []byte {
+func mustEncrypt(t *testing.T, c *envelope.Client, pt []byte, ec map[string]string, opts ...envelope.EncryptOption) []byte {
 	t.Helper()
 	ct, err := c.Encrypt(context.Background(), pt, ec, opts...)
 	if err != nil {
@@ -403,12 +403,12 @@ func TestFrameLengthLimits(t *testing.T) {
 			t.Fatalf("frame length %d: %d-byte message, want %d", n, len(ct), want)
 		}
 	}
-	for name, o := range map[string]envelope.Option{
-		"negative concurrency":  envelope.WithConcurrency(-1),
-		"negative EDK limit":    envelope.WithMaxEncryptedDataKeys(-1),
-		"unknown policy":        envelope.WithCommitmentPolicy(99),
-		"frame length 2^32":     envelope.WithFrameLength(math.MaxUint32 + 1),
-		"negative frame length": envelope.WithFrameLength(-5),
+	for name, o := range map[string]envelope.ClientOption{
+		"negative frame workers": envelope.WithFrameWorkers(-1),
+		"negative EDK limit":     envelope.WithMaxEncryptedDataKeys(-1),
+		"unknown policy":         envelope.WithCommitmentPolicy(99),
+		"frame length 2^32":      envelope.WithFrameLength(math.MaxUint32 + 1),
+		"negative frame length":  envelope.WithFrameLength(-5),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := envelope.New(kr, o); !errors.Is(err, envelope.ErrInvalidOption) {

@@ -206,7 +206,7 @@ func FuzzDecrypt(f *testing.F) {
 	seeds := addSeeds(f)
 	c := fuzzClient(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pt, h, err := c.Decrypt(context.Background(), b, envelope.WithConcurrency(1+len(b)%3))
+		pt, h, err := c.Decrypt(context.Background(), b, envelope.WithFrameWorkers(1+len(b)%3))
 		want, isSeed := seeds[string(b)]
 		if err != nil {
 			if pt != nil || h != nil {
@@ -236,7 +236,7 @@ func FuzzDecryptReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want, isSeed := seeds[string(b)]
 		oneShot, _, oneShotErr := c.Decrypt(context.Background(), b)
-		r, err := c.NewDecryptReader(context.Background(), bytes.NewReader(b), envelope.WithConcurrency(1+len(b)%3))
+		r, err := c.NewDecryptReader(context.Background(), bytes.NewReader(b), envelope.WithFrameWorkers(1+len(b)%3))
 		var got []byte
 		if err == nil {
 			got, err = readIn(r, 1+len(b)%50)

@@ -36,7 +36,7 @@ func hugeFrameHeader(t *testing.T, c *envelope.Client) []byte {
 
 // streamAlloc decrypts hdr and then n body bytes through a DecryptReader
 // and returns the bytes allocated meanwhile and the error.
-func streamAlloc(c *envelope.Client, hdr []byte, n int64, opts ...envelope.Option) (uint64, error) {
+func streamAlloc(c *envelope.Client, hdr []byte, n int64, opts ...envelope.DecryptOption) (uint64, error) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	r, err := c.NewDecryptReader(context.Background(), io.MultiReader(bytes.NewReader(hdr), &skipReader{n}), opts...)
@@ -61,7 +61,7 @@ func TestHostileFrameLengthStreaming(t *testing.T) {
 		t.Fatalf("default limit: %d MiB allocated", n>>20)
 	}
 	const fed = 64 << 20
-	n, err = streamAlloc(c, hdr, fed, envelope.WithMaxFrameLength(math.MaxUint32), envelope.WithConcurrency(2))
+	n, err = streamAlloc(c, hdr, fed, envelope.WithMaxFrameLength(math.MaxUint32), envelope.WithFrameWorkers(2))
 	if !errors.Is(err, envelope.ErrTruncated) {
 		t.Fatalf("raised limit: %v, want ErrTruncated", err)
 	}
@@ -150,7 +150,7 @@ func TestMaxFrameLength(t *testing.T) {
 	if _, err := c.NewDecryptReaderAt(context.Background(), bytes.NewReader(ct), int64(len(ct))); !errors.Is(err, envelope.ErrFrameTooLong) {
 		t.Fatalf("DecryptReaderAt: %v, want ErrFrameTooLong", err)
 	}
-	for _, o := range [][]envelope.Option{{envelope.WithMaxFrameLength(frame)}, {envelope.WithMaxFrameLength(frame + 1)}} {
+	for _, o := range [][]envelope.DecryptOption{{envelope.WithMaxFrameLength(frame)}, {envelope.WithMaxFrameLength(frame + 1)}} {
 		if got, _, err := decryptStream(c, ct, 0, o...); err != nil || !bytes.Equal(got, pt) {
 			t.Fatalf("DecryptReader, limit raised: %v", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"maps"
 	"math/big"
 	"path/filepath"
 	"runtime"
@@ -199,9 +200,22 @@ func TestHostilePKCS1Oracle(t *testing.T) {
 	}
 }
 
+// The option types admit an option only to the calls of its direction:
+// c.Decrypt(ctx, ct, envelope.WithSuite(id)) and c.Encrypt(ctx, pt, ec,
+// envelope.WithExpectedContext(ec)) do not compile. These lines compile.
+var (
+	_ envelope.EncryptOption = envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit)
+	_ envelope.DecryptOption = envelope.WithExpectedContext(nil)
+	_ envelope.CommonOption  = envelope.WithFrameWorkers(1)
+	_ envelope.ClientOption  = envelope.WithMaxFrameLength(1)
+)
+
 // TestHostileOptionMisapplied: a caller passes an option to a call it does
-// not apply to (WithUnsignedOnly to Encrypt, WithSuite to Decrypt) and,
-// believing it in force, trusts a message it should have refused.
+// not apply to (WithUnsignedOnly to Encrypt, WithSuite to Decrypt,
+// WithMaxFrameLength to Decrypt) and, believing it in force, trusts a
+// message it should have refused. Across directions the types refuse it
+// (no option's dynamic type implements the other direction's interface);
+// within the decrypt calls the call fails with ErrInvalidOption.
 func TestHostileOptionMisapplied(t *testing.T) {
 	ctx := context.Background()
 	ec := map[string]string{"k": "v"}
@@ -222,7 +236,7 @@ func TestHostileOptionMisapplied(t *testing.T) {
 	)
 	options := []struct {
 		name    string
-		opt     envelope.Option
+		opt     envelope.ClientOption
 		applies int
 	}{
 		{"WithSuite", envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), enc},
@@ -233,52 +247,78 @@ func TestHostileOptionMisapplied(t *testing.T) {
 		{"WithRequiredContextKeys", envelope.WithRequiredContextKeys("k"), dec},
 		{"WithUnsignedOnly", envelope.WithUnsignedOnly(), dec},
 		{"WithPlaintextLength", envelope.WithPlaintextLength(int64(len(pt))), enc},
-		{"WithConcurrency", envelope.WithConcurrency(1), both},
+		{"WithFrameWorkers", envelope.WithFrameWorkers(1), both},
 		{"WithoutNetV400Retry", envelope.WithoutNetV400Retry(), dec},
 		{"WithMaxNonFramedLength", envelope.WithMaxNonFramedLength(1 << 20), stream},
 		{"WithMaxFrameLength", envelope.WithMaxFrameLength(1 << 20), 1<<decryptReader | 1<<decryptReaderAt},
 	}
+	// A call gets the option as its direction's type, or nil when the
+	// option's type does not implement it: such a call cannot compile.
 	calls := []struct {
 		kind callKind
 		name string
-		run  func(*envelope.Client, []byte, envelope.Option) error
+		run  func(*envelope.Client, []byte, envelope.ClientOption) (compiles bool, err error)
 	}{
-		{encrypt, "Encrypt", func(c *envelope.Client, _ []byte, o envelope.Option) error {
-			_, err := c.Encrypt(ctx, pt, ec, o)
-			return err
+		{encrypt, "Encrypt", func(c *envelope.Client, _ []byte, o envelope.ClientOption) (bool, error) {
+			eo, ok := o.(envelope.EncryptOption)
+			if !ok {
+				return false, nil
+			}
+			_, err := c.Encrypt(ctx, pt, ec, eo)
+			return true, err
 		}},
-		{encryptWriter, "NewEncryptWriter", func(c *envelope.Client, _ []byte, o envelope.Option) error {
-			w, err := c.NewEncryptWriter(ctx, io.Discard, ec, o)
+		{encryptWriter, "NewEncryptWriter", func(c *envelope.Client, _ []byte, o envelope.ClientOption) (bool, error) {
+			eo, ok := o.(envelope.EncryptOption)
+			if !ok {
+				return false, nil
+			}
+			w, err := c.NewEncryptWriter(ctx, io.Discard, ec, eo)
 			if err != nil {
-				return err
+				return true, err
 			}
 			w.Write(pt)
-			return w.Close()
+			return true, w.Close()
 		}},
-		{decrypt, "Decrypt", func(c *envelope.Client, ct []byte, o envelope.Option) error {
-			_, _, err := c.Decrypt(ctx, ct, o)
-			return err
+		{decrypt, "Decrypt", func(c *envelope.Client, ct []byte, o envelope.ClientOption) (bool, error) {
+			do, ok := o.(envelope.DecryptOption)
+			if !ok {
+				return false, nil
+			}
+			_, _, err := c.Decrypt(ctx, ct, do)
+			return true, err
 		}},
-		{decryptReader, "NewDecryptReader", func(c *envelope.Client, ct []byte, o envelope.Option) error {
-			r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct), o)
+		{decryptReader, "NewDecryptReader", func(c *envelope.Client, ct []byte, o envelope.ClientOption) (bool, error) {
+			do, ok := o.(envelope.DecryptOption)
+			if !ok {
+				return false, nil
+			}
+			r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct), do)
 			if err != nil {
-				return err
+				return true, err
 			}
 			_, err = io.Copy(io.Discard, r)
-			return err
+			return true, err
 		}},
-		{decryptReaderAt, "NewDecryptReaderAt", func(c *envelope.Client, ct []byte, o envelope.Option) error {
-			_, err := c.NewDecryptReaderAt(ctx, bytes.NewReader(ct), int64(len(ct)), o)
-			return err
+		{decryptReaderAt, "NewDecryptReaderAt", func(c *envelope.Client, ct []byte, o envelope.ClientOption) (bool, error) {
+			do, ok := o.(envelope.DecryptOption)
+			if !ok {
+				return false, nil
+			}
+			_, err := c.NewDecryptReaderAt(ctx, bytes.NewReader(ct), int64(len(ct)), do)
+			return true, err
 		}},
 	}
-	// Every Option constructor of the package is in the table.
-	var listed []string
+	// Every option constructor of the package is in the table, declared
+	// with the type of its direction.
+	declared := map[int]string{enc: "EncryptOption", both: "CommonOption"}
+	want := map[string]string{}
 	for _, o := range options {
-		listed = append(listed, o.name)
+		if want[o.name] = declared[o.applies]; want[o.name] == "" {
+			want[o.name] = "DecryptOption"
+		}
 	}
-	if missing := optionConstructors(t); !slices.Equal(missing, slices.Sorted(slices.Values(listed))) {
-		t.Fatalf("Option constructors %v, table %v: classify each new option", missing, slices.Sorted(slices.Values(listed)))
+	if got := optionConstructors(t); !maps.Equal(got, want) {
+		t.Fatalf("option constructors and their types %v, table %v: classify each new option", got, want)
 	}
 	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit)
 	ct, err := c.Encrypt(ctx, pt, ec)
@@ -287,21 +327,24 @@ func TestHostileOptionMisapplied(t *testing.T) {
 	}
 	for _, o := range options {
 		for _, call := range calls {
-			err := call.run(c, ct, o.opt)
-			if o.applies&(1<<call.kind) != 0 {
+			compiles, err := call.run(c, ct, o.opt)
+			sameDirection := o.applies&enc != 0 && call.kind <= encryptWriter || o.applies&dec != 0 && call.kind >= decrypt
+			switch {
+			case compiles != sameDirection:
+				t.Errorf("%s given to %s: compiles %v, want %v", o.name, call.name, compiles, sameDirection)
+			case !compiles:
+			case o.applies&(1<<call.kind) != 0:
 				if err != nil {
 					t.Errorf("%s given to %s: %v", o.name, call.name, err)
 				}
-				continue
-			}
-			if !errors.Is(err, envelope.ErrInvalidOption) || !strings.Contains(err.Error(), o.name) || !strings.Contains(err.Error(), call.name) {
+			case !errors.Is(err, envelope.ErrInvalidOption) || !strings.Contains(err.Error(), o.name) || !strings.Contains(err.Error(), call.name):
 				t.Errorf("%s given to %s: %v, want ErrInvalidOption naming both", o.name, call.name, err)
 			}
 		}
 	}
 
 	// Given to New, every option is a default for the calls it applies to.
-	all := make([]envelope.Option, 0, len(options))
+	all := make([]envelope.ClientOption, 0, len(options))
 	for _, o := range options {
 		all = append(all, o.opt)
 	}
@@ -310,7 +353,7 @@ func TestHostileOptionMisapplied(t *testing.T) {
 		t.Fatalf("New with every option: %v", err)
 	}
 	for _, call := range calls {
-		if err := call.run(d, ct, envelope.WithConcurrency(2)); err != nil {
+		if _, err := call.run(d, ct, envelope.WithFrameWorkers(2)); err != nil {
 			t.Errorf("%s on a Client made with every option: %v", call.name, err)
 		}
 	}
@@ -319,15 +362,15 @@ func TestHostileOptionMisapplied(t *testing.T) {
 	}
 }
 
-// optionConstructors returns the sorted names of the package's exported
-// functions that return an Option.
-func optionConstructors(t *testing.T) []string {
+// optionConstructors returns the package's exported functions that return
+// an option, with the name of the option type each returns.
+func optionConstructors(t *testing.T) map[string]string {
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	names := map[string]string{}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -341,12 +384,11 @@ func optionConstructors(t *testing.T) []string {
 			if !ok || fd.Recv != nil || !fd.Name.IsExported() || fd.Type.Results == nil || len(fd.Type.Results.List) != 1 {
 				continue
 			}
-			if id, ok := fd.Type.Results.List[0].Type.(*ast.Ident); ok && id.Name == "Option" {
-				names = append(names, fd.Name.Name)
+			if id, ok := fd.Type.Results.List[0].Type.(*ast.Ident); ok && strings.HasSuffix(id.Name, "Option") {
+				names[fd.Name.Name] = id.Name
 			}
 		}
 	}
-	slices.Sort(names)
 	return names
 }
 

@@ -27,11 +27,11 @@ var ErrFrameTooLong = errors.New("frame length exceeds the limit")
 // call with ErrInvalidOption. Raising it lets whoever writes a
 // message make a reader hold up to two frames of this length per worker
 // (their memory still grows only with the bytes received).
-func WithMaxFrameLength(n int) Option {
-	return func(c *config) {
+func WithMaxFrameLength(n int) DecryptOption {
+	return decryptOption(func(c *config) {
 		c.use("WithMaxFrameLength", callDecryptReader|callDecryptReaderAt)
 		c.maxFrameLength = int64(n)
-	}
+	})
 }
 
 func (c *config) checkMaxFrameLength() error {

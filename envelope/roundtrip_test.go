@@ -96,15 +96,15 @@ func testSuites() []envelope.SuiteID {
 }
 
 // suiteOptions selects id and, for a v1 suite, the only policy that writes it.
-func suiteOptions(id envelope.SuiteID, extra ...envelope.Option) []envelope.Option {
-	opts := []envelope.Option{envelope.WithSuite(id)}
+func suiteOptions(id envelope.SuiteID, extra ...envelope.ClientOption) []envelope.ClientOption {
+	opts := []envelope.ClientOption{envelope.WithSuite(id)}
 	if !id.Committing() {
 		opts = append(opts, envelope.WithCommitmentPolicy(envelope.ForbidEncryptAllowDecrypt))
 	}
 	return append(opts, extra...)
 }
 
-func newClient(t testing.TB, kr envelope.Keyring, id envelope.SuiteID, extra ...envelope.Option) *envelope.Client {
+func newClient(t testing.TB, kr envelope.Keyring, id envelope.SuiteID, extra ...envelope.ClientOption) *envelope.Client {
 	t.Helper()
 	c, err := envelope.New(kr, suiteOptions(id, extra...)...)
 	if err != nil {
@@ -179,7 +179,7 @@ func readIn(r io.Reader, n int) ([]byte, error) {
 }
 
 // encryptStream writes pt through an EncryptWriter fed by next.
-func encryptStream(t testing.TB, c *envelope.Client, pt []byte, ec map[string]string, next func() int, opts ...envelope.Option) ([]byte, *envelope.Header) {
+func encryptStream(t testing.TB, c *envelope.Client, pt []byte, ec map[string]string, next func() int, opts ...envelope.EncryptOption) ([]byte, *envelope.Header) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := c.NewEncryptWriter(context.Background(), &buf, ec, opts...)
@@ -197,7 +197,7 @@ func encryptStream(t testing.TB, c *envelope.Client, pt []byte, ec map[string]st
 
 // decryptStream reads a whole message through a DecryptReader with read
 // buffers of n bytes (0: io.Copy).
-func decryptStream(c *envelope.Client, ct []byte, n int, opts ...envelope.Option) ([]byte, *envelope.DecryptReader, error) {
+func decryptStream(c *envelope.Client, ct []byte, n int, opts ...envelope.DecryptOption) ([]byte, *envelope.DecryptReader, error) {
 	r, err := c.NewDecryptReader(context.Background(), bytes.NewReader(ct), opts...)
 	if err != nil {
 		return nil, nil, err
@@ -300,7 +300,7 @@ func roundTrip(t *testing.T, kr envelope.Keyring, id envelope.SuiteID, frame, si
 	}
 	for _, conc := range []int{1, 4} {
 		cryptotest.SetGlobalRandom(t, seed)
-		ct, err := c.Encrypt(ctx, pt, ec, envelope.WithConcurrency(conc))
+		ct, err := c.Encrypt(ctx, pt, ec, envelope.WithFrameWorkers(conc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,12 +321,12 @@ func roundTrip(t *testing.T, kr envelope.Keyring, id envelope.SuiteID, frame, si
 	for i, f := range fs {
 		conc := 1 + 3*(i%2) // every other feed on four workers
 		cryptotest.SetGlobalRandom(t, seed)
-		ct, h := encryptStream(t, c, pt, ec, f.next, envelope.WithConcurrency(conc))
+		ct, h := encryptStream(t, c, pt, ec, f.next, envelope.WithFrameWorkers(conc))
 		same(fmt.Sprintf("stream %s concurrency %d", f.name, conc), ct, h)
 	}
 
 	for _, conc := range []int{1, 4} {
-		got, h, err := c.Decrypt(ctx, ref, envelope.WithConcurrency(conc))
+		got, h, err := c.Decrypt(ctx, ref, envelope.WithFrameWorkers(conc))
 		if err != nil {
 			t.Fatalf("Decrypt concurrency %d: %v", conc, err)
 		}
@@ -340,7 +340,7 @@ func roundTrip(t *testing.T, kr envelope.Keyring, id envelope.SuiteID, frame, si
 	for i, n := range reads {
 		{
 			conc := 1 + 3*(i%2)
-			got, r, err := decryptStream(c, ref, n, envelope.WithConcurrency(conc))
+			got, r, err := decryptStream(c, ref, n, envelope.WithFrameWorkers(conc))
 			if err != nil {
 				t.Fatalf("DecryptReader reads of %d, concurrency %d: %v", n, conc, err)
 			}

@@ -60,7 +60,7 @@ func TestSignedStreamWithholdsFinalFrame(t *testing.T) {
 		for _, conc := range []int{1, 4} {
 			for _, n := range []int{0, 1, 7, 100} {
 				name := fmt.Sprintf("%s, concurrency %d, reads of %d", tc.name, conc, n)
-				r, err := c.NewDecryptReader(context.Background(), bytes.NewReader(tc.msg), envelope.WithConcurrency(conc))
+				r, err := c.NewDecryptReader(context.Background(), bytes.NewReader(tc.msg), envelope.WithFrameWorkers(conc))
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
@@ -123,7 +123,7 @@ func TestStreamFinalFrameTampered(t *testing.T) {
 	bad := bytes.Clone(ct)
 	bad[len(bad)-1] ^= 1 // the final frame's tag
 	for _, conc := range []int{1, 4} {
-		r, err := c.NewDecryptReader(context.Background(), bytes.NewReader(bad), envelope.WithConcurrency(conc))
+		r, err := c.NewDecryptReader(context.Background(), bytes.NewReader(bad), envelope.WithFrameWorkers(conc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +169,7 @@ func TestStreamReleasesEarly(t *testing.T) {
 		pt := testPlaintext(tamperSize)
 		ct := mustEncrypt(t, c, pt, nil)
 		src := &gatedSource{b: ct, gate: messageLayout(ct, id).frames[0][1]} // header and frame 1
-		r, err := c.NewDecryptReader(context.Background(), src, envelope.WithConcurrency(1))
+		r, err := c.NewDecryptReader(context.Background(), src, envelope.WithFrameWorkers(1))
 		if err != nil {
 			t.Fatal(err)
 		}

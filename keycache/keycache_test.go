@@ -48,8 +48,8 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 func newClock() *clock               { return &clock{now: time.Unix(1_700_000_000, 0)} }
-func client(t testing.TB, m *Manager, opts ...envelope.Option) *envelope.Client {
-	c, err := envelope.NewWithMaterialsManager(m, append([]envelope.Option{envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit)}, opts...)...)
+func client(t testing.TB, m *Manager, opts ...envelope.ClientOption) *envelope.Client {
+	c, err := envelope.NewWithMaterialsManager(m, append([]envelope.ClientOption{envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,9 +42,9 @@ const (
 	// MaxParts is the most parts one multipart upload may have.
 	MaxParts = 10000
 
-	// DefaultConcurrency is the number of parts uploaded, or ranges
+	// DefaultPartConcurrency is the number of parts uploaded, or ranges
 	// fetched, at once when none is chosen.
-	DefaultConcurrency = 4
+	DefaultPartConcurrency = 4
 
 	// DefaultMaxEncryptedDataKeys is the most encrypted data keys an
 	// object's header may carry when none is chosen. Anyone who can write
@@ -120,33 +120,102 @@ type options struct {
 	readAhead   int
 	progress    func(done, total int64)
 	maxEDKs     int
-	envelope    []envelope.Option
+	encrypt     []envelope.EncryptOption
+	decrypt     []envelope.DecryptOption
+
+	call   call   // the call being configured; 0 for New
+	misfit string // the first option that does not apply to call
 }
 
-// An Option configures a Client when passed to New, or one call when
-// passed to it; a call's options apply after the Client's.
-type Option func(*options)
+// call is a Client method options are given to.
+type call uint8
+
+const (
+	callNew call = iota
+	callPut
+	callGet
+	callOpen
+)
+
+// notOpen records that the option name was given to a call; given to
+// Open, which fetches only the ranges ReadAt asks for, it fails the call
+// with envelope.ErrInvalidOption. As a default from New it applies to
+// Put and Get only.
+func (o *options) notOpen(name string) {
+	if o.call == callOpen && o.misfit == "" {
+		o.misfit = name
+	}
+}
+
+// A ClientOption sets a default of a Client, given to New, for the calls
+// it applies to. Every option of this package is a ClientOption.
+type ClientOption interface {
+	apply(*options)
+}
+
+// A PutOption configures Put, or, given to New, its default. Get and Open
+// do not take one: WithEncryptOptions given to Get does not compile.
+type PutOption interface {
+	ClientOption
+	isPutOption()
+}
+
+// A GetOption configures Get and Open, or, given to New, their default.
+// Put does not take one. WithReadAhead and WithProgress are Get's alone:
+// given to Open they fail it with envelope.ErrInvalidOption.
+type GetOption interface {
+	ClientOption
+	isGetOption()
+}
+
+// A CommonOption configures Put, Get and Open alike.
+type CommonOption interface {
+	PutOption
+	GetOption
+}
+
+type (
+	putOption    func(*options)
+	getOption    func(*options)
+	commonOption func(*options)
+)
+
+func (f putOption) apply(o *options)    { f(o) }
+func (putOption) isPutOption()          {}
+func (f getOption) apply(o *options)    { f(o) }
+func (getOption) isGetOption()          {}
+func (f commonOption) apply(o *options) { f(o) }
+func (commonOption) isPutOption()       {}
+func (commonOption) isGetOption()       {}
 
 // WithPartSize sets the multipart part size, which is also the size of the
 // ranged GETs of a download (default 8 MiB, 5 MiB to 5 GiB). Parts are
 // rounded up to whole frames.
-func WithPartSize(n int64) Option { return func(o *options) { o.partSize = n } }
+func WithPartSize(n int64) CommonOption { return commonOption(func(o *options) { o.partSize = n }) }
 
-// WithConcurrency sets how many parts are uploaded, or ranges fetched, at
-// once (default 4). A Put holds at most concurrency+1 parts in memory.
-func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
+// WithPartConcurrency sets how many parts are uploaded, or ranges fetched,
+// at once (default DefaultPartConcurrency). A Put holds at most n+1 parts
+// in memory. The frames of each part are sealed or opened by the
+// envelope.Client's workers (envelope.WithFrameWorkers).
+func WithPartConcurrency(n int) CommonOption {
+	return commonOption(func(o *options) { o.concurrency = n })
+}
 
 // WithReadAhead bounds how many ranges a download fetches ahead of its
-// reader (default: the concurrency). A Get holds at most readAhead+2
+// reader (default: the part concurrency). A Get holds at most readAhead+2
 // part-sized buffers.
-func WithReadAhead(n int) Option { return func(o *options) { o.readAhead = n } }
+func WithReadAhead(n int) GetOption {
+	return getOption(func(o *options) { o.notOpen("WithReadAhead"); o.readAhead = n })
+}
 
 // WithProgress sets a function called as bytes of the stored object (the
-// ciphertext) are uploaded or downloaded, with the bytes done so far and
-// the object size, or -1 while it is unknown. Calls for one transfer are
-// serialized and done never decreases; an upload that succeeds ends with
-// a call where done equals total.
-func WithProgress(fn func(done, total int64)) Option { return func(o *options) { o.progress = fn } }
+// ciphertext) are uploaded or downloaded by Put or Get, with the bytes
+// done so far and the object size, or -1 while it is unknown. Calls for
+// one transfer are serialized and done never decreases; an upload that
+// succeeds ends with a call where done equals total.
+func WithProgress(fn func(done, total int64)) CommonOption {
+	return commonOption(func(o *options) { o.notOpen("WithProgress"); o.progress = fn })
+}
 
 // WithMaxEncryptedDataKeys sets the most encrypted data keys an object may
 // carry (default DefaultMaxEncryptedDataKeys): Get and Open refuse an
@@ -155,17 +224,27 @@ func WithProgress(fn func(done, total int64)) Option { return func(o *options) {
 // removes this limit, leaving the envelope.Client's (none by default):
 // only for objects from writers as trusted as the key holders. A stricter
 // limit of the envelope.Client still applies.
-func WithMaxEncryptedDataKeys(n int) Option { return func(o *options) { o.maxEDKs = n } }
+func WithMaxEncryptedDataKeys(n int) CommonOption {
+	return commonOption(func(o *options) { o.maxEDKs = n })
+}
 
-// WithEnvelopeOptions passes options to the envelope.Client calls:
-// envelope.WithSuite, WithFrameLength and WithConcurrency on Put;
-// envelope.WithExpectedContext, WithRequiredContextKeys, WithUnsignedOnly
-// and WithConcurrency on Get and Open. Given to a call, an option that
-// does not apply to it fails the call with envelope.ErrInvalidOption;
-// given to New, options become the envelope.Client's defaults for the
-// calls they apply to.
-func WithEnvelopeOptions(opts ...envelope.Option) Option {
-	return func(o *options) { o.envelope = append(slices.Clip(o.envelope), opts...) }
+// WithEncryptOptions passes options to the envelope.Client's
+// NewEncryptWriter under Put (envelope.WithSuite, WithFrameLength,
+// WithFrameWorkers, …); given to New, they become the envelope.Client's
+// defaults.
+func WithEncryptOptions(opts ...envelope.EncryptOption) PutOption {
+	return putOption(func(o *options) { o.encrypt = append(slices.Clip(o.encrypt), opts...) })
+}
+
+// WithDecryptOptions passes options to the envelope.Client's
+// NewDecryptReader under Get and NewDecryptReaderAt under Open
+// (envelope.WithExpectedContext, WithRequiredContextKeys, WithUnsignedOnly,
+// WithFrameWorkers, …); given to New, they become the envelope.Client's
+// defaults. An option that does not apply to the envelope call
+// (envelope.WithMaxNonFramedLength to Open) fails it with
+// envelope.ErrInvalidOption.
+func WithDecryptOptions(opts ...envelope.DecryptOption) GetOption {
+	return getOption(func(o *options) { o.decrypt = append(slices.Clip(o.decrypt), opts...) })
 }
 
 // WithExpectedContext makes Get and Open refuse an object whose
@@ -175,12 +254,14 @@ func WithEnvelopeOptions(opts ...envelope.Option) Option {
 // is taken as a required pair kept out of the header: keyrings that bind
 // the context (raw AES, KMS) then fail with envelope.ErrNoDecryptionKey,
 // others with envelope.ErrAuthentication. It is envelope.WithExpectedContext.
-func WithExpectedContext(ec map[string]string) Option {
-	return WithEnvelopeOptions(envelope.WithExpectedContext(ec))
+func WithExpectedContext(ec map[string]string) GetOption {
+	return WithDecryptOptions(envelope.WithExpectedContext(ec))
 }
 
 func (o *options) check() error {
 	switch {
+	case o.misfit != "":
+		return fmt.Errorf("s3crypt: option %s does not apply to Open: %w", o.misfit, envelope.ErrInvalidOption)
 	case o.partSize < MinPartSize || o.partSize > MaxPartSize:
 		return fmt.Errorf("s3crypt: part size %d outside %d..%d", o.partSize, MinPartSize, int64(MaxPartSize))
 	case o.concurrency < 1:
@@ -203,36 +284,44 @@ type Client struct {
 
 // New returns a Client storing objects through api (an *s3.Client, see
 // NewS3Client) and encrypting them with enc.
-func New(api API, enc *envelope.Client, opts ...Option) (*Client, error) {
+func New(api API, enc *envelope.Client, opts ...ClientOption) (*Client, error) {
 	if api == nil {
 		return nil, errors.New("s3crypt: nil S3 client")
 	}
 	if enc == nil {
 		return nil, errors.New("s3crypt: nil envelope client")
 	}
-	o := options{partSize: DefaultPartSize, concurrency: DefaultConcurrency, maxEDKs: DefaultMaxEncryptedDataKeys}
+	o := options{partSize: DefaultPartSize, concurrency: DefaultPartConcurrency, maxEDKs: DefaultMaxEncryptedDataKeys}
 	for _, f := range opts {
-		f(&o)
+		f.apply(&o)
 	}
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	if len(o.envelope) > 0 {
+	if len(o.encrypt)+len(o.decrypt) > 0 {
 		// Defaults for whichever calls they apply to, like envelope.New's.
+		defaults := make([]envelope.ClientOption, 0, len(o.encrypt)+len(o.decrypt))
+		for _, e := range o.encrypt {
+			defaults = append(defaults, e)
+		}
+		for _, d := range o.decrypt {
+			defaults = append(defaults, d)
+		}
 		var err error
-		if enc, err = enc.With(o.envelope...); err != nil {
+		if enc, err = enc.With(defaults...); err != nil {
 			return nil, err
 		}
-		o.envelope = nil
+		o.encrypt, o.decrypt = nil, nil
 	}
 	return &Client{s3: api, enc: enc, opt: o}, nil
 }
 
-// options returns the Client's options with a call's applied.
-func (c *Client) options(opts []Option) (options, error) {
+// callOptions returns c's options with those given to call k applied.
+func callOptions[O ClientOption](c *Client, k call, opts []O) (options, error) {
 	o := c.opt
+	o.call = k
 	for _, f := range opts {
-		f(&o)
+		f.apply(&o)
 	}
 	if err := o.check(); err != nil {
 		return o, err
@@ -242,7 +331,12 @@ func (c *Client) options(opts []Option) (options, error) {
 	}
 	if lim := c.enc.MaxEncryptedDataKeys(); o.maxEDKs > 0 && (lim == 0 || lim > o.maxEDKs) {
 		// First, so that the call's own envelope options override it.
-		o.envelope = slices.Concat([]envelope.Option{envelope.WithMaxEncryptedDataKeys(o.maxEDKs)}, o.envelope)
+		limit := envelope.WithMaxEncryptedDataKeys(o.maxEDKs)
+		if k == callPut {
+			o.encrypt = slices.Concat([]envelope.EncryptOption{limit}, o.encrypt)
+		} else {
+			o.decrypt = slices.Concat([]envelope.DecryptOption{limit}, o.decrypt)
+		}
 	}
 	return o, nil
 }

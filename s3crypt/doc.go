@@ -15,8 +15,8 @@
 //
 // so each part can be sealed, uploaded and retried on its own while the
 // next frames are sealed. Parts are uploaded concurrently from a bounded
-// pool of part buffers: memory is (concurrency+1) × part size whatever the
-// object size. A failed Put aborts its multipart upload, so no object and
+// pool of part buffers: memory is (part concurrency+1) × part size
+// whatever the object size. A failed Put aborts its multipart upload, so no object and
 // no parts remain.
 //
 // The object's user metadata (x-amz-meta-*) describes it for tools and

@@ -75,8 +75,8 @@ type Reader struct {
 // fetched concurrently, up to the read-ahead, each pinned to the ETag of
 // the first (an object replaced meanwhile fails with ErrObjectChanged).
 // WithExpectedContext refuses objects written under another context.
-func (c *Client) Get(ctx context.Context, bucket, key string, opts ...Option) (*Reader, error) {
-	o, err := c.options(opts)
+func (c *Client) Get(ctx context.Context, bucket, key string, opts ...GetOption) (*Reader, error) {
+	o, err := callOptions(c, callGet, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (c *Client) Get(ctx context.Context, bucket, key string, opts ...Option) (*
 		return nil, err
 	}
 	f := newFetcher(ctx, ob, o.partSize, o.readAhead, prog)
-	d, err := c.enc.NewDecryptReader(ctx, f, o.envelope...)
+	d, err := c.enc.NewDecryptReader(ctx, f, o.decrypt...)
 	if err != nil {
 		f.Close()
 		return nil, ob.headerError(f, err)

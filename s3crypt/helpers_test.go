@@ -40,7 +40,7 @@ func realS3(t testing.TB) (*s3.Client, string) {
 	return s.Client, s.Bucket(t, "phicrypt-it")
 }
 
-func rawAESClient(t testing.TB, opts ...envelope.Option) *envelope.Client {
+func rawAESClient(t testing.TB, opts ...envelope.ClientOption) *envelope.Client {
 	t.Helper()
 	kr, err := keyring.NewRawAES("phicrypt-test", "wrapping-key-1", bytes.Repeat([]byte{7}, 32))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,14 +151,26 @@ func TestHostileManyEncryptedDataKeysKMS(t *testing.T) {
 	}
 }
 
-// TestHostileOptionMisapplied: an envelope option given to a call it does
-// not apply to fails the call rather than being silently ignored; given to
-// New it is a default of the calls it applies to.
+// The option types admit an option only to the calls it applies to:
+// c.Get(ctx, b, k, s3crypt.WithEncryptOptions(…)) and c.Put(…,
+// s3crypt.WithExpectedContext(ec)) do not compile. These lines compile.
+var (
+	_ s3crypt.PutOption    = s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))
+	_ s3crypt.GetOption    = s3crypt.WithDecryptOptions(envelope.WithUnsignedOnly())
+	_ s3crypt.GetOption    = s3crypt.WithExpectedContext(nil)
+	_ s3crypt.CommonOption = s3crypt.WithPartConcurrency(1)
+)
+
+// TestHostileOptionMisapplied: an option given to a call it does not apply
+// to fails the call rather than being silently ignored (or, across
+// directions, does not compile); given to New it is a default of the calls
+// it applies to.
 func TestHostileOptionMisapplied(t *testing.T) {
 	ctx := context.Background()
 	api := fakeS3(t)
-	unsigned := s3crypt.WithEnvelopeOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithUnsignedOnly())
-	c, err := s3crypt.New(api, rawAESClient(t), unsigned)
+	c, err := s3crypt.New(api, rawAESClient(t),
+		s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit)),
+		s3crypt.WithDecryptOptions(envelope.WithUnsignedOnly()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,13 +181,25 @@ func TestHostileOptionMisapplied(t *testing.T) {
 	if res.Header.Suite != envelope.AES256GCMHKDFSHA512Commit {
 		t.Fatalf("suite %s, want New's", res.Header.Suite)
 	}
-	if got, _, err := getAll(t, c, testBucket, "k"); err != nil || string(got) != "x" {
+	if got, _, err := getAll(t, c, testBucket, "k", s3crypt.WithReadAhead(2), s3crypt.WithProgress(func(_, _ int64) {})); err != nil || string(got) != "x" {
 		t.Fatalf("Get with New's envelope options: %q, %v", got, err)
 	}
-	if _, err := c.Get(ctx, testBucket, "k", s3crypt.WithEnvelopeOptions(envelope.WithFrameLength(7))); !errors.Is(err, envelope.ErrInvalidOption) {
-		t.Fatalf("Get with WithFrameLength: %v, want ErrInvalidOption", err)
+	if _, ok := any(s3crypt.WithEncryptOptions()).(s3crypt.GetOption); ok {
+		t.Error("WithEncryptOptions is a GetOption")
 	}
-	if _, err := c.Put(ctx, testBucket, "k2", bytes.NewReader(nil), 0, testContext, s3crypt.WithEnvelopeOptions(envelope.WithUnsignedOnly())); !errors.Is(err, envelope.ErrInvalidOption) {
-		t.Fatalf("Put with WithUnsignedOnly: %v, want ErrInvalidOption", err)
+	if _, ok := any(s3crypt.WithDecryptOptions()).(s3crypt.PutOption); ok {
+		t.Error("WithDecryptOptions is a PutOption")
+	}
+	for name, o := range map[string]s3crypt.GetOption{
+		"WithReadAhead":          s3crypt.WithReadAhead(2),
+		"WithProgress":           s3crypt.WithProgress(func(_, _ int64) {}),
+		"WithMaxNonFramedLength": s3crypt.WithDecryptOptions(envelope.WithMaxNonFramedLength(1 << 20)),
+	} {
+		if _, err := c.Open(ctx, testBucket, "k", o); !errors.Is(err, envelope.ErrInvalidOption) || !strings.Contains(err.Error(), name) {
+			t.Errorf("Open with %s: %v, want ErrInvalidOption naming it", name, err)
+		}
+	}
+	if _, err := c.Open(ctx, testBucket, "k"); err != nil {
+		t.Errorf("Open: %v", err)
 	}
 }

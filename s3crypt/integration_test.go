@@ -26,20 +26,20 @@ func TestIntegrationVersitygw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unsigned := s3crypt.WithEnvelopeOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))
+	unsigned := s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))
 	big := randomBytes(64*MiB, 64)
 	for _, tc := range []struct {
 		size    int
 		unknown bool
-		opts    []s3crypt.Option
+		opts    []s3crypt.PutOption
 	}{
 		{size: 0},
 		{size: 1},
 		{size: 1, unknown: true},
 		{size: 5*MiB - 1},
-		{size: 5 * MiB, opts: []s3crypt.Option{unsigned}},
-		{size: 5*MiB + 1, opts: []s3crypt.Option{s3crypt.WithPartSize(5 * MiB)}},
-		{size: 64 * MiB, opts: []s3crypt.Option{unsigned}},
+		{size: 5 * MiB, opts: []s3crypt.PutOption{unsigned}},
+		{size: 5*MiB + 1, opts: []s3crypt.PutOption{s3crypt.WithPartSize(5 * MiB)}},
+		{size: 64 * MiB, opts: []s3crypt.PutOption{unsigned}},
 		{size: 64*MiB - 3, unknown: true},
 	} {
 		key := fmt.Sprintf("obj-%d-unknown%v", tc.size, tc.unknown)

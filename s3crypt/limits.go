@@ -7,4 +7,4 @@ import "github.com/phicrypt/phicrypt/envelope"
 // frames fails with envelope.ErrFrameTooLong before any frame is fetched.
 // Each frame is buffered whole to be authenticated. It is
 // envelope.WithMaxFrameLength.
-func WithMaxFrameLength(n int) Option { return WithEnvelopeOptions(envelope.WithMaxFrameLength(n)) }
+func WithMaxFrameLength(n int) GetOption { return WithDecryptOptions(envelope.WithMaxFrameLength(n)) }

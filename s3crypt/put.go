@@ -55,8 +55,8 @@ const copyBufferSize = 1 << 20
 // The encryption context is authenticated and stored in the message header
 // (and sent to KMS, which logs it); it is not copied into the object's
 // metadata, which holds only the Meta* descriptions.
-func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, size int64, ec map[string]string, opts ...Option) (*PutResult, error) {
-	o, err := c.options(opts)
+func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, size int64, ec map[string]string, opts ...PutOption) (*PutResult, error) {
+	o, err := callOptions(c, callPut, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +66,9 @@ func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, size 
 	if size < -1 {
 		return nil, fmt.Errorf("s3crypt: size %d, want -1 (unknown) or more", size)
 	}
-	eopts := o.envelope
+	eopts := o.encrypt
 	if size >= 0 {
-		eopts = slices.Concat(eopts, []envelope.Option{envelope.WithPlaintextLength(size)})
+		eopts = slices.Concat(eopts, []envelope.EncryptOption{envelope.WithPlaintextLength(size)})
 		r = io.LimitReader(r, size)
 	}
 	u := &upload{c: c, opt: &o, bucket: bucket, key: key, free: make(chan []byte, o.concurrency+1)}

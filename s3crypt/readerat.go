@@ -31,8 +31,8 @@ type ReaderAt struct {
 // read them with Get. ctx bounds every GET of ReadAt; ReadAtContext takes
 // a context per call. WithExpectedContext refuses objects written under
 // another context.
-func (c *Client) Open(ctx context.Context, bucket, key string, opts ...Option) (*ReaderAt, error) {
-	o, err := c.options(opts)
+func (c *Client) Open(ctx context.Context, bucket, key string, opts ...GetOption) (*ReaderAt, error) {
+	o, err := callOptions(c, callOpen, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (c *Client) Open(ctx context.Context, bucket, key string, opts ...Option) (
 		return nil, err
 	}
 	src := &spanSource{ctxReaderAt: ctxReaderAt{ob: ob, ctx: ctx}}
-	d, err := c.enc.NewDecryptReaderAt(ctx, src, ob.size, o.envelope...)
+	d, err := c.enc.NewDecryptReaderAt(ctx, src, ob.size, o.decrypt...)
 	if err != nil {
 		return nil, ob.headerError(src, err)
 	}

@@ -23,16 +23,16 @@ const MiB = 1 << 20
 
 var testContext = map[string]string{"tenant": "clinic-7", "patient-record": "mrn-000123"}
 
-func newClient(t testing.TB, api s3crypt.API, opts ...s3crypt.Option) *s3crypt.Client {
+func newClient(t testing.TB, api s3crypt.API, opts ...s3crypt.ClientOption) *s3crypt.Client {
 	t.Helper()
-	c, err := s3crypt.New(api, rawAESClient(t), append([]s3crypt.Option{s3crypt.WithPartSize(5 * MiB)}, opts...)...)
+	c, err := s3crypt.New(api, rawAESClient(t), append([]s3crypt.ClientOption{s3crypt.WithPartSize(5 * MiB)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func getAll(t testing.TB, c *s3crypt.Client, bucket, key string, opts ...s3crypt.Option) ([]byte, *s3crypt.Reader, error) {
+func getAll(t testing.TB, c *s3crypt.Client, bucket, key string, opts ...s3crypt.GetOption) ([]byte, *s3crypt.Reader, error) {
 	t.Helper()
 	r, err := c.Get(context.Background(), bucket, key, opts...)
 	if err != nil {
@@ -76,11 +76,11 @@ func TestPutGetRoundTrip(t *testing.T) {
 			if tc.unknown {
 				r, size = onlyReader{r}, -1
 			}
-			eopts := []envelope.Option{envelope.WithSuite(tc.suite)}
+			eopts := []envelope.EncryptOption{envelope.WithSuite(tc.suite)}
 			if tc.frame != 0 {
 				eopts = append(eopts, envelope.WithFrameLength(tc.frame))
 			}
-			res, err := c.Put(ctx, testBucket, name, r, size, testContext, s3crypt.WithEnvelopeOptions(eopts...))
+			res, err := c.Put(ctx, testBucket, name, r, size, testContext, s3crypt.WithEncryptOptions(eopts...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,10 +143,10 @@ func checkMetadata(t *testing.T, obj *s3crypt.Object, suite envelope.SuiteID, un
 func TestPartsHoldWholeFrames(t *testing.T) {
 	api := fakeS3(t)
 	counts := &countingAPI{API: api}
-	c := newClient(t, counts, s3crypt.WithPartSize(6*MiB), s3crypt.WithConcurrency(3))
+	c := newClient(t, counts, s3crypt.WithPartSize(6*MiB), s3crypt.WithPartConcurrency(3))
 	data := randomBytes(40*MiB+12345, 1)
 	res, err := c.Put(context.Background(), testBucket, "aligned", onlyReader{bytes.NewReader(data)}, -1, testContext,
-		s3crypt.WithEnvelopeOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithFrameLength(10000)))
+		s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithFrameLength(10000)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestOpenReadsOnlyNeededFrames(t *testing.T) {
 	data := randomBytes(12*MiB+777, 3)
 	c := newClient(t, api)
 	if _, err := c.Put(ctx, testBucket, "ranged", bytes.NewReader(data), int64(len(data)), testContext,
-		s3crypt.WithEnvelopeOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithFrameLength(frame))); err != nil {
+		s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithFrameLength(frame))); err != nil {
 		t.Fatal(err)
 	}
 	counts := &countingAPI{API: api}
@@ -298,7 +298,7 @@ func TestTamperedObjects(t *testing.T) {
 	for _, suite := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
 		key := "orig-" + suite.String()
 		if _, err := c.Put(ctx, testBucket, key, bytes.NewReader(data), int64(len(data)), testContext,
-			s3crypt.WithEnvelopeOptions(envelope.WithSuite(suite))); err != nil {
+			s3crypt.WithEncryptOptions(envelope.WithSuite(suite))); err != nil {
 			t.Fatal(err)
 		}
 		orig := getRaw(t, api, key)
@@ -354,7 +354,7 @@ func TestExpectedContext(t *testing.T) {
 	ctx := context.Background()
 	c := newClient(t, api)
 	if _, err := c.Put(ctx, testBucket, "ec", strings.NewReader("record"), 6, testContext,
-		s3crypt.WithEnvelopeOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))); err != nil {
+		s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -412,7 +412,7 @@ func TestNotFoundAndNotEncrypted(t *testing.T) {
 func TestObjectReplacedDuringGet(t *testing.T) {
 	api := fakeS3(t)
 	ctx := context.Background()
-	c := newClient(t, api, s3crypt.WithReadAhead(1), s3crypt.WithConcurrency(1))
+	c := newClient(t, api, s3crypt.WithReadAhead(1), s3crypt.WithPartConcurrency(1))
 	data := randomBytes(20*MiB, 5)
 	put := func() {
 		if _, err := c.Put(ctx, testBucket, "replaced", bytes.NewReader(data), int64(len(data)), testContext); err != nil {
@@ -504,8 +504,8 @@ func TestCheckEndpoint(t *testing.T) {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	api := fakeS3(t)
-	for _, o := range []s3crypt.Option{
-		s3crypt.WithPartSize(MiB), s3crypt.WithPartSize(6 << 30), s3crypt.WithConcurrency(0), s3crypt.WithReadAhead(-1),
+	for _, o := range []s3crypt.ClientOption{
+		s3crypt.WithPartSize(MiB), s3crypt.WithPartSize(6 << 30), s3crypt.WithPartConcurrency(0), s3crypt.WithReadAhead(-1),
 	} {
 		if _, err := s3crypt.New(api, rawAESClient(t), o); err == nil {
 			t.Error("New accepted a bad option")

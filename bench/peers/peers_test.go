@@ -60,12 +60,12 @@ func benchContext() map[string]string {
 	return map[string]string{"tenant": "clinic-7", "purpose": "bench"}
 }
 
-func phicryptClient(tb testing.TB, opts ...envelope.Option) *envelope.Client {
+func phicryptClient(tb testing.TB, opts ...envelope.ClientOption) *envelope.Client {
 	kr, err := keyring.NewRawAES("bench", "key-1", benchutil.Key(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := envelope.New(kr, append([]envelope.Option{envelope.WithFrameLength(frame)}, opts...)...)
+	c, err := envelope.New(kr, append([]envelope.ClientOption{envelope.WithFrameLength(frame)}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func streaming(
 
 func phicryptStream(workers int) func(testing.TB) codec {
 	return func(tb testing.TB) codec {
-		c := phicryptClient(tb, envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithConcurrency(workers))
+		c := phicryptClient(tb, envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithFrameWorkers(workers))
 		return streaming(
 			func(ctx context.Context, w io.Writer) (io.WriteCloser, error) {
 				return c.NewEncryptWriter(ctx, w, benchContext())

@@ -105,7 +105,7 @@ func runCommand(op cli.Op) *cobra.Command {
 		fl.StringVar(&f.maxFrameSize, "max-frame-length", fmt.Sprintf("%dMiB", envelope.DefaultMaxFrameLength>>20), "refuse messages with longer frames (each is buffered whole, two per worker)")
 	}
 	fl.IntVar(&f.maxEDKs, "max-encrypted-data-keys", s3crypt.DefaultMaxEncryptedDataKeys, "refuse messages with more encrypted data keys, each a key attempt (0: no limit)")
-	fl.IntVar(&f.concurrency, "concurrency", 0, "files processed at once, and workers per large file (0: one per CPU)")
+	fl.IntVar(&f.concurrency, "concurrency", 0, "files processed at once, and frame workers per large file and S3 parts in flight (0: 4 files per CPU, one worker per CPU)")
 	fl.StringArrayVar(&f.include, "include", nil, "process only names matching this glob (repeatable; without / it matches base names)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip names matching this glob (repeatable)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")

@@ -8,7 +8,7 @@ import (
 )
 
 // maxFrameOption appends the --max-frame-length limit, if set, to opts.
-func (o *Options) maxFrameOption(opts []envelope.Option) []envelope.Option {
+func (o *Options) maxFrameOption(opts []envelope.DecryptOption) []envelope.DecryptOption {
 	if o.MaxFrameSize != 0 {
 		opts = append(opts, envelope.WithMaxFrameLength(o.MaxFrameSize))
 	}

@@ -47,7 +47,7 @@ type Options struct {
 	Suite         envelope.SuiteID  // 0: envelope's default (0x0578)
 	FrameSize     int               // 0: envelope's default (64 KiB)
 	MaxFrameSize  int               // decrypt: largest frame accepted; 0: envelope's default (16 MiB)
-	Concurrency   int               // files at once, and workers per large file; 0: GOMAXPROCS
+	Concurrency   int               // files at once, frame workers per large file, S3 parts in flight; 0: 4 files and 1 worker per CPU
 	MaxEDKs       int               // most encrypted data keys a message may carry; 0: no limit
 	Include       []string
 	Exclude       []string
@@ -393,7 +393,7 @@ func (r *runner) workersFor(size int64) int {
 }
 
 func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, rec *Record) error {
-	opts := []envelope.Option{envelope.WithConcurrency(r.workersFor(j.in.size))}
+	opts := []envelope.EncryptOption{envelope.WithFrameWorkers(r.workersFor(j.in.size))}
 	if r.o.Suite != 0 {
 		opts = append(opts, envelope.WithSuite(r.o.Suite))
 	}
@@ -443,7 +443,7 @@ func commit(ctx context.Context, out output, cw *countWriter, rec *Record) error
 }
 
 func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record) error {
-	opts := []envelope.Option{envelope.WithConcurrency(r.workersFor(j.in.size))}
+	opts := []envelope.DecryptOption{envelope.WithFrameWorkers(r.workersFor(j.in.size))}
 	if len(r.o.ExpectContext) > 0 {
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}

@@ -273,7 +273,7 @@ func (o *s3Output) commit() error {
 // s3crypt returns the run's s3crypt client, made on first use.
 func (r *runner) s3crypt(c *s3Conn) (*s3crypt.Client, error) {
 	r.s3once.Do(func() {
-		r.s3c, r.s3err = s3crypt.New(c.api, r.client, s3crypt.WithConcurrency(max(r.workers, 2)), s3crypt.WithMaxEncryptedDataKeys(0)) // r.client's limit
+		r.s3c, r.s3err = s3crypt.New(c.api, r.client, s3crypt.WithPartConcurrency(max(r.workers, 2)), s3crypt.WithMaxEncryptedDataKeys(0)) // r.client's limit
 	})
 	return r.s3c, r.s3err
 }
@@ -281,7 +281,7 @@ func (r *runner) s3crypt(c *s3Conn) (*s3crypt.Client, error) {
 // encryptS3 encrypts in straight into an object with s3crypt.Put, which
 // aborts its multipart upload on any failure: no object appears unless the
 // whole message was stored.
-func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader, ec map[string]string, opts []envelope.Option, rec *Record) error {
+func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader, ec map[string]string, opts []envelope.EncryptOption, rec *Record) error {
 	if err := s.checkTarget(ctx, j.target, r.o.Overwrite); err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader,
 	if err != nil {
 		return err
 	}
-	res, err := c.Put(ctx, s.loc.bucket, s.key(j.target), in, j.in.size, ec, s3crypt.WithEnvelopeOptions(opts...))
+	res, err := c.Put(ctx, s.loc.bucket, s.key(j.target), in, j.in.size, ec, s3crypt.WithEncryptOptions(opts...))
 	if err != nil {
 		return err
 	}
@@ -323,12 +323,12 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 		}
 		last = done
 	}
-	opts := []envelope.Option{envelope.WithConcurrency(r.workersFor(j.in.size))}
+	opts := []envelope.DecryptOption{envelope.WithFrameWorkers(r.workersFor(j.in.size))}
 	if len(r.o.ExpectContext) > 0 {
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}
 	opts = r.o.maxFrameOption(opts)
-	rd, err := c.Get(ctx, b, k, s3crypt.WithEnvelopeOptions(opts...), s3crypt.WithProgress(progress))
+	rd, err := c.Get(ctx, b, k, s3crypt.WithDecryptOptions(opts...), s3crypt.WithProgress(progress))
 	defer func() { rec.BytesIn = last }()
 	if err != nil {
 		err = frameLimitHint(err)

@@ -111,7 +111,7 @@ func (m *DecryptManifest) runOne(ctx context.Context, t *DecryptTest, opts Optio
 	if err != nil {
 		return err
 	}
-	callOpts := []envelope.Option{envelope.WithExpectedContext(t.EncryptionContext)}
+	callOpts := []envelope.DecryptOption{envelope.WithExpectedContext(t.EncryptionContext)}
 	var got []byte
 	switch t.DecryptionMethod {
 	case "":

@@ -26,7 +26,7 @@ var (
 	ec     = map[string]string{"purpose": "test", "record": "lab-7", "unicode-ключ": "значение 🩺"}
 )
 
-func client(t *testing.T, kr envelope.Keyring, opts ...envelope.Option) *envelope.Client {
+func client(t *testing.T, kr envelope.Keyring, opts ...envelope.ClientOption) *envelope.Client {
 	t.Helper()
 	c, err := envelope.New(kr, opts...)
 	if err != nil {
