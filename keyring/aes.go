@@ -95,34 +95,25 @@ func (k *RawAES) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, e
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for i, e := range edks {
+	want := m.Suite.DataKeyLength()
+	return unwrapFirst(k, m, edks, func(e envelope.EncryptedDataKey) ([]byte, error) {
 		info := e.ProviderInfo
 		if e.ProviderID != k.namespace || len(info) != len(k.name)+8+ivLen || !bytes.HasPrefix(info, []byte(k.name)) {
-			continue
+			return nil, errNotWrappedHere
 		}
 		rest := info[len(k.name):]
 		if binary.BigEndian.Uint32(rest) != tagLen*8 || binary.BigEndian.Uint32(rest[4:]) != ivLen {
-			errs = append(errs, fmt.Errorf("%s: data key %d: unsupported tag or IV length", k, i))
-			continue
+			return nil, errors.New("unsupported tag or IV length")
 		}
-		want := m.Suite.DataKeyLength()
 		if len(e.Ciphertext) != want+tagLen {
-			errs = append(errs, fmt.Errorf("%s: data key %d: %d-byte ciphertext, want %d", k, i, len(e.Ciphertext), want+tagLen))
-			continue
+			return nil, fmt.Errorf("%d-byte ciphertext, want %d", len(e.Ciphertext), want+tagLen)
 		}
 		dk, err := k.aead.Open(nil, rest[8:], e.Ciphertext, aad)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: data key %d did not decrypt (wrong wrapping key or encryption context)", k, i))
-			continue
+			return nil, errors.New("did not decrypt (wrong wrapping key or encryption context)")
 		}
-		m.DataKey = dk
-		return nil
-	}
-	if len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("%s: no data key wrapped by this key", k))
-	}
-	return &envelope.NoDecryptionKeyError{EncryptedDataKeys: len(edks), Errs: errs}
+		return dk, nil
+	})
 }
 
 // generateDataKey fills in m.DataKey if no keyring did yet.

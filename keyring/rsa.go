@@ -121,33 +121,26 @@ func (k *RawRSA) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 
 // OnDecrypt implements envelope.Keyring.
 func (k *RawRSA) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
-	var errs []error
-	for i, e := range edks {
+	n := m.Suite.DataKeyLength()
+	return unwrapFirst(k, m, edks, func(e envelope.EncryptedDataKey) ([]byte, error) {
 		if e.ProviderID != k.namespace || string(e.ProviderInfo) != k.name {
-			continue
+			return nil, errNotWrappedHere
 		}
 		if k.priv == nil {
-			errs = append(errs, fmt.Errorf("%s: data key %d: no private key", k, i))
-			continue
+			return nil, errors.New("no private key")
 		}
 		var dk []byte
 		var err error
 		if k.padding == PKCS1v15 {
-			dk, err = decryptPKCS1v15(k.priv, e.Ciphertext, m.Suite.DataKeyLength())
+			dk, err = decryptPKCS1v15(k.priv, e.Ciphertext, n)
 		} else {
 			dk, err = rsa.DecryptOAEP(k.padding.hash(), nil, k.priv, e.Ciphertext, nil)
 		}
-		if err != nil || len(dk) != m.Suite.DataKeyLength() {
-			errs = append(errs, fmt.Errorf("%s: data key %d did not decrypt (wrong key or padding)", k, i))
-			continue
+		if err != nil || len(dk) != n {
+			return nil, errors.New("did not decrypt (wrong key or padding)")
 		}
-		m.DataKey = dk
-		return nil
-	}
-	if len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("%s: no data key wrapped by this key", k))
-	}
-	return &envelope.NoDecryptionKeyError{EncryptedDataKeys: len(edks), Errs: errs}
+		return dk, nil
+	})
 }
 
 // decryptPKCS1v15 unwraps an n-byte data key with implicit rejection: a
