@@ -282,8 +282,9 @@ type Client struct {
 	opt options
 }
 
-// New returns a Client storing objects through api (an *s3.Client, see
-// NewS3Client) and encrypting them with enc.
+// New returns a Client storing objects through api (an *s3.Client, e.g.
+// from NewS3Client or s3.NewFromConfig with SecureEndpoint) and encrypting
+// them with enc.
 func New(api API, enc *envelope.Client, opts ...ClientOption) (*Client, error) {
 	if api == nil {
 		return nil, errors.New("s3crypt: nil S3 client")
@@ -341,48 +342,40 @@ func callOptions[O ClientOption](c *Client, k call, opts []O) (options, error) {
 	return o, nil
 }
 
-// NewS3Client returns an S3 client from cfg (e.g. config.LoadDefaultConfig's,
-// with the default credential chain and region). An empty endpoint keeps
-// the SDK's endpoint resolution: cfg.BaseEndpoint, AWS_ENDPOINT_URL_S3 or
-// AWS_ENDPOINT_URL, endpoint_url in the shared config file, else the
-// https endpoint for cfg.Region. The endpoint the client will use,
-// whatever its source, must be https, or http to a loopback address (a
-// local test server): anything else fails with ErrInsecureEndpoint, since
-// objects and credentials would cross the network in the clear. Every
-// request's final URL is checked again before it is sent (see
-// guardEndpoint), so no resolver or per-call option can get around it.
-// pathStyle addresses buckets as endpoint/bucket/key rather than
-// bucket.endpoint/key, as most S3-compatible servers need (and as plain
-// http to "localhost" requires: bucket.localhost is not a loopback name
-// here). A server with a private CA needs cfg.HTTPClient to trust it.
-//
-// The client does not log "Response has no supported checksum" for each
-// ranged GET (s3.Options.DisableLogOutputChecksumValidationSkipped): ranged
-// responses carry no whole-object checksum to validate, and Get
-// authenticates every frame of the message anyway.
-func NewS3Client(ctx context.Context, cfg aws.Config, endpoint string, pathStyle bool) (*s3.Client, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if endpoint != "" {
-		if err := CheckEndpoint(endpoint); err != nil {
-			return nil, err
-		}
-	}
-	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-		o.UsePathStyle = pathStyle
-		o.DisableLogOutputChecksumValidationSkipped = true
-		o.HTTPClient = guardEndpoint(o.HTTPClient)
-	})
-	if u := c.Options().BaseEndpoint; endpoint == "" && u != nil {
+// NewS3Client returns s3.NewFromConfig(cfg, optFns...) with SecureEndpoint
+// applied after optFns, and refuses the endpoint it resolved, whatever its
+// source (cfg.BaseEndpoint, an option function, AWS_ENDPOINT_URL_S3,
+// AWS_ENDPOINT_URL or endpoint_url in the shared config file), unless
+// CheckEndpoint accepts it: errors wrap ErrInsecureEndpoint. No endpoint
+// leaves the SDK's https endpoint for cfg.Region. S3-compatible servers
+// usually need o.UsePathStyle (plain http to "localhost" does:
+// bucket.localhost is not a loopback name here); a server with a private
+// CA needs cfg.HTTPClient to trust it.
+func NewS3Client(cfg aws.Config, optFns ...func(*s3.Options)) (*s3.Client, error) {
+	c := s3.NewFromConfig(cfg, append(slices.Clip(optFns), SecureEndpoint)...)
+	if u := c.Options().BaseEndpoint; u != nil {
 		if err := CheckEndpoint(*u); err != nil {
-			return nil, fmt.Errorf("%w (from the AWS configuration: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or endpoint_url in the shared config file)", err)
+			return nil, fmt.Errorf("%w (BaseEndpoint, from cfg, an option, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or endpoint_url in the shared config file)", err)
 		}
 	}
 	return c, nil
+}
+
+// SecureEndpoint is an s3.Options function, to be given last to
+// s3.NewFromConfig or s3.New, that makes every request whose final URL
+// (after endpoint resolution, per-call options and redirects) is neither
+// https nor http to a loopback address fail with ErrInsecureEndpoint before
+// any connection is made: objects and credentials never cross the network
+// in the clear. It wraps o.HTTPClient, so option functions applied after
+// it can undo it. It also sets
+// s3.Options.DisableLogOutputChecksumValidationSkipped: the ranged GETs of
+// Get and Open carry no whole-object checksum to validate, and would each
+// log "Response has no supported checksum"; frames are authenticated by
+// the message itself. NewS3Client applies it and also refuses a bad
+// endpoint at once.
+func SecureEndpoint(o *s3.Options) {
+	o.DisableLogOutputChecksumValidationSkipped = true
+	o.HTTPClient = guardEndpoint(o.HTTPClient)
 }
 
 // CheckEndpoint accepts an S3 endpoint URL that is https, or http to a

@@ -58,18 +58,36 @@
 // envelope package's errors and sentinels, so errors.Is(err,
 // envelope.ErrAuthentication) holds.
 //
+// # Inputs
+//
+// Put, Get, Open and Head take the SDK's own inputs (*s3.PutObjectInput,
+// *s3.GetObjectInput, *s3.HeadObjectInput), as s3's manager.Uploader
+// does, so that whatever a bucket's policy asks for — SSE-KMS with a
+// bucket key on top of the client-side encryption, SSE-C, tags, object
+// lock, ACLs, ExpectedBucketOwner, RequestPayer, conditional writes —
+// is asked as for PutObject and GetObject. Put's Body is the plaintext and
+// ContentLength, if set, its length; every other field goes to each S3
+// call that has it. Fields that would describe the plaintext's bytes to
+// S3 (ContentMD5, Checksum* values), append to an object
+// (WriteOffsetBytes), select ciphertext bytes (Range, PartNumber) or take
+// phicrypt's metadata keys ("phicrypt-*") fail with
+// envelope.ErrInvalidOption naming the field, before any S3 call.
+//
 // # Endpoints
 //
-// NewS3Client accepts an endpoint only if it is https, or http to a
-// loopback host, so credentials and objects never cross a network in the
-// clear: the explicit argument, and equally one from AWS_ENDPOINT_URL_S3,
-// AWS_ENDPOINT_URL or endpoint_url in the shared config file; every
-// request's URL is checked again before it is dialed.
+// NewS3Client(cfg, optFns...) is s3.NewFromConfig with SecureEndpoint
+// applied last, and refuses at once an endpoint that is neither https nor
+// http to a loopback host, whatever its source (cfg.BaseEndpoint, an
+// option function, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or endpoint_url
+// in the shared config file), so credentials and objects never cross a
+// network in the clear. SecureEndpoint, given last to s3.NewFromConfig,
+// checks every request's final URL before it is dialed (per-call options
+// and redirects included); New takes any client.
 //
 // Get and Open use ranged GETs, which carry no whole-object checksum: an
 // *s3.Client with response checksum validation on (config.LoadDefaultConfig's
 // default) logs "Response has no supported checksum" at DEBUG for each
-// one. NewS3Client's clients do not; set
-// s3.Options.DisableLogOutputChecksumValidationSkipped on a client built
-// otherwise. Frames are authenticated by the message itself.
+// one. SecureEndpoint turns that off
+// (s3.Options.DisableLogOutputChecksumValidationSkipped); set it on a client
+// built otherwise. Frames are authenticated by the message itself.
 package s3crypt

@@ -26,7 +26,7 @@ func TestErrorsNameS3crypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Put(ctx, testBucket, "good", bytes.NewReader(randomBytes(1000, 1)), 1000, nil); err != nil {
+	if _, err := c.Put(ctx, putIn(testBucket, "good", bytes.NewReader(randomBytes(1000, 1)), 1000), nil); err != nil {
 		t.Fatal(err)
 	}
 	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String("good")})
@@ -67,7 +67,7 @@ func TestErrorsNameS3crypt(t *testing.T) {
 		t.Run(tc.key, func(t *testing.T) {
 			errs := map[string]error{"Get": readWhole(c, tc.key), "Open": openWhole(c, tc.key)}
 			if tc.key != "body" && tc.key != "header" {
-				_, errs["Head"] = c.Head(ctx, testBucket, tc.key)
+				_, errs["Head"] = c.Head(ctx, headIn(testBucket, tc.key))
 			}
 			for what, err := range errs {
 				if !errors.Is(err, tc.want) {
@@ -85,7 +85,7 @@ func TestErrorsNameS3crypt(t *testing.T) {
 
 // readWhole reads key whole through Get and returns the first error.
 func readWhole(c *s3crypt.Client, key string) error {
-	r, err := c.Get(context.Background(), testBucket, key)
+	r, err := c.Get(context.Background(), getIn(testBucket, key))
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func readWhole(c *s3crypt.Client, key string) error {
 // openWhole reads key whole through Open and ReadAt and returns the first
 // error.
 func openWhole(c *s3crypt.Client, key string) error {
-	r, err := c.Open(context.Background(), testBucket, key)
+	r, err := c.Open(context.Background(), getIn(testBucket, key))
 	if err != nil {
 		return err
 	}

@@ -43,10 +43,26 @@ type Object struct {
 	PlaintextLength int64
 }
 
-// Head describes bucket/key from its header alone, fetched with a ranged
-// GET, and decrypts nothing. Nothing it returns is authenticated.
-func (c *Client) Head(ctx context.Context, bucket, key string) (*Object, error) {
-	ob, err := c.fetchObject(ctx, bucket, key, headPrefix, nil)
+// Head describes in.Bucket/in.Key from its header alone, fetched with a
+// ranged GET, and decrypts nothing. Nothing it returns is authenticated.
+// The fields of in go to the GET as they would to Get's (see Get).
+func (c *Client) Head(ctx context.Context, in *s3.HeadObjectInput) (*Object, error) {
+	if in == nil {
+		return nil, fmt.Errorf("s3crypt: nil HeadObjectInput: %w", envelope.ErrInvalidOption)
+	}
+	gin, err := checkGetInput("HeadObjectInput", &s3.GetObjectInput{
+		Bucket: in.Bucket, Key: in.Key, VersionId: in.VersionId, PartNumber: in.PartNumber, Range: in.Range,
+		IfMatch: in.IfMatch, IfNoneMatch: in.IfNoneMatch, IfModifiedSince: in.IfModifiedSince, IfUnmodifiedSince: in.IfUnmodifiedSince,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer, ChecksumMode: in.ChecksumMode,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ResponseCacheControl: in.ResponseCacheControl, ResponseContentDisposition: in.ResponseContentDisposition,
+		ResponseContentEncoding: in.ResponseContentEncoding, ResponseContentLanguage: in.ResponseContentLanguage,
+		ResponseContentType: in.ResponseContentType, ResponseExpires: in.ResponseExpires,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ob, err := c.fetchObject(ctx, gin, headPrefix, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -69,19 +85,31 @@ type Reader struct {
 	d   *envelope.DecryptReader
 }
 
-// Get opens bucket/key for streaming decryption: it fetches the first
-// part, authenticates the header (with the key from the Client's keyring,
-// e.g. KMS Decrypt) and returns a Reader of the plaintext. Later parts are
-// fetched concurrently, up to the read-ahead, each pinned to the ETag of
-// the first (an object replaced meanwhile fails with ErrObjectChanged).
-// WithExpectedContext refuses objects written under another context.
-func (c *Client) Get(ctx context.Context, bucket, key string, opts ...GetOption) (*Reader, error) {
+// Get opens in.Bucket/in.Key for streaming decryption: it fetches the
+// first part, authenticates the header (with the key from the Client's
+// keyring, e.g. KMS Decrypt) and returns a Reader of the plaintext. Later
+// parts are fetched concurrently, up to the read-ahead, each pinned to the
+// ETag of the first (an object replaced meanwhile fails with
+// ErrObjectChanged). WithExpectedContext refuses objects written under
+// another context.
+//
+// in is the SDK's own input and is not modified. Every ranged GET is sent
+// with its fields (VersionId, the If* conditions, SSE-C,
+// ExpectedBucketOwner, RequestPayer, Response*), its own Range, and, after
+// the first, IfMatch set to the first's ETag. Range and PartNumber select
+// ciphertext bytes: they fail with envelope.ErrInvalidOption (Open reads
+// plaintext ranges).
+func (c *Client) Get(ctx context.Context, in *s3.GetObjectInput, opts ...GetOption) (*Reader, error) {
 	o, err := callOptions(c, callGet, opts)
 	if err != nil {
 		return nil, err
 	}
+	gin, err := checkGetInput("GetObjectInput", in)
+	if err != nil {
+		return nil, err
+	}
 	prog := &progress{fn: o.progress, total: -1}
-	ob, err := c.fetchObject(ctx, bucket, key, o.partSize, prog)
+	ob, err := c.fetchObject(ctx, gin, o.partSize, prog)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +155,7 @@ func (r *Reader) Close() error {
 // first is pinned to the first's ETag.
 type object struct {
 	api          API
+	in           s3.GetObjectInput // the caller's, for every GET
 	bucket, key  string
 	size         int64
 	etag         string
@@ -136,14 +165,33 @@ type object struct {
 	prefix       []byte // bytes [0, len(prefix)) of the object
 }
 
-// fetchObject GETs the first n bytes of bucket/key, which also tell its
-// size and ETag.
-func (c *Client) fetchObject(ctx context.Context, bucket, key string, n int64, prog *progress) (*object, error) {
-	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: &bucket,
-		Key:    &key,
-		Range:  aws.String(fmt.Sprintf("bytes=0-%d", n-1)),
-	})
+// checkGetInput returns a copy of in, refusing the fields that select
+// ciphertext bytes. what names in's type for errors.
+func checkGetInput(what string, in *s3.GetObjectInput) (*s3.GetObjectInput, error) {
+	invalid := func(field, why string) error {
+		return fmt.Errorf("s3crypt: %s.%s: %s: %w", what, field, why, envelope.ErrInvalidOption)
+	}
+	switch {
+	case in == nil:
+		return nil, fmt.Errorf("s3crypt: nil %s: %w", what, envelope.ErrInvalidOption)
+	case in.Bucket == nil || in.Key == nil:
+		return nil, invalid("Bucket/Key", "not set")
+	case in.Range != nil:
+		return nil, invalid("Range", "a range of the ciphertext; Open reads plaintext ranges")
+	case in.PartNumber != nil:
+		return nil, invalid("PartNumber", "a part of the ciphertext")
+	}
+	cp := *in
+	return &cp, nil
+}
+
+// fetchObject GETs the first n bytes of the object in names, which also
+// tell its size and ETag.
+func (c *Client) fetchObject(ctx context.Context, in *s3.GetObjectInput, n int64, prog *progress) (*object, error) {
+	bucket, key := *in.Bucket, *in.Key
+	first := *in
+	first.Range = aws.String(fmt.Sprintf("bytes=0-%d", n-1))
+	out, err := c.s3.GetObject(ctx, &first)
 	if err != nil {
 		err = mapError(err)
 		var ae smithy.APIError
@@ -153,7 +201,7 @@ func (c *Client) fetchObject(ctx context.Context, bucket, key string, n int64, p
 		return nil, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
 	}
 	defer out.Body.Close()
-	ob := &object{api: c.s3, bucket: bucket, key: key, etag: aws.ToString(out.ETag),
+	ob := &object{api: c.s3, in: *in, bucket: bucket, key: key, etag: aws.ToString(out.ETag),
 		versionID: aws.ToString(out.VersionId), lastModified: aws.ToTime(out.LastModified), meta: out.Metadata}
 	got := aws.ToInt64(out.ContentLength)
 	ob.size = got // a server that ignored the range sent the whole object
@@ -194,15 +242,12 @@ func (ob *object) get(ctx context.Context, p []byte, off int64) error {
 	if len(p) == 0 {
 		return nil
 	}
-	in := &s3.GetObjectInput{
-		Bucket: &ob.bucket,
-		Key:    &ob.key,
-		Range:  aws.String(fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1)),
-	}
+	in := ob.in // a copy
+	in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1))
 	if ob.etag != "" {
 		in.IfMatch = &ob.etag
 	}
-	out, err := ob.api.GetObject(ctx, in)
+	out, err := ob.api.GetObject(ctx, &in)
 	if err != nil {
 		return fmt.Errorf("s3crypt: get %s/%s at %d: %w", ob.bucket, ob.key, off, mapError(err))
 	}

@@ -144,3 +144,21 @@ func assertNoUpload(t *testing.T, api *s3.Client, bucket, key string) {
 		t.Errorf("%d multipart uploads left after a failed Put", len(ups.Uploads))
 	}
 }
+
+// putIn is the PutObjectInput of size bytes of r (-1: unknown) to
+// bucket/key.
+func putIn(bucket, key string, r io.Reader, size int64) *s3.PutObjectInput {
+	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: r}
+	if size >= 0 {
+		in.ContentLength = aws.Int64(size)
+	}
+	return in
+}
+
+func getIn(bucket, key string) *s3.GetObjectInput {
+	return &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+}
+
+func headIn(bucket, key string) *s3.HeadObjectInput {
+	return &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+}

@@ -51,6 +51,13 @@ func loadConfig(t *testing.T, hc aws.HTTPClient) aws.Config {
 	return cfg
 }
 
+func pathStyle(o *s3.Options) { o.UsePathStyle = true }
+
+// endpointOpt points a client at a path-style endpoint.
+func endpointOpt(u string) func(*s3.Options) {
+	return func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(u), true }
+}
+
 // countingClient counts requests that got past the endpoint check.
 type countingClient struct {
 	n    atomic.Int64
@@ -87,7 +94,7 @@ func TestHostileEndpointFromConfig(t *testing.T) {
 				}
 			}
 			hc := &countingClient{next: http.DefaultClient}
-			c, err := s3crypt.NewS3Client(context.Background(), loadConfig(t, hc), "", false)
+			c, err := s3crypt.NewS3Client(loadConfig(t, hc))
 			if !errors.Is(err, s3crypt.ErrInsecureEndpoint) {
 				t.Fatalf("NewS3Client = %v, want ErrInsecureEndpoint", err)
 			}
@@ -103,7 +110,7 @@ func TestHostileEndpointFromConfig(t *testing.T) {
 func TestHostileEndpointAtRequest(t *testing.T) {
 	isolateAWSEnv(t)
 	hc := &countingClient{next: http.DefaultClient}
-	c, err := s3crypt.NewS3Client(context.Background(), loadConfig(t, hc), "", true)
+	c, err := s3crypt.NewS3Client(loadConfig(t, hc), pathStyle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +129,7 @@ func TestEndpointFromConfigLoopback(t *testing.T) {
 	isolateAWSEnv(t)
 	srv := s3test.Fake(t)
 	t.Setenv("AWS_ENDPOINT_URL_S3", srv.Endpoint)
-	c, err := s3crypt.NewS3Client(context.Background(), loadConfig(t, http.DefaultClient), "", true)
+	c, err := s3crypt.NewS3Client(loadConfig(t, http.DefaultClient), pathStyle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +168,7 @@ func TestHostileChecksumLogNoise(t *testing.T) {
 		// config.LoadDefaultConfig's default, which validates (and logs).
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 	}
-	api, err := s3crypt.NewS3Client(context.Background(), cfg, srv.Endpoint, true)
+	api, err := s3crypt.NewS3Client(cfg, endpointOpt(srv.Endpoint))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +181,10 @@ func TestHostileChecksumLogNoise(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := randomBytes(2*s3crypt.MinPartSize, 13)
-	if _, err := c.Put(ctx, testBucket, "noise", bytes.NewReader(data), int64(len(data)), nil); err != nil {
+	if _, err := c.Put(ctx, putIn(testBucket, "noise", bytes.NewReader(data), int64(len(data))), nil); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.Get(ctx, testBucket, "noise")
+	r, err := c.Get(ctx, getIn(testBucket, "noise"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,17 +25,17 @@ func TestHostileFrameLengthObject(t *testing.T) {
 	}
 	putRaw(t, api, "huge-frames", ct)
 	c := newClient(t, api)
-	if _, err := c.Get(ctx, testBucket, "huge-frames"); !errors.Is(err, envelope.ErrFrameTooLong) {
+	if _, err := c.Get(ctx, getIn(testBucket, "huge-frames")); !errors.Is(err, envelope.ErrFrameTooLong) {
 		t.Fatalf("Get: %v, want ErrFrameTooLong", err)
 	}
-	if _, err := c.Open(ctx, testBucket, "huge-frames"); !errors.Is(err, envelope.ErrFrameTooLong) {
+	if _, err := c.Open(ctx, getIn(testBucket, "huge-frames")); !errors.Is(err, envelope.ErrFrameTooLong) {
 		t.Fatalf("Open: %v, want ErrFrameTooLong", err)
 	}
 	raised := s3crypt.WithMaxFrameLength(math.MaxUint32)
 	if got, _, err := getAll(t, c, testBucket, "huge-frames", raised); err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("Get, limit raised: %v", err)
 	}
-	ra, err := c.Open(ctx, testBucket, "huge-frames", raised)
+	ra, err := c.Open(ctx, getIn(testBucket, "huge-frames"), raised)
 	if err != nil {
 		t.Fatal(err)
 	}

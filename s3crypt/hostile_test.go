@@ -79,10 +79,10 @@ func TestHostileManyEncryptedDataKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	putManyEDKs(t, api, "many", envelope.MaxEncryptedDataKeys, envelope.EncryptedDataKey{ProviderID: "phicrypt-test", ProviderInfo: []byte("wrapping-key-1"), Ciphertext: []byte{1}})
-	if _, err := c.Get(ctx, testBucket, "many"); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) || len(err.Error()) >= 4096 {
+	if _, err := c.Get(ctx, getIn(testBucket, "many")); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) || len(err.Error()) >= 4096 {
 		t.Fatalf("Get: %.300v, want ErrTooManyEncryptedDataKeys under 4 KiB", err)
 	}
-	if _, err := c.Open(ctx, testBucket, "many"); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) {
+	if _, err := c.Open(ctx, getIn(testBucket, "many")); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) {
 		t.Fatalf("Open: %.300v, want ErrTooManyEncryptedDataKeys", err)
 	}
 	if n := kr.calls.Load(); n != 0 {
@@ -92,7 +92,7 @@ func TestHostileManyEncryptedDataKeys(t *testing.T) {
 	// The default admits DefaultMaxEncryptedDataKeys keys, and a stricter
 	// limit of the envelope.Client stands.
 	putManyEDKs(t, api, "at-limit", s3crypt.DefaultMaxEncryptedDataKeys, envelope.EncryptedDataKey{ProviderID: "other", ProviderInfo: []byte("k"), Ciphertext: []byte{1}})
-	if _, err := c.Get(ctx, testBucket, "at-limit"); !errors.Is(err, envelope.ErrNoDecryptionKey) {
+	if _, err := c.Get(ctx, getIn(testBucket, "at-limit")); !errors.Is(err, envelope.ErrNoDecryptionKey) {
 		t.Fatalf("Get of %d keys: %v, want ErrNoDecryptionKey", s3crypt.DefaultMaxEncryptedDataKeys, err)
 	}
 	strict, err := enc.With(envelope.WithMaxEncryptedDataKeys(2))
@@ -103,11 +103,11 @@ func TestHostileManyEncryptedDataKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sc.Get(ctx, testBucket, "at-limit"); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) {
+	if _, err := sc.Get(ctx, getIn(testBucket, "at-limit")); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) {
 		t.Fatalf("Get with an envelope limit of 2: %v, want ErrTooManyEncryptedDataKeys", err)
 	}
 	// 0 lifts s3crypt's limit: every key reaches the keyring.
-	if _, err := c.Get(ctx, testBucket, "many", s3crypt.WithMaxEncryptedDataKeys(0)); !errors.Is(err, envelope.ErrNoDecryptionKey) || len(err.Error()) >= 4096 {
+	if _, err := c.Get(ctx, getIn(testBucket, "many"), s3crypt.WithMaxEncryptedDataKeys(0)); !errors.Is(err, envelope.ErrNoDecryptionKey) || len(err.Error()) >= 4096 {
 		t.Fatalf("Get without a limit: %.300v, want ErrNoDecryptionKey under 4 KiB", err)
 	}
 }
@@ -136,13 +136,13 @@ func TestHostileManyEncryptedDataKeysKMS(t *testing.T) {
 	edk := envelope.EncryptedDataKey{ProviderID: kms.ProviderID, ProviderInfo: []byte(arn), Ciphertext: bytes.Repeat([]byte{9}, 160)}
 	putManyEDKs(t, api, "many", envelope.MaxEncryptedDataKeys, edk)
 	putManyEDKs(t, api, "at-limit", s3crypt.DefaultMaxEncryptedDataKeys, edk)
-	if _, err := c.Get(ctx, testBucket, "many"); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) || len(err.Error()) >= 4096 {
+	if _, err := c.Get(ctx, getIn(testBucket, "many")); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) || len(err.Error()) >= 4096 {
 		t.Fatalf("Get: %.300v, want ErrTooManyEncryptedDataKeys under 4 KiB", err)
 	}
 	if n := env.Counts(t)["Decrypt"]; n != 0 {
 		t.Fatalf("%d KMS Decrypt calls for a message over the limit, want 0", n)
 	}
-	_, err = c.Get(ctx, testBucket, "at-limit")
+	_, err = c.Get(ctx, getIn(testBucket, "at-limit"))
 	if !errors.Is(err, envelope.ErrNoDecryptionKey) || len(err.Error()) >= 4096 {
 		t.Fatalf("Get: %.300v, want ErrNoDecryptionKey under 4 KiB", err)
 	}
@@ -152,7 +152,7 @@ func TestHostileManyEncryptedDataKeysKMS(t *testing.T) {
 }
 
 // The option types admit an option only to the calls it applies to:
-// c.Get(ctx, b, k, s3crypt.WithEncryptOptions(…)) and c.Put(…,
+// c.Get(ctx, getIn(b, k), s3crypt.WithEncryptOptions(…)) and c.Put(…,
 // s3crypt.WithExpectedContext(ec)) do not compile. These lines compile.
 var (
 	_ s3crypt.PutOption    = s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))
@@ -174,7 +174,7 @@ func TestHostileOptionMisapplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Put(ctx, testBucket, "k", bytes.NewReader([]byte("x")), 1, testContext)
+	res, err := c.Put(ctx, putIn(testBucket, "k", bytes.NewReader([]byte("x")), 1), testContext)
 	if err != nil {
 		t.Fatalf("Put with New's envelope options: %v", err)
 	}
@@ -195,11 +195,11 @@ func TestHostileOptionMisapplied(t *testing.T) {
 		"WithProgress":           s3crypt.WithProgress(func(_, _ int64) {}),
 		"WithMaxNonFramedLength": s3crypt.WithDecryptOptions(envelope.WithMaxNonFramedLength(1 << 20)),
 	} {
-		if _, err := c.Open(ctx, testBucket, "k", o); !errors.Is(err, envelope.ErrInvalidOption) || !strings.Contains(err.Error(), name) {
+		if _, err := c.Open(ctx, getIn(testBucket, "k"), o); !errors.Is(err, envelope.ErrInvalidOption) || !strings.Contains(err.Error(), name) {
 			t.Errorf("Open with %s: %v, want ErrInvalidOption naming it", name, err)
 		}
 	}
-	if _, err := c.Open(ctx, testBucket, "k"); err != nil {
+	if _, err := c.Open(ctx, getIn(testBucket, "k")); err != nil {
 		t.Errorf("Open: %v", err)
 	}
 }

@@ -50,7 +50,7 @@ func TestIntegrationVersitygw(t *testing.T) {
 			if tc.unknown {
 				r, size = onlyReader{r}, -1
 			}
-			res, err := c.Put(ctx, bucket, key, r, size, testContext, tc.opts...)
+			res, err := c.Put(ctx, putIn(bucket, key, r, size), testContext, tc.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestIntegrationVersitygw(t *testing.T) {
 			if err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("Get: %d bytes, %v; want the %d put", len(got), err, len(data))
 			}
-			obj, err := c.Head(ctx, bucket, key)
+			obj, err := c.Head(ctx, headIn(bucket, key))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestIntegrationVersitygw(t *testing.T) {
 	}
 
 	t.Run("ranged reads", func(t *testing.T) {
-		ra, err := c.Open(ctx, bucket, fmt.Sprintf("obj-%d-unknownfalse", 64*MiB), s3crypt.WithExpectedContext(testContext))
+		ra, err := c.Open(ctx, getIn(bucket, fmt.Sprintf("obj-%d-unknownfalse", 64*MiB)), s3crypt.WithExpectedContext(testContext))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestIntegrationVersitygw(t *testing.T) {
 	})
 
 	t.Run("failure after 20 MiB leaves nothing", func(t *testing.T) {
-		_, err := c.Put(ctx, bucket, "failed", &failingReader{data: big, n: 20 * MiB}, -1, testContext)
+		_, err := c.Put(ctx, putIn(bucket, "failed", &failingReader{data: big, n: 20 * MiB}, -1), testContext)
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("Put: %v, want the reader's error", err)
 		}
@@ -95,7 +95,7 @@ func TestIntegrationVersitygw(t *testing.T) {
 	t.Run("cancel mid-upload leaves nothing", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		_, err := c.Put(cctx, bucket, "cancelled", bytes.NewReader(big), int64(len(big)), testContext,
+		_, err := c.Put(cctx, putIn(bucket, "cancelled", bytes.NewReader(big), int64(len(big))), testContext,
 			s3crypt.WithProgress(func(done, _ int64) {
 				if done >= 24*MiB {
 					cancel()
@@ -127,10 +127,10 @@ func TestIntegrationVersitygw(t *testing.T) {
 			t.Fatal(err)
 		}
 		data := big[:9*MiB+5]
-		if _, err := kcl.Put(ctx, bucket, "kms", bytes.NewReader(data), int64(len(data)), testContext); err != nil {
+		if _, err := kcl.Put(ctx, putIn(bucket, "kms", bytes.NewReader(data), int64(len(data))), testContext); err != nil {
 			t.Fatal(err)
 		}
-		obj, err := kcl.Head(ctx, bucket, "kms")
+		obj, err := kcl.Head(ctx, headIn(bucket, "kms"))
 		if err != nil {
 			t.Fatal(err)
 		}

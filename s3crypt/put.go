@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,37 +43,62 @@ const abortTimeout = 30 * time.Second
 // that implements neither io.WriterTo nor is read by the encrypt writer.
 const copyBufferSize = 1 << 20
 
-// Put encrypts the size bytes of r (size -1: until io.EOF) into one
-// message under the encryption context ec and stores it as bucket/key.
+// Put encrypts in.Body into one message under the encryption context ec
+// and stores it as in.Bucket/in.Key, as s3's PutObject would store
+// in.Body. in is the SDK's own input, read as the plaintext's:
 //
-// The message is streamed: frames are sealed, cut into parts and uploaded
-// while r is read, with at most concurrency+1 parts in memory. A message
-// that fits one part is stored with one PutObject; a larger one with a
-// multipart upload whose parts are uploaded concurrently. If anything fails
-// — r, the encryption, an S3 call, ctx — the multipart upload is aborted:
-// no object and no parts are left. With size ≥ 0, a reader that ends early
-// fails with envelope.ErrPlaintextLength; bytes after size are not read.
+//   - in.Body is the plaintext, read until io.EOF; in.ContentLength, if
+//     set, is its length: a body that ends early fails with
+//     envelope.ErrPlaintextLength, bytes after it are not read, and the
+//     parts are planned (and phicrypt-plaintext-length recorded) from it.
+//   - in.Metadata is stored with the Meta* keys added; a key starting
+//     "phicrypt-" (any case) fails with envelope.ErrInvalidOption.
+//   - in.ContentType defaults to "application/octet-stream".
+//   - ContentMD5 and the Checksum* values (CRC32, SHA256, …) would be
+//     checked against the ciphertext, and WriteOffsetBytes appends to an
+//     existing object: they fail with envelope.ErrInvalidOption.
+//     ChecksumAlgorithm applies to the ciphertext (default CRC32 for a
+//     multipart upload).
+//   - Every other field (SSE-KMS ServerSideEncryption, SSEKMSKeyId,
+//     SSEKMSEncryptionContext and BucketKeyEnabled, SSE-C, ACL and grants,
+//     Tagging, object lock, StorageClass, Cache-Control and the other
+//     headers, ExpectedBucketOwner, RequestPayer, IfMatch, IfNoneMatch)
+//     goes to the PutObject, or to the CreateMultipartUpload,
+//     UploadPart and CompleteMultipartUpload calls that take it: SSE-C,
+//     ExpectedBucketOwner and RequestPayer to every one of them, IfMatch
+//     and IfNoneMatch to CompleteMultipartUpload.
+//
+// in is not modified. The message is streamed: frames are sealed, cut
+// into parts and uploaded while the body is read, with at most
+// concurrency+1 parts in memory. A message that fits one part is stored
+// with one PutObject; a larger one with a multipart upload whose parts are
+// uploaded concurrently. If anything fails — the body, the encryption, an
+// S3 call, ctx — the multipart upload is aborted: no object and no parts
+// are left.
 //
 // The encryption context is authenticated and stored in the message header
 // (and sent to KMS, which logs it); it is not copied into the object's
-// metadata, which holds only the Meta* descriptions.
-func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, size int64, ec map[string]string, opts ...PutOption) (*PutResult, error) {
+// metadata, which holds only the caller's and the Meta* descriptions.
+func (c *Client) Put(ctx context.Context, in *s3.PutObjectInput, ec map[string]string, opts ...PutOption) (*PutResult, error) {
 	o, err := callOptions(c, callPut, opts)
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
-		return nil, errors.New("s3crypt: nil reader")
+	if err := checkPutInput(in); err != nil {
+		return nil, err
 	}
-	if size < -1 {
-		return nil, fmt.Errorf("s3crypt: size %d, want -1 (unknown) or more", size)
-	}
+	r, size := in.Body, int64(-1)
 	eopts := o.encrypt
-	if size >= 0 {
+	if in.ContentLength != nil {
+		size = *in.ContentLength
 		eopts = slices.Concat(eopts, []envelope.EncryptOption{envelope.WithPlaintextLength(size)})
 		r = io.LimitReader(r, size)
 	}
-	u := &upload{c: c, opt: &o, bucket: bucket, key: key, free: make(chan []byte, o.concurrency+1)}
+	u := &upload{c: c, opt: &o, in: *in, bucket: *in.Bucket, key: *in.Key, free: make(chan []byte, o.concurrency+1)}
+	u.in.Body, u.in.ContentLength = nil, nil
+	if u.in.ContentType == nil {
+		u.in.ContentType = aws.String("application/octet-stream")
+	}
 	u.ctx, u.cancel = context.WithCancelCause(ctx)
 	defer u.cancel(nil)
 	u.g, u.gctx = errgroup.WithContext(u.ctx)
@@ -104,6 +131,47 @@ func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, size 
 	return res, nil
 }
 
+// metaPrefix starts every metadata key Put writes; callers' keys may not.
+const metaPrefix = "phicrypt-"
+
+// checkPutInput refuses an input Put cannot store as asked.
+func checkPutInput(in *s3.PutObjectInput) error {
+	invalid := func(field, why string) error {
+		return fmt.Errorf("s3crypt: PutObjectInput.%s: %s: %w", field, why, envelope.ErrInvalidOption)
+	}
+	switch {
+	case in == nil:
+		return fmt.Errorf("s3crypt: nil PutObjectInput: %w", envelope.ErrInvalidOption)
+	case in.Bucket == nil || in.Key == nil:
+		return invalid("Bucket/Key", "not set")
+	case in.Body == nil:
+		return invalid("Body", "nil plaintext reader")
+	case in.ContentLength != nil && *in.ContentLength < 0:
+		return invalid("ContentLength", fmt.Sprintf("negative plaintext length %d", *in.ContentLength))
+	case in.WriteOffsetBytes != nil:
+		return invalid("WriteOffsetBytes", "an append to an existing object is not one message")
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{
+		{"ContentMD5", in.ContentMD5}, {"ChecksumCRC32", in.ChecksumCRC32}, {"ChecksumCRC32C", in.ChecksumCRC32C},
+		{"ChecksumCRC64NVME", in.ChecksumCRC64NVME}, {"ChecksumMD5", in.ChecksumMD5}, {"ChecksumSHA1", in.ChecksumSHA1},
+		{"ChecksumSHA256", in.ChecksumSHA256}, {"ChecksumSHA512", in.ChecksumSHA512},
+		{"ChecksumXXHASH128", in.ChecksumXXHASH128}, {"ChecksumXXHASH3", in.ChecksumXXHASH3}, {"ChecksumXXHASH64", in.ChecksumXXHASH64},
+	} {
+		if f.v != nil {
+			return invalid(f.name, "a checksum of the plaintext cannot apply to the stored ciphertext")
+		}
+	}
+	for k := range in.Metadata {
+		if len(k) >= len(metaPrefix) && strings.EqualFold(k[:len(metaPrefix)], metaPrefix) {
+			return invalid("Metadata", fmt.Sprintf("key %.80q: keys starting %q are phicrypt's", k, metaPrefix))
+		}
+	}
+	return nil
+}
+
 // upload is the io.Writer a message is written to: it cuts the message
 // into parts and uploads them.
 //
@@ -113,6 +181,7 @@ func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, size 
 type upload struct {
 	c           *Client
 	opt         *options
+	in          s3.PutObjectInput // the caller's, without Body and ContentLength
 	bucket, key string
 	ctx         context.Context // the caller's, cancelled when Put returns
 	cancel      context.CancelCauseFunc
@@ -160,11 +229,13 @@ func (u *upload) plan(h *envelope.Header, size int64) {
 	if m := (P + R - 1) / R; m*R <= MaxPartSize {
 		u.first, u.rest = int64(h.Len())+m*R, m*R
 	}
-	u.meta = map[string]string{
-		MetaFormat:      fmt.Sprintf("aws-esdk-v%d", h.Version),
-		MetaSuite:       h.Suite.String(),
-		MetaFrameLength: strconv.FormatUint(uint64(h.FrameLength), 10),
+	u.meta = maps.Clone(u.in.Metadata)
+	if u.meta == nil {
+		u.meta = make(map[string]string, 4)
 	}
+	u.meta[MetaFormat] = fmt.Sprintf("aws-esdk-v%d", h.Version)
+	u.meta[MetaSuite] = h.Suite.String()
+	u.meta[MetaFrameLength] = strconv.FormatUint(uint64(h.FrameLength), 10)
 	if size >= 0 {
 		u.meta[MetaPlaintextLength] = strconv.FormatInt(size, 10)
 	}
@@ -251,16 +322,7 @@ func (u *upload) buffer() ([]byte, error) {
 // multipart upload before the first.
 func (u *upload) flush() error {
 	if u.uploadID == nil {
-		out, err := u.c.s3.CreateMultipartUpload(u.gctx, &s3.CreateMultipartUploadInput{
-			Bucket:      &u.bucket,
-			Key:         &u.key,
-			Metadata:    u.meta,
-			ContentType: aws.String("application/octet-stream"),
-			// Declared here and sent with every part, whatever the
-			// client's RequestChecksumCalculation: servers reject parts
-			// whose checksums the upload did not declare.
-			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-		})
+		out, err := u.c.s3.CreateMultipartUpload(u.gctx, u.createInput())
 		if err != nil {
 			return fmt.Errorf("s3crypt: create multipart upload: %w", mapError(err))
 		}
@@ -277,15 +339,13 @@ func (u *upload) flush() error {
 	u.cur = nil
 	u.g.Go(func() error {
 		defer func() { u.free <- buf }()
-		out, err := u.c.s3.UploadPart(u.gctx, &s3.UploadPartInput{
-			Bucket:            &u.bucket,
-			Key:               &u.key,
-			UploadId:          u.uploadID,
-			PartNumber:        aws.Int32(num),
-			Body:              bytes.NewReader(buf),
-			ContentLength:     aws.Int64(int64(len(buf))),
-			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-		})
+		in := &s3.UploadPartInput{
+			Bucket: u.in.Bucket, Key: u.in.Key, UploadId: u.uploadID, PartNumber: aws.Int32(num),
+			Body: bytes.NewReader(buf), ContentLength: aws.Int64(int64(len(buf))), ChecksumAlgorithm: u.partChecksum(),
+			ExpectedBucketOwner: u.in.ExpectedBucketOwner, RequestPayer: u.in.RequestPayer,
+			SSECustomerAlgorithm: u.in.SSECustomerAlgorithm, SSECustomerKey: u.in.SSECustomerKey, SSECustomerKeyMD5: u.in.SSECustomerKeyMD5,
+		}
+		out, err := u.c.s3.UploadPart(u.gctx, in)
 		if err != nil {
 			return fmt.Errorf("s3crypt: upload part %d: %w", num, err)
 		}
@@ -306,19 +366,47 @@ func (u *upload) flush() error {
 	return nil
 }
 
+// partChecksum is the checksum algorithm of the multipart upload, declared
+// at its creation and sent with every part whatever the client's
+// RequestChecksumCalculation: servers reject parts whose checksums the
+// upload did not declare.
+func (u *upload) partChecksum() types.ChecksumAlgorithm {
+	if u.in.ChecksumAlgorithm != "" {
+		return u.in.ChecksumAlgorithm
+	}
+	return types.ChecksumAlgorithmCrc32
+}
+
+// createInput is the caller's PutObjectInput as a CreateMultipartUpload:
+// every field it has, the metadata merged.
+func (u *upload) createInput() *s3.CreateMultipartUploadInput {
+	in := &u.in
+	return &s3.CreateMultipartUploadInput{
+		Bucket: in.Bucket, Key: in.Key, Metadata: u.meta, ChecksumAlgorithm: u.partChecksum(),
+		ACL: in.ACL, GrantFullControl: in.GrantFullControl, GrantRead: in.GrantRead,
+		GrantReadACP: in.GrantReadACP, GrantWriteACP: in.GrantWriteACP,
+		CacheControl: in.CacheControl, ContentDisposition: in.ContentDisposition, ContentEncoding: in.ContentEncoding,
+		ContentLanguage: in.ContentLanguage, ContentType: in.ContentType, Expires: in.Expires,
+		WebsiteRedirectLocation: in.WebsiteRedirectLocation, StorageClass: in.StorageClass, Tagging: in.Tagging,
+		ExpectedBucketOwner: in.ExpectedBucketOwner, RequestPayer: in.RequestPayer,
+		ServerSideEncryption: in.ServerSideEncryption, SSEKMSKeyId: in.SSEKMSKeyId,
+		SSEKMSEncryptionContext: in.SSEKMSEncryptionContext, BucketKeyEnabled: in.BucketKeyEnabled,
+		SSECustomerAlgorithm: in.SSECustomerAlgorithm, SSECustomerKey: in.SSECustomerKey, SSECustomerKeyMD5: in.SSECustomerKeyMD5,
+		ObjectLockMode: in.ObjectLockMode, ObjectLockRetainUntilDate: in.ObjectLockRetainUntilDate,
+		ObjectLockLegalHoldStatus: in.ObjectLockLegalHoldStatus, ObjectLockEventHold: in.ObjectLockEventHold,
+		ObjectLockEventHoldDurationDays:  in.ObjectLockEventHoldDurationDays,
+		ObjectLockEventHoldDurationYears: in.ObjectLockEventHoldDurationYears,
+	}
+}
+
 // finish stores a message of one part with PutObject, or uploads the last
 // part and completes the multipart upload.
 func (u *upload) finish() (*PutResult, error) {
 	res := &PutResult{Bucket: u.bucket, Key: u.key, Size: u.written}
 	if u.uploadID == nil {
-		out, err := u.c.s3.PutObject(u.ctx, &s3.PutObjectInput{
-			Bucket:        &u.bucket,
-			Key:           &u.key,
-			Body:          bytes.NewReader(u.cur),
-			ContentLength: aws.Int64(int64(len(u.cur))),
-			Metadata:      u.meta,
-			ContentType:   aws.String("application/octet-stream"),
-		})
+		in := u.in // a copy
+		in.Body, in.ContentLength, in.Metadata = bytes.NewReader(u.cur), aws.Int64(int64(len(u.cur))), u.meta
+		out, err := u.c.s3.PutObject(u.ctx, &in)
 		if err != nil {
 			return nil, fmt.Errorf("s3crypt: put object: %w", mapError(err))
 		}
@@ -334,10 +422,11 @@ func (u *upload) finish() (*PutResult, error) {
 	}
 	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	out, err := u.c.s3.CompleteMultipartUpload(u.ctx, &s3.CompleteMultipartUploadInput{
-		Bucket:          &u.bucket,
-		Key:             &u.key,
-		UploadId:        u.uploadID,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
+		Bucket: u.in.Bucket, Key: u.in.Key, UploadId: u.uploadID,
+		MultipartUpload:     &types.CompletedMultipartUpload{Parts: u.parts},
+		ExpectedBucketOwner: u.in.ExpectedBucketOwner, RequestPayer: u.in.RequestPayer,
+		IfMatch: u.in.IfMatch, IfNoneMatch: u.in.IfNoneMatch,
+		SSECustomerAlgorithm: u.in.SSECustomerAlgorithm, SSECustomerKey: u.in.SSECustomerKey, SSECustomerKeyMD5: u.in.SSECustomerKeyMD5,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3crypt: complete multipart upload: %w", err)
@@ -380,12 +469,17 @@ func (u *upload) abort(ctx context.Context) error {
 	wait := 50 * time.Millisecond
 	for range 6 {
 		_, err := u.c.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
-			Bucket: &u.bucket, Key: &u.key, UploadId: u.uploadID,
+			Bucket: u.in.Bucket, Key: u.in.Key, UploadId: u.uploadID,
+			ExpectedBucketOwner: u.in.ExpectedBucketOwner, RequestPayer: u.in.RequestPayer,
 		})
 		if err != nil && !isNoSuchUpload(err) {
 			return err
 		}
-		_, err = u.c.s3.ListParts(ctx, &s3.ListPartsInput{Bucket: &u.bucket, Key: &u.key, UploadId: u.uploadID})
+		_, err = u.c.s3.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: u.in.Bucket, Key: u.in.Key, UploadId: u.uploadID,
+			ExpectedBucketOwner: u.in.ExpectedBucketOwner, RequestPayer: u.in.RequestPayer,
+			SSECustomerAlgorithm: u.in.SSECustomerAlgorithm, SSECustomerKey: u.in.SSECustomerKey, SSECustomerKeyMD5: u.in.SSECustomerKeyMD5,
+		})
 		if isNoSuchUpload(err) {
 			return nil
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/phicrypt/phicrypt/envelope"
@@ -25,18 +26,23 @@ type ReaderAt struct {
 	ctx context.Context // bounds the GETs of ReadAt
 }
 
-// Open opens bucket/key for random access: it fetches and authenticates
-// the header (with the key from the Client's keyring). Signed messages can
-// only be verified whole and are refused with envelope.ErrSignedMessage;
-// read them with Get. ctx bounds every GET of ReadAt; ReadAtContext takes
-// a context per call. WithExpectedContext refuses objects written under
-// another context.
-func (c *Client) Open(ctx context.Context, bucket, key string, opts ...GetOption) (*ReaderAt, error) {
+// Open opens in.Bucket/in.Key for random access: it fetches and
+// authenticates the header (with the key from the Client's keyring).
+// Signed messages can only be verified whole and are refused with
+// envelope.ErrSignedMessage; read them with Get. ctx bounds every GET of
+// ReadAt; ReadAtContext takes a context per call. WithExpectedContext
+// refuses objects written under another context. The fields of in go to
+// every ranged GET as they do for Get (Range and PartNumber are refused).
+func (c *Client) Open(ctx context.Context, in *s3.GetObjectInput, opts ...GetOption) (*ReaderAt, error) {
 	o, err := callOptions(c, callOpen, opts)
 	if err != nil {
 		return nil, err
 	}
-	ob, err := c.fetchObject(ctx, bucket, key, headPrefix, nil)
+	gin, err := checkGetInput("GetObjectInput", in)
+	if err != nil {
+		return nil, err
+	}
+	ob, err := c.fetchObject(ctx, gin, headPrefix, nil)
 	if err != nil {
 		return nil, err
 	}

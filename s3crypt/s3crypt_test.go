@@ -34,7 +34,7 @@ func newClient(t testing.TB, api s3crypt.API, opts ...s3crypt.ClientOption) *s3c
 
 func getAll(t testing.TB, c *s3crypt.Client, bucket, key string, opts ...s3crypt.GetOption) ([]byte, *s3crypt.Reader, error) {
 	t.Helper()
-	r, err := c.Get(context.Background(), bucket, key, opts...)
+	r, err := c.Get(context.Background(), getIn(bucket, key), opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,7 +80,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 			if tc.frame != 0 {
 				eopts = append(eopts, envelope.WithFrameLength(tc.frame))
 			}
-			res, err := c.Put(ctx, testBucket, name, r, size, testContext, s3crypt.WithEncryptOptions(eopts...))
+			res, err := c.Put(ctx, putIn(testBucket, name, r, size), testContext, s3crypt.WithEncryptOptions(eopts...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 			if ec := rd.EncryptionContext(); ec["tenant"] != "clinic-7" || rd.Header().Suite != tc.suite {
 				t.Errorf("Get: context %v, suite %s", ec, rd.Header().Suite)
 			}
-			obj, err := c.Head(ctx, testBucket, name)
+			obj, err := c.Head(ctx, headIn(testBucket, name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func TestPartsHoldWholeFrames(t *testing.T) {
 	counts := &countingAPI{API: api}
 	c := newClient(t, counts, s3crypt.WithPartSize(6*MiB), s3crypt.WithPartConcurrency(3))
 	data := randomBytes(40*MiB+12345, 1)
-	res, err := c.Put(context.Background(), testBucket, "aligned", onlyReader{bytes.NewReader(data)}, -1, testContext,
+	res, err := c.Put(context.Background(), putIn(testBucket, "aligned", onlyReader{bytes.NewReader(data)}, -1), testContext,
 		s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithFrameLength(10000)))
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestPutFailureLeavesNothing(t *testing.T) {
 				}
 			}))
 			key := "fail/" + tc.name
-			_, err := c.Put(ctx, testBucket, key, tc.reader(), tc.size, testContext)
+			_, err := c.Put(ctx, putIn(testBucket, key, tc.reader(), tc.size), testContext)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Put: %v, want %v", err, tc.wantErr)
 			}
@@ -215,13 +215,13 @@ func TestOpenReadsOnlyNeededFrames(t *testing.T) {
 	const frame = 4096
 	data := randomBytes(12*MiB+777, 3)
 	c := newClient(t, api)
-	if _, err := c.Put(ctx, testBucket, "ranged", bytes.NewReader(data), int64(len(data)), testContext,
+	if _, err := c.Put(ctx, putIn(testBucket, "ranged", bytes.NewReader(data), int64(len(data))), testContext,
 		s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), envelope.WithFrameLength(frame))); err != nil {
 		t.Fatal(err)
 	}
 	counts := &countingAPI{API: api}
 	rc := newClient(t, counts)
-	ra, err := rc.Open(ctx, testBucket, "ranged", s3crypt.WithExpectedContext(map[string]string{"tenant": "clinic-7"}))
+	ra, err := rc.Open(ctx, getIn(testBucket, "ranged"), s3crypt.WithExpectedContext(map[string]string{"tenant": "clinic-7"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,10 +260,10 @@ func TestOpenRefusesSigned(t *testing.T) {
 	api := fakeS3(t)
 	c := newClient(t, api)
 	ctx := context.Background()
-	if _, err := c.Put(ctx, testBucket, "signed", strings.NewReader("x"), 1, testContext); err != nil {
+	if _, err := c.Put(ctx, putIn(testBucket, "signed", strings.NewReader("x"), 1), testContext); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Open(ctx, testBucket, "signed"); !errors.Is(err, envelope.ErrSignedMessage) {
+	if _, err := c.Open(ctx, getIn(testBucket, "signed")); !errors.Is(err, envelope.ErrSignedMessage) {
 		t.Fatalf("Open of a signed message: %v, want ErrSignedMessage", err)
 	}
 }
@@ -297,12 +297,12 @@ func TestTamperedObjects(t *testing.T) {
 	data := randomBytes(6*MiB, 4)
 	for _, suite := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
 		key := "orig-" + suite.String()
-		if _, err := c.Put(ctx, testBucket, key, bytes.NewReader(data), int64(len(data)), testContext,
+		if _, err := c.Put(ctx, putIn(testBucket, key, bytes.NewReader(data), int64(len(data))), testContext,
 			s3crypt.WithEncryptOptions(envelope.WithSuite(suite))); err != nil {
 			t.Fatal(err)
 		}
 		orig := getRaw(t, api, key)
-		obj, err := c.Head(ctx, testBucket, key)
+		obj, err := c.Head(ctx, headIn(testBucket, key))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +336,7 @@ func TestTamperedObjects(t *testing.T) {
 	b := getRaw(t, api, key)
 	b[len(b)-100] ^= 1 // in the final frame
 	putRaw(t, api, "tampered-ra", b)
-	ra, err := c.Open(ctx, testBucket, "tampered-ra")
+	ra, err := c.Open(ctx, getIn(testBucket, "tampered-ra"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestExpectedContext(t *testing.T) {
 	api := fakeS3(t)
 	ctx := context.Background()
 	c := newClient(t, api)
-	if _, err := c.Put(ctx, testBucket, "ec", strings.NewReader("record"), 6, testContext,
+	if _, err := c.Put(ctx, putIn(testBucket, "ec", strings.NewReader("record"), 6), testContext,
 		s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestExpectedContext(t *testing.T) {
 			if !errors.Is(err, tc.wantErr) || (err == nil && string(got) != "record") {
 				t.Errorf("Get: %q, %v; want %v", got, err, tc.wantErr)
 			}
-			_, err = c.Open(ctx, testBucket, "ec", s3crypt.WithExpectedContext(tc.expected))
+			_, err = c.Open(ctx, getIn(testBucket, "ec"), s3crypt.WithExpectedContext(tc.expected))
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("Open: %v, want %v", err, tc.wantErr)
 			}
@@ -394,17 +394,17 @@ func TestNotFoundAndNotEncrypted(t *testing.T) {
 		{"plain", s3crypt.ErrNotEncrypted},
 		{"empty", s3crypt.ErrNotEncrypted},
 	} {
-		if _, err := c.Head(ctx, testBucket, tc.key); !errors.Is(err, tc.wantErr) {
+		if _, err := c.Head(ctx, headIn(testBucket, tc.key)); !errors.Is(err, tc.wantErr) {
 			t.Errorf("Head(%s): %v, want %v", tc.key, err, tc.wantErr)
 		}
-		if _, err := c.Get(ctx, testBucket, tc.key); !errors.Is(err, tc.wantErr) {
+		if _, err := c.Get(ctx, getIn(testBucket, tc.key)); !errors.Is(err, tc.wantErr) {
 			t.Errorf("Get(%s): %v, want %v", tc.key, err, tc.wantErr)
 		}
-		if _, err := c.Open(ctx, testBucket, tc.key); !errors.Is(err, tc.wantErr) {
+		if _, err := c.Open(ctx, getIn(testBucket, tc.key)); !errors.Is(err, tc.wantErr) {
 			t.Errorf("Open(%s): %v, want %v", tc.key, err, tc.wantErr)
 		}
 	}
-	if _, err := c.Get(ctx, "no-such-bucket", "k"); !errors.Is(err, s3crypt.ErrNotFound) {
+	if _, err := c.Get(ctx, getIn("no-such-bucket", "k")); !errors.Is(err, s3crypt.ErrNotFound) {
 		t.Errorf("Get from a missing bucket: %v, want ErrNotFound", err)
 	}
 }
@@ -415,12 +415,12 @@ func TestObjectReplacedDuringGet(t *testing.T) {
 	c := newClient(t, api, s3crypt.WithReadAhead(1), s3crypt.WithPartConcurrency(1))
 	data := randomBytes(20*MiB, 5)
 	put := func() {
-		if _, err := c.Put(ctx, testBucket, "replaced", bytes.NewReader(data), int64(len(data)), testContext); err != nil {
+		if _, err := c.Put(ctx, putIn(testBucket, "replaced", bytes.NewReader(data), int64(len(data))), testContext); err != nil {
 			t.Fatal(err)
 		}
 	}
 	put()
-	r, err := c.Get(ctx, testBucket, "replaced")
+	r, err := c.Get(ctx, getIn(testBucket, "replaced"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func TestProgress(t *testing.T) {
 	for _, size := range []int64{int64(len(data)), -1} {
 		var calls [][2]int64
 		c := newClient(t, api, s3crypt.WithProgress(func(done, total int64) { calls = append(calls, [2]int64{done, total}) }))
-		res, err := c.Put(ctx, testBucket, "progress", bytes.NewReader(data), size, testContext)
+		res, err := c.Put(ctx, putIn(testBucket, "progress", bytes.NewReader(data), size), testContext)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -497,7 +497,7 @@ func TestCheckEndpoint(t *testing.T) {
 			t.Errorf("CheckEndpoint(%q) error shows the password: %v", tc.url, err)
 		}
 	}
-	if _, err := s3crypt.NewS3Client(context.Background(), aws.Config{}, "http://192.0.2.1", true); !errors.Is(err, s3crypt.ErrInsecureEndpoint) {
+	if _, err := s3crypt.NewS3Client(aws.Config{}, endpointOpt("http://192.0.2.1")); !errors.Is(err, s3crypt.ErrInsecureEndpoint) {
 		t.Errorf("NewS3Client over plain http to a remote host: %v", err)
 	}
 }

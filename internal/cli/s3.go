@@ -53,10 +53,12 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 	// An endpoint named by the flag or by the AWS configuration
 	// (AWS_ENDPOINT_URL_S3, endpoint_url) is an S3-compatible server:
 	// address it path-style, as "localhost" buckets are not loopback names.
-	api, err := s3crypt.NewS3Client(ctx, cfg, o.S3.EndpointURL, o.S3.EndpointURL != "")
-	if err == nil && o.S3.EndpointURL == "" && api.Options().BaseEndpoint != nil {
-		api, err = s3crypt.NewS3Client(ctx, cfg, "", true)
-	}
+	api, err := s3crypt.NewS3Client(cfg, func(so *s3.Options) {
+		if o.S3.EndpointURL != "" {
+			so.BaseEndpoint = aws.String(o.S3.EndpointURL)
+		}
+		so.UsePathStyle = so.BaseEndpoint != nil
+	})
 	if err != nil {
 		return nil, flag(err)
 	}
@@ -289,7 +291,11 @@ func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader,
 	if err != nil {
 		return err
 	}
-	res, err := c.Put(ctx, s.loc.bucket, s.key(j.target), in, j.in.size, ec, s3crypt.WithEncryptOptions(opts...))
+	put := &s3.PutObjectInput{Bucket: &s.loc.bucket, Key: aws.String(s.key(j.target)), Body: in}
+	if j.in.size >= 0 {
+		put.ContentLength = &j.in.size
+	}
+	res, err := c.Put(ctx, put, ec, s3crypt.WithEncryptOptions(opts...))
 	if err != nil {
 		return err
 	}
@@ -308,7 +314,7 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 	}
 	b, k := src.loc.bucket, j.in.path
 	if len(r.o.ExpectContext) > 0 {
-		obj, err := c.Head(ctx, b, k)
+		obj, err := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k})
 		if err != nil {
 			return err
 		}
@@ -328,12 +334,12 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}
 	opts = r.o.maxFrameOption(opts)
-	rd, err := c.Get(ctx, b, k, s3crypt.WithDecryptOptions(opts...), s3crypt.WithProgress(progress))
+	rd, err := c.Get(ctx, &s3.GetObjectInput{Bucket: &b, Key: &k}, s3crypt.WithDecryptOptions(opts...), s3crypt.WithProgress(progress))
 	defer func() { rec.BytesIn = last }()
 	if err != nil {
 		err = frameLimitHint(err)
 		if errors.Is(err, envelope.ErrNoDecryptionKey) {
-			if obj, herr := c.Head(ctx, b, k); herr == nil {
+			if obj, herr := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k}); herr == nil {
 				return withKeysHint(err, obj.Header)
 			}
 		}

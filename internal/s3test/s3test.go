@@ -193,7 +193,10 @@ func Real(t TB) *Server {
 func newServer(t TB, endpoint, ak, sk, ca string, hc *http.Client) *Server {
 	t.Helper()
 	cfg := aws.Config{Region: Region, Credentials: credentials.NewStaticCredentialsProvider(ak, sk, ""), HTTPClient: hc}
-	c, err := s3crypt.NewS3Client(context.Background(), cfg, endpoint, true)
+	c, err := s3crypt.NewS3Client(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = &endpoint
+		o.UsePathStyle = true
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
