@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/endpoint/endpointtest"
 	"github.com/phicrypt/phicrypt/internal/s3test"
 	"github.com/phicrypt/phicrypt/s3crypt"
 )
@@ -445,10 +446,10 @@ func TestPutFieldsReachServer(t *testing.T) {
 // SecureEndpoint given to s3.NewFromConfig refuses plain http to a remote
 // host at each request, before it is dialed.
 func TestSecureEndpointOption(t *testing.T) {
-	hc := &countingClient{next: http.DefaultClient}
-	api := s3.NewFromConfig(aws.Config{Region: s3test.Region, HTTPClient: hc}, endpointOpt(remote), s3crypt.SecureEndpoint)
+	hc := &endpointtest.CountingClient{}
+	api := s3.NewFromConfig(aws.Config{Region: s3test.Region, HTTPClient: hc}, endpointOpt(endpointtest.Remote), s3crypt.SecureEndpoint)
 	_, err := api.GetObject(context.Background(), getIn("b", "k"))
-	if !errors.Is(err, s3crypt.ErrInsecureEndpoint) || hc.n.Load() != 0 {
-		t.Fatalf("GetObject = %v after %d requests, want ErrInsecureEndpoint and none", err, hc.n.Load())
+	if !errors.Is(err, s3crypt.ErrInsecureEndpoint) || hc.N.Load() != 0 {
+		t.Fatalf("GetObject = %v after %d requests, want ErrInsecureEndpoint and none", err, hc.N.Load())
 	}
 }
