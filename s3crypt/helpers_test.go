@@ -32,6 +32,30 @@ func fakeS3(t testing.TB) *s3.Client {
 	return api
 }
 
+// fakeClient returns a Client, and the S3 client it uses, with the smallest part size over an S3
+// client NewS3Client makes from cfg (credentials, if unset, the server's),
+// pointed at a new in-process server with testBucket created.
+func fakeClient(t testing.TB, cfg aws.Config) (*s3crypt.Client, *s3.Client) {
+	t.Helper()
+	srv := s3test.Fake(t)
+	cfg.Region = s3test.Region
+	if cfg.Credentials == nil {
+		cfg.Credentials = srv.Client.Options().Credentials
+	}
+	api, err := s3crypt.NewS3Client(cfg, endpointOpt(srv.Endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(testBucket)}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s3crypt.New(api, rawAESClient(t), s3crypt.WithPartSize(s3crypt.MinPartSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, api
+}
+
 // realS3 returns an S3 client of the server scripts/s3-server.sh started
 // (versitygw over TLS) and a new bucket on it, or skips.
 func realS3(t testing.TB) (*s3.Client, string) {

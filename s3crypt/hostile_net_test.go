@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
 
@@ -100,27 +99,13 @@ func (s *syncBuffer) String() string {
 // Noise: every ranged GET logged "Response has no supported checksum" to
 // the config's logger (stderr by default), burying real errors.
 func TestHostileChecksumLogNoise(t *testing.T) {
-	srv := s3test.Fake(t)
 	var log syncBuffer
-	cfg := aws.Config{
-		Region:      s3test.Region,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDS3TEST", "s3test-local-only", ""),
-		Logger:      logging.NewStandardLogger(&log),
+	c, _ := fakeClient(t, aws.Config{
+		Logger: logging.NewStandardLogger(&log),
 		// config.LoadDefaultConfig's default, which validates (and logs).
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
-	}
-	api, err := s3crypt.NewS3Client(cfg, endpointOpt(srv.Endpoint))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ctx := context.Background()
-	if _, err := api.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(testBucket)}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := s3crypt.New(api, rawAESClient(t), s3crypt.WithPartSize(s3crypt.MinPartSize))
-	if err != nil {
-		t.Fatal(err)
-	}
 	data := randomBytes(2*s3crypt.MinPartSize, 13)
 	if _, err := c.Put(ctx, putIn(testBucket, "noise", bytes.NewReader(data), int64(len(data))), nil); err != nil {
 		t.Fatal(err)

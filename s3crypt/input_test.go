@@ -383,21 +383,9 @@ func (r *recordingClient) Do(req *http.Request) (*http.Response, error) {
 // encryption of PHI), content type, user metadata and tags reach the
 // server, on PutObject and on CreateMultipartUpload.
 func TestPutFieldsReachServer(t *testing.T) {
-	srv := s3test.Fake(t)
 	rec := &recordingClient{next: http.DefaultClient}
-	api, err := s3crypt.NewS3Client(aws.Config{Region: s3test.Region, Credentials: srv.Client.Options().Credentials, HTTPClient: rec},
-		endpointOpt(srv.Endpoint))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, api := fakeClient(t, aws.Config{HTTPClient: rec})
 	ctx := context.Background()
-	if _, err := api.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(testBucket)}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := s3crypt.New(api, rawAESClient(t), s3crypt.WithPartSize(s3crypt.MinPartSize))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const kmsKey = "arn:aws:kms:us-east-1:111122223333:key/phi-bucket"
 	for _, size := range []int{100, s3crypt.MinPartSize + 1} {
 		key := fmt.Sprint("fields-", size)
