@@ -347,17 +347,11 @@ type sealer struct {
 
 // begin gets materials and builds the header of a new message.
 func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (*sealer, error) {
-	if err := checkCallerContext(ec); err != nil {
-		return nil, err
-	}
 	if ec == nil {
 		ec = map[string]string{}
 	}
-	if _, err := contextSize(ec); err != nil {
+	if err := checkEncryptRequest(ec, cfg); err != nil {
 		return nil, err
-	}
-	if cfg.suite != 0 && !cfg.policy.allowsEncrypt(cfg.suite) {
-		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", cfg.suite, cfg.policy, ErrCommitmentPolicy)
 	}
 	m, err := c.cmm.GetEncryptionMaterials(ctx, &EncryptionRequest{
 		EncryptionContext: ec,
@@ -369,6 +363,32 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 		return nil, err
 	}
 	defer clear(m.DataKey)
+	s, err := checkEncryptionMaterials(m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return seal(s, m, cfg.frameLength)
+}
+
+// checkEncryptRequest checks the caller's context and suite before any
+// materials are asked for.
+func checkEncryptRequest(ec map[string]string, cfg *config) error {
+	if err := checkCallerContext(ec); err != nil {
+		return err
+	}
+	if _, err := contextSize(ec); err != nil {
+		return err
+	}
+	if cfg.suite != 0 && !cfg.policy.allowsEncrypt(cfg.suite) {
+		return fmt.Errorf("envelope: encrypt with suite %s under %s: %w", cfg.suite, cfg.policy, ErrCommitmentPolicy)
+	}
+	return nil
+}
+
+// checkEncryptionMaterials checks that m, from the materials manager, fits
+// the call's configuration and the interface contract, and returns its
+// suite.
+func checkEncryptionMaterials(m *EncryptionMaterials, cfg *config) (*suite, error) {
 	s, ok := lookupSuite(m.Suite)
 	switch {
 	case !ok:
@@ -379,13 +399,11 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", m.Suite, cfg.policy, ErrCommitmentPolicy)
 	case len(m.DataKey) != s.keyLen:
 		return nil, fmt.Errorf("envelope: %d-byte data key for suite %s: %w", len(m.DataKey), m.Suite, ErrInvalidMaterials)
-	case len(m.EncryptedDataKeys) == 0:
-		return nil, fmt.Errorf("envelope: no encrypted data keys: %w", ErrInvalidMaterials)
-	case cfg.maxEDKs > 0 && len(m.EncryptedDataKeys) > cfg.maxEDKs:
-		return nil, fmt.Errorf("envelope: %d encrypted data keys, at most %d allowed: %w", len(m.EncryptedDataKeys), cfg.maxEDKs, ErrTooManyEncryptedDataKeys)
-	case len(m.EncryptedDataKeys) > MaxEncryptedDataKeys:
-		return nil, fmt.Errorf("envelope: %d encrypted data keys: %w", len(m.EncryptedDataKeys), ErrTooManyEncryptedDataKeys)
-	case (s.curve != nil) != (m.SigningKey != nil):
+	}
+	if err := checkEDKCount(len(m.EncryptedDataKeys), cfg.maxEDKs); err != nil {
+		return nil, err
+	}
+	if (s.curve != nil) != (m.SigningKey != nil) {
 		return nil, fmt.Errorf("envelope: signing key does not match suite %s: %w", m.Suite, ErrInvalidMaterials)
 	}
 	for _, k := range m.RequiredContextKeys {
@@ -393,6 +411,27 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 			return nil, fmt.Errorf("envelope: required context key %q not in the context: %w", k, ErrInvalidMaterials)
 		}
 	}
+	return s, nil
+}
+
+// checkEDKCount checks the number of encrypted data keys a message is
+// written with: at least one, at most limit (if > 0) and what the header
+// can hold.
+func checkEDKCount(n, limit int) error {
+	switch {
+	case n == 0:
+		return fmt.Errorf("envelope: no encrypted data keys: %w", ErrInvalidMaterials)
+	case limit > 0 && n > limit:
+		return fmt.Errorf("envelope: %d encrypted data keys, at most %d allowed: %w", n, limit, ErrTooManyEncryptedDataKeys)
+	case n > MaxEncryptedDataKeys:
+		return fmt.Errorf("envelope: %d encrypted data keys: %w", n, ErrTooManyEncryptedDataKeys)
+	}
+	return nil
+}
+
+// seal builds and authenticates the header of a new message of suite s
+// from the checked materials m.
+func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
 	sl := &sealer{signKey: m.SigningKey, suite: s}
 	sl.h = Header{
 		Version:           s.version,
@@ -401,7 +440,7 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 		EncryptionContext: maps.Clone(m.EncryptionContext),
 		EncryptedDataKeys: m.EncryptedDataKeys,
 		ContentType:       Framed,
-		FrameLength:       uint32(cfg.frameLength),
+		FrameLength:       uint32(frameLength),
 	}
 	h := &sl.h
 	sl.header = h
