@@ -24,9 +24,9 @@ import (
 // see the README for the measurements. The official SDKs default to 4096.
 const DefaultFrameLength = 64 << 10
 
-// DefaultMaxNonFramedLength bounds the legacy non-framed bodies a reader
+// defaultMaxNonFramedLength bounds the legacy non-framed bodies a reader
 // buffers before it can authenticate them.
-const DefaultMaxNonFramedLength = 64 << 20
+const defaultMaxNonFramedLength = 64 << 20
 
 type config struct {
 	suite           SuiteID
@@ -81,7 +81,7 @@ func (c *config) use(name string, to call) {
 }
 
 func defaultConfig() config {
-	return config{frameLength: DefaultFrameLength, plaintextLength: -1, maxNonFramed: DefaultMaxNonFramedLength, maxFrameLength: DefaultMaxFrameLength}
+	return config{frameLength: DefaultFrameLength, plaintextLength: -1, maxNonFramed: defaultMaxNonFramedLength, maxFrameLength: DefaultMaxFrameLength}
 }
 
 func (c *config) check() error {
@@ -100,7 +100,7 @@ func (c *config) check() error {
 	if c.maxEDKs < 0 {
 		return fmt.Errorf("envelope: negative maximum of encrypted data keys: %w", ErrInvalidOption)
 	}
-	if c.suite != 0 && !c.suite.Known() {
+	if c.suite != 0 && !c.suite.known() {
 		return fmt.Errorf("envelope: suite %s: %w", c.suite, ErrUnsupportedSuite)
 	}
 	return c.checkMaxFrameLength()
@@ -240,9 +240,10 @@ func WithFrameWorkers(n int) CommonOption {
 	return commonOption(func(c *config) { c.workers = n })
 }
 
-// WithoutNetV400Retry turns off the retry the official SDKs make for
-// messages of ESDK-NET 4.0.0, which authenticated headers wrongly.
-func WithoutNetV400Retry() DecryptOption {
+// withoutNetV400Retry turns off the retry the official SDKs make for
+// messages of ESDK-NET 4.0.0, which authenticated headers wrongly; tests
+// use it to see the retry happen.
+func withoutNetV400Retry() DecryptOption {
 	return decryptOption(func(c *config) { c.noNetV400Retry = true })
 }
 
@@ -271,7 +272,7 @@ func New(kr Keyring, opts ...ClientOption) (*Client, error) {
 }
 
 // NewWithMaterialsManager returns a Client over a materials manager, such
-// as a keycache or a RequiredContextMaterialsManager.
+// as a keycache or a requiredContextMaterialsManager.
 func NewWithMaterialsManager(cmm MaterialsManager, opts ...ClientOption) (*Client, error) {
 	if cmm == nil {
 		return nil, errors.New("envelope: nil materials manager")
@@ -403,7 +404,7 @@ func checkEncryptionMaterials(m *EncryptionMaterials, cfg *config) (*suite, erro
 	if err := checkEDKCount(len(m.EncryptedDataKeys), cfg.maxEDKs); err != nil {
 		return nil, err
 	}
-	if (s.curve != nil) != (m.SigningKey != nil) {
+	if (s.curve != nil) != (m.signingKey != nil) {
 		return nil, fmt.Errorf("envelope: signing key does not match suite %s: %w", m.Suite, ErrInvalidMaterials)
 	}
 	for _, k := range m.RequiredContextKeys {
@@ -423,7 +424,7 @@ func checkEDKCount(n, limit int) error {
 		return fmt.Errorf("envelope: no encrypted data keys: %w", ErrInvalidMaterials)
 	case limit > 0 && n > limit:
 		return fmt.Errorf("envelope: %d encrypted data keys, at most %d allowed: %w", n, limit, ErrTooManyEncryptedDataKeys)
-	case n > MaxEncryptedDataKeys:
+	case n > maxEncryptedDataKeys:
 		return fmt.Errorf("envelope: %d encrypted data keys: %w", n, ErrTooManyEncryptedDataKeys)
 	}
 	return nil
@@ -432,14 +433,13 @@ func checkEDKCount(n, limit int) error {
 // seal builds and authenticates the header of a new message of suite s
 // from the checked materials m.
 func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
-	sl := &sealer{signKey: m.SigningKey, suite: s}
+	sl := &sealer{signKey: m.signingKey, suite: s}
 	sl.h = Header{
 		Version:           s.version,
 		Suite:             s.id,
 		MessageID:         sl.id[:16*int(s.version)],
 		EncryptionContext: maps.Clone(m.EncryptionContext),
 		EncryptedDataKeys: m.EncryptedDataKeys,
-		ContentType:       Framed,
 		FrameLength:       uint32(frameLength),
 	}
 	h := &sl.h
@@ -454,9 +454,9 @@ func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.CommitKey = commit
+	h.commitKey = commit
 	if h.Version == 1 {
-		h.IV = make([]byte, ivLen)
+		h.iv = make([]byte, ivLen)
 	}
 	if err := h.marshalBody(); err != nil {
 		return nil, err
@@ -465,7 +465,7 @@ func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.AuthTag = aead.Seal(sl.tag[:0], sl.iv[:], nil, aad)
+	h.authTag = aead.Seal(sl.tag[:0], sl.iv[:], nil, aad)
 	sl.aead = aead
 	return sl, nil
 }
@@ -545,7 +545,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 	if err != nil {
 		return nil, nil, err
 	}
-	if h.ContentType == NonFramed {
+	if h.FrameLength == 0 {
 		return c.decryptNonFramed(ctx, ciphertext, opts)
 	}
 	msg := ciphertext
@@ -572,7 +572,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 		d := <-digest
 		if err == nil {
 			var sig []byte
-			if sig, rest, err = splitFooter(rest); err == nil && !ecdsa.VerifyASN1(m.VerificationKey, d, sig) {
+			if sig, rest, err = splitFooter(rest); err == nil && !ecdsa.VerifyASN1(m.verificationKey, d, sig) {
 				err = fmt.Errorf("envelope: %w", ErrSignature)
 			}
 		}
@@ -746,7 +746,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 	}
 	final := func() error {
 		if digest != nil {
-			if err := readFooter(r, m.VerificationKey, digest); err != nil {
+			if err := readFooter(r, m.verificationKey, digest); err != nil {
 				return err
 			}
 		}
@@ -757,7 +757,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		return nil
 	}
 	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers, Final: final}
-	if h.ContentType == NonFramed {
+	if h.FrameLength == 0 {
 		d.body, err = stream.NewNonFramedReader(body, bc, cfg.maxNonFramed)
 	} else {
 		d.body, err = stream.NewReader(body, bc)
@@ -793,7 +793,7 @@ func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*He
 		return nil, nil, nil, nil, err
 	}
 	defer func() { clear(m.DataKey); m.DataKey = nil }()
-	if len(m.DataKey) != s.keyLen || m.Suite != h.Suite || (s.curve != nil) != (m.VerificationKey != nil) {
+	if len(m.DataKey) != s.keyLen || m.Suite != h.Suite || (s.curve != nil) != (m.verificationKey != nil) {
 		return nil, nil, nil, nil, fmt.Errorf("envelope: materials do not fit suite %s: %w", h.Suite, ErrInvalidMaterials)
 	}
 	for _, k := range cfg.requiredKeys {
@@ -813,7 +813,7 @@ func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*He
 // ESDK-NET 4.0.0 messages.
 func (c *Client) openHeader(h *Header, s *suite, m *DecryptionMaterials, cfg *config) (cipher.AEAD, error) {
 	required := subset(m.EncryptionContext, m.RequiredContextKeys)
-	iv := h.IV
+	iv := h.iv
 	if iv == nil {
 		iv = make([]byte, ivLen)
 	}
@@ -822,14 +822,14 @@ func (c *Client) openHeader(h *Header, s *suite, m *DecryptionMaterials, cfg *co
 		if err != nil {
 			return nil, err
 		}
-		if s.committing && !commitmentMatches(commit, h.CommitKey) {
+		if s.committing && !commitmentMatches(commit, h.commitKey) {
 			return nil, fmt.Errorf("envelope: %w", ErrCommitmentMismatch)
 		}
 		aad, err := headerAAD(h.body, required, netV400)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := aead.Open(nil, iv, h.AuthTag, aad); err != nil {
+		if _, err := aead.Open(nil, iv, h.authTag, aad); err != nil {
 			return nil, fmt.Errorf("envelope: header: %w", ErrAuthentication)
 		}
 		return aead, nil
@@ -865,7 +865,7 @@ func (c *Client) NewDecryptReaderAt(ctx context.Context, src io.ReaderAt, size i
 	if err != nil {
 		return nil, err
 	}
-	if h.ContentType != Framed {
+	if h.FrameLength == 0 {
 		return nil, fmt.Errorf("envelope: random access needs a framed message: %w", ErrUnsupportedSuite)
 	}
 	if err := checkFrameLength(h, cfg.maxFrameLength); err != nil {

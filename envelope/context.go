@@ -125,7 +125,7 @@ func contextString(s *cryptobyte.String, all, what string) (string, error) {
 func checkCallerContext(ec map[string]string) error {
 	for k := range ec {
 		if strings.HasPrefix(k, reservedPrefix) {
-			return fmt.Errorf("envelope: encryption context key %q: %w", k, ErrReservedContextKey)
+			return fmt.Errorf("envelope: encryption context key %q: %w", k, ErrInvalidContext)
 		}
 	}
 	return nil

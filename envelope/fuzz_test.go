@@ -126,9 +126,8 @@ func checkTyped(t *testing.T, what string, err error) {
 	if !slices.ContainsFunc(fuzzSentinels, func(s error) bool { return errors.Is(err, s) }) {
 		t.Fatalf("%s: untyped error %v", what, err)
 	}
-	var he *envelope.HeaderError
-	if errors.As(err, &he) && he.Field == "" {
-		t.Fatalf("%s: HeaderError without a field: %v", what, err)
+	if field, ok := envelope.HeaderField(err); ok && field == "" {
+		t.Fatalf("%s: header error without a field: %v", what, err)
 	}
 }
 
@@ -141,9 +140,8 @@ func FuzzParseHeader(f *testing.F) {
 		r := bytes.NewReader(b)
 		h, err := envelope.ParseHeader(r)
 		if err != nil {
-			var he *envelope.HeaderError
-			if !errors.As(err, &he) || he.Field == "" || !errors.Is(err, envelope.ErrMalformedHeader) {
-				t.Fatalf("ParseHeader: %v is not a HeaderError naming a field", err)
+			if field, _ := envelope.HeaderField(err); field == "" || !errors.Is(err, envelope.ErrMalformedHeader) {
+				t.Fatalf("ParseHeader: %v is not a header error naming a field", err)
 			}
 			return
 		}
@@ -154,8 +152,9 @@ func FuzzParseHeader(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(h, again) {
 			t.Fatalf("second parse differs: %v", err)
 		}
-		if !h.Suite.Known() || h.Suite.MessageVersion() != h.Version || len(h.MessageID) != 16*int(h.Version) ||
-			len(h.EncryptedDataKeys) == 0 || len(h.AuthTag) != 16 {
+		_, _, tag := envelope.HeaderAuth(h)
+		if !envelope.Known(h.Suite) || envelope.MessageVersion(h.Suite) != h.Version || len(h.MessageID) != 16*int(h.Version) ||
+			len(h.EncryptedDataKeys) == 0 || len(tag) != 16 {
 			t.Fatalf("header fields out of range: version %d suite %s, %d-byte ID, %d keys", h.Version, h.Suite, len(h.MessageID), len(h.EncryptedDataKeys))
 		}
 		// The context is the one field not written back verbatim: readers
@@ -190,14 +189,15 @@ func appendHeader(b []byte, h *envelope.Header, rawCtx []byte) []byte {
 	for _, k := range h.EncryptedDataKeys {
 		b = envelope.AppendEncryptedDataKey(b, k)
 	}
-	b = append(b, byte(h.ContentType))
+	b = append(b, envelope.ContentType(h))
 	if h.Version == 1 {
 		b = append(b, 0, 0, 0, 0, 12)
 	}
 	b = binary.BigEndian.AppendUint32(b, h.FrameLength)
-	b = append(b, h.CommitKey...)
-	b = append(b, h.IV...)
-	return append(b, h.AuthTag...)
+	iv, commitKey, tag := envelope.HeaderAuth(h)
+	b = append(b, commitKey...)
+	b = append(b, iv...)
+	return append(b, tag...)
 }
 
 // FuzzDecrypt: one-shot Decrypt never panics, fails with a typed error and

@@ -27,8 +27,10 @@ type EncryptionMaterials struct {
 	DataKey           []byte
 	EncryptedDataKeys []EncryptedDataKey
 
-	// SigningKey signs the message for signing suites.
-	SigningKey *ecdsa.PrivateKey
+	// signingKey signs the message for signing suites. Only the default
+	// materials manager sets it: a MaterialsManager of one's own gets
+	// materials of signing suites from one it wraps.
+	signingKey *ecdsa.PrivateKey
 }
 
 // DecryptionMaterials are what a message is read with. A keyring fills in
@@ -38,7 +40,7 @@ type DecryptionMaterials struct {
 	EncryptionContext   map[string]string // header context plus the caller's required pairs
 	RequiredContextKeys []string
 	DataKey             []byte
-	VerificationKey     *ecdsa.PublicKey
+	verificationKey     *ecdsa.PublicKey // set by the default materials manager
 }
 
 // A Keyring generates, encrypts and decrypts data keys.
@@ -79,19 +81,22 @@ type MaterialsManager interface {
 	DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error)
 }
 
-// DefaultMaterialsManager is the spec's default materials manager: it adds
+// defaultMaterialsManager is the spec's default materials manager: it adds
 // a signing key for signing suites and asks its keyring for data keys.
-type DefaultMaterialsManager struct {
+type defaultMaterialsManager struct {
 	keyring Keyring
 }
 
-// NewDefaultMaterialsManager returns the default materials manager over kr.
-func NewDefaultMaterialsManager(kr Keyring) *DefaultMaterialsManager {
-	return &DefaultMaterialsManager{keyring: kr}
+// NewDefaultMaterialsManager returns the spec's default materials manager
+// over kr: it adds a signing key for signing suites (and the verification
+// key on decrypt) and asks kr for data keys. Every MaterialsManager ends
+// in one.
+func NewDefaultMaterialsManager(kr Keyring) MaterialsManager {
+	return &defaultMaterialsManager{keyring: kr}
 }
 
 // GetEncryptionMaterials implements MaterialsManager.
-func (d *DefaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
+func (d *defaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
 	id := req.Suite
 	if id == 0 {
 		id = req.CommitmentPolicy.defaultSuite()
@@ -109,7 +114,7 @@ func (d *DefaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, re
 	}
 	if s.curve != nil {
 		if _, ok := m.EncryptionContext[publicKeyKey]; ok {
-			return nil, fmt.Errorf("envelope: %s already in the context: %w", publicKeyKey, ErrReservedContextKey)
+			return nil, fmt.Errorf("envelope: %s already in the context: %w", publicKeyKey, ErrInvalidContext)
 		}
 		priv, err := ecdsa.GenerateKey(s.curve, rand.Reader)
 		if err != nil {
@@ -119,7 +124,7 @@ func (d *DefaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, re
 		if err != nil {
 			return nil, err
 		}
-		m.SigningKey = priv
+		m.signingKey = priv
 		m.EncryptionContext[publicKeyKey] = pub
 	}
 	if err := d.keyring.OnEncrypt(ctx, m); err != nil {
@@ -132,7 +137,7 @@ func (d *DefaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, re
 }
 
 // DecryptMaterials implements MaterialsManager.
-func (d *DefaultMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
+func (d *defaultMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
 	s, ok := lookupSuite(req.Suite)
 	if !ok {
 		return nil, fmt.Errorf("envelope: suite %s: %w", req.Suite, ErrUnsupportedSuite)
@@ -167,7 +172,7 @@ func (d *DefaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 		if err != nil {
 			return nil, headerErr("encryption context", err)
 		}
-		m.VerificationKey = vk
+		m.verificationKey = vk
 	}
 	if err := d.keyring.OnDecrypt(ctx, m, req.EncryptedDataKeys); err != nil {
 		return nil, err
@@ -178,23 +183,26 @@ func (d *DefaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 	return m, nil
 }
 
-// RequiredContextMaterialsManager is the spec's required encryption
+// requiredContextMaterialsManager is the spec's required encryption
 // context materials manager: the pairs of its keys must be in the context
 // on encrypt and are then authenticated but left out of the header; on
 // decrypt the caller must supply them.
-type RequiredContextMaterialsManager struct {
+type requiredContextMaterialsManager struct {
 	under MaterialsManager
 	keys  []string
 }
 
-// NewRequiredContextMaterialsManager wraps under so that the context keys
-// in keys are required and kept out of message headers.
-func NewRequiredContextMaterialsManager(under MaterialsManager, keys ...string) *RequiredContextMaterialsManager {
-	return &RequiredContextMaterialsManager{under: under, keys: slices.Clone(keys)}
+// NewRequiredContextMaterialsManager returns the spec's required
+// encryption context materials manager: it wraps under so that the pairs
+// of the context keys in keys must be in the context on encrypt, are
+// authenticated but kept out of message headers, and must be supplied
+// (WithExpectedContext) on decrypt.
+func NewRequiredContextMaterialsManager(under MaterialsManager, keys ...string) MaterialsManager {
+	return &requiredContextMaterialsManager{under: under, keys: slices.Clone(keys)}
 }
 
 // GetEncryptionMaterials implements MaterialsManager.
-func (r *RequiredContextMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
+func (r *requiredContextMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
 	for _, k := range r.keys {
 		if _, ok := req.EncryptionContext[k]; !ok {
 			return nil, fmt.Errorf("envelope: required context key %q missing: %w", k, ErrContextMismatch)
@@ -213,7 +221,7 @@ func (r *RequiredContextMaterialsManager) GetEncryptionMaterials(ctx context.Con
 }
 
 // DecryptMaterials implements MaterialsManager.
-func (r *RequiredContextMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
+func (r *requiredContextMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
 	for _, k := range r.keys {
 		if _, ok := req.ReproducedContext[k]; !ok {
 			return nil, fmt.Errorf("envelope: required context key %q not supplied: %w", k, ErrContextMismatch)

@@ -222,21 +222,23 @@ func wantContext(id envelope.SuiteID, ec map[string]string, h *envelope.Header) 
 // by a keyring that writes edks encrypted data keys.
 func checkHeader(t testing.TB, h *envelope.Header, id envelope.SuiteID, frame int, ec map[string]string, edks int) {
 	t.Helper()
-	switch {
-	case h == nil:
+	if h == nil {
 		t.Fatal("nil header")
+	}
+	iv, commitKey, tag := envelope.HeaderAuth(h)
+	switch {
 	case h.Suite != id:
 		t.Errorf("header suite %s, want %s", h.Suite, id)
-	case h.Version != id.MessageVersion() || len(h.MessageID) != 16*int(id.MessageVersion()):
+	case h.Version != envelope.MessageVersion(id) || len(h.MessageID) != 16*int(envelope.MessageVersion(id)):
 		t.Errorf("header version %d with a %d-byte message ID for suite %s", h.Version, len(h.MessageID), id)
 	case bytes.Equal(h.MessageID, make([]byte, len(h.MessageID))):
 		t.Error("all-zero message ID")
-	case h.ContentType != envelope.Framed || h.FrameLength != uint32(frame):
-		t.Errorf("content type %d frame length %d, want framed %d", h.ContentType, h.FrameLength, frame)
+	case envelope.ContentType(h) != 2 || h.FrameLength != uint32(frame):
+		t.Errorf("content type %d frame length %d, want framed %d", envelope.ContentType(h), h.FrameLength, frame)
 	case len(h.EncryptedDataKeys) != edks:
 		t.Errorf("%d encrypted data keys, want %d", len(h.EncryptedDataKeys), edks)
-	case id.Committing() != (len(h.CommitKey) == 32) || (h.Version == 1) != (len(h.IV) == 12) || len(h.AuthTag) != 16:
-		t.Errorf("commit key %d, IV %d, tag %d bytes for suite %s", len(h.CommitKey), len(h.IV), len(h.AuthTag), id)
+	case id.Committing() != (len(commitKey) == 32) || (h.Version == 1) != (len(iv) == 12) || len(tag) != 16:
+		t.Errorf("commit key %d, IV %d, tag %d bytes for suite %s", len(commitKey), len(iv), len(tag), id)
 	case id.Signed() && h.EncryptionContext["aws-crypto-public-key"] == "":
 		t.Error("signed suite without aws-crypto-public-key")
 	case !reflect.DeepEqual(h.EncryptionContext, wantContext(id, ec, h)):

@@ -220,10 +220,10 @@ func (m *Manager) event(kind EventKind, enc bool, id string) {
 	}
 }
 
-// identityKDF reports the suites whose data key is the message key: they
-// must never be cached.
+// identityKDF reports the suites whose data key is the message key
+// (0x0014, 0x0046, 0x0078): they must never be cached.
 func identityKDF(id envelope.SuiteID) bool {
-	return id == envelope.AES128GCM || id == envelope.AES192GCM || id == envelope.AES256GCM
+	return id == 0x0014 || id == 0x0046 || id == 0x0078
 }
 
 // GetEncryptionMaterials implements envelope.MaterialsManager.
