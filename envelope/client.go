@@ -15,6 +15,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/stream"
 )
 
@@ -377,7 +378,7 @@ func checkEncryptRequest(ec map[string]string, cfg *config) error {
 	if err := checkCallerContext(ec); err != nil {
 		return err
 	}
-	if _, err := contextSize(ec); err != nil {
+	if _, err := wire.ContextSize(ec); err != nil {
 		return err
 	}
 	if cfg.suite != 0 && !cfg.policy.allowsEncrypt(cfg.suite) {
@@ -478,7 +479,7 @@ func headerAAD(body []byte, required map[string]string, netV400 bool) ([]byte, e
 	if netV400 && len(required) == 0 {
 		return append(aad, 0, 0), nil
 	}
-	return serializeContext(aad, required)
+	return wire.AppendContext(aad, required)
 }
 
 // Encrypt returns plaintext encrypted in one message under the context ec.

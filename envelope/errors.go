@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/stream"
 )
 
@@ -48,7 +49,7 @@ var (
 	// ErrInvalidContext reports an encryption context that cannot be
 	// written: a caller's key in the reserved "aws-crypto-" namespace,
 	// invalid UTF-8, or longer than 65,535 bytes.
-	ErrInvalidContext = errors.New("invalid encryption context")
+	ErrInvalidContext = wire.ErrInvalidContext
 
 	// ErrContextMismatch reports a message whose encryption context does
 	// not hold the pairs or keys the caller requires.

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/wire"
 )
 
 // The fuzz targets decrypt arbitrary bytes with the raw AES keyring that
@@ -164,7 +165,7 @@ func FuzzParseHeader(f *testing.F) {
 			ctxAt++
 		}
 		rawCtx := b[ctxAt+2 : ctxAt+2+int(binary.BigEndian.Uint16(b[ctxAt:]))]
-		canon, err := envelope.AppendContext(nil, h.EncryptionContext)
+		canon, err := wire.AppendContext(nil, h.EncryptionContext)
 		if err != nil || len(canon) != len(rawCtx) && !(len(canon) == 0 && bytes.Equal(rawCtx, []byte{0, 0})) {
 			t.Fatalf("context %q (%v) does not account for its %d bytes", h.EncryptionContext, err, len(rawCtx))
 		}
@@ -187,7 +188,7 @@ func appendHeader(b []byte, h *envelope.Header, rawCtx []byte) []byte {
 	b = append(b, rawCtx...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.EncryptedDataKeys)))
 	for _, k := range h.EncryptedDataKeys {
-		b = envelope.AppendEncryptedDataKey(b, k)
+		b = wire.AppendEncryptedDataKey(b, k.ProviderID, k.ProviderInfo, k.Ciphertext)
 	}
 	b = append(b, envelope.ContentType(h))
 	if h.Version == 1 {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -332,7 +333,7 @@ func (h *Header) marshalBody() error {
 	b = append(b, h.MessageID...)
 	lenAt := len(b)
 	b = append(b, 0, 0)
-	b, err := serializeContext(b, h.EncryptionContext)
+	b, err := wire.AppendContext(b, h.EncryptionContext)
 	if err != nil {
 		return err
 	}
@@ -342,7 +343,7 @@ func (h *Header) marshalBody() error {
 		if max(len(k.ProviderID), len(k.ProviderInfo), len(k.Ciphertext)) > 1<<16-1 {
 			return fmt.Errorf("envelope: encrypted data key field longer than 65535 bytes: %w", ErrInvalidMaterials)
 		}
-		b = AppendEncryptedDataKey(b, k)
+		b = wire.AppendEncryptedDataKey(b, k.ProviderID, k.ProviderInfo, k.Ciphertext)
 	}
 	b = append(b, contentFramed)
 	if h.Version == 1 {
@@ -361,14 +362,4 @@ func (h *Header) appendTo(b []byte) []byte {
 	b = append(b, h.body...)
 	b = append(b, h.iv...)
 	return append(b, h.authTag...)
-}
-
-// AppendEncryptedDataKey appends the header serialization of k to b:
-// len (2) | provider ID | len (2) | provider info | len (2) | ciphertext.
-func AppendEncryptedDataKey(b []byte, k EncryptedDataKey) []byte {
-	for _, f := range [][]byte{[]byte(k.ProviderID), k.ProviderInfo, k.Ciphertext} {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(f)))
-		b = append(b, f...)
-	}
-	return b
 }

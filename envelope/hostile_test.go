@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/keyring"
 )
 
@@ -60,7 +61,8 @@ func manyEDKMessage(n int, edk func(i int) envelope.EncryptedDataKey) []byte {
 	b = append(b, 0, 0)                // empty context
 	b = binary.BigEndian.AppendUint16(b, uint16(n))
 	for i := range n {
-		b = envelope.AppendEncryptedDataKey(b, edk(i))
+		k := edk(i)
+		b = wire.AppendEncryptedDataKey(b, k.ProviderID, k.ProviderInfo, k.Ciphertext)
 	}
 	b = append(b, 2) // content type: framed
 	b = binary.BigEndian.AppendUint32(b, 4096)
@@ -151,7 +153,7 @@ func TestHostilePKCS1Oracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rawCtx, err := envelope.AppendContext(nil, h.EncryptionContext)
+	rawCtx, err := wire.AppendContext(nil, h.EncryptionContext)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/wire"
 )
 
 // MaxMessagesLimit is the most messages one data key may encrypt.
@@ -443,7 +444,7 @@ func copyDec(dm *envelope.DecryptionMaterials) *envelope.DecryptionMaterials {
 // encryptID computes the encrypt entry ID (see the package doc).
 func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
 	var ecb [512]byte // serialized context, on the stack when it fits
-	ec, err := envelope.AppendContext(ecb[:0], req.EncryptionContext)
+	ec, err := wire.AppendContext(ecb[:0], req.EncryptionContext)
 	if err != nil {
 		return "", err
 	}
@@ -467,10 +468,10 @@ func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
 func (m *Manager) decryptID(req *envelope.DecryptionRequest) (string, error) {
 	edks := make([][sha512.Size]byte, len(req.EncryptedDataKeys))
 	for i, k := range req.EncryptedDataKeys {
-		edks[i] = sha512.Sum512(envelope.AppendEncryptedDataKey(nil, k))
+		edks[i] = sha512.Sum512(wire.AppendEncryptedDataKey(nil, k.ProviderID, k.ProviderInfo, k.Ciphertext))
 	}
 	slices.SortFunc(edks, func(a, b [sha512.Size]byte) int { return bytes.Compare(a[:], b[:]) })
-	ec, err := envelope.AppendContext(nil, req.EncryptionContext)
+	ec, err := wire.AppendContext(nil, req.EncryptionContext)
 	if err != nil {
 		return "", err
 	}
@@ -484,7 +485,7 @@ func (m *Manager) decryptID(req *envelope.DecryptionRequest) (string, error) {
 	h.Write(make([]byte, 64))
 	h.Write(ech[:])
 	if len(req.ReproducedContext) > 0 {
-		rc, err := envelope.AppendContext(nil, req.ReproducedContext)
+		rc, err := wire.AppendContext(nil, req.ReproducedContext)
 		if err != nil {
 			return "", err
 		}

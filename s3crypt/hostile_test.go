@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/keyring"
 	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
@@ -42,7 +43,7 @@ func putManyEDKs(t *testing.T, api *s3.Client, key string, n int, edk envelope.E
 	b = append(b, 0, 0)                // empty context
 	b = binary.BigEndian.AppendUint16(b, uint16(n))
 	for range n {
-		b = envelope.AppendEncryptedDataKey(b, edk)
+		b = wire.AppendEncryptedDataKey(b, edk.ProviderID, edk.ProviderInfo, edk.Ciphertext)
 	}
 	b = append(b, 2) // content type: framed
 	b = binary.BigEndian.AppendUint32(b, 4096)
