@@ -408,7 +408,7 @@ func checkEncryptionMaterials(m *EncryptionMaterials, cfg *config) (*suite, erro
 	if (s.curve != nil) != (m.signingKey != nil) {
 		return nil, fmt.Errorf("envelope: signing key does not match suite %s: %w", m.Suite, ErrInvalidMaterials)
 	}
-	for _, k := range m.RequiredContextKeys {
+	for _, k := range m.requiredContextKeys {
 		if _, ok := m.EncryptionContext[k]; !ok {
 			return nil, fmt.Errorf("envelope: required context key %q not in the context: %w", k, ErrInvalidMaterials)
 		}
@@ -445,7 +445,7 @@ func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
 	}
 	h := &sl.h
 	sl.header = h
-	for _, k := range m.RequiredContextKeys {
+	for _, k := range m.requiredContextKeys {
 		delete(h.EncryptionContext, k)
 	}
 	if _, err := rand.Read(h.MessageID); err != nil {
@@ -462,7 +462,7 @@ func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
 	if err := h.marshalBody(); err != nil {
 		return nil, err
 	}
-	aad, err := headerAAD(h.body, subset(m.EncryptionContext, m.RequiredContextKeys), false)
+	aad, err := headerAAD(h.body, subset(m.EncryptionContext, m.requiredContextKeys), false)
 	if err != nil {
 		return nil, err
 	}
@@ -813,7 +813,7 @@ func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*He
 // authenticates the header, with the official SDKs' one retry for
 // ESDK-NET 4.0.0 messages.
 func (c *Client) openHeader(h *Header, s *suite, m *DecryptionMaterials, cfg *config) (cipher.AEAD, error) {
-	required := subset(m.EncryptionContext, m.RequiredContextKeys)
+	required := subset(m.EncryptionContext, m.requiredContextKeys)
 	iv := h.iv
 	if iv == nil {
 		iv = make([]byte, ivLen)

@@ -10,7 +10,11 @@ import (
 )
 
 // EncryptionMaterials are what a message is written with. A keyring fills
-// in DataKey (if nil) and appends to EncryptedDataKeys.
+// in DataKey (if nil) and appends to EncryptedDataKeys. The materials
+// managers of this package set the rest (the signing key, the required
+// context keys); a MaterialsManager of one's own wraps one of them. The
+// unexported fields are read-only once set, so a copy of the struct may
+// share them.
 type EncryptionMaterials struct {
 	Suite SuiteID
 
@@ -18,29 +22,28 @@ type EncryptionMaterials struct {
 	// aws-crypto-public-key for signing suites and the required pairs.
 	EncryptionContext map[string]string
 
-	// RequiredContextKeys are context keys authenticated but not stored in
+	// requiredContextKeys are context keys authenticated but not stored in
 	// the header; the reader must supply their pairs.
-	RequiredContextKeys []string
+	requiredContextKeys []string
 
 	// DataKey is the plaintext data key, Suite.DataKeyLength() bytes.
 	// The client zeroes it once the message key is derived.
 	DataKey           []byte
 	EncryptedDataKeys []EncryptedDataKey
 
-	// signingKey signs the message for signing suites. Only the default
-	// materials manager sets it: a MaterialsManager of one's own gets
-	// materials of signing suites from one it wraps.
+	// signingKey signs the message for signing suites.
 	signingKey *ecdsa.PrivateKey
 }
 
 // DecryptionMaterials are what a message is read with. A keyring fills in
-// DataKey.
+// DataKey; the default materials manager sets the rest, read-only once
+// set, as for EncryptionMaterials.
 type DecryptionMaterials struct {
 	Suite               SuiteID
 	EncryptionContext   map[string]string // header context plus the caller's required pairs
-	RequiredContextKeys []string
+	requiredContextKeys []string          // the required pairs' keys
 	DataKey             []byte
-	verificationKey     *ecdsa.PublicKey // set by the default materials manager
+	verificationKey     *ecdsa.PublicKey // for signing suites
 }
 
 // A Keyring generates, encrypts and decrypts data keys.
@@ -158,7 +161,7 @@ func (d *defaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 			continue
 		}
 		m.EncryptionContext[k] = v
-		m.RequiredContextKeys = append(m.RequiredContextKeys, k)
+		m.requiredContextKeys = append(m.requiredContextKeys, k)
 	}
 	pub, hasPub := m.EncryptionContext[publicKeyKey]
 	if s.curve == nil && hasPub {
@@ -213,8 +216,9 @@ func (r *requiredContextMaterialsManager) GetEncryptionMaterials(ctx context.Con
 		return nil, err
 	}
 	for _, k := range r.keys {
-		if !slices.Contains(m.RequiredContextKeys, k) {
-			m.RequiredContextKeys = append(m.RequiredContextKeys, k)
+		if !slices.Contains(m.requiredContextKeys, k) {
+			// Clipped: a copy of m (a keycache's) may share the array.
+			m.requiredContextKeys = append(slices.Clip(m.requiredContextKeys), k)
 		}
 	}
 	return m, nil

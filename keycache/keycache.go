@@ -424,10 +424,10 @@ func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.Decryption
 	return nil, ctx.Err()
 }
 
+// copyEnc copies em deeply but for the fields envelope keeps read-only.
 func copyEnc(em *envelope.EncryptionMaterials) *envelope.EncryptionMaterials {
 	c := *em
 	c.EncryptionContext = maps.Clone(em.EncryptionContext)
-	c.RequiredContextKeys = slices.Clone(em.RequiredContextKeys)
 	c.DataKey = bytes.Clone(em.DataKey)
 	c.EncryptedDataKeys = slices.Clone(em.EncryptedDataKeys)
 	return &c
@@ -436,7 +436,6 @@ func copyEnc(em *envelope.EncryptionMaterials) *envelope.EncryptionMaterials {
 func copyDec(dm *envelope.DecryptionMaterials) *envelope.DecryptionMaterials {
 	c := *dm
 	c.EncryptionContext = maps.Clone(dm.EncryptionContext)
-	c.RequiredContextKeys = slices.Clone(dm.RequiredContextKeys)
 	c.DataKey = bytes.Clone(dm.DataKey)
 	return &c
 }
