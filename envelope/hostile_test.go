@@ -222,97 +222,28 @@ func TestHostileOptionMisapplied(t *testing.T) {
 	ctx := context.Background()
 	ec := map[string]string{"k": "v"}
 	pt := []byte("options")
-	type callKind int
-	const (
-		encrypt callKind = iota
-		encryptWriter
-		decrypt
-		decryptReader
-		decryptReaderAt
-	)
-	const (
-		enc    = 1<<encrypt | 1<<encryptWriter
-		dec    = 1<<decrypt | 1<<decryptReader | 1<<decryptReaderAt
-		both   = enc | dec
-		stream = 1<<decrypt | 1<<decryptReader
-	)
 	options := []struct {
 		name    string
 		opt     envelope.ClientOption
 		applies int
 	}{
-		{"WithSuite", envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), enc},
-		{"WithFrameLength", envelope.WithFrameLength(7), enc},
-		{"WithCommitmentPolicy", envelope.WithCommitmentPolicy(envelope.RequireEncryptRequireDecrypt), both},
-		{"WithMaxEncryptedDataKeys", envelope.WithMaxEncryptedDataKeys(3), both},
-		{"WithExpectedContext", envelope.WithExpectedContext(ec), dec},
-		{"WithRequiredContextKeys", envelope.WithRequiredContextKeys("k"), dec},
-		{"WithUnsignedOnly", envelope.WithUnsignedOnly(), dec},
-		{"WithPlaintextLength", envelope.WithPlaintextLength(int64(len(pt))), enc},
-		{"WithFrameWorkers", envelope.WithFrameWorkers(1), both},
-		{"WithoutNetV400Retry", envelope.WithoutNetV400Retry(), dec},
-		{"WithMaxNonFramedLength", envelope.WithMaxNonFramedLength(1 << 20), stream},
-		{"WithMaxFrameLength", envelope.WithMaxFrameLength(1 << 20), 1<<decryptReader | 1<<decryptReaderAt},
+		{"WithSuite", envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit), optEnc},
+		{"WithFrameLength", envelope.WithFrameLength(7), optEnc},
+		{"WithCommitmentPolicy", envelope.WithCommitmentPolicy(envelope.RequireEncryptRequireDecrypt), optBoth},
+		{"WithMaxEncryptedDataKeys", envelope.WithMaxEncryptedDataKeys(3), optBoth},
+		{"WithExpectedContext", envelope.WithExpectedContext(ec), optDec},
+		{"WithRequiredContextKeys", envelope.WithRequiredContextKeys("k"), optDec},
+		{"WithUnsignedOnly", envelope.WithUnsignedOnly(), optDec},
+		{"WithPlaintextLength", envelope.WithPlaintextLength(int64(len(pt))), optEnc},
+		{"WithFrameWorkers", envelope.WithFrameWorkers(1), optBoth},
+		{"WithoutNetV400Retry", envelope.WithoutNetV400Retry(), optDec},
+		{"WithMaxNonFramedLength", envelope.WithMaxNonFramedLength(1 << 20), 1<<callDecrypt | 1<<callDecryptReader},
+		{"WithMaxFrameLength", envelope.WithMaxFrameLength(1 << 20), 1<<callDecryptReader | 1<<callDecryptReaderAt},
 	}
-	// A call gets the option as its direction's type, or nil when the
-	// option's type does not implement it: such a call cannot compile.
-	calls := []struct {
-		kind callKind
-		name string
-		run  func(*envelope.Client, []byte, envelope.ClientOption) (compiles bool, err error)
-	}{
-		{encrypt, "Encrypt", func(c *envelope.Client, _ []byte, o envelope.ClientOption) (bool, error) {
-			eo, ok := o.(envelope.EncryptOption)
-			if !ok {
-				return false, nil
-			}
-			_, err := c.Encrypt(ctx, pt, ec, eo)
-			return true, err
-		}},
-		{encryptWriter, "NewEncryptWriter", func(c *envelope.Client, _ []byte, o envelope.ClientOption) (bool, error) {
-			eo, ok := o.(envelope.EncryptOption)
-			if !ok {
-				return false, nil
-			}
-			w, err := c.NewEncryptWriter(ctx, io.Discard, ec, eo)
-			if err != nil {
-				return true, err
-			}
-			w.Write(pt)
-			return true, w.Close()
-		}},
-		{decrypt, "Decrypt", func(c *envelope.Client, ct []byte, o envelope.ClientOption) (bool, error) {
-			do, ok := o.(envelope.DecryptOption)
-			if !ok {
-				return false, nil
-			}
-			_, _, err := c.Decrypt(ctx, ct, do)
-			return true, err
-		}},
-		{decryptReader, "NewDecryptReader", func(c *envelope.Client, ct []byte, o envelope.ClientOption) (bool, error) {
-			do, ok := o.(envelope.DecryptOption)
-			if !ok {
-				return false, nil
-			}
-			r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct), do)
-			if err != nil {
-				return true, err
-			}
-			_, err = io.Copy(io.Discard, r)
-			return true, err
-		}},
-		{decryptReaderAt, "NewDecryptReaderAt", func(c *envelope.Client, ct []byte, o envelope.ClientOption) (bool, error) {
-			do, ok := o.(envelope.DecryptOption)
-			if !ok {
-				return false, nil
-			}
-			_, err := c.NewDecryptReaderAt(ctx, bytes.NewReader(ct), int64(len(ct)), do)
-			return true, err
-		}},
-	}
+	calls := optionCalls(ctx, pt, ec)
 	// Every option constructor of the package is in the table, declared
 	// with the type of its direction.
-	declared := map[int]string{enc: "EncryptOption", both: "CommonOption"}
+	declared := map[int]string{optEnc: "EncryptOption", optBoth: "CommonOption"}
 	want := map[string]string{}
 	for _, o := range options {
 		if want[o.name] = declared[o.applies]; want[o.name] == "" {
@@ -331,18 +262,7 @@ func TestHostileOptionMisapplied(t *testing.T) {
 	for _, o := range options {
 		for _, call := range calls {
 			compiles, err := call.run(c, ct, o.opt)
-			sameDirection := o.applies&enc != 0 && call.kind <= encryptWriter || o.applies&dec != 0 && call.kind >= decrypt
-			switch {
-			case compiles != sameDirection:
-				t.Errorf("%s given to %s: compiles %v, want %v", o.name, call.name, compiles, sameDirection)
-			case !compiles:
-			case o.applies&(1<<call.kind) != 0:
-				if err != nil {
-					t.Errorf("%s given to %s: %v", o.name, call.name, err)
-				}
-			case !errors.Is(err, envelope.ErrInvalidOption) || !strings.Contains(err.Error(), o.name) || !strings.Contains(err.Error(), call.name):
-				t.Errorf("%s given to %s: %v, want ErrInvalidOption naming both", o.name, call.name, err)
-			}
+			checkOptionCall(t, o.name, o.applies, call, compiles, err)
 		}
 	}
 
@@ -362,6 +282,109 @@ func TestHostileOptionMisapplied(t *testing.T) {
 	}
 	if _, err := d.With(envelope.WithSuite(envelope.AES256GCMHKDFSHA512CommitP384), envelope.WithUnsignedOnly()); err != nil {
 		t.Errorf("With: %v", err)
+	}
+}
+
+// optCall is a Client method an option may be given to.
+type optCall int
+
+const (
+	callEncrypt optCall = iota
+	callEncryptWriter
+	callDecrypt
+	callDecryptReader
+	callDecryptReaderAt
+)
+
+// The calls an option applies to, as a bit set of optCalls.
+const (
+	optEnc  = 1<<callEncrypt | 1<<callEncryptWriter
+	optDec  = 1<<callDecrypt | 1<<callDecryptReader | 1<<callDecryptReaderAt
+	optBoth = optEnc | optDec
+)
+
+// optionCall runs one call with an option.
+type optionCall struct {
+	kind optCall
+	name string
+	// run gives the call the option as its direction's type; it reports
+	// compiles false when the option's type does not implement that type,
+	// so that the call cannot compile.
+	run func(*envelope.Client, []byte, envelope.ClientOption) (compiles bool, err error)
+}
+
+// optionCalls returns the five calls, encrypting pt under ec or
+// decrypting the message they are given.
+func optionCalls(ctx context.Context, pt []byte, ec map[string]string) []optionCall {
+	return []optionCall{
+		{callEncrypt, "Encrypt", func(c *envelope.Client, _ []byte, o envelope.ClientOption) (bool, error) {
+			eo, ok := o.(envelope.EncryptOption)
+			if !ok {
+				return false, nil
+			}
+			_, err := c.Encrypt(ctx, pt, ec, eo)
+			return true, err
+		}},
+		{callEncryptWriter, "NewEncryptWriter", func(c *envelope.Client, _ []byte, o envelope.ClientOption) (bool, error) {
+			eo, ok := o.(envelope.EncryptOption)
+			if !ok {
+				return false, nil
+			}
+			w, err := c.NewEncryptWriter(ctx, io.Discard, ec, eo)
+			if err != nil {
+				return true, err
+			}
+			w.Write(pt)
+			return true, w.Close()
+		}},
+		{callDecrypt, "Decrypt", func(c *envelope.Client, ct []byte, o envelope.ClientOption) (bool, error) {
+			do, ok := o.(envelope.DecryptOption)
+			if !ok {
+				return false, nil
+			}
+			_, _, err := c.Decrypt(ctx, ct, do)
+			return true, err
+		}},
+		{callDecryptReader, "NewDecryptReader", func(c *envelope.Client, ct []byte, o envelope.ClientOption) (bool, error) {
+			do, ok := o.(envelope.DecryptOption)
+			if !ok {
+				return false, nil
+			}
+			r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct), do)
+			if err != nil {
+				return true, err
+			}
+			_, err = io.Copy(io.Discard, r)
+			return true, err
+		}},
+		{callDecryptReaderAt, "NewDecryptReaderAt", func(c *envelope.Client, ct []byte, o envelope.ClientOption) (bool, error) {
+			do, ok := o.(envelope.DecryptOption)
+			if !ok {
+				return false, nil
+			}
+			_, err := c.NewDecryptReaderAt(ctx, bytes.NewReader(ct), int64(len(ct)), do)
+			return true, err
+		}},
+	}
+}
+
+// checkOptionCall checks what giving the option name, which applies to
+// the calls in applies, to call did: it compiles only for a call of its
+// direction, and then succeeds, or fails with ErrInvalidOption naming
+// both if the call is not one it applies to.
+func checkOptionCall(t *testing.T, name string, applies int, call optionCall, compiles bool, err error) {
+	t.Helper()
+	sameDirection := applies&optEnc != 0 && call.kind <= callEncryptWriter || applies&optDec != 0 && call.kind >= callDecrypt
+	switch {
+	case compiles != sameDirection:
+		t.Errorf("%s given to %s: compiles %v, want %v", name, call.name, compiles, sameDirection)
+	case !compiles:
+	case applies&(1<<call.kind) != 0:
+		if err != nil {
+			t.Errorf("%s given to %s: %v", name, call.name, err)
+		}
+	case !errors.Is(err, envelope.ErrInvalidOption) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), call.name):
+		t.Errorf("%s given to %s: %v, want ErrInvalidOption naming both", name, call.name, err)
 	}
 }
 
