@@ -137,42 +137,51 @@ func checkTyped(t *testing.T, what string, err error) {
 // and its fields serialize back to those bytes.
 func FuzzParseHeader(f *testing.F) {
 	addSeeds(f)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r := bytes.NewReader(b)
-		h, err := envelope.ParseHeader(r)
-		if err != nil {
-			if field, _ := envelope.HeaderField(err); field == "" || !errors.Is(err, envelope.ErrMalformedHeader) {
-				t.Fatalf("ParseHeader: %v is not a header error naming a field", err)
-			}
-			return
+	f.Fuzz(checkParseHeader)
+}
+
+// checkParseHeader is FuzzParseHeader's check of the input b.
+func checkParseHeader(t *testing.T, b []byte) {
+	r := bytes.NewReader(b)
+	h, err := envelope.ParseHeader(r)
+	if err != nil {
+		if field, _ := envelope.HeaderField(err); field == "" || !errors.Is(err, envelope.ErrMalformedHeader) {
+			t.Fatalf("ParseHeader: %v is not a header error naming a field", err)
 		}
-		if read := len(b) - r.Len(); read != h.Len() {
-			t.Fatalf("ParseHeader read %d bytes of a %d-byte header", read, h.Len())
-		}
-		again, err := envelope.ParseHeader(bytes.NewReader(b))
-		if err != nil || !reflect.DeepEqual(h, again) {
-			t.Fatalf("second parse differs: %v", err)
-		}
-		_, _, tag := envelope.HeaderAuth(h)
-		if !envelope.Known(h.Suite) || envelope.MessageVersion(h.Suite) != h.Version || len(h.MessageID) != 16*int(h.Version) ||
-			len(h.EncryptedDataKeys) == 0 || len(tag) != 16 {
-			t.Fatalf("header fields out of range: version %d suite %s, %d-byte ID, %d keys", h.Version, h.Suite, len(h.MessageID), len(h.EncryptedDataKeys))
-		}
-		// The context is the one field not written back verbatim: readers
-		// accept any pair order and the "expanded" empty form.
-		ctxAt := 1 + 2 + len(h.MessageID)
-		if h.Version == 1 {
-			ctxAt++
-		}
-		rawCtx := b[ctxAt+2 : ctxAt+2+int(binary.BigEndian.Uint16(b[ctxAt:]))]
-		canon, err := wire.AppendContext(nil, h.EncryptionContext)
-		if err != nil || len(canon) != len(rawCtx) && !(len(canon) == 0 && bytes.Equal(rawCtx, []byte{0, 0})) {
-			t.Fatalf("context %q (%v) does not account for its %d bytes", h.EncryptionContext, err, len(rawCtx))
-		}
-		if out := appendHeader(nil, h, rawCtx); !bytes.Equal(out, b[:h.Len()]) {
-			t.Fatalf("fields serialize to\n%x\nnot\n%x", out, b[:h.Len()])
-		}
-	})
+		return
+	}
+	if read := len(b) - r.Len(); read != h.Len() {
+		t.Fatalf("ParseHeader read %d bytes of a %d-byte header", read, h.Len())
+	}
+	again, err := envelope.ParseHeader(bytes.NewReader(b))
+	if err != nil || !reflect.DeepEqual(h, again) {
+		t.Fatalf("second parse differs: %v", err)
+	}
+	_, _, tag := envelope.HeaderAuth(h)
+	if !envelope.Known(h.Suite) || envelope.MessageVersion(h.Suite) != h.Version || len(h.MessageID) != 16*int(h.Version) ||
+		len(h.EncryptedDataKeys) == 0 || len(tag) != 16 {
+		t.Fatalf("header fields out of range: version %d suite %s, %d-byte ID, %d keys", h.Version, h.Suite, len(h.MessageID), len(h.EncryptedDataKeys))
+	}
+	checkHeaderBytes(t, h, b)
+}
+
+// checkHeaderBytes checks that the fields of h, parsed from b, serialize
+// back to b's first h.Len() bytes.
+func checkHeaderBytes(t *testing.T, h *envelope.Header, b []byte) {
+	// The context is the one field not written back verbatim: readers
+	// accept any pair order and the "expanded" empty form.
+	ctxAt := 1 + 2 + len(h.MessageID)
+	if h.Version == 1 {
+		ctxAt++
+	}
+	rawCtx := b[ctxAt+2 : ctxAt+2+int(binary.BigEndian.Uint16(b[ctxAt:]))]
+	canon, err := wire.AppendContext(nil, h.EncryptionContext)
+	if err != nil || len(canon) != len(rawCtx) && !(len(canon) == 0 && bytes.Equal(rawCtx, []byte{0, 0})) {
+		t.Fatalf("context %q (%v) does not account for its %d bytes", h.EncryptionContext, err, len(rawCtx))
+	}
+	if out := appendHeader(nil, h, rawCtx); !bytes.Equal(out, b[:h.Len()]) {
+		t.Fatalf("fields serialize to\n%x\nnot\n%x", out, b[:h.Len()])
+	}
 }
 
 // appendHeader serializes h from its exported fields, with its context as

@@ -134,21 +134,9 @@ func TestHostileLongReasons(t *testing.T) {
 	}
 }
 
-// TestHostilePKCS1Oracle: a Bleichenbacher attacker sends a message whose
-// RSA PKCS #1 v1.5 data key has a bad padding, or a valid padding of a key
-// of the wrong length, and learns from the error which it was.
-func TestHostilePKCS1Oracle(t *testing.T) {
-	ctx := context.Background()
-	priv, err := testRSAKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr := rsaKeyring(t, keyring.PKCS1v15)
-	c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit)
-	ct, err := c.Encrypt(ctx, []byte("oracle"), map[string]string{"k": "v"})
-	if err != nil {
-		t.Fatal(err)
-	}
+// pkcs1OracleMessages returns ct with its data key replaced by one with a
+// bad padding, then by keys of 31, 33 and 32 bytes.
+func pkcs1OracleMessages(t *testing.T, priv *rsa.PrivateKey, ct []byte) [][]byte {
 	h, err := envelope.ParseHeader(bytes.NewReader(ct))
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +170,26 @@ func TestHostilePKCS1Oracle(t *testing.T) {
 		h2.EncryptedDataKeys[0].Ciphertext = edk
 		msgs = append(msgs, append(appendHeader(nil, &h2, rawCtx), ct[h.Len():]...))
 	}
+	return msgs
+}
+
+// TestHostilePKCS1Oracle: a Bleichenbacher attacker sends a message whose
+// RSA PKCS #1 v1.5 data key has a bad padding, or a valid padding of a key
+// of the wrong length, and learns from the error which it was.
+func TestHostilePKCS1Oracle(t *testing.T) {
+	ctx := context.Background()
+	priv, err := testRSAKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := rsaKeyring(t, keyring.PKCS1v15)
+	c := newClient(t, kr, envelope.AES256GCMHKDFSHA512Commit)
+	ct, err := c.Encrypt(ctx, []byte("oracle"), map[string]string{"k": "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var first string
+	msgs := pkcs1OracleMessages(t, priv, ct)
 	for i, m := range msgs {
 		_, _, err := c.Decrypt(ctx, m)
 		if !errors.Is(err, envelope.ErrCommitmentMismatch) {
