@@ -273,7 +273,7 @@ func New(kr Keyring, opts ...ClientOption) (*Client, error) {
 }
 
 // NewWithMaterialsManager returns a Client over a materials manager, such
-// as a keycache or a requiredContextMaterialsManager.
+// as a keycache or NewRequiredContextMaterialsManager's.
 func NewWithMaterialsManager(cmm MaterialsManager, opts ...ClientOption) (*Client, error) {
 	if cmm == nil {
 		return nil, errors.New("envelope: nil materials manager")
