@@ -15,6 +15,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/stream"
 )
 
@@ -24,9 +25,9 @@ import (
 // see the README for the measurements. The official SDKs default to 4096.
 const DefaultFrameLength = 64 << 10
 
-// DefaultMaxNonFramedLength bounds the legacy non-framed bodies a reader
+// defaultMaxNonFramedLength bounds the legacy non-framed bodies a reader
 // buffers before it can authenticate them.
-const DefaultMaxNonFramedLength = 64 << 20
+const defaultMaxNonFramedLength = 64 << 20
 
 type config struct {
 	suite           SuiteID
@@ -81,7 +82,7 @@ func (c *config) use(name string, to call) {
 }
 
 func defaultConfig() config {
-	return config{frameLength: DefaultFrameLength, plaintextLength: -1, maxNonFramed: DefaultMaxNonFramedLength, maxFrameLength: DefaultMaxFrameLength}
+	return config{frameLength: DefaultFrameLength, plaintextLength: -1, maxNonFramed: defaultMaxNonFramedLength, maxFrameLength: DefaultMaxFrameLength}
 }
 
 func (c *config) check() error {
@@ -100,7 +101,7 @@ func (c *config) check() error {
 	if c.maxEDKs < 0 {
 		return fmt.Errorf("envelope: negative maximum of encrypted data keys: %w", ErrInvalidOption)
 	}
-	if c.suite != 0 && !c.suite.Known() {
+	if c.suite != 0 && !c.suite.known() {
 		return fmt.Errorf("envelope: suite %s: %w", c.suite, ErrUnsupportedSuite)
 	}
 	return c.checkMaxFrameLength()
@@ -240,9 +241,10 @@ func WithFrameWorkers(n int) CommonOption {
 	return commonOption(func(c *config) { c.workers = n })
 }
 
-// WithoutNetV400Retry turns off the retry the official SDKs make for
-// messages of ESDK-NET 4.0.0, which authenticated headers wrongly.
-func WithoutNetV400Retry() DecryptOption {
+// withoutNetV400Retry turns off the retry the official SDKs make for
+// messages of ESDK-NET 4.0.0, which authenticated headers wrongly; tests
+// use it to see the retry happen.
+func withoutNetV400Retry() DecryptOption {
 	return decryptOption(func(c *config) { c.noNetV400Retry = true })
 }
 
@@ -271,7 +273,7 @@ func New(kr Keyring, opts ...ClientOption) (*Client, error) {
 }
 
 // NewWithMaterialsManager returns a Client over a materials manager, such
-// as a keycache or a RequiredContextMaterialsManager.
+// as a keycache or NewRequiredContextMaterialsManager's.
 func NewWithMaterialsManager(cmm MaterialsManager, opts ...ClientOption) (*Client, error) {
 	if cmm == nil {
 		return nil, errors.New("envelope: nil materials manager")
@@ -347,17 +349,11 @@ type sealer struct {
 
 // begin gets materials and builds the header of a new message.
 func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (*sealer, error) {
-	if err := checkCallerContext(ec); err != nil {
-		return nil, err
-	}
 	if ec == nil {
 		ec = map[string]string{}
 	}
-	if _, err := contextSize(ec); err != nil {
+	if err := checkEncryptRequest(ec, cfg); err != nil {
 		return nil, err
-	}
-	if cfg.suite != 0 && !cfg.policy.allowsEncrypt(cfg.suite) {
-		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", cfg.suite, cfg.policy, ErrCommitmentPolicy)
 	}
 	m, err := c.cmm.GetEncryptionMaterials(ctx, &EncryptionRequest{
 		EncryptionContext: ec,
@@ -369,6 +365,32 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 		return nil, err
 	}
 	defer clear(m.DataKey)
+	s, err := checkEncryptionMaterials(m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return seal(s, m, cfg.frameLength)
+}
+
+// checkEncryptRequest checks the caller's context and suite before any
+// materials are asked for.
+func checkEncryptRequest(ec map[string]string, cfg *config) error {
+	if err := checkCallerContext(ec); err != nil {
+		return err
+	}
+	if _, err := wire.ContextSize(ec); err != nil {
+		return err
+	}
+	if cfg.suite != 0 && !cfg.policy.allowsEncrypt(cfg.suite) {
+		return fmt.Errorf("envelope: encrypt with suite %s under %s: %w", cfg.suite, cfg.policy, ErrCommitmentPolicy)
+	}
+	return nil
+}
+
+// checkEncryptionMaterials checks that m, from the materials manager, fits
+// the call's configuration and the interface contract, and returns its
+// suite.
+func checkEncryptionMaterials(m *EncryptionMaterials, cfg *config) (*suite, error) {
 	s, ok := lookupSuite(m.Suite)
 	switch {
 	case !ok:
@@ -379,33 +401,51 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", m.Suite, cfg.policy, ErrCommitmentPolicy)
 	case len(m.DataKey) != s.keyLen:
 		return nil, fmt.Errorf("envelope: %d-byte data key for suite %s: %w", len(m.DataKey), m.Suite, ErrInvalidMaterials)
-	case len(m.EncryptedDataKeys) == 0:
-		return nil, fmt.Errorf("envelope: no encrypted data keys: %w", ErrInvalidMaterials)
-	case cfg.maxEDKs > 0 && len(m.EncryptedDataKeys) > cfg.maxEDKs:
-		return nil, fmt.Errorf("envelope: %d encrypted data keys, at most %d allowed: %w", len(m.EncryptedDataKeys), cfg.maxEDKs, ErrTooManyEncryptedDataKeys)
-	case len(m.EncryptedDataKeys) > MaxEncryptedDataKeys:
-		return nil, fmt.Errorf("envelope: %d encrypted data keys: %w", len(m.EncryptedDataKeys), ErrTooManyEncryptedDataKeys)
-	case (s.curve != nil) != (m.SigningKey != nil):
+	}
+	if err := checkEDKCount(len(m.EncryptedDataKeys), cfg.maxEDKs); err != nil {
+		return nil, err
+	}
+	if (s.curve != nil) != (m.signingKey != nil) {
 		return nil, fmt.Errorf("envelope: signing key does not match suite %s: %w", m.Suite, ErrInvalidMaterials)
 	}
-	for _, k := range m.RequiredContextKeys {
+	for _, k := range m.requiredContextKeys {
 		if _, ok := m.EncryptionContext[k]; !ok {
 			return nil, fmt.Errorf("envelope: required context key %q not in the context: %w", k, ErrInvalidMaterials)
 		}
 	}
-	sl := &sealer{signKey: m.SigningKey, suite: s}
+	return s, nil
+}
+
+// checkEDKCount checks the number of encrypted data keys a message is
+// written with: at least one, at most limit (if > 0) and what the header
+// can hold.
+func checkEDKCount(n, limit int) error {
+	switch {
+	case n == 0:
+		return fmt.Errorf("envelope: no encrypted data keys: %w", ErrInvalidMaterials)
+	case limit > 0 && n > limit:
+		return fmt.Errorf("envelope: %d encrypted data keys, at most %d allowed: %w", n, limit, ErrTooManyEncryptedDataKeys)
+	case n > maxEncryptedDataKeys:
+		return fmt.Errorf("envelope: %d encrypted data keys: %w", n, ErrTooManyEncryptedDataKeys)
+	}
+	return nil
+}
+
+// seal builds and authenticates the header of a new message of suite s
+// from the checked materials m.
+func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
+	sl := &sealer{signKey: m.signingKey, suite: s}
 	sl.h = Header{
 		Version:           s.version,
 		Suite:             s.id,
 		MessageID:         sl.id[:16*int(s.version)],
 		EncryptionContext: maps.Clone(m.EncryptionContext),
 		EncryptedDataKeys: m.EncryptedDataKeys,
-		ContentType:       Framed,
-		FrameLength:       uint32(cfg.frameLength),
+		FrameLength:       uint32(frameLength),
 	}
 	h := &sl.h
 	sl.header = h
-	for _, k := range m.RequiredContextKeys {
+	for _, k := range m.requiredContextKeys {
 		delete(h.EncryptionContext, k)
 	}
 	if _, err := rand.Read(h.MessageID); err != nil {
@@ -415,18 +455,18 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 	if err != nil {
 		return nil, err
 	}
-	h.CommitKey = commit
+	h.commitKey = commit
 	if h.Version == 1 {
-		h.IV = make([]byte, ivLen)
+		h.iv = make([]byte, ivLen)
 	}
 	if err := h.marshalBody(); err != nil {
 		return nil, err
 	}
-	aad, err := headerAAD(h.body, subset(m.EncryptionContext, m.RequiredContextKeys), false)
+	aad, err := headerAAD(h.body, subset(m.EncryptionContext, m.requiredContextKeys), false)
 	if err != nil {
 		return nil, err
 	}
-	h.AuthTag = aead.Seal(sl.tag[:0], sl.iv[:], nil, aad)
+	h.authTag = aead.Seal(sl.tag[:0], sl.iv[:], nil, aad)
 	sl.aead = aead
 	return sl, nil
 }
@@ -439,7 +479,7 @@ func headerAAD(body []byte, required map[string]string, netV400 bool) ([]byte, e
 	if netV400 && len(required) == 0 {
 		return append(aad, 0, 0), nil
 	}
-	return serializeContext(aad, required)
+	return wire.AppendContext(aad, required)
 }
 
 // Encrypt returns plaintext encrypted in one message under the context ec.
@@ -506,7 +546,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 	if err != nil {
 		return nil, nil, err
 	}
-	if h.ContentType == NonFramed {
+	if h.FrameLength == 0 {
 		return c.decryptNonFramed(ctx, ciphertext, opts)
 	}
 	msg := ciphertext
@@ -533,7 +573,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 		d := <-digest
 		if err == nil {
 			var sig []byte
-			if sig, rest, err = splitFooter(rest); err == nil && !ecdsa.VerifyASN1(m.VerificationKey, d, sig) {
+			if sig, rest, err = splitFooter(rest); err == nil && !ecdsa.VerifyASN1(m.verificationKey, d, sig) {
 				err = fmt.Errorf("envelope: %w", ErrSignature)
 			}
 		}
@@ -707,7 +747,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 	}
 	final := func() error {
 		if digest != nil {
-			if err := readFooter(r, m.VerificationKey, digest); err != nil {
+			if err := readFooter(r, m.verificationKey, digest); err != nil {
 				return err
 			}
 		}
@@ -718,7 +758,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		return nil
 	}
 	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers, Final: final}
-	if h.ContentType == NonFramed {
+	if h.FrameLength == 0 {
 		d.body, err = stream.NewNonFramedReader(body, bc, cfg.maxNonFramed)
 	} else {
 		d.body, err = stream.NewReader(body, bc)
@@ -754,7 +794,7 @@ func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*He
 		return nil, nil, nil, nil, err
 	}
 	defer func() { clear(m.DataKey); m.DataKey = nil }()
-	if len(m.DataKey) != s.keyLen || m.Suite != h.Suite || (s.curve != nil) != (m.VerificationKey != nil) {
+	if len(m.DataKey) != s.keyLen || m.Suite != h.Suite || (s.curve != nil) != (m.verificationKey != nil) {
 		return nil, nil, nil, nil, fmt.Errorf("envelope: materials do not fit suite %s: %w", h.Suite, ErrInvalidMaterials)
 	}
 	for _, k := range cfg.requiredKeys {
@@ -773,8 +813,8 @@ func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*He
 // authenticates the header, with the official SDKs' one retry for
 // ESDK-NET 4.0.0 messages.
 func (c *Client) openHeader(h *Header, s *suite, m *DecryptionMaterials, cfg *config) (cipher.AEAD, error) {
-	required := subset(m.EncryptionContext, m.RequiredContextKeys)
-	iv := h.IV
+	required := subset(m.EncryptionContext, m.requiredContextKeys)
+	iv := h.iv
 	if iv == nil {
 		iv = make([]byte, ivLen)
 	}
@@ -783,14 +823,14 @@ func (c *Client) openHeader(h *Header, s *suite, m *DecryptionMaterials, cfg *co
 		if err != nil {
 			return nil, err
 		}
-		if s.committing && !commitmentMatches(commit, h.CommitKey) {
+		if s.committing && !commitmentMatches(commit, h.commitKey) {
 			return nil, fmt.Errorf("envelope: %w", ErrCommitmentMismatch)
 		}
 		aad, err := headerAAD(h.body, required, netV400)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := aead.Open(nil, iv, h.AuthTag, aad); err != nil {
+		if _, err := aead.Open(nil, iv, h.authTag, aad); err != nil {
 			return nil, fmt.Errorf("envelope: header: %w", ErrAuthentication)
 		}
 		return aead, nil
@@ -826,7 +866,7 @@ func (c *Client) NewDecryptReaderAt(ctx context.Context, src io.ReaderAt, size i
 	if err != nil {
 		return nil, err
 	}
-	if h.ContentType != Framed {
+	if h.FrameLength == 0 {
 		return nil, fmt.Errorf("envelope: random access needs a framed message: %w", ErrUnsupportedSuite)
 	}
 	if err := checkFrameLength(h, cfg.maxFrameLength); err != nil {

@@ -1,10 +1,8 @@
 package envelope
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -16,60 +14,6 @@ const reservedPrefix = "aws-crypto-"
 
 // publicKeyKey holds the signing suites' verification key.
 const publicKeyKey = "aws-crypto-public-key"
-
-// maxContextLen is the largest serialized encryption context: its length
-// is written in a u16.
-const maxContextLen = 1<<16 - 1
-
-// serializeContext appends the canonical serialization of ec to b:
-//
-//	count (2) | { keyLen (2) | key | valueLen (2) | value } sorted by key bytes
-//
-// An empty context serializes to no bytes at all.
-func serializeContext(b []byte, ec map[string]string) ([]byte, error) {
-	size, err := contextSize(ec)
-	if err != nil || size == 0 {
-		return b, err
-	}
-	var kbuf [16]string // most contexts are small: sort their keys on the stack
-	keys := kbuf[:0]
-	for k := range ec {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = slices.Grow(b, size)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(ec)))
-	for _, k := range keys {
-		v := ec[k]
-		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
-		b = append(b, k...)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
-		b = append(b, v...)
-	}
-	return b, nil
-}
-
-// contextSize returns the length of ec serialized, after checking that it
-// can be: every key and value UTF-8, at most 2^16-1 pairs and bytes.
-func contextSize(ec map[string]string) (int, error) {
-	if len(ec) == 0 {
-		return 0, nil
-	}
-	if len(ec) > 1<<16-1 {
-		return 0, fmt.Errorf("envelope: %d encryption context pairs: %w", len(ec), ErrInvalidContext)
-	}
-	size := 2
-	for k, v := range ec {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return 0, fmt.Errorf("envelope: encryption context key %q: not UTF-8: %w", k, ErrInvalidContext)
-		}
-		size += 4 + len(k) + len(v)
-	}
-	if size > maxContextLen {
-		return 0, fmt.Errorf("envelope: encryption context of %d bytes, at most %d: %w", size, maxContextLen, ErrInvalidContext)
-	}
-	return size, nil
-}
 
 // parseContext parses a serialized encryption context. It accepts an empty
 // input and the "expanded" empty form (a zero pair count) that some SDKs
@@ -125,7 +69,7 @@ func contextString(s *cryptobyte.String, all, what string) (string, error) {
 func checkCallerContext(ec map[string]string) error {
 	for k := range ec {
 		if strings.HasPrefix(k, reservedPrefix) {
-			return fmt.Errorf("envelope: encryption context key %q: %w", k, ErrReservedContextKey)
+			return fmt.Errorf("envelope: encryption context key %q: %w", k, ErrInvalidContext)
 		}
 	}
 	return nil
@@ -141,7 +85,3 @@ func subset(ec map[string]string, keys []string) map[string]string {
 	}
 	return out
 }
-
-// AppendContext appends the canonical serialization of ec to b, as the
-// header, raw AES keyring and caching materials manager use it.
-func AppendContext(b []byte, ec map[string]string) ([]byte, error) { return serializeContext(b, ec) }

@@ -75,9 +75,8 @@
 // DefaultMaxFrameLength (16 MiB) with ErrFrameTooLong, and memory grows
 // only with the bytes a frame actually delivers, never with its declared
 // length; WithMaxFrameLength changes the limit. Legacy non-framed bodies
-// are buffered up to DefaultMaxNonFramedLength (64 MiB,
-// WithMaxNonFramedLength). Decrypt holds the whole message already and
-// applies neither.
+// are buffered up to 64 MiB (WithMaxNonFramedLength). Decrypt holds the
+// whole message already and applies neither.
 //
 // Data keys are zeroed once the message key is derived; derived key bytes
 // once the AES key schedule holds them.

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/stream"
 )
 
@@ -27,7 +28,7 @@ var (
 	ErrTooManyFrames = stream.ErrTooManyFrames
 
 	// ErrMalformedHeader reports a header that cannot be parsed; the error
-	// is a *HeaderError naming the field.
+	// names the field.
 	ErrMalformedHeader = errors.New("malformed message header")
 
 	// ErrUnsupportedSuite reports an algorithm suite ID that is not an
@@ -45,13 +46,10 @@ var (
 	// the configured maximum.
 	ErrTooManyEncryptedDataKeys = errors.New("too many encrypted data keys")
 
-	// ErrReservedContextKey reports a caller's encryption context key in the
-	// reserved "aws-crypto-" namespace.
-	ErrReservedContextKey = errors.New("reserved encryption context key")
-
 	// ErrInvalidContext reports an encryption context that cannot be
-	// serialized: invalid UTF-8, or longer than 65,535 bytes.
-	ErrInvalidContext = errors.New("invalid encryption context")
+	// written: a caller's key in the reserved "aws-crypto-" namespace,
+	// invalid UTF-8, or longer than 65,535 bytes.
+	ErrInvalidContext = wire.ErrInvalidContext
 
 	// ErrContextMismatch reports a message whose encryption context does
 	// not hold the pairs or keys the caller requires.
@@ -85,22 +83,23 @@ var (
 	ErrInvalidMaterials = errors.New("invalid cryptographic materials")
 )
 
-// HeaderError reports the header field that could not be parsed.
-type HeaderError struct {
-	Field string // e.g. "algorithm suite ID", "encryption context"
-	Err   error  // the cause; errors.Is(HeaderError, ErrMalformedHeader) holds
+// headerError reports the header field that could not be parsed; it
+// unwraps to ErrMalformedHeader and the cause.
+type headerError struct {
+	field string // e.g. "algorithm suite ID", "encryption context"
+	err   error
 }
 
-func (e *HeaderError) Error() string {
-	return "envelope: malformed message header: " + e.Field + ": " + e.Err.Error()
+func (e *headerError) Error() string {
+	return "envelope: malformed message header: " + e.field + ": " + e.err.Error()
 }
 
-func (e *HeaderError) Unwrap() []error { return []error{ErrMalformedHeader, e.Err} }
+func (e *headerError) Unwrap() []error { return []error{ErrMalformedHeader, e.err} }
 
-func headerErr(field string, err error) error { return &HeaderError{Field: field, Err: err} }
+func headerErr(field string, err error) error { return &headerError{field: field, err: err} }
 
 func headerErrf(field, format string, args ...any) error {
-	return &HeaderError{Field: field, Err: fmt.Errorf(format, args...)}
+	return &headerError{field: field, err: fmt.Errorf(format, args...)}
 }
 
 // NoDecryptionKeyError lists why each keyring failed to decrypt the

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/wire"
 )
 
 // The fuzz targets decrypt arbitrary bytes with the raw AES keyring that
@@ -126,9 +127,8 @@ func checkTyped(t *testing.T, what string, err error) {
 	if !slices.ContainsFunc(fuzzSentinels, func(s error) bool { return errors.Is(err, s) }) {
 		t.Fatalf("%s: untyped error %v", what, err)
 	}
-	var he *envelope.HeaderError
-	if errors.As(err, &he) && he.Field == "" {
-		t.Fatalf("%s: HeaderError without a field: %v", what, err)
+	if field, ok := envelope.HeaderField(err); ok && field == "" {
+		t.Fatalf("%s: header error without a field: %v", what, err)
 	}
 }
 
@@ -137,42 +137,51 @@ func checkTyped(t *testing.T, what string, err error) {
 // and its fields serialize back to those bytes.
 func FuzzParseHeader(f *testing.F) {
 	addSeeds(f)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r := bytes.NewReader(b)
-		h, err := envelope.ParseHeader(r)
-		if err != nil {
-			var he *envelope.HeaderError
-			if !errors.As(err, &he) || he.Field == "" || !errors.Is(err, envelope.ErrMalformedHeader) {
-				t.Fatalf("ParseHeader: %v is not a HeaderError naming a field", err)
-			}
-			return
+	f.Fuzz(checkParseHeader)
+}
+
+// checkParseHeader is FuzzParseHeader's check of the input b.
+func checkParseHeader(t *testing.T, b []byte) {
+	r := bytes.NewReader(b)
+	h, err := envelope.ParseHeader(r)
+	if err != nil {
+		if field, _ := envelope.HeaderField(err); field == "" || !errors.Is(err, envelope.ErrMalformedHeader) {
+			t.Fatalf("ParseHeader: %v is not a header error naming a field", err)
 		}
-		if read := len(b) - r.Len(); read != h.Len() {
-			t.Fatalf("ParseHeader read %d bytes of a %d-byte header", read, h.Len())
-		}
-		again, err := envelope.ParseHeader(bytes.NewReader(b))
-		if err != nil || !reflect.DeepEqual(h, again) {
-			t.Fatalf("second parse differs: %v", err)
-		}
-		if !h.Suite.Known() || h.Suite.MessageVersion() != h.Version || len(h.MessageID) != 16*int(h.Version) ||
-			len(h.EncryptedDataKeys) == 0 || len(h.AuthTag) != 16 {
-			t.Fatalf("header fields out of range: version %d suite %s, %d-byte ID, %d keys", h.Version, h.Suite, len(h.MessageID), len(h.EncryptedDataKeys))
-		}
-		// The context is the one field not written back verbatim: readers
-		// accept any pair order and the "expanded" empty form.
-		ctxAt := 1 + 2 + len(h.MessageID)
-		if h.Version == 1 {
-			ctxAt++
-		}
-		rawCtx := b[ctxAt+2 : ctxAt+2+int(binary.BigEndian.Uint16(b[ctxAt:]))]
-		canon, err := envelope.AppendContext(nil, h.EncryptionContext)
-		if err != nil || len(canon) != len(rawCtx) && !(len(canon) == 0 && bytes.Equal(rawCtx, []byte{0, 0})) {
-			t.Fatalf("context %q (%v) does not account for its %d bytes", h.EncryptionContext, err, len(rawCtx))
-		}
-		if out := appendHeader(nil, h, rawCtx); !bytes.Equal(out, b[:h.Len()]) {
-			t.Fatalf("fields serialize to\n%x\nnot\n%x", out, b[:h.Len()])
-		}
-	})
+		return
+	}
+	if read := len(b) - r.Len(); read != h.Len() {
+		t.Fatalf("ParseHeader read %d bytes of a %d-byte header", read, h.Len())
+	}
+	again, err := envelope.ParseHeader(bytes.NewReader(b))
+	if err != nil || !reflect.DeepEqual(h, again) {
+		t.Fatalf("second parse differs: %v", err)
+	}
+	_, _, tag := envelope.HeaderAuth(h)
+	if !envelope.Known(h.Suite) || envelope.MessageVersion(h.Suite) != h.Version || len(h.MessageID) != 16*int(h.Version) ||
+		len(h.EncryptedDataKeys) == 0 || len(tag) != 16 {
+		t.Fatalf("header fields out of range: version %d suite %s, %d-byte ID, %d keys", h.Version, h.Suite, len(h.MessageID), len(h.EncryptedDataKeys))
+	}
+	checkHeaderBytes(t, h, b)
+}
+
+// checkHeaderBytes checks that the fields of h, parsed from b, serialize
+// back to b's first h.Len() bytes.
+func checkHeaderBytes(t *testing.T, h *envelope.Header, b []byte) {
+	// The context is the one field not written back verbatim: readers
+	// accept any pair order and the "expanded" empty form.
+	ctxAt := 1 + 2 + len(h.MessageID)
+	if h.Version == 1 {
+		ctxAt++
+	}
+	rawCtx := b[ctxAt+2 : ctxAt+2+int(binary.BigEndian.Uint16(b[ctxAt:]))]
+	canon, err := wire.AppendContext(nil, h.EncryptionContext)
+	if err != nil || len(canon) != len(rawCtx) && !(len(canon) == 0 && bytes.Equal(rawCtx, []byte{0, 0})) {
+		t.Fatalf("context %q (%v) does not account for its %d bytes", h.EncryptionContext, err, len(rawCtx))
+	}
+	if out := appendHeader(nil, h, rawCtx); !bytes.Equal(out, b[:h.Len()]) {
+		t.Fatalf("fields serialize to\n%x\nnot\n%x", out, b[:h.Len()])
+	}
 }
 
 // appendHeader serializes h from its exported fields, with its context as
@@ -188,16 +197,17 @@ func appendHeader(b []byte, h *envelope.Header, rawCtx []byte) []byte {
 	b = append(b, rawCtx...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.EncryptedDataKeys)))
 	for _, k := range h.EncryptedDataKeys {
-		b = envelope.AppendEncryptedDataKey(b, k)
+		b = wire.AppendEncryptedDataKey(b, k.ProviderID, k.ProviderInfo, k.Ciphertext)
 	}
-	b = append(b, byte(h.ContentType))
+	b = append(b, envelope.ContentType(h))
 	if h.Version == 1 {
 		b = append(b, 0, 0, 0, 0, 12)
 	}
 	b = binary.BigEndian.AppendUint32(b, h.FrameLength)
-	b = append(b, h.CommitKey...)
-	b = append(b, h.IV...)
-	return append(b, h.AuthTag...)
+	iv, commitKey, tag := envelope.HeaderAuth(h)
+	b = append(b, commitKey...)
+	b = append(b, iv...)
+	return append(b, tag...)
 }
 
 // FuzzDecrypt: one-shot Decrypt never panics, fails with a typed error and

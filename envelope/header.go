@@ -8,6 +8,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -18,14 +19,6 @@ type EncryptedDataKey struct {
 	ProviderInfo []byte // a KMS key ARN, or a raw keyring's key name and IV
 	Ciphertext   []byte
 }
-
-// ContentType says how the body is laid out.
-type ContentType byte
-
-const (
-	NonFramed ContentType = 1 // legacy: a single GCM block; read, never written
-	Framed    ContentType = 2
-)
 
 // Header is a parsed message header.
 type Header struct {
@@ -38,27 +31,31 @@ type Header struct {
 	// are not in it.
 	EncryptionContext map[string]string
 	EncryptedDataKeys []EncryptedDataKey
-	ContentType       ContentType
-	FrameLength       uint32 // 0 for a non-framed body
 
-	IV        []byte // v1: the header auth IV (12 bytes); nil for v2
-	CommitKey []byte // v2: the key commitment (32 bytes); nil for v1
-	AuthTag   []byte // 16 bytes
+	// FrameLength is the plaintext bytes per frame; 0 for a legacy
+	// non-framed body, which phicrypt reads but never writes.
+	FrameLength uint32
+
+	iv        []byte // v1: the header auth IV (12 bytes); nil for v2
+	commitKey []byte // v2: the key commitment (32 bytes); nil for v1
+	authTag   []byte // 16 bytes
 
 	body []byte // the serialized header body, exactly as read or written
 }
 
 // Len returns the length of the serialized header, auth tag included.
-func (h *Header) Len() int { return len(h.body) + len(h.IV) + len(h.AuthTag) }
+func (h *Header) Len() int { return len(h.body) + len(h.iv) + len(h.authTag) }
 
-// MaxEncryptedDataKeys is the most encrypted data keys a header can hold.
-const MaxEncryptedDataKeys = 1<<16 - 1
+// maxEncryptedDataKeys is the most encrypted data keys a header can hold.
+const maxEncryptedDataKeys = 1<<16 - 1
 
 const (
-	typeCustomerAED = 0x80
-	ivLen           = 12
-	tagLen          = 16
-	commitKeyLen    = 32
+	contentNonFramed = 1 // legacy: a single GCM block; read, never written
+	contentFramed    = 2
+	typeCustomerAED  = 0x80
+	ivLen            = 12
+	tagLen           = 16
+	commitKeyLen     = 32
 )
 
 // ParseHeader reads and parses a message header from r, reading nothing
@@ -215,9 +212,9 @@ func (hr *headerReader) readEDKs(maxEDKs int) ([]EncryptedDataKey, error) {
 	for i := range n {
 		k, err := hr.readEDK()
 		if err != nil {
-			var he *HeaderError
+			var he *headerError
 			if errors.As(err, &he) {
-				he.Field = fmt.Sprintf("encrypted data key %d %s", i, he.Field)
+				he.field = fmt.Sprintf("encrypted data key %d %s", i, he.field)
 			}
 			return nil, err
 		}
@@ -263,8 +260,7 @@ func (hr *headerReader) readBodyEnd(h *Header) error {
 	if !s.ReadUint8(&ct) {
 		return hr.cut("content type")
 	}
-	h.ContentType = ContentType(ct)
-	if h.ContentType != Framed && (h.ContentType != NonFramed || h.Version != 1) {
+	if ct != contentFramed && (ct != contentNonFramed || h.Version != 1) {
 		return headerErrf("content type", "0x%02X", ct)
 	}
 	if h.Version == 1 {
@@ -275,10 +271,10 @@ func (hr *headerReader) readBodyEnd(h *Header) error {
 	if !s.ReadUint32(&h.FrameLength) {
 		return hr.cut("frame length")
 	}
-	if (h.ContentType == Framed) != (h.FrameLength > 0) {
-		return headerErrf("frame length", "%d for content type %d", h.FrameLength, h.ContentType)
+	if (ct == contentFramed) != (h.FrameLength > 0) {
+		return headerErrf("frame length", "%d for content type %d", h.FrameLength, ct)
 	}
-	if h.Version == 2 && !s.ReadBytes(&h.CommitKey, commitKeyLen) {
+	if h.Version == 2 && !s.ReadBytes(&h.commitKey, commitKeyLen) {
 		return hr.cut("algorithm suite data")
 	}
 	return nil
@@ -314,13 +310,13 @@ func (hr *headerReader) readAuth(h *Header) error {
 		n += ivLen
 	}
 	s := cryptobyte.String(hr.fill(n))
-	if h.Version == 1 && !s.ReadBytes(&h.IV, ivLen) {
+	if h.Version == 1 && !s.ReadBytes(&h.iv, ivLen) {
 		return hr.cut("header IV")
 	}
-	if !s.ReadBytes(&h.AuthTag, tagLen) {
+	if !s.ReadBytes(&h.authTag, tagLen) {
 		return hr.cut("header auth tag")
 	}
-	h.IV = slices.Clip(h.IV)
+	h.iv = slices.Clip(h.iv)
 	h.body = hr.raw[:bodyLen:bodyLen]
 	return nil
 }
@@ -337,7 +333,7 @@ func (h *Header) marshalBody() error {
 	b = append(b, h.MessageID...)
 	lenAt := len(b)
 	b = append(b, 0, 0)
-	b, err := serializeContext(b, h.EncryptionContext)
+	b, err := wire.AppendContext(b, h.EncryptionContext)
 	if err != nil {
 		return err
 	}
@@ -347,15 +343,15 @@ func (h *Header) marshalBody() error {
 		if max(len(k.ProviderID), len(k.ProviderInfo), len(k.Ciphertext)) > 1<<16-1 {
 			return fmt.Errorf("envelope: encrypted data key field longer than 65535 bytes: %w", ErrInvalidMaterials)
 		}
-		b = AppendEncryptedDataKey(b, k)
+		b = wire.AppendEncryptedDataKey(b, k.ProviderID, k.ProviderInfo, k.Ciphertext)
 	}
-	b = append(b, byte(h.ContentType))
+	b = append(b, contentFramed)
 	if h.Version == 1 {
 		b = append(b, 0, 0, 0, 0, ivLen)
 	}
 	b = binary.BigEndian.AppendUint32(b, h.FrameLength)
 	if h.Version == 2 {
-		b = append(b, h.CommitKey...)
+		b = append(b, h.commitKey...)
 	}
 	h.body = b
 	return nil
@@ -364,16 +360,6 @@ func (h *Header) marshalBody() error {
 // appendTo appends the whole serialized header to b.
 func (h *Header) appendTo(b []byte) []byte {
 	b = append(b, h.body...)
-	b = append(b, h.IV...)
-	return append(b, h.AuthTag...)
-}
-
-// AppendEncryptedDataKey appends the header serialization of k to b:
-// len (2) | provider ID | len (2) | provider info | len (2) | ciphertext.
-func AppendEncryptedDataKey(b []byte, k EncryptedDataKey) []byte {
-	for _, f := range [][]byte{[]byte(k.ProviderID), k.ProviderInfo, k.Ciphertext} {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(f)))
-		b = append(b, f...)
-	}
-	return b
+	b = append(b, h.iv...)
+	return append(b, h.authTag...)
 }

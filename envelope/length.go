@@ -15,7 +15,7 @@ func footerLength(id SuiteID) int64 {
 	switch {
 	case !id.Signed():
 		return 0
-	case id == AES128GCMHKDFSHA256ECDSAP256:
+	case id == aes128GCMHKDFSHA256ECDSAP256:
 		return 2 + 71
 	default:
 		return 2 + 103
@@ -25,7 +25,7 @@ func footerLength(id SuiteID) int64 {
 // MessageLength returns the length of the framed message h begins when it
 // holds n bytes of plaintext: header, body and footer.
 func (h *Header) MessageLength(n int64) (int64, error) {
-	if h.ContentType != Framed {
+	if h.FrameLength == 0 {
 		return 0, fmt.Errorf("envelope: length of a non-framed message: %w", ErrInvalidOption)
 	}
 	body, err := stream.SealedLength(n, int(h.FrameLength))
@@ -40,7 +40,7 @@ func (h *Header) MessageLength(n int64) (int64, error) {
 // layout of h's frame length gives that size. The footer is taken to have
 // the fixed length phicrypt and the official SDKs write.
 func (h *Header) PlaintextLength(size int64) (int64, error) {
-	if h.ContentType != Framed {
+	if h.FrameLength == 0 {
 		return 0, fmt.Errorf("envelope: length of a non-framed message: %w", ErrInvalidOption)
 	}
 	return stream.PlaintextLength(size-int64(h.Len())-footerLength(h.Suite), int(h.FrameLength))

@@ -10,7 +10,11 @@ import (
 )
 
 // EncryptionMaterials are what a message is written with. A keyring fills
-// in DataKey (if nil) and appends to EncryptedDataKeys.
+// in DataKey (if nil) and appends to EncryptedDataKeys. The materials
+// managers of this package set the rest (the signing key, the required
+// context keys); a MaterialsManager of one's own wraps one of them. The
+// unexported fields are read-only once set, so a copy of the struct may
+// share them.
 type EncryptionMaterials struct {
 	Suite SuiteID
 
@@ -18,27 +22,28 @@ type EncryptionMaterials struct {
 	// aws-crypto-public-key for signing suites and the required pairs.
 	EncryptionContext map[string]string
 
-	// RequiredContextKeys are context keys authenticated but not stored in
+	// requiredContextKeys are context keys authenticated but not stored in
 	// the header; the reader must supply their pairs.
-	RequiredContextKeys []string
+	requiredContextKeys []string
 
 	// DataKey is the plaintext data key, Suite.DataKeyLength() bytes.
 	// The client zeroes it once the message key is derived.
 	DataKey           []byte
 	EncryptedDataKeys []EncryptedDataKey
 
-	// SigningKey signs the message for signing suites.
-	SigningKey *ecdsa.PrivateKey
+	// signingKey signs the message for signing suites.
+	signingKey *ecdsa.PrivateKey
 }
 
 // DecryptionMaterials are what a message is read with. A keyring fills in
-// DataKey.
+// DataKey; the default materials manager sets the rest, read-only once
+// set, as for EncryptionMaterials.
 type DecryptionMaterials struct {
 	Suite               SuiteID
 	EncryptionContext   map[string]string // header context plus the caller's required pairs
-	RequiredContextKeys []string
+	requiredContextKeys []string          // the required pairs' keys
 	DataKey             []byte
-	VerificationKey     *ecdsa.PublicKey
+	verificationKey     *ecdsa.PublicKey // for signing suites
 }
 
 // A Keyring generates, encrypts and decrypts data keys.
@@ -79,19 +84,22 @@ type MaterialsManager interface {
 	DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error)
 }
 
-// DefaultMaterialsManager is the spec's default materials manager: it adds
+// defaultMaterialsManager is the spec's default materials manager: it adds
 // a signing key for signing suites and asks its keyring for data keys.
-type DefaultMaterialsManager struct {
+type defaultMaterialsManager struct {
 	keyring Keyring
 }
 
-// NewDefaultMaterialsManager returns the default materials manager over kr.
-func NewDefaultMaterialsManager(kr Keyring) *DefaultMaterialsManager {
-	return &DefaultMaterialsManager{keyring: kr}
+// NewDefaultMaterialsManager returns the spec's default materials manager
+// over kr: it adds a signing key for signing suites (and the verification
+// key on decrypt) and asks kr for data keys. Every MaterialsManager ends
+// in one.
+func NewDefaultMaterialsManager(kr Keyring) MaterialsManager {
+	return &defaultMaterialsManager{keyring: kr}
 }
 
 // GetEncryptionMaterials implements MaterialsManager.
-func (d *DefaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
+func (d *defaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
 	id := req.Suite
 	if id == 0 {
 		id = req.CommitmentPolicy.defaultSuite()
@@ -109,7 +117,7 @@ func (d *DefaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, re
 	}
 	if s.curve != nil {
 		if _, ok := m.EncryptionContext[publicKeyKey]; ok {
-			return nil, fmt.Errorf("envelope: %s already in the context: %w", publicKeyKey, ErrReservedContextKey)
+			return nil, fmt.Errorf("envelope: %s already in the context: %w", publicKeyKey, ErrInvalidContext)
 		}
 		priv, err := ecdsa.GenerateKey(s.curve, rand.Reader)
 		if err != nil {
@@ -119,7 +127,7 @@ func (d *DefaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, re
 		if err != nil {
 			return nil, err
 		}
-		m.SigningKey = priv
+		m.signingKey = priv
 		m.EncryptionContext[publicKeyKey] = pub
 	}
 	if err := d.keyring.OnEncrypt(ctx, m); err != nil {
@@ -132,7 +140,7 @@ func (d *DefaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, re
 }
 
 // DecryptMaterials implements MaterialsManager.
-func (d *DefaultMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
+func (d *defaultMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
 	s, ok := lookupSuite(req.Suite)
 	if !ok {
 		return nil, fmt.Errorf("envelope: suite %s: %w", req.Suite, ErrUnsupportedSuite)
@@ -153,7 +161,7 @@ func (d *DefaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 			continue
 		}
 		m.EncryptionContext[k] = v
-		m.RequiredContextKeys = append(m.RequiredContextKeys, k)
+		m.requiredContextKeys = append(m.requiredContextKeys, k)
 	}
 	pub, hasPub := m.EncryptionContext[publicKeyKey]
 	if s.curve == nil && hasPub {
@@ -167,7 +175,7 @@ func (d *DefaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 		if err != nil {
 			return nil, headerErr("encryption context", err)
 		}
-		m.VerificationKey = vk
+		m.verificationKey = vk
 	}
 	if err := d.keyring.OnDecrypt(ctx, m, req.EncryptedDataKeys); err != nil {
 		return nil, err
@@ -178,23 +186,26 @@ func (d *DefaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 	return m, nil
 }
 
-// RequiredContextMaterialsManager is the spec's required encryption
+// requiredContextMaterialsManager is the spec's required encryption
 // context materials manager: the pairs of its keys must be in the context
 // on encrypt and are then authenticated but left out of the header; on
 // decrypt the caller must supply them.
-type RequiredContextMaterialsManager struct {
+type requiredContextMaterialsManager struct {
 	under MaterialsManager
 	keys  []string
 }
 
-// NewRequiredContextMaterialsManager wraps under so that the context keys
-// in keys are required and kept out of message headers.
-func NewRequiredContextMaterialsManager(under MaterialsManager, keys ...string) *RequiredContextMaterialsManager {
-	return &RequiredContextMaterialsManager{under: under, keys: slices.Clone(keys)}
+// NewRequiredContextMaterialsManager returns the spec's required
+// encryption context materials manager: it wraps under so that the pairs
+// of the context keys in keys must be in the context on encrypt, are
+// authenticated but kept out of message headers, and must be supplied
+// (WithExpectedContext) on decrypt.
+func NewRequiredContextMaterialsManager(under MaterialsManager, keys ...string) MaterialsManager {
+	return &requiredContextMaterialsManager{under: under, keys: slices.Clone(keys)}
 }
 
 // GetEncryptionMaterials implements MaterialsManager.
-func (r *RequiredContextMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
+func (r *requiredContextMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
 	for _, k := range r.keys {
 		if _, ok := req.EncryptionContext[k]; !ok {
 			return nil, fmt.Errorf("envelope: required context key %q missing: %w", k, ErrContextMismatch)
@@ -205,15 +216,16 @@ func (r *RequiredContextMaterialsManager) GetEncryptionMaterials(ctx context.Con
 		return nil, err
 	}
 	for _, k := range r.keys {
-		if !slices.Contains(m.RequiredContextKeys, k) {
-			m.RequiredContextKeys = append(m.RequiredContextKeys, k)
+		if !slices.Contains(m.requiredContextKeys, k) {
+			// Clipped: a copy of m (a keycache's) may share the array.
+			m.requiredContextKeys = append(slices.Clip(m.requiredContextKeys), k)
 		}
 	}
 	return m, nil
 }
 
 // DecryptMaterials implements MaterialsManager.
-func (r *RequiredContextMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
+func (r *requiredContextMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
 	for _, k := range r.keys {
 		if _, ok := req.ReproducedContext[k]; !ok {
 			return nil, fmt.Errorf("envelope: required context key %q not supplied: %w", k, ErrContextMismatch)

@@ -27,29 +27,29 @@ func netV400Message(t *testing.T, kr Keyring, id SuiteID, pt []byte) []byte {
 	}
 	s, _ := lookupSuite(id)
 	h := &Header{Version: s.version, Suite: id, MessageID: make([]byte, 16*int(s.version)), EncryptionContext: m.EncryptionContext,
-		EncryptedDataKeys: m.EncryptedDataKeys, ContentType: Framed, FrameLength: 100}
+		EncryptedDataKeys: m.EncryptedDataKeys, FrameLength: 100}
 	if s.version == 1 {
-		h.IV = make([]byte, ivLen)
+		h.iv = make([]byte, ivLen)
 	}
 	rand.Read(h.MessageID)
 	aead, commit, err := deriveKey(s, m.DataKey, h.MessageID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.CommitKey = commit
+	h.commitKey = commit
 	if err := h.marshalBody(); err != nil {
 		t.Fatal(err)
 	}
 	aad, _ := headerAAD(h.body, nil, true)
-	h.AuthTag = aead.Seal(nil, make([]byte, ivLen), nil, aad)
+	h.authTag = aead.Seal(nil, make([]byte, ivLen), nil, aad)
 	out, err := stream.Seal(h.appendTo(nil), pt, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.SigningKey != nil {
+	if m.signingKey != nil {
 		dig := s.signHash()()
 		dig.Write(out)
-		if out, err = appendFooter(out, m.SigningKey, dig); err != nil {
+		if out, err = appendFooter(out, m.signingKey, dig); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,7 +61,7 @@ func netV400Message(t *testing.T, kr Keyring, id SuiteID, pt []byte) []byte {
 func TestNetV400Retry(t *testing.T) {
 	kr := clearKeyring{}
 	pt := bytes.Repeat([]byte("net 4.0.0 "), 30)
-	for _, id := range []SuiteID{AES256GCM, AES128GCMHKDFSHA256, AES256GCMHKDFSHA256, AES256GCMHKDFSHA384ECDSAP384, AES256GCMHKDFSHA512Commit} {
+	for _, id := range []SuiteID{aes256GCM, aes128GCMHKDFSHA256, aes256GCMHKDFSHA256, aes256GCMHKDFSHA384ECDSAP384, AES256GCMHKDFSHA512Commit} {
 		ct := netV400Message(t, kr, id, pt)
 		c, _ := New(kr, WithCommitmentPolicy(RequireEncryptAllowDecrypt))
 		got, _, err := c.Decrypt(context.Background(), ct)
@@ -76,7 +76,7 @@ func TestNetV400Retry(t *testing.T) {
 		if _, err := buf.ReadFrom(r); err != nil || !bytes.Equal(buf.Bytes(), pt) {
 			t.Fatalf("%s: streaming decrypt with retry: %v", id, err)
 		}
-		if _, _, err := c.Decrypt(context.Background(), ct, WithoutNetV400Retry()); !errors.Is(err, ErrAuthentication) {
+		if _, _, err := c.Decrypt(context.Background(), ct, withoutNetV400Retry()); !errors.Is(err, ErrAuthentication) {
 			t.Fatalf("%s: without retry: %v, want ErrAuthentication", id, err)
 		}
 	}

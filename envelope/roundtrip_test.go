@@ -222,31 +222,53 @@ func wantContext(id envelope.SuiteID, ec map[string]string, h *envelope.Header) 
 // by a keyring that writes edks encrypted data keys.
 func checkHeader(t testing.TB, h *envelope.Header, id envelope.SuiteID, frame int, ec map[string]string, edks int) {
 	t.Helper()
-	switch {
-	case h == nil:
+	if h == nil {
 		t.Fatal("nil header")
-	case h.Suite != id:
-		t.Errorf("header suite %s, want %s", h.Suite, id)
-	case h.Version != id.MessageVersion() || len(h.MessageID) != 16*int(id.MessageVersion()):
-		t.Errorf("header version %d with a %d-byte message ID for suite %s", h.Version, len(h.MessageID), id)
-	case bytes.Equal(h.MessageID, make([]byte, len(h.MessageID))):
-		t.Error("all-zero message ID")
-	case h.ContentType != envelope.Framed || h.FrameLength != uint32(frame):
-		t.Errorf("content type %d frame length %d, want framed %d", h.ContentType, h.FrameLength, frame)
-	case len(h.EncryptedDataKeys) != edks:
-		t.Errorf("%d encrypted data keys, want %d", len(h.EncryptedDataKeys), edks)
-	case id.Committing() != (len(h.CommitKey) == 32) || (h.Version == 1) != (len(h.IV) == 12) || len(h.AuthTag) != 16:
-		t.Errorf("commit key %d, IV %d, tag %d bytes for suite %s", len(h.CommitKey), len(h.IV), len(h.AuthTag), id)
-	case id.Signed() && h.EncryptionContext["aws-crypto-public-key"] == "":
-		t.Error("signed suite without aws-crypto-public-key")
-	case !reflect.DeepEqual(h.EncryptionContext, wantContext(id, ec, h)):
-		t.Errorf("header context %q, want %q", h.EncryptionContext, wantContext(id, ec, h))
+	}
+	if msg := headerLayoutProblem(h, id, frame, edks); msg != "" {
+		t.Error(msg)
+	} else if msg := headerAuthProblem(h, id, ec); msg != "" {
+		t.Error(msg)
 	}
 	for _, k := range h.EncryptedDataKeys {
 		if k.ProviderID != testNamespace || len(k.ProviderInfo) == 0 || len(k.Ciphertext) == 0 {
 			t.Errorf("encrypted data key %q/%x: empty field", k.ProviderID, k.ProviderInfo)
 		}
 	}
+}
+
+// headerLayoutProblem describes the first of h's suite, version, message
+// ID, content type, frame length and data key count that is not as
+// written with id, frame and edks keys, or returns "".
+func headerLayoutProblem(h *envelope.Header, id envelope.SuiteID, frame, edks int) string {
+	switch {
+	case h.Suite != id:
+		return fmt.Sprintf("header suite %s, want %s", h.Suite, id)
+	case h.Version != envelope.MessageVersion(id) || len(h.MessageID) != 16*int(envelope.MessageVersion(id)):
+		return fmt.Sprintf("header version %d with a %d-byte message ID for suite %s", h.Version, len(h.MessageID), id)
+	case bytes.Equal(h.MessageID, make([]byte, len(h.MessageID))):
+		return "all-zero message ID"
+	case envelope.ContentType(h) != 2 || h.FrameLength != uint32(frame):
+		return fmt.Sprintf("content type %d frame length %d, want framed %d", envelope.ContentType(h), h.FrameLength, frame)
+	case len(h.EncryptedDataKeys) != edks:
+		return fmt.Sprintf("%d encrypted data keys, want %d", len(h.EncryptedDataKeys), edks)
+	}
+	return ""
+}
+
+// headerAuthProblem describes the first of h's commit key, IV, tag and
+// context that is not as written with id and ec, or returns "".
+func headerAuthProblem(h *envelope.Header, id envelope.SuiteID, ec map[string]string) string {
+	iv, commitKey, tag := envelope.HeaderAuth(h)
+	switch {
+	case id.Committing() != (len(commitKey) == 32) || (h.Version == 1) != (len(iv) == 12) || len(tag) != 16:
+		return fmt.Sprintf("commit key %d, IV %d, tag %d bytes for suite %s", len(commitKey), len(iv), len(tag), id)
+	case id.Signed() && h.EncryptionContext["aws-crypto-public-key"] == "":
+		return "signed suite without aws-crypto-public-key"
+	case !reflect.DeepEqual(h.EncryptionContext, wantContext(id, ec, h)):
+		return fmt.Sprintf("header context %q, want %q", h.EncryptionContext, wantContext(id, ec, h))
+	}
+	return ""
 }
 
 // frameSizes are the plaintext sizes around the frame boundaries.
@@ -325,6 +347,14 @@ func roundTrip(t *testing.T, kr envelope.Keyring, id envelope.SuiteID, frame, si
 		same(fmt.Sprintf("stream %s concurrency %d", f.name, conc), ct, h)
 	}
 
+	decryptAll(t, c, ref, refHeader, pt, reads)
+}
+
+// decryptAll decrypts ref, whose header is refHeader and plaintext pt,
+// one-shot and with a DecryptReader for each read size in reads, on one
+// and four workers.
+func decryptAll(t *testing.T, c *envelope.Client, ref []byte, refHeader *envelope.Header, pt []byte, reads []int) {
+	ctx := context.Background()
 	for _, conc := range []int{1, 4} {
 		got, h, err := c.Decrypt(ctx, ref, envelope.WithFrameWorkers(conc))
 		if err != nil {
@@ -338,21 +368,19 @@ func roundTrip(t *testing.T, kr envelope.Keyring, id envelope.SuiteID, frame, si
 		}
 	}
 	for i, n := range reads {
-		{
-			conc := 1 + 3*(i%2)
-			got, r, err := decryptStream(c, ref, n, envelope.WithFrameWorkers(conc))
-			if err != nil {
-				t.Fatalf("DecryptReader reads of %d, concurrency %d: %v", n, conc, err)
-			}
-			if !bytes.Equal(got, pt) {
-				t.Fatalf("DecryptReader reads of %d, concurrency %d: plaintext differs", n, conc)
-			}
-			if !reflect.DeepEqual(r.Header(), refHeader) {
-				t.Fatalf("DecryptReader reads of %d: header differs from ParseHeader's", n)
-			}
-			if !reflect.DeepEqual(r.EncryptionContext(), refHeader.EncryptionContext) {
-				t.Fatalf("DecryptReader.EncryptionContext %q, want %q", r.EncryptionContext(), refHeader.EncryptionContext)
-			}
+		conc := 1 + 3*(i%2)
+		got, r, err := decryptStream(c, ref, n, envelope.WithFrameWorkers(conc))
+		if err != nil {
+			t.Fatalf("DecryptReader reads of %d, concurrency %d: %v", n, conc, err)
+		}
+		if !bytes.Equal(got, pt) {
+			t.Fatalf("DecryptReader reads of %d, concurrency %d: plaintext differs", n, conc)
+		}
+		if !reflect.DeepEqual(r.Header(), refHeader) {
+			t.Fatalf("DecryptReader reads of %d: header differs from ParseHeader's", n)
+		}
+		if !reflect.DeepEqual(r.EncryptionContext(), refHeader.EncryptionContext) {
+			t.Fatalf("DecryptReader.EncryptionContext %q, want %q", r.EncryptionContext(), refHeader.EncryptionContext)
 		}
 	}
 }

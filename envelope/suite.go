@@ -9,23 +9,31 @@ import (
 )
 
 // SuiteID identifies an algorithm suite, as written in the message header.
+// phicrypt writes the two key-committing suites named below and reads
+// every AWS Encryption SDK suite. The legacy (version 1) suites have no
+// names here: producers that must be read by ESDK 1.x write them under
+// ForbidEncryptAllowDecrypt, 0x0378 by default or another given as
+// WithSuite(SuiteID(0x0178)) or through ParseSuiteID.
 type SuiteID uint16
 
-// The algorithm suites of the AWS Encryption SDK. All use AES-GCM with a
-// 12-byte IV and a 16-byte tag. phicrypt writes only the key-committing
-// v2 suites; it reads them all, under the commitment policy.
+// The key-committing algorithm suites, which phicrypt writes.
 const (
-	AES128GCM                     SuiteID = 0x0014 // no KDF (legacy)
-	AES192GCM                     SuiteID = 0x0046 // no KDF (legacy)
-	AES256GCM                     SuiteID = 0x0078 // no KDF (legacy)
-	AES128GCMHKDFSHA256           SuiteID = 0x0114
-	AES192GCMHKDFSHA256           SuiteID = 0x0146
-	AES256GCMHKDFSHA256           SuiteID = 0x0178
-	AES128GCMHKDFSHA256ECDSAP256  SuiteID = 0x0214
-	AES192GCMHKDFSHA384ECDSAP384  SuiteID = 0x0346
-	AES256GCMHKDFSHA384ECDSAP384  SuiteID = 0x0378
 	AES256GCMHKDFSHA512Commit     SuiteID = 0x0478 // committing, unsigned
 	AES256GCMHKDFSHA512CommitP384 SuiteID = 0x0578 // committing, signed: the default
+)
+
+// The legacy (version 1, non-committing) suites. All suites use AES-GCM
+// with a 12-byte IV and a 16-byte tag.
+const (
+	aes128GCM                    SuiteID = 0x0014 // no KDF (legacy)
+	aes192GCM                    SuiteID = 0x0046 // no KDF (legacy)
+	aes256GCM                    SuiteID = 0x0078 // no KDF (legacy)
+	aes128GCMHKDFSHA256          SuiteID = 0x0114
+	aes192GCMHKDFSHA256          SuiteID = 0x0146
+	aes256GCMHKDFSHA256          SuiteID = 0x0178
+	aes128GCMHKDFSHA256ECDSAP256 SuiteID = 0x0214
+	aes192GCMHKDFSHA384ECDSAP384 SuiteID = 0x0346
+	aes256GCMHKDFSHA384ECDSAP384 SuiteID = 0x0378
 )
 
 type kdf uint8
@@ -48,15 +56,15 @@ type suite struct {
 }
 
 var suites = [...]suite{
-	{AES128GCM, 1, 16, kdfIdentity, nil, false},
-	{AES192GCM, 1, 24, kdfIdentity, nil, false},
-	{AES256GCM, 1, 32, kdfIdentity, nil, false},
-	{AES128GCMHKDFSHA256, 1, 16, kdfSHA256, nil, false},
-	{AES192GCMHKDFSHA256, 1, 24, kdfSHA256, nil, false},
-	{AES256GCMHKDFSHA256, 1, 32, kdfSHA256, nil, false},
-	{AES128GCMHKDFSHA256ECDSAP256, 1, 16, kdfSHA256, elliptic.P256(), false},
-	{AES192GCMHKDFSHA384ECDSAP384, 1, 24, kdfSHA384, elliptic.P384(), false},
-	{AES256GCMHKDFSHA384ECDSAP384, 1, 32, kdfSHA384, elliptic.P384(), false},
+	{aes128GCM, 1, 16, kdfIdentity, nil, false},
+	{aes192GCM, 1, 24, kdfIdentity, nil, false},
+	{aes256GCM, 1, 32, kdfIdentity, nil, false},
+	{aes128GCMHKDFSHA256, 1, 16, kdfSHA256, nil, false},
+	{aes192GCMHKDFSHA256, 1, 24, kdfSHA256, nil, false},
+	{aes256GCMHKDFSHA256, 1, 32, kdfSHA256, nil, false},
+	{aes128GCMHKDFSHA256ECDSAP256, 1, 16, kdfSHA256, elliptic.P256(), false},
+	{aes192GCMHKDFSHA384ECDSAP384, 1, 24, kdfSHA384, elliptic.P384(), false},
+	{aes256GCMHKDFSHA384ECDSAP384, 1, 32, kdfSHA384, elliptic.P384(), false},
 	{AES256GCMHKDFSHA512Commit, 2, 32, kdfSHA512, nil, true},
 	{AES256GCMHKDFSHA512CommitP384, 2, 32, kdfSHA512, elliptic.P384(), true},
 }
@@ -70,32 +78,14 @@ func lookupSuite(id SuiteID) (*suite, bool) {
 	return nil, false
 }
 
-// Suites returns every suite phicrypt can decrypt.
-func Suites() []SuiteID {
-	ids := make([]SuiteID, len(suites))
-	for i, s := range suites {
-		ids[i] = s.id
-	}
-	return ids
-}
-
-// Known reports whether id is an AWS Encryption SDK suite.
-func (id SuiteID) Known() bool { _, ok := lookupSuite(id); return ok }
+// known reports whether id is an AWS Encryption SDK suite.
+func (id SuiteID) known() bool { _, ok := lookupSuite(id); return ok }
 
 // Committing reports whether the suite commits to its data key.
 func (id SuiteID) Committing() bool { s, ok := lookupSuite(id); return ok && s.committing }
 
 // Signed reports whether messages of the suite carry an ECDSA signature.
 func (id SuiteID) Signed() bool { s, ok := lookupSuite(id); return ok && s.curve != nil }
-
-// MessageVersion returns the message format version the suite uses, or 0
-// for an unknown suite.
-func (id SuiteID) MessageVersion() byte {
-	if s, ok := lookupSuite(id); ok {
-		return s.version
-	}
-	return 0
-}
 
 // DataKeyLength returns the length of the suite's data key in bytes.
 func (id SuiteID) DataKeyLength() int {
@@ -119,7 +109,7 @@ func ParseSuiteID(s string) (SuiteID, error) {
 		return 0, fmt.Errorf("envelope: invalid suite ID %q", s)
 	}
 	id := SuiteID(v)
-	if !id.Known() {
+	if !id.known() {
 		return 0, fmt.Errorf("envelope: suite %s: %w", id, ErrUnsupportedSuite)
 	}
 	return id, nil
@@ -176,7 +166,7 @@ func (p CommitmentPolicy) valid() bool { return p <= ForbidEncryptAllowDecrypt }
 // defaultSuite is the suite written when none is chosen.
 func (p CommitmentPolicy) defaultSuite() SuiteID {
 	if p == ForbidEncryptAllowDecrypt {
-		return AES256GCMHKDFSHA384ECDSAP384
+		return aes256GCMHKDFSHA384ECDSAP384
 	}
 	return AES256GCMHKDFSHA512CommitP384
 }

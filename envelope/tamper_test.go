@@ -92,7 +92,7 @@ func (l *layout) u16(name string, want ...error) int {
 // fail authentication; the footer fails the signature.
 func messageLayout(ct []byte, id envelope.SuiteID) *layout {
 	l := &layout{b: ct}
-	v1 := id.MessageVersion() == 1
+	v1 := envelope.MessageVersion(id) == 1
 	l.take(1, "version", errMalformed)
 	if v1 {
 		l.take(1, "type", errMalformed)

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/wire"
 )
 
 // MaxMessagesLimit is the most messages one data key may encrypt.
@@ -220,10 +221,10 @@ func (m *Manager) event(kind EventKind, enc bool, id string) {
 	}
 }
 
-// identityKDF reports the suites whose data key is the message key: they
-// must never be cached.
+// identityKDF reports the suites whose data key is the message key
+// (0x0014, 0x0046, 0x0078): they must never be cached.
 func identityKDF(id envelope.SuiteID) bool {
-	return id == envelope.AES128GCM || id == envelope.AES192GCM || id == envelope.AES256GCM
+	return id == 0x0014 || id == 0x0046 || id == 0x0078
 }
 
 // GetEncryptionMaterials implements envelope.MaterialsManager.
@@ -423,10 +424,10 @@ func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.Decryption
 	return nil, ctx.Err()
 }
 
+// copyEnc copies em deeply but for the fields envelope keeps read-only.
 func copyEnc(em *envelope.EncryptionMaterials) *envelope.EncryptionMaterials {
 	c := *em
 	c.EncryptionContext = maps.Clone(em.EncryptionContext)
-	c.RequiredContextKeys = slices.Clone(em.RequiredContextKeys)
 	c.DataKey = bytes.Clone(em.DataKey)
 	c.EncryptedDataKeys = slices.Clone(em.EncryptedDataKeys)
 	return &c
@@ -435,7 +436,6 @@ func copyEnc(em *envelope.EncryptionMaterials) *envelope.EncryptionMaterials {
 func copyDec(dm *envelope.DecryptionMaterials) *envelope.DecryptionMaterials {
 	c := *dm
 	c.EncryptionContext = maps.Clone(dm.EncryptionContext)
-	c.RequiredContextKeys = slices.Clone(dm.RequiredContextKeys)
 	c.DataKey = bytes.Clone(dm.DataKey)
 	return &c
 }
@@ -443,7 +443,7 @@ func copyDec(dm *envelope.DecryptionMaterials) *envelope.DecryptionMaterials {
 // encryptID computes the encrypt entry ID (see the package doc).
 func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
 	var ecb [512]byte // serialized context, on the stack when it fits
-	ec, err := envelope.AppendContext(ecb[:0], req.EncryptionContext)
+	ec, err := wire.AppendContext(ecb[:0], req.EncryptionContext)
 	if err != nil {
 		return "", err
 	}
@@ -467,10 +467,10 @@ func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
 func (m *Manager) decryptID(req *envelope.DecryptionRequest) (string, error) {
 	edks := make([][sha512.Size]byte, len(req.EncryptedDataKeys))
 	for i, k := range req.EncryptedDataKeys {
-		edks[i] = sha512.Sum512(envelope.AppendEncryptedDataKey(nil, k))
+		edks[i] = sha512.Sum512(wire.AppendEncryptedDataKey(nil, k.ProviderID, k.ProviderInfo, k.Ciphertext))
 	}
 	slices.SortFunc(edks, func(a, b [sha512.Size]byte) int { return bytes.Compare(a[:], b[:]) })
-	ec, err := envelope.AppendContext(nil, req.EncryptionContext)
+	ec, err := wire.AppendContext(nil, req.EncryptionContext)
 	if err != nil {
 		return "", err
 	}
@@ -484,7 +484,7 @@ func (m *Manager) decryptID(req *envelope.DecryptionRequest) (string, error) {
 	h.Write(make([]byte, 64))
 	h.Write(ech[:])
 	if len(req.ReproducedContext) > 0 {
-		rc, err := envelope.AppendContext(nil, req.ReproducedContext)
+		rc, err := wire.AppendContext(nil, req.ReproducedContext)
 		if err != nil {
 			return "", err
 		}

@@ -202,7 +202,7 @@ func TestPartitionsAndBypass(t *testing.T) {
 		t.Fatalf("unknown length must bypass: %+v", st)
 	}
 	// Identity-KDF suites are never cached.
-	legacy, _ := envelope.NewWithMaterialsManager(a, envelope.WithSuite(envelope.AES256GCM), envelope.WithCommitmentPolicy(envelope.ForbidEncryptAllowDecrypt))
+	legacy, _ := envelope.NewWithMaterialsManager(a, envelope.WithSuite(0x0078), envelope.WithCommitmentPolicy(envelope.ForbidEncryptAllowDecrypt))
 	before := kr.generated.Load()
 	legacy.Encrypt(context.Background(), []byte("x"), nil)
 	legacy.Encrypt(context.Background(), []byte("x"), nil)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/wire"
 )
 
 // AES-GCM parameters of the raw AES keyring's encrypted data keys.
@@ -71,7 +72,7 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 	if err := generateDataKey(m); err != nil {
 		return err
 	}
-	aad, err := envelope.AppendContext(nil, m.EncryptionContext)
+	aad, err := wire.AppendContext(nil, m.EncryptionContext)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 
 // OnDecrypt implements envelope.Keyring.
 func (k *RawAES) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
-	aad, err := envelope.AppendContext(nil, m.EncryptionContext)
+	aad, err := wire.AppendContext(nil, m.EncryptionContext)
 	if err != nil {
 		return err
 	}

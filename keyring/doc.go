@@ -20,8 +20,8 @@
 //	ciphertext:    AES-GCM(wrapping key, IV, data key, AAD = serialized context) | tag (16)
 //
 // The serialized context is the message's encryption context as the header
-// writes it (envelope.AppendContext), so a data key unwraps only under the
-// context it was wrapped for.
+// writes it, so a data key unwraps only under the context it was wrapped
+// for.
 //
 // Raw RSA (NewRawRSA):
 //

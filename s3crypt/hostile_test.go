@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/keyring"
 	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
@@ -42,9 +43,9 @@ func putManyEDKs(t *testing.T, api *s3.Client, key string, n int, edk envelope.E
 	b = append(b, 0, 0)                // empty context
 	b = binary.BigEndian.AppendUint16(b, uint16(n))
 	for range n {
-		b = envelope.AppendEncryptedDataKey(b, edk)
+		b = wire.AppendEncryptedDataKey(b, edk.ProviderID, edk.ProviderInfo, edk.Ciphertext)
 	}
-	b = append(b, byte(envelope.Framed))
+	b = append(b, 2) // content type: framed
 	b = binary.BigEndian.AppendUint32(b, 4096)
 	b = append(b, make([]byte, 32+16)...)             // commit key, auth tag
 	b = append(b, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1) // final frame, sequence number 1
@@ -78,7 +79,7 @@ func TestHostileManyEncryptedDataKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putManyEDKs(t, api, "many", envelope.MaxEncryptedDataKeys, envelope.EncryptedDataKey{ProviderID: "phicrypt-test", ProviderInfo: []byte("wrapping-key-1"), Ciphertext: []byte{1}})
+	putManyEDKs(t, api, "many", 1<<16-1, envelope.EncryptedDataKey{ProviderID: "phicrypt-test", ProviderInfo: []byte("wrapping-key-1"), Ciphertext: []byte{1}})
 	if _, err := c.Get(ctx, getIn(testBucket, "many")); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) || len(err.Error()) >= 4096 {
 		t.Fatalf("Get: %.300v, want ErrTooManyEncryptedDataKeys under 4 KiB", err)
 	}
@@ -134,7 +135,7 @@ func TestHostileManyEncryptedDataKeysKMS(t *testing.T) {
 		t.Fatal(err)
 	}
 	edk := envelope.EncryptedDataKey{ProviderID: kms.ProviderID, ProviderInfo: []byte(arn), Ciphertext: bytes.Repeat([]byte{9}, 160)}
-	putManyEDKs(t, api, "many", envelope.MaxEncryptedDataKeys, edk)
+	putManyEDKs(t, api, "many", 1<<16-1, edk)
 	putManyEDKs(t, api, "at-limit", s3crypt.DefaultMaxEncryptedDataKeys, edk)
 	if _, err := c.Get(ctx, getIn(testBucket, "many")); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) || len(err.Error()) >= 4096 {
 		t.Fatalf("Get: %.300v, want ErrTooManyEncryptedDataKeys under 4 KiB", err)

@@ -63,19 +63,37 @@ type result struct {
 }
 
 func run(ctx context.Context, keyID, endpoint string, records, workers int) (result, error) {
-	client, keyID, calls, err := kmsClient(ctx, keyID, endpoint)
+	enc, cmm, calls, err := newClient(ctx, keyID, endpoint)
 	if err != nil {
 		return result{}, err
 	}
+	start := time.Now()
+	if err := encryptRecords(ctx, enc, records, workers); err != nil {
+		return result{}, err
+	}
+	r := result{Records: records, Elapsed: time.Since(start), Stats: cmm.Stats()}
+	if calls != nil {
+		r.KMSCalls = calls()
+	}
+	return r, nil
+}
+
+// newClient returns a Client whose data keys come from KMS through a
+// caching materials manager, and the manager, for its statistics.
+func newClient(ctx context.Context, keyID, endpoint string) (*envelope.Client, *keycache.Manager, func() map[string]int64, error) {
+	client, keyID, calls, err := kmsClient(ctx, keyID, endpoint)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	kr, err := kms.New(client, keyID)
 	if err != nil {
-		return result{}, err
+		return nil, nil, nil, err
 	}
 
 	// One cache per process; one manager per trust boundary (partition).
 	cache, err := keycache.NewCache(1000)
 	if err != nil {
-		return result{}, err
+		return nil, nil, nil, err
 	}
 	cmm, err := keycache.NewWithKeyring(kr, cache, keycache.Options{
 		MaxAge:      5 * time.Minute, // a key policy change takes effect within 5 minutes
@@ -84,16 +102,19 @@ func run(ctx context.Context, keyID, endpoint string, records, workers int) (res
 		Partition:   "lab-results",
 	})
 	if err != nil {
-		return result{}, err
+		return nil, nil, nil, err
 	}
 	enc, err := envelope.NewWithMaterialsManager(cmm, envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))
 	if err != nil {
-		return result{}, err
+		return nil, nil, nil, err
 	}
+	return enc, cmm, calls, nil
+}
 
-	// The service: records from many tenants, encrypted concurrently. The
-	// tenant goes in the encryption context, so data keys are per tenant.
-	start := time.Now()
+// encryptRecords is the service: records from many tenants, encrypted
+// concurrently by workers goroutines. The tenant goes in the encryption
+// context, so data keys are per tenant.
+func encryptRecords(ctx context.Context, enc *envelope.Client, records, workers int) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -104,17 +125,7 @@ func run(ctx context.Context, keyID, endpoint string, records, workers int) (res
 				if i >= int64(records) {
 					return
 				}
-				ec := map[string]string{"tenant": fmt.Sprintf("clinic-%d", i%4), "kind": "lab-result"}
-				record := fmt.Appendf(nil, `{"patient":"P%06d","test":"HbA1c","value":5.%d}`, i, i%10)
-				ct, err := enc.Encrypt(ctx, record, ec)
-				if err == nil && i%5000 == 0 { // spot-check a round trip
-					var pt []byte
-					pt, _, err = enc.Decrypt(ctx, ct, envelope.WithExpectedContext(ec))
-					if err == nil && !bytes.Equal(pt, record) {
-						err = fmt.Errorf("record %d: round trip differs", i)
-					}
-				}
-				if err != nil {
+				if err := encryptRecord(ctx, enc, i); err != nil {
 					errs <- err
 					return
 				}
@@ -123,14 +134,23 @@ func run(ctx context.Context, keyID, endpoint string, records, workers int) (res
 	}
 	wg.Wait()
 	close(errs)
-	if err := <-errs; err != nil {
-		return result{}, err
+	return <-errs
+}
+
+// encryptRecord encrypts record i, and checks a round trip of every
+// 5,000th.
+func encryptRecord(ctx context.Context, enc *envelope.Client, i int64) error {
+	ec := map[string]string{"tenant": fmt.Sprintf("clinic-%d", i%4), "kind": "lab-result"}
+	record := fmt.Appendf(nil, `{"patient":"P%06d","test":"HbA1c","value":5.%d}`, i, i%10)
+	ct, err := enc.Encrypt(ctx, record, ec)
+	if err != nil || i%5000 != 0 {
+		return err
 	}
-	r := result{Records: records, Elapsed: time.Since(start), Stats: cmm.Stats()}
-	if calls != nil {
-		r.KMSCalls = calls()
+	pt, _, err := enc.Decrypt(ctx, ct, envelope.WithExpectedContext(ec))
+	if err == nil && !bytes.Equal(pt, record) {
+		err = fmt.Errorf("record %d: round trip differs", i)
 	}
-	return r, nil
+	return err
 }
 
 // kmsClient returns a KMS client and key: AWS KMS through the default

@@ -64,7 +64,7 @@ func Inspect(r io.Reader) (*Info, error) {
 		p, key := edkName(k)
 		info.EncryptedDataKeys = append(info.EncryptedDataKeys, EDKInfo{Provider: p, Key: key})
 	}
-	if h.ContentType == envelope.NonFramed {
+	if h.FrameLength == 0 {
 		info.ContentType = "non-framed"
 		var b [20]byte // IV (12) | length (8)
 		if err := cr.full(b[:]); err != nil {
