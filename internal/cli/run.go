@@ -219,21 +219,9 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	f := filter{include: o.Include, exclude: o.Exclude}
-	if err := f.validate(); err != nil {
+	keep, err := inputFilter(op, sl, dl, o)
+	if err != nil {
 		return nil, 0, err
-	}
-	keep := f.keep
-	if op == Decrypt {
-		keep = func(rel string) bool { return strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
-	}
-	if sl.kind == locLocal && dl.kind == locLocal {
-		if err := checkOverlap(sl.path, dl.path); err != nil {
-			return nil, 0, err
-		}
-		if op == Encrypt && sameDir(sl.path, dl.path) {
-			keep = func(rel string) bool { return !strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
-		}
 	}
 	s, err := newSource(ctx, sl, o)
 	if err != nil {
@@ -250,6 +238,37 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 	if !single && dl.kind == locStdio {
 		return nil, 0, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
 	}
+	return mapJobs(op, items, single, s, d, dl.kind == locLocal), skipped, nil
+}
+
+// inputFilter is which names below src a run keeps: those the
+// include/exclude globs keep, only ".enc" ones on decrypt, and none of them
+// when encrypting a local directory into itself. It refuses bad globs and a
+// local destination inside the source.
+func inputFilter(op Op, sl, dl location, o *Options) (func(rel string) bool, error) {
+	f := filter{include: o.Include, exclude: o.Exclude}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	keep := f.keep
+	if op == Decrypt {
+		keep = func(rel string) bool { return strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
+	}
+	if sl.kind == locLocal && dl.kind == locLocal {
+		if err := checkOverlap(sl.path, dl.path); err != nil {
+			return nil, err
+		}
+		if op == Encrypt && sameDir(sl.path, dl.path) {
+			keep = func(rel string) bool { return !strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
+		}
+	}
+	return keep, nil
+}
+
+// mapJobs makes one job per item, in order, writing from s to d; a job
+// whose target d refuses, or that shares its target with another, carries
+// the error (both of two sharing one fail).
+func mapJobs(op Op, items []item, single bool, s source, d sink, local bool) []*job {
 	jobs := make([]*job, 0, len(items))
 	seen := map[string]*job{}
 	for _, it := range items {
@@ -261,17 +280,17 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 		}
 		// Two inputs mapped to one output: both fail, rather than one
 		// silently replacing the other.
-		k := sameOutputKey(j.target, dl.kind == locLocal)
-		if o, ok := seen[k]; ok {
-			j.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(j.target), Quote(o.in.name))
-			if o.err == nil {
-				o.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(o.target), Quote(it.name))
+		k := sameOutputKey(j.target, local)
+		if prev, ok := seen[k]; ok {
+			j.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(j.target), Quote(prev.in.name))
+			if prev.err == nil {
+				prev.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(prev.target), Quote(it.name))
 			}
 			continue
 		}
 		seen[k] = j
 	}
-	return jobs, skipped, nil
+	return jobs
 }
 
 // sameOutputKey is what two targets share when they name one output:
