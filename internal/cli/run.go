@@ -128,49 +128,63 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	if err != nil {
 		return sum, err
 	}
+	workers, files := concurrency(o.Concurrency)
+	r := &runner{op: op, o: &o, client: client, workers: workers}
+	if o.Progress != nil {
+		o.Progress.Start(len(jobs), totalSize(jobs))
+		defer o.Progress.Stop()
+	}
+	r.runJobs(ctx, jobs, files, sum)
+	closeEnds(jobs)
+	sum.failUnstarted(jobs[sum.Files:])
+	sum.Cache = keys.CacheStats()
+	sum.Seconds = time.Since(start).Seconds()
+	switch {
+	case ctx.Err() != nil:
+		sum.Interrupted = true
+		return sum, fmt.Errorf("%w: %d of %d inputs done", ErrInterrupted, sum.OK, len(jobs))
+	case sum.Failed > 0:
+		return sum, fmt.Errorf("%w: %d of %d", ErrFailed, sum.Failed, len(jobs))
+	}
+	return sum, nil
+}
+
+// concurrency maps Options.Concurrency to frame workers per file and files
+// at once; n > 0 is both.
+func concurrency(n int) (workers, files int) {
 	// Per file, frames are sealed on as many workers as CPUs; across
 	// files, more run at once than there are CPUs, so that one file's
 	// fsync overlaps others' encryption.
-	n, files := o.Concurrency, o.Concurrency
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-		files = 4 * n
+	if n > 0 {
+		return n, n
 	}
-	r := &runner{op: op, o: &o, client: client, workers: n}
-	if o.Progress != nil {
-		var total int64
-		for _, j := range jobs {
-			total += max(j.in.size, 0)
-		}
-		o.Progress.Start(len(jobs), total)
-		defer o.Progress.Stop()
-	}
+	n = runtime.GOMAXPROCS(0)
+	return n, 4 * n
+}
 
+// totalSize is the sum of the jobs' known input sizes (unknown ones, < 0,
+// count as 0).
+func totalSize(jobs []*job) int64 {
+	var total int64
+	for _, j := range jobs {
+		total += max(j.in.size, 0)
+	}
+	return total
+}
+
+// runJobs processes jobs in order on up to files goroutines, hands out no
+// more once ctx is cancelled, and tallies every record into sum; it
+// returns when all handed out are done.
+func (r *runner) runJobs(ctx context.Context, jobs []*job, files int, sum *Summary) {
 	var mu sync.Mutex
 	ch := make(chan *job)
 	var wg sync.WaitGroup
 	for range min(files, max(len(jobs), 1)) {
 		wg.Go(func() {
 			for j := range ch {
-				rec := r.do(ctx, j)
-				if o.Audit != nil {
-					if err := o.Audit.Append(rec); err != nil {
-						rec.Result, rec.Error = "failed", "audit log: "+err.Error()
-					}
-				}
-				if o.Progress != nil {
-					o.Progress.FileDone()
-				}
+				rec := r.process(ctx, j)
 				mu.Lock()
-				sum.Files++
-				sum.BytesIn += rec.BytesIn
-				sum.BytesOut += rec.BytesOut
-				if rec.Result == "ok" {
-					sum.OK++
-				} else {
-					sum.Failed++
-					sum.Failures = append(sum.Failures, Failure{Input: rec.Input, Error: rec.Error})
-				}
+				sum.add(rec)
 				mu.Unlock()
 			}
 		})
@@ -183,30 +197,57 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	}
 	close(ch)
 	wg.Wait()
-	if len(jobs) > 0 {
-		if f, ok := jobs[0].dst.(interface{ flush() }); ok {
-			f.flush()
+}
+
+// process runs j, then appends its record to the audit log (an append
+// failure fails the input) and tells the progress display it is done.
+func (r *runner) process(ctx context.Context, j *job) Record {
+	rec := r.do(ctx, j)
+	if r.o.Audit != nil {
+		if err := r.o.Audit.Append(rec); err != nil {
+			rec.Result, rec.Error = "failed", "audit log: "+err.Error()
 		}
-		if c, ok := jobs[0].src.(interface{ close() }); ok {
-			c.close()
-		}
 	}
-	// Inputs never started because of an interrupt count as failed too.
-	for _, j := range jobs[sum.Files:] {
-		sum.Failed++
-		sum.Failures = append(sum.Failures, Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error()})
+	if r.o.Progress != nil {
+		r.o.Progress.FileDone()
 	}
-	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Input < sum.Failures[b].Input })
-	sum.Cache = keys.CacheStats()
-	sum.Seconds = time.Since(start).Seconds()
-	switch {
-	case ctx.Err() != nil:
-		sum.Interrupted = true
-		return sum, fmt.Errorf("%w: %d of %d inputs done", ErrInterrupted, sum.OK, len(jobs))
-	case sum.Failed > 0:
-		return sum, fmt.Errorf("%w: %d of %d", ErrFailed, sum.Failed, len(jobs))
+	return rec
+}
+
+// add counts one finished input; the caller serializes calls.
+func (s *Summary) add(rec Record) {
+	s.Files++
+	s.BytesIn += rec.BytesIn
+	s.BytesOut += rec.BytesOut
+	if rec.Result == "ok" {
+		s.OK++
+	} else {
+		s.Failed++
+		s.Failures = append(s.Failures, Failure{Input: rec.Input, Error: rec.Error})
 	}
-	return sum, nil
+}
+
+// closeEnds flushes the sink and closes the source that all jobs share.
+func closeEnds(jobs []*job) {
+	if len(jobs) == 0 {
+		return
+	}
+	if f, ok := jobs[0].dst.(interface{ flush() }); ok {
+		f.flush()
+	}
+	if c, ok := jobs[0].src.(interface{ close() }); ok {
+		c.close()
+	}
+}
+
+// failUnstarted counts inputs never started because of an interrupt as
+// failed too, then sorts all failures by input.
+func (s *Summary) failUnstarted(jobs []*job) {
+	for _, j := range jobs {
+		s.Failed++
+		s.Failures = append(s.Failures, Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error()})
+	}
+	sort.Slice(s.Failures, func(a, b int) bool { return s.Failures[a].Input < s.Failures[b].Input })
 }
 
 // plan lists the inputs of src and maps each to its output in dst.
