@@ -136,6 +136,26 @@ func usageArgs(n int) cobra.PositionalArgs {
 }
 
 func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
+	o, err := f.options(cmd, op, dst)
+	if err != nil {
+		return err
+	}
+	sum, err := cli.Run(cmd.Context(), op, src, dst, o)
+	if o.Audit != nil {
+		if cerr := o.Audit.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("--metadata-output: %w", cerr))
+		}
+	}
+	if sum.Files == 0 && err != nil {
+		return err
+	}
+	printSummary(cmd, f, sum, dst)
+	return err
+}
+
+// options maps the flags onto cli.Options: every value parsed first, then
+// the audit log (if any) opened, then a progress bar chosen.
+func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Options, error) {
 	o := cli.Options{
 		Keys: cli.KeyOptions{
 			Specs: f.keys, Region: f.region, Profile: f.profile, KMSEndpoint: f.kmsEndpoint,
@@ -152,6 +172,23 @@ func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
 		Stdout:         cmd.OutOrStdout(),
 		Notices:        cmd.ErrOrStderr(),
 	}
+	if err := f.parseValues(op, &o); err != nil {
+		return o, err
+	}
+	var err error
+	if o.Audit, err = f.openAudit(cmd, dst, o); err != nil {
+		return o, err
+	}
+	stderr := cmd.ErrOrStderr()
+	if file, ok := stderr.(*os.File); ok && !f.quiet && term.IsTerminal(int(file.Fd())) {
+		o.Progress = cli.NewProgress(stderr)
+	}
+	return o, nil
+}
+
+// parseValues parses the context pairs and the op's suite and frame sizes
+// into o, naming the flag of the first bad one.
+func (f *runFlags) parseValues(op cli.Op, o *cli.Options) error {
 	var err error
 	if o.Context, err = cli.ParsePairs("context", f.context); err != nil {
 		return err
@@ -169,34 +206,27 @@ func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
 	} else if o.MaxFrameSize, err = cli.ParseSize(f.maxFrameSize); err != nil {
 		return fmt.Errorf("--max-frame-length: %w", err)
 	}
+	return nil
+}
+
+// openAudit opens the --metadata-output log, or returns nil without it;
+// it refuses audit flags without a log and a log sharing stdout with DST.
+func (f *runFlags) openAudit(cmd *cobra.Command, dst string, o cli.Options) (*cli.AuditLog, error) {
 	switch {
 	case f.metadata == "" && (f.auditKey != "" || f.auditHead != ""):
-		return fmt.Errorf("%w: --audit-key and --audit-head need --metadata-output", cli.ErrUsage)
+		return nil, fmt.Errorf("%w: --audit-key and --audit-head need --metadata-output", cli.ErrUsage)
 	case f.metadata == "-" && dst == "-":
-		return fmt.Errorf("%w: --metadata-output - and DST - both use stdout", cli.ErrUsage)
-	case f.metadata != "":
-		o.Audit, err = cli.OpenAudit(cmd.Context(), f.metadata, cli.AuditOptions{
-			Key: f.auditKey, Head: f.auditHead, DigestEvery: f.digestEvery, Keys: o.Keys, S3: o.S3, Stdout: cmd.OutOrStdout(),
-		})
-		if err != nil {
-			return fmt.Errorf("--metadata-output: %w", err)
-		}
+		return nil, fmt.Errorf("%w: --metadata-output - and DST - both use stdout", cli.ErrUsage)
+	case f.metadata == "":
+		return nil, nil
 	}
-	stderr := cmd.ErrOrStderr()
-	if file, ok := stderr.(*os.File); ok && !f.quiet && term.IsTerminal(int(file.Fd())) {
-		o.Progress = cli.NewProgress(stderr)
+	a, err := cli.OpenAudit(cmd.Context(), f.metadata, cli.AuditOptions{
+		Key: f.auditKey, Head: f.auditHead, DigestEvery: f.digestEvery, Keys: o.Keys, S3: o.S3, Stdout: cmd.OutOrStdout(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--metadata-output: %w", err)
 	}
-	sum, err := cli.Run(cmd.Context(), op, src, dst, o)
-	if o.Audit != nil {
-		if cerr := o.Audit.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("--metadata-output: %w", cerr))
-		}
-	}
-	if sum.Files == 0 && err != nil {
-		return err
-	}
-	printSummary(cmd, f, sum, dst)
-	return err
+	return a, nil
 }
 
 func printSummary(cmd *cobra.Command, f *runFlags, s *cli.Summary, dst string) {

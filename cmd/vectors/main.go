@@ -66,6 +66,8 @@ func parse(fs *flag.FlagSet, args []string) (string, error) {
 	return pos[0], nil
 }
 
+// run runs the subcommand args[0] and returns the exit status: 2 for a
+// usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) < 1 {
 		return usage(stderr)
@@ -89,50 +91,64 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "decrypt":
-		m, err := testvectors.LoadDecryptManifest(arg)
-		if err != nil {
-			fmt.Fprintln(stderr, "vectors:", err)
-			return 1
-		}
-		var opts testvectors.Options
-		if kc != nil {
-			opts.KMS = testvectors.NewKMSKeyrings(func(region string) (kms.Client, error) { return kc.get(ctx, region) })
-		}
-		rs := m.Run(ctx, opts)
-		for _, r := range rs {
-			switch {
-			case r.Status == testvectors.Failed:
-				fmt.Fprintf(stdout, "FAIL %s: %v\n", r.Name, r.Err)
-			case *verbose && r.Status == testvectors.Skipped:
-				fmt.Fprintf(stdout, "skip %s: %v\n", r.Name, r.Err)
-			case *verbose:
-				fmt.Fprintf(stdout, "ok   %s\n", r.Name)
-			}
-		}
-		p, f, s := testvectors.Summary(rs)
-		fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", p, f, s)
-		if f > 0 {
-			return 1
-		}
-		return 0
+		return runDecrypt(ctx, arg, kc, *verbose, stdout, stderr)
 	case "encrypt":
-		n, err := testvectors.WriteEncrypted(ctx, arg, "dev")
-		if err == nil && kc != nil {
-			var c *awskms.Client
-			if c, err = kc.get(ctx, *kmsRegion); err == nil {
-				var k int
-				k, err = testvectors.WriteKMS(ctx, arg, c)
-				n += k
-			}
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "vectors:", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "wrote %d tests to %s\n", n, arg)
-		return 0
+		return runEncrypt(ctx, arg, kc, *kmsRegion, stdout, stderr)
 	}
 	return usage(stderr)
+}
+
+// runDecrypt runs every test of the manifest at arg, aws-kms ones only
+// with kc, and prints failures (with verbose, every test) and a summary;
+// it returns the exit status, 1 on any failure.
+func runDecrypt(ctx context.Context, arg string, kc *kmsClients, verbose bool, stdout, stderr io.Writer) int {
+	m, err := testvectors.LoadDecryptManifest(arg)
+	if err != nil {
+		fmt.Fprintln(stderr, "vectors:", err)
+		return 1
+	}
+	var opts testvectors.Options
+	if kc != nil {
+		opts.KMS = testvectors.NewKMSKeyrings(func(region string) (kms.Client, error) { return kc.get(ctx, region) })
+	}
+	rs := m.Run(ctx, opts)
+	for _, r := range rs {
+		switch {
+		case r.Status == testvectors.Failed:
+			fmt.Fprintf(stdout, "FAIL %s: %v\n", r.Name, r.Err)
+		case verbose && r.Status == testvectors.Skipped:
+			fmt.Fprintf(stdout, "skip %s: %v\n", r.Name, r.Err)
+		case verbose:
+			fmt.Fprintf(stdout, "ok   %s\n", r.Name)
+		}
+	}
+	p, f, s := testvectors.Summary(rs)
+	fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", p, f, s)
+	if f > 0 {
+		return 1
+	}
+	return 0
+}
+
+// runEncrypt writes phicrypt's decrypt manifest to arg and, with kc, the
+// aws-kms tests under keys it creates in kmsRegion; it returns the exit
+// status.
+func runEncrypt(ctx context.Context, arg string, kc *kmsClients, kmsRegion string, stdout, stderr io.Writer) int {
+	n, err := testvectors.WriteEncrypted(ctx, arg, "dev")
+	if err == nil && kc != nil {
+		var c *awskms.Client
+		if c, err = kc.get(ctx, kmsRegion); err == nil {
+			var k int
+			k, err = testvectors.WriteKMS(ctx, arg, c)
+			n += k
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "vectors:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %d tests to %s\n", n, arg)
+	return 0
 }
 
 // kmsClients makes one KMS client per region, all for one endpoint.

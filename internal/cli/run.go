@@ -128,75 +128,15 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	if err != nil {
 		return sum, err
 	}
-	// Per file, frames are sealed on as many workers as CPUs; across
-	// files, more run at once than there are CPUs, so that one file's
-	// fsync overlaps others' encryption.
-	n, files := o.Concurrency, o.Concurrency
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-		files = 4 * n
-	}
-	r := &runner{op: op, o: &o, client: client, workers: n}
+	workers, files := concurrency(o.Concurrency)
+	r := &runner{op: op, o: &o, client: client, workers: workers}
 	if o.Progress != nil {
-		var total int64
-		for _, j := range jobs {
-			total += max(j.in.size, 0)
-		}
-		o.Progress.Start(len(jobs), total)
+		o.Progress.Start(len(jobs), totalSize(jobs))
 		defer o.Progress.Stop()
 	}
-
-	var mu sync.Mutex
-	ch := make(chan *job)
-	var wg sync.WaitGroup
-	for range min(files, max(len(jobs), 1)) {
-		wg.Go(func() {
-			for j := range ch {
-				rec := r.do(ctx, j)
-				if o.Audit != nil {
-					if err := o.Audit.Append(rec); err != nil {
-						rec.Result, rec.Error = "failed", "audit log: "+err.Error()
-					}
-				}
-				if o.Progress != nil {
-					o.Progress.FileDone()
-				}
-				mu.Lock()
-				sum.Files++
-				sum.BytesIn += rec.BytesIn
-				sum.BytesOut += rec.BytesOut
-				if rec.Result == "ok" {
-					sum.OK++
-				} else {
-					sum.Failed++
-					sum.Failures = append(sum.Failures, Failure{Input: rec.Input, Error: rec.Error})
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			break
-		}
-		ch <- j
-	}
-	close(ch)
-	wg.Wait()
-	if len(jobs) > 0 {
-		if f, ok := jobs[0].dst.(interface{ flush() }); ok {
-			f.flush()
-		}
-		if c, ok := jobs[0].src.(interface{ close() }); ok {
-			c.close()
-		}
-	}
-	// Inputs never started because of an interrupt count as failed too.
-	for _, j := range jobs[sum.Files:] {
-		sum.Failed++
-		sum.Failures = append(sum.Failures, Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error()})
-	}
-	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Input < sum.Failures[b].Input })
+	r.runJobs(ctx, jobs, files, sum)
+	closeEnds(jobs)
+	sum.failUnstarted(jobs[sum.Files:])
 	sum.Cache = keys.CacheStats()
 	sum.Seconds = time.Since(start).Seconds()
 	switch {
@@ -209,6 +149,107 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	return sum, nil
 }
 
+// concurrency maps Options.Concurrency to frame workers per file and files
+// at once; n > 0 is both.
+func concurrency(n int) (workers, files int) {
+	// Per file, frames are sealed on as many workers as CPUs; across
+	// files, more run at once than there are CPUs, so that one file's
+	// fsync overlaps others' encryption.
+	if n > 0 {
+		return n, n
+	}
+	n = runtime.GOMAXPROCS(0)
+	return n, 4 * n
+}
+
+// totalSize is the sum of the jobs' known input sizes (unknown ones, < 0,
+// count as 0).
+func totalSize(jobs []*job) int64 {
+	var total int64
+	for _, j := range jobs {
+		total += max(j.in.size, 0)
+	}
+	return total
+}
+
+// runJobs processes jobs in order on up to files goroutines, hands out no
+// more once ctx is cancelled, and tallies every record into sum; it
+// returns when all handed out are done.
+func (r *runner) runJobs(ctx context.Context, jobs []*job, files int, sum *Summary) {
+	var mu sync.Mutex
+	ch := make(chan *job)
+	var wg sync.WaitGroup
+	for range min(files, max(len(jobs), 1)) {
+		wg.Go(func() {
+			for j := range ch {
+				rec := r.process(ctx, j)
+				mu.Lock()
+				sum.add(rec)
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+}
+
+// process runs j, then appends its record to the audit log (an append
+// failure fails the input) and tells the progress display it is done.
+func (r *runner) process(ctx context.Context, j *job) Record {
+	rec := r.do(ctx, j)
+	if r.o.Audit != nil {
+		if err := r.o.Audit.Append(rec); err != nil {
+			rec.Result, rec.Error = "failed", "audit log: "+err.Error()
+		}
+	}
+	if r.o.Progress != nil {
+		r.o.Progress.FileDone()
+	}
+	return rec
+}
+
+// add counts one finished input; the caller serializes calls.
+func (s *Summary) add(rec Record) {
+	s.Files++
+	s.BytesIn += rec.BytesIn
+	s.BytesOut += rec.BytesOut
+	if rec.Result == "ok" {
+		s.OK++
+	} else {
+		s.Failed++
+		s.Failures = append(s.Failures, Failure{Input: rec.Input, Error: rec.Error})
+	}
+}
+
+// closeEnds flushes the sink and closes the source that all jobs share.
+func closeEnds(jobs []*job) {
+	if len(jobs) == 0 {
+		return
+	}
+	if f, ok := jobs[0].dst.(interface{ flush() }); ok {
+		f.flush()
+	}
+	if c, ok := jobs[0].src.(interface{ close() }); ok {
+		c.close()
+	}
+}
+
+// failUnstarted counts inputs never started because of an interrupt as
+// failed too, then sorts all failures by input.
+func (s *Summary) failUnstarted(jobs []*job) {
+	for _, j := range jobs {
+		s.Failed++
+		s.Failures = append(s.Failures, Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error()})
+	}
+	sort.Slice(s.Failures, func(a, b int) bool { return s.Failures[a].Input < s.Failures[b].Input })
+}
+
 // plan lists the inputs of src and maps each to its output in dst.
 func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int, error) {
 	sl, err := parseLocation(src)
@@ -219,21 +260,9 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	f := filter{include: o.Include, exclude: o.Exclude}
-	if err := f.validate(); err != nil {
+	keep, err := inputFilter(op, sl, dl, o)
+	if err != nil {
 		return nil, 0, err
-	}
-	keep := f.keep
-	if op == Decrypt {
-		keep = func(rel string) bool { return strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
-	}
-	if sl.kind == locLocal && dl.kind == locLocal {
-		if err := checkOverlap(sl.path, dl.path); err != nil {
-			return nil, 0, err
-		}
-		if op == Encrypt && sameDir(sl.path, dl.path) {
-			keep = func(rel string) bool { return !strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
-		}
 	}
 	s, err := newSource(ctx, sl, o)
 	if err != nil {
@@ -250,6 +279,37 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 	if !single && dl.kind == locStdio {
 		return nil, 0, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
 	}
+	return mapJobs(op, items, single, s, d, dl.kind == locLocal), skipped, nil
+}
+
+// inputFilter is which names below src a run keeps: those the
+// include/exclude globs keep, only ".enc" ones on decrypt, and none of them
+// when encrypting a local directory into itself. It refuses bad globs and a
+// local destination inside the source.
+func inputFilter(op Op, sl, dl location, o *Options) (func(rel string) bool, error) {
+	f := filter{include: o.Include, exclude: o.Exclude}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	keep := f.keep
+	if op == Decrypt {
+		keep = func(rel string) bool { return strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
+	}
+	if sl.kind == locLocal && dl.kind == locLocal {
+		if err := checkOverlap(sl.path, dl.path); err != nil {
+			return nil, err
+		}
+		if op == Encrypt && sameDir(sl.path, dl.path) {
+			keep = func(rel string) bool { return !strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
+		}
+	}
+	return keep, nil
+}
+
+// mapJobs makes one job per item, in order, writing from s to d; a job
+// whose target d refuses, or that shares its target with another, carries
+// the error (both of two sharing one fail).
+func mapJobs(op Op, items []item, single bool, s source, d sink, local bool) []*job {
 	jobs := make([]*job, 0, len(items))
 	seen := map[string]*job{}
 	for _, it := range items {
@@ -261,17 +321,17 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 		}
 		// Two inputs mapped to one output: both fail, rather than one
 		// silently replacing the other.
-		k := sameOutputKey(j.target, dl.kind == locLocal)
-		if o, ok := seen[k]; ok {
-			j.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(j.target), Quote(o.in.name))
-			if o.err == nil {
-				o.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(o.target), Quote(it.name))
+		k := sameOutputKey(j.target, local)
+		if prev, ok := seen[k]; ok {
+			j.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(j.target), Quote(prev.in.name))
+			if prev.err == nil {
+				prev.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(prev.target), Quote(it.name))
 			}
 			continue
 		}
 		seen[k] = j
 	}
-	return jobs, skipped, nil
+	return jobs
 }
 
 // sameOutputKey is what two targets share when they name one output:

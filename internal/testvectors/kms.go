@@ -83,7 +83,36 @@ func WriteKMS(ctx context.Context, dir string, client *awskms.Client) (int, erro
 	if err != nil {
 		return 0, err
 	}
+	arns, err := m.createKMSKeys(ctx, client)
+	if err != nil {
+		return 0, err
+	}
+	sets, err := kmsKeySets(client, arns, aesMK, aesKR)
+	if err != nil {
+		return 0, err
+	}
+	n, err := m.addKMS(ctx, dir, sets)
+	if err != nil {
+		return 0, err
+	}
+	ct, err := os.ReadFile(filepath.Join(dir, "ciphertexts", "phicrypt-0478-kms-one"))
+	if err != nil {
+		return 0, err
+	}
+	if err := m.addTest("phicrypt-kms-negative-wrong-key", "a message for one AWS KMS key read with another",
+		ct, []MasterKey{{Type: kmsType, Key: "kms-key-other"}}, ""); err != nil {
+		return 0, err
+	}
+	if err := m.save(); err != nil {
+		return 0, err
+	}
+	return n + 1, nil
+}
 
+// createKMSKeys creates the keys "kms-key", "kms-key-other" (single-Region)
+// and "kms-mrk" (multi-Region) through client, adds them to the keys
+// manifest as aws-kms keys, and returns their ARNs by name.
+func (m *DecryptManifest) createKMSKeys(ctx context.Context, client *awskms.Client) (map[string]string, error) {
 	arns := map[string]string{}
 	for _, k := range []struct {
 		name string
@@ -94,42 +123,51 @@ func WriteKMS(ctx context.Context, dir string, client *awskms.Client) (int, erro
 			MultiRegion: aws.Bool(k.mrk),
 		})
 		if err != nil {
-			return 0, fmt.Errorf("KMS CreateKey: %w", err)
+			return nil, fmt.Errorf("KMS CreateKey: %w", err)
 		}
 		arns[k.name] = aws.ToString(out.KeyMetadata.Arn)
 		m.keys.Keys[k.name] = &Key{Encrypt: true, Decrypt: true, Type: kmsType, KeyID: arns[k.name]}
 	}
+	return arns, nil
+}
+
+// kmsKeySets are the key sets of the keys createKMSKeys made: the
+// single-Region key, the multi-Region key read by an MRK-aware and by a
+// discovery master key, and aesKR with the single-Region key. It refuses a
+// "kms-mrk" that is not a multi-Region key.
+func kmsKeySets(client *awskms.Client, arns map[string]string, aesMK MasterKey, aesKR envelope.Keyring) ([]keySet, error) {
 	mrkARN, err := kms.ParseARN(arns["kms-mrk"])
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if !mrkARN.IsMRK() {
-		return 0, fmt.Errorf("KMS CreateKey with MultiRegion returned %s, not a multi-Region key", mrkARN)
+		return nil, fmt.Errorf("KMS CreateKey with MultiRegion returned %s, not a multi-Region key", mrkARN)
 	}
 	kmsKR, err := kms.New(client, arns["kms-key"])
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	mrkKR, err := kms.NewMRK(client, arns["kms-mrk"])
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	aesKMS, err := keyring.NewMulti(aesKR, kmsKR)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	kmsMK := MasterKey{Type: kmsType, Key: "kms-key"}
-	sets := []struct {
-		name string
-		kr   envelope.Keyring
-		mks  []MasterKey
-	}{
+	return []keySet{
 		{"kms", kmsKR, []MasterKey{kmsMK}},
 		{"kms-mrk", mrkKR, []MasterKey{{Type: mrkType, Key: "kms-mrk"}}},
 		{"kms-mrk-discovery", mrkKR, []MasterKey{{Type: discoveryType, DefaultMRKRegion: mrkARN.Region,
 			DiscoveryFilter: &DiscoveryFilter{Partition: mrkARN.Partition, AccountIDs: []string{mrkARN.Account}}}}},
 		{"aes+kms", aesKMS, []MasterKey{aesMK, kmsMK}},
-	}
+	}, nil
+}
+
+// addKMS adds a test for every writable suite, the plaintexts "one" and
+// "small" in dir, and every set of sets, and returns how many it added.
+func (m *DecryptManifest) addKMS(ctx context.Context, dir string, sets []keySet) (int, error) {
 	ec := map[string]string{"purpose": "kms-vectors", "unicode-ключ": "значение 🩺"}
 	n := 0
 	for _, suite := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
@@ -139,42 +177,28 @@ func WriteKMS(ctx context.Context, dir string, client *awskms.Client) (int, erro
 				return 0, err
 			}
 			for _, s := range sets {
-				c, err := envelope.New(s.kr, envelope.WithSuite(suite))
-				if err != nil {
-					return 0, err
-				}
-				ct, err := c.Encrypt(ctx, p, ec)
-				if err != nil {
-					return 0, err
-				}
 				name := fmt.Sprintf("phicrypt-%04x-%s-%s", uint16(suite), s.name, pt)
 				desc := fmt.Sprintf("phicrypt suite %s, %d-byte plaintext, AWS KMS keys %s", suite, len(p), s.name)
-				if err := m.addTest(name, desc, ct, s.mks, pt); err != nil {
+				if err := m.addEncrypted(ctx, name, desc, s, p, pt, ec, envelope.WithSuite(suite)); err != nil {
 					return 0, err
 				}
 				n++
 			}
 		}
 	}
-	ct, err := os.ReadFile(filepath.Join(dir, "ciphertexts", "phicrypt-0478-kms-one"))
-	if err != nil {
-		return 0, err
-	}
-	if err := m.addTest("phicrypt-kms-negative-wrong-key", "a message for one AWS KMS key read with another",
-		ct, []MasterKey{{Type: kmsType, Key: "kms-key-other"}}, ""); err != nil {
-		return 0, err
-	}
+	return n, nil
+}
+
+// save writes the keys manifest and then the manifest back to their files.
+func (m *DecryptManifest) save() error {
 	kp, err := m.resolve(m.Keys)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if err := writeJSON(kp, m.keys); err != nil {
-		return 0, err
+		return err
 	}
-	if err := writeJSON(filepath.Join(m.dir, "manifest.json"), m); err != nil {
-		return 0, err
-	}
-	return n + 1, nil
+	return writeJSON(filepath.Join(m.dir, "manifest.json"), m)
 }
 
 // addTest writes ciphertext ct under name and adds a test of it: decrypt

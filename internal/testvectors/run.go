@@ -75,20 +75,10 @@ func Summary(rs []Result) (passed, failed, skipped int) {
 	return
 }
 
+// runOne runs test t: nil when it passed, errSkip (wrapped) when it needs
+// what this runner lacks.
 func (m *DecryptManifest) runOne(ctx context.Context, t *DecryptTest, opts Options) error {
-	kr, err := m.keyring(t.MasterKeys, opts)
-	if err != nil {
-		return err
-	}
-	var cmm envelope.MaterialsManager = envelope.NewDefaultMaterialsManager(kr)
-	switch t.CMM {
-	case "", "Default":
-	case "RequiredEncryptionContext":
-		cmm = envelope.NewRequiredContextMaterialsManager(cmm, slices.Sorted(maps.Keys(t.EncryptionContext))...)
-	default:
-		return fmt.Errorf("%w: cmm %q", errSkip, t.CMM)
-	}
-	client, err := envelope.NewWithMaterialsManager(cmm, envelope.WithCommitmentPolicy(envelope.RequireEncryptAllowDecrypt))
+	client, err := m.client(t, opts)
 	if err != nil {
 		return err
 	}
@@ -96,35 +86,79 @@ func (m *DecryptManifest) runOne(ctx context.Context, t *DecryptTest, opts Optio
 	if err != nil {
 		return err
 	}
-	var want []byte
-	wantErr := false
+	want, wantErr, err := m.expected(t)
+	if err != nil {
+		return err
+	}
+	decrypt, err := decryptFunc(client, t)
+	if err != nil {
+		return err
+	}
+	got, err := decrypt(ctx, ct)
+	return judge(t, want, wantErr, got, err)
+}
+
+// client builds the client of t: its master keys' keyring under its CMM,
+// requiring key commitment on encrypt only.
+func (m *DecryptManifest) client(t *DecryptTest, opts Options) (*envelope.Client, error) {
+	kr, err := m.keyring(t.MasterKeys, opts)
+	if err != nil {
+		return nil, err
+	}
+	var cmm envelope.MaterialsManager = envelope.NewDefaultMaterialsManager(kr)
+	switch t.CMM {
+	case "", "Default":
+	case "RequiredEncryptionContext":
+		cmm = envelope.NewRequiredContextMaterialsManager(cmm, slices.Sorted(maps.Keys(t.EncryptionContext))...)
+	default:
+		return nil, fmt.Errorf("%w: cmm %q", errSkip, t.CMM)
+	}
+	return envelope.NewWithMaterialsManager(cmm, envelope.WithCommitmentPolicy(envelope.RequireEncryptAllowDecrypt))
+}
+
+// expected reads what t's decryption must give: the plaintext, or
+// wantErr when it must fail.
+func (m *DecryptManifest) expected(t *DecryptTest) (want []byte, wantErr bool, err error) {
 	switch {
 	case t.Result != nil && t.Result.Error != nil:
-		wantErr = true
+		return nil, true, nil
 	case t.Result != nil && t.Result.Output != nil:
 		want, err = m.read(t.Result.Output.Plaintext)
 	case t.Plaintext != "":
 		want, err = m.read(t.Plaintext)
 	default:
-		return errors.New("test has neither a plaintext nor an expected error")
+		return nil, false, errors.New("test has neither a plaintext nor an expected error")
 	}
-	if err != nil {
-		return err
-	}
+	return want, false, err
+}
+
+// decryptFunc is how t's decryption method decrypts with client, expecting
+// t's context: in one call, or streaming and refusing signed suites. An
+// unknown method is skipped.
+func decryptFunc(client *envelope.Client, t *DecryptTest) (func(context.Context, []byte) ([]byte, error), error) {
 	callOpts := []envelope.DecryptOption{envelope.WithExpectedContext(t.EncryptionContext)}
-	var got []byte
 	switch t.DecryptionMethod {
 	case "":
-		got, _, err = client.Decrypt(ctx, ct, callOpts...)
+		return func(ctx context.Context, ct []byte) ([]byte, error) {
+			got, _, err := client.Decrypt(ctx, ct, callOpts...)
+			return got, err
+		}, nil
 	case "streaming-unsigned-only":
 		callOpts = append(callOpts, envelope.WithUnsignedOnly())
-		var r *envelope.DecryptReader
-		if r, err = client.NewDecryptReader(ctx, bytes.NewReader(ct), callOpts...); err == nil {
-			got, err = io.ReadAll(r)
-		}
-	default:
-		return fmt.Errorf("%w: decryption method %q", errSkip, t.DecryptionMethod)
+		return func(ctx context.Context, ct []byte) ([]byte, error) {
+			r, err := client.NewDecryptReader(ctx, bytes.NewReader(ct), callOpts...)
+			if err != nil {
+				return nil, err
+			}
+			return io.ReadAll(r)
+		}, nil
 	}
+	return nil, fmt.Errorf("%w: decryption method %q", errSkip, t.DecryptionMethod)
+}
+
+// judge compares a decryption's result (got, err) with t's expected one:
+// a failure when wantErr, else the plaintext want.
+func judge(t *DecryptTest, want []byte, wantErr bool, got []byte, err error) error {
 	switch {
 	case wantErr && err == nil:
 		return fmt.Errorf("decrypted a message that must fail (%s)", t.Result.Error.Description)

@@ -49,7 +49,31 @@ func main() {
 	}
 }
 
+// run parses args, gets benchmark output (running go test, or reading
+// -in) and prints the report to stdout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	var raw bytes.Buffer
+	var cmds []string
+	fmt.Fprintf(&raw, "%s: %s\n", machineMarker, machine(ctx))
+	if o.in != "" {
+		raw.Reset()
+		b, err := os.ReadFile(o.in)
+		if err != nil {
+			return err
+		}
+		raw.Write(b)
+	} else if cmds, err = runBenchmarks(ctx, o, &raw, stderr); err != nil {
+		return err
+	}
+	return report(stdout, &raw, o, args, cmds)
+}
+
+// parseFlags parses args, which must hold only flags.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -63,50 +87,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.raw, "raw", "", "write the go test output to this file")
 	fs.StringVar(&o.in, "in", "", "report on this saved output instead of running")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
 	if fs.NArg() != 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	return o, nil
+}
 
-	var raw bytes.Buffer
+// runBenchmarks runs every pass of bench (and, with -peers, bench/peers),
+// appending their output, each after its source and sizes markers, to raw
+// and copying it to stderr; it saves raw to -raw if given, and returns the
+// command lines it ran.
+func runBenchmarks(ctx context.Context, o options, raw *bytes.Buffer, stderr io.Writer) ([]string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mods := []struct{ source, dir, pkg string }{{"main", root, "./bench"}}
+	if o.peers {
+		mods = append(mods, struct{ source, dir, pkg string }{"peers", filepath.Join(root, "bench", "peers"), "."})
+	}
 	var cmds []string
-	fmt.Fprintf(&raw, "%s: %s\n", machineMarker, machine(ctx))
-	if o.in != "" {
-		raw.Reset()
-		b, err := os.ReadFile(o.in)
-		if err != nil {
-			return err
-		}
-		raw.Write(b)
-	} else {
-		root, err := moduleRoot(ctx)
-		if err != nil {
-			return err
-		}
-		mods := []struct{ source, dir, pkg string }{{"main", root, "./bench"}}
-		if o.peers {
-			mods = append(mods, struct{ source, dir, pkg string }{"peers", filepath.Join(root, "bench", "peers"), "."})
-		}
-		for _, m := range mods {
-			for _, p := range passes(o) {
-				fmt.Fprintf(&raw, "%s: %s\n%s: %s\n", sourceMarker, m.source, sizesMarker, p.sizes)
-				cmd, err := goTest(ctx, m.dir, m.pkg, p, o, io.MultiWriter(&raw, stderr), stderr)
-				cmds = append(cmds, fmt.Sprintf("(cd %s && %s)", relTo(root, m.dir), cmd))
-				if err != nil {
-					return err
-				}
-			}
-		}
-		if o.raw != "" {
-			if err := os.WriteFile(o.raw, raw.Bytes(), 0o644); err != nil {
-				return err
+	for _, m := range mods {
+		for _, p := range passes(o) {
+			fmt.Fprintf(raw, "%s: %s\n%s: %s\n", sourceMarker, m.source, sizesMarker, p.sizes)
+			cmd, err := goTest(ctx, m.dir, m.pkg, p, o, io.MultiWriter(raw, stderr), stderr)
+			cmds = append(cmds, fmt.Sprintf("(cd %s && %s)", relTo(root, m.dir), cmd))
+			if err != nil {
+				return nil, err
 			}
 		}
 	}
+	if o.raw != "" {
+		if err := os.WriteFile(o.raw, raw.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return cmds, nil
+}
 
+// report prints the markdown report of the go test output raw: the
+// machine, the commands that ran (none with -in), the targets, and one
+// table per source that has results.
+func report(stdout io.Writer, raw *bytes.Buffer, o options, args, cmds []string) error {
 	c := newCollector()
-	if err := c.add(&raw); err != nil {
+	if err := c.add(raw); err != nil {
 		return err
 	}
 	ix := newIndex(c.results())
