@@ -17,24 +17,16 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // countingKeyring counts the OnDecrypt calls that reach its keyring.
-type countingKeyring struct {
-	envelope.Keyring
-	calls atomic.Int64
-}
-
-func (k *countingKeyring) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
-	k.calls.Add(1)
-	return k.Keyring.OnDecrypt(ctx, m, edks)
-}
+type countingKeyring = testkit.CountingKeyring
 
 // echoKeyring fails every data key with an error naming its provider ID and
 // info unquoted, as a careless third-party keyring would.
@@ -91,7 +83,7 @@ func TestHostileManyEncryptedDataKeys(t *testing.T) {
 	if _, err := limited.NewDecryptReader(ctx, bytes.NewReader(msg)); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) {
 		t.Fatalf("NewDecryptReader with a limit of 10: %.200v", err)
 	}
-	if n := kr.calls.Load(); n != 0 {
+	if n := kr.Calls.Load(); n != 0 {
 		t.Fatalf("%d keyring calls for a message over the limit, want 0", n)
 	}
 

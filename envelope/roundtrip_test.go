@@ -3,54 +3,31 @@ package envelope_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"testing/cryptotest"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // The helpers of this file are shared by every test file of the package
 // written for the suite: keyrings, suites, plaintexts, streaming feeds.
 
-const testNamespace = "phicrypt-test"
+// The test keys and raw keyrings are testkit's, shared with other packages' tests.
+const testNamespace = testkit.Namespace
 
-// testWrappingKey is a fixed, test-only AES-256 wrapping key.
-func testWrappingKey(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
-
-// testRSAKey is generated once per test binary: 2048-bit generation is the
-// slowest step of the suite.
-var testRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
-
-func aesKeyring(t testing.TB) *keyring.RawAES {
-	t.Helper()
-	kr, err := keyring.NewRawAES(testNamespace, "aes-256", testWrappingKey(0x42))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
-}
-
-func rsaKeyring(t testing.TB, padding keyring.RSAPadding) *keyring.RawRSA {
-	t.Helper()
-	priv, err := testRSAKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := keyring.NewRawRSA(testNamespace, "rsa-2048-"+padding.String(), padding, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
-}
+var (
+	testWrappingKey = testkit.WrappingKey
+	testRSAKey      = testkit.RSAKey
+	aesKeyring      = testkit.AESKeyring
+	rsaKeyring      = testkit.RSAKeyring
+)
 
 // keyringCase is a keyring to encrypt with and the keyrings each of which
 // must decrypt alone what it wrote.

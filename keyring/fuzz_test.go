@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/keyring"
 )
 
@@ -15,7 +16,7 @@ import (
 // length or a NoDecryptionKeyError whose text stays under 4 KiB.
 func FuzzRawKeyringsOnDecrypt(f *testing.F) {
 	ctx := context.Background()
-	keyrings := []envelope.Keyring{aesKeyring(f), rsaKeyring(f, keyring.PKCS1v15), rsaKeyring(f, keyring.OAEPSHA256)}
+	keyrings := []envelope.Keyring{testkit.AESKeyring(f), testkit.RSAKeyring(f, keyring.PKCS1v15), testkit.RSAKeyring(f, keyring.OAEPSHA256)}
 	ec := map[string]string{"k": "v"}
 	for _, kr := range keyrings {
 		m := &envelope.EncryptionMaterials{Suite: envelope.AES256GCMHKDFSHA512Commit, EncryptionContext: ec}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/keyring"
 )
 
@@ -16,13 +17,13 @@ import (
 func TestRSAPaddings(t *testing.T) {
 	ctx := context.Background()
 	paddings := []keyring.RSAPadding{keyring.OAEPSHA256, keyring.OAEPSHA1, keyring.OAEPSHA384, keyring.OAEPSHA512, keyring.PKCS1v15}
-	priv, err := testRSAKey()
+	priv, err := testkit.RSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range paddings {
 		t.Run(p.String(), func(t *testing.T) {
-			kr, err := keyring.NewRawRSA(testNamespace, "rsa", p, &priv.PublicKey, priv)
+			kr, err := keyring.NewRawRSA(testkit.Namespace, "rsa", p, &priv.PublicKey, priv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,7 +35,7 @@ func TestRSAPaddings(t *testing.T) {
 			if got, _, err := c.Decrypt(ctx, ct); err != nil || string(got) != "padding" {
 				t.Fatalf("Decrypt: %q, %v", got, err)
 			}
-			other, err := keyring.NewRawRSA(testNamespace, "rsa", paddings[(i+1)%len(paddings)], &priv.PublicKey, priv)
+			other, err := keyring.NewRawRSA(testkit.Namespace, "rsa", paddings[(i+1)%len(paddings)], &priv.PublicKey, priv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,11 +56,11 @@ func TestRSAPaddings(t *testing.T) {
 // cannot decrypt; the private key's keyring decrypts what it wrote.
 func TestRSAPublicKeyOnly(t *testing.T) {
 	ctx := context.Background()
-	priv, err := testRSAKey()
+	priv, err := testkit.RSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := keyring.NewRawRSA(testNamespace, "rsa-2048-"+keyring.OAEPSHA256.String(), keyring.OAEPSHA256, &priv.PublicKey, nil)
+	pub, err := keyring.NewRawRSA(testkit.Namespace, "rsa-2048-"+keyring.OAEPSHA256.String(), keyring.OAEPSHA256, &priv.PublicKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +72,11 @@ func TestRSAPublicKeyOnly(t *testing.T) {
 	if _, _, err := c.Decrypt(ctx, ct); !errors.Is(err, envelope.ErrNoDecryptionKey) {
 		t.Fatalf("public-key-only Decrypt: %v, want ErrNoDecryptionKey", err)
 	}
-	full := newClient(t, rsaKeyring(t, keyring.OAEPSHA256))
+	full := newClient(t, testkit.RSAKeyring(t, keyring.OAEPSHA256))
 	if got, _, err := full.Decrypt(ctx, ct); err != nil || string(got) != "to the private key" {
 		t.Fatalf("private key Decrypt: %q, %v", got, err)
 	}
-	if _, err := keyring.NewRawRSA(testNamespace, "rsa", keyring.OAEPSHA256, nil, nil); err == nil {
+	if _, err := keyring.NewRawRSA(testkit.Namespace, "rsa", keyring.OAEPSHA256, nil, nil); err == nil {
 		t.Fatal("RSA keyring without keys accepted")
 	}
 }
@@ -87,15 +88,15 @@ func TestRawAESKeyringParameters(t *testing.T) {
 		keyLen          int
 		ok              bool
 	}{
-		{testNamespace, "k16", 16, true},
-		{testNamespace, "k24", 24, true},
-		{testNamespace, "k32", 32, true},
-		{testNamespace, "k", 0, false},
-		{testNamespace, "k", 15, false},
-		{testNamespace, "k", 33, false},
+		{testkit.Namespace, "k16", 16, true},
+		{testkit.Namespace, "k24", 24, true},
+		{testkit.Namespace, "k32", 32, true},
+		{testkit.Namespace, "k", 0, false},
+		{testkit.Namespace, "k", 15, false},
+		{testkit.Namespace, "k", 33, false},
 		{"aws-kms", "k", 32, false},
 		{"", "k", 32, false},
-		{testNamespace, "", 32, false},
+		{testkit.Namespace, "", 32, false},
 	} {
 		name := fmt.Sprintf("%q/%q/%d", tc.namespace, tc.name, tc.keyLen)
 		kr, err := keyring.NewRawAES(tc.namespace, tc.name, bytes.Repeat([]byte{3}, tc.keyLen))
@@ -120,8 +121,8 @@ func TestRawAESKeyringParameters(t *testing.T) {
 // its children in order and cannot encrypt on its own.
 func TestMultiKeyringDecryptOnly(t *testing.T) {
 	ctx := context.Background()
-	right := aesKeyring(t)
-	wrong, err := keyring.NewRawAES(testNamespace, "aes-256", testWrappingKey(0x13))
+	right := testkit.AESKeyring(t)
+	wrong, err := keyring.NewRawAES(testkit.Namespace, "aes-256", testkit.WrappingKey(0x13))
 	if err != nil {
 		t.Fatal(err)
 	}

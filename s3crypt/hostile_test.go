@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/keyring"
 	"github.com/phicrypt/phicrypt/keyring/kms"
@@ -23,15 +23,7 @@ import (
 )
 
 // countingKeyring counts the OnDecrypt calls that reach its keyring.
-type countingKeyring struct {
-	envelope.Keyring
-	calls atomic.Int64
-}
-
-func (k *countingKeyring) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
-	k.calls.Add(1)
-	return k.Keyring.OnDecrypt(ctx, m, edks)
-}
+type countingKeyring = testkit.CountingKeyring
 
 // putManyEDKs stores as key a version 2 header of suite 0x0478 with n
 // copies of edk and a final empty frame: what anyone who may write to the
@@ -86,7 +78,7 @@ func TestHostileManyEncryptedDataKeys(t *testing.T) {
 	if _, err := c.Open(ctx, getIn(testBucket, "many")); !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys) {
 		t.Fatalf("Open: %.300v, want ErrTooManyEncryptedDataKeys", err)
 	}
-	if n := kr.calls.Load(); n != 0 {
+	if n := kr.Calls.Load(); n != 0 {
 		t.Fatalf("%d keyring calls, want none: the limit is checked as the header is parsed", n)
 	}
 

@@ -1,0 +1,70 @@
+// Package testkit holds the test keyrings and keyring wrappers that the
+// tests of several packages share. Only tests import it; its keys are
+// fixed or generated for tests and protect nothing.
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"sync"
+	"sync/atomic"
+
+	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
+)
+
+// Namespace is the raw keyrings' key namespace.
+const Namespace = "phicrypt-test"
+
+// TB is the part of testing.TB the helpers use.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+// WrappingKey returns a fixed AES-256 wrapping key of 32 bytes b.
+func WrappingKey(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+// RSAKey returns a 2048-bit key generated once per test binary:
+// generation is the slowest step of a suite.
+var RSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
+// AESKeyring returns the raw AES keyring Namespace/"aes-256" of
+// WrappingKey(0x42).
+func AESKeyring(t TB) *keyring.RawAES {
+	t.Helper()
+	kr, err := keyring.NewRawAES(Namespace, "aes-256", WrappingKey(0x42))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// RSAKeyring returns the raw RSA keyring Namespace/"rsa-2048-PADDING" of
+// RSAKey, able to decrypt.
+func RSAKeyring(t TB, padding keyring.RSAPadding) *keyring.RawRSA {
+	t.Helper()
+	priv, err := RSAKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.NewRawRSA(Namespace, "rsa-2048-"+padding.String(), padding, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// CountingKeyring counts the OnDecrypt calls that reach its Keyring.
+type CountingKeyring struct {
+	envelope.Keyring
+	Calls atomic.Int64
+}
+
+// OnDecrypt counts the call and passes it on.
+func (k *CountingKeyring) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
+	k.Calls.Add(1)
+	return k.Keyring.OnDecrypt(ctx, m, edks)
+}
