@@ -6,6 +6,7 @@
 //	s3crypt encrypt --key aes:FILE [flags] SRC DST
 //	s3crypt decrypt --key aes:FILE [flags] SRC DST
 //	s3crypt inspect [--json] SRC
+//	s3crypt scan [--json] [--require-key KEY] [--require-context k=v] SRC
 //	s3crypt verify-log [--audit-key KEY] [--expect-digest FILE|s3://…] FILE
 //	s3crypt demo
 //
@@ -80,6 +81,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(runCommand(cli.Encrypt), runCommand(cli.Decrypt), keygenCommand(), inspectCommand(), verifyLogCommand(), demoCommand())
+	root.AddCommand(scanCommand())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", cli.ErrUsage, err) })
 	return root
 }
@@ -367,6 +369,53 @@ func verifyLogCommand() *cobra.Command {
 	fl.StringVar(&o.S3.EndpointURL, "endpoint-url", "", "S3 endpoint URL")
 	fl.StringVar(&o.Keys.Region, "region", "", "AWS region")
 	fl.StringVar(&o.Keys.Profile, "profile", "", "AWS shared config profile")
+	return cmd
+}
+
+func scanCommand() *cobra.Command {
+	var o cli.ScanOptions
+	var keys, ctxPairs []string
+	var asJSON, quiet bool
+	cmd := &cobra.Command{
+		Use:   "scan [flags] SRC",
+		Short: "Classify each input from its header alone (encrypted, S3 Encryption Client, not encrypted); exit 1 if any is flagged",
+		Args:  usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.RequireContext, err = cli.ParsePairs("require-context", ctxPairs); err != nil {
+				return err
+			}
+			o.RequireKeys, o.Stdin, o.Notices = keys, cmd.InOrStdin(), cmd.ErrOrStderr()
+			out := cmd.OutOrStdout()
+			sum, err := cli.Scan(cmd.Context(), args[0], o, func(r *cli.ScanResult) {
+				switch {
+				case asJSON:
+					b, _ := json.Marshal(r)
+					fmt.Fprintf(out, "%s\n", b)
+				case !quiet || r.Flagged:
+					fmt.Fprintln(out, cli.FormatScanLine(r))
+				}
+			})
+			if sum != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "scan: %d inputs: %d encrypted, %d S3 Encryption Client, %d not encrypted, %d malformed, %d unreadable; %d flagged, %d skipped\n",
+					sum.Inputs, sum.ESDK, sum.S3EC, sum.Plaintext, sum.Malformed, sum.Errors, sum.Flagged, sum.Skipped)
+			}
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&keys, "require-key", nil, "an encrypted input must have a data key wrapped by this key: a KMS key ARN or provider/name (repeatable: any of them)")
+	fl.StringArrayVar(&ctxPairs, "require-context", nil, "pair key=value an encrypted input's context must hold (repeatable)")
+	fl.IntVar(&o.MaxEDKs, "max-encrypted-data-keys", s3crypt.DefaultMaxEncryptedDataKeys, "flag headers with more encrypted data keys as malformed (0: no limit)")
+	fl.IntVar(&o.Concurrency, "concurrency", 16, "inputs read at once")
+	fl.StringArrayVar(&o.Include, "include", nil, "scan only names matching this glob (repeatable; without / it matches base names)")
+	fl.StringArrayVar(&o.Exclude, "exclude", nil, "skip names matching this glob (repeatable)")
+	fl.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symbolic links in a source directory that lead out of it")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object per input")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "print only flagged inputs")
+	fl.StringVar(&o.S3.EndpointURL, "endpoint-url", "", "S3 endpoint URL (https, or http to a loopback address)")
+	fl.StringVar(&o.S3.Region, "region", "", "AWS region")
+	fl.StringVar(&o.S3.Profile, "profile", "", "AWS shared config profile")
 	return cmd
 }
 
