@@ -63,6 +63,29 @@
 // 0: no limit) refuses messages with more data keys as their header is
 // parsed: each would be a key attempt, a KMS call for a KMS key.
 //
+// # Scan
+//
+// Scan (s3crypt scan SRC) classifies every input under a file, directory,
+// "-" or s3:// prefix from its first bytes alone, without any key: an AWS
+// Encryption SDK message (suite, data key providers and names, context
+// keys, frame length), an S3 Encryption Client object (by its x-amz-key or
+// x-amz-key-v2 and x-amz-iv metadata; x-amz-wrap-alg, x-amz-cek-alg and a
+// JSON x-amz-matdesc are shown), or not encrypted (the header does not
+// parse). Nothing is authenticated: a header or metadata says what its
+// writer claimed. --require-key (a KMS key ARN or provider/name;
+// repeatable, any one suffices) and --require-context k=v (repeatable, all
+// must hold) flag encrypted inputs that fail them; for an S3 Encryption
+// Client object the key is x-amz-matdesc's kms_cmk_id and the context is
+// x-amz-matdesc. Inputs not encrypted are always flagged, and the exit
+// status is 1 when anything is flagged, so a pipeline can gate on it.
+//
+// Limits: an S3 object is read with one ranged GET of its first 64 KiB, and
+// one of its first 256 KiB when the header needs more; a local file for at
+// most 256 KiB. A header longer than 256 KiB, or claiming more data keys
+// than --max-encrypted-data-keys (default 10, counted before any key is
+// parsed), is reported "malformed" and flagged. Inputs are read 16 at a
+// time (--concurrency), results printed in listing order.
+//
 // # Audit log
 //
 // --metadata-output appends one JSON object per input and a newline:
