@@ -280,6 +280,8 @@ type Client struct {
 	s3  API
 	enc *envelope.Client
 	opt options
+
+	bufs bufPools // idle part and copy buffers of this Client's Puts
 }
 
 // New returns a Client storing objects through api (an *s3.Client, e.g.

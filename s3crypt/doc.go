@@ -16,7 +16,10 @@
 // so each part can be sealed, uploaded and retried on its own while the
 // next frames are sealed. Parts are uploaded concurrently from a bounded
 // pool of part buffers: memory is (part concurrency+1) × part size
-// whatever the object size. A failed Put aborts its multipart upload, so no object and
+// whatever the object size. A message of known length that fits one part
+// is buffered at its length; one of unknown length in a buffer that
+// doubles from 64 KiB. A Client's later Puts reuse its idle part buffers
+// until the garbage collector frees them. A failed Put aborts its multipart upload, so no object and
 // no parts remain.
 //
 // The object's user metadata (x-amz-meta-*) describes it for tools and

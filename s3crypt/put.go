@@ -43,6 +43,53 @@ const abortTimeout = 30 * time.Second
 // that implements neither io.WriterTo nor is read by the encrypt writer.
 const copyBufferSize = 1 << 20
 
+// firstBufferSize is the buffer a message of unknown length starts in; it
+// doubles as bytes arrive, up to a whole part.
+const firstBufferSize = 64 << 10
+
+// bufPools keeps a Client's idle buffers so that consecutive Puts reuse
+// them instead of allocating and zeroing a part per Put: whole part
+// buffers, one sync.Pool per capacity, and copy buffers. Idle buffers
+// are freed by the garbage collector; a Put still holds at most
+// concurrency+1 part buffers.
+type bufPools struct {
+	parts sync.Map  // int64 capacity → *sync.Pool of *[]byte
+	copy  sync.Pool // *[]byte of copyBufferSize
+}
+
+// part returns an empty buffer of capacity n.
+func (p *bufPools) part(n int64) []byte {
+	if b, ok := p.idlePart(n); ok {
+		return b
+	}
+	return make([]byte, 0, n)
+}
+
+// idlePart returns an empty buffer of capacity n if one is idle.
+func (p *bufPools) idlePart(n int64) ([]byte, bool) {
+	if v, ok := p.parts.Load(n); ok {
+		if b, ok := v.(*sync.Pool).Get().(*[]byte); ok {
+			return (*b)[:0], true
+		}
+	}
+	return nil, false
+}
+
+// putPart keeps b for a later part of its capacity.
+func (p *bufPools) putPart(b []byte) {
+	v, _ := p.parts.LoadOrStore(int64(cap(b)), new(sync.Pool))
+	v.(*sync.Pool).Put(&b)
+}
+
+// copyBuffer returns a buffer of copyBufferSize bytes.
+func (p *bufPools) copyBuffer() *[]byte {
+	if b, ok := p.copy.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, copyBufferSize)
+	return &b
+}
+
 // Put encrypts in.Body into one message under the encryption context ec
 // and stores it as in.Bucket/in.Key, as s3's PutObject would store
 // in.Body. in is the SDK's own input, read as the plaintext's:
@@ -104,6 +151,7 @@ func (c *Client) Put(ctx context.Context, in *s3.PutObjectInput, ec map[string]s
 	u.g, u.gctx = errgroup.WithContext(u.ctx)
 	u.g.SetLimit(o.concurrency)
 	u.progress = progress{fn: o.progress, total: -1}
+	defer u.release()
 
 	ew, err := c.enc.NewEncryptWriter(u.ctx, u, ec, eopts...)
 	if err != nil {
@@ -113,8 +161,12 @@ func (c *Client) Put(ctx context.Context, in *s3.PutObjectInput, ec map[string]s
 	var n int64
 	if wt, ok := r.(io.WriterTo); ok {
 		n, err = wt.WriteTo(ew)
+	} else if size >= 0 && size < copyBufferSize {
+		n, err = io.CopyBuffer(ew, r, make([]byte, max(size, 1))) // r is a LimitReader
 	} else {
-		n, err = io.CopyBuffer(ew, r, make([]byte, copyBufferSize))
+		b := c.bufs.copyBuffer()
+		n, err = io.CopyBuffer(ew, r, *b)
+		c.bufs.copy.Put(b)
 	}
 	if err == nil {
 		err = ew.Close()
@@ -192,6 +244,8 @@ type upload struct {
 	meta    map[string]string
 	first   int64 // length of part 1
 	rest    int64 // length of later parts
+	total   int64 // message length, or -1 if unknown
+	bufSize int64 // capacity of a whole part buffer: max(first, rest)
 
 	free    chan []byte // part buffers to reuse
 	nbufs   int         // part buffers allocated, at most concurrency+1
@@ -223,12 +277,13 @@ func (u *upload) plan(h *envelope.Header, size int64) {
 			}
 		}
 	}
-	u.progress.total = total
+	u.progress.total, u.total = total, total
 	u.first, u.rest = P, P
 	R := int64(h.FrameLength) + stream.RegularOverhead
 	if m := (P + R - 1) / R; m*R <= MaxPartSize {
 		u.first, u.rest = int64(h.Len())+m*R, m*R
 	}
+	u.bufSize = max(u.first, u.rest)
 	u.meta = maps.Clone(u.in.Metadata)
 	if u.meta == nil {
 		u.meta = make(map[string]string, 4)
@@ -264,13 +319,6 @@ func (u *upload) Write(p []byte) (int, error) {
 		if err := u.gctx.Err(); err != nil {
 			return n, u.cause()
 		}
-		if cap(u.cur) < int(u.target()) {
-			b, err := u.buffer()
-			if err != nil {
-				return n, err
-			}
-			u.cur = append(b, u.cur...) // the header, before part 1
-		}
 		room := u.target() - int64(len(u.cur))
 		if room == 0 {
 			if err := u.flush(); err != nil {
@@ -279,6 +327,11 @@ func (u *upload) Write(p []byte) (int, error) {
 			continue
 		}
 		k := int(min(room, int64(len(p))))
+		if need := len(u.cur) + k; need > cap(u.cur) {
+			if err := u.grow(int64(need)); err != nil {
+				return n, err
+			}
+		}
 		u.cur = append(u.cur, p[:k]...)
 		p = p[k:]
 		n += k
@@ -298,6 +351,57 @@ func (u *upload) cause() error {
 	return context.Cause(u.gctx)
 }
 
+// grow gives u.cur a capacity of at least need bytes, need being at most
+// the part's length: a later part, or part 1 of a message longer than one
+// part, gets a whole part buffer; a message of known length that fits one
+// part a buffer of exactly its length; part 1 of a message of unknown
+// length an idle whole part buffer if the Client has one, else a buffer
+// that doubles from firstBufferSize up to a whole part buffer.
+func (u *upload) grow(need int64) error {
+	c := u.bufSize
+	switch {
+	case u.nparts > 0:
+	case u.total >= 0:
+		c = min(u.total, u.bufSize)
+	default:
+		if b, ok := u.c.bufs.idlePart(u.bufSize); ok {
+			u.nbufs++
+			u.cur = append(b, u.cur...)
+			return nil
+		}
+		c = min(max(2*int64(cap(u.cur)), firstBufferSize), u.bufSize)
+	}
+	c = max(c, need)
+	var b []byte
+	if c >= u.bufSize {
+		var err error
+		if b, err = u.buffer(); err != nil {
+			return err
+		}
+	} else {
+		b = make([]byte, 0, c)
+	}
+	u.cur = append(b, u.cur...) // the header or part 1 so far
+	return nil
+}
+
+// release returns the Put's whole part buffers to the Client's pool once
+// no part upload uses them.
+func (u *upload) release() {
+	if int64(cap(u.cur)) == u.bufSize {
+		u.c.bufs.putPart(u.cur)
+	}
+	u.cur = nil
+	for {
+		select {
+		case b := <-u.free:
+			u.c.bufs.putPart(b)
+		default:
+			return
+		}
+	}
+}
+
 // buffer returns an empty part buffer, waiting for one to be free once
 // concurrency+1 are allocated.
 func (u *upload) buffer() ([]byte, error) {
@@ -308,7 +412,7 @@ func (u *upload) buffer() ([]byte, error) {
 	}
 	if u.nbufs <= u.opt.concurrency {
 		u.nbufs++
-		return make([]byte, 0, max(u.first, u.rest)), nil
+		return u.c.bufs.part(u.bufSize), nil
 	}
 	select {
 	case b := <-u.free:
