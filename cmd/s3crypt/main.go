@@ -65,6 +65,7 @@ type runFlags struct {
 	suite, frameSize, maxFrameSize          string
 	concurrency, maxEDKs                    int
 	overwrite, quiet, json, followSymlinks  bool
+	skipExisting                            bool
 	metadata, auditKey, auditHead           string
 	digestEvery                             int
 	endpoint, kmsEndpoint, region, profile  string
@@ -109,6 +110,7 @@ func runCommand(op cli.Op) *cobra.Command {
 	fl.StringArrayVar(&f.include, "include", nil, "process only names matching this glob (repeatable; without / it matches base names)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip names matching this glob (repeatable)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
+	fl.BoolVar(&f.skipExisting, "skip-existing", false, "skip inputs whose output exists and is complete, counted as skipped (resume a run)")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in a source directory that lead out of it (default: skip them)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary unless something failed")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
@@ -166,6 +168,7 @@ func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Optio
 		Include:        f.include,
 		Exclude:        f.exclude,
 		Overwrite:      f.overwrite,
+		SkipExisting:   f.skipExisting,
 		FollowSymlinks: f.followSymlinks,
 		S3:             cli.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
 		Stdin:          cmd.InOrStdin(),

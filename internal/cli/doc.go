@@ -49,6 +49,19 @@
 //   - S3 objects appear only whole: s3crypt.Put aborts its multipart upload
 //     on failure, and plaintext uploads are aborted likewise.
 //
+// # Resuming and sharding
+//
+// --skip-existing skips an input whose output exists and is complete, and
+// counts it as skipped: a local output that exists as a regular file (local
+// outputs only ever appear whole), an S3 object that exists and, on encrypt,
+// carries the phicrypt-format metadata s3crypt.Put writes (and the chosen
+// suite in phicrypt-suite), so a plaintext object under an output's name is
+// still refused as "output exists". A rerun after a crash, even SIGKILL,
+// thus writes each output exactly once. A skipped input writes no audit
+// line (the run that wrote its output did). It excludes --overwrite. On S3
+// the check and the upload are not atomic: two runs writing one prefix at
+// once may both write an output.
+//
 // # Keys
 //
 // --key aes:FILE is a raw AES keyring (16, 24 or 32 raw bytes; s3crypt keygen

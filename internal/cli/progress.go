@@ -49,8 +49,9 @@ func (p *Progress) Start(files int, total int64) {
 // Add records n more input bytes read.
 func (p *Progress) Add(n int64) { p.bytes.Add(n) }
 
-// FileDone records one more input finished.
-func (p *Progress) FileDone() { p.done.Add(1) }
+// FileDone records one more input finished with result ("ok", "failed",
+// "skipped", "interrupted").
+func (p *Progress) FileDone(string) { p.done.Add(1) }
 
 // Stop draws the final state and ends the line.
 func (p *Progress) Stop() {

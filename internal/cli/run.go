@@ -52,6 +52,9 @@ type Options struct {
 	Include       []string
 	Exclude       []string
 	Overwrite     bool
+	// SkipExisting skips, as "skipped", an input whose output exists and
+	// is complete (see sink.complete); it excludes Overwrite.
+	SkipExisting bool
 	// FollowSymlinks follows symbolic links in a source directory that
 	// lead out of it; without it they are skipped with a notice.
 	FollowSymlinks bool
@@ -115,6 +118,9 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	start := time.Now()
 	sum := &Summary{Op: op}
 	o.notes = &notifier{w: o.Notices}
+	if o.SkipExisting && o.Overwrite {
+		return sum, fmt.Errorf("%w: --skip-existing and --overwrite exclude each other", ErrUsage)
+	}
 	jobs, skipped, err := plan(ctx, op, src, dst, &o)
 	if err != nil {
 		return sum, err
@@ -200,16 +206,17 @@ func (r *runner) runJobs(ctx context.Context, jobs []*job, files int, sum *Summa
 }
 
 // process runs j, then appends its record to the audit log (an append
-// failure fails the input) and tells the progress display it is done.
+// failure fails the input; a skipped input writes no line: the run that
+// wrote its output did) and tells the progress display it is done.
 func (r *runner) process(ctx context.Context, j *job) Record {
 	rec := r.do(ctx, j)
-	if r.o.Audit != nil {
+	if r.o.Audit != nil && rec.Result != resultSkipped {
 		if err := r.o.Audit.Append(rec); err != nil {
 			rec.Result, rec.Error = "failed", "audit log: "+err.Error()
 		}
 	}
 	if r.o.Progress != nil {
-		r.o.Progress.FileDone()
+		r.o.Progress.FileDone(rec.Result)
 	}
 	return rec
 }
@@ -219,9 +226,12 @@ func (s *Summary) add(rec Record) {
 	s.Files++
 	s.BytesIn += rec.BytesIn
 	s.BytesOut += rec.BytesOut
-	if rec.Result == "ok" {
+	switch rec.Result {
+	case "ok":
 		s.OK++
-	} else {
+	case resultSkipped:
+		s.Skipped++
+	default:
 		s.Failed++
 		s.Failures = append(s.Failures, Failure{Input: rec.Input, Error: rec.Error})
 	}
@@ -411,12 +421,25 @@ type runner struct {
 	s3err  error
 }
 
+// resultSkipped is the Result of an input skipped by SkipExisting.
+const resultSkipped = "skipped"
+
 // do processes one job and returns its audit record.
 func (r *runner) do(ctx context.Context, j *job) Record {
 	start := time.Now()
 	rec := Record{Op: string(r.op), Input: j.in.name, Output: j.target}
 	var err error
-	if j.err != nil {
+	skip := false
+	if j.err == nil && r.o.SkipExisting {
+		skip, err = j.dst.complete(ctx, j.target, r.op, r.o.Suite)
+	}
+	if skip {
+		rec.Result = resultSkipped
+		return rec
+	}
+	if err != nil {
+		// checking the output failed
+	} else if j.err != nil {
 		err = j.err // refused when planned
 	} else if s3src, ok := j.src.(*s3Source); ok && r.op == Decrypt {
 		err = r.decryptS3(ctx, j, s3src, &rec)
