@@ -66,6 +66,7 @@ type runFlags struct {
 	concurrency, maxEDKs                    int
 	overwrite, quiet, json, followSymlinks  bool
 	skipExisting                            bool
+	shard                                   string
 	metadata, auditKey, auditHead           string
 	digestEvery                             int
 	endpoint, kmsEndpoint, region, profile  string
@@ -111,6 +112,7 @@ func runCommand(op cli.Op) *cobra.Command {
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip names matching this glob (repeatable)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
 	fl.BoolVar(&f.skipExisting, "skip-existing", false, "skip inputs whose output exists and is complete, counted as skipped (resume a run)")
+	fl.StringVar(&f.shard, "shard", "", "process only shard I of N (I/N, 0 ≤ I < N; auto/N: I from $"+cli.ShardEnv+"), inputs split by a hash of their name")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in a source directory that lead out of it (default: skip them)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary unless something failed")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
@@ -179,6 +181,9 @@ func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Optio
 		return o, err
 	}
 	var err error
+	if o.Shard, err = cli.ParseShard(f.shard, os.Getenv); err != nil {
+		return o, err
+	}
 	if o.Audit, err = f.openAudit(cmd, dst, o); err != nil {
 		return o, err
 	}

@@ -62,6 +62,15 @@
 // the check and the upload are not atomic: two runs writing one prefix at
 // once may both write an output.
 //
+// --shard I/N (0 ≤ I < N) keeps the inputs whose name below the source
+// (the relative path or key, before any output name is made) hashes, by
+// FNV-1a 64 mod N, to I; N processes given the same source and N each take
+// a disjoint share and together cover every input exactly once. The others'
+// inputs are not counted, not even as skipped. --shard auto/N takes I from
+// JOB_COMPLETION_INDEX, which a Kubernetes Indexed Job sets in each pod
+// (examples/k8s/indexed-job.yaml); unset, it is a usage error. Combined
+// with --skip-existing, a retried shard resumes where it stopped.
+//
 // # Keys
 //
 // --key aes:FILE is a raw AES keyring (16, 24 or 32 raw bytes; s3crypt keygen

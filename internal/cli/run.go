@@ -55,6 +55,9 @@ type Options struct {
 	// SkipExisting skips, as "skipped", an input whose output exists and
 	// is complete (see sink.complete); it excludes Overwrite.
 	SkipExisting bool
+	// Shard keeps only the shard's inputs (by name); the others are not
+	// counted at all, being another process's.
+	Shard Shard
 	// FollowSymlinks follows symbolic links in a source directory that
 	// lead out of it; without it they are skipped with a notice.
 	FollowSymlinks bool
@@ -289,7 +292,10 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 	if !single && dl.kind == locStdio {
 		return nil, 0, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
 	}
-	return mapJobs(op, items, single, s, d, dl.kind == locLocal), skipped, nil
+	// Sharded after mapping, so that inputs sharing an output fail in
+	// whichever shards hold them.
+	jobs := mapJobs(op, items, single, s, d, dl.kind == locLocal)
+	return slices.DeleteFunc(jobs, func(j *job) bool { return !o.Shard.has(j.in.rel) }), skipped, nil
 }
 
 // inputFilter is which names below src a run keeps: those the
