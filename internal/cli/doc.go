@@ -71,6 +71,17 @@
 // (examples/k8s/indexed-job.yaml); unset, it is a usage error. Combined
 // with --skip-existing, a retried shard resumes where it stopped.
 //
+// # Progress
+//
+// --progress auto (the default) draws a bar on stderr when it is a
+// terminal and otherwise, so that logs and pipelines see progress too,
+// writes a plain line every --progress-interval (default 10s):
+//
+//	s3crypt: progress: 120/500 inputs done (1 failed, 3 skipped), 1.2 GiB / 4.0 GiB read, 35.1 MiB/s, 40s elapsed
+//
+// (the counts and sizes after "/" only when known). --progress bar, lines
+// or none choose; --quiet means none unless --progress names a display.
+//
 // # Keys
 //
 // --key aes:FILE is a raw AES keyring (16, 24 or 32 raw bytes; s3crypt keygen

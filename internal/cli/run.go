@@ -140,6 +140,7 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	workers, files := concurrency(o.Concurrency)
 	r := &runner{op: op, o: &o, client: client, workers: workers}
 	if o.Progress != nil {
+		o.Progress.Skipped(skipped)
 		o.Progress.Start(len(jobs), totalSize(jobs))
 		defer o.Progress.Stop()
 	}
