@@ -438,16 +438,14 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	var err error
 	skip := false
 	if j.err == nil && r.o.SkipExisting {
-		skip, err = j.dst.complete(ctx, j.target, r.op, r.o.Suite)
+		skip, j.err = j.dst.complete(ctx, j.target, r.op, r.o.Suite)
 	}
 	if skip {
 		rec.Result = resultSkipped
 		return rec
 	}
-	if err != nil {
-		// checking the output failed
-	} else if j.err != nil {
-		err = j.err // refused when planned
+	if j.err != nil {
+		err = j.err // refused when planned, or its output could not be checked
 	} else if s3src, ok := j.src.(*s3Source); ok && r.op == Decrypt {
 		err = r.decryptS3(ctx, j, s3src, &rec)
 	} else if in, oerr := j.src.open(ctx, j.in); oerr != nil {
