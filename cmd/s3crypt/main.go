@@ -66,6 +66,9 @@ type runFlags struct {
 	suite, frameSize, maxFrameSize          string
 	concurrency, maxEDKs                    int
 	overwrite, quiet, json, followSymlinks  bool
+	skipExisting                            bool
+	shard, progress                         string
+	progressEvery                           time.Duration
 	metadata, auditKey, auditHead           string
 	digestEvery                             int
 	endpoint, kmsEndpoint, region, profile  string
@@ -111,8 +114,12 @@ func runCommand(op cli.Op) *cobra.Command {
 	fl.StringArrayVar(&f.include, "include", nil, "process only names matching this glob (repeatable; without / it matches base names)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip names matching this glob (repeatable)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
+	fl.BoolVar(&f.skipExisting, "skip-existing", false, "skip inputs whose output exists and is complete, counted as skipped (resume a run)")
+	fl.StringVar(&f.shard, "shard", "", "process only shard I of N (I/N, 0 ≤ I < N; auto/N: I from $"+cli.ShardEnv+"), inputs split by a hash of their name")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in a source directory that lead out of it (default: skip them)")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary unless something failed")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress (unless --progress names one) and no summary unless something failed")
+	fl.StringVar(&f.progress, "progress", "auto", "progress on stderr: bar, lines (plain, every --progress-interval), none, or auto (bar on a terminal, else lines)")
+	fl.DurationVar(&f.progressEvery, "progress-interval", 10*time.Second, "with --progress lines: time between lines")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	fl.StringVar(&f.metadata, "metadata-output", "", "append one hash-chained JSON audit line per input to FILE, or - for stdout")
 	fl.StringVar(&f.auditKey, "audit-key", "", "sign digests of the audit log: kms-hmac:KEY, kms-sign:KEY, hmac:FILE or ed25519:FILE")
@@ -155,8 +162,8 @@ func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
 	return err
 }
 
-// options maps the flags onto cli.Options: every value parsed first, then
-// the audit log (if any) opened, then a progress bar chosen.
+// options maps the flags onto cli.Options: every value parsed and the
+// progress display chosen first, then the audit log (if any) opened.
 func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Options, error) {
 	o := cli.Options{
 		Keys: cli.KeyOptions{
@@ -168,6 +175,7 @@ func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Optio
 		Include:        f.include,
 		Exclude:        f.exclude,
 		Overwrite:      f.overwrite,
+		SkipExisting:   f.skipExisting,
 		FollowSymlinks: f.followSymlinks,
 		S3:             cli.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
 		Stdin:          cmd.InOrStdin(),
@@ -178,14 +186,42 @@ func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Optio
 		return o, err
 	}
 	var err error
-	if o.Audit, err = f.openAudit(cmd, dst, o); err != nil {
+	if o.Shard, err = cli.ParseShard(f.shard, os.Getenv); err != nil {
 		return o, err
 	}
-	stderr := cmd.ErrOrStderr()
-	if file, ok := stderr.(*os.File); ok && !f.quiet && term.IsTerminal(int(file.Fd())) {
-		o.Progress = cli.NewProgress(stderr)
+	if o.Progress, err = f.newProgress(cmd.ErrOrStderr()); err != nil {
+		return o, err
 	}
-	return o, nil
+	o.Audit, err = f.openAudit(cmd, dst, o)
+	return o, err
+}
+
+// newProgress makes the --progress display on stderr, or nil for none.
+func (f *runFlags) newProgress(stderr io.Writer) (*cli.Progress, error) {
+	if f.progressEvery <= 0 {
+		return nil, fmt.Errorf("%w: --progress-interval %s: want a positive duration", cli.ErrUsage, f.progressEvery)
+	}
+	mode := f.progress
+	if mode == "auto" {
+		file, ok := stderr.(*os.File)
+		switch {
+		case f.quiet:
+			mode = "none"
+		case ok && term.IsTerminal(int(file.Fd())):
+			mode = "bar"
+		default:
+			mode = "lines"
+		}
+	}
+	switch mode {
+	case "bar":
+		return cli.NewProgress(stderr), nil
+	case "lines":
+		return cli.NewProgressLines(stderr, f.progressEvery), nil
+	case "none":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w: --progress %s: want auto, bar, lines or none", cli.ErrUsage, cli.Quote(f.progress))
 }
 
 // parseValues parses the context pairs and the op's suite and frame sizes

@@ -321,7 +321,7 @@ func TestProgressLine(t *testing.T) {
 	p := NewProgress(io.Discard)
 	p.files, p.total = 2, 4<<20
 	p.Add(1 << 20)
-	p.FileDone()
+	p.FileDone("ok")
 	got := p.line(time.Second)
 	want := "[######..................] 1/2 files  1.0 MiB / 4.0 MiB  1.0 MiB/s  ETA 3s"
 	if got != want {

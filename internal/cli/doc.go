@@ -49,6 +49,39 @@
 //   - S3 objects appear only whole: s3crypt.Put aborts its multipart upload
 //     on failure, and plaintext uploads are aborted likewise.
 //
+// # Resuming and sharding
+//
+// --skip-existing skips an input whose output exists and is complete, and
+// counts it as skipped: a local output that exists as a regular file (local
+// outputs only ever appear whole), an S3 object that exists and, on encrypt,
+// carries the phicrypt-format metadata s3crypt.Put writes (and the chosen
+// suite in phicrypt-suite), so a plaintext object under an output's name is
+// still refused as "output exists". A rerun after a crash, even SIGKILL,
+// thus writes each output exactly once. A skipped input writes no audit
+// line (the run that wrote its output did). It excludes --overwrite. On S3
+// the check and the upload are not atomic: two runs writing one prefix at
+// once may both write an output.
+//
+// --shard I/N (0 ≤ I < N) keeps the inputs whose name below the source
+// (the relative path or key, before any output name is made) hashes, by
+// FNV-1a 64 mod N, to I; N processes given the same source and N each take
+// a disjoint share and together cover every input exactly once. The others'
+// inputs are not counted, not even as skipped. --shard auto/N takes I from
+// JOB_COMPLETION_INDEX, which a Kubernetes Indexed Job sets in each pod
+// (examples/k8s/indexed-job.yaml); unset, it is a usage error. Combined
+// with --skip-existing, a retried shard resumes where it stopped.
+//
+// # Progress
+//
+// --progress auto (the default) draws a bar on stderr when it is a
+// terminal and otherwise, so that logs and pipelines see progress too,
+// writes a plain line every --progress-interval (default 10s):
+//
+//	s3crypt: progress: 120/500 inputs done (1 failed, 3 skipped), 1.2 GiB / 4.0 GiB read, 35.1 MiB/s, 40s elapsed
+//
+// (the counts and sizes after "/" only when known). --progress bar, lines
+// or none choose; --quiet means none unless --progress names a display.
+//
 // # Keys
 //
 // --key aes:FILE is a raw AES keyring (16, 24 or 32 raw bytes; s3crypt keygen

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/phicrypt/phicrypt/envelope"
 )
 
 // EncSuffix is added to a name on encrypt and removed on decrypt.
@@ -100,6 +102,10 @@ type sink interface {
 	// (ErrUnsafeName).
 	target(rel string, single bool) (name, below string, err error)
 	create(ctx context.Context, name, below string, in item, overwrite bool) (output, error)
+	// complete reports whether the output named name exists and is whole,
+	// for --skip-existing: an op's output that a rerun need not write.
+	// suite, if not 0, is the suite an encrypted output must use.
+	complete(ctx context.Context, name string, op Op, suite envelope.SuiteID) (bool, error)
 }
 
 // ErrUnsafeName reports an input whose name is no plain relative path
@@ -291,6 +297,19 @@ func (s *localSink) target(rel string, single bool) (string, string, error) {
 	return filepath.Join(s.path, below), below, nil
 }
 
+// complete reports whether a regular file exists at name: local outputs
+// appear only whole (linked or renamed into place after fsync).
+func (s *localSink) complete(_ context.Context, name string, _ Op, _ envelope.SuiteID) (bool, error) {
+	fi, err := os.Lstat(name)
+	switch {
+	case err == nil:
+		return fi.Mode().IsRegular(), nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, err
+}
+
 // open creates the root directory and opens it, once.
 func (s *localSink) open() (*os.Root, error) {
 	s.once.Do(func() {
@@ -343,6 +362,11 @@ type stdoutSink struct {
 }
 
 func (stdoutSink) target(string, bool) (string, string, error) { return "-", "", nil }
+
+// complete is false: what stdout received before cannot be known.
+func (stdoutSink) complete(context.Context, string, Op, envelope.SuiteID) (bool, error) {
+	return false, nil
+}
 
 func (s stdoutSink) create(context.Context, string, string, item, bool) (output, error) {
 	if !s.spool {

@@ -9,15 +9,20 @@ import (
 	"time"
 )
 
-// Progress draws a one-line progress bar (files done, bytes, rate, ETA) on
-// a terminal. Only the caller decides whether there is one: a nil
-// *Progress is never drawn.
+// Progress reports a run's progress on w: as a one-line bar (files done,
+// bytes, rate, ETA) redrawn four times a second on a terminal, or, for logs
+// and pipelines, as a plain line every interval. Only the caller decides
+// which: a nil *Progress reports nothing.
 type Progress struct {
 	w          io.Writer
-	files      int
-	total      int64
+	lines      bool          // plain lines, not a bar
+	every      time.Duration // between draws
+	files      int           // inputs in the run; < 0 when not known
+	total      int64         // their bytes; 0 when not known
 	bytes      atomic.Int64
 	done       atomic.Int64
+	failed     atomic.Int64
+	skipped    atomic.Int64
 	start      time.Time
 	stop       chan struct{}
 	wg         sync.WaitGroup
@@ -25,15 +30,21 @@ type Progress struct {
 }
 
 // NewProgress returns a progress bar drawn on w (the terminal's stderr).
-func NewProgress(w io.Writer) *Progress { return &Progress{w: w} }
+func NewProgress(w io.Writer) *Progress { return &Progress{w: w, every: 250 * time.Millisecond} }
 
-// Start begins drawing, four times a second, for files inputs of total
-// bytes (0 when unknown).
+// NewProgressLines returns a display that writes one plain line to w every
+// interval (at least 100 ms): counts, bytes, rate and, when known, totals.
+func NewProgressLines(w io.Writer, every time.Duration) *Progress {
+	return &Progress{w: w, lines: true, every: max(every, 100*time.Millisecond)}
+}
+
+// Start begins drawing for files inputs (< 0 when not known) of total
+// bytes (0 when not known).
 func (p *Progress) Start(files int, total int64) {
 	p.files, p.total, p.start = files, total, time.Now()
 	p.stop = make(chan struct{})
 	p.wg.Go(func() {
-		t := time.NewTicker(250 * time.Millisecond)
+		t := time.NewTicker(p.every)
 		defer t.Stop()
 		for {
 			select {
@@ -49,18 +60,38 @@ func (p *Progress) Start(files int, total int64) {
 // Add records n more input bytes read.
 func (p *Progress) Add(n int64) { p.bytes.Add(n) }
 
-// FileDone records one more input finished.
-func (p *Progress) FileDone() { p.done.Add(1) }
+// FileDone records one more input finished with result ("ok", "failed",
+// "skipped", "interrupted").
+func (p *Progress) FileDone(result string) {
+	p.done.Add(1)
+	switch result {
+	case "ok":
+	case resultSkipped:
+		p.skipped.Add(1)
+	default:
+		p.failed.Add(1)
+	}
+}
 
-// Stop draws the final state and ends the line.
+// Skipped records n inputs skipped before the run started (filtered out).
+func (p *Progress) Skipped(n int) { p.skipped.Add(int64(n)) }
+
+// Stop stops drawing; a bar is drawn a last time and its line ended (the
+// summary follows plain lines).
 func (p *Progress) Stop() {
 	close(p.stop)
 	p.wg.Wait()
-	p.draw()
-	fmt.Fprintln(p.w)
+	if !p.lines {
+		p.draw()
+		fmt.Fprintln(p.w)
+	}
 }
 
 func (p *Progress) draw() {
+	if p.lines {
+		fmt.Fprintln(p.w, p.plain(time.Since(p.start)))
+		return
+	}
 	line := p.line(time.Since(p.start))
 	pad := max(p.lastLength-len(line), 0)
 	p.lastLength = len(line)
@@ -93,6 +124,26 @@ func (p *Progress) line(elapsed time.Duration) string {
 	}
 	return fmt.Sprintf("[%s] %d/%d files  %s%s  %s/s  ETA %s",
 		bar, p.done.Load(), p.files, FormatBytes(b), total, FormatBytes(int64(rate)), eta)
+}
+
+// plain renders a progress line for logs after elapsed time.
+func (p *Progress) plain(elapsed time.Duration) string {
+	b := p.bytes.Load()
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "s3crypt: progress: %d", p.done.Load())
+	if p.files >= 0 {
+		fmt.Fprintf(&sb, "/%d", p.files)
+	}
+	fmt.Fprintf(&sb, " inputs done (%d failed, %d skipped), %s", p.failed.Load(), p.skipped.Load(), FormatBytes(b))
+	if p.total > 0 {
+		fmt.Fprintf(&sb, " / %s", FormatBytes(p.total))
+	}
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(b) / s
+	}
+	fmt.Fprintf(&sb, " read, %s/s, %s elapsed", FormatBytes(int64(rate)), elapsed.Round(time.Second))
+	return sb.String()
 }
 
 // FormatBytes renders n with a binary unit: "512 B", "1.5 MiB".

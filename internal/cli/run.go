@@ -52,6 +52,12 @@ type Options struct {
 	Include       []string
 	Exclude       []string
 	Overwrite     bool
+	// SkipExisting skips, as "skipped", an input whose output exists and
+	// is complete (see sink.complete); it excludes Overwrite.
+	SkipExisting bool
+	// Shard keeps only the shard's inputs (by name); the others are not
+	// counted at all, being another process's.
+	Shard Shard
 	// FollowSymlinks follows symbolic links in a source directory that
 	// lead out of it; without it they are skipped with a notice.
 	FollowSymlinks bool
@@ -115,6 +121,9 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	start := time.Now()
 	sum := &Summary{Op: op}
 	o.notes = &notifier{w: o.Notices}
+	if o.SkipExisting && o.Overwrite {
+		return sum, fmt.Errorf("%w: --skip-existing and --overwrite exclude each other", ErrUsage)
+	}
 	jobs, skipped, err := plan(ctx, op, src, dst, &o)
 	if err != nil {
 		return sum, err
@@ -131,6 +140,7 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	workers, files := concurrency(o.Concurrency)
 	r := &runner{op: op, o: &o, client: client, workers: workers}
 	if o.Progress != nil {
+		o.Progress.Skipped(skipped)
 		o.Progress.Start(len(jobs), totalSize(jobs))
 		defer o.Progress.Stop()
 	}
@@ -200,16 +210,17 @@ func (r *runner) runJobs(ctx context.Context, jobs []*job, files int, sum *Summa
 }
 
 // process runs j, then appends its record to the audit log (an append
-// failure fails the input) and tells the progress display it is done.
+// failure fails the input; a skipped input writes no line: the run that
+// wrote its output did) and tells the progress display it is done.
 func (r *runner) process(ctx context.Context, j *job) Record {
 	rec := r.do(ctx, j)
-	if r.o.Audit != nil {
+	if r.o.Audit != nil && rec.Result != resultSkipped {
 		if err := r.o.Audit.Append(rec); err != nil {
 			rec.Result, rec.Error = "failed", "audit log: "+err.Error()
 		}
 	}
 	if r.o.Progress != nil {
-		r.o.Progress.FileDone()
+		r.o.Progress.FileDone(rec.Result)
 	}
 	return rec
 }
@@ -219,9 +230,12 @@ func (s *Summary) add(rec Record) {
 	s.Files++
 	s.BytesIn += rec.BytesIn
 	s.BytesOut += rec.BytesOut
-	if rec.Result == "ok" {
+	switch rec.Result {
+	case "ok":
 		s.OK++
-	} else {
+	case resultSkipped:
+		s.Skipped++
+	default:
 		s.Failed++
 		s.Failures = append(s.Failures, Failure{Input: rec.Input, Error: rec.Error})
 	}
@@ -279,7 +293,10 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 	if !single && dl.kind == locStdio {
 		return nil, 0, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
 	}
-	return mapJobs(op, items, single, s, d, dl.kind == locLocal), skipped, nil
+	// Sharded after mapping, so that inputs sharing an output fail in
+	// whichever shards hold them.
+	jobs := mapJobs(op, items, single, s, d, dl.kind == locLocal)
+	return slices.DeleteFunc(jobs, func(j *job) bool { return !o.Shard.has(j.in.rel) }), skipped, nil
 }
 
 // inputFilter is which names below src a run keeps: those the
@@ -411,13 +428,24 @@ type runner struct {
 	s3err  error
 }
 
+// resultSkipped is the Result of an input skipped by SkipExisting.
+const resultSkipped = "skipped"
+
 // do processes one job and returns its audit record.
 func (r *runner) do(ctx context.Context, j *job) Record {
 	start := time.Now()
 	rec := Record{Op: string(r.op), Input: j.in.name, Output: j.target}
 	var err error
+	skip := false
+	if j.err == nil && r.o.SkipExisting {
+		skip, j.err = j.dst.complete(ctx, j.target, r.op, r.o.Suite)
+	}
+	if skip {
+		rec.Result = resultSkipped
+		return rec
+	}
 	if j.err != nil {
-		err = j.err // refused when planned
+		err = j.err // refused when planned, or its output could not be checked
 	} else if s3src, ok := j.src.(*s3Source); ok && r.op == Decrypt {
 		err = r.decryptS3(ctx, j, s3src, &rec)
 	} else if in, oerr := j.src.open(ctx, j.in); oerr != nil {

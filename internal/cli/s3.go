@@ -69,18 +69,24 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 	return o.s3, nil
 }
 
-// s3Exists reports whether bucket/key exists.
+// exists reports whether bucket/key exists.
 func (c *s3Conn) exists(ctx context.Context, bucket, key string) (bool, error) {
-	_, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	_, ok, err := c.head(ctx, bucket, key)
+	return ok, err
+}
+
+// head returns bucket/key's user metadata and whether it exists.
+func (c *s3Conn) head(ctx context.Context, bucket, key string) (map[string]string, bool, error) {
+	out, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err == nil {
-		return true, nil
+		return out.Metadata, true, nil
 	}
 	var nf *types.NotFound
 	var nk *types.NoSuchKey
 	if errors.As(err, &nf) || errors.As(err, &nk) {
-		return false, nil
+		return nil, false, nil
 	}
-	return false, err
+	return nil, false, err
 }
 
 // --- source ---
@@ -179,6 +185,22 @@ func (s *s3Sink) target(rel string, single bool) (string, string, error) {
 
 func (s *s3Sink) key(target string) string {
 	return strings.TrimPrefix(target, "s3://"+s.loc.bucket+"/")
+}
+
+// complete reports whether the object at target exists and, on encrypt,
+// carries the metadata s3crypt.Put writes with a message (suite too, when
+// given): S3 objects appear only whole, and a plaintext object of the same
+// name is not mistaken for a finished output. The metadata is not
+// authenticated: it marks an object as written by a run, nothing more.
+func (s *s3Sink) complete(ctx context.Context, target string, op Op, suite envelope.SuiteID) (bool, error) {
+	meta, ok, err := s.c.head(ctx, s.loc.bucket, s.key(target))
+	if err != nil || !ok || op != Encrypt {
+		return ok, err
+	}
+	if !strings.HasPrefix(meta[s3crypt.MetaFormat], "aws-esdk-v") {
+		return false, nil
+	}
+	return suite == 0 || meta[s3crypt.MetaSuite] == suite.String(), nil
 }
 
 // checkTarget refuses an existing object unless overwrite. S3 has no
