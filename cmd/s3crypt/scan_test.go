@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phicrypt/phicrypt/internal/testkit"
+
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -101,7 +103,7 @@ func TestScanLocalTree(t *testing.T) {
 // the limit is flagged malformed unless the limit is raised.
 func TestHostileScanEncryptedDataKeys(t *testing.T) {
 	dir := t.TempDir()
-	edkFile(t, filepath.Join(dir, "many.enc"), 11, func(int) string { return "k.key" })
+	writeFile(t, filepath.Join(dir, "many.enc"), testkit.EDKHeader(11, func(int) string { return "k.key" }))
 	r := run(t, dir, nil, nil, "scan", "many.enc")
 	if r.code != 1 || !strings.Contains(r.stdout, "FLAGGED  malformed") || !strings.Contains(r.stdout, "11 encrypted data keys, over the limit of 10") {
 		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -12,26 +11,9 @@ import (
 	"testing"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/keyring"
 )
-
-// scanHeader is a v2 header of n data keys wrapped by phicrypt/name(i),
-// and nothing after it.
-func scanHeader(n int, name func(i int) string) []byte {
-	b := []byte{2, 0x04, 0x78}
-	b = append(b, make([]byte, 32)...)
-	b = append(b, 0, 0)
-	b = binary.BigEndian.AppendUint16(b, uint16(n))
-	for i := range n {
-		b = append(b, 0, 8)
-		b = append(b, "phicrypt"...)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(name(i))))
-		b = append(b, name(i)...)
-		b = append(b, 0, 1, 9)
-	}
-	b = append(b, 2, 0, 0, 16, 0)
-	return append(b, make([]byte, 32+16)...)
-}
 
 func scanTree(t *testing.T, dir string, o ScanOptions) (map[string]*ScanResult, *ScanSummary, error) {
 	t.Helper()
@@ -112,7 +94,7 @@ func TestScanLocal(t *testing.T) {
 // TestHostileScanManyEncryptedDataKeys: a header claiming more data keys
 // than the limit is reported malformed, from its count alone.
 func TestHostileScanManyEncryptedDataKeys(t *testing.T) {
-	p := scanHeader(11, func(int) string { return "k1" })
+	p := testkit.EDKHeader(11, func(int) string { return "k1" })
 	r := &ScanResult{}
 	classify(r, p, true, nil, &ScanOptions{MaxEDKs: 10})
 	if r.Kind != KindMalformed || !r.Flagged || !strings.Contains(r.Reasons[0], "11 encrypted data keys") {
@@ -130,7 +112,7 @@ func TestHostileScanManyEncryptedDataKeys(t *testing.T) {
 // malformed after reading at most scanMaxHeader+1 bytes.
 func TestHostileScanLongHeader(t *testing.T) {
 	dir := t.TempDir()
-	h := scanHeader(2000, func(int) string { return strings.Repeat("n", 200) })
+	h := testkit.EDKHeader(2000, func(int) string { return strings.Repeat("n", 200) })
 	if len(h) <= scanMaxHeader {
 		t.Fatalf("header of %d bytes is not over the bound", len(h))
 	}

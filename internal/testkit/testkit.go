@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 
@@ -67,4 +68,24 @@ type CountingKeyring struct {
 func (k *CountingKeyring) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
 	k.Calls.Add(1)
 	return k.Keyring.OnDecrypt(ctx, m, edks)
+}
+
+// EDKHeader returns the bytes of a version 2, suite 0x0478 message header
+// whose n data keys are wrapped, by name, by the raw keys "phicrypt"/name(i)
+// (names are public in every header: making one needs no key), with a zero
+// commitment and tag and nothing after it.
+func EDKHeader(n int, name func(i int) string) []byte {
+	b := []byte{2, 0x04, 0x78}
+	b = append(b, make([]byte, 32)...) // message ID
+	b = append(b, 0, 0)                // empty context
+	b = binary.BigEndian.AppendUint16(b, uint16(n))
+	for i := range n {
+		b = append(b, 0, 8)
+		b = append(b, "phicrypt"...)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(name(i))))
+		b = append(b, name(i)...)
+		b = append(b, 0, 1, 9)
+	}
+	b = append(b, 2, 0, 0, 16, 0)            // framed, 4096-byte frames
+	return append(b, make([]byte, 32+16)...) // commit key, auth tag
 }
