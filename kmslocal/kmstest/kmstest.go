@@ -49,7 +49,9 @@ type Call struct {
 }
 
 // Env is a KMS client and the kmslocal behind it. For an in-process
-// server it records every request and every data key a response released.
+// server it records every request and every data key a response released;
+// for a process, the requests of its own client, which other tests'
+// calls to the shared server cannot disturb.
 type Env struct {
 	Client   *kms.Client
 	Endpoint string
@@ -85,7 +87,8 @@ func Serve(t TB, s *kmslocal.Server) *Env {
 }
 
 // Process returns an Env for the kmslocal process at $PHICRYPT_KMS_ENDPOINT,
-// which records nothing, and skips the test when it is not set.
+// recording the requests its own client sends (not the data keys), and
+// skips the test when it is not set.
 func Process(t TB) *Env {
 	t.Helper()
 	u := os.Getenv(EndpointEnv)
@@ -93,7 +96,7 @@ func Process(t TB) *Env {
 		t.Skip("set " + EndpointEnv + " to a kmslocal process URL (bash scripts/test.sh starts one)")
 	}
 	e := &Env{}
-	e.init(u, kmslocal.DefaultRegion, http.DefaultClient)
+	e.init(u, kmslocal.DefaultRegion, &http.Client{Transport: recordSent{e, http.DefaultTransport}})
 	return e
 }
 
@@ -120,28 +123,43 @@ func (e *Env) init(url, region string, hc *http.Client) {
 // maxRecorded bounds the part of a request body record reads to parse.
 const maxRecorded = 64 << 10
 
+// readHead reads the first maxRecorded bytes of a request body and
+// returns them with a body that yields the whole body again, so the server
+// sees the request as the client made it (its body limit included).
+func readHead(body io.ReadCloser) ([]byte, io.ReadCloser, error) {
+	head, err := io.ReadAll(io.LimitReader(body, maxRecorded))
+	if err != nil {
+		return nil, nil, err
+	}
+	return head, struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), body), body}, nil
+}
+
+// parseCall describes the request of X-Amz-Target target whose body
+// begins with head; a non-JSON or longer body gives empty fields.
+func parseCall(target string, head []byte) Call {
+	var in struct {
+		KeyID             string `json:"KeyId"`
+		EncryptionContext map[string]string
+		GrantTokens       []string
+	}
+	json.Unmarshal(head, &in)
+	return Call{Op: strings.TrimPrefix(target, "TrentService."), KeyID: in.KeyID, EC: in.EncryptionContext, GrantTokens: in.GrantTokens}
+}
+
 // record notes each request and the data key of its response, passing
 // both through unchanged.
 func (e *Env) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The first maxRecorded bytes are parsed; the server reads the rest
-		// as sent, so its body limit sees the request as the client made it.
-		head, err := io.ReadAll(io.LimitReader(r.Body, maxRecorded))
+		head, body, err := readHead(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
-		var in struct {
-			KeyID             string `json:"KeyId"`
-			EncryptionContext map[string]string
-			GrantTokens       []string
-		}
-		json.Unmarshal(head, &in) // a non-JSON or longer request is recorded with empty fields
-		c := Call{Op: strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService."), KeyID: in.KeyID, EC: in.EncryptionContext, GrantTokens: in.GrantTokens}
+		r.Body = body
+		c := parseCall(r.Header.Get("X-Amz-Target"), head)
 
 		rec := &teeWriter{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
@@ -157,6 +175,28 @@ func (e *Env) record(next http.Handler) http.Handler {
 	})
 }
 
+// recordSent notes each KMS request this Env's client sends to a process,
+// whose server other tests share.
+type recordSent struct {
+	e    *Env
+	next http.RoundTripper
+}
+
+func (rs recordSent) RoundTrip(r *http.Request) (*http.Response, error) {
+	if target := r.Header.Get("X-Amz-Target"); target != "" && r.Body != nil {
+		head, body, err := readHead(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r = r.Clone(r.Context()) // a RoundTripper leaves the caller's request as it is
+		r.Body = body
+		rs.e.mu.Lock()
+		rs.e.calls = append(rs.e.calls, parseCall(target, head))
+		rs.e.mu.Unlock()
+	}
+	return rs.next.RoundTrip(r)
+}
+
 // teeWriter keeps a copy of the response body.
 type teeWriter struct {
 	http.ResponseWriter
@@ -168,8 +208,8 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 	return t.ResponseWriter.Write(p)
 }
 
-// TakeCalls returns the requests recorded since the last TakeCalls (none
-// for a process).
+// TakeCalls returns the requests recorded since the last TakeCalls (for a
+// process, those of this Env's client only).
 func (e *Env) TakeCalls() []Call {
 	e.mu.Lock()
 	defer e.mu.Unlock()
