@@ -33,6 +33,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/phicrypt/phicrypt/batch"
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/internal/cli"
 	"github.com/phicrypt/phicrypt/s3crypt"
@@ -43,7 +44,7 @@ func main() {
 	cmd, err := newRoot().ExecuteContextC(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "s3crypt %s: %s\n", cmd.Name(), cli.Printable(err.Error()))
+		fmt.Fprintf(os.Stderr, "s3crypt %s: %s\n", cmd.Name(), batch.Printable(err.Error()))
 	}
 	os.Exit(exitCode(err))
 }
@@ -52,9 +53,9 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, cli.ErrInterrupted), errors.Is(err, context.Canceled):
+	case errors.Is(err, batch.ErrInterrupted), errors.Is(err, context.Canceled):
 		return 130
-	case errors.Is(err, cli.ErrUsage):
+	case errors.Is(err, batch.ErrUsage):
 		return 2
 	}
 	return 1
@@ -83,13 +84,13 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCommand(cli.Encrypt), runCommand(cli.Decrypt), keygenCommand(), inspectCommand(), verifyLogCommand(), demoCommand())
+	root.AddCommand(runCommand(batch.Encrypt), runCommand(batch.Decrypt), keygenCommand(), inspectCommand(), verifyLogCommand(), demoCommand())
 	root.AddCommand(scanCommand())
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", cli.ErrUsage, err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", batch.ErrUsage, err) })
 	return root
 }
 
-func runCommand(op cli.Op) *cobra.Command {
+func runCommand(op batch.Op) *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
 		Use:   string(op) + " [flags] SRC DST",
@@ -101,7 +102,7 @@ func runCommand(op cli.Op) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.keys, "key", nil, "key: aes:FILE, rsa:FILE.pem, arn:aws:kms:…, alias/NAME (repeatable; the first makes the data key)")
-	if op == cli.Encrypt {
+	if op == batch.Encrypt {
 		fl.StringArrayVar(&f.context, "context", nil, "encryption context pair key=value (repeatable; not secret: KMS logs it)")
 		fl.StringVar(&f.suite, "suite", "0x0578", "algorithm suite: 0x0578 (signed) or 0x0478 (unsigned)")
 		fl.StringVar(&f.frameSize, "frame-size", "64KiB", "plaintext bytes per frame")
@@ -115,7 +116,7 @@ func runCommand(op cli.Op) *cobra.Command {
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip names matching this glob (repeatable)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
 	fl.BoolVar(&f.skipExisting, "skip-existing", false, "skip inputs whose output exists and is complete, counted as skipped (resume a run)")
-	fl.StringVar(&f.shard, "shard", "", "process only shard I of N (I/N, 0 ≤ I < N; auto/N: I from $"+cli.ShardEnv+"), inputs split by a hash of their name")
+	fl.StringVar(&f.shard, "shard", "", "process only shard I of N (I/N, 0 ≤ I < N; auto/N: I from $"+batch.ShardEnv+"), inputs split by a hash of their name")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in a source directory that lead out of it (default: skip them)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress (unless --progress names one) and no summary unless something failed")
 	fl.StringVar(&f.progress, "progress", "auto", "progress on stderr: bar, lines (plain, every --progress-interval), none, or auto (bar on a terminal, else lines)")
@@ -138,18 +139,18 @@ func runCommand(op cli.Op) *cobra.Command {
 func usageArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return fmt.Errorf("%w: s3crypt %s: want %d arguments, got %d (see --help)", cli.ErrUsage, cmd.Name(), n, len(args))
+			return fmt.Errorf("%w: s3crypt %s: want %d arguments, got %d (see --help)", batch.ErrUsage, cmd.Name(), n, len(args))
 		}
 		return nil
 	}
 }
 
-func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
+func runOp(cmd *cobra.Command, op batch.Op, f *runFlags, src, dst string) error {
 	o, err := f.options(cmd, op, dst)
 	if err != nil {
 		return err
 	}
-	sum, err := cli.Run(cmd.Context(), op, src, dst, o)
+	sum, err := batch.Run(cmd.Context(), op, src, dst, o)
 	if o.Audit != nil {
 		if cerr := o.Audit.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("--metadata-output: %w", cerr))
@@ -162,11 +163,11 @@ func runOp(cmd *cobra.Command, op cli.Op, f *runFlags, src, dst string) error {
 	return err
 }
 
-// options maps the flags onto cli.Options: every value parsed and the
+// options maps the flags onto batch.Options: every value parsed and the
 // progress display chosen first, then the audit log (if any) opened.
-func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Options, error) {
-	o := cli.Options{
-		Keys: cli.KeyOptions{
+func (f *runFlags) options(cmd *cobra.Command, op batch.Op, dst string) (batch.Options, error) {
+	o := batch.Options{
+		Keys: batch.KeyOptions{
 			Specs: f.keys, Region: f.region, Profile: f.profile, KMSEndpoint: f.kmsEndpoint,
 			CacheMaxAge: f.cacheAge, CacheMaxMessages: f.cacheMessages, CacheMaxBytes: f.cacheBytes,
 		},
@@ -177,7 +178,7 @@ func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Optio
 		Overwrite:      f.overwrite,
 		SkipExisting:   f.skipExisting,
 		FollowSymlinks: f.followSymlinks,
-		S3:             cli.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
+		S3:             batch.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
 		Stdin:          cmd.InOrStdin(),
 		Stdout:         cmd.OutOrStdout(),
 		Notices:        cmd.ErrOrStderr(),
@@ -186,7 +187,7 @@ func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Optio
 		return o, err
 	}
 	var err error
-	if o.Shard, err = cli.ParseShard(f.shard, os.Getenv); err != nil {
+	if o.Shard, err = batch.ParseShard(f.shard, os.Getenv); err != nil {
 		return o, err
 	}
 	if o.Progress, err = f.newProgress(cmd.ErrOrStderr()); err != nil {
@@ -196,10 +197,10 @@ func (f *runFlags) options(cmd *cobra.Command, op cli.Op, dst string) (cli.Optio
 	return o, err
 }
 
-// newProgress makes the --progress display on stderr, or nil for none.
-func (f *runFlags) newProgress(stderr io.Writer) (*cli.Progress, error) {
+// newProgress makes the --progress display on stderr, or nil (no interface value) for none.
+func (f *runFlags) newProgress(stderr io.Writer) (batch.Progress, error) {
 	if f.progressEvery <= 0 {
-		return nil, fmt.Errorf("%w: --progress-interval %s: want a positive duration", cli.ErrUsage, f.progressEvery)
+		return nil, fmt.Errorf("%w: --progress-interval %s: want a positive duration", batch.ErrUsage, f.progressEvery)
 	}
 	mode := f.progress
 	if mode == "auto" {
@@ -221,12 +222,12 @@ func (f *runFlags) newProgress(stderr io.Writer) (*cli.Progress, error) {
 	case "none":
 		return nil, nil
 	}
-	return nil, fmt.Errorf("%w: --progress %s: want auto, bar, lines or none", cli.ErrUsage, cli.Quote(f.progress))
+	return nil, fmt.Errorf("%w: --progress %s: want auto, bar, lines or none", batch.ErrUsage, batch.Quote(f.progress))
 }
 
 // parseValues parses the context pairs and the op's suite and frame sizes
 // into o, naming the flag of the first bad one.
-func (f *runFlags) parseValues(op cli.Op, o *cli.Options) error {
+func (f *runFlags) parseValues(op batch.Op, o *batch.Options) error {
 	var err error
 	if o.Context, err = cli.ParsePairs("context", f.context); err != nil {
 		return err
@@ -234,9 +235,9 @@ func (f *runFlags) parseValues(op cli.Op, o *cli.Options) error {
 	if o.ExpectContext, err = cli.ParsePairs("expect-context", f.expect); err != nil {
 		return err
 	}
-	if op == cli.Encrypt {
+	if op == batch.Encrypt {
 		if o.Suite, err = envelope.ParseSuiteID(f.suite); err != nil {
-			return fmt.Errorf("%w: --suite: %v", cli.ErrUsage, err)
+			return fmt.Errorf("%w: --suite: %v", batch.ErrUsage, err)
 		}
 		if o.FrameSize, err = cli.ParseSize(f.frameSize); err != nil {
 			return fmt.Errorf("--frame-size: %w", err)
@@ -249,16 +250,16 @@ func (f *runFlags) parseValues(op cli.Op, o *cli.Options) error {
 
 // openAudit opens the --metadata-output log, or returns nil without it;
 // it refuses audit flags without a log and a log sharing stdout with DST.
-func (f *runFlags) openAudit(cmd *cobra.Command, dst string, o cli.Options) (*cli.AuditLog, error) {
+func (f *runFlags) openAudit(cmd *cobra.Command, dst string, o batch.Options) (*batch.AuditLog, error) {
 	switch {
 	case f.metadata == "" && (f.auditKey != "" || f.auditHead != ""):
-		return nil, fmt.Errorf("%w: --audit-key and --audit-head need --metadata-output", cli.ErrUsage)
+		return nil, fmt.Errorf("%w: --audit-key and --audit-head need --metadata-output", batch.ErrUsage)
 	case f.metadata == "-" && dst == "-":
-		return nil, fmt.Errorf("%w: --metadata-output - and DST - both use stdout", cli.ErrUsage)
+		return nil, fmt.Errorf("%w: --metadata-output - and DST - both use stdout", batch.ErrUsage)
 	case f.metadata == "":
 		return nil, nil
 	}
-	a, err := cli.OpenAudit(cmd.Context(), f.metadata, cli.AuditOptions{
+	a, err := batch.OpenAudit(cmd.Context(), f.metadata, batch.AuditOptions{
 		Key: f.auditKey, Head: f.auditHead, DigestEvery: f.digestEvery, Keys: o.Keys, S3: o.S3, Stdout: cmd.OutOrStdout(),
 	})
 	if err != nil {
@@ -267,7 +268,7 @@ func (f *runFlags) openAudit(cmd *cobra.Command, dst string, o cli.Options) (*cl
 	return a, nil
 }
 
-func printSummary(cmd *cobra.Command, f *runFlags, s *cli.Summary, dst string) {
+func printSummary(cmd *cobra.Command, f *runFlags, s *batch.Summary, dst string) {
 	out := cmd.OutOrStdout()
 	if dst == "-" || f.metadata == "-" {
 		out = cmd.ErrOrStderr()
@@ -291,7 +292,7 @@ func printSummary(cmd *cobra.Command, f *runFlags, s *cli.Summary, dst string) {
 		fmt.Fprintf(w, "data key cache: %d hits, %d misses, %d calls to the keyring\n", c.Hits, c.Misses, c.UnderlyingCalls)
 	}
 	for _, fl := range s.Failures {
-		fmt.Fprintf(w, "FAILED %s: %s\n", cli.Quote(fl.Input), cli.Printable(fl.Error))
+		fmt.Fprintf(w, "FAILED %s: %s\n", batch.Quote(fl.Input), batch.Printable(fl.Error))
 	}
 }
 
@@ -301,7 +302,7 @@ func keygenCommand() *cobra.Command {
 		Short: "Write a new random AES-256 key file (mode 0600); never overwrites",
 		Args:  usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := cli.Keygen(args[0]); err != nil {
+			if err := batch.Keygen(args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote a 256-bit AES key to %s (mode 0600); use it with --key aes:%s\n", args[0], args[0])
@@ -312,13 +313,13 @@ func keygenCommand() *cobra.Command {
 
 func inspectCommand() *cobra.Command {
 	var asJSON bool
-	var s3o cli.S3Options
+	var s3o batch.S3Options
 	cmd := &cobra.Command{
 		Use:   "inspect [--json] SRC",
 		Short: "Print a message's header and frame count without any key (nothing is verified)",
 		Args:  usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			info, err := cli.InspectLocation(cmd.Context(), args[0], cmd.InOrStdin(), s3o)
+			info, err := batch.InspectLocation(cmd.Context(), args[0], cmd.InOrStdin(), s3o)
 			if info == nil {
 				return err
 			}
@@ -340,13 +341,13 @@ func inspectCommand() *cobra.Command {
 
 // printInfo prints what a message claims. Nothing in it is authenticated:
 // context keys and values are quoted, key names quoted when unprintable.
-func printInfo(w io.Writer, i *cli.Info) {
+func printInfo(w io.Writer, i *batch.Info) {
 	fmt.Fprintf(w, "version:          %d\n", i.Version)
 	fmt.Fprintf(w, "suite:            %s (signed: %v, key commitment: %v)\n", i.Suite, i.Signed, i.Committing)
 	fmt.Fprintf(w, "message ID:       %s\n", i.MessageID)
 	fmt.Fprintf(w, "context:          %d pairs\n", len(i.EncryptionContext))
 	for _, k := range sortedKeys(i.EncryptionContext) {
-		fmt.Fprintf(w, "  %s = %s\n", cli.Quote(k), cli.Quote(i.EncryptionContext[k]))
+		fmt.Fprintf(w, "  %s = %s\n", batch.Quote(k), batch.Quote(i.EncryptionContext[k]))
 	}
 	fmt.Fprintf(w, "data keys:        %d\n", len(i.EncryptedDataKeys))
 	for _, k := range i.EncryptedDataKeys {
@@ -369,14 +370,14 @@ func sortedKeys(m map[string]string) []string {
 }
 
 func verifyLogCommand() *cobra.Command {
-	var o cli.AuditOptions
+	var o batch.AuditOptions
 	cmd := &cobra.Command{
 		Use:   "verify-log [--audit-key KEY] [--expect-digest FILE|s3://…] FILE",
 		Short: "Check a --metadata-output audit log's chain and signed digests; names the first bad line",
 		Args:  usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.S3 = cli.S3Options{EndpointURL: o.S3.EndpointURL, Region: o.Keys.Region, Profile: o.Keys.Profile}
-			res, err := cli.VerifyAudit(cmd.Context(), args[0], o)
+			o.S3 = batch.S3Options{EndpointURL: o.S3.EndpointURL, Region: o.Keys.Region, Profile: o.Keys.Profile}
+			res, err := batch.VerifyAudit(cmd.Context(), args[0], o)
 			switch {
 			case err != nil && o.Key != "":
 				return fmt.Errorf("%s: %w (lines 1-%d verified and signed)", args[0], err, res.Signed)
@@ -409,7 +410,7 @@ func verifyLogCommand() *cobra.Command {
 }
 
 func scanCommand() *cobra.Command {
-	var o cli.ScanOptions
+	var o batch.ScanOptions
 	var keys, ctxPairs []string
 	var asJSON, quiet bool
 	cmd := &cobra.Command{
@@ -423,13 +424,13 @@ func scanCommand() *cobra.Command {
 			}
 			o.RequireKeys, o.Stdin, o.Notices = keys, cmd.InOrStdin(), cmd.ErrOrStderr()
 			out := cmd.OutOrStdout()
-			sum, err := cli.Scan(cmd.Context(), args[0], o, func(r *cli.ScanResult) {
+			sum, err := batch.Scan(cmd.Context(), args[0], o, func(r *batch.ScanResult) {
 				switch {
 				case asJSON:
 					b, _ := json.Marshal(r)
 					fmt.Fprintf(out, "%s\n", b)
 				case !quiet || r.Flagged:
-					fmt.Fprintln(out, cli.FormatScanLine(r))
+					fmt.Fprintln(out, batch.FormatScanLine(r))
 				}
 			})
 			if sum != nil {

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/phicrypt/phicrypt/batch"
 )
 
 // Demo is s3crypt's main job on an embedded default, with no AWS account:
@@ -26,7 +28,7 @@ func Demo(ctx context.Context, dir string, w io.Writer) error {
 		return err
 	}
 	if _, err := os.Stat(key); errors.Is(err, fs.ErrNotExist) {
-		if err := Keygen(key); err != nil {
+		if err := batch.Keygen(key); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "made key file %s (AES-256, mode 0600)\n", key)
@@ -37,23 +39,23 @@ func Demo(ctx context.Context, dir string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "sample records: %d synthetic lab results in %s\n", n, records)
 
-	log, err := OpenAuditLog(audit)
+	log, err := batch.OpenAuditLog(audit)
 	if err != nil {
 		return err
 	}
 	defer log.Close()
 	ec := map[string]string{"purpose": "demo", "data-class": "phi"}
-	base := Options{Keys: KeyOptions{Specs: []string{"aes:" + key}}, Overwrite: true, Audit: log}
+	base := batch.Options{Keys: batch.KeyOptions{Specs: []string{"aes:" + key}}, Overwrite: true, Audit: log}
 	enc := base
 	enc.Context = ec
-	s, err := Run(ctx, Encrypt, records, encrypted, enc)
+	s, err := batch.Run(ctx, batch.Encrypt, records, encrypted, enc)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "encrypted %d files (%s) into %s in %.3fs\n", s.OK, FormatBytes(s.BytesIn), encrypted, s.Seconds)
 	dec := base
 	dec.ExpectContext = ec
-	if s, err = Run(ctx, Decrypt, encrypted, decrypted, dec); err != nil {
+	if s, err = batch.Run(ctx, batch.Decrypt, encrypted, decrypted, dec); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "decrypted %d files into %s in %.3fs\n", s.OK, decrypted, s.Seconds)
@@ -69,7 +71,7 @@ func Demo(ctx context.Context, dir string, w io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	res, err := VerifyLog(f)
+	res, err := batch.VerifyLog(f)
 	if err != nil {
 		return fmt.Errorf("%s: %w", audit, err)
 	}

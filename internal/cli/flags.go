@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/phicrypt/phicrypt/batch"
 )
 
 // ParsePairs parses repeated "key=value" flags into a map, refusing empty
@@ -16,10 +18,10 @@ func ParsePairs(flag string, kvs []string) (map[string]string, error) {
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: --%s %q: want key=value", ErrUsage, flag, kv)
+			return nil, fmt.Errorf("%w: --%s %q: want key=value", batch.ErrUsage, flag, kv)
 		}
 		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("%w: --%s: key %q given twice", ErrUsage, flag, k)
+			return nil, fmt.Errorf("%w: --%s: key %q given twice", batch.ErrUsage, flag, k)
 		}
 		m[k] = v
 	}
@@ -41,7 +43,7 @@ func ParseSize(s string) (int, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n <= 0 || n*int64(mult) > 1<<32-1 {
-		return 0, fmt.Errorf("%w: size %q: want a number of bytes from 1 to 4GiB-1, e.g. 65536 or 64KiB", ErrUsage, s)
+		return 0, fmt.Errorf("%w: size %q: want a number of bytes from 1 to 4GiB-1, e.g. 65536 or 64KiB", batch.ErrUsage, s)
 	}
 	return int(n) * mult, nil
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/phicrypt/phicrypt/batch"
 )
 
 // Progress reports a run's progress on w: as a one-line bar (files done,
@@ -65,8 +67,8 @@ func (p *Progress) Add(n int64) { p.bytes.Add(n) }
 func (p *Progress) FileDone(result string) {
 	p.done.Add(1)
 	switch result {
-	case "ok":
-	case resultSkipped:
+	case batch.ResultOK:
+	case batch.ResultSkipped:
 		p.skipped.Add(1)
 	default:
 		p.failed.Add(1)

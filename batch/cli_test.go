@@ -1,4 +1,4 @@
-package cli
+package batch
 
 import (
 	"bytes"
@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/internal/auditlog"
@@ -134,35 +133,6 @@ func TestFilter(t *testing.T) {
 	}
 	if err := (filter{include: []string{"[a"}}).validate(); !errors.Is(err, ErrUsage) {
 		t.Errorf("bad glob: %v, want ErrUsage", err)
-	}
-}
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-		ok   bool
-	}{
-		{"4096", 4096, true}, {"64KiB", 64 << 10, true}, {"1MiB", 1 << 20, true}, {"64k", 64 << 10, true},
-		{"0", 0, false}, {"-1", 0, false}, {"4GiB", 0, false}, {"x", 0, false}, {"", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := ParseSize(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-}
-
-func TestParsePairs(t *testing.T) {
-	m, err := ParsePairs("context", []string{"a=1", "b=x=y", "c="})
-	if err != nil || m["a"] != "1" || m["b"] != "x=y" || m["c"] != "" || len(m) != 3 {
-		t.Fatalf("ParsePairs = %v, %v", m, err)
-	}
-	for _, bad := range [][]string{{"a"}, {"=v"}, {"a=1", "a=2"}} {
-		if _, err := ParsePairs("context", bad); !errors.Is(err, ErrUsage) {
-			t.Errorf("ParsePairs(%q) = %v, want ErrUsage", bad, err)
-		}
 	}
 }
 
@@ -314,24 +284,6 @@ func TestInspect(t *testing.T) {
 	}
 	if _, err := Inspect(strings.NewReader("not a message")); !errors.Is(err, envelope.ErrMalformedHeader) {
 		t.Fatalf("garbage: %v, want ErrMalformedHeader", err)
-	}
-}
-
-func TestProgressLine(t *testing.T) {
-	p := NewProgress(io.Discard)
-	p.files, p.total = 2, 4<<20
-	p.Add(1 << 20)
-	p.FileDone("ok")
-	got := p.line(time.Second)
-	want := "[######..................] 1/2 files  1.0 MiB / 4.0 MiB  1.0 MiB/s  ETA 3s"
-	if got != want {
-		t.Fatalf("line = %q\nwant   %q", got, want)
-	}
-	p = NewProgress(io.Discard) // stdin: size unknown
-	p.files = 1
-	p.Add(1500)
-	if got := p.line(time.Second); got != "[........................] 0/1 files  1.5 KiB  1.5 KiB/s  ETA --" {
-		t.Fatalf("unknown total: %q", got)
 	}
 }
 

@@ -1,4 +1,4 @@
-package cli
+package batch
 
 import (
 	"bufio"
@@ -67,7 +67,7 @@ type Options struct {
 	// Audit, if set, receives one Record per input.
 	Audit *AuditLog
 	// Progress, if set, is told of every byte read and input finished.
-	Progress *Progress
+	Progress Progress
 
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -77,6 +77,29 @@ type Options struct {
 
 	s3    *s3Conn // made on first use
 	notes *notifier
+}
+
+// The results of an input, in Record.Result and Progress.FileDone.
+const (
+	ResultOK          = "ok"
+	ResultFailed      = "failed"
+	ResultInterrupted = "interrupted"
+	ResultSkipped     = "skipped" // its output exists and is complete (SkipExisting)
+)
+
+// Progress is told of a run's advance, from several goroutines at once.
+type Progress interface {
+	// Start is called once, before any input is processed, with the
+	// number of inputs and their known bytes.
+	Start(inputs int, total int64)
+	// Add records n more input bytes read.
+	Add(n int64)
+	// FileDone records one input finished with a Result.
+	FileDone(result string)
+	// Skipped records n inputs skipped before they were processed.
+	Skipped(n int)
+	// Stop is called once, after the last input.
+	Stop()
 }
 
 // Failure names an input that failed.
@@ -214,9 +237,9 @@ func (r *runner) runJobs(ctx context.Context, jobs []*job, files int, sum *Summa
 // wrote its output did) and tells the progress display it is done.
 func (r *runner) process(ctx context.Context, j *job) Record {
 	rec := r.do(ctx, j)
-	if r.o.Audit != nil && rec.Result != resultSkipped {
+	if r.o.Audit != nil && rec.Result != ResultSkipped {
 		if err := r.o.Audit.Append(rec); err != nil {
-			rec.Result, rec.Error = "failed", "audit log: "+err.Error()
+			rec.Result, rec.Error = ResultFailed, "audit log: "+err.Error()
 		}
 	}
 	if r.o.Progress != nil {
@@ -231,9 +254,9 @@ func (s *Summary) add(rec Record) {
 	s.BytesIn += rec.BytesIn
 	s.BytesOut += rec.BytesOut
 	switch rec.Result {
-	case "ok":
+	case ResultOK:
 		s.OK++
-	case resultSkipped:
+	case ResultSkipped:
 		s.Skipped++
 	default:
 		s.Failed++
@@ -428,9 +451,6 @@ type runner struct {
 	s3err  error
 }
 
-// resultSkipped is the Result of an input skipped by SkipExisting.
-const resultSkipped = "skipped"
-
 // do processes one job and returns its audit record.
 func (r *runner) do(ctx context.Context, j *job) Record {
 	start := time.Now()
@@ -441,7 +461,7 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 		skip, j.err = j.dst.complete(ctx, j.target, r.op, r.o.Suite)
 	}
 	if skip {
-		rec.Result = resultSkipped
+		rec.Result = ResultSkipped
 		return rec
 	}
 	if j.err != nil {
@@ -464,11 +484,11 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	switch {
 	case err == nil:
-		rec.Result = "ok"
+		rec.Result = ResultOK
 	case ctx.Err() != nil:
-		rec.Result, rec.Error = "interrupted", ErrInterrupted.Error()
+		rec.Result, rec.Error = ResultInterrupted, ErrInterrupted.Error()
 	default:
-		rec.Result, rec.Error = "failed", err.Error()
+		rec.Result, rec.Error = ResultFailed, err.Error()
 	}
 	return rec
 }
@@ -632,7 +652,7 @@ type countReader struct {
 	r   io.Reader
 	ctx context.Context
 	n   int64
-	p   *Progress
+	p   Progress
 }
 
 func (c *countReader) Read(b []byte) (int, error) {

@@ -1,4 +1,4 @@
-package cli
+package batch
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ type Record struct {
 	BytesIn     int64    `json:"bytes_in"`
 	BytesOut    int64    `json:"bytes_out"`
 	DurationMS  float64  `json:"duration_ms"`
-	Result      string   `json:"result"` // "ok", "failed" or "interrupted"
+	Result      string   `json:"result"` // ResultOK, ResultFailed or ResultInterrupted
 	Error       string   `json:"error,omitempty"`
 }
 

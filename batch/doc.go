@@ -1,0 +1,142 @@
+// Package batch is the engine of bulk jobs: where inputs come from (a local
+// tree, stdin, an S3 prefix) and outputs go, which keys are used, how outputs
+// become visible, resuming, sharding, the header scan and the audit log. The
+// s3crypt command (cmd/s3crypt, which only maps flags onto it and prints),
+// the S3 Batch Operations Lambda handler and Go programs all call it. Flag
+// names below are s3crypt's; each has its field in Options.
+//
+// # Inputs and outputs
+//
+// A location is a local path, "-" (stdin or stdout) or s3://bucket/prefix.
+// A file, an object and stdin are single inputs; a directory or a prefix is a
+// tree, listed before anything is written, and mirrored below the destination
+// with ".enc" added on encrypt and removed on decrypt (a decrypted tree holds
+// only the ".enc" names). Every output is one AWS Encryption SDK message,
+// byte for byte the format of package envelope; nothing is added to it.
+//
+// Names in a tree come from whoever wrote the tree or the bucket, so:
+//   - Every local read of a source directory and every local write below a
+//     destination goes through an os.Root opened on it: no name and no
+//     symbolic link takes a read or a write out of it.
+//   - A relative name that is not plain (a ".." or "." segment, an empty
+//     segment as in "a//b", an absolute path, a NUL byte, or anything
+//     filepath.IsLocal refuses) fails that input with ErrUnsafeName, for
+//     local and S3 destinations alike; inputs whose outputs would be one
+//     file (on macOS and Windows, names differing only in case too) all
+//     fail with ErrSameOutput. The rest of the batch goes on.
+//   - A symbolic link in a source directory is followed when its target is
+//     inside the directory (relative or absolute link alike); a link
+//     leading out of it is skipped with a notice on stderr unless
+//     --follow-symlinks is given. Links to directories are never walked.
+//   - Strings from inputs (file names, object keys, context keys and
+//     values, key names, error texts built from them) are quoted Go-style
+//     on the terminal and in the text summary, cut to 1 KiB; JSON output
+//     escapes them.
+//
+// Invariants:
+//   - An input is never written to, and an output is never the input.
+//   - A local output is written, mode 0600, to a temporary file in its
+//     target's directory, fsync'd, and linked (or, with --overwrite, linked
+//     to a temporary name and renamed) into place; on any failure or
+//     interrupt the temporary file is removed. On Linux the temporary file
+//     is unnamed (O_TMPFILE) until it is linked, so even SIGKILL leaves no
+//     unverified plaintext behind. Elsewhere, or where the file system
+//     refuses O_TMPFILE, it is named ".NAME.s3crypt-p<PID>-<N>.tmp"; a later
+//     run writing into that directory removes such files whose process has
+//     ended and that predate the run, with a notice. The directories are
+//     fsync'd before the run ends.
+//   - On decrypt nothing is committed before the whole message verified,
+//     the signature included: a local output stays temporary, stdout and
+//     plaintext S3 uploads are fed from an unlinked spool file only after
+//     verification.
+//   - S3 objects appear only whole: s3crypt.Put aborts its multipart upload
+//     on failure, and plaintext uploads are aborted likewise.
+//
+// # Resuming and sharding
+//
+// --skip-existing skips an input whose output exists and is complete, and
+// counts it as skipped: a local output that exists as a regular file (local
+// outputs only ever appear whole), an S3 object that exists and, on encrypt,
+// carries the phicrypt-format metadata s3crypt.Put writes (and the chosen
+// suite in phicrypt-suite), so a plaintext object under an output's name is
+// still refused as "output exists". A rerun after a crash, even SIGKILL,
+// thus writes each output exactly once. A skipped input writes no audit
+// line (the run that wrote its output did). It excludes --overwrite. On S3
+// the check and the upload are not atomic: two runs writing one prefix at
+// once may both write an output.
+//
+// --shard I/N (0 ≤ I < N) keeps the inputs whose name below the source
+// (the relative path or key, before any output name is made) hashes, by
+// FNV-1a 64 mod N, to I; N processes given the same source and N each take
+// a disjoint share and together cover every input exactly once. The others'
+// inputs are not counted, not even as skipped. --shard auto/N takes I from
+// JOB_COMPLETION_INDEX, which a Kubernetes Indexed Job sets in each pod
+// (examples/k8s/indexed-job.yaml); unset, it is a usage error. Combined
+// with --skip-existing, a retried shard resumes where it stopped.
+//
+// # Keys
+//
+// --key aes:FILE is a raw AES keyring (16, 24 or 32 raw bytes; s3crypt keygen
+// writes 32) with namespace "phicrypt" and the file's base name as key name;
+// rsa:FILE.pem a raw RSA keyring (OAEP-SHA256) named rsa-<first 8 bytes of the
+// SHA-256 of the public key's SPKI, hex>; "FILE#NAME" sets another name.
+// Other SDKs read these messages with a raw keyring of the same namespace and
+// name. arn:…, alias/… and kms:ID are AWS KMS keys. Several keys make a
+// multi-keyring whose first key generates the data key.
+//
+// --max-encrypted-data-keys (default 10, s3crypt.DefaultMaxEncryptedDataKeys;
+// 0: no limit) refuses messages with more data keys as their header is
+// parsed: each would be a key attempt, a KMS call for a KMS key.
+//
+// # Scan
+//
+// Scan (s3crypt scan SRC) classifies every input under a file, directory,
+// "-" or s3:// prefix from its first bytes alone, without any key: an AWS
+// Encryption SDK message (suite, data key providers and names, context
+// keys, frame length), an S3 Encryption Client object (by its x-amz-key or
+// x-amz-key-v2 and x-amz-iv metadata; x-amz-wrap-alg, x-amz-cek-alg and a
+// JSON x-amz-matdesc are shown), or not encrypted (the header does not
+// parse). Nothing is authenticated: a header or metadata says what its
+// writer claimed. --require-key (a KMS key ARN or provider/name;
+// repeatable, any one suffices) and --require-context k=v (repeatable, all
+// must hold) flag encrypted inputs that fail them; for an S3 Encryption
+// Client object the key is x-amz-matdesc's kms_cmk_id and the context is
+// x-amz-matdesc. Inputs not encrypted are always flagged, and the exit
+// status is 1 when anything is flagged, so a pipeline can gate on it.
+//
+// Limits: an S3 object is read with one ranged GET of its first 64 KiB, and
+// one of its first 256 KiB when the header needs more; a local file for at
+// most 256 KiB. A header longer than 256 KiB, or claiming more data keys
+// than --max-encrypted-data-keys (default 10, counted before any key is
+// parsed), is reported "malformed" and flagged. Inputs are read 16 at a
+// time (--concurrency), results printed in listing order.
+//
+// # Audit log
+//
+// --metadata-output appends one JSON object per input and a newline:
+//
+//	{"prev":"<64 hex>","time":"…","op":"encrypt","input":"…","output":"…",
+//	 "message_id":"<hex>","suite":"0x0578","keys":["aws-kms arn:…"],
+//	 "context_keys":["tenant"],"bytes_in":N,"bytes_out":N,"duration_ms":F,
+//	 "result":"ok"|"failed"|"interrupted","error":"…"}
+//
+// and chains the lines:
+//
+//	line 1:    prev = "000…0" (64 zeros)
+//	line n>1:  prev = hex(SHA-256(bytes of line n-1, newline excluded))
+//
+// so an edited line breaks the next line's prev and a deleted one the line
+// after the gap; VerifyLog names the first line that does not verify. The
+// chain alone is unkeyed: whoever can write the file can recompute it. With
+// --audit-key (kms-hmac:KEY, kms-sign:KEY, hmac:FILE or ed25519:FILE) a
+// signed digest line follows every --digest-every lines (default 1000) and
+// ends every run, and --audit-head FILE|s3://bucket/key receives a copy of
+// each digest; verify-log --audit-key checks every signature and refuses
+// lines after the last digest, and --expect-digest checks the log still
+// holds the copied digest, so a cut tail is detected. The format and
+// exactly what is and is not detectable are in package auditlog. Appending
+// verifies the existing log first and refuses a broken one (and, with a
+// key, one with unsigned lines; without one, a signed log); the file is
+// locked while a run appends. Context values, key material and plaintext
+// never appear in the log.
+package batch
