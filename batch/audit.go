@@ -51,6 +51,8 @@ type Record struct {
 	DurationMS  float64  `json:"duration_ms"`
 	Result      string   `json:"result"` // ResultOK, ResultFailed or ResultInterrupted
 	Error       string   `json:"error,omitempty"`
+
+	err error // the failure itself, for Failure.Err
 }
 
 // AuditLog appends hash-chained records and, with a key, signed digests

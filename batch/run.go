@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/keycache"
 	"github.com/phicrypt/phicrypt/s3crypt"
@@ -28,6 +30,10 @@ type Op string
 const (
 	Encrypt Op = "encrypt"
 	Decrypt Op = "decrypt"
+	// Reencrypt decrypts each message and encrypts its plaintext again
+	// under Keys in one streaming pass (DecryptKeys, if set, open it): no
+	// plaintext is written anywhere, and the output keeps its input's name.
+	Reencrypt Op = "reencrypt"
 )
 
 var (
@@ -63,6 +69,22 @@ type Options struct {
 	FollowSymlinks bool
 
 	S3 S3Options
+
+	// DecryptKeys, for Reencrypt, are the keys that open the inputs; empty,
+	// Keys open them.
+	DecryptKeys KeyOptions
+	// InPlace lets Reencrypt write each S3 output over its input, as a new
+	// version: the source and destination must be the same s3:// prefix of
+	// a bucket with versioning enabled, so the old version remains.
+	InPlace bool
+
+	// Materials, if set, are the run's keys, loaded once by the caller
+	// (LoadKeys) and shared by several runs, so that a data key cache
+	// outlives a run (a warm Lambda function); Keys is then ignored.
+	// DecryptMaterials likewise replaces DecryptKeys.
+	Materials, DecryptMaterials *Keys
+	// S3Client, if set, is the S3 client of the run; S3 is then ignored.
+	S3Client *s3.Client
 
 	// Audit, if set, receives one Record per input.
 	Audit *AuditLog
@@ -106,6 +128,7 @@ type Progress interface {
 type Failure struct {
 	Input string `json:"input"`
 	Error string `json:"error"`
+	Err   error  `json:"-"` // the error itself, for errors.Is and errors.As
 }
 
 // Summary describes a finished run.
@@ -152,7 +175,7 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 		return sum, err
 	}
 	sum.Skipped = skipped
-	keys, err := LoadKeys(ctx, o.Keys, op == Encrypt)
+	keys, dkeys, err := o.loadKeys(ctx, op)
 	if err != nil {
 		return sum, err
 	}
@@ -160,8 +183,14 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	if err != nil {
 		return sum, err
 	}
+	dclient := client
+	if dkeys != keys {
+		if dclient, err = envelope.NewWithMaterialsManager(dkeys.CMM, envelope.WithMaxEncryptedDataKeys(o.MaxEDKs)); err != nil {
+			return sum, err
+		}
+	}
 	workers, files := concurrency(o.Concurrency)
-	r := &runner{op: op, o: &o, client: client, workers: workers}
+	r := &runner{op: op, o: &o, client: client, dclient: dclient, workers: workers}
 	if o.Progress != nil {
 		o.Progress.Skipped(skipped)
 		o.Progress.Start(len(jobs), totalSize(jobs))
@@ -171,6 +200,9 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	closeEnds(jobs)
 	sum.failUnstarted(jobs[sum.Files:])
 	sum.Cache = keys.CacheStats()
+	if dkeys != keys && sum.Cache == nil {
+		sum.Cache = dkeys.CacheStats()
+	}
 	sum.Seconds = time.Since(start).Seconds()
 	switch {
 	case ctx.Err() != nil:
@@ -180,6 +212,33 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 		return sum, fmt.Errorf("%w: %d of %d", ErrFailed, sum.Failed, len(jobs))
 	}
 	return sum, nil
+}
+
+// loadKeys returns the keys that write outputs and those that open inputs
+// (the same unless Reencrypt has DecryptKeys).
+func (o *Options) loadKeys(ctx context.Context, op Op) (keys, dkeys *Keys, err error) {
+	keys = o.Materials
+	if keys == nil {
+		if keys, err = LoadKeys(ctx, o.Keys, op != Decrypt); err != nil {
+			return nil, nil, err
+		}
+	}
+	if op != Reencrypt {
+		return keys, keys, nil
+	}
+	switch {
+	case o.DecryptMaterials != nil:
+		return keys, o.DecryptMaterials, nil
+	case len(o.DecryptKeys.Specs) > 0:
+		dkeys, err = LoadKeys(ctx, o.DecryptKeys, false)
+		return keys, dkeys, err
+	}
+	// The encrypting keys open too: an RSA public key cannot, and says so.
+	if o.Materials == nil {
+		dkeys, err = LoadKeys(ctx, o.Keys, false)
+		return keys, dkeys, err
+	}
+	return keys, keys, nil
 }
 
 // concurrency maps Options.Concurrency to frame workers per file and files
@@ -239,7 +298,7 @@ func (r *runner) process(ctx context.Context, j *job) Record {
 	rec := r.do(ctx, j)
 	if r.o.Audit != nil && rec.Result != ResultSkipped {
 		if err := r.o.Audit.Append(rec); err != nil {
-			rec.Result, rec.Error = ResultFailed, "audit log: "+err.Error()
+			rec.Result, rec.Error, rec.err = ResultFailed, "audit log: "+err.Error(), err
 		}
 	}
 	if r.o.Progress != nil {
@@ -260,7 +319,7 @@ func (s *Summary) add(rec Record) {
 		s.Skipped++
 	default:
 		s.Failed++
-		s.Failures = append(s.Failures, Failure{Input: rec.Input, Error: rec.Error})
+		s.Failures = append(s.Failures, Failure{Input: rec.Input, Error: rec.Error, Err: rec.err})
 	}
 }
 
@@ -282,7 +341,7 @@ func closeEnds(jobs []*job) {
 func (s *Summary) failUnstarted(jobs []*job) {
 	for _, j := range jobs {
 		s.Failed++
-		s.Failures = append(s.Failures, Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error()})
+		s.Failures = append(s.Failures, Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error(), Err: ErrInterrupted})
 	}
 	sort.Slice(s.Failures, func(a, b int) bool { return s.Failures[a].Input < s.Failures[b].Input })
 }
@@ -299,6 +358,9 @@ func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int,
 	}
 	keep, err := inputFilter(op, sl, dl, o)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := checkInPlace(ctx, op, sl, dl, o); err != nil {
 		return nil, 0, err
 	}
 	s, err := newSource(ctx, sl, o)
@@ -344,6 +406,43 @@ func inputFilter(op Op, sl, dl location, o *Options) (func(rel string) bool, err
 		}
 	}
 	return keep, nil
+}
+
+// ErrNotVersioned reports an in-place Reencrypt in a bucket without
+// versioning, where each old message would be gone for good.
+var ErrNotVersioned = errors.New("bucket versioning is not enabled")
+
+// checkInPlace refuses a run whose outputs would replace its inputs, but
+// for an InPlace Reencrypt of an S3 prefix in a versioned bucket.
+func checkInPlace(ctx context.Context, op Op, sl, dl location, o *Options) error {
+	same := sl.kind == dl.kind && sl.String() == dl.String()
+	if sl.kind == locLocal && dl.kind == locLocal {
+		same = sameDir(sl.path, dl.path)
+	}
+	switch {
+	case o.InPlace && op != Reencrypt:
+		return fmt.Errorf("%w: --in-place is for reencrypt", ErrUsage)
+	case o.InPlace && (sl.kind != locS3 || !same):
+		return fmt.Errorf("%w: --in-place needs SRC and DST to be the same s3:// location", ErrUsage)
+	case o.InPlace && o.SkipExisting:
+		return fmt.Errorf("%w: --in-place and --skip-existing exclude each other: every input exists as its output", ErrUsage)
+	case same && op == Reencrypt && !o.InPlace:
+		return fmt.Errorf("%w: reencrypt %s to itself would replace its inputs: give another DST, or --in-place for an s3:// location in a versioned bucket", ErrUsage, sl)
+	case !o.InPlace:
+		return nil
+	}
+	c, err := connectS3(ctx, o)
+	if err != nil {
+		return err
+	}
+	v, err := c.api.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &sl.bucket})
+	if err != nil {
+		return fmt.Errorf("--in-place: %s: %w", Quote(sl.bucket), err)
+	}
+	if v.Status != types.BucketVersioningStatusEnabled {
+		return fmt.Errorf("--in-place: %s: %w (status %q): the old messages would be lost", Quote(sl.bucket), ErrNotVersioned, v.Status)
+	}
+	return nil
 }
 
 // mapJobs makes one job per item, in order, writing from s to d; a job
@@ -411,8 +510,11 @@ func newSink(ctx context.Context, l location, op Op, o *Options) (sink, error) {
 // outName is the output name of rel: ".enc" added on encrypt; removed on
 // decrypt, or ".dec" added to a name without it.
 func outName(op Op, rel string) string {
-	if op == Encrypt {
+	switch op {
+	case Encrypt:
 		return rel + EncSuffix
+	case Reencrypt:
+		return rel
 	}
 	if s, ok := strings.CutSuffix(rel, EncSuffix); ok && !strings.HasSuffix(s, "/") && s != "" {
 		return s
@@ -443,12 +545,13 @@ func sameDir(a, b string) bool {
 type runner struct {
 	op      Op
 	o       *Options
-	client  *envelope.Client
+	client  *envelope.Client // writes outputs (and opens inputs but for Reencrypt)
+	dclient *envelope.Client // opens inputs
 	workers int
 
-	s3once sync.Once
-	s3c    *s3crypt.Client
-	s3err  error
+	s3once, s3donce sync.Once
+	s3c, s3dc       *s3crypt.Client
+	s3err, s3derr   error
 }
 
 // do processes one job and returns its audit record.
@@ -466,14 +569,14 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	}
 	if j.err != nil {
 		err = j.err // refused when planned, or its output could not be checked
-	} else if s3src, ok := j.src.(*s3Source); ok && r.op == Decrypt {
+	} else if s3src, ok := j.src.(*s3Source); ok && r.op != Encrypt {
 		err = r.decryptS3(ctx, j, s3src, &rec)
 	} else if in, oerr := j.src.open(ctx, j.in); oerr != nil {
 		err = oerr
 	} else {
 		cr := &countReader{r: in, ctx: ctx, p: r.o.Progress}
 		if r.op == Encrypt {
-			err = r.encrypt(ctx, j, cr, &rec)
+			err = r.encrypt(ctx, j, cr, j.in.size, r.o.Context, &rec)
 		} else {
 			err = r.decrypt(ctx, j, cr, &rec)
 		}
@@ -486,9 +589,9 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	case err == nil:
 		rec.Result = ResultOK
 	case ctx.Err() != nil:
-		rec.Result, rec.Error = ResultInterrupted, ErrInterrupted.Error()
+		rec.Result, rec.Error, rec.err = ResultInterrupted, ErrInterrupted.Error(), fmt.Errorf("%w: %w", ErrInterrupted, err)
 	default:
-		rec.Result, rec.Error = ResultFailed, err.Error()
+		rec.Result, rec.Error, rec.err = ResultFailed, err.Error(), err
 	}
 	return rec
 }
@@ -500,7 +603,8 @@ func (r *runner) workersFor(size int64) int {
 	return r.workers
 }
 
-func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, rec *Record) error {
+// encrypt encrypts size bytes (< 0: unknown) of in under ec into j's output.
+func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, size int64, ec map[string]string, rec *Record) error {
 	opts := []envelope.EncryptOption{envelope.WithFrameWorkers(r.workersFor(j.in.size))}
 	if r.o.Suite != 0 {
 		opts = append(opts, envelope.WithSuite(r.o.Suite))
@@ -508,15 +612,14 @@ func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	if r.o.FrameSize != 0 {
 		opts = append(opts, envelope.WithFrameLength(r.o.FrameSize))
 	}
-	ec := r.o.Context
 	if ec == nil {
 		ec = map[string]string{}
 	}
 	if s, ok := j.dst.(*s3Sink); ok {
-		return r.encryptS3(ctx, j, s, in, ec, opts, rec)
+		return r.encryptS3(ctx, j, s, in, size, ec, opts, rec)
 	}
-	if j.in.size >= 0 {
-		opts = append(opts, envelope.WithPlaintextLength(j.in.size))
+	if size >= 0 {
+		opts = append(opts, envelope.WithPlaintextLength(size))
 	}
 	out, err := j.dst.create(ctx, j.target, j.below, j.in, r.o.Overwrite)
 	if err != nil {
@@ -567,13 +670,16 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 			return err
 		}
 	}
-	d, err := r.client.NewDecryptReader(ctx, br, opts...)
+	d, err := r.dclient.NewDecryptReader(ctx, br, opts...)
 	if err != nil {
 		err = frameLimitHint(err)
 		if herr == nil && errors.Is(err, envelope.ErrNoDecryptionKey) {
 			return withKeysHint(err, h)
 		}
 		return err
+	}
+	if r.op == Reencrypt {
+		return r.reencrypt(ctx, j, d, d.Header(), rec)
 	}
 	describe(rec, d.Header())
 	out, err := j.dst.create(ctx, j.target, j.below, j.in, r.o.Overwrite)
@@ -589,6 +695,34 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	}
 	return commit(ctx, out, cw, rec)
 }
+
+// reencrypt encrypts the plaintext of d, the decrypting reader of a message
+// with header h, into j's output under the run's keys, keeping h's context
+// (but the SDK's own pairs) unless the run names one. The output is
+// committed only once d reached its end, which it does only when the whole
+// message verified, the signature included; on any failure a local output
+// is removed and an S3 upload aborted.
+func (r *runner) reencrypt(ctx context.Context, j *job, d io.Reader, h *envelope.Header, rec *Record) error {
+	ec := r.o.Context
+	if ec == nil {
+		ec = make(map[string]string, len(h.EncryptionContext))
+		for k, v := range h.EncryptionContext {
+			if !strings.HasPrefix(k, reservedPrefix) {
+				ec[k] = v
+			}
+		}
+	}
+	size := int64(-1)
+	if j.in.size >= 0 {
+		if n, err := h.PlaintextLength(j.in.size); err == nil {
+			size = n
+		}
+	}
+	return r.encrypt(ctx, j, d, size, ec, rec)
+}
+
+// reservedPrefix starts the encryption context keys the SDK itself sets.
+const reservedPrefix = "aws-crypto-"
 
 // withKeysHint adds to a failure to decrypt any data key the keys that
 // wrapped them, so the user knows which --key to give.

@@ -35,6 +35,10 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 	if o.s3 != nil {
 		return o.s3, nil
 	}
+	if o.S3Client != nil {
+		o.s3 = &s3Conn{api: o.S3Client}
+		return o.s3, nil
+	}
 	flag := func(err error) error { return err }
 	if o.S3.EndpointURL != "" {
 		flag = func(err error) error { return fmt.Errorf("--endpoint-url: %w", err) }
@@ -194,7 +198,7 @@ func (s *s3Sink) key(target string) string {
 // authenticated: it marks an object as written by a run, nothing more.
 func (s *s3Sink) complete(ctx context.Context, target string, op Op, suite envelope.SuiteID) (bool, error) {
 	meta, ok, err := s.c.head(ctx, s.loc.bucket, s.key(target))
-	if err != nil || !ok || op != Encrypt {
+	if err != nil || !ok || op == Decrypt {
 		return ok, err
 	}
 	if !strings.HasPrefix(meta[s3crypt.MetaFormat], "aws-esdk-v") {
@@ -302,11 +306,22 @@ func (r *runner) s3crypt(c *s3Conn) (*s3crypt.Client, error) {
 	return r.s3c, r.s3err
 }
 
+// s3decrypt returns the run's s3crypt client that opens inputs.
+func (r *runner) s3decrypt(c *s3Conn) (*s3crypt.Client, error) {
+	if r.dclient == r.client {
+		return r.s3crypt(c)
+	}
+	r.s3donce.Do(func() {
+		r.s3dc, r.s3derr = s3crypt.New(c.api, r.dclient, s3crypt.WithPartConcurrency(max(r.workers, 2)), s3crypt.WithMaxEncryptedDataKeys(0))
+	})
+	return r.s3dc, r.s3derr
+}
+
 // encryptS3 encrypts in straight into an object with s3crypt.Put, which
 // aborts its multipart upload on any failure: no object appears unless the
 // whole message was stored.
-func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader, ec map[string]string, opts []envelope.EncryptOption, rec *Record) error {
-	if err := s.checkTarget(ctx, j.target, r.o.Overwrite); err != nil {
+func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader, size int64, ec map[string]string, opts []envelope.EncryptOption, rec *Record) error {
+	if err := s.checkTarget(ctx, j.target, r.o.Overwrite || r.o.InPlace); err != nil {
 		return err
 	}
 	c, err := r.s3crypt(s.c)
@@ -314,8 +329,8 @@ func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader,
 		return err
 	}
 	put := &s3.PutObjectInput{Bucket: &s.loc.bucket, Key: aws.String(s.key(j.target)), Body: in}
-	if j.in.size >= 0 {
-		put.ContentLength = &j.in.size
+	if size >= 0 {
+		put.ContentLength = &size
 	}
 	res, err := c.Put(ctx, put, ec, s3crypt.WithEncryptOptions(opts...))
 	if err != nil {
@@ -330,7 +345,7 @@ func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader,
 // into the run's sink; the output is committed only after the whole
 // message verified.
 func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Record) error {
-	c, err := r.s3crypt(src.c)
+	c, err := r.s3decrypt(src.c)
 	if err != nil {
 		return err
 	}
@@ -368,6 +383,9 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 		return err
 	}
 	defer rd.Close()
+	if r.op == Reencrypt {
+		return r.reencrypt(ctx, j, rd, rd.Header(), rec)
+	}
 	describe(rec, rd.Header())
 	out, err := j.dst.create(ctx, j.target, j.below, j.in, r.o.Overwrite)
 	if err != nil {

@@ -5,6 +5,7 @@
 //	s3crypt keygen FILE
 //	s3crypt encrypt --key aes:FILE [flags] SRC DST
 //	s3crypt decrypt --key aes:FILE [flags] SRC DST
+//	s3crypt reencrypt --key NEW [--decrypt-key OLD] [--in-place] [flags] SRC DST
 //	s3crypt inspect [--json] SRC
 //	s3crypt scan [--json] [--require-key KEY] [--require-context k=v] SRC
 //	s3crypt verify-log [--audit-key KEY] [--expect-digest FILE|s3://…] FILE
@@ -14,7 +15,7 @@
 // encrypt and removed on decrypt), "-" for stdin or stdout, or
 // s3://bucket/prefix. Exit status: 0 when every input succeeded, 1 when any
 // failed (a summary names them), 2 for a usage error, 130 when interrupted.
-// The logic is in internal/cli; this file only maps flags onto it.
+// The work is package batch's; this file only maps flags onto it.
 package main
 
 import (
@@ -63,18 +64,19 @@ func exitCode(err error) int {
 
 // runFlags are the flags of encrypt and decrypt.
 type runFlags struct {
-	keys, context, expect, include, exclude []string
-	suite, frameSize, maxFrameSize          string
-	concurrency, maxEDKs                    int
-	overwrite, quiet, json, followSymlinks  bool
-	skipExisting                            bool
-	shard, progress                         string
-	progressEvery                           time.Duration
-	metadata, auditKey, auditHead           string
-	digestEvery                             int
-	endpoint, kmsEndpoint, region, profile  string
-	cacheAge                                time.Duration
-	cacheMessages, cacheBytes               uint64
+	keys, decryptKeys                      []string
+	context, expect, include, exclude      []string
+	suite, frameSize, maxFrameSize         string
+	concurrency, maxEDKs                   int
+	overwrite, quiet, json, followSymlinks bool
+	skipExisting, inPlace                  bool
+	shard, progress                        string
+	progressEvery                          time.Duration
+	metadata, auditKey, auditHead          string
+	digestEvery                            int
+	endpoint, kmsEndpoint, region, profile string
+	cacheAge                               time.Duration
+	cacheMessages, cacheBytes              uint64
 }
 
 func newRoot() *cobra.Command {
@@ -84,7 +86,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCommand(batch.Encrypt), runCommand(batch.Decrypt), keygenCommand(), inspectCommand(), verifyLogCommand(), demoCommand())
+	root.AddCommand(runCommand(batch.Encrypt), runCommand(batch.Decrypt), runCommand(batch.Reencrypt), keygenCommand(), inspectCommand(), verifyLogCommand(), demoCommand())
 	root.AddCommand(scanCommand())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", batch.ErrUsage, err) })
 	return root
@@ -92,9 +94,13 @@ func newRoot() *cobra.Command {
 
 func runCommand(op batch.Op) *cobra.Command {
 	var f runFlags
+	short := strings.ToUpper(string(op[:1])) + string(op[1:]) + " a file, a directory tree, stdin (-) or s3://bucket/prefix"
+	if op == batch.Reencrypt {
+		short = "Re-encrypt messages under new keys in one streaming pass, no plaintext written: files, trees, stdin (-), s3:// prefixes"
+	}
 	cmd := &cobra.Command{
 		Use:   string(op) + " [flags] SRC DST",
-		Short: strings.ToUpper(string(op[:1])) + string(op[1:]) + " a file, a directory tree, stdin (-) or s3://bucket/prefix",
+		Short: short,
 		Args:  usageArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runOp(cmd, op, &f, args[0], args[1])
@@ -102,11 +108,18 @@ func runCommand(op batch.Op) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.keys, "key", nil, "key: aes:FILE, rsa:FILE.pem, arn:aws:kms:…, alias/NAME (repeatable; the first makes the data key)")
-	if op == batch.Encrypt {
-		fl.StringArrayVar(&f.context, "context", nil, "encryption context pair key=value (repeatable; not secret: KMS logs it)")
+	if op != batch.Decrypt {
+		ctxHelp := "encryption context pair key=value (repeatable; not secret: KMS logs it)"
+		if op == batch.Reencrypt {
+			ctxHelp += " (default: each input's context)"
+			fl.StringArrayVar(&f.decryptKeys, "decrypt-key", nil, "key that opens the inputs, as --key (repeatable; default: the --key keys)")
+			fl.BoolVar(&f.inPlace, "in-place", false, "SRC = DST, an s3:// location in a versioned bucket: each object gets a new version, the old one remains")
+		}
+		fl.StringArrayVar(&f.context, "context", nil, ctxHelp)
 		fl.StringVar(&f.suite, "suite", "0x0578", "algorithm suite: 0x0578 (signed) or 0x0478 (unsigned)")
 		fl.StringVar(&f.frameSize, "frame-size", "64KiB", "plaintext bytes per frame")
-	} else {
+	}
+	if op != batch.Encrypt {
 		fl.StringArrayVar(&f.expect, "expect-context", nil, "pair key=value the message's context must hold, or it is refused (repeatable)")
 		fl.StringVar(&f.maxFrameSize, "max-frame-length", fmt.Sprintf("%dMiB", envelope.DefaultMaxFrameLength>>20), "refuse messages with longer frames (each is buffered whole, two per worker)")
 	}
@@ -177,11 +190,16 @@ func (f *runFlags) options(cmd *cobra.Command, op batch.Op, dst string) (batch.O
 		Exclude:        f.exclude,
 		Overwrite:      f.overwrite,
 		SkipExisting:   f.skipExisting,
+		InPlace:        f.inPlace,
 		FollowSymlinks: f.followSymlinks,
 		S3:             batch.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
 		Stdin:          cmd.InOrStdin(),
 		Stdout:         cmd.OutOrStdout(),
 		Notices:        cmd.ErrOrStderr(),
+	}
+	if len(f.decryptKeys) > 0 {
+		o.DecryptKeys = o.Keys
+		o.DecryptKeys.Specs = f.decryptKeys
 	}
 	if err := f.parseValues(op, &o); err != nil {
 		return o, err
@@ -235,15 +253,18 @@ func (f *runFlags) parseValues(op batch.Op, o *batch.Options) error {
 	if o.ExpectContext, err = cli.ParsePairs("expect-context", f.expect); err != nil {
 		return err
 	}
-	if op == batch.Encrypt {
+	if op != batch.Decrypt {
 		if o.Suite, err = envelope.ParseSuiteID(f.suite); err != nil {
 			return fmt.Errorf("%w: --suite: %v", batch.ErrUsage, err)
 		}
 		if o.FrameSize, err = cli.ParseSize(f.frameSize); err != nil {
 			return fmt.Errorf("--frame-size: %w", err)
 		}
-	} else if o.MaxFrameSize, err = cli.ParseSize(f.maxFrameSize); err != nil {
-		return fmt.Errorf("--max-frame-length: %w", err)
+	}
+	if op != batch.Encrypt {
+		if o.MaxFrameSize, err = cli.ParseSize(f.maxFrameSize); err != nil {
+			return fmt.Errorf("--max-frame-length: %w", err)
+		}
 	}
 	return nil
 }
