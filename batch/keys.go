@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/internal/pemkey"
@@ -64,6 +66,30 @@ type KeyOptions struct {
 type Keys struct {
 	CMM   envelope.MaterialsManager
 	cache *keycache.Manager
+	kms   *kmsClients
+}
+
+// KMSRequests returns how many requests the keys' KMS clients have sent
+// (operations, retries not counted); 0 without a KMS key.
+func (k *Keys) KMSRequests() int64 {
+	if k == nil || k.kms == nil {
+		return 0
+	}
+	return k.kms.requests.Load()
+}
+
+// Default data key cache of runs with a KMS key (s3crypt's defaults): a
+// bucket of millions of objects costs one GenerateDataKey per
+// DefaultCacheMaxMessages objects, not one per object. Each message still
+// has its own message key, derived from the data key and its message ID.
+const (
+	DefaultCacheMaxAge      = 5 * time.Minute
+	DefaultCacheMaxMessages = 1000
+)
+
+// IsKMSSpec reports whether a --key spec names an AWS KMS key.
+func IsKMSSpec(spec string) bool {
+	return !strings.HasPrefix(spec, "aes:") && !strings.HasPrefix(spec, "rsa:")
 }
 
 // CacheStats returns the data key cache's counters, or nil without a cache.
@@ -103,7 +129,7 @@ func LoadKeys(ctx context.Context, o KeyOptions, encrypt bool) (*Keys, error) {
 		kr = m
 	}
 	if o.CacheMaxAge <= 0 {
-		return &Keys{CMM: envelope.NewDefaultMaterialsManager(kr)}, nil
+		return &Keys{CMM: envelope.NewDefaultMaterialsManager(kr), kms: clients}, nil
 	}
 	cache, err := keycache.NewCache(1024)
 	if err != nil {
@@ -115,7 +141,7 @@ func LoadKeys(ctx context.Context, o KeyOptions, encrypt bool) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{CMM: m, cache: m}, nil
+	return &Keys{CMM: m, cache: m, kms: clients}, nil
 }
 
 func loadKeyring(ctx context.Context, spec string, clients *kmsClients, encrypt bool) (envelope.Keyring, error) {
@@ -204,9 +230,10 @@ func loadRSA(spec, path, name string, encrypt bool) (envelope.Keyring, error) {
 
 // kmsClients makes one KMS client per region, loading the AWS config once.
 type kmsClients struct {
-	opts    KeyOptions
-	cfg     *aws.Config
-	clients map[string]*awskms.Client
+	opts     KeyOptions
+	cfg      *aws.Config
+	clients  map[string]*awskms.Client
+	requests atomic.Int64 // operations sent by clients, for the summary
 }
 
 func (k *kmsClients) client(ctx context.Context, region string) (*awskms.Client, error) {
@@ -229,6 +256,13 @@ func (k *kmsClients) client(ctx context.Context, region string) (*awskms.Client,
 	}
 	cfg := k.cfg.Copy()
 	cfg.Region = region
+	cfg.APIOptions = append(cfg.APIOptions, func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("phicryptCountKMS",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				k.requests.Add(1)
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	})
 	c, err := kms.NewClient(ctx, cfg, k.opts.KMSEndpoint)
 	if err != nil && k.opts.KMSEndpoint != "" {
 		return nil, fmt.Errorf("--kms-endpoint-url: %w", err)

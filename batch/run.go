@@ -144,6 +144,9 @@ type Summary struct {
 	Interrupted bool            `json:"interrupted,omitempty"`
 	Failures    []Failure       `json:"failures,omitempty"`
 	Cache       *keycache.Stats `json:"cache,omitempty"`
+	// KMSRequests counts the requests sent to AWS KMS (GenerateDataKey,
+	// Encrypt, Decrypt, DescribeKey), the run's KMS bill.
+	KMSRequests int64 `json:"kms_requests"`
 }
 
 // bigFile is the input size from which one file's frames are sealed or
@@ -179,6 +182,7 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	if err != nil {
 		return sum, err
 	}
+	kmsBefore, dkmsBefore := keys.KMSRequests(), dkeys.KMSRequests() // shared Materials count across runs
 	client, err := envelope.NewWithMaterialsManager(keys.CMM, envelope.WithMaxEncryptedDataKeys(o.MaxEDKs))
 	if err != nil {
 		return sum, err
@@ -200,8 +204,12 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	closeEnds(jobs)
 	sum.failUnstarted(jobs[sum.Files:])
 	sum.Cache = keys.CacheStats()
-	if dkeys != keys && sum.Cache == nil {
-		sum.Cache = dkeys.CacheStats()
+	sum.KMSRequests = keys.KMSRequests() - kmsBefore
+	if dkeys != keys {
+		if sum.Cache == nil {
+			sum.Cache = dkeys.CacheStats()
+		}
+		sum.KMSRequests += dkeys.KMSRequests() - dkmsBefore
 	}
 	sum.Seconds = time.Since(start).Seconds()
 	switch {

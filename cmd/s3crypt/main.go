@@ -143,8 +143,8 @@ func runCommand(op batch.Op) *cobra.Command {
 	fl.StringVar(&f.kmsEndpoint, "kms-endpoint-url", "", "KMS endpoint URL (https, or http to a loopback address)")
 	fl.StringVar(&f.region, "region", "", "AWS region")
 	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile")
-	fl.DurationVar(&f.cacheAge, "cache-max-age", 0, "reuse data keys for up to this long (0: no cache, one data key per file)")
-	fl.Uint64Var(&f.cacheMessages, "cache-max-messages", 0, "with --cache-max-age: files per data key")
+	fl.DurationVar(&f.cacheAge, "cache-max-age", 0, fmt.Sprintf("reuse data keys for up to this long (default with a KMS key: %s; 0: no cache, one KMS call per file)", batch.DefaultCacheMaxAge))
+	fl.Uint64Var(&f.cacheMessages, "cache-max-messages", 0, fmt.Sprintf("files per data key (default with a KMS key: %d)", batch.DefaultCacheMaxMessages))
 	fl.Uint64Var(&f.cacheBytes, "cache-max-bytes", 0, "with --cache-max-age: plaintext bytes per data key")
 	return cmd
 }
@@ -197,6 +197,7 @@ func (f *runFlags) options(cmd *cobra.Command, op batch.Op, dst string) (batch.O
 		Stdout:         cmd.OutOrStdout(),
 		Notices:        cmd.ErrOrStderr(),
 	}
+	f.kmsBudget(cmd, &o.Keys)
 	if len(f.decryptKeys) > 0 {
 		o.DecryptKeys = o.Keys
 		o.DecryptKeys.Specs = f.decryptKeys
@@ -289,6 +290,42 @@ func (f *runFlags) openAudit(cmd *cobra.Command, dst string, o batch.Options) (*
 	return a, nil
 }
 
+// kmsBudget turns on the default data key cache when a KMS key is used and
+// --cache-max-age was not given, and says on stderr what the run will cost
+// in KMS requests before it starts.
+func (f *runFlags) kmsBudget(cmd *cobra.Command, ko *batch.KeyOptions) {
+	kms := slices.ContainsFunc(append(slices.Clone(f.keys), f.decryptKeys...), batch.IsKMSSpec)
+	if !kms {
+		return
+	}
+	if !cmd.Flags().Changed("cache-max-age") {
+		ko.CacheMaxAge = batch.DefaultCacheMaxAge
+		if !cmd.Flags().Changed("cache-max-messages") {
+			ko.CacheMaxMessages = batch.DefaultCacheMaxMessages
+		}
+	}
+	if f.quiet {
+		return
+	}
+	w := cmd.ErrOrStderr()
+	if ko.CacheMaxAge <= 0 {
+		fmt.Fprintf(w, "s3crypt: KMS: one request per file (no data key cache): 1,000,000 files ≈ %s; --cache-max-age reuses data keys\n", kmsCost(1_000_000))
+		return
+	}
+	per := "files"
+	if ko.CacheMaxMessages > 0 {
+		per = fmt.Sprintf("%d files", ko.CacheMaxMessages)
+	}
+	fmt.Fprintf(w, "s3crypt: KMS: data keys cached, one request per %s or %s at most; --cache-max-age 0 for one data key per file\n", per, ko.CacheMaxAge)
+}
+
+// kmsPricePer10k is the AWS KMS list price of 10,000 requests (us-east-1, USD).
+const kmsPricePer10k = 0.03
+
+func kmsCost(requests int64) string {
+	return fmt.Sprintf("$%.2f", float64(requests)*kmsPricePer10k/10000)
+}
+
 func printSummary(cmd *cobra.Command, f *runFlags, s *batch.Summary, dst string) {
 	out := cmd.OutOrStdout()
 	if dst == "-" || f.metadata == "-" {
@@ -311,6 +348,9 @@ func printSummary(cmd *cobra.Command, f *runFlags, s *batch.Summary, dst string)
 		s.Op, s.OK, s.Failed, s.Skipped, cli.FormatBytes(s.BytesIn), cli.FormatBytes(s.BytesOut), s.Seconds, rate)
 	if c := s.Cache; c != nil {
 		fmt.Fprintf(w, "data key cache: %d hits, %d misses, %d calls to the keyring\n", c.Hits, c.Misses, c.UnderlyingCalls)
+	}
+	if s.KMSRequests > 0 {
+		fmt.Fprintf(w, "KMS: %d requests (≈ %s at $%.2f per 10,000)\n", s.KMSRequests, kmsCost(s.KMSRequests), kmsPricePer10k)
 	}
 	for _, fl := range s.Failures {
 		fmt.Fprintf(w, "FAILED %s: %s\n", batch.Quote(fl.Input), batch.Printable(fl.Error))

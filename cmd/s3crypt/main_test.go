@@ -649,8 +649,22 @@ func TestKMS(t *testing.T) {
 		if n := calls("--cache-max-age", "1m", "--cache-max-messages", "2", "src", "cached2"); n != 3 {
 			t.Fatalf("GenerateDataKey calls with 2 messages per key: %d, want 3 for 5 files", n)
 		}
-		if n := calls("src", "uncached"); n != 5 {
+		if n := calls("--cache-max-age", "0", "src", "uncached"); n != 5 {
 			t.Fatalf("GenerateDataKey calls without the cache: %d, want 5", n)
+		}
+		// A batch run with a KMS key caches data keys by default, says so
+		// before it starts, and counts its KMS requests.
+		if n := calls("src", "default"); n != 1 {
+			t.Fatalf("GenerateDataKey calls by default: %d, want 1 for 5 files", n)
+		}
+		r := run(t, dir, nil, env, "encrypt", "--key", arn, "--kms-endpoint-url", local.Endpoint, "src", "default2")
+		if r.code != 0 || !strings.Contains(r.stderr, "KMS: data keys cached, one request per 1000 files or 5m0s") ||
+			!strings.Contains(r.stderr, "KMS: 1 requests") {
+			t.Fatalf("default cache: exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+		r = run(t, dir, nil, env, "encrypt", "--json", "--cache-max-age", "0", "--key", arn, "--kms-endpoint-url", local.Endpoint, "src", "uncached2")
+		if r.code != 0 || !strings.Contains(r.stderr, "one request per file (no data key cache)") || !strings.Contains(r.stdout, `"kms_requests":5`) {
+			t.Fatalf("no cache: exit %d, stdout %s, stderr:\n%s", r.code, r.stdout, r.stderr)
 		}
 	})
 	t.Run("disabled key names its ARN", func(t *testing.T) {
