@@ -84,6 +84,22 @@
 // name. arn:…, alias/… and kms:ID are AWS KMS keys. Several keys make a
 // multi-keyring whose first key generates the data key.
 //
+// Keys.KMSRequests and Summary.KMSRequests count the requests the KMS
+// clients send. s3crypt turns on the data key cache for runs with a KMS key
+// (DefaultCacheMaxAge, DefaultCacheMaxMessages) unless --cache-max-age is
+// given; a Go caller sets KeyOptions.CacheMaxAge itself.
+//
+// # Re-encryption
+//
+// Reencrypt opens each input with DecryptKeys (default: Keys) and streams
+// its plaintext straight into a new message under Keys, with the input's
+// encryption context (less the aws-crypto- pairs) unless Context is set.
+// The output keeps the input's name and is committed like any other: only
+// once the input reached its end, verified, signature included. SRC = DST
+// is refused but with InPlace, for an s3:// location in a bucket with
+// versioning enabled (GetBucketVersioning, checked before anything is
+// listed), where each output is a new version over its input.
+//
 // --max-encrypted-data-keys (default 10, s3crypt.DefaultMaxEncryptedDataKeys;
 // 0: no limit) refuses messages with more data keys as their header is
 // parsed: each would be a key attempt, a KMS call for a KMS key.
