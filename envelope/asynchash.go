@@ -29,12 +29,17 @@ func (a *asyncHash) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		s := &a.slots[a.i]
-		if s.buf == nil {
-			s.buf = make([]byte, 0, asyncHashChunk)
+		if len(s.buf) == cap(s.buf) {
+			// A chunk buffer starts at the size of the first write and
+			// doubles up to asyncHashChunk, so that a small message does
+			// not allocate a whole chunk.
+			nb := make([]byte, len(s.buf), min(max(2*cap(s.buf), len(s.buf)+len(p), 1024), asyncHashChunk))
+			copy(nb, s.buf)
+			s.buf = nb
 		}
 		c := copy(s.buf[len(s.buf):cap(s.buf)], p)
 		s.buf, p = s.buf[:len(s.buf)+c], p[c:]
-		if len(s.buf) == cap(s.buf) {
+		if len(s.buf) == asyncHashChunk {
 			a.dispatch()
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha512"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -39,5 +40,24 @@ func TestAsyncHash(t *testing.T) {
 				t.Fatalf("%d bytes after Reset: digest differs", n)
 			}
 		}
+	}
+}
+
+// A small message's hash buffers follow its size: a 4 KiB message does
+// not allocate a 64 KiB chunk (it did, per signed object of a bucket job).
+func TestAsyncHashSmallAllocates(t *testing.T) {
+	p := make([]byte, 4<<10)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 100
+	for range n {
+		a := newAsyncHash(sha512.New384())
+		a.Write(p[:100])
+		a.Write(p)
+		a.Sum(nil)
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 16<<10 {
+		t.Fatalf("%d bytes allocated per 4 KiB message, want < 16 KiB", per)
 	}
 }
