@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -10,35 +9,48 @@ import (
 	"strings"
 )
 
-// readAhead bounds what encoding/csv buffers past the record it parses:
-// its bufio.Reader has the default 4096 bytes.
-const readAhead = 4096
-
 // ctxEvery is how many rows pass between ctx checks.
 const ctxEvery = 1024
 
 var errRowTooLong = errors.New("row too long")
 
-// limiter stops the CSV parser once it pulled more than MaxRowBytes plus
-// its read-ahead past the end of the last record, so one endless row (or
-// quoted field) costs at most that much memory before it fails.
+// limiter fails the CSV parser's input at the first row longer than
+// MaxRowBytes, so one endless row (or quoted field) costs at most that
+// much memory plus the parser's 4 KiB read-ahead. It follows quoting
+// only far enough to know which newlines end a row: a quote toggles
+// "inside a quoted field" ("" toggles twice), and a newline outside one
+// ends the row. Bad quoting is the parser's to report.
 type limiter struct {
-	r      io.Reader
-	pulled int64 // bytes handed to the parser
-	base   int64 // input offset of the end of the last record
-	lines  int   // newlines in the pulled bytes
+	r       io.Reader
+	err     error // sticky errRowTooLong
+	quoted  bool
+	rowLen  int // bytes of the current row so far, its '\n' excluded
+	line    int // 1-based line of the next byte
+	rowLine int // line where the current row started
 }
 
 func (l *limiter) Read(p []byte) (int, error) {
-	if l.pulled-l.base > MaxRowBytes+readAhead {
-		return 0, errRowTooLong
-	}
-	if len(p) > readAhead {
-		p = p[:readAhead]
+	if l.err != nil {
+		return 0, l.err
 	}
 	n, err := l.r.Read(p)
-	l.pulled += int64(n)
-	l.lines += bytes.Count(p[:n], []byte{'\n'})
+	for i, c := range p[:n] {
+		switch {
+		case c == '"':
+			l.quoted = !l.quoted
+		case c == '\n':
+			l.line++
+			if !l.quoted {
+				l.rowLen = 0
+				l.rowLine = l.line
+				continue
+			}
+		}
+		if l.rowLen++; l.rowLen > MaxRowBytes {
+			l.err = errRowTooLong
+			return i, l.err
+		}
+	}
 	return n, err
 }
 
@@ -53,7 +65,7 @@ type rows struct {
 }
 
 func newRows(r io.Reader, file string) *rows {
-	rs := &rows{lim: limiter{r: r}, file: file}
+	rs := &rows{lim: limiter{r: r, line: 1, rowLine: 1}, file: file}
 	rs.cr = csv.NewReader(&rs.lim)
 	rs.cr.ReuseRecord = true
 	rs.cr.FieldsPerRecord = -1
@@ -73,7 +85,7 @@ func (rs *rows) next(ctx context.Context) ([]string, error) {
 		return nil, io.EOF
 	}
 	if errors.Is(err, errRowTooLong) {
-		return nil, &Error{File: rs.file, Line: rs.lim.lines + 1, Field: "row", Value: "", Err: ErrLimit}
+		return nil, &Error{File: rs.file, Line: rs.lim.rowLine, Err: ErrLimit, Cause: fmt.Errorf("row over %d bytes", MaxRowBytes)}
 	}
 	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
 		return nil, &Error{File: rs.file, Line: pe.StartLine, Err: ErrMalformed, Cause: pe.Err}
@@ -89,11 +101,6 @@ func (rs *rows) next(ctx context.Context) ([]string, error) {
 	}
 	rs.n++
 	rs.line, _ = rs.cr.FieldPos(0)
-	end := rs.cr.InputOffset()
-	if end-rs.lim.base > MaxRowBytes {
-		return nil, &Error{File: rs.file, Line: rs.line, Field: "row", Value: rec[0], Err: ErrLimit}
-	}
-	rs.lim.base = end
 	return rec, nil
 }
 

@@ -92,11 +92,11 @@ func readInventory(ctx context.Context, r io.Reader, open Opener, yield func(Ent
 		return &Error{Err: err}
 	}
 	if len(data) > MaxJSONBytes {
-		return &Error{Field: "manifest.json", Value: "", Err: ErrLimit}
+		return &Error{Err: ErrLimit, Cause: fmt.Errorf("manifest.json over %d bytes", MaxJSONBytes)}
 	}
 	var m inventoryJSON
 	if err := json.Unmarshal(data, &m); err != nil {
-		return &Error{Field: "manifest.json", Value: "", Err: ErrMalformed, Cause: err}
+		return &Error{Err: ErrMalformed, Cause: fmt.Errorf("manifest.json: %w", err)}
 	}
 	data = nil
 	switch {
