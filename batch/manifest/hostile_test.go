@@ -34,27 +34,39 @@ func TestHostileLongQuotedField(t *testing.T) {
 	}
 }
 
-// TestHostileRowJustOver: a row one byte over MaxRowBytes fails even when
-// it fits the parser's read-ahead; one at the limit passes.
+// TestHostileRowJustOver: the row limit is exact, whatever the parser
+// reads ahead; an Inventory row bounds no column it ignores, so only the
+// row limit stops a long one. A row of MaxRowBytes (its newline excluded)
+// is read.
 func TestHostileRowJustOver(t *testing.T) {
-	row := func(n int) string { // a valid row of n bytes with its newline
-		return "b,k," + strings.Repeat("v", n-5) + "\n"
+	row := func(n int) string { // an Inventory row of n bytes and its newline
+		const head = `"src","k","`
+		return head + strings.Repeat("e", n-len(head)-1) + `"` + "\n"
 	}
-	_, err := readAll(t.Context(), strings.NewReader("b,k\n"+row(MaxRowBytes+1)), nil)
-	if e := asError(t, err, ErrLimit); e.Line != 2 {
-		t.Errorf("line %d", e.Line)
-	}
-	// At the limit the row is fine for the reader; its version ID is not.
-	_, err = readAll(t.Context(), strings.NewReader(row(MaxRowBytes)), nil)
-	if e := asError(t, err, ErrLimit); e.Field != "versionId" {
-		t.Errorf("field %q, want versionId", e.Field)
+	for _, tc := range []struct {
+		n    int
+		fail bool
+	}{{MaxRowBytes, false}, {MaxRowBytes + 1, true}} {
+		st := newStore()
+		m := inventory(t, st, "Bucket, Key, ETag", `"src","a","x"`+"\n"+row(tc.n)+row(20))
+		m = bytes.Replace(m, []byte("amzn-s3-demo-source-bucket"), []byte("src"), 1)
+		got, err := readAll(t.Context(), bytes.NewReader(m), st.open)
+		if !tc.fail {
+			if err != nil || len(got) != 3 {
+				t.Errorf("row of %d bytes: %v, %d entries", tc.n, err, len(got))
+			}
+			continue
+		}
+		if e := asError(t, err, ErrLimit); e.Line != 2 || len(got) != 1 {
+			t.Errorf("row of %d bytes: line %d after %d entries", tc.n, e.Line, len(got))
+		}
 	}
 }
 
 // TestHostileKeyLength: a key S3 could not hold (over 1024 bytes once
 // decoded) is refused; one of exactly 1024 bytes is read.
 func TestHostileKeyLength(t *testing.T) {
-	_, err := readAll(t.Context(), strings.NewReader("b,"+strings.Repeat("%C3%BC", MaxKeyBytes/2)+"x\n"), nil)
+	_, err := readAll(t.Context(), strings.NewReader("b,"+strings.Repeat("ü", MaxKeyBytes/2)+"x\n"), nil)
 	asError(t, err, ErrLimit)
 	got, err := readAll(t.Context(), strings.NewReader("b,"+strings.Repeat("%C3%BC", MaxKeyBytes/2)+"\n"), nil)
 	if err != nil || len(got) != 1 || len(got[0].Key) != MaxKeyBytes {
