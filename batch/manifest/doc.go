@@ -64,9 +64,11 @@
 // (strconv.Quote'd, at most 64 bytes shown) and a sentinel for errors.Is:
 // ErrMalformed, ErrLimit, ErrUnsupportedFormat or ErrChecksum.
 //
-//   - A CSV row (record) is at most MaxRowBytes (8 KiB); blank lines
-//     before a row count toward it. A longer row fails after at most
-//     MaxRowBytes plus 4 KiB of read-ahead were buffered.
+//   - A CSV row (record) is at most MaxRowBytes (8 KiB), its newline
+//     excluded. A row ends at a newline outside quotes, so a quoted field
+//     spanning lines counts whole and blank lines count for nothing. A
+//     longer row fails at its byte MaxRowBytes+1, having cost at most that
+//     plus the CSV parser's 4 KiB read-ahead of memory.
 //   - A key is 1 to MaxKeyBytes (1024) bytes after decoding, valid UTF-8,
 //     without NUL, as S3 allows; a bad %XX escape is ErrMalformed.
 //   - A bucket is 1 to 255 bytes of [A-Za-z0-9._-]; a version ID at most

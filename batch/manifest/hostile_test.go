@@ -158,7 +158,7 @@ func bombFile(t *testing.T, prefix string, b byte, n int) []byte {
 }
 
 // inventoryOf is a manifest.json over the given raw data files.
-func inventoryOf(t *testing.T, st *store, files ...[]byte) []byte {
+func inventoryOf(t testing.TB, st *store, files ...[]byte) []byte {
 	type file struct {
 		Key  string `json:"key"`
 		Size int    `json:"size"`

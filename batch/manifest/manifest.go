@@ -3,6 +3,7 @@ package manifest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net/url"
 	"strings"
@@ -20,6 +21,8 @@ const (
 	MaxSchemaColumns  = 64       // columns in an Inventory fileSchema
 )
 
+var errGzip = errors.New("gzip data: an Inventory report is read from its manifest.json")
+
 // Entry is one object a manifest names.
 type Entry struct {
 	Bucket    string
@@ -36,7 +39,8 @@ type Opener func(ctx context.Context, bucket, key string) (io.ReadCloser, error)
 // The format is detected from the first byte after white space and a
 // UTF-8 BOM: '{' is an S3 Inventory manifest.json (its data files are
 // opened with open), anything else is an S3 Batch Operations CSV (open
-// is not used and may be nil).
+// is not used and may be nil). Gzip data (an Inventory data file on its
+// own) is ErrUnsupportedFormat.
 //
 // Read stops at the first error: yield's is returned as is, any other is
 // an *Error. Entries yielded before an error stay yielded. Memory does not
@@ -52,6 +56,9 @@ func Read(ctx context.Context, r io.Reader, open Opener, yield func(Entry) error
 	}
 	if first == '{' {
 		return readInventory(ctx, br, open, yield)
+	}
+	if b, _ := br.Peek(2); string(b) == "\x1f\x8b" {
+		return &Error{Err: ErrUnsupportedFormat, Cause: errGzip}
 	}
 	return readBatchCSV(ctx, br, yield)
 }

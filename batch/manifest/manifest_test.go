@@ -315,6 +315,10 @@ func TestReadInventoryFileErrors(t *testing.T) {
 		_, err := readAll(t.Context(), bytes.NewReader(m), st.open)
 		asError(t, err, ErrMalformed)
 	})
+	t.Run("data file alone", func(t *testing.T) {
+		_, err := readAll(t.Context(), bytes.NewReader(z), st.open)
+		asError(t, err, ErrUnsupportedFormat)
+	})
 	t.Run("no opener", func(t *testing.T) {
 		_, err := readAll(t.Context(), bytes.NewReader(m), nil)
 		asError(t, err, ErrUnsupportedFormat)
