@@ -5,7 +5,8 @@
 //
 // # Batch Operations CSV
 //
-// One object per row, no header row, two or three columns:
+// One object per row, no header row (one would be read as an object),
+// two or three columns:
 //
 //	bucket,key[,versionId]
 //	amzn-s3-demo-bucket,photos/2024/a+b%2Bc.jpg

@@ -98,10 +98,7 @@ func readInventory(ctx context.Context, r io.Reader, open Opener, yield func(Ent
 	if err := json.Unmarshal(data, &m); err != nil {
 		return &Error{Err: ErrMalformed, Cause: fmt.Errorf("manifest.json: %w", err)}
 	}
-	data = nil
-	switch {
-	case strings.EqualFold(m.FileFormat, "CSV"):
-	default:
+	if !strings.EqualFold(m.FileFormat, "CSV") {
 		return &Error{Field: "fileFormat", Value: m.FileFormat, Err: ErrUnsupportedFormat}
 	}
 	sc, fe := parseSchema(m.FileSchema)

@@ -376,6 +376,9 @@ func (r *rowsReader) Read(p []byte) (int, error) {
 // TestReadConstantMemory: the live heap after 200,000 rows is what it was
 // after 10,000; nothing is kept per row.
 func TestReadConstantMemory(t *testing.T) {
+	if raceEnabled {
+		t.Skip("measures memory; no goroutines to race")
+	}
 	const rows = 200_000
 	var ms runtime.MemStats
 	var early, late uint64
