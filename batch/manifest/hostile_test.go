@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -263,5 +265,26 @@ func TestHostileForeignBucket(t *testing.T) {
 	_, err := readAll(t.Context(), bytes.NewReader(m), st.open)
 	if e := asError(t, err, ErrMalformed); e.Field != "bucket" || e.Line != 2 {
 		t.Errorf("err %v", err)
+	}
+}
+
+// TestHostileRootOpenerEscape: data file keys from a forged manifest.json
+// name files outside the local bucket copy.
+func TestHostileRootOpenerEscape(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("x"), 0o600)
+	os.Mkdir(filepath.Join(dir, "bucket"), 0o700)
+	os.Symlink("../secret", filepath.Join(dir, "bucket", "link"))
+	root, err := os.OpenRoot(filepath.Join(dir, "bucket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	open := RootOpener(root)
+	for _, key := range []string{"../secret", "a/../../secret", "/etc/passwd", "link"} {
+		if rc, err := open(t.Context(), "b", key); err == nil {
+			rc.Close()
+			t.Errorf("opened %q", key)
+		}
 	}
 }

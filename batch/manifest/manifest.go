@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"unicode/utf8"
 )
@@ -139,4 +141,14 @@ func checkVersionID(v string) *Error {
 		}
 	}
 	return nil
+}
+
+// RootOpener opens Inventory data files from a local copy of the
+// destination bucket: key is a slash-separated path under root, and the
+// bucket is ignored. os.Root refuses keys that leave root ("../x",
+// absolute paths, symlinks out).
+func RootOpener(root *os.Root) Opener {
+	return func(_ context.Context, _, key string) (io.ReadCloser, error) {
+		return root.Open(filepath.FromSlash(key))
+	}
 }
