@@ -45,9 +45,10 @@
 //
 // Read opens each file with the caller's Opener, passing the bucket of
 // destinationBucket (an S3 ARN, any partition) and the file's key; where a
-// local manifest.json finds its files is the Opener's business. While a
-// file streams, its MD5 and size are computed and compared with
-// MD5checksum (required) and size at its end: a difference is ErrChecksum,
+// local manifest.json finds its files is the Opener's business (RootOpener
+// serves a local copy of the destination bucket). While a file streams,
+// its MD5 and size are computed and compared with MD5checksum (required)
+// and size at its end: a difference is ErrChecksum,
 // after that file's rows were yielded. Callers that must not act on a
 // tampered file read the manifest through once before acting.
 //
