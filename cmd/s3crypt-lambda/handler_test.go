@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -119,15 +120,11 @@ func event(t *testing.T, ver, bucket string, args map[string]string, objs ...obj
 	return out
 }
 
-// invoke calls h as the Lambda runtime does, with the event's JSON, and
-// checks the response's envelope.
+// invoke calls h as the Lambda runtime does, through aws-lambda-go's
+// handler with the event's JSON, and checks the response's envelope.
 func invoke(t *testing.T, ctx context.Context, h *Handler, ev json.RawMessage) []result {
 	t.Helper()
-	resp, err := h.Handle(ctx, ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := json.Marshal(resp)
+	raw, err := lambda.NewHandler(h.Handle).Invoke(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,5 +502,45 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil || c.Op != batch.Encrypt || len(c.Keys.Specs) != 2 || c.Keys.CacheMaxAge != DefaultCacheMaxAge ||
 		c.Keys.CacheMaxMessages != DefaultCacheMaxMessages || c.MaxEDKs != s3crypt.DefaultMaxEncryptedDataKeys {
 		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+}
+
+// TestKMSFailures: KMS throttling and 5xx, on GenerateDataKey and on
+// Decrypt, let S3 retry the task; KMS refusing access does not.
+func TestKMSFailures(t *testing.T) {
+	awsEnv(t)
+	t.Setenv("AWS_MAX_ATTEMPTS", "1") // the SDK's own retries would back off for seconds
+	kms := kmstest.Start(t, kmslocal.Options{})
+	arn := kms.CreateKey(t)
+	srv := s3test.Fake(t)
+	b := srv.Bucket(t, "lambda-kmsfail")
+	put(t, srv, b, "p", []byte("payload"))
+	ok := newHandler(t, srv.Client, map[string]string{"PHICRYPT_KEY": arn, "PHICRYPT_KMS_ENDPOINT_URL": kms.Endpoint, "PHICRYPT_DESTINATION": "s3://" + b + "/enc/"})
+	want(t, invoke(t, context.Background(), ok, event(t, "1.0", b, nil, obj{key: "p"})), 1, Succeeded, "")
+	for i, c := range []struct {
+		status int
+		typ    string
+		want   string
+	}{
+		{400, "ThrottlingException", TemporaryFailure},
+		{500, "KMSInternalException", TemporaryFailure},
+		{503, "ServiceUnavailableException", TemporaryFailure},
+		{400, "AccessDeniedException", PermanentFailure},
+	} {
+		bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(c.status)
+			io.WriteString(w, `{"__type":"`+c.typ+`","message":"test"}`)
+		}))
+		t.Cleanup(bad.Close)
+		dst := "s3://" + b + "/" + string(rune('a'+i)) + "/"
+		t.Run(c.typ+"/encrypt", func(t *testing.T) {
+			h := newHandler(t, srv.Client, map[string]string{"PHICRYPT_KEY": arn, "PHICRYPT_KMS_ENDPOINT_URL": bad.URL, "PHICRYPT_DESTINATION": dst})
+			want(t, invoke(t, context.Background(), h, event(t, "1.0", b, nil, obj{key: "p"})), 1, c.want, c.typ)
+		})
+		t.Run(c.typ+"/decrypt", func(t *testing.T) {
+			h := newHandler(t, srv.Client, map[string]string{"PHICRYPT_OP": "decrypt", "PHICRYPT_KEY": arn, "PHICRYPT_KMS_ENDPOINT_URL": bad.URL, "PHICRYPT_DESTINATION": dst})
+			want(t, invoke(t, context.Background(), h, event(t, "1.0", b, nil, obj{key: "enc/p.enc"})), 1, c.want, c.typ)
+		})
 	}
 }
