@@ -1,8 +1,3 @@
-// Command s3crypt-lambda is an AWS Lambda function for S3 Batch Operations
-// (see doc.go and docs/lambda.md). Build it for the provided.al2023
-// runtime as:
-//
-//	GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -o bootstrap ./cmd/s3crypt-lambda
 package main
 
 import (
