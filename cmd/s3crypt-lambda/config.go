@@ -177,12 +177,17 @@ func validOp(op batch.Op) bool {
 	return op == batch.Encrypt || op == batch.Decrypt || op == batch.Reencrypt
 }
 
-// parseDest splits s3://bucket/prefix.
+// parseDest splits s3://bucket/prefix. A prefix is a folder: it is
+// returned ending in "/" (or empty), so that "s3://b/p" holds "p/x" but
+// not "px".
 func parseDest(s string) (bucket, prefix string, err error) {
 	rest, ok := strings.CutPrefix(s, "s3://")
 	bucket, prefix, _ = strings.Cut(rest, "/")
 	if !ok || bucket == "" {
 		return "", "", fmt.Errorf("%s is not s3://bucket/prefix", batch.Quote(s))
+	}
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
 	}
 	return bucket, prefix, nil
 }

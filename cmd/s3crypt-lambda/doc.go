@@ -20,7 +20,7 @@
 //	PHICRYPT_EXPECT_CONTEXT      k=v,… pairs every input must carry (decrypt, reencrypt)
 //	PHICRYPT_ALLOW_OPS           ops a job's "op" argument may choose besides PHICRYPT_OP
 //	PHICRYPT_ALLOW_DESTINATIONS  s3://bucket/prefix,… a job's "destination" must lie under
-//	                             (default PHICRYPT_DESTINATION); end prefixes with "/"
+//	                             (default PHICRYPT_DESTINATION)
 //	PHICRYPT_IN_PLACE            true: reencrypt writes each output over its input as a new
 //	                             version (versioned buckets only; no PHICRYPT_DESTINATION)
 //	PHICRYPT_OVERWRITE           true: replace existing outputs (default: skip complete ones)
@@ -44,8 +44,8 @@
 // decoded as a form value ("%XX", and "+" for a space; a literal "+" is
 // "%2B"); a key that does not decode, is empty, ends in "/" or is longer
 // than 1024 bytes fails its task. s3VersionId, when given, is the version
-// read. An input's output is the destination prefix joined to its whole
-// key, with ".enc" added on encrypt, removed on decrypt (".dec" added to a
+// read. A prefix is a folder ("s3://b/p" is "s3://b/p/"), and an input's
+// output is the destination prefix joined to its whole key, with ".enc" added on encrypt, removed on decrypt (".dec" added to a
 // name without it), and the same name on reencrypt.
 //
 // A schema 2.0 job may give the user arguments "op", "destination" and

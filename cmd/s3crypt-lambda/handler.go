@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/phicrypt/phicrypt/batch"
+	"github.com/phicrypt/phicrypt/s3crypt"
 )
 
 // The result codes of a task (S3 Batch Operations' names).
@@ -327,6 +328,10 @@ func classify(err error) string {
 }
 
 func transient(err error) bool {
+	var dns *net.DNSError
+	if errors.Is(err, s3crypt.ErrInsecureEndpoint) || errors.As(err, &dns) && dns.IsNotFound {
+		return false // configuration, not weather
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, batch.ErrInterrupted) {
 		return true
 	}

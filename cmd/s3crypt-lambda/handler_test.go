@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -542,5 +544,85 @@ func TestKMSFailures(t *testing.T) {
 			h := newHandler(t, srv.Client, map[string]string{"PHICRYPT_OP": "decrypt", "PHICRYPT_KEY": arn, "PHICRYPT_KMS_ENDPOINT_URL": bad.URL, "PHICRYPT_DESTINATION": dst})
 			want(t, invoke(t, context.Background(), h, event(t, "1.0", b, nil, obj{key: "enc/p.enc"})), 1, c.want, c.typ)
 		})
+	}
+}
+
+// TestInPlace re-encrypts each object over itself as a new version; the
+// old version stays. A bucket without versioning is refused.
+func TestInPlace(t *testing.T) {
+	awsEnv(t)
+	srv := s3test.Fake(t)
+	b := srv.Bucket(t, "lambda-inplace")
+	if _, err := srv.Client.PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{Bucket: &b,
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	// Key names of one length: both versions of p.enc have one size, as
+	// gofakes3's HEAD ignores versionId.
+	old, new := aesKey(t, "old"), aesKey(t, "new")
+	put(t, srv, b, "p", []byte("payload"))
+	enc := newHandler(t, srv.Client, map[string]string{"PHICRYPT_KEY": old, "PHICRYPT_DESTINATION": "s3://" + b + "/"})
+	want(t, invoke(t, context.Background(), enc, event(t, "1.0", b, nil, obj{key: "p"})), 1, Succeeded, "")
+	v1, err := srv.Client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &b, Key: aws.String("p.enc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := newHandler(t, srv.Client, map[string]string{"PHICRYPT_OP": "reencrypt", "PHICRYPT_KEY": new, "PHICRYPT_DECRYPT_KEY": old, "PHICRYPT_IN_PLACE": "true"})
+	want(t, invoke(t, context.Background(), re, event(t, "2.0", b, nil, obj{key: "p.enc"})), 1, Succeeded, "s3://"+b+"/p.enc")
+	want(t, invoke(t, context.Background(), re, event(t, "2.0", b, map[string]string{"destination": "s3://" + b + "/x/"}, obj{key: "p.enc"})), 1, PermanentFailure, ErrBadArguments.Error())
+
+	dec := func(key string, version string) []result {
+		h := newHandler(t, srv.Client, map[string]string{"PHICRYPT_OP": "decrypt", "PHICRYPT_KEY": key, "PHICRYPT_DESTINATION": "s3://" + b + "/dec/", "PHICRYPT_OVERWRITE": "true"})
+		return invoke(t, context.Background(), h, event(t, "2.0", b, nil, obj{key: "p.enc", version: version}))
+	}
+	want(t, dec(new, ""), 1, Succeeded, "")
+	want(t, dec(old, ""), 1, PermanentFailure, "no keyring could decrypt")
+	want(t, dec(old, aws.ToString(v1.VersionId)), 1, Succeeded, "") // the old version remains
+
+	nv := srv.Bucket(t, "lambda-noversions")
+	put(t, srv, nv, "q.enc", get(t, srv, b, "p.enc"))
+	want(t, invoke(t, context.Background(), re, event(t, "2.0", nv, nil, obj{key: "q.enc"})), 1, PermanentFailure, batch.ErrNotVersioned.Error())
+}
+
+func TestBucketOfARN(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:s3:::amzn-s3-demo-bucket":                   "amzn-s3-demo-bucket",
+		"arn:aws-cn:s3:::b":                                  "b",
+		"arn:aws:s3:us-east-1:0123456788:examplebucket":      "examplebucket", // as in some examples
+		"arn:aws:s3:us-east-1:123456789012:accesspoint/ap":   "",
+		"arn:aws:s3:::b/key":                                 "",
+		"arn:aws:lambda:us-east-1:123456789012:function:f":   "",
+		"amzn-s3-demo-bucket":                                "",
+		"arn:aws:s3-object-lambda:us-east-1:123:accesspoint": "",
+	} {
+		if got := bucketOfARN(arn); got != want {
+			t.Errorf("bucketOfARN(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}
+
+func TestDestinationAllowed(t *testing.T) {
+	c := Config{Destination: "s3://b/enc"}
+	for d, ok := range map[string]bool{
+		"s3://b/enc": true, "s3://b/enc/": true, "s3://b/enc/sub/": true,
+		"s3://b/encX/": false, "s3://b/": false, "s3://c/enc/": false, "b/enc/": false,
+	} {
+		if err := c.destinationAllowed(d); (err == nil) != ok || err != nil && !errors.Is(err, ErrBadArguments) {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
+}
+
+func TestClassifyConfiguration(t *testing.T) {
+	for _, err := range []error{
+		&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "s3.example", IsNotFound: true}},
+		fmt.Errorf("put: %w", s3crypt.ErrInsecureEndpoint),
+	} {
+		if got := classify(err); got != PermanentFailure {
+			t.Errorf("%v: %s", err, got)
+		}
+	}
+	if got := classify(&net.OpError{Op: "dial", Err: errors.New("connection refused")}); got != TemporaryFailure {
+		t.Errorf("connection refused: %s", got)
 	}
 }
