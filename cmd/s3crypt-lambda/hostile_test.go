@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/phicrypt/phicrypt/batch"
 	"github.com/phicrypt/phicrypt/internal/s3test"
 )
 
@@ -83,4 +86,54 @@ func TestHostileResultString(t *testing.T) {
 	// Not URL-encoded: refused, not guessed at.
 	ev := bytes.Replace(event(t, "2.0", b, nil, obj{key: "KEY"}), []byte(`"KEY"`), []byte(`"%ZZ\u001b"`), 1)
 	want(t, invoke(t, context.Background(), h, ev), 1, PermanentFailure, `s3Key "%ZZ\x1b" is not URL-encoded`)
+}
+
+// FuzzEvent feeds events a job submitter controls through the parsing,
+// the user arguments and the naming of outputs: nothing panics, every
+// output stays below the allowed destination, and every resultString is
+// bounded and one line.
+func FuzzEvent(f *testing.F) {
+	for _, v := range []string{"1.0", "2.0"} {
+		raw, err := os.ReadFile("testdata/event-" + v + ".json")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"invocationSchemaVersion":"2.0","job":{"userArguments":{"op":"decrypt","destination":"s3://dst/p/q","context":"a=b"}},"tasks":[{"s3Bucket":"b","s3Key":"a%2Fb+c.enc"}]}`))
+	h := &Handler{cfg: Config{Op: batch.Encrypt, AllowOps: []batch.Op{batch.Decrypt}, Destination: "s3://dst/p/", Context: map[string]string{"k": "v"}}}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if r := bound(string(raw)); len(r) > maxResult || strings.ContainsAny(r, "\n\r\x00") {
+			t.Fatalf("bound: %q", r)
+		}
+		_, _, args, tasks, err := parseEvent(raw)
+		if err != nil {
+			if !errors.Is(err, ErrBadEvent) {
+				t.Fatal(err)
+			}
+			return
+		}
+		j, err := h.jobArgs(args)
+		if err != nil {
+			if !errors.Is(err, ErrBadArguments) {
+				t.Fatal(err)
+			}
+			return
+		}
+		if j.context["k"] != "v" {
+			t.Fatalf("context %v lost PHICRYPT_CONTEXT", j.context)
+		}
+		for _, tk := range tasks {
+			src, dst, err := h.locations(j, tk)
+			if err != nil {
+				if !errors.Is(err, ErrBadTask) {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if !strings.HasPrefix(dst, "s3://dst/p/") || src == dst || !strings.HasPrefix(src, "s3://"+tk.bucket+"/") {
+				t.Fatalf("task %+v: %s -> %s", tk, src, dst)
+			}
+		}
+	})
 }
