@@ -118,8 +118,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (events.S3Bat
 }
 
 // parseEvent reads an event of schema 1.0 (s3BucketArn, no user
-// arguments) or 2.0 (s3Bucket, userArguments). Keys are URL-encoded in
-// both, as in the job's manifest, and are decoded here.
+// arguments) or 2.0 (s3Bucket, userArguments). Keys stay URL-encoded, as
+// in the job's manifest: locations decodes them.
 func parseEvent(raw json.RawMessage) (version, id string, args map[string]string, tasks []task, err error) {
 	var head struct {
 		Version string `json:"invocationSchemaVersion"`
