@@ -85,6 +85,12 @@ type Options struct {
 	Materials, DecryptMaterials *Keys
 	// S3Client, if set, is the S3 client of the run; S3 is then ignored.
 	S3Client *s3.Client
+	// SingleObject makes an s3:// SRC exactly one object, never a prefix:
+	// a missing object fails the run instead of listing SRC/. VersionID,
+	// if set (it implies SingleObject), is the version read. The S3 Batch
+	// Operations Lambda handler sets both.
+	SingleObject bool
+	VersionID    string
 
 	// Audit, if set, receives one Record per input.
 	Audit *AuditLog

@@ -98,6 +98,9 @@ func (c *s3Conn) head(ctx context.Context, bucket, key string) (map[string]strin
 type s3Source struct {
 	c   *s3Conn
 	loc location
+	// single and version are Options.SingleObject and VersionID.
+	single  bool
+	version *string
 }
 
 func newS3Source(ctx context.Context, l location, o *Options) (source, error) {
@@ -105,7 +108,11 @@ func newS3Source(ctx context.Context, l location, o *Options) (source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &s3Source{c: c, loc: l}, nil
+	src := &s3Source{c: c, loc: l, single: o.SingleObject || o.VersionID != ""}
+	if o.VersionID != "" {
+		src.version = &o.VersionID
+	}
+	return src, nil
 }
 
 func s3Name(bucket, key string) string { return "s3://" + bucket + "/" + key }
@@ -114,14 +121,17 @@ func s3Name(bucket, key string) string { return "s3://" + bucket + "/" + key }
 // object under the location as a prefix ("a/b" lists "a/b/…").
 func (s *s3Source) list(ctx context.Context, keep func(string) bool) ([]item, bool, int, error) {
 	b, key := s.loc.bucket, s.loc.key
+	if s.single && (key == "" || strings.HasSuffix(key, "/")) {
+		return nil, false, 0, fmt.Errorf("%w: %s names a prefix, not one object", ErrUsage, Quote(s.loc.String()))
+	}
 	if key != "" && !strings.HasSuffix(key, "/") {
-		out, err := s.c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key})
+		out, err := s.c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key, VersionId: s.version})
 		if err == nil {
 			base := key[strings.LastIndexByte(key, '/')+1:]
 			return []item{{name: s3Name(b, key), rel: base, size: aws.ToInt64(out.ContentLength), path: key}}, true, 0, nil
 		}
 		var nf *types.NotFound
-		if !errors.As(err, &nf) {
+		if !errors.As(err, &nf) || s.single {
 			return nil, false, 0, err
 		}
 		key += "/"
@@ -151,7 +161,7 @@ func (s *s3Source) list(ctx context.Context, keep func(string) bool) ([]item, bo
 }
 
 func (s *s3Source) open(ctx context.Context, it item) (io.ReadCloser, error) {
-	out, err := s.c.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.loc.bucket, Key: &it.path})
+	out, err := s.c.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.loc.bucket, Key: &it.path, VersionId: s.version})
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +361,7 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 	}
 	b, k := src.loc.bucket, j.in.path
 	if len(r.o.ExpectContext) > 0 {
-		obj, err := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k})
+		obj, err := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k, VersionId: src.version})
 		if err != nil {
 			return err
 		}
@@ -371,12 +381,12 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}
 	opts = r.o.maxFrameOption(opts)
-	rd, err := c.Get(ctx, &s3.GetObjectInput{Bucket: &b, Key: &k}, s3crypt.WithDecryptOptions(opts...), s3crypt.WithProgress(progress))
+	rd, err := c.Get(ctx, &s3.GetObjectInput{Bucket: &b, Key: &k, VersionId: src.version}, s3crypt.WithDecryptOptions(opts...), s3crypt.WithProgress(progress))
 	defer func() { rec.BytesIn = last }()
 	if err != nil {
 		err = frameLimitHint(err)
 		if errors.Is(err, envelope.ErrNoDecryptionKey) {
-			if obj, herr := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k}); herr == nil {
+			if obj, herr := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k, VersionId: src.version}); herr == nil {
 				return withKeysHint(err, obj.Header)
 			}
 		}

@@ -40,6 +40,9 @@ go vet ./...
 step "staticcheck"
 staticcheck ./...
 
+step "s3crypt-lambda for provided.al2023 (bootstrap, linux/arm64, no RPC mode)"
+GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -o "$work/bootstrap" ./cmd/s3crypt-lambda
+
 step "kmslocal (a real process for the integration tests)"
 go build -o "$work/kmslocal" ./cmd/kmslocal
 "$work/kmslocal" --addr 127.0.0.1:0 --data "$work/kms" >"$work/kmslocal.out" 2>"$work/kmslocal.log" &
