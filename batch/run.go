@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"maps"
 	"path/filepath"
@@ -110,10 +111,18 @@ const (
 )
 
 // Progress is told of a run's advance, from several goroutines at once.
+// The listing streams into the workers, so inputs are processed while
+// more are still being listed: the totals are known only once
+// ListingDone was called.
 type Progress interface {
-	// Start is called once, before any input is processed, with the
-	// number of inputs and their known bytes.
-	Start(inputs int, total int64)
+	// Start is called once, before the listing begins.
+	Start()
+	// Listed records n more inputs listed, of bytes known bytes (an
+	// unknown size counts as 0).
+	Listed(n int, bytes int64)
+	// ListingDone is called once, when the listing ended (or stopped on
+	// an error or an interrupt): what Listed recorded is then the total.
+	ListingDone()
 	// Add records n more input bytes read.
 	Add(n int64)
 	// FileDone records one input finished with a Result.
@@ -131,19 +140,25 @@ type Failure struct {
 	Err   error  `json:"-"` // the error itself, for errors.Is and errors.As
 }
 
+// MaxFailures is how many failures a Summary names; the rest are counted
+// in FailuresOmitted (the audit log, if any, has a line for each).
+const MaxFailures = 1000
+
 // Summary describes a finished run.
 type Summary struct {
-	Op          Op              `json:"op"`
-	Files       int             `json:"files"`
-	OK          int             `json:"ok"`
-	Failed      int             `json:"failed"`
-	Skipped     int             `json:"skipped"`
-	BytesIn     int64           `json:"bytes_in"`
-	BytesOut    int64           `json:"bytes_out"`
-	Seconds     float64         `json:"seconds"`
-	Interrupted bool            `json:"interrupted,omitempty"`
-	Failures    []Failure       `json:"failures,omitempty"`
-	Cache       *keycache.Stats `json:"cache,omitempty"`
+	Op          Op        `json:"op"`
+	Files       int       `json:"files"`
+	OK          int       `json:"ok"`
+	Failed      int       `json:"failed"`
+	Skipped     int       `json:"skipped"`
+	BytesIn     int64     `json:"bytes_in"`
+	BytesOut    int64     `json:"bytes_out"`
+	Seconds     float64   `json:"seconds"`
+	Interrupted bool      `json:"interrupted,omitempty"`
+	Failures    []Failure `json:"failures,omitempty"` // the first MaxFailures, by input
+	// FailuresOmitted counts the failures past MaxFailures, not named.
+	FailuresOmitted int             `json:"failures_omitted,omitempty"`
+	Cache           *keycache.Stats `json:"cache,omitempty"`
 }
 
 // bigFile is the input size from which one file's frames are sealed or
@@ -170,11 +185,11 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	if o.SkipExisting && o.Overwrite {
 		return sum, fmt.Errorf("%w: --skip-existing and --overwrite exclude each other", ErrUsage)
 	}
-	jobs, skipped, err := plan(ctx, op, src, dst, &o)
+	p, err := prepare(ctx, op, src, dst, &o)
 	if err != nil {
 		return sum, err
 	}
-	sum.Skipped = skipped
+	defer p.close()
 	keys, dkeys, err := o.loadKeys(ctx, op)
 	if err != nil {
 		return sum, err
@@ -192,13 +207,13 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	workers, files := concurrency(o.Concurrency)
 	r := &runner{op: op, o: &o, client: client, dclient: dclient, workers: workers}
 	if o.Progress != nil {
-		o.Progress.Skipped(skipped)
-		o.Progress.Start(len(jobs), totalSize(jobs))
+		o.Progress.Start()
 		defer o.Progress.Stop()
 	}
-	r.runJobs(ctx, jobs, files, sum)
-	closeEnds(jobs)
-	sum.failUnstarted(jobs[sum.Files:])
+	listed, lerr := r.runJobs(ctx, p, files, sum)
+	p.close()
+	sum.Skipped += p.skipped
+	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Input < sum.Failures[b].Input })
 	sum.Cache = keys.CacheStats()
 	if dkeys != keys && sum.Cache == nil {
 		sum.Cache = dkeys.CacheStats()
@@ -207,9 +222,13 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	switch {
 	case ctx.Err() != nil:
 		sum.Interrupted = true
-		return sum, fmt.Errorf("%w: %d of %d inputs done", ErrInterrupted, sum.OK, len(jobs))
+		return sum, fmt.Errorf("%w: %d of %d inputs listed done", ErrInterrupted, sum.OK, listed)
+	case lerr != nil && sum.Failed > 0:
+		return sum, fmt.Errorf("%s: %w; of the %d inputs listed before, %w: %d", src, lerr, listed, ErrFailed, sum.Failed)
+	case lerr != nil:
+		return sum, fmt.Errorf("%s: %w", src, lerr)
 	case sum.Failed > 0:
-		return sum, fmt.Errorf("%w: %d of %d", ErrFailed, sum.Failed, len(jobs))
+		return sum, fmt.Errorf("%w: %d of %d", ErrFailed, sum.Failed, listed)
 	}
 	return sum, nil
 }
@@ -254,26 +273,29 @@ func concurrency(n int) (workers, files int) {
 	return n, 4 * n
 }
 
-// totalSize is the sum of the jobs' known input sizes (unknown ones, < 0,
-// count as 0).
-func totalSize(jobs []*job) int64 {
-	var total int64
-	for _, j := range jobs {
-		total += max(j.in.size, 0)
-	}
-	return total
-}
+// listAhead is how many listed inputs wait for a worker at most: the
+// listing runs that far ahead of the work, and no further.
+const listAhead = 1000
 
-// runJobs processes jobs in order on up to files goroutines, hands out no
-// more once ctx is cancelled, and tallies every record into sum; it
-// returns when all handed out are done.
-func (r *runner) runJobs(ctx context.Context, jobs []*job, files int, sum *Summary) {
+// runJobs lists p's inputs on this goroutine into up to files workers,
+// which process them in listing order as they arrive, and tallies every
+// record into sum. Once ctx is cancelled the listing stops and inputs
+// listed but not started are counted as failed, "not started". It returns
+// when every listed input is accounted for, with their number and the
+// error that ended the listing early, if any.
+func (r *runner) runJobs(ctx context.Context, p *plan, files int, sum *Summary) (int, error) {
 	var mu sync.Mutex
-	ch := make(chan *job)
+	ch := make(chan *job, listAhead)
 	var wg sync.WaitGroup
-	for range min(files, max(len(jobs), 1)) {
+	for range files {
 		wg.Go(func() {
 			for j := range ch {
+				if ctx.Err() != nil {
+					mu.Lock()
+					sum.notStarted(j)
+					mu.Unlock()
+					continue
+				}
 				rec := r.process(ctx, j)
 				mu.Lock()
 				sum.add(rec)
@@ -281,14 +303,23 @@ func (r *runner) runJobs(ctx context.Context, jobs []*job, files int, sum *Summa
 			}
 		})
 	}
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			break
+	listed, err := p.list(ctx, r.o.Progress, func(j *job) error {
+		select {
+		case ch <- j:
+			return nil
+		case <-ctx.Done():
+			mu.Lock()
+			sum.notStarted(j)
+			mu.Unlock()
+			return ctx.Err()
 		}
-		ch <- j
-	}
+	})
 	close(ch)
 	wg.Wait()
+	if ctx.Err() != nil {
+		err = nil // an interrupt, not a listing that failed
+	}
+	return listed, err
 }
 
 // process runs j, then appends its record to the audit log (an append
@@ -318,70 +349,123 @@ func (s *Summary) add(rec Record) {
 	case ResultSkipped:
 		s.Skipped++
 	default:
-		s.Failed++
-		s.Failures = append(s.Failures, Failure{Input: rec.Input, Error: rec.Error, Err: rec.err})
+		s.fail(Failure{Input: rec.Input, Error: rec.Error, Err: rec.err})
 	}
 }
 
-// closeEnds flushes the sink and closes the source that all jobs share.
-func closeEnds(jobs []*job) {
-	if len(jobs) == 0 {
-		return
-	}
-	if f, ok := jobs[0].dst.(interface{ flush() }); ok {
-		f.flush()
-	}
-	if c, ok := jobs[0].src.(interface{ close() }); ok {
-		c.close()
+// notStarted counts an input listed but never started, because of an
+// interrupt, as failed; the caller serializes calls.
+func (s *Summary) notStarted(j *job) {
+	s.fail(Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error(), Err: ErrInterrupted})
+}
+
+// fail counts a failure, naming it among the first MaxFailures.
+func (s *Summary) fail(f Failure) {
+	s.Failed++
+	if len(s.Failures) < MaxFailures {
+		s.Failures = append(s.Failures, f)
+	} else {
+		s.FailuresOmitted++
 	}
 }
 
-// failUnstarted counts inputs never started because of an interrupt as
-// failed too, then sorts all failures by input.
-func (s *Summary) failUnstarted(jobs []*job) {
-	for _, j := range jobs {
-		s.Failed++
-		s.Failures = append(s.Failures, Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error(), Err: ErrInterrupted})
-	}
-	sort.Slice(s.Failures, func(a, b int) bool { return s.Failures[a].Input < s.Failures[b].Input })
+// plan is where a run's inputs come from and its outputs go.
+type plan struct {
+	op     Op
+	src    source
+	dst    sink
+	keep   func(rel string) bool
+	single bool
+	shard  Shard
+	// skipped counts what the listing skipped (see source.list); set by list.
+	skipped int
+	// outputs, for a local destination of a tree, holds a hash of each
+	// output so far, to tell inputs that share one (ErrSameOutput).
+	outputs *outputSet
 }
 
-// plan lists the inputs of src and maps each to its output in dst.
-func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int, error) {
+// prepare parses src and dst, checks that they can work together, and
+// finds whether src is a single input; nothing is listed yet.
+func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, error) {
 	sl, err := parseLocation(src)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	dl, err := parseLocation(dst)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	keep, err := inputFilter(op, sl, dl, o)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if err := checkInPlace(ctx, op, sl, dl, o); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	s, err := newSource(ctx, sl, o)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
+	}
+	single, err := s.single(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	if !single && dl.kind == locStdio {
+		return nil, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
 	}
 	d, err := newSink(ctx, dl, op, o)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	items, single, skipped, err := s.list(ctx, keep)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", src, err)
+	p := &plan{op: op, src: s, dst: d, keep: keep, single: single, shard: o.Shard}
+	if dl.kind == locLocal && !single {
+		p.outputs = newOutputSet()
 	}
-	if !single && dl.kind == locStdio {
-		return nil, 0, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
+	return p, nil
+}
+
+// list lists the inputs, maps each to its output and calls yield with
+// the shard's, in listing order, telling pr (if not nil) as it goes. It
+// returns the number of inputs yielded and the error that ended the
+// listing, if any.
+func (p *plan) list(ctx context.Context, pr Progress, yield func(*job) error) (int, error) {
+	listed := 0
+	var err error
+	p.skipped, err = p.src.list(ctx, p.keep, func(it item) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		j := &job{in: it, src: p.src, dst: p.dst}
+		j.target, j.below, j.err = p.dst.target(outName(p.op, it.rel), p.single)
+		// Before sharding, so that of two inputs sharing an output the
+		// later fails in whichever shard holds it.
+		if j.err == nil && p.outputs != nil && !p.outputs.add(j.target) {
+			j.err = fmt.Errorf("%w: %s is also the output of an input listed before", ErrSameOutput, Quote(j.target))
+		}
+		if !p.shard.has(it.rel) {
+			return nil
+		}
+		listed++
+		if pr != nil {
+			pr.Listed(1, max(it.size, 0))
+		}
+		return yield(j)
+	})
+	if pr != nil {
+		pr.Skipped(p.skipped)
+		pr.ListingDone()
 	}
-	// Sharded after mapping, so that inputs sharing an output fail in
-	// whichever shards hold them.
-	jobs := mapJobs(op, items, single, s, d, dl.kind == locLocal)
-	return slices.DeleteFunc(jobs, func(j *job) bool { return !o.Shard.has(j.in.rel) }), skipped, nil
+	return listed, err
+}
+
+// close flushes the sink and closes the source; once is enough.
+func (p *plan) close() {
+	if f, ok := p.dst.(interface{ flush() }); ok {
+		f.flush()
+	}
+	if c, ok := p.src.(interface{ close() }); ok {
+		c.close()
+	}
 }
 
 // inputFilter is which names below src a run keeps: those the
@@ -445,41 +529,35 @@ func checkInPlace(ctx context.Context, op Op, sl, dl location, o *Options) error
 	return nil
 }
 
-// mapJobs makes one job per item, in order, writing from s to d; a job
-// whose target d refuses, or that shares its target with another, carries
-// the error (both of two sharing one fail).
-func mapJobs(op Op, items []item, single bool, s source, d sink, local bool) []*job {
-	jobs := make([]*job, 0, len(items))
-	seen := map[string]*job{}
-	for _, it := range items {
-		j := &job{in: it, src: s, dst: d}
-		j.target, j.below, j.err = d.target(outName(op, it.rel), single)
-		jobs = append(jobs, j)
-		if j.err != nil {
-			continue
-		}
-		// Two inputs mapped to one output: both fail, rather than one
-		// silently replacing the other.
-		k := sameOutputKey(j.target, local)
-		if prev, ok := seen[k]; ok {
-			j.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(j.target), Quote(prev.in.name))
-			if prev.err == nil {
-				prev.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(prev.target), Quote(it.name))
-			}
-			continue
-		}
-		seen[k] = j
-	}
-	return jobs
+// outputSet holds a 64-bit hash, seeded anew for each run, of each local
+// output's sameOutputKey: 8 bytes (about 16 in the map) per input,
+// instead of its name. A hash found again is taken for a shared output;
+// two distinct names collide with odds of about n²/2⁶⁵ (1 in 37 million
+// for a million inputs), and then fail the later input conservatively,
+// differently in a rerun, whose seed differs.
+type outputSet struct {
+	seed maphash.Seed
+	seen map[uint64]struct{}
 }
 
-// sameOutputKey is what two targets share when they name one output:
-// their cleaned path, case-folded for local files on systems that usually
-// ignore case.
-func sameOutputKey(target string, local bool) string {
-	if !local {
-		return target
+func newOutputSet() *outputSet {
+	return &outputSet{seed: maphash.MakeSeed(), seen: map[uint64]struct{}{}}
+}
+
+// add records target's output and reports whether it is new.
+func (o *outputSet) add(target string) bool {
+	h := maphash.String(o.seed, sameOutputKey(target))
+	if _, ok := o.seen[h]; ok {
+		return false
 	}
+	o.seen[h] = struct{}{}
+	return true
+}
+
+// sameOutputKey is what two local targets share when they name one
+// output: their cleaned path, case-folded on systems that usually ignore
+// case.
+func sameOutputKey(target string) string {
 	target = filepath.Clean(target)
 	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
 		return strings.ToLower(target)
