@@ -175,9 +175,11 @@ type job struct {
 	err    error // set when planning refused the input
 }
 
-// Run encrypts or decrypts src into dst. It processes every input even
-// when some fail; the error is ErrFailed or ErrInterrupted (wrapped) when
-// inputs failed, or another error when nothing could start.
+// Run encrypts or decrypts src into dst, each input as soon as it is
+// listed. It processes every input even when some fail; the error is
+// ErrFailed or ErrInterrupted (wrapped) when inputs failed, the listing's
+// when it failed midway (the inputs listed before it were processed), or
+// another error when nothing could start.
 func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, error) {
 	start := time.Now()
 	sum := &Summary{Op: op}
@@ -530,28 +532,53 @@ func checkInPlace(ctx context.Context, op Op, sl, dl location, o *Options) error
 }
 
 // outputSet holds a 64-bit hash, seeded anew for each run, of each local
-// output's sameOutputKey: 8 bytes (about 16 in the map) per input,
-// instead of its name. A hash found again is taken for a shared output;
-// two distinct names collide with odds of about n²/2⁶⁵ (1 in 37 million
-// for a million inputs), and then fail the later input conservatively,
-// differently in a rerun, whose seed differs.
+// output's sameOutputKey, in an open-addressing table at most 3/4 full: 8
+// to 16 bytes per input (16 MB for a million), instead of its name. A
+// hash found again is taken for a shared output; two distinct names
+// collide with odds of about n²/2⁶⁵ (1 in 37 million for a million
+// inputs), and then fail the later input conservatively, differently in a
+// rerun, whose seed differs.
 type outputSet struct {
-	seed maphash.Seed
-	seen map[uint64]struct{}
+	seed  maphash.Seed
+	slots []uint64 // a power of two long; 0 marks a free slot
+	n     int
 }
 
 func newOutputSet() *outputSet {
-	return &outputSet{seed: maphash.MakeSeed(), seen: map[uint64]struct{}{}}
+	return &outputSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1024)}
 }
 
 // add records target's output and reports whether it is new.
 func (o *outputSet) add(target string) bool {
-	h := maphash.String(o.seed, sameOutputKey(target))
-	if _, ok := o.seen[h]; ok {
+	h := max(maphash.String(o.seed, sameOutputKey(target)), 1)
+	if 4*(o.n+1) > 3*len(o.slots) {
+		old := o.slots
+		o.slots = make([]uint64, 2*len(old))
+		for _, v := range old {
+			if v != 0 {
+				o.insert(v)
+			}
+		}
+	}
+	if !o.insert(h) {
 		return false
 	}
-	o.seen[h] = struct{}{}
+	o.n++
 	return true
+}
+
+// insert puts h in its slot, or reports false when it is there already.
+func (o *outputSet) insert(h uint64) bool {
+	mask := uint64(len(o.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch o.slots[i] {
+		case 0:
+			o.slots[i] = h
+			return true
+		case h:
+			return false
+		}
+	}
 }
 
 // sameOutputKey is what two local targets share when they name one

@@ -116,21 +116,37 @@ func Scan(ctx context.Context, src string, o ScanOptions, emit func(*ScanResult)
 	if _, err := s.single(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
+	sum, err := scanSource(ctx, s, f.keep, &o, emit)
+	switch {
+	case ctx.Err() != nil:
+		return sum, ErrInterrupted
+	case err != nil && sum.Inputs == 0:
+		return nil, fmt.Errorf("%s: %w", src, err)
+	case err != nil:
+		return sum, fmt.Errorf("%s: listing stopped after %d inputs: %w", src, sum.Inputs, err)
+	case sum.Flagged > 0:
+		return sum, fmt.Errorf("%d of %d inputs %w", sum.Flagged, sum.Inputs, ErrFlagged)
+	}
+	return sum, nil
+}
+
+// scanSource scans what s lists as the listing streams: each input is
+// read on a goroutine of its own, at most o.Concurrency at once, and its
+// result waits in pending (in listing order, as long at most) until those
+// before it are emitted. Once ctx is cancelled the listing stops and
+// nothing more is emitted. The error is the listing's.
+func scanSource(ctx context.Context, s source, keep func(string) bool, o *ScanOptions, emit func(*ScanResult)) (*ScanSummary, error) {
 	workers := o.Concurrency
 	if workers <= 0 {
 		workers = 16
 	}
-	// The listing streams: each input is read on a goroutine of its own,
-	// at most workers at once, and its result waits in pending (in
-	// listing order, at most workers long) until those before it are
-	// emitted.
 	pending := make(chan chan *ScanResult, workers)
 	sem := make(chan struct{}, workers)
 	var skipped int
-	var lerr error
+	var err error
 	go func() {
 		defer close(pending)
-		skipped, lerr = s.list(ctx, f.keep, func(it item) error {
+		skipped, err = s.list(ctx, keep, func(it item) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -139,7 +155,7 @@ func Scan(ctx context.Context, src string, o ScanOptions, emit func(*ScanResult)
 			pending <- res
 			go func() {
 				defer func() { <-sem }()
-				res <- scanOne(ctx, s, it, &o)
+				res <- scanOne(ctx, s, it, o)
 			}()
 			return nil
 		})
@@ -152,19 +168,8 @@ func Scan(ctx context.Context, src string, o ScanOptions, emit func(*ScanResult)
 			emit(r)
 		}
 	}
-	sum.Skipped = skipped
-	switch {
-	case ctx.Err() != nil:
-		return sum, ErrInterrupted
-	case lerr != nil && sum.Inputs == 0:
-		return nil, fmt.Errorf("%s: %w", src, lerr)
-	case lerr != nil:
-		return sum, fmt.Errorf("%s: listing stopped: %w", src, lerr)
-	}
-	if sum.Flagged > 0 {
-		return sum, fmt.Errorf("%d of %d inputs %w", sum.Flagged, sum.Inputs, ErrFlagged)
-	}
-	return sum, nil
+	sum.Skipped = skipped // written before pending was closed
+	return sum, err
 }
 
 func (s *ScanSummary) add(r *ScanResult) {

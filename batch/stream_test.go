@@ -3,6 +3,7 @@ package batch
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -156,5 +157,194 @@ func TestListingHeapFlat(t *testing.T) {
 	t.Logf("peak live heap: %d KiB listing 2,000, %d KiB listing 40,000", small>>10, large>>10)
 	if large > small+1<<20 {
 		t.Fatalf("peak live heap grew by %d KiB from 2,000 to 40,000 listed objects", (large-small)>>10)
+	}
+}
+
+// progressLog records a run's Progress calls in order.
+type progressLog struct {
+	mu     sync.Mutex
+	events []string
+	listed int
+}
+
+func (p *progressLog) log(e string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.events) == 0 || p.events[len(p.events)-1] != e {
+		p.events = append(p.events, e)
+	}
+}
+
+func (p *progressLog) Start() { p.log("start") }
+func (p *progressLog) Listed(n int, _ int64) {
+	p.mu.Lock()
+	p.listed += n
+	p.mu.Unlock()
+	p.log("listed")
+}
+func (p *progressLog) ListingDone()      { p.log("listing done") }
+func (p *progressLog) Add(int64)         {}
+func (p *progressLog) FileDone(r string) { p.log("done " + r) }
+func (p *progressLog) Skipped(int)       {}
+func (p *progressLog) Stop()             { p.log("stop") }
+
+// TestListingProgress: the display hears of the first input done before
+// the listing ends, and the count listed is the total.
+func TestListingProgress(t *testing.T) {
+	pr := &progressLog{}
+	first := &signalWriter{c: make(chan struct{})}
+	f := &listingS3{n: 3, page: 2, onPage: func(i int) {
+		if i == 1 {
+			select {
+			case <-first.c:
+			case <-time.After(20 * time.Second): // only when nothing streams
+			}
+		}
+	}}
+	sum, err := Run(context.Background(), Encrypt, "s3://b/p/", t.TempDir(), Options{Keys: testKey(t), S3Client: f.client(), Audit: NewAuditLog(first), Progress: pr, Concurrency: 1})
+	if err != nil || sum.OK != 3 {
+		t.Fatalf("Run = %+v, %v", sum, err)
+	}
+	got := strings.Join(pr.events, ", ")
+	if !strings.HasPrefix(got, "start, listed, done ok, listed, ") || !strings.Contains(got, "listing done") || !strings.HasSuffix(got, ", stop") || pr.listed != 3 {
+		t.Fatalf("progress calls: %s; %d listed", got, pr.listed)
+	}
+}
+
+// TestListingInterrupt: once the run is cancelled no further page is
+// listed, and every input listed but not done counts as failed.
+func TestListingInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := &signalWriter{c: make(chan struct{})}
+	var mu sync.Mutex
+	pages := 0
+	f := &listingS3{n: 10, page: 2, onPage: func(i int) {
+		mu.Lock()
+		pages = max(pages, i+1)
+		mu.Unlock()
+		if i == 1 {
+			<-first.c
+			cancel()
+		}
+	}}
+	sum, err := Run(ctx, Encrypt, "s3://b/p/", t.TempDir(), Options{Keys: testKey(t), S3Client: f.client(), Audit: NewAuditLog(first), Concurrency: 1})
+	if !errors.Is(err, ErrInterrupted) || !sum.Interrupted || sum.OK < 1 {
+		t.Fatalf("Run = %+v, %v", sum, err)
+	}
+	if pages > 2 {
+		t.Errorf("%d pages listed after the interrupt at the second", pages)
+	}
+	if n := sum.OK + sum.Failed; n != 2 && n != 4 {
+		t.Errorf("%d ok + %d failed, want the 2 or 4 inputs listed", sum.OK, sum.Failed)
+	}
+	for _, fl := range sum.Failures {
+		if !errors.Is(fl.Err, ErrInterrupted) {
+			t.Errorf("failure %+v is not an interrupt", fl)
+		}
+	}
+}
+
+// listSource lists its names, one item each, with open giving "plaintext";
+// before yielding name i, onItem(i) runs if set.
+type listSource struct {
+	names  []string
+	onItem func(i int)
+}
+
+func (listSource) single(context.Context) (bool, error) { return false, nil }
+func (s listSource) list(_ context.Context, keep func(string) bool, yield func(item) error) (int, error) {
+	for i, n := range s.names {
+		if s.onItem != nil {
+			s.onItem(i)
+		}
+		if err := yield(item{name: n, rel: n, size: 9, path: n}); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+func (listSource) open(context.Context, item) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("plaintext")), nil
+}
+
+// TestScanStreams: scan emits its first result while the listing still
+// waits to list the second input.
+func TestScanStreams(t *testing.T) {
+	emitted := make(chan struct{})
+	var waited bool
+	s := listSource{names: []string{"a", "b"}, onItem: func(i int) {
+		if i == 1 {
+			select {
+			case <-emitted:
+			case <-time.After(20 * time.Second): // only when nothing streams
+				waited = true
+			}
+		}
+	}}
+	var got []string
+	sum, err := scanSource(context.Background(), s, func(string) bool { return true }, &ScanOptions{Concurrency: 4}, func(r *ScanResult) {
+		if got = append(got, r.Input); len(got) == 1 {
+			close(emitted)
+		}
+	})
+	if err != nil || sum.Inputs != 2 || strings.Join(got, ",") != "a,b" || waited {
+		t.Fatalf("scan = %+v, %v; emitted %v; waited for the listing: %v", sum, err, got, waited)
+	}
+}
+
+// TestSameOutputListedTwice: a source that lists one name twice (as a
+// manifest may) into a local tree fails the later input with
+// ErrSameOutput; the earlier, possibly already written, stands.
+func TestSameOutputListedTwice(t *testing.T) {
+	dst := t.TempDir()
+	p := &plan{op: Encrypt, src: listSource{names: []string{"a", "b", "a", "c", "b"}}, dst: newLocalSink(dst, nil),
+		keep: func(string) bool { return true }, outputs: newOutputSet()}
+	var errs []string
+	n, err := p.list(context.Background(), nil, func(j *job) error {
+		switch {
+		case j.err == nil:
+			errs = append(errs, "ok")
+		case errors.Is(j.err, ErrSameOutput) && strings.Contains(j.err.Error(), strconv.Quote(filepath.Join(dst, j.in.rel+".enc"))):
+			errs = append(errs, "same")
+		default:
+			errs = append(errs, j.err.Error())
+		}
+		return nil
+	})
+	if err != nil || n != 5 || strings.Join(errs, " ") != "ok ok same ok same" {
+		t.Fatalf("list = %d, %v: %v", n, err, errs)
+	}
+}
+
+// TestSummaryFailuresBounded: a Summary names MaxFailures failures and
+// counts the rest.
+func TestSummaryFailuresBounded(t *testing.T) {
+	s := &Summary{}
+	for i := range MaxFailures + 500 {
+		s.add(Record{Input: strconv.Itoa(i), Result: ResultFailed, Error: "x"})
+	}
+	if s.Failed != MaxFailures+500 || len(s.Failures) != MaxFailures || s.FailuresOmitted != 500 || s.Failures[0].Input != "0" {
+		t.Fatalf("failed %d, %d named, %d omitted", s.Failed, len(s.Failures), s.FailuresOmitted)
+	}
+}
+
+// TestOutputSet: the set of output hashes finds every repeat, across
+// its growth, and nothing else.
+func TestOutputSet(t *testing.T) {
+	o := newOutputSet()
+	const n = 5000
+	for i := range n {
+		if !o.add("/d/" + strconv.Itoa(i)) {
+			t.Fatalf("%d: reported as seen", i)
+		}
+	}
+	for i := range n {
+		if o.add("/d/" + strconv.Itoa(i)) {
+			t.Fatalf("%d: not found again", i)
+		}
+	}
+	if o.n != n || len(o.slots) != 8192 || !o.add("/d/x") || o.add("/d/./x") {
+		t.Fatalf("%d in %d slots", o.n, len(o.slots))
 	}
 }
