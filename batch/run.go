@@ -146,18 +146,17 @@ const MaxFailures = 1000
 
 // Summary describes a finished run.
 type Summary struct {
-	Op          Op        `json:"op"`
-	Files       int       `json:"files"`
-	OK          int       `json:"ok"`
-	Failed      int       `json:"failed"`
-	Skipped     int       `json:"skipped"`
-	BytesIn     int64     `json:"bytes_in"`
-	BytesOut    int64     `json:"bytes_out"`
-	Seconds     float64   `json:"seconds"`
-	Interrupted bool      `json:"interrupted,omitempty"`
-	Failures    []Failure `json:"failures,omitempty"` // the first MaxFailures, by input
-	// FailuresOmitted counts the failures past MaxFailures, not named.
-	FailuresOmitted int             `json:"failures_omitted,omitempty"`
+	Op              Op              `json:"op"`
+	Files           int             `json:"files"`
+	OK              int             `json:"ok"`
+	Failed          int             `json:"failed"`
+	Skipped         int             `json:"skipped"`
+	BytesIn         int64           `json:"bytes_in"`
+	BytesOut        int64           `json:"bytes_out"`
+	Seconds         float64         `json:"seconds"`
+	Interrupted     bool            `json:"interrupted,omitempty"`
+	Failures        []Failure       `json:"failures,omitempty"`         // the first MaxFailures, by input
+	FailuresOmitted int             `json:"failures_omitted,omitempty"` // the failures past MaxFailures
 	Cache           *keycache.Stats `json:"cache,omitempty"`
 }
 
@@ -224,7 +223,7 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	switch {
 	case ctx.Err() != nil:
 		sum.Interrupted = true
-		return sum, fmt.Errorf("%w: %d of %d inputs listed done", ErrInterrupted, sum.OK, listed)
+		return sum, fmt.Errorf("%w: %d of %d inputs listed were done", ErrInterrupted, sum.OK, listed)
 	case lerr != nil && sum.Failed > 0:
 		return sum, fmt.Errorf("%s: %w; of the %d inputs listed before, %w: %d", src, lerr, listed, ErrFailed, sum.Failed)
 	case lerr != nil:
@@ -384,6 +383,7 @@ type plan struct {
 	// outputs, for a local destination of a tree, holds a hash of each
 	// output so far, to tell inputs that share one (ErrSameOutput).
 	outputs *outputSet
+	closed  bool
 }
 
 // prepare parses src and dst, checks that they can work together, and
@@ -460,8 +460,12 @@ func (p *plan) list(ctx context.Context, pr Progress, yield func(*job) error) (i
 	return listed, err
 }
 
-// close flushes the sink and closes the source; once is enough.
+// close flushes the sink and closes the source, once.
 func (p *plan) close() {
+	if p.closed {
+		return
+	}
+	p.closed = true
 	if f, ok := p.dst.(interface{ flush() }); ok {
 		f.flush()
 	}
