@@ -9,7 +9,7 @@
 //
 // A location is a local path, "-" (stdin or stdout) or s3://bucket/prefix.
 // A file, an object and stdin are single inputs; a directory or a prefix is a
-// tree, listed before anything is written, and mirrored below the destination
+// tree, listed as the work goes (see Listing), and mirrored below the destination
 // with ".enc" added on encrypt and removed on decrypt (a decrypted tree holds
 // only the ".enc" names). Every output is one AWS Encryption SDK message,
 // byte for byte the format of package envelope; nothing is added to it.
@@ -21,9 +21,11 @@
 //   - A relative name that is not plain (a ".." or "." segment, an empty
 //     segment as in "a//b", an absolute path, a NUL byte, or anything
 //     filepath.IsLocal refuses) fails that input with ErrUnsafeName, for
-//     local and S3 destinations alike; inputs whose outputs would be one
-//     file (on macOS and Windows, names differing only in case too) all
-//     fail with ErrSameOutput. The rest of the batch goes on.
+//     local and S3 destinations alike; of two inputs whose outputs would
+//     be one local file (on macOS and Windows, names differing only in
+//     case too), the later in listing order fails with ErrSameOutput and
+//     the earlier, which may be written already, stands. The rest of the
+//     batch goes on.
 //   - A symbolic link in a source directory is followed when its target is
 //     inside the directory (relative or absolute link alike); a link
 //     leading out of it is skipped with a notice on stderr unless
@@ -51,6 +53,36 @@
 //     verification.
 //   - S3 objects appear only whole: s3crypt.Put aborts its multipart upload
 //     on failure, and plaintext uploads are aborted likewise.
+//
+// # Listing
+//
+// The listing streams into the workers: an S3 prefix is listed one
+// ListObjectsV2 page (1,000 keys) at a time and a directory walked in
+// lexical order (each directory's entries are read whole, to sort them);
+// each name goes through the filters and --shard as it is listed, and
+// the shard's inputs wait in a queue of at most 1,000 from which the
+// workers take them in listing order. Work thus starts with the first page,
+// and memory does not grow with the number of inputs but for one set: for
+// a tree written to a local destination, a 64-bit hash (seeded anew each
+// run) of each output, 8 to 16 bytes an input (16 MB for a million), to
+// find inputs sharing an output (ErrSameOutput). Two distinct names
+// whose hashes collide (odds about n²/2⁶⁵: 1 in 37 million for a million
+// inputs) fail the later input too; a rerun, seeded anew, does not.
+// Measured (scripts/bench-listing.sh): listing 1,000,000 objects from a
+// local S3 server peaks at 67 MiB of RSS under --shard 0/100000 into a
+// local directory, 21 MiB when --include keeps no name (no output hash is
+// kept).
+//
+// Whether SRC is a single input or a tree, and so whether it may be
+// written to stdout, is decided before anything is listed. A Progress
+// hears of inputs as they are listed (Listed) and when the listing ends
+// (ListingDone); totals exist only from then on. A Summary names the
+// first 1,000 failures (MaxFailures), sorted by input, and counts the
+// rest in FailuresOmitted; the audit log has a line for each input run.
+// On an interrupt the listing stops at once, and the inputs listed but
+// not started count as failed, "not started". A listing that fails
+// midway (an S3 error) ends the run once the inputs listed before it are
+// done, and Run returns the listing's error.
 //
 // # Resuming and sharding
 //
@@ -125,7 +157,8 @@
 // most 256 KiB. A header longer than 256 KiB, or claiming more data keys
 // than --max-encrypted-data-keys (default 10, counted before any key is
 // parsed), is reported "malformed" and flagged. Inputs are read 16 at a
-// time (--concurrency), results printed in listing order.
+// time (--concurrency) as the listing streams, results printed in listing
+// order.
 //
 // # Audit log
 //

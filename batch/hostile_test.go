@@ -2,9 +2,12 @@ package batch
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -98,4 +101,45 @@ func FuzzTargetName(f *testing.F) {
 			t.Fatalf("target(%q) = %q: outside %q (%q, %v)", rel, name, dst, r, err)
 		}
 	})
+}
+
+// TestHostileListingMemory: whoever can write to a prefix fills it with
+// millions of empty objects to exhaust the memory of the run that lists
+// it; listing 40,000 objects of which a shard keeps almost none must hold
+// no more live heap than listing 2,000 does.
+func TestHostileListingMemory(t *testing.T) {
+	key := testKey(t)
+	peak := func(n int) uint64 {
+		var top uint64
+		f := &listingS3{n: n, onPage: func(int) {
+			var m runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m)
+			top = max(top, m.HeapAlloc)
+		}}
+		sum, err := Run(context.Background(), Encrypt, "s3://b/p/", "s3://b/out/", Options{Keys: key, S3Client: f.client(), Shard: Shard{Index: 0, Count: 100000}})
+		if err != nil || sum.Failed != 0 {
+			t.Fatalf("Run(%d) = %+v, %v", n, sum, err)
+		}
+		return top
+	}
+	peak(1000) // warm up what the SDK and the runtime keep once
+	small, large := peak(2000), peak(40000)
+	t.Logf("peak live heap: %d KiB listing 2,000, %d KiB listing 40,000", small>>10, large>>10)
+	if large > small+2<<20 { // holding the listing would add 5 MiB
+		t.Fatalf("peak live heap grew by %d KiB from 2,000 to 40,000 listed objects", (large-small)>>10)
+	}
+}
+
+// TestHostileManyFailures: millions of objects that each fail (not
+// messages, say) would grow the Summary without bound; it names
+// MaxFailures of them and counts the rest.
+func TestHostileManyFailures(t *testing.T) {
+	s := &Summary{}
+	for i := range MaxFailures + 500 {
+		s.add(Record{Input: strconv.Itoa(i), Result: ResultFailed, Error: "x"})
+	}
+	if s.Failed != MaxFailures+500 || len(s.Failures) != MaxFailures || s.FailuresOmitted != 500 || s.Failures[0].Input != "0" {
+		t.Fatalf("failed %d, %d named, %d omitted", s.Failed, len(s.Failures), s.FailuresOmitted)
+	}
 }

@@ -77,11 +77,19 @@ type item struct {
 	fi      fs.FileInfo // a local file's, to recognise it as an output; else nil
 }
 
-// source lists and opens inputs.
+// source lists and opens inputs. Its listing streams: a source holds no
+// more than the page (S3) or directory (local) it is reading, so that a
+// source of a manifest, say, is one more implementation of list.
 type source interface {
-	// list returns the inputs and whether the source is a single input
-	// (a file, an object, stdin) rather than a tree.
-	list(ctx context.Context, keep func(rel string) bool) (items []item, single bool, skipped int, err error)
+	// single reports whether the source is one input (a file, an object,
+	// stdin) rather than a tree (a directory, a prefix). It is called
+	// once, before list, and fails for a source that does not exist.
+	single(ctx context.Context) (bool, error)
+	// list calls yield with each input whose rel keep keeps, in listing
+	// order, as it is listed, and stops at yield's first error, which it
+	// returns. skipped counts the names keep refused and the entries that
+	// are not regular files.
+	list(ctx context.Context, keep func(rel string) bool, yield func(item) error) (skipped int, err error)
 	open(ctx context.Context, it item) (io.ReadCloser, error)
 }
 
@@ -152,28 +160,38 @@ type localSource struct {
 	root   string
 	follow bool
 	notes  *notifier
-	r      *os.Root // for a directory, once listed
+	file   fs.FileInfo // the root's, when it is a file (set by single)
+	r      *os.Root    // for a directory, once listed
 }
 
-func (s *localSource) list(_ context.Context, keep func(string) bool) ([]item, bool, int, error) {
+func (s *localSource) single(context.Context) (bool, error) {
 	fi, err := os.Stat(s.root)
-	if err != nil {
-		return nil, false, 0, err
+	switch {
+	case err != nil:
+		return false, err
+	case fi.IsDir():
+		return false, nil
+	case !fi.Mode().IsRegular():
+		return false, fmt.Errorf("%s: not a regular file or directory", s.root)
 	}
-	if !fi.IsDir() {
-		if !fi.Mode().IsRegular() {
-			return nil, false, 0, fmt.Errorf("%s: not a regular file or directory", s.root)
-		}
-		return []item{{name: s.root, rel: filepath.Base(s.root), size: fi.Size(), path: s.root, fi: fi}}, true, 0, nil
+	s.file = fi
+	return true, nil
+}
+
+// list walks the directory in lexical order (each directory's entries are
+// read whole to sort them) or yields the file.
+func (s *localSource) list(_ context.Context, keep func(string) bool, yield func(item) error) (int, error) {
+	if s.file != nil {
+		return 0, yield(item{name: s.root, rel: filepath.Base(s.root), size: s.file.Size(), path: s.root, fi: s.file})
 	}
+	var err error
 	if s.r, err = os.OpenRoot(s.root); err != nil {
-		return nil, false, 0, err
+		return 0, err
 	}
 	realRoot, err := realPath(s.root)
 	if err != nil {
-		return nil, false, 0, err
+		return 0, err
 	}
-	var items []item
 	skipped := 0
 	err = fs.WalkDir(s.r.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -202,10 +220,9 @@ func (s *localSource) list(_ context.Context, keep func(string) bool) ([]item, b
 			return nil
 		}
 		it.size = it.fi.Size()
-		items = append(items, it)
-		return nil
+		return yield(it)
 	})
-	return items, false, skipped, err
+	return skipped, err
 }
 
 // resolve points it, a symbolic link, at its target: a name below the root
@@ -345,8 +362,10 @@ func (s *localSink) create(_ context.Context, name, below string, in item, overw
 
 type stdinSource struct{ r io.Reader }
 
-func (stdinSource) list(context.Context, func(string) bool) ([]item, bool, int, error) {
-	return []item{{name: "-", rel: "stdin", size: -1}}, true, 0, nil
+func (stdinSource) single(context.Context) (bool, error) { return true, nil }
+
+func (stdinSource) list(_ context.Context, _ func(string) bool, yield func(item) error) (int, error) {
+	return 0, yield(item{name: "-", rel: "stdin", size: -1})
 }
 
 func (s stdinSource) open(context.Context, item) (io.ReadCloser, error) {

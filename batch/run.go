@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"maps"
 	"path/filepath"
@@ -116,10 +117,18 @@ const (
 )
 
 // Progress is told of a run's advance, from several goroutines at once.
+// The listing streams into the workers, so inputs are processed while
+// more are still being listed: the totals are known only once
+// ListingDone was called.
 type Progress interface {
-	// Start is called once, before any input is processed, with the
-	// number of inputs and their known bytes.
-	Start(inputs int, total int64)
+	// Start is called once, before the listing begins.
+	Start()
+	// Listed records n more inputs listed, of bytes known bytes (an
+	// unknown size counts as 0).
+	Listed(n int, bytes int64)
+	// ListingDone is called once, when the listing ended (or stopped on
+	// an error or an interrupt): what Listed recorded is then the total.
+	ListingDone()
 	// Add records n more input bytes read.
 	Add(n int64)
 	// FileDone records one input finished with a Result.
@@ -137,19 +146,24 @@ type Failure struct {
 	Err   error  `json:"-"` // the error itself, for errors.Is and errors.As
 }
 
+// MaxFailures is how many failures a Summary names; the rest are counted
+// in FailuresOmitted (the audit log, if any, has a line for each).
+const MaxFailures = 1000
+
 // Summary describes a finished run.
 type Summary struct {
-	Op          Op              `json:"op"`
-	Files       int             `json:"files"`
-	OK          int             `json:"ok"`
-	Failed      int             `json:"failed"`
-	Skipped     int             `json:"skipped"`
-	BytesIn     int64           `json:"bytes_in"`
-	BytesOut    int64           `json:"bytes_out"`
-	Seconds     float64         `json:"seconds"`
-	Interrupted bool            `json:"interrupted,omitempty"`
-	Failures    []Failure       `json:"failures,omitempty"`
-	Cache       *keycache.Stats `json:"cache,omitempty"`
+	Op              Op              `json:"op"`
+	Files           int             `json:"files"`
+	OK              int             `json:"ok"`
+	Failed          int             `json:"failed"`
+	Skipped         int             `json:"skipped"`
+	BytesIn         int64           `json:"bytes_in"`
+	BytesOut        int64           `json:"bytes_out"`
+	Seconds         float64         `json:"seconds"`
+	Interrupted     bool            `json:"interrupted,omitempty"`
+	Failures        []Failure       `json:"failures,omitempty"`         // the first MaxFailures, by input
+	FailuresOmitted int             `json:"failures_omitted,omitempty"` // the failures past MaxFailures
+	Cache           *keycache.Stats `json:"cache,omitempty"`
 	// KMSRequests counts the requests sent to AWS KMS (GenerateDataKey,
 	// Encrypt, Decrypt, DescribeKey), the run's KMS bill.
 	KMSRequests int64 `json:"kms_requests"`
@@ -169,9 +183,11 @@ type job struct {
 	err    error // set when planning refused the input
 }
 
-// Run encrypts or decrypts src into dst. It processes every input even
-// when some fail; the error is ErrFailed or ErrInterrupted (wrapped) when
-// inputs failed, or another error when nothing could start.
+// Run encrypts or decrypts src into dst, each input as soon as it is
+// listed. It processes every input even when some fail; the error is
+// ErrFailed or ErrInterrupted (wrapped) when inputs failed, the listing's
+// when it failed midway (the inputs listed before it were processed), or
+// another error when nothing could start.
 func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, error) {
 	start := time.Now()
 	sum := &Summary{Op: op}
@@ -179,11 +195,11 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	if o.SkipExisting && o.Overwrite {
 		return sum, fmt.Errorf("%w: --skip-existing and --overwrite exclude each other", ErrUsage)
 	}
-	jobs, skipped, err := plan(ctx, op, src, dst, &o)
+	p, err := prepare(ctx, op, src, dst, &o)
 	if err != nil {
 		return sum, err
 	}
-	sum.Skipped = skipped
+	defer p.close()
 	keys, dkeys, err := o.loadKeys(ctx, op)
 	if err != nil {
 		return sum, err
@@ -202,13 +218,13 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	workers, files := concurrency(o.Concurrency)
 	r := &runner{op: op, o: &o, client: client, dclient: dclient, workers: workers}
 	if o.Progress != nil {
-		o.Progress.Skipped(skipped)
-		o.Progress.Start(len(jobs), totalSize(jobs))
+		o.Progress.Start()
 		defer o.Progress.Stop()
 	}
-	r.runJobs(ctx, jobs, files, sum)
-	closeEnds(jobs)
-	sum.failUnstarted(jobs[sum.Files:])
+	listed, lerr := r.runJobs(ctx, p, files, sum)
+	p.close()
+	sum.Skipped += p.skipped
+	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Input < sum.Failures[b].Input })
 	sum.Cache = keys.CacheStats()
 	sum.KMSRequests = keys.KMSRequests() - kmsBefore
 	if dkeys != keys {
@@ -221,9 +237,13 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	switch {
 	case ctx.Err() != nil:
 		sum.Interrupted = true
-		return sum, fmt.Errorf("%w: %d of %d inputs done", ErrInterrupted, sum.OK, len(jobs))
+		return sum, fmt.Errorf("%w: %d of %d inputs listed were done", ErrInterrupted, sum.OK, listed)
+	case lerr != nil && sum.Failed > 0:
+		return sum, fmt.Errorf("%s: %w; of the %d inputs listed before, %w: %d", src, lerr, listed, ErrFailed, sum.Failed)
+	case lerr != nil:
+		return sum, fmt.Errorf("%s: %w", src, lerr)
 	case sum.Failed > 0:
-		return sum, fmt.Errorf("%w: %d of %d", ErrFailed, sum.Failed, len(jobs))
+		return sum, fmt.Errorf("%w: %d of %d", ErrFailed, sum.Failed, listed)
 	}
 	return sum, nil
 }
@@ -268,26 +288,29 @@ func concurrency(n int) (workers, files int) {
 	return n, 4 * n
 }
 
-// totalSize is the sum of the jobs' known input sizes (unknown ones, < 0,
-// count as 0).
-func totalSize(jobs []*job) int64 {
-	var total int64
-	for _, j := range jobs {
-		total += max(j.in.size, 0)
-	}
-	return total
-}
+// listAhead is how many listed inputs wait for a worker at most: the
+// listing runs that far ahead of the work, and no further.
+const listAhead = 1000
 
-// runJobs processes jobs in order on up to files goroutines, hands out no
-// more once ctx is cancelled, and tallies every record into sum; it
-// returns when all handed out are done.
-func (r *runner) runJobs(ctx context.Context, jobs []*job, files int, sum *Summary) {
+// runJobs lists p's inputs on this goroutine into up to files workers,
+// which process them in listing order as they arrive, and tallies every
+// record into sum. Once ctx is cancelled the listing stops and inputs
+// listed but not started are counted as failed, "not started". It returns
+// when every listed input is accounted for, with their number and the
+// error that ended the listing early, if any.
+func (r *runner) runJobs(ctx context.Context, p *plan, files int, sum *Summary) (int, error) {
 	var mu sync.Mutex
-	ch := make(chan *job)
+	ch := make(chan *job, listAhead)
 	var wg sync.WaitGroup
-	for range min(files, max(len(jobs), 1)) {
+	for range files {
 		wg.Go(func() {
 			for j := range ch {
+				if ctx.Err() != nil {
+					mu.Lock()
+					sum.notStarted(j)
+					mu.Unlock()
+					continue
+				}
 				rec := r.process(ctx, j)
 				mu.Lock()
 				sum.add(rec)
@@ -295,14 +318,23 @@ func (r *runner) runJobs(ctx context.Context, jobs []*job, files int, sum *Summa
 			}
 		})
 	}
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			break
+	listed, err := p.list(ctx, r.o.Progress, func(j *job) error {
+		select {
+		case ch <- j:
+			return nil
+		case <-ctx.Done():
+			mu.Lock()
+			sum.notStarted(j)
+			mu.Unlock()
+			return ctx.Err()
 		}
-		ch <- j
-	}
+	})
 	close(ch)
 	wg.Wait()
+	if ctx.Err() != nil {
+		err = nil // an interrupt, not a listing that failed
+	}
+	return listed, err
 }
 
 // process runs j, then appends its record to the audit log (an append
@@ -332,70 +364,128 @@ func (s *Summary) add(rec Record) {
 	case ResultSkipped:
 		s.Skipped++
 	default:
-		s.Failed++
-		s.Failures = append(s.Failures, Failure{Input: rec.Input, Error: rec.Error, Err: rec.err})
+		s.fail(Failure{Input: rec.Input, Error: rec.Error, Err: rec.err})
 	}
 }
 
-// closeEnds flushes the sink and closes the source that all jobs share.
-func closeEnds(jobs []*job) {
-	if len(jobs) == 0 {
-		return
-	}
-	if f, ok := jobs[0].dst.(interface{ flush() }); ok {
-		f.flush()
-	}
-	if c, ok := jobs[0].src.(interface{ close() }); ok {
-		c.close()
+// notStarted counts an input listed but never started, because of an
+// interrupt, as failed; the caller serializes calls.
+func (s *Summary) notStarted(j *job) {
+	s.fail(Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error(), Err: ErrInterrupted})
+}
+
+// fail counts a failure, naming it among the first MaxFailures.
+func (s *Summary) fail(f Failure) {
+	s.Failed++
+	if len(s.Failures) < MaxFailures {
+		s.Failures = append(s.Failures, f)
+	} else {
+		s.FailuresOmitted++
 	}
 }
 
-// failUnstarted counts inputs never started because of an interrupt as
-// failed too, then sorts all failures by input.
-func (s *Summary) failUnstarted(jobs []*job) {
-	for _, j := range jobs {
-		s.Failed++
-		s.Failures = append(s.Failures, Failure{Input: j.in.name, Error: "not started: " + ErrInterrupted.Error(), Err: ErrInterrupted})
-	}
-	sort.Slice(s.Failures, func(a, b int) bool { return s.Failures[a].Input < s.Failures[b].Input })
+// plan is where a run's inputs come from and its outputs go.
+type plan struct {
+	op     Op
+	src    source
+	dst    sink
+	keep   func(rel string) bool
+	single bool
+	shard  Shard
+	// skipped counts what the listing skipped (see source.list); set by list.
+	skipped int
+	// outputs, for a local destination of a tree, holds a hash of each
+	// output so far, to tell inputs that share one (ErrSameOutput).
+	outputs *outputSet
+	closed  bool
 }
 
-// plan lists the inputs of src and maps each to its output in dst.
-func plan(ctx context.Context, op Op, src, dst string, o *Options) ([]*job, int, error) {
+// prepare parses src and dst, checks that they can work together, and
+// finds whether src is a single input; nothing is listed yet.
+func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, error) {
 	sl, err := parseLocation(src)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	dl, err := parseLocation(dst)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	keep, err := inputFilter(op, sl, dl, o)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if err := checkInPlace(ctx, op, sl, dl, o); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	s, err := newSource(ctx, sl, o)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
+	}
+	single, err := s.single(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	if !single && dl.kind == locStdio {
+		return nil, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
 	}
 	d, err := newSink(ctx, dl, op, o)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	items, single, skipped, err := s.list(ctx, keep)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", src, err)
+	p := &plan{op: op, src: s, dst: d, keep: keep, single: single, shard: o.Shard}
+	if dl.kind == locLocal && !single {
+		p.outputs = newOutputSet()
 	}
-	if !single && dl.kind == locStdio {
-		return nil, 0, fmt.Errorf("%w: %s holds many inputs; write them to a directory or s3:// prefix, not to stdout", ErrUsage, src)
+	return p, nil
+}
+
+// list lists the inputs, maps each to its output and calls yield with
+// the shard's, in listing order, telling pr (if not nil) as it goes. It
+// returns the number of inputs yielded and the error that ended the
+// listing, if any.
+func (p *plan) list(ctx context.Context, pr Progress, yield func(*job) error) (int, error) {
+	listed := 0
+	var err error
+	p.skipped, err = p.src.list(ctx, p.keep, func(it item) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		j := &job{in: it, src: p.src, dst: p.dst}
+		j.target, j.below, j.err = p.dst.target(outName(p.op, it.rel), p.single)
+		// Before sharding, so that of two inputs sharing an output the
+		// later fails in whichever shard holds it.
+		if j.err == nil && p.outputs != nil && !p.outputs.add(j.target) {
+			j.err = fmt.Errorf("%w: %s is also the output of an input listed before", ErrSameOutput, Quote(j.target))
+		}
+		if !p.shard.has(it.rel) {
+			return nil
+		}
+		listed++
+		if pr != nil {
+			pr.Listed(1, max(it.size, 0))
+		}
+		return yield(j)
+	})
+	if pr != nil {
+		pr.Skipped(p.skipped)
+		pr.ListingDone()
 	}
-	// Sharded after mapping, so that inputs sharing an output fail in
-	// whichever shards hold them.
-	jobs := mapJobs(op, items, single, s, d, dl.kind == locLocal)
-	return slices.DeleteFunc(jobs, func(j *job) bool { return !o.Shard.has(j.in.rel) }), skipped, nil
+	return listed, err
+}
+
+// close flushes the sink and closes the source, once.
+func (p *plan) close() {
+	if p.closed {
+		return
+	}
+	p.closed = true
+	if f, ok := p.dst.(interface{ flush() }); ok {
+		f.flush()
+	}
+	if c, ok := p.src.(interface{ close() }); ok {
+		c.close()
+	}
 }
 
 // inputFilter is which names below src a run keeps: those the
@@ -459,41 +549,60 @@ func checkInPlace(ctx context.Context, op Op, sl, dl location, o *Options) error
 	return nil
 }
 
-// mapJobs makes one job per item, in order, writing from s to d; a job
-// whose target d refuses, or that shares its target with another, carries
-// the error (both of two sharing one fail).
-func mapJobs(op Op, items []item, single bool, s source, d sink, local bool) []*job {
-	jobs := make([]*job, 0, len(items))
-	seen := map[string]*job{}
-	for _, it := range items {
-		j := &job{in: it, src: s, dst: d}
-		j.target, j.below, j.err = d.target(outName(op, it.rel), single)
-		jobs = append(jobs, j)
-		if j.err != nil {
-			continue
-		}
-		// Two inputs mapped to one output: both fail, rather than one
-		// silently replacing the other.
-		k := sameOutputKey(j.target, local)
-		if prev, ok := seen[k]; ok {
-			j.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(j.target), Quote(prev.in.name))
-			if prev.err == nil {
-				prev.err = fmt.Errorf("%w: %s is also the output of %s", ErrSameOutput, Quote(prev.target), Quote(it.name))
-			}
-			continue
-		}
-		seen[k] = j
-	}
-	return jobs
+// outputSet holds a 64-bit hash, seeded anew for each run, of each local
+// output's sameOutputKey, in an open-addressing table at most 3/4 full: 8
+// to 16 bytes per input (16 MB for a million), instead of its name. A
+// hash found again is taken for a shared output; two distinct names
+// collide with odds of about n²/2⁶⁵ (1 in 37 million for a million
+// inputs), and then fail the later input conservatively, differently in a
+// rerun, whose seed differs.
+type outputSet struct {
+	seed  maphash.Seed
+	slots []uint64 // a power of two long; 0 marks a free slot
+	n     int
 }
 
-// sameOutputKey is what two targets share when they name one output:
-// their cleaned path, case-folded for local files on systems that usually
-// ignore case.
-func sameOutputKey(target string, local bool) string {
-	if !local {
-		return target
+func newOutputSet() *outputSet {
+	return &outputSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1024)}
+}
+
+// add records target's output and reports whether it is new.
+func (o *outputSet) add(target string) bool {
+	h := max(maphash.String(o.seed, sameOutputKey(target)), 1)
+	if 4*(o.n+1) > 3*len(o.slots) {
+		old := o.slots
+		o.slots = make([]uint64, 2*len(old))
+		for _, v := range old {
+			if v != 0 {
+				o.insert(v)
+			}
+		}
 	}
+	if !o.insert(h) {
+		return false
+	}
+	o.n++
+	return true
+}
+
+// insert puts h in its slot, or reports false when it is there already.
+func (o *outputSet) insert(h uint64) bool {
+	mask := uint64(len(o.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch o.slots[i] {
+		case 0:
+			o.slots[i] = h
+			return true
+		case h:
+			return false
+		}
+	}
+}
+
+// sameOutputKey is what two local targets share when they name one
+// output: their cleaned path, case-folded on systems that usually ignore
+// case.
+func sameOutputKey(target string) string {
 	target = filepath.Clean(target)
 	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
 		return strings.ToLower(target)

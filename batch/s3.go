@@ -96,11 +96,13 @@ func (c *s3Conn) head(ctx context.Context, bucket, key string) (map[string]strin
 // --- source ---
 
 type s3Source struct {
-	c   *s3Conn
-	loc location
-	// single and version are Options.SingleObject and VersionID.
-	single  bool
-	version *string
+	c      *s3Conn
+	loc    location
+	under  string // the prefix list lists, set by single
+	object *item  // the object the location names, set by single
+	// objectOnly and version are Options.SingleObject and VersionID.
+	objectOnly bool
+	version    *string
 }
 
 func newS3Source(ctx context.Context, l location, o *Options) (source, error) {
@@ -108,7 +110,7 @@ func newS3Source(ctx context.Context, l location, o *Options) (source, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := &s3Source{c: c, loc: l, single: o.SingleObject || o.VersionID != ""}
+	src := &s3Source{c: c, loc: l, objectOnly: o.SingleObject || o.VersionID != ""}
 	if o.VersionID != "" {
 		src.version = &o.VersionID
 	}
@@ -117,32 +119,44 @@ func newS3Source(ctx context.Context, l location, o *Options) (source, error) {
 
 func s3Name(bucket, key string) string { return "s3://" + bucket + "/" + key }
 
-// list returns the object itself when the location names one, else every
-// object under the location as a prefix ("a/b" lists "a/b/…").
-func (s *s3Source) list(ctx context.Context, keep func(string) bool) ([]item, bool, int, error) {
+// single reports whether the location names an object (a HEAD finds it)
+// rather than a prefix ("a/b" lists "a/b/…").
+func (s *s3Source) single(ctx context.Context) (bool, error) {
 	b, key := s.loc.bucket, s.loc.key
-	if s.single && (key == "" || strings.HasSuffix(key, "/")) {
-		return nil, false, 0, fmt.Errorf("%w: %s names a prefix, not one object", ErrUsage, Quote(s.loc.String()))
+	if s.objectOnly && (key == "" || strings.HasSuffix(key, "/")) {
+		return false, fmt.Errorf("%w: %s names a prefix, not one object", ErrUsage, Quote(s.loc.String()))
 	}
-	if key != "" && !strings.HasSuffix(key, "/") {
-		out, err := s.c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key, VersionId: s.version})
-		if err == nil {
-			base := key[strings.LastIndexByte(key, '/')+1:]
-			return []item{{name: s3Name(b, key), rel: base, size: aws.ToInt64(out.ContentLength), path: key}}, true, 0, nil
-		}
-		var nf *types.NotFound
-		if !errors.As(err, &nf) || s.single {
-			return nil, false, 0, err
-		}
-		key += "/"
+	s.under = key
+	if key == "" || strings.HasSuffix(key, "/") {
+		return false, nil
 	}
-	var items []item
-	skipped := 0
+	out, err := s.c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key, VersionId: s.version})
+	if err == nil {
+		base := key[strings.LastIndexByte(key, '/')+1:]
+		s.object = &item{name: s3Name(b, key), rel: base, size: aws.ToInt64(out.ContentLength), path: key}
+		return true, nil
+	}
+	var nf *types.NotFound
+	if !errors.As(err, &nf) || s.objectOnly {
+		return false, err
+	}
+	s.under = key + "/"
+	return false, nil
+}
+
+// list yields the object single found, or every object under the prefix,
+// one ListObjectsV2 page at a time.
+func (s *s3Source) list(ctx context.Context, keep func(string) bool, yield func(item) error) (int, error) {
+	if s.object != nil {
+		return 0, yield(*s.object)
+	}
+	b, key := s.loc.bucket, s.under
+	listed, skipped := 0, 0
 	p := s3.NewListObjectsV2Paginator(s.c.api, &s3.ListObjectsV2Input{Bucket: &b, Prefix: &key})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, false, 0, err
+			return skipped, err
 		}
 		for _, o := range page.Contents {
 			k := aws.ToString(o.Key)
@@ -151,13 +165,16 @@ func (s *s3Source) list(ctx context.Context, keep func(string) bool) ([]item, bo
 				skipped++
 				continue
 			}
-			items = append(items, item{name: s3Name(b, k), rel: rel, size: aws.ToInt64(o.Size), path: k})
+			listed++
+			if err := yield(item{name: s3Name(b, k), rel: rel, size: aws.ToInt64(o.Size), path: k}); err != nil {
+				return skipped, err
+			}
 		}
 	}
-	if len(items) == 0 && skipped == 0 {
-		return nil, false, 0, fmt.Errorf("no object %s and nothing under %s", s.loc, s3Name(b, key))
+	if listed == 0 && skipped == 0 {
+		return 0, fmt.Errorf("no object %s and nothing under %s", s.loc, s3Name(b, key))
 	}
-	return items, false, skipped, nil
+	return skipped, nil
 }
 
 func (s *s3Source) open(ctx context.Context, it item) (io.ReadCloser, error) {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -95,8 +94,8 @@ type ScanSummary struct {
 }
 
 // Scan classifies every input under src from its first bytes, calls emit
-// for each in listing order, and returns the counts; with anything flagged
-// the error is ErrFlagged.
+// for each in listing order as the listing streams, and returns the
+// counts; with anything flagged the error is ErrFlagged.
 func Scan(ctx context.Context, src string, o ScanOptions, emit func(*ScanResult)) (*ScanSummary, error) {
 	f := filter{include: o.Include, exclude: o.Exclude}
 	if err := f.validate(); err != nil {
@@ -114,36 +113,63 @@ func Scan(ctx context.Context, src string, o ScanOptions, emit func(*ScanResult)
 	if ls, ok := s.(*localSource); ok {
 		defer ls.close()
 	}
-	items, _, skipped, err := s.list(ctx, f.keep)
-	if err != nil {
+	if _, err := s.single(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	sum := &ScanSummary{Skipped: skipped}
+	sum, err := scanSource(ctx, s, f.keep, &o, emit)
+	switch {
+	case ctx.Err() != nil:
+		return sum, ErrInterrupted
+	case err != nil && sum.Inputs == 0:
+		return nil, fmt.Errorf("%s: %w", src, err)
+	case err != nil:
+		return sum, fmt.Errorf("%s: listing stopped after %d inputs: %w", src, sum.Inputs, err)
+	case sum.Flagged > 0:
+		return sum, fmt.Errorf("%d of %d inputs %w", sum.Flagged, sum.Inputs, ErrFlagged)
+	}
+	return sum, nil
+}
+
+// scanSource scans what s lists as the listing streams: each input is
+// read on a goroutine of its own, at most o.Concurrency at once, and its
+// result waits in pending (in listing order, as long at most) until those
+// before it are emitted. Once ctx is cancelled the listing stops and
+// nothing more is emitted. The error is the listing's.
+func scanSource(ctx context.Context, s source, keep func(string) bool, o *ScanOptions, emit func(*ScanResult)) (*ScanSummary, error) {
 	workers := o.Concurrency
 	if workers <= 0 {
 		workers = 16
 	}
-	// Batches of workers inputs, each emitted in order once all are read.
-	for start := 0; start < len(items); start += workers {
-		batch := items[start:min(start+workers, len(items))]
-		res := make([]*ScanResult, len(batch))
-		var wg sync.WaitGroup
-		for i, it := range batch {
-			wg.Go(func() { res[i] = scanOne(ctx, s, it, &o) })
-		}
-		wg.Wait()
-		if err := ctx.Err(); err != nil {
-			return sum, ErrInterrupted
-		}
-		for _, r := range res {
+	pending := make(chan chan *ScanResult, workers)
+	sem := make(chan struct{}, workers)
+	var skipped int
+	var err error
+	go func() {
+		defer close(pending)
+		skipped, err = s.list(ctx, keep, func(it item) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			res := make(chan *ScanResult, 1)
+			sem <- struct{}{}
+			pending <- res
+			go func() {
+				defer func() { <-sem }()
+				res <- scanOne(ctx, s, it, o)
+			}()
+			return nil
+		})
+	}()
+	sum := &ScanSummary{}
+	for res := range pending {
+		r := <-res
+		if ctx.Err() == nil {
 			sum.add(r)
 			emit(r)
 		}
 	}
-	if sum.Flagged > 0 {
-		return sum, fmt.Errorf("%d of %d inputs %w", sum.Flagged, sum.Inputs, ErrFlagged)
-	}
-	return sum, nil
+	sum.Skipped = skipped // written before pending was closed
+	return sum, err
 }
 
 func (s *ScanSummary) add(r *ScanResult) {

@@ -130,8 +130,9 @@ func (e *endless) Close() error               { return nil }
 
 type endlessSource struct{ r *endless }
 
-func (endlessSource) list(context.Context, func(string) bool) ([]item, bool, int, error) {
-	return nil, false, 0, nil
+func (endlessSource) single(context.Context) (bool, error) { return true, nil }
+func (endlessSource) list(context.Context, func(string) bool, func(item) error) (int, error) {
+	return 0, nil
 }
 func (s endlessSource) open(context.Context, item) (io.ReadCloser, error) { return s.r, nil }
 

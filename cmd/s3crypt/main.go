@@ -355,6 +355,9 @@ func printSummary(cmd *cobra.Command, f *runFlags, s *batch.Summary, dst string)
 	for _, fl := range s.Failures {
 		fmt.Fprintf(w, "FAILED %s: %s\n", batch.Quote(fl.Input), batch.Printable(fl.Error))
 	}
+	if s.FailuresOmitted > 0 {
+		fmt.Fprintf(w, "... and %s more failed inputs, not named here (--metadata-output logs each)\n", cli.FormatCount(int64(s.FailuresOmitted)))
+	}
 }
 
 func keygenCommand() *cobra.Command {

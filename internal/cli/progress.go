@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,21 +15,24 @@ import (
 // Progress reports a run's progress on w: as a one-line bar (files done,
 // bytes, rate, ETA) redrawn four times a second on a terminal, or, for logs
 // and pipelines, as a plain line every interval. Only the caller decides
-// which: a nil *Progress reports nothing.
+// which: a nil *Progress reports nothing. While the inputs are still being
+// listed it shows how many were listed so far; totals, the bar's fill and
+// the ETA only once the listing is done.
 type Progress struct {
-	w          io.Writer
-	lines      bool          // plain lines, not a bar
-	every      time.Duration // between draws
-	files      int           // inputs in the run; < 0 when not known
-	total      int64         // their bytes; 0 when not known
-	bytes      atomic.Int64
-	done       atomic.Int64
-	failed     atomic.Int64
-	skipped    atomic.Int64
-	start      time.Time
-	stop       chan struct{}
-	wg         sync.WaitGroup
-	lastLength int
+	w           io.Writer
+	lines       bool          // plain lines, not a bar
+	every       time.Duration // between draws
+	listed      atomic.Int64  // inputs listed so far
+	total       atomic.Int64  // their known bytes
+	listingDone atomic.Bool   // listed and total are the run's
+	bytes       atomic.Int64
+	done        atomic.Int64
+	failed      atomic.Int64
+	skipped     atomic.Int64
+	start       time.Time
+	stop        chan struct{}
+	wg          sync.WaitGroup
+	lastLength  int
 }
 
 // NewProgress returns a progress bar drawn on w (the terminal's stderr).
@@ -40,10 +44,9 @@ func NewProgressLines(w io.Writer, every time.Duration) *Progress {
 	return &Progress{w: w, lines: true, every: max(every, 100*time.Millisecond)}
 }
 
-// Start begins drawing for files inputs (< 0 when not known) of total
-// bytes (0 when not known).
-func (p *Progress) Start(files int, total int64) {
-	p.files, p.total, p.start = files, total, time.Now()
+// Start begins drawing, before the listing begins.
+func (p *Progress) Start() {
+	p.start = time.Now()
 	p.stop = make(chan struct{})
 	p.wg.Go(func() {
 		t := time.NewTicker(p.every)
@@ -58,6 +61,15 @@ func (p *Progress) Start(files int, total int64) {
 		}
 	})
 }
+
+// Listed records n more inputs listed, of bytes known bytes.
+func (p *Progress) Listed(n int, bytes int64) {
+	p.listed.Add(int64(n))
+	p.total.Add(bytes)
+}
+
+// ListingDone records that every input was listed: the totals are known.
+func (p *Progress) ListingDone() { p.listingDone.Store(true) }
 
 // Add records n more input bytes read.
 func (p *Progress) Add(n int64) { p.bytes.Add(n) }
@@ -75,7 +87,8 @@ func (p *Progress) FileDone(result string) {
 	}
 }
 
-// Skipped records n inputs skipped before the run started (filtered out).
+// Skipped records n inputs skipped before they were processed (filtered
+// out).
 func (p *Progress) Skipped(n int) { p.skipped.Add(int64(n)) }
 
 // Stop stops drawing; a bar is drawn a last time and its line ended (the
@@ -100,52 +113,80 @@ func (p *Progress) draw() {
 	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
 }
 
-// line renders the bar after elapsed time.
+// rate is b bytes over elapsed, per second.
+func rate(b int64, elapsed time.Duration) int64 {
+	if s := elapsed.Seconds(); s > 0 {
+		return int64(float64(b) / s)
+	}
+	return 0
+}
+
+// line renders the bar after elapsed time: while listing, the counts so
+// far; then the fill (by bytes, or by inputs when no size is known), the
+// totals and the ETA.
 func (p *Progress) line(elapsed time.Duration) string {
-	b := p.bytes.Load()
+	b, done, listed, total := p.bytes.Load(), p.done.Load(), p.listed.Load(), p.total.Load()
+	r := rate(b, elapsed)
+	if !p.listingDone.Load() {
+		return fmt.Sprintf("[listing...] %s done (%s failed) of %s listed so far  %s  %s/s",
+			FormatCount(done), FormatCount(p.failed.Load()), FormatCount(listed), FormatBytes(b), FormatBytes(r))
+	}
 	const width = 24
 	frac := 0.0
-	if p.total > 0 {
-		frac = min(float64(b)/float64(p.total), 1)
-	} else if p.files > 0 {
-		frac = float64(p.done.Load()) / float64(p.files)
+	if total > 0 {
+		frac = min(float64(b)/float64(total), 1)
+	} else if listed > 0 {
+		frac = float64(done) / float64(listed)
 	}
 	fill := int(frac * width)
 	bar := strings.Repeat("#", fill) + strings.Repeat(".", width-fill)
-	rate := 0.0
-	if s := elapsed.Seconds(); s > 0 {
-		rate = float64(b) / s
-	}
 	eta := "--"
-	if rate > 0 && p.total > 0 {
-		eta = time.Duration(float64(p.total-b) / rate * float64(time.Second)).Round(time.Second).String()
+	if r > 0 && total > 0 {
+		eta = time.Duration(float64(max(total-b, 0)) / float64(r) * float64(time.Second)).Round(time.Second).String()
 	}
-	total := ""
-	if p.total > 0 {
-		total = " / " + FormatBytes(p.total)
+	tb := ""
+	if total > 0 {
+		tb = " / " + FormatBytes(total)
 	}
-	return fmt.Sprintf("[%s] %d/%d files  %s%s  %s/s  ETA %s",
-		bar, p.done.Load(), p.files, FormatBytes(b), total, FormatBytes(int64(rate)), eta)
+	return fmt.Sprintf("[%s] %s/%s files  %s%s  %s/s  ETA %s",
+		bar, FormatCount(done), FormatCount(listed), FormatBytes(b), tb, FormatBytes(r), eta)
 }
 
-// plain renders a progress line for logs after elapsed time.
+// plain renders a progress line for logs after elapsed time: while
+// listing, "N done (F failed, S skipped) of L listed so far"; then
+// "N/L inputs done (…)" with the total bytes.
 func (p *Progress) plain(elapsed time.Duration) string {
-	b := p.bytes.Load()
+	b, done, listed, total := p.bytes.Load(), p.done.Load(), p.listed.Load(), p.total.Load()
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "s3crypt: progress: %d", p.done.Load())
-	if p.files >= 0 {
-		fmt.Fprintf(&sb, "/%d", p.files)
+	counts := fmt.Sprintf("(%s failed, %s skipped)", FormatCount(p.failed.Load()), FormatCount(p.skipped.Load()))
+	if p.listingDone.Load() {
+		fmt.Fprintf(&sb, "s3crypt: progress: %s/%s inputs done %s, %s", FormatCount(done), FormatCount(listed), counts, FormatBytes(b))
+		if total > 0 {
+			fmt.Fprintf(&sb, " / %s", FormatBytes(total))
+		}
+	} else {
+		fmt.Fprintf(&sb, "s3crypt: progress: %s done %s of %s listed so far, %s", FormatCount(done), counts, FormatCount(listed), FormatBytes(b))
 	}
-	fmt.Fprintf(&sb, " inputs done (%d failed, %d skipped), %s", p.failed.Load(), p.skipped.Load(), FormatBytes(b))
-	if p.total > 0 {
-		fmt.Fprintf(&sb, " / %s", FormatBytes(p.total))
-	}
-	rate := 0.0
-	if s := elapsed.Seconds(); s > 0 {
-		rate = float64(b) / s
-	}
-	fmt.Fprintf(&sb, " read, %s/s, %s elapsed", FormatBytes(int64(rate)), elapsed.Round(time.Second))
+	fmt.Fprintf(&sb, " read, %s/s, %s elapsed", FormatBytes(rate(b, elapsed)), elapsed.Round(time.Second))
 	return sb.String()
+}
+
+// FormatCount renders n with thousands separators: "1,234,567".
+func FormatCount(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // FormatBytes renders n with a binary unit: "512 B", "1.5 MiB".
