@@ -1,6 +1,8 @@
 package envelope
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -80,9 +82,13 @@ func (c *Client) Reencrypt(ctx context.Context, dst io.Writer, src io.Reader, to
 	if opts == nil {
 		opts = &ReencryptOptions{}
 	}
-	d, err := c.NewDecryptReader(ctx, src, opts.Decrypt...)
+	sr := &sourceReader{r: bufio.NewReaderSize(src, headerBuffer)}
+	d, err := c.newDecryptReader(ctx, sr, opts.Decrypt, callDecryptReader)
 	if err != nil {
 		return nil, err
+	}
+	if d.header.FrameLength >= largeFrame {
+		sr.shrink(src)
 	}
 	ec := opts.Context
 	if ec == nil {
@@ -120,6 +126,35 @@ func CarriedContext(ec map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// Buffering of the old message: the header is read through headerBuffer
+// bytes, as NewDecryptReader reads it. A frame of largeFrame bytes or more
+// is read mostly straight into its slot, but each frame header read
+// refills the buffer with the next frame's first bytes, which are then
+// copied twice; bodyBuffer, much smaller than such a frame, keeps that
+// part small (1/16 of a 64 KiB frame, not 1/2).
+const (
+	headerBuffer = 32 << 10
+	largeFrame   = 32 << 10
+	bodyBuffer   = 4 << 10
+)
+
+// sourceReader reads the old message through r, which shrink replaces.
+type sourceReader struct{ r io.Reader }
+
+func (s *sourceReader) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// shrink continues reading src through a bodyBuffer buffer, after the
+// bytes the header's buffer holds. Invariant: the bufio.Reader of
+// headerBuffer bytes is read no further.
+func (s *sourceReader) shrink(src io.Reader) {
+	br := s.r.(*bufio.Reader)
+	n := br.Buffered()
+	rest, _ := br.Peek(n)
+	rest = bytes.Clone(rest)
+	_, _ = br.Discard(n) // if br is src itself, its bytes are read once
+	s.r = io.MultiReader(bytes.NewReader(rest), bufio.NewReaderSize(src, bodyBuffer))
 }
 
 // gate passes writes to w until ctx ends or err is set, then fails them.

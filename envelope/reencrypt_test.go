@@ -1,12 +1,15 @@
 package envelope_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"maps"
 	"testing"
+	"testing/iotest"
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/keyring"
@@ -72,6 +75,36 @@ func TestReencryptRoundTrip(t *testing.T) {
 						t.Errorf("old key on the new message: %v, want ErrNoDecryptionKey", err)
 					}
 				})
+			}
+		}
+	}
+}
+
+// TestReencryptLargeFrames: frames of 64 KiB, for which Reencrypt reads the
+// body through a smaller buffer than the header, from sources that are
+// already buffered or return short reads.
+func TestReencryptLargeFrames(t *testing.T) {
+	ctx := context.Background()
+	pt := testPlaintext(300 << 10)
+	for _, id := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
+		from := newClient(t, aesKeyring(t), id, envelope.WithFrameLength(64<<10), envelope.WithFrameWorkers(1))
+		to := newClient(t, reencKeyring(t), id, envelope.WithFrameWorkers(1))
+		old := mustEncrypt(t, from, pt, map[string]string{"a": "1"})
+		for name, src := range map[string]func(b []byte) io.Reader{
+			"bytes":       func(b []byte) io.Reader { return bytes.NewReader(b) },
+			"bufio 64KiB": func(b []byte) io.Reader { return bufio.NewReaderSize(bytes.NewReader(b), 64<<10) },
+			"half reads":  func(b []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(b)) },
+		} {
+			var dst bytes.Buffer
+			if _, err := from.Reencrypt(ctx, &dst, src(old), to, nil); err != nil {
+				t.Fatalf("%s, %s: %v", id, name, err)
+			}
+			if got, _, err := to.Decrypt(ctx, dst.Bytes()); err != nil || !bytes.Equal(got, pt) {
+				t.Errorf("%s, %s: decrypt: %v", id, name, err)
+			}
+			dst.Reset()
+			if _, err := from.Reencrypt(ctx, &dst, src(old[:len(old)-1]), to, nil); !errors.Is(err, envelope.ErrTruncated) {
+				t.Errorf("%s, %s, truncated: %v, want ErrTruncated", id, name, err)
 			}
 		}
 	}
