@@ -49,7 +49,8 @@ var errReencryptFailed = errors.New("envelope: reencrypt failed")
 // data key, message ID and message key; for signing suites a new
 // signature), in one streaming pass. No plaintext is written anywhere
 // but to the new message's sealing, and memory is what a DecryptReader
-// and an EncryptWriter hold, bounded by their frames in flight. The old
+// and an EncryptWriter hold, bounded by their frames in flight (a legacy
+// non-framed body is buffered whole, up to WithMaxNonFramedLength). The old
 // message is read with c's defaults and opts.Decrypt, the new one written
 // with to's defaults and opts.Encrypt: suite, frame length, commitment
 // policy and frame workers come from each side's client. c and to may be
@@ -69,7 +70,8 @@ var errReencryptFailed = errors.New("envelope: reencrypt failed")
 // Reencrypt returns (write to a temporary file and rename it, or a
 // multipart upload completed only on success). Errors are the decrypt
 // and encrypt calls' own (errors.Is ErrAuthentication, ErrSignature,
-// ErrTruncated, ErrNoDecryptionKey, ...) or dst's write error.
+// ErrTruncated, ErrNoDecryptionKey, ...), dst's write error, or ctx's
+// once it ends (checked at each write to dst).
 //
 // Pairs the old message kept out of its header (a required-context
 // materials manager) are in the new context: the destination must be a
