@@ -40,7 +40,7 @@ func TestReencryptObject(t *testing.T) {
 	ctx := context.Background()
 	from := newClient(t, api)
 	to := newKeyClient(t, api, s3crypt.WithEncryptOptions(envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit)))
-	data := randomBytes(11*MiB+123, 21)
+	data := randomBytes(6*MiB+123, 21) // two parts
 	in := putIn(testBucket, "src", bytes.NewReader(data), -1)
 	in.ContentType, in.Metadata = aws.String("text/csv"), map[string]string{"owner": "ward-3"}
 	if _, err := from.Put(ctx, in, testContext); err != nil {
@@ -80,7 +80,7 @@ func TestReencryptHostileTamperedSource(t *testing.T) {
 	api := fakeS3(t)
 	ctx := context.Background()
 	from := newClient(t, api)
-	data := randomBytes(11*MiB, 22)
+	data := randomBytes(6*MiB, 22) // more than a part: part 1 is uploaded before the source fails
 	for _, tc := range []struct {
 		name  string
 		suite envelope.SuiteID
@@ -100,7 +100,9 @@ func TestReencryptHostileTamperedSource(t *testing.T) {
 			}
 			putRaw(t, api, src, tc.edit(getRaw(t, api, src)))
 			counts := &countingAPI{API: api}
-			to := newKeyClient(t, counts)
+			// One frame worker: few frames in flight, so that part 1 is
+			// uploaded whatever the CPU count.
+			to := newKeyClient(t, counts, s3crypt.WithEncryptOptions(envelope.WithFrameWorkers(1)))
 			_, err := from.Reencrypt(ctx, getIn(testBucket, src), &s3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String(dst)}, to, nil)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Reencrypt: %v, want %v", err, tc.want)
