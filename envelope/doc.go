@@ -68,6 +68,16 @@
 // holds the whole message already) and WithMaxNonFramedLength (not
 // NewDecryptReaderAt, which reads only framed messages).
 //
+// # Re-encryption
+//
+// Client.Reencrypt rewrites a message under another Client's keys in one
+// streaming pass (DecryptReader into EncryptWriter), re-encrypting the
+// whole body: a new header over the old message key would reuse the v2
+// header's fixed GCM IV. The new message keeps the old context less the
+// "aws-crypto-" pairs unless the caller gives one; its final frame and
+// footer are written only once the old message verified whole, so a
+// failed Reencrypt leaves no complete message in its destination.
+//
 // # Limits
 //
 // A frame is authenticated whole, so a streaming reader buffers whole

@@ -61,6 +61,17 @@
 // envelope package's errors and sentinels, so errors.Is(err,
 // envelope.ErrAuthentication) holds.
 //
+// # Re-encryption
+//
+// Reencrypt rewrites an object under another Client's keys (key
+// rotation): Get's plaintext streams into the other Client's Put, and the
+// new object is committed only after the source verified whole, signature
+// included; otherwise the upload is aborted and nothing is left at the
+// destination. The new object keeps the source's context (less the
+// "aws-crypto-" pairs), content type and user metadata unless the caller
+// sets them. On a versioned bucket, rewriting an object in place adds a
+// version: the old one, under the old key, stays until deleted.
+//
 // # Inputs
 //
 // Put, Get, Open and Head take the SDK's own inputs (*s3.PutObjectInput,

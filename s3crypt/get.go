@@ -162,6 +162,7 @@ type object struct {
 	versionID    string
 	lastModified time.Time
 	meta         map[string]string
+	contentType  string // as stored; Reencrypt carries it over
 	prefix       []byte // bytes [0, len(prefix)) of the object
 }
 
@@ -202,7 +203,8 @@ func (c *Client) fetchObject(ctx context.Context, in *s3.GetObjectInput, n int64
 	}
 	defer out.Body.Close()
 	ob := &object{api: c.s3, in: *in, bucket: bucket, key: key, etag: aws.ToString(out.ETag),
-		versionID: aws.ToString(out.VersionId), lastModified: aws.ToTime(out.LastModified), meta: out.Metadata}
+		versionID: aws.ToString(out.VersionId), lastModified: aws.ToTime(out.LastModified), meta: out.Metadata,
+		contentType: aws.ToString(out.ContentType)}
 	got := aws.ToInt64(out.ContentLength)
 	ob.size = got // a server that ignored the range sent the whole object
 	if cr := aws.ToString(out.ContentRange); cr != "" {
