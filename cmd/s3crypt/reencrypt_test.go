@@ -115,6 +115,26 @@ func testReencryptS3(t *testing.T, srv *s3Server, versioning bool) {
 			t.Fatalf("%d multipart uploads left", len(ups.Uploads))
 		}
 	})
+	t.Run("tampered signature after whole frames: no object", func(t *testing.T) {
+		// 64 KiB of plaintext in 64 KiB frames ends with an empty final
+		// frame: every plaintext byte is out before the signature is
+		// checked, so an upload that stopped at the plaintext length would
+		// never see the signature fail.
+		writeFile(t, filepath.Join(dir, "frames/exact.bin"), randBytes(64<<10))
+		mustRun(t, dir, nil, nil, "encrypt", "--key", old, "frames/exact.bin", "exact.enc")
+		ct, _ := os.ReadFile(filepath.Join(dir, "exact.enc"))
+		ct[len(ct)-2] ^= 1
+		srv.put(t, "sig/exact.bin.enc", ct)
+		for _, dst := range []string{srv.url("sig-out/"), "sig-out"} {
+			r := run(t, dir, nil, srv.Env, ep("reencrypt", "--key", nw, "--decrypt-key", old, srv.url("sig/exact.bin.enc"), dst)...)
+			if r.code != 1 || !strings.Contains(r.stderr, "signature") {
+				t.Fatalf("to %s: exit %d\n%s", dst, r.code, r.stderr)
+			}
+		}
+		if got := srv.keys(t, "sig-out/"); len(got) > 0 {
+			t.Fatalf("objects left: %v", got)
+		}
+	})
 	if !versioning {
 		return
 	}
