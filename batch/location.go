@@ -75,6 +75,9 @@ type item struct {
 	// to leave the source directory, symbolic links included.
 	viaRoot bool
 	fi      fs.FileInfo // a local file's, to recognise it as an output; else nil
+	// bucket and version, for an S3 object: path is its key.
+	bucket  string
+	version *string
 }
 
 // source lists and opens inputs. Its listing streams: a source holds no

@@ -74,6 +74,11 @@ type Options struct {
 	// DecryptKeys, for Reencrypt, are the keys that open the inputs; empty,
 	// Keys open them.
 	DecryptKeys KeyOptions
+	// Manifest, if set, names the inputs instead of a SRC (which must be
+	// empty): a local file or an s3:// object holding an S3 Batch
+	// Operations CSV or an S3 Inventory manifest.json (package manifest).
+	Manifest string
+
 	// InPlace lets Reencrypt write each S3 output over its input, as a new
 	// version: the source and destination must be the same s3:// prefix of
 	// a bucket with versioning enabled, so the old version remains.
@@ -403,6 +408,12 @@ type plan struct {
 // prepare parses src and dst, checks that they can work together, and
 // finds whether src is a single input; nothing is listed yet.
 func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, error) {
+	if o.Manifest != "" {
+		if src != "" {
+			return nil, fmt.Errorf("%w: a manifest names the inputs: no SRC with --manifest", ErrUsage)
+		}
+		src = o.Manifest
+	}
 	sl, err := parseLocation(src)
 	if err != nil {
 		return nil, err
@@ -411,14 +422,22 @@ func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, er
 	if err != nil {
 		return nil, err
 	}
+	if o.Manifest != "" {
+		if o.InPlace {
+			return nil, fmt.Errorf("%w: --in-place with --manifest", ErrUsage)
+		}
+		sl = location{kind: locS3} // objects, for the filter
+	}
 	keep, err := inputFilter(op, sl, dl, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkInPlace(ctx, op, sl, dl, o); err != nil {
-		return nil, err
+	var s source
+	if o.Manifest != "" {
+		s, err = newManifestSource(ctx, o.Manifest, o)
+	} else if err = checkInPlace(ctx, op, sl, dl, o); err == nil {
+		s, err = newSource(ctx, sl, o)
 	}
-	s, err := newSource(ctx, sl, o)
 	if err != nil {
 		return nil, err
 	}
@@ -692,8 +711,8 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	}
 	if j.err != nil {
 		err = j.err // refused when planned, or its output could not be checked
-	} else if s3src, ok := j.src.(*s3Source); ok && r.op != Encrypt {
-		err = r.decryptS3(ctx, j, s3src, &rec)
+	} else if s3src, ok := j.src.(s3Backed); ok && r.op != Encrypt {
+		err = r.decryptS3(ctx, j, s3src.conn(), &rec)
 	} else if in, oerr := j.src.open(ctx, j.in); oerr != nil {
 		err = oerr
 	} else {

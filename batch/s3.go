@@ -133,7 +133,7 @@ func (s *s3Source) single(ctx context.Context) (bool, error) {
 	out, err := s.c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key, VersionId: s.version})
 	if err == nil {
 		base := key[strings.LastIndexByte(key, '/')+1:]
-		s.object = &item{name: s3Name(b, key), rel: base, size: aws.ToInt64(out.ContentLength), path: key}
+		s.object = &item{name: s3Name(b, key), rel: base, size: aws.ToInt64(out.ContentLength), path: key, bucket: b, version: s.version}
 		return true, nil
 	}
 	var nf *types.NotFound
@@ -166,7 +166,7 @@ func (s *s3Source) list(ctx context.Context, keep func(string) bool, yield func(
 				continue
 			}
 			listed++
-			if err := yield(item{name: s3Name(b, k), rel: rel, size: aws.ToInt64(o.Size), path: k}); err != nil {
+			if err := yield(item{name: s3Name(b, k), rel: rel, size: aws.ToInt64(o.Size), path: k, bucket: b}); err != nil {
 				return skipped, err
 			}
 		}
@@ -178,7 +178,7 @@ func (s *s3Source) list(ctx context.Context, keep func(string) bool, yield func(
 }
 
 func (s *s3Source) open(ctx context.Context, it item) (io.ReadCloser, error) {
-	out, err := s.c.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.loc.bucket, Key: &it.path, VersionId: s.version})
+	out, err := s.c.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &it.bucket, Key: &it.path, VersionId: it.version})
 	if err != nil {
 		return nil, err
 	}
@@ -371,14 +371,14 @@ func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader,
 // decryptS3 decrypts an object with s3crypt.Get (parallel ranged GETs)
 // into the run's sink; the output is committed only after the whole
 // message verified.
-func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Record) error {
-	c, err := r.s3decrypt(src.c)
+func (r *runner) decryptS3(ctx context.Context, j *job, conn *s3Conn, rec *Record) error {
+	c, err := r.s3decrypt(conn)
 	if err != nil {
 		return err
 	}
-	b, k := src.loc.bucket, j.in.path
+	b, k, v := j.in.bucket, j.in.path, j.in.version
 	if len(r.o.ExpectContext) > 0 {
-		obj, err := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k, VersionId: src.version})
+		obj, err := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k, VersionId: v})
 		if err != nil {
 			return err
 		}
@@ -398,12 +398,12 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}
 	opts = r.o.maxFrameOption(opts)
-	rd, err := c.Get(ctx, &s3.GetObjectInput{Bucket: &b, Key: &k, VersionId: src.version}, s3crypt.WithDecryptOptions(opts...), s3crypt.WithProgress(progress))
+	rd, err := c.Get(ctx, &s3.GetObjectInput{Bucket: &b, Key: &k, VersionId: v}, s3crypt.WithDecryptOptions(opts...), s3crypt.WithProgress(progress))
 	defer func() { rec.BytesIn = last }()
 	if err != nil {
 		err = frameLimitHint(err)
 		if errors.Is(err, envelope.ErrNoDecryptionKey) {
-			if obj, herr := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k, VersionId: src.version}); herr == nil {
+			if obj, herr := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k, VersionId: v}); herr == nil {
 				return withKeysHint(err, obj.Header)
 			}
 		}
@@ -425,3 +425,9 @@ func (r *runner) decryptS3(ctx context.Context, j *job, src *s3Source, rec *Reco
 	}
 	return commit(ctx, out, cw, rec)
 }
+
+// s3Backed is a source of S3 objects (items with a bucket), which decrypt
+// and scan read through the S3 API directly: ranged GETs.
+type s3Backed interface{ conn() *s3Conn }
+
+func (s *s3Source) conn() *s3Conn { return s.c }

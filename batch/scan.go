@@ -50,7 +50,13 @@ type ScanOptions struct {
 	Include        []string
 	Exclude        []string
 	FollowSymlinks bool
-	S3             S3Options
+	// Shard keeps only the shard's inputs, as Options.Shard (the others
+	// count as skipped).
+	Shard Shard
+	// Manifest, if set, names the inputs instead of src (which must be
+	// empty), as Options.Manifest.
+	Manifest string
+	S3       S3Options
 	Stdin          io.Reader
 	Notices        io.Writer // symbolic links skipped
 }
@@ -101,12 +107,21 @@ func Scan(ctx context.Context, src string, o ScanOptions, emit func(*ScanResult)
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
-	l, err := parseLocation(src)
-	if err != nil {
-		return nil, err
-	}
 	ro := &Options{S3: o.S3, FollowSymlinks: o.FollowSymlinks, Stdin: o.Stdin, notes: &notifier{w: o.Notices}}
-	s, err := newSource(ctx, l, ro)
+	var s source
+	var err error
+	switch {
+	case o.Manifest != "" && src != "":
+		return nil, fmt.Errorf("%w: a manifest names the inputs: no SRC with --manifest", ErrUsage)
+	case o.Manifest != "":
+		src = o.Manifest
+		s, err = newManifestSource(ctx, o.Manifest, ro)
+	default:
+		var l location
+		if l, err = parseLocation(src); err == nil {
+			s, err = newSource(ctx, l, ro)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +131,11 @@ func Scan(ctx context.Context, src string, o ScanOptions, emit func(*ScanResult)
 	if _, err := s.single(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	sum, err := scanSource(ctx, s, f.keep, &o, emit)
+	keep := f.keep
+	if o.Shard.Count > 1 {
+		keep = func(rel string) bool { return o.Shard.has(rel) && f.keep(rel) }
+	}
+	sum, err := scanSource(ctx, s, keep, &o, emit)
 	switch {
 	case ctx.Err() != nil:
 		return sum, ErrInterrupted
@@ -198,8 +217,8 @@ func scanOne(ctx context.Context, s source, it item, o *ScanOptions) *ScanResult
 	var complete bool
 	var meta map[string]string
 	var err error
-	if s3s, ok := s.(*s3Source); ok {
-		prefix, complete, meta, err = s3s.prefix(ctx, it.path, scanFirstRead, scanMaxHeader, o.MaxEDKs)
+	if s3s, ok := s.(s3Backed); ok {
+		prefix, complete, meta, err = s3s.conn().prefix(ctx, it, scanFirstRead, scanMaxHeader, o.MaxEDKs)
 	} else {
 		prefix, complete, err = readPrefix(ctx, s, it, scanMaxHeader)
 	}
@@ -229,12 +248,12 @@ func readPrefix(ctx context.Context, s source, it item, n int) ([]byte, bool, er
 	return b, true, nil
 }
 
-// prefix GETs the first n bytes of key, and more when the header
+// prefix GETs the first n bytes of the object it, and more when the header
 // needs more (and the data key count is within maxEDKs), up to limit; complete reports
 // the whole object. It also returns the object's user metadata.
-func (s *s3Source) prefix(ctx context.Context, key string, n, limit, maxEDKs int) ([]byte, bool, map[string]string, error) {
+func (c *s3Conn) prefix(ctx context.Context, it item, n, limit, maxEDKs int) ([]byte, bool, map[string]string, error) {
 	get := func(n int) ([]byte, int64, map[string]string, error) {
-		out, err := s.c.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.loc.bucket, Key: &key, Range: aws.String(fmt.Sprintf("bytes=0-%d", n-1))})
+		out, err := c.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &it.bucket, Key: &it.path, VersionId: it.version, Range: aws.String(fmt.Sprintf("bytes=0-%d", n-1))})
 		if err != nil {
 			var ae smithy.APIError
 			if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" { // an empty object

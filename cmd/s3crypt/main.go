@@ -70,7 +70,7 @@ type runFlags struct {
 	concurrency, maxEDKs                   int
 	overwrite, quiet, json, followSymlinks bool
 	skipExisting, inPlace                  bool
-	shard, progress                        string
+	shard, progress, manifest              string
 	progressEvery                          time.Duration
 	metadata, auditKey, auditHead          string
 	digestEvery                            int
@@ -99,10 +99,13 @@ func runCommand(op batch.Op) *cobra.Command {
 		short = "Re-encrypt messages under new keys in one streaming pass, no plaintext written: files, trees, stdin (-), s3:// prefixes"
 	}
 	cmd := &cobra.Command{
-		Use:   string(op) + " [flags] SRC DST",
+		Use:   string(op) + " [flags] SRC DST | --manifest M DST",
 		Short: short,
-		Args:  usageArgs(2),
+		Args:  manifestArgs(&f.manifest, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return runOp(cmd, op, &f, "", args[0])
+			}
 			return runOp(cmd, op, &f, args[0], args[1])
 		},
 	}
@@ -130,6 +133,7 @@ func runCommand(op batch.Op) *cobra.Command {
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
 	fl.BoolVar(&f.skipExisting, "skip-existing", false, "skip inputs whose output exists and is complete, counted as skipped (resume a run)")
 	fl.StringVar(&f.shard, "shard", "", "process only shard I of N (I/N, 0 ≤ I < N; auto/N: I from $"+batch.ShardEnv+"), inputs split by a hash of their name")
+	fl.StringVar(&f.manifest, "manifest", "", "process the objects a manifest names instead of SRC: an S3 Batch Operations CSV (bucket,key[,versionId]) or an S3 Inventory manifest.json (CSV), a file or s3://")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in a source directory that lead out of it (default: skip them)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress (unless --progress names one) and no summary unless something failed")
 	fl.StringVar(&f.progress, "progress", "auto", "progress on stderr: bar, lines (plain, every --progress-interval), none, or auto (bar on a terminal, else lines)")
@@ -147,6 +151,23 @@ func runCommand(op batch.Op) *cobra.Command {
 	fl.Uint64Var(&f.cacheMessages, "cache-max-messages", 0, fmt.Sprintf("files per data key (default with a KMS key: %d)", batch.DefaultCacheMaxMessages))
 	fl.Uint64Var(&f.cacheBytes, "cache-max-bytes", 0, "with --cache-max-age: plaintext bytes per data key")
 	return cmd
+}
+
+// manifestArgs wants n arguments, or n-1 (no SRC) when --manifest is given.
+func manifestArgs(manifest *string, n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if *manifest != "" {
+			n--
+		}
+		if len(args) != n {
+			what := "SRC"
+			if *manifest != "" {
+				what = "no SRC with --manifest"
+			}
+			return fmt.Errorf("%w: s3crypt %s: want %d arguments (%s), got %d (see --help)", batch.ErrUsage, cmd.Name(), n, what, len(args))
+		}
+		return nil
+	}
 }
 
 func usageArgs(n int) cobra.PositionalArgs {
@@ -191,6 +212,7 @@ func (f *runFlags) options(cmd *cobra.Command, op batch.Op, dst string) (batch.O
 		Overwrite:      f.overwrite,
 		SkipExisting:   f.skipExisting,
 		InPlace:        f.inPlace,
+		Manifest:       f.manifest,
 		FollowSymlinks: f.followSymlinks,
 		S3:             batch.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
 		Stdin:          cmd.InOrStdin(),
@@ -477,18 +499,26 @@ func scanCommand() *cobra.Command {
 	var o batch.ScanOptions
 	var keys, ctxPairs []string
 	var asJSON, quiet bool
+	var shard string
 	cmd := &cobra.Command{
-		Use:   "scan [flags] SRC",
+		Use:   "scan [flags] SRC | --manifest M",
 		Short: "Classify each input from its header alone (encrypted, S3 Encryption Client, not encrypted); exit 1 if any is flagged",
-		Args:  usageArgs(1),
+		Args:  manifestArgs(&o.Manifest, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if o.RequireContext, err = cli.ParsePairs("require-context", ctxPairs); err != nil {
 				return err
 			}
+			if o.Shard, err = batch.ParseShard(shard, os.Getenv); err != nil {
+				return err
+			}
+			src := ""
+			if len(args) > 0 {
+				src = args[0]
+			}
 			o.RequireKeys, o.Stdin, o.Notices = keys, cmd.InOrStdin(), cmd.ErrOrStderr()
 			out := cmd.OutOrStdout()
-			sum, err := batch.Scan(cmd.Context(), args[0], o, func(r *batch.ScanResult) {
+			sum, err := batch.Scan(cmd.Context(), src, o, func(r *batch.ScanResult) {
 				switch {
 				case asJSON:
 					b, _ := json.Marshal(r)
@@ -512,6 +542,8 @@ func scanCommand() *cobra.Command {
 	fl.StringArrayVar(&o.Include, "include", nil, "scan only names matching this glob (repeatable; without / it matches base names)")
 	fl.StringArrayVar(&o.Exclude, "exclude", nil, "skip names matching this glob (repeatable)")
 	fl.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symbolic links in a source directory that lead out of it")
+	fl.StringVar(&shard, "shard", "", "scan only shard I of N (I/N or auto/N, as encrypt's --shard; the others count as skipped)")
+	fl.StringVar(&o.Manifest, "manifest", "", "scan the objects a manifest names instead of SRC: an S3 Batch Operations CSV or S3 Inventory manifest.json, a file or s3://")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object per input")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "print only flagged inputs")
 	fl.StringVar(&o.S3.EndpointURL, "endpoint-url", "", "S3 endpoint URL (https, or http to a loopback address)")
