@@ -25,6 +25,8 @@
 # directory (logs, listings, audit logs) and prints its path.
 # Needs go, openssl, curl, the aws CLI and /usr/bin/time (GNU time);
 # scripts/s3-server.sh installs versitygw with go install when missing.
+# Space in /tmp: about 65 KiB per object at 4 KiB (six buckets), 6.5 GB for
+# N=100000. N=20000 took 17 minutes on 2 busy CPUs; a) alone 3.5 of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
