@@ -4,8 +4,9 @@
 # (scripts/s3-server.sh) with kmslocal as KMS, all in one run:
 #   a) aws s3 cp --recursive s3://src/ s3://plain-copy/, the baseline (a
 #      server-side CopyObject per object: no data passes through the client)
-#   b) s3crypt encrypt s3://src/ s3://enc/ under a KMS key, default flags,
-#      and again with --cache-max-age 5m; KMS GenerateDataKey calls of each
+#   b) s3crypt encrypt s3://src/ s3://enc/ under a KMS key, default flags
+#      (the data key cache is on), and b') again with --cache-max-age 0 (one
+#      data key per object); KMS GenerateDataKey calls of each
 #   c) --shard 0/2 and 1/2 as two processes at once: the union of their
 #      outputs is every input exactly once
 #   d) kill -9 at about half way, rerun with --skip-existing: the output set
@@ -21,7 +22,8 @@
 # the exit status is 1 when one failed.
 #
 # Usage: bash scripts/bench-bucket.sh [N]
-# Environment: OBJECT_SIZE (bytes, default 4096); KEEP=1 keeps the work
+# Environment: STAGES (default "a b b2 c d rt": which of a), b), b'), c),
+# d) and the round trip run); OBJECT_SIZE (bytes, default 4096); KEEP=1 keeps the work
 # directory (logs, listings, audit logs) and prints its path.
 # Needs go, openssl, curl, the aws CLI and /usr/bin/time (GNU time);
 # scripts/s3-server.sh installs versitygw with go install when missing.
@@ -50,6 +52,8 @@ cleanup() {
 trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
+STAGES=${STAGES:-a b b2 c d rt}
+has() { [[ " $STAGES " == *" $1 "* ]]; }
 now() { date +%s.%N; }
 
 step "build"
@@ -149,15 +153,18 @@ sameset() {
 	check "$1" "$([ "$miss" = 0 ] && [ "$extra" = 0 ] && echo 1 || echo 0)" "$(wc -l <"$work/$2.keys") listed, $miss missing, $extra extra"
 }
 
+if has a; then
 step "a) aws s3 cp --recursive (baseline)"
 t0=$(srvticks)
 timed cp aws --endpoint-url "$s3" --only-show-errors s3 cp --recursive s3://src/ s3://plain-copy/ || { cat "$work/cp.err" >&2; exit 1; }
 srvcpu cp "$t0"
 echo "$(secs cp)s, peak RSS $(rss_mib cp) MiB, CPU $(cpu cp)s, servers' CPU $(cat "$work/cp.srv")s"
 sameset "a) plain copy complete" plain-copy "$work/src.keys"
+fi
 
 enc=("$s3c" encrypt --key "$arn" --kms-endpoint-url "$kms" --endpoint-url "$s3" --json)
 
+if has b; then
 step "b) s3crypt encrypt s3://src/ s3://enc/ (defaults)"
 k0=$(kmscount GenerateDataKey) a0=$(kmscount) t0=$(srvticks)
 timed enc "${enc[@]}" --progress lines s3://src/ s3://enc/ || { tail "$work/enc.err" >&2; exit 1; }
@@ -167,15 +174,19 @@ grep progress: "$work/enc.err" | tail -3 || true
 echo "$(secs enc)s, peak RSS $(rss_mib enc) MiB, CPU $(cpu enc)s, servers' CPU $(cat "$work/enc.srv")s, $gdk GenerateDataKey calls ($allk KMS calls in all); summary $(cat "$work/enc.out")"
 check "b) ok = N, none failed" "$([ "$(field enc ok)" = "$N" ] && [ "$(field enc failed)" = 0 ] && echo 1 || echo 0)" "ok $(field enc ok), failed $(field enc failed)"
 sameset "b) encrypted set complete" enc "$work/want.keys"
+fi
 
-step "b') s3crypt encrypt s3://src/ s3://enc-cache/ --cache-max-age 5m"
+if has b2; then
+step "b') s3crypt encrypt s3://src/ s3://enc-cache/ --cache-max-age 0"
 k0=$(kmscount GenerateDataKey) a0=$(kmscount) t0=$(srvticks)
-timed encc "${enc[@]}" --progress lines --cache-max-age 5m s3://src/ s3://enc-cache/ || { tail "$work/encc.err" >&2; exit 1; }
+timed encc "${enc[@]}" --progress lines --cache-max-age 0 s3://src/ s3://enc-cache/ || { tail "$work/encc.err" >&2; exit 1; }
 srvcpu encc "$t0"
 gdkc=$(($(kmscount GenerateDataKey) - k0)) allkc=$(($(kmscount) - a0))
 echo "$(secs encc)s, peak RSS $(rss_mib encc) MiB, CPU $(cpu encc)s, servers' CPU $(cat "$work/encc.srv")s, $gdkc GenerateDataKey calls ($allkc KMS calls in all); summary $(cat "$work/encc.out")"
 check "b') ok = N, none failed" "$([ "$(field encc ok)" = "$N" ] && [ "$(field encc failed)" = 0 ] && echo 1 || echo 0)" "ok $(field encc ok), failed $(field encc failed)"
+fi
 
+if has c; then
 step "c) two shards at once to s3://shard/"
 s=$(now) t0=$(srvticks)
 timed shard0 "${enc[@]}" --progress none --shard 0/2 --metadata-output "$work/shard0.audit" s3://src/ s3://shard/ &
@@ -198,7 +209,9 @@ both=$(LC_ALL=C comm -12 "$work/shard0.inputs" "$work/shard1.inputs" | wc -l)
 twice=$(cat "$work/shard0.inputs" "$work/shard1.inputs" | LC_ALL=C sort | uniq -d | wc -l)
 check "c) shards disjoint (audit logs)" "$([ "$both" = 0 ] && [ "$twice" = 0 ] && echo 1 || echo 0)" "$both inputs in both shards' logs, $twice logged twice"
 sameset "c) union = every input" shard "$work/want.keys"
+fi
 
+if has d; then
 step "d) kill -9 at half way, rerun with --skip-existing"
 "${enc[@]}" --progress lines --progress-interval 100ms --metadata-output "$work/resume1.audit" s3://src/ s3://resume/ \
 	>"$work/resume1.out" 2>"$work/resume1.err" &
@@ -230,23 +243,39 @@ check "d) nothing written twice" "$([ "$changed" = 0 ] && [ "$ok2" = $((N - k)) 
 	"$changed pre-kill objects rewritten; rerun ok $ok2 (want $((N - k))), skipped $sk2 (want $k), failed $f2"
 dup=$(cat "$work/resume1.audit" "$work/resume2.audit" | grep '"result":"ok"' | grep -o '"output":"[^"]*"' | LC_ALL=C sort | uniq -d | wc -l)
 check "d) audit logs: each output once" "$([ "$dup" = 0 ] && echo 1 || echo 0)" "$dup outputs logged ok in both runs"
+fi
 
+if has rt; then
 step "round trip: decrypt s3://enc/p000/ and compare"
 "$s3c" decrypt --key "$arn" --kms-endpoint-url "$kms" --endpoint-url "$s3" --quiet s3://enc/p000/ "$work/dec" &&
 	diff -r "$data/src/p000" "$work/dec" >/dev/null && rt=1 || rt=0
 check "round trip p000/" "$rt" "$(find "$work/dec" -type f 2>/dev/null | wc -l) objects decrypted and compared"
+fi
 
 step "results: N=$N objects of $SIZE bytes, $(nproc) CPUs, versitygw over TLS + kmslocal"
-ra=$(rate "$N" "$(secs cp)") rb=$(rate "$N" "$(secs enc)") rc=$(rate "$N" "$(secs encc)")
 row() { printf '%-44s %8s %9s %10s %8s %11s %8s\n' "$@"; }
 row run seconds objects/s "peak RSS" "CPU s" "servers CPU" "KMS GDK"
-row "a) aws s3 cp --recursive (server-side copy)" "$(secs cp)" "$ra" "$(rss_mib cp) MiB" "$(cpu cp)" "$(cat "$work/cp.srv")" -
-row "b) s3crypt encrypt (defaults)" "$(secs enc)" "$rb" "$(rss_mib enc) MiB" "$(cpu enc)" "$(cat "$work/enc.srv")" "$gdk"
-row "b') s3crypt encrypt --cache-max-age 5m" "$(secs encc)" "$rc" "$(rss_mib encc) MiB" "$(cpu encc)" "$(cat "$work/encc.srv")" "$gdkc"
-row "c) 2 shards at once (wall; each's RSS)" "$shardsecs" "$(rate "$N" "$shardsecs")" "$(rss_mib shard0)/$(rss_mib shard1) MiB" \
-	"$(awk -v a="$(cpu shard0)" -v b="$(cpu shard1)" 'BEGIN { printf "%.1f", a + b }')" "$(cat "$work/shards.srv")" -
-awk -v a="$ra" -v b="$rb" -v c="$rc" 'BEGIN { printf "ratio b/a %.2f, b'"'"'/a %.2f (objects/s)\n", (a > 0 ? b / a : 0), (a > 0 ? c / a : 0) }'
-echo "KMS calls in all: b) $allk, b') $allkc"
+ra=0
+if has a; then
+	ra=$(rate "$N" "$(secs cp)")
+	row "a) aws s3 cp --recursive (server-side copy)" "$(secs cp)" "$ra" "$(rss_mib cp) MiB" "$(cpu cp)" "$(cat "$work/cp.srv")" -
+fi
+if has b; then
+	rb=$(rate "$N" "$(secs enc)")
+	row "b) s3crypt encrypt (defaults: cache on)" "$(secs enc)" "$rb" "$(rss_mib enc) MiB" "$(cpu enc)" "$(cat "$work/enc.srv")" "$gdk"
+	awk -v a="$ra" -v b="$rb" 'BEGIN { if (a > 0) printf "ratio b/a %.2f (objects/s)\n", b / a }'
+	echo "KMS calls in all, b): $allk"
+fi
+if has b2; then
+	rc=$(rate "$N" "$(secs encc)")
+	row "b') s3crypt encrypt --cache-max-age 0" "$(secs encc)" "$rc" "$(rss_mib encc) MiB" "$(cpu encc)" "$(cat "$work/encc.srv")" "$gdkc"
+	awk -v a="$ra" -v c="$rc" 'BEGIN { if (a > 0) printf "ratio b'"'"'/a %.2f (objects/s)\n", c / a }'
+	echo "KMS calls in all, b'): $allkc"
+fi
+if has c; then
+	row "c) 2 shards at once (wall; each's RSS)" "$shardsecs" "$(rate "$N" "$shardsecs")" "$(rss_mib shard0)/$(rss_mib shard1) MiB" \
+		"$(awk -v a="$(cpu shard0)" -v b="$(cpu shard1)" 'BEGIN { printf "%.1f", a + b }')" "$(cat "$work/shards.srv")" -
+fi
 printf '%s\n' "${checks[@]}"
 [ "$fails" = 0 ] || { echo "$fails checks FAILED"; exit 1; }
 echo "all checks passed"
