@@ -106,6 +106,18 @@
 // (examples/k8s/indexed-job.yaml); unset, it is a usage error. Combined
 // with --skip-existing, a retried shard resumes where it stopped.
 //
+// # Manifests
+//
+// Options.Manifest (s3crypt --manifest) names the inputs instead of SRC: an
+// S3 Batch Operations CSV or an S3 Inventory manifest.json with its gzip
+// CSV data files (package manifest; formats and limits there), read from a
+// local file or an s3:// object as it streams. Each row is an S3 object
+// (its version, when the row names one) whose name below the source is its
+// key, so outputs go to DST/KEY(.enc): a key that is not a plain relative
+// path fails by name, as in a listing. Shards, filters and --skip-existing
+// apply as to a listing. A malformed row stops the listing with a
+// *manifest.Error naming its line; the inputs before it are processed.
+//
 // # Keys
 //
 // --key aes:FILE is a raw AES keyring (16, 24 or 32 raw bytes; s3crypt keygen
