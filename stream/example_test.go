@@ -30,8 +30,8 @@ func exampleConfig(frameLen int) stream.Config {
 }
 
 // Seal a body in frames of 16 bytes and open it. Each frame adds 32 bytes
-// (sequence number, IV and tag; the final frame 8 more), and a flipped bit anywhere fails the whole
-// body with ErrAuthentication and no plaintext.
+// (sequence number, IV and tag; the final frame 8 more), and a flipped bit
+// anywhere fails the whole body with ErrAuthentication and no plaintext.
 func ExampleSeal() {
 	cfg := exampleConfig(16)
 	plaintext := []byte("forty bytes of plaintext, in 3 frames...")
