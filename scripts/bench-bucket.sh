@@ -112,7 +112,7 @@ lskeys src >"$work/src.keys"
 sed 's/$/.enc/' "$work/src.keys" >"$work/want.keys"
 echo "$(wc -l <"$work/src.keys") objects listed in $(awk -v s="$s" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }')s"
 [ "$(wc -l <"$work/src.keys")" -eq "$N" ] || { echo "s3://src/ lists $(wc -l <"$work/src.keys") objects, want $N" >&2; exit 1; }
-cat "$data"/src/*/* >/dev/null # the same warm page cache for every run
+find "$data/src" -type f -exec cat {} + >/dev/null # the same warm page cache for every run
 
 # timed NAME CMD...: runs CMD with stdout, stderr to $work/NAME.{out,err};
 # writes its wall seconds to NAME.secs and /usr/bin/time -v's report to
