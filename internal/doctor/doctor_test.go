@@ -128,6 +128,12 @@ func TestStorage(t *testing.T) {
 		{"public access all on", nil, ItemPublicAccess, Pass, "all true"},
 		{"public policy allowed", pab("BlockPublicPolicy"), ItemPublicAccess, Fail, "BlockPublicPolicy"},
 		{"public acls ignored off", pab("IgnorePublicAcls"), ItemPublicAccess, Fail, "IgnorePublicAcls"},
+		{"one setting missing", func(s *setup) {
+			s.s3["publicAccessBlock"] = reply{200, `<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy></PublicAccessBlockConfiguration>`}
+		}, ItemPublicAccess, Fail, "RestrictPublicBuckets"},
+		{"answer without settings (a bucket listing)", func(s *setup) {
+			s.s3["publicAccessBlock"] = reply{200, `<ListBucketResult><Name>` + bucket + `</Name></ListBucketResult>`}
+		}, ItemPublicAccess, Unknown, "none of the four"},
 		{"no public access block", func(s *setup) { s.s3["publicAccessBlock"] = s3Error(404, "NoSuchPublicAccessBlockConfiguration") }, ItemPublicAccess, Fail, "no Block Public Access"},
 		{"public access not implemented", func(s *setup) { delete(s.s3, "publicAccessBlock") }, ItemPublicAccess, Unknown, "not supported"},
 		{"versioning on", nil, ItemVersioning, Pass, "Enabled"},

@@ -137,8 +137,10 @@ func (r *run) encryption(ctx context.Context) {
 
 // evalPublicAccess checks that all four Block Public Access settings are on.
 func evalPublicAccess(c *types.PublicAccessBlockConfiguration) (Status, string) {
-	if c == nil {
-		return Unknown, "GetPublicAccessBlock answered with no configuration"
+	if c == nil || (c.BlockPublicAcls == nil && c.IgnorePublicAcls == nil && c.BlockPublicPolicy == nil && c.RestrictPublicBuckets == nil) {
+		// S3 names all four; a server that answers with none of them
+		// (an S3-compatible one that ignores ?publicAccessBlock) cannot say.
+		return Unknown, "GetPublicAccessBlock answered with none of the four settings"
 	}
 	var off []string
 	for _, s := range []struct {
