@@ -38,7 +38,9 @@
 //     taken as not covering.
 //   - Client: batch.Scan reads the header of at most Options.Sample
 //     objects under s3://Bucket/Prefix (s3crypt's default 1000); any
-//     object that is not encrypted is a FAIL.
+//     object that is not encrypted is a FAIL. Whether the Go FIPS 140-3
+//     module runs in FIPS mode (crypto/fips140) and whether each client
+//     resolves AWS FIPS endpoints is reported (INFO).
 //
 // Limits: at most 50 trails are examined; policy documents over 1 MiB
 // are not parsed (UNKNOWN); every string from a service or a policy is

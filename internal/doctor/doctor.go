@@ -91,6 +91,7 @@ func Run(ctx context.Context, c Clients, o Options) ([]Item, error) {
 	if o.Bucket != "" && o.Sample > 0 {
 		r.sample(ctx)
 	}
+	r.fips()
 	if err := ctx.Err(); err != nil {
 		return r.items, err
 	}

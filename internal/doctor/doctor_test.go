@@ -376,3 +376,14 @@ func TestKMSLocalProcess(t *testing.T) {
 		t.Errorf("after EnableKeyRotation: %+v", it)
 	}
 }
+
+func TestFIPSReported(t *testing.T) {
+	items, err := Run(t.Context(), Clients{S3: newS3Client("http://127.0.0.1:1")}, Options{Key: ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := find(t, items, ItemFIPS)
+	if it.Status != Info || !strings.Contains(it.Evidence, "S3 standard, KMS no client") {
+		t.Fatalf("%+v", it)
+	}
+}
