@@ -75,10 +75,15 @@ func TestDoctorUsage(t *testing.T) {
 			t.Errorf("%q: exit %d, want 2\n%s", args, r.code, r.stderr)
 		}
 	}
-	r := run(t, dir, nil, []string{"AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b", "AWS_REGION=us-east-1"},
-		"doctor", "--key", "alias/x", "--cloudtrail-endpoint-url", "http://ct.example.com")
+	env := []string{"AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b", "AWS_REGION=us-east-1"}
+	r := run(t, dir, nil, env, "doctor", "--key", "alias/x", "--cloudtrail-endpoint-url", "http://ct.example.com")
 	if r.code != 1 || !strings.Contains(r.stderr, "--cloudtrail-endpoint-url") || !strings.Contains(r.stderr, "insecure") {
 		t.Errorf("plain http CloudTrail endpoint: exit %d\n%s", r.code, r.stderr)
+	}
+	// The same endpoint from the AWS configuration is refused too.
+	r = run(t, dir, nil, append(env, "AWS_ENDPOINT_URL_CLOUDTRAIL=http://ct.example.com"), "doctor", "--key", "alias/x")
+	if r.code != 1 || !strings.Contains(r.stderr, "insecure CloudTrail endpoint") {
+		t.Errorf("AWS_ENDPOINT_URL_CLOUDTRAIL: exit %d\n%s", r.code, r.stderr)
 	}
 }
 
@@ -109,7 +114,7 @@ func TestDoctorKey(t *testing.T) {
 	if !strings.Contains(r.stderr, "0 FAIL") {
 		t.Errorf("summary: %s", r.stderr)
 	}
-	text := run(t, dir, nil, env, args[0:1:1][0], "--key", arn, "--kms-endpoint-url", kmsEnv.Endpoint, "--cloudtrail-endpoint-url", cloudTrailFake(t))
+	text := run(t, dir, nil, env, "doctor", "--key", arn, "--kms-endpoint-url", kmsEnv.Endpoint, "--cloudtrail-endpoint-url", cloudTrailFake(t))
 	if text.code != 0 || !strings.Contains(text.stdout, "Keys\n  PASS    customer managed key: ") {
 		t.Errorf("text output: exit %d\n%s", text.code, text.stdout)
 	}
