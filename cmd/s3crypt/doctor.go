@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -13,7 +14,7 @@ import (
 
 // errDoctorFailed is doctor's error when an item failed: exit status 1,
 // the items already printed.
-var errDoctorFailed = fmt.Errorf("at least one checklist item FAILED")
+var errDoctorFailed = errors.New("at least one checklist item FAILED")
 
 func doctorCommand() *cobra.Command {
 	var o doctor.Options

@@ -149,6 +149,10 @@ func TestStorage(t *testing.T) {
 			s.s3["logging"] = reply{200, `<BucketLoggingStatus/>`}
 			s.ct["GetEventSelectors"] = ctJSON(map[string]any{})
 		}, ItemAccessLogging, Fail, "server access logging off"},
+		{"logging off, selectors denied", func(s *setup) {
+			s.s3["logging"] = reply{200, `<BucketLoggingStatus/>`}
+			s.ct["GetEventSelectors"] = ctError(400, "AccessDeniedException")
+		}, ItemAccessLogging, Unknown, "GetEventSelectors"},
 		{"logging denied, no trail client", func(s *setup) {
 			s.s3["logging"] = s3Error(403, "AccessDenied")
 			s.noCT = true

@@ -179,7 +179,7 @@ func (r *run) logging(ctx context.Context, trails *trailInfo) {
 	}
 	ev = append(ev, trails.dataEventsWhy)
 	st := Fail
-	if err != nil || trails.err != "" {
+	if err != nil || trails.err != "" || trails.dataErr {
 		st = Unknown
 	}
 	r.add(Storage, ItemAccessLogging, st, strings.Join(ev, "; "),
