@@ -215,7 +215,7 @@ func TestKeys(t *testing.T) {
 		{"wildcard AWS array", pol(`{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::1:root","*"]},"Action":"kms:Decrypt","Resource":"*"}]}`), ItemKeyPolicy, Fail, "#1"},
 		{"wildcard with condition", pol(`{"Statement":[{"Sid":"acct","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"}}}]}`), ItemKeyPolicy, Pass, `"acct"`},
 		{"wildcard deny", pol(`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"kms:ScheduleKeyDeletion","Resource":"*"}]}`), ItemKeyPolicy, Pass, "none with principal"},
-		{"policy from kmslocal (unsupported)", func(s *setup) { delete(s.kms, "GetKeyPolicy") }, ItemKeyPolicy, Unknown, "GetKeyPolicy"},
+		{"policy not supported", func(s *setup) { s.kms["GetKeyPolicy"] = ctError(400, "UnsupportedOperationException") }, ItemKeyPolicy, Unknown, "not supported"},
 		{"context conditions", nil, ItemKeyContext, Info, `"kms:EncryptionContext:purpose"`},
 		{"no context conditions", pol(`{"Statement":[]}`), ItemKeyContext, Info, "no kms:EncryptionContext"},
 		{"aws wire shape", describe(nil), ItemKeyCustomer, Pass, "CUSTOMER"},
