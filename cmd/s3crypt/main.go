@@ -88,6 +88,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(runCommand(batch.Encrypt), runCommand(batch.Decrypt), runCommand(batch.Reencrypt), keygenCommand(), inspectCommand(), verifyLogCommand(), demoCommand())
 	root.AddCommand(scanCommand())
+	root.AddCommand(doctorCommand())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", batch.ErrUsage, err) })
 	return root
 }
