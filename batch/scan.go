@@ -57,8 +57,8 @@ type ScanOptions struct {
 	// empty), as Options.Manifest.
 	Manifest string
 	S3       S3Options
-	Stdin          io.Reader
-	Notices        io.Writer // symbolic links skipped
+	Stdin    io.Reader
+	Notices  io.Writer // symbolic links skipped
 }
 
 // S3ECInfo is what an S3 Encryption Client object's metadata claims
