@@ -562,12 +562,12 @@ func demoCommand() *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Encrypt and decrypt a sample directory of synthetic lab results with a local key; no AWS account needed",
+		Short: "Encrypt and decrypt synthetic lab results as on AWS (KMS keys in an in-process kmslocal, data key cache, signed audit log); no AWS account needed",
 		Args:  usageArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cli.Demo(cmd.Context(), dir, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "phicrypt-demo", "working directory for the key, records, outputs and audit log")
+	cmd.Flags().StringVar(&dir, "dir", "phicrypt-demo", "working directory for the kmslocal keys, records, outputs and audit log")
 	return cmd
 }
