@@ -139,7 +139,8 @@ func Demo(ctx context.Context, dir string, w io.Writer) error {
 	fmt.Fprintf(w, `
 The same with the CLI, against a kmslocal process holding the same keys (it
 keeps key material in plaintext: development only) and the placeholder
-credentials it accepts:
+credentials it accepts (go install github.com/phicrypt/phicrypt/cmd/kmslocal@latest
+github.com/phicrypt/phicrypt/cmd/s3crypt@latest):
   kmslocal --addr %[1]s --data %[2]s &
   export AWS_REGION=%[3]s AWS_ACCESS_KEY_ID=%[4]s AWS_SECRET_ACCESS_KEY=%[5]s
   s3crypt encrypt %[6]s --key %[7]s --context purpose=demo --context data-class=phi --metadata-output %[9]s --audit-key kms-hmac:%[8]s --overwrite %[10]s %[11]s
