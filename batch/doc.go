@@ -133,6 +133,16 @@
 // (DefaultCacheMaxAge, DefaultCacheMaxMessages) unless --cache-max-age is
 // given; a Go caller sets KeyOptions.CacheMaxAge itself.
 //
+// AWS configuration comes from the default chain (LoadAWSConfig), or from
+// KeyOptions.Config. When a client's endpoint is on loopback (the flag,
+// else AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL), EC2 instance
+// metadata is not asked for credentials: a local server takes any, and a
+// missing credential fails at once with the fix, with no IMDS warning.
+// KeyOptions.FIPS and S3Options.FIPS (--fips) use the AWS FIPS endpoints
+// (kms-fips.REGION.amazonaws.com, s3-fips.REGION.amazonaws.com); an
+// explicit endpoint, from a flag or the AWS configuration, must then be a
+// FIPS one or on loopback, else ErrFIPSEndpoint (wrapping ErrUsage).
+//
 // # Re-encryption
 //
 // Reencrypt opens each input with DecryptKeys (default: Keys) and streams

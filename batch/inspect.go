@@ -204,7 +204,7 @@ func InspectLocation(ctx context.Context, src string, stdin io.Reader, s3o S3Opt
 		if err != nil {
 			return nil, err
 		}
-		if r, err = s.open(ctx, item{path: l.key, name: src}); err != nil {
+		if r, err = s.open(ctx, item{path: l.key, name: src, bucket: l.bucket}); err != nil {
 			return nil, err
 		}
 	default:

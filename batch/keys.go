@@ -19,7 +19,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/phicrypt/phicrypt/envelope"
@@ -55,6 +57,17 @@ type KeyOptions struct {
 
 	Region, Profile string
 	KMSEndpoint     string // "" for the SDK's endpoint; https, or http to loopback only
+
+	// FIPS sends KMS requests to the AWS FIPS endpoint of the key's region
+	// (kms-fips.REGION.amazonaws.com); a KMSEndpoint (or one from the AWS
+	// configuration) is then refused with ErrFIPSEndpoint unless it is a
+	// FIPS endpoint or on loopback. AWS_USE_FIPS_ENDPOINT=true does the same.
+	FIPS bool
+
+	// Config, if set, is the AWS configuration of the KMS clients instead
+	// of the default one LoadAWSConfig loads (Profile is then ignored; a
+	// Region, if set, replaces Config.Region).
+	Config *aws.Config
 
 	// CacheMaxAge > 0 turns on the data key cache (package keycache).
 	CacheMaxAge      time.Duration
@@ -238,9 +251,22 @@ type kmsClients struct {
 
 func (k *kmsClients) client(ctx context.Context, region string) (*awskms.Client, error) {
 	if k.cfg == nil {
-		cfg, err := LoadAWSConfig(ctx, k.opts.Region, k.opts.Profile)
-		if err != nil {
-			return nil, err
+		if k.opts.FIPS && k.opts.KMSEndpoint != "" {
+			if err := checkFIPSEndpoint("kms", k.opts.KMSEndpoint, "--kms-endpoint-url"); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+			}
+		}
+		var cfg aws.Config
+		if k.opts.Config != nil {
+			cfg = k.opts.Config.Copy()
+			if k.opts.Region != "" {
+				cfg.Region = k.opts.Region
+			}
+		} else {
+			var err error
+			if cfg, err = loadAWSConfig(ctx, k.opts.Region, k.opts.Profile, imdsNeeded("kms", k.opts.KMSEndpoint)); err != nil {
+				return nil, err
+			}
 		}
 		k.cfg = &cfg
 		k.clients = map[string]*awskms.Client{}
@@ -263,11 +289,25 @@ func (k *kmsClients) client(ctx context.Context, region string) (*awskms.Client,
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	})
+	flag := ""
+	if k.opts.KMSEndpoint != "" {
+		flag = "--kms-endpoint-url"
+	}
 	c, err := kms.NewClient(ctx, cfg, k.opts.KMSEndpoint)
-	if err != nil && k.opts.KMSEndpoint != "" {
-		return nil, fmt.Errorf("--kms-endpoint-url: %w", err)
+	if err != nil && flag != "" {
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	} else if err != nil {
 		return nil, err
+	}
+	// FIPS is set on the client, not in cfg, as the SDK refuses FIPS with
+	// an explicit endpoint; fipsEndpoint checks such an endpoint instead.
+	o := c.Options()
+	fipsBefore := o.EndpointOptions.UseFIPSEndpoint
+	if err := fipsEndpoint("kms", flag, k.opts.FIPS, o.BaseEndpoint, &o.EndpointOptions.UseFIPSEndpoint); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if o.EndpointOptions.UseFIPSEndpoint != fipsBefore {
+		c = awskms.New(o)
 	}
 	k.clients[region] = c
 	return c, nil
@@ -299,6 +339,12 @@ func (k *kmsClients) keyring(ctx context.Context, id string, encrypt bool) (enve
 // LoadAWSConfig loads the default AWS configuration and checks that it has
 // credentials, so that a missing one is reported before any file is read.
 func LoadAWSConfig(ctx context.Context, region, profile string) (aws.Config, error) {
+	return loadAWSConfig(ctx, region, profile, true)
+}
+
+// loadAWSConfig is LoadAWSConfig; without withIMDS the credential chain
+// skips EC2 instance metadata (as AWS_EC2_METADATA_DISABLED=true does).
+func loadAWSConfig(ctx context.Context, region, profile string, withIMDS bool) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
@@ -306,17 +352,28 @@ func LoadAWSConfig(ctx context.Context, region, profile string) (aws.Config, err
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
+	hint := "set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+	if !withIMDS {
+		opts = append(opts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+		hint += " (a local server such as kmslocal accepts any, e.g. AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)"
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return cfg, fmt.Errorf("AWS configuration: %w", err)
 	}
 	if cfg.Credentials == nil {
-		return cfg, fmt.Errorf("%w: set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", ErrNoCredentials)
+		return cfg, fmt.Errorf("%w: %s", ErrNoCredentials, hint)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
-		return cfg, fmt.Errorf("%w: set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (%v)", ErrNoCredentials, err)
+		var oe *smithy.OperationError
+		if !withIMDS && errors.As(err, &oe) && oe.ServiceID == "ec2imds" {
+			// The chain fell through to the disabled IMDS client: nothing
+			// else holds credentials, and its error is only "disabled".
+			return cfg, fmt.Errorf("%w: %s", ErrNoCredentials, hint)
+		}
+		return cfg, fmt.Errorf("%w: %s (%v)", ErrNoCredentials, hint, err)
 	}
 	return cfg, nil
 }

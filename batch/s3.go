@@ -21,6 +21,12 @@ import (
 type S3Options struct {
 	EndpointURL     string // "" for AWS; https, or http to loopback only
 	Region, Profile string
+
+	// FIPS sends S3 requests to the AWS FIPS endpoint of the region
+	// (s3-fips.REGION.amazonaws.com); an EndpointURL (or one from the AWS
+	// configuration) is then refused with ErrFIPSEndpoint unless it is a
+	// FIPS endpoint or on loopback. AWS_USE_FIPS_ENDPOINT=true does the same.
+	FIPS bool
 }
 
 // plainPartSize is the part size of plaintext uploads (decrypt to S3).
@@ -45,8 +51,13 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 		if err := s3crypt.CheckEndpoint(o.S3.EndpointURL); err != nil {
 			return nil, flag(err)
 		}
+		if o.S3.FIPS {
+			if err := checkFIPSEndpoint("s3", o.S3.EndpointURL, "--endpoint-url"); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+			}
+		}
 	}
-	cfg, err := LoadAWSConfig(ctx, o.S3.Region, o.S3.Profile)
+	cfg, err := loadAWSConfig(ctx, o.S3.Region, o.S3.Profile, imdsNeeded("s3", o.S3.EndpointURL))
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +68,22 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 	// An endpoint named by the flag or by the AWS configuration
 	// (AWS_ENDPOINT_URL_S3, endpoint_url) is an S3-compatible server:
 	// address it path-style, as "localhost" buckets are not loopback names.
+	// With FIPS, fipsEndpoint picks AWS's FIPS endpoint or checks that one.
+	var fipsErr error
 	api, err := s3crypt.NewS3Client(cfg, func(so *s3.Options) {
 		if o.S3.EndpointURL != "" {
 			so.BaseEndpoint = aws.String(o.S3.EndpointURL)
 		}
 		so.UsePathStyle = so.BaseEndpoint != nil
+		name := ""
+		if o.S3.EndpointURL != "" {
+			name = "--endpoint-url"
+		}
+		fipsErr = fipsEndpoint("s3", name, o.S3.FIPS, so.BaseEndpoint, &so.EndpointOptions.UseFIPSEndpoint)
 	})
+	if fipsErr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, fipsErr)
+	}
 	if err != nil {
 		return nil, flag(err)
 	}

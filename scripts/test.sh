@@ -63,6 +63,16 @@ go test -race -count=1 ./...
 PHICRYPT_BENCH_1GIB=1 go test -count=1 -run '^TestMemoryConstant1GiB$' -v ./bench # 1 GiB stream in constant heap; skipped under -race
 go test -count=1 -run '^TestPutReusesPartBuffers$' ./s3crypt # part buffer reuse; skipped under -race (sync.Pool drops at random there)
 
+step "FIPS 140-3: library tests with Go's FIPS module on (GODEBUG=fips140=on)"
+GODEBUG=fips140=on go test -count=1 ./envelope ./stream ./keyring/... ./keycache ./s3crypt
+# Under fips140=only crypto/cipher refuses GCM with caller-chosen IVs, which
+# the message format's frames use (README, FIPS 140-3): check it still does.
+if out=$(GODEBUG=fips140=only go test -count=1 -run '^TestRoundTripNilContext$' ./envelope 2>&1); then
+	echo "fips140=only now passes: update README's FIPS 140-3 section"; exit 1
+fi
+grep -q 'use of GCM with arbitrary IVs is not allowed in FIPS 140-only mode' <<<"$out" || { echo "$out"; exit 1; }
+echo "fips140=only: encryption refused as documented"
+
 step "fuzz ($FUZZTIME each)"
 for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")

@@ -77,6 +77,7 @@ type runFlags struct {
 	endpoint, kmsEndpoint, region, profile string
 	cacheAge                               time.Duration
 	cacheMessages, cacheBytes              uint64
+	fips                                   bool
 }
 
 func newRoot() *cobra.Command {
@@ -89,6 +90,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(runCommand(batch.Encrypt), runCommand(batch.Decrypt), runCommand(batch.Reencrypt), keygenCommand(), inspectCommand(), verifyLogCommand(), demoCommand())
 	root.AddCommand(scanCommand())
 	root.AddCommand(doctorCommand())
+	root.PersistentPreRunE = checkFIPS
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", batch.ErrUsage, err) })
 	return root
 }
@@ -148,6 +150,7 @@ func runCommand(op batch.Op) *cobra.Command {
 	fl.StringVar(&f.kmsEndpoint, "kms-endpoint-url", "", "KMS endpoint URL (https, or http to a loopback address)")
 	fl.StringVar(&f.region, "region", "", "AWS region")
 	fl.StringVar(&f.profile, "profile", "", "AWS shared config profile")
+	fipsFlag(cmd, &f.fips)
 	fl.DurationVar(&f.cacheAge, "cache-max-age", 0, fmt.Sprintf("reuse data keys for up to this long (default with a KMS key: %s; 0: no cache, one KMS call per file)", batch.DefaultCacheMaxAge))
 	fl.Uint64Var(&f.cacheMessages, "cache-max-messages", 0, fmt.Sprintf("files per data key (default with a KMS key: %d)", batch.DefaultCacheMaxMessages))
 	fl.Uint64Var(&f.cacheBytes, "cache-max-bytes", 0, "with --cache-max-age: plaintext bytes per data key")
@@ -203,7 +206,7 @@ func runOp(cmd *cobra.Command, op batch.Op, f *runFlags, src, dst string) error 
 func (f *runFlags) options(cmd *cobra.Command, op batch.Op, dst string) (batch.Options, error) {
 	o := batch.Options{
 		Keys: batch.KeyOptions{
-			Specs: f.keys, Region: f.region, Profile: f.profile, KMSEndpoint: f.kmsEndpoint,
+			Specs: f.keys, Region: f.region, Profile: f.profile, KMSEndpoint: f.kmsEndpoint, FIPS: f.fips,
 			CacheMaxAge: f.cacheAge, CacheMaxMessages: f.cacheMessages, CacheMaxBytes: f.cacheBytes,
 		},
 		Concurrency:    f.concurrency,
@@ -215,7 +218,7 @@ func (f *runFlags) options(cmd *cobra.Command, op batch.Op, dst string) (batch.O
 		InPlace:        f.inPlace,
 		Manifest:       f.manifest,
 		FollowSymlinks: f.followSymlinks,
-		S3:             batch.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile},
+		S3:             batch.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile, FIPS: f.fips},
 		Stdin:          cmd.InOrStdin(),
 		Stdout:         cmd.OutOrStdout(),
 		Notices:        cmd.ErrOrStderr(),
@@ -423,6 +426,7 @@ func inspectCommand() *cobra.Command {
 	cmd.Flags().StringVar(&s3o.EndpointURL, "endpoint-url", "", "S3 endpoint URL")
 	cmd.Flags().StringVar(&s3o.Region, "region", "", "AWS region")
 	cmd.Flags().StringVar(&s3o.Profile, "profile", "", "AWS shared config profile")
+	fipsFlag(cmd, &s3o.FIPS)
 	return cmd
 }
 
@@ -463,7 +467,7 @@ func verifyLogCommand() *cobra.Command {
 		Short: "Check a --metadata-output audit log's chain and signed digests; names the first bad line",
 		Args:  usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.S3 = batch.S3Options{EndpointURL: o.S3.EndpointURL, Region: o.Keys.Region, Profile: o.Keys.Profile}
+			o.S3 = batch.S3Options{EndpointURL: o.S3.EndpointURL, Region: o.Keys.Region, Profile: o.Keys.Profile, FIPS: o.Keys.FIPS}
 			res, err := batch.VerifyAudit(cmd.Context(), args[0], o)
 			switch {
 			case err != nil && o.Key != "":
@@ -493,6 +497,7 @@ func verifyLogCommand() *cobra.Command {
 	fl.StringVar(&o.S3.EndpointURL, "endpoint-url", "", "S3 endpoint URL")
 	fl.StringVar(&o.Keys.Region, "region", "", "AWS region")
 	fl.StringVar(&o.Keys.Profile, "profile", "", "AWS shared config profile")
+	fipsFlag(cmd, &o.Keys.FIPS)
 	return cmd
 }
 
@@ -550,6 +555,7 @@ func scanCommand() *cobra.Command {
 	fl.StringVar(&o.S3.EndpointURL, "endpoint-url", "", "S3 endpoint URL (https, or http to a loopback address)")
 	fl.StringVar(&o.S3.Region, "region", "", "AWS region")
 	fl.StringVar(&o.S3.Profile, "profile", "", "AWS shared config profile")
+	fipsFlag(cmd, &o.S3.FIPS)
 	return cmd
 }
 
@@ -557,12 +563,12 @@ func demoCommand() *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Encrypt and decrypt a sample directory of synthetic lab results with a local key; no AWS account needed",
+		Short: "Encrypt and decrypt synthetic lab results as on AWS (KMS keys in an in-process kmslocal, data key cache, signed audit log); no AWS account needed",
 		Args:  usageArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cli.Demo(cmd.Context(), dir, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "phicrypt-demo", "working directory for the key, records, outputs and audit log")
+	cmd.Flags().StringVar(&dir, "dir", "phicrypt-demo", "working directory for the kmslocal keys, records, outputs and audit log")
 	return cmd
 }

@@ -584,12 +584,15 @@ func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	for range 2 { // a second run reuses the key and extends the audit log
 		r := mustRun(t, dir, nil, nil, "demo")
-		if !strings.Contains(r.stdout, "hold the same bytes") || !strings.Contains(r.stdout, "s3crypt encrypt --key aes:") {
-			t.Fatalf("demo output:\n%s", r.stdout)
+		for _, want := range []string{"hold the same bytes", "KMS calls: 1 GenerateDataKey, 1 GenerateMac", "served 11 of 12 files: 1 KMS call for data keys, not 12",
+			"all signed (", "s3crypt encrypt --kms-endpoint-url http://127.0.0.1:4599 --key alias/phicrypt-demo "} {
+			if !strings.Contains(r.stdout, want) {
+				t.Fatalf("demo output lacks %q:\n%s", want, r.stdout)
+			}
 		}
 	}
-	r := mustRun(t, dir, nil, nil, "verify-log", "phicrypt-demo/audit.jsonl")
-	if !strings.Contains(r.stdout, "48 lines") {
+	r := mustRun(t, dir, nil, nil, "verify-log", "phicrypt-demo/audit-log.jsonl")
+	if !strings.Contains(r.stdout, "52 lines") {
 		t.Fatalf("demo audit log: %s", r.stdout)
 	}
 }

@@ -1,0 +1,89 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/phicrypt/phicrypt/internal/endpoint"
+)
+
+// ErrFIPSEndpoint reports an explicit endpoint that FIPS mode refuses: one
+// that is neither an AWS FIPS endpoint nor on loopback.
+var ErrFIPSEndpoint = errors.New("not a FIPS endpoint")
+
+// checkFIPSEndpoint accepts, for service "kms" or "s3", an endpoint on
+// loopback (a local test server) or an https AWS endpoint whose host has a
+// "<service>-fips" label (kms-fips.us-east-1.amazonaws.com,
+// s3-fips.dualstack.us-east-1.amazonaws.com, a VPC endpoint
+// vpce-….kms-fips.us-east-1.vpce.amazonaws.com).
+func checkFIPSEndpoint(service, u, flag string) error {
+	p, err := url.Parse(u)
+	if err == nil {
+		host := strings.ToLower(p.Hostname())
+		if endpoint.IsLoopback(host) {
+			return nil
+		}
+		if strings.EqualFold(p.Scheme, "https") && strings.HasSuffix(host, ".amazonaws.com") {
+			for _, l := range strings.Split(host, ".") {
+				if l == service+"-fips" {
+					return nil
+				}
+			}
+		}
+	}
+	shown := u
+	if len(shown) > 200 {
+		shown = shown[:200] + "..."
+	}
+	return fmt.Errorf("%w: %s %q: with FIPS on, %s requests go to the AWS FIPS endpoint (https://%s-fips.REGION.amazonaws.com), or to loopback for tests", ErrFIPSEndpoint, flag, shown, strings.ToUpper(service), service)
+}
+
+// fipsEndpoint decides a client's FIPS endpoint state: with fips (or FIPS
+// already on in the AWS configuration, AWS_USE_FIPS_ENDPOINT), a client
+// without an explicit endpoint resolves AWS's FIPS endpoint, and an
+// explicit one (base, from a flag or the AWS configuration) must pass
+// checkFIPSEndpoint and is used as is: the SDK refuses FIPS with a custom
+// endpoint, and the endpoint is already known to be FIPS or local.
+func fipsEndpoint(service, flag string, fips bool, base *string, state *aws.FIPSEndpointState) error {
+	if !fips && *state != aws.FIPSEndpointStateEnabled {
+		return nil
+	}
+	if base == nil {
+		*state = aws.FIPSEndpointStateEnabled
+		return nil
+	}
+	if flag == "" {
+		flag = "endpoint from the AWS configuration (AWS_ENDPOINT_URL_" + strings.ToUpper(service) + ", AWS_ENDPOINT_URL or endpoint_url)"
+	}
+	if err := checkFIPSEndpoint(service, *base, flag); err != nil {
+		return err
+	}
+	*state = aws.FIPSEndpointStateUnset
+	return nil
+}
+
+// imdsNeeded reports whether the credential chain may use EC2 instance
+// metadata for a client of service whose endpoint flag is flagURL: not
+// when the endpoint (the flag, else AWS_ENDPOINT_URL_<SERVICE> or
+// AWS_ENDPOINT_URL) is on loopback. A local server (kmslocal, an S3 test
+// server) takes any credentials, so an instance role is never the one
+// wanted there, and without credentials the run fails at once naming the
+// fix, not after an IMDS warning and timeout.
+func imdsNeeded(service, flagURL string) bool {
+	u := flagURL
+	if u == "" && !strings.EqualFold(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
+		if u = os.Getenv("AWS_ENDPOINT_URL_" + strings.ToUpper(service)); u == "" {
+			u = os.Getenv("AWS_ENDPOINT_URL")
+		}
+	}
+	if u == "" {
+		return true
+	}
+	p, err := url.Parse(u)
+	return err != nil || !endpoint.IsLoopback(p.Hostname())
+}
