@@ -223,6 +223,7 @@ func (s *localSource) list(_ context.Context, keep func(string) bool, yield func
 			it.fi, err = os.Stat(it.path)
 		}
 		if err != nil || !it.fi.Mode().IsRegular() {
+			s.notes.printf("skipped %s: not a regular file", Quote(it.name))
 			skipped++
 			return nil
 		}
@@ -239,6 +240,7 @@ func (s *localSource) list(_ context.Context, keep func(string) bool, yield func
 func (s *localSource) resolve(realRoot string, it *item) bool {
 	t, err := realPath(it.name)
 	if err != nil {
+		s.notes.printf("skipped %s: a symbolic link that leads nowhere", Quote(it.name))
 		return false
 	}
 	if rel, err := filepath.Rel(realRoot, t); err == nil && filepath.IsLocal(rel) {
