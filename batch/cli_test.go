@@ -395,3 +395,26 @@ func FuzzVerifyLog(f *testing.F) {
 		}
 	})
 }
+
+// TestInputKeepBounded: a decrypt's names without the suffix are named up
+// to MaxFailures and counted past it, and nothing kept is ErrNothingMatched
+// with the counts.
+func TestInputKeepBounded(t *testing.T) {
+	k, err := inputFilter(Decrypt, location{kind: locS3}, location{kind: locLocal, path: t.TempDir()},
+		&Options{Filters: []Filter{{Exclude: true, Glob: "*.tmp"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range MaxFailures + 5 {
+		k.keep(fmt.Sprintf("f%d.txt", i))
+	}
+	k.keep("x.tmp")
+	err = k.nothingMatched()
+	if len(k.skips) != MaxFailures || k.skipsOmitted != 5 || k.filtered != 1 || !errors.Is(err, ErrNothingMatched) ||
+		!strings.Contains(err.Error(), "1006 names listed, all filtered out: 1 by --include/--exclude, 1005 lack the \".enc\" suffix") {
+		t.Fatalf("skips %d, omitted %d, filtered %d: %v", len(k.skips), k.skipsOmitted, k.filtered, err)
+	}
+	if _, err := inputFilter(Encrypt, location{}, location{}, &Options{Suffix: "a/b"}); !errors.Is(err, ErrUsage) {
+		t.Fatalf("suffix with /: %v", err)
+	}
+}

@@ -278,6 +278,7 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	for _, s := range p.in.skips {
 		sum.skip(s)
 	}
+	sum.SkipsOmitted += p.in.skipsOmitted
 	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Input < sum.Failures[b].Input })
 	sum.Cache = keys.CacheStats()
 	sum.KMSRequests = keys.KMSRequests() - kmsBefore
@@ -605,7 +606,8 @@ type inputKeep struct {
 	inPlace bool // encrypting a directory into itself: drop names ending in suffix
 
 	names, kept, filtered int
-	skips                 []Skip
+	skips                 []Skip // the first MaxFailures
+	skipsOmitted          int
 }
 
 func (k *inputKeep) keep(rel string) bool {
@@ -630,6 +632,8 @@ func (k *inputKeep) keep(rel string) bool {
 func (k *inputKeep) skip(rel, reason string) {
 	if len(k.skips) < MaxFailures {
 		k.skips = append(k.skips, Skip{Input: rel, Reason: reason})
+	} else {
+		k.skipsOmitted++
 	}
 }
 
