@@ -51,6 +51,7 @@ type Record struct {
 	DurationMS  float64  `json:"duration_ms"`
 	Result      string   `json:"result"` // ResultOK, ResultFailed or ResultInterrupted
 	Error       string   `json:"error,omitempty"`
+	Version     string   `json:"version,omitempty"` // of the program that wrote the line (Options.Version)
 
 	err error // the failure itself, for Failure.Err
 }

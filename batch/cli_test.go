@@ -112,27 +112,87 @@ func TestAuditLogLocked(t *testing.T) {
 	}
 }
 
-func TestFilter(t *testing.T) {
+// TestFilters checks the ordered filters against Python's fnmatch, which
+// aws s3 uses: the expectations were computed with fnmatch.fnmatchcase and
+// "last match wins" from every name included.
+func TestFilters(t *testing.T) {
 	tests := []struct {
-		f    filter
+		f    []Filter
 		rel  string
 		want bool
 	}{
-		{filter{}, "a/b.csv", true},
-		{filter{include: []string{"*.csv"}}, "a/b.csv", true},
-		{filter{include: []string{"*.csv"}}, "a/b.json", false},
-		{filter{include: []string{"a/*.csv"}}, "a/b.csv", true},
-		{filter{include: []string{"a/*.csv"}}, "c/a/b.csv", false},
-		{filter{exclude: []string{"*.tmp"}}, "x/y.tmp", false},
-		{filter{include: []string{"*.csv"}, exclude: []string{"secret*"}}, "d/secret.csv", false},
+		{[]Filter{}, "a/b.csv", true},
+		{[]Filter{{true, "*"}, {false, "*.csv"}}, "a.csv", true},
+		{[]Filter{{true, "*"}, {false, "*.csv"}}, "sub/deep/b.csv", true},
+		{[]Filter{{true, "*"}, {false, "*.csv"}}, "b.json", false},
+		{[]Filter{{false, "*.csv"}, {true, "*"}}, "a.csv", false},
+		{[]Filter{{false, "*.csv"}}, "b.json", true},
+		{[]Filter{{true, "*.tmp"}}, "x/y.tmp", false},
+		{[]Filter{{true, "secret*"}}, "d/secret.csv", true},
+		{[]Filter{{true, "secret*"}}, "secret/a.csv", false},
+		{[]Filter{{true, "*"}, {false, "sub/*"}}, "sub/deep/c.json", true},
+		{[]Filter{{true, "*"}, {false, "sub/*"}, {true, "*.tmp"}}, "sub/skip.tmp", false},
+		{[]Filter{{true, "?.csv"}}, "a.csv", false},
+		{[]Filter{{true, "?.csv"}}, "ab.csv", true},
+		{[]Filter{{true, "[ab].csv"}}, "b.csv", false},
+		{[]Filter{{true, "[!ab].csv"}}, "b.csv", true},
+		{[]Filter{{true, "[!ab].csv"}}, "c.csv", false},
+		{[]Filter{{true, "[a-c]x"}}, "bx", false},
+		{[]Filter{{true, "[c-a]x"}}, "bx", true},
+		{[]Filter{{true, "[]]x"}}, "]x", false},
+		{[]Filter{{true, "[!]]x"}}, "]x", true},
+		{[]Filter{{true, "[a"}}, "[a", false},
+		{[]Filter{{true, "a[*]"}}, "a*", false},
+		{[]Filter{{true, "a[*]"}}, "ab", true},
+		{[]Filter{{true, "a.b"}}, "axb", true},
+		{[]Filter{{true, "*.CSV"}}, "a.csv", true},
+		{[]Filter{{true, "a\\b"}}, "a\\b", false},
+		{[]Filter{{true, "[a-]"}}, "-", false},
+		{[]Filter{{true, "é?"}}, "éé", false},
+		{[]Filter{{true, "*"}}, "line\nbreak", false},
 	}
 	for _, tt := range tests {
-		if got := tt.f.keep(tt.rel); got != tt.want {
+		f, err := newFilters(tt.f, nil, nil)
+		if err != nil {
+			t.Fatalf("%+v: %v", tt.f, err)
+		}
+		if got := f.keep(tt.rel); got != tt.want {
 			t.Errorf("%+v.keep(%q) = %v, want %v", tt.f, tt.rel, got, tt.want)
 		}
 	}
-	if err := (filter{include: []string{"[a"}}).validate(); !errors.Is(err, ErrUsage) {
+}
+
+// TestLegacyFilter checks that Options.Include and Exclude keep their
+// meaning, alone and with Filters.
+func TestLegacyFilter(t *testing.T) {
+	tests := []struct {
+		f    legacyFilter
+		rel  string
+		want bool
+	}{
+		{legacyFilter{}, "a/b.csv", true},
+		{legacyFilter{include: []string{"*.csv"}}, "a/b.csv", true},
+		{legacyFilter{include: []string{"*.csv"}}, "a/b.json", false},
+		{legacyFilter{include: []string{"a/*.csv"}}, "a/b.csv", true},
+		{legacyFilter{include: []string{"a/*.csv"}}, "c/a/b.csv", false},
+		{legacyFilter{exclude: []string{"*.tmp"}}, "x/y.tmp", false},
+		{legacyFilter{include: []string{"*.csv"}, exclude: []string{"secret*"}}, "d/secret.csv", false},
+	}
+	for _, tt := range tests {
+		f, err := newFilters(nil, tt.f.include, tt.f.exclude)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.keep(tt.rel); got != tt.want {
+			t.Errorf("%+v.keep(%q) = %v, want %v", tt.f, tt.rel, got, tt.want)
+		}
+	}
+	if _, err := newFilters(nil, []string{"[a"}, nil); !errors.Is(err, ErrUsage) {
 		t.Errorf("bad glob: %v, want ErrUsage", err)
+	}
+	both, _ := newFilters([]Filter{{Exclude: true, Glob: "b*"}}, []string{"*.csv"}, nil)
+	if both.keep("b.csv") || !both.keep("a.csv") || both.keep("a.json") {
+		t.Error("Filters and Include together: both must keep a name")
 	}
 }
 
@@ -147,7 +207,7 @@ func TestOutName(t *testing.T) {
 		{Decrypt, "a/.enc", "a/.enc.dec"},
 	}
 	for _, tt := range tests {
-		if got := outName(tt.op, tt.in); got != tt.want {
+		if got := outName(tt.op, tt.in, EncSuffix); got != tt.want {
 			t.Errorf("outName(%s, %q) = %q, want %q", tt.op, tt.in, got, tt.want)
 		}
 	}
@@ -334,4 +394,27 @@ func FuzzVerifyLog(f *testing.F) {
 			t.Fatalf("after append: %+v, %v", res2, err)
 		}
 	})
+}
+
+// TestInputKeepBounded: a decrypt's names without the suffix are named up
+// to MaxFailures and counted past it, and nothing kept is ErrNothingMatched
+// with the counts.
+func TestInputKeepBounded(t *testing.T) {
+	k, err := inputFilter(Decrypt, location{kind: locS3}, location{kind: locLocal, path: t.TempDir()},
+		&Options{Filters: []Filter{{Exclude: true, Glob: "*.tmp"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range MaxFailures + 5 {
+		k.keep(fmt.Sprintf("f%d.txt", i))
+	}
+	k.keep("x.tmp")
+	err = k.nothingMatched()
+	if len(k.skips) != MaxFailures || k.skipsOmitted != 5 || k.filtered != 1 || !errors.Is(err, ErrNothingMatched) ||
+		!strings.Contains(err.Error(), "1006 names listed, all filtered out: 1 by --include/--exclude, 1005 lack the \".enc\" suffix") {
+		t.Fatalf("skips %d, omitted %d, filtered %d: %v", len(k.skips), k.skipsOmitted, k.filtered, err)
+	}
+	if _, err := inputFilter(Encrypt, location{}, location{}, &Options{Suffix: "a/b"}); !errors.Is(err, ErrUsage) {
+		t.Fatalf("suffix with /: %v", err)
+	}
 }

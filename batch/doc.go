@@ -10,8 +10,9 @@
 // A location is a local path, "-" (stdin or stdout) or s3://bucket/prefix.
 // A file, an object and stdin are single inputs; a directory or a prefix is a
 // tree, listed as the work goes (see Listing), and mirrored below the destination
-// with ".enc" added on encrypt and removed on decrypt (a decrypted tree holds
-// only the ".enc" names). Every output is one AWS Encryption SDK message,
+// with Options.Suffix (--suffix, default ".enc") added on encrypt and removed
+// on decrypt (a decrypted tree holds only the names with the suffix; the
+// others are skipped, each named in Summary.Skips). Every output is one AWS Encryption SDK message,
 // byte for byte the format of package envelope; nothing is added to it.
 //
 // Names in a tree come from whoever wrote the tree or the bucket, so:
@@ -79,10 +80,38 @@
 // (ListingDone); totals exist only from then on. A Summary names the
 // first 1,000 failures (MaxFailures), sorted by input, and counts the
 // rest in FailuresOmitted; the audit log has a line for each input run.
+// It also names the first 1,000 inputs skipped for a reason other than the
+// filters (Skips; the rest in SkipsOmitted) and counts the names the
+// filters refused (Filtered, also in Skipped). A tree that listed names of
+// which the filters and the suffix kept none fails with ErrNothingMatched;
+// an empty tree does not.
 // On an interrupt the listing stops at once, and the inputs listed but
 // not started count as failed, "not started". A listing that fails
 // midway (an S3 error) ends the run once the inputs listed before it are
 // done, and Run returns the listing's error.
+//
+// # Filters
+//
+// Options.Filters (--include, --exclude) choose the names below a tree's
+// root as aws s3 cp and sync do: every name starts included, each filter
+// whose glob matches it includes or excludes it, in the order given, and
+// the last match wins. A glob matches the whole slash-separated relative
+// path with Python's fnmatch rules, which aws s3 uses: "*" matches any
+// characters, "/" included, "?" one, "[seq]" and "[!seq]" one in or not in
+// seq; there is no escape character. So "--exclude '*' --include '*.csv'"
+// keeps the CSV files at any depth, and an --include before any --exclude
+// changes nothing. On decrypt the filters see the input names, suffix
+// included. The older Options.Include and Exclude (path.Match, a glob
+// without "/" matching base names; kept when some include and no exclude
+// matches) still apply, and with Filters both must keep a name.
+//
+// # Dry runs
+//
+// Options.DryRun (--dryrun) lists, filters, shards, maps and (with
+// --skip-existing) checks every input as the run would, and prints one
+// line each, "(dryrun) encrypt: IN to OUT", "(dryrun) skip: …" or
+// "(dryrun) would fail: …", instead of processing it: no key is loaded (no
+// KMS request), nothing is written, and no audit line is appended.
 //
 // # Resuming and sharding
 //

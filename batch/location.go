@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -139,10 +141,12 @@ func checkRel(rel string) error {
 	return nil
 }
 
-// notifier prints notices, one line each, to w (nil: nowhere).
+// notifier prints notices, one line each, to w (nil: nowhere), each
+// after prefix ("": "s3crypt: notice: ").
 type notifier struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
 }
 
 func (n *notifier) printf(format string, args ...any) {
@@ -151,7 +155,7 @@ func (n *notifier) printf(format string, args ...any) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	fmt.Fprintf(n.w, "s3crypt: notice: "+format+"\n", args...)
+	fmt.Fprintf(n.w, cmp.Or(n.prefix, "s3crypt: notice: ")+format+"\n", args...)
 }
 
 // --- local files ---
@@ -219,6 +223,7 @@ func (s *localSource) list(_ context.Context, keep func(string) bool, yield func
 			it.fi, err = os.Stat(it.path)
 		}
 		if err != nil || !it.fi.Mode().IsRegular() {
+			s.notes.printf("skipped %s: not a regular file", Quote(it.name))
 			skipped++
 			return nil
 		}
@@ -235,6 +240,7 @@ func (s *localSource) list(_ context.Context, keep func(string) bool, yield func
 func (s *localSource) resolve(realRoot string, it *item) bool {
 	t, err := realPath(it.name)
 	if err != nil {
+		s.notes.printf("skipped %s: a symbolic link that leads nowhere", Quote(it.name))
 		return false
 	}
 	if rel, err := filepath.Rel(realRoot, t); err == nil && filepath.IsLocal(rel) {
@@ -436,12 +442,137 @@ func (s *spoolOutput) abort() {
 
 // --- name filters ---
 
-// filter keeps the relative paths matched by an include glob (all when
-// there is none) and by no exclude glob. A glob without "/" matches the
-// base name at any depth; one with "/" matches the whole relative path.
-type filter struct{ include, exclude []string }
+// Filter is one --include (Exclude false) or --exclude of a run, as in
+// aws s3 cp and sync: every name starts included, each filter whose Glob
+// matches it includes or excludes it, in order, and the last match wins,
+// so that "--exclude '*' --include '*.csv'" keeps the CSV files only.
+//
+// Glob is matched against the whole slash-separated path below the source
+// (a single input: its base name) as Python's fnmatch, which aws s3 uses:
+// "*" matches any characters, "/" included; "?" any one character;
+// "[seq]" and "[!seq]" a character in seq or not, "a-z" a range; there is
+// no escape character (match a literal "*" with "[*]").
+type Filter struct {
+	Exclude bool
+	Glob    string
+}
 
-func (f filter) validate() error {
+// filters decide which relative paths a run keeps: the ordered Filters,
+// then the older Include/Exclude globs (legacy), both of which must keep a
+// name.
+type filters struct {
+	ordered []globFilter
+	legacy  legacyFilter
+	n       int // len(ordered) + legacy globs: 0 keeps everything
+}
+
+type globFilter struct {
+	exclude bool
+	re      *regexp.Regexp
+}
+
+// newFilters compiles fs and the legacy include/exclude globs, refusing a
+// legacy glob that path.Match cannot parse (the ordered ones always parse).
+func newFilters(fs []Filter, include, exclude []string) (*filters, error) {
+	f := &filters{legacy: legacyFilter{include: include, exclude: exclude}, n: len(fs) + len(include) + len(exclude)}
+	if err := f.legacy.validate(); err != nil {
+		return nil, err
+	}
+	for _, g := range fs {
+		re, err := globRegexp(g.Glob)
+		if err != nil {
+			return nil, fmt.Errorf("%w: glob %s: %v", ErrUsage, Quote(g.Glob), err)
+		}
+		f.ordered = append(f.ordered, globFilter{exclude: g.Exclude, re: re})
+	}
+	return f, nil
+}
+
+func (f *filters) keep(rel string) bool {
+	ok := true
+	for _, g := range f.ordered {
+		if g.re.MatchString(rel) {
+			ok = !g.exclude
+		}
+	}
+	return ok && f.legacy.keep(rel)
+}
+
+// globRegexp translates an fnmatch glob into an anchored regular
+// expression, as Python's fnmatch.translate does.
+func globRegexp(glob string) (*regexp.Regexp, error) {
+	var b strings.Builder
+	b.WriteString(`(?s)\A`)
+	rs := []rune(glob)
+	for i := 0; i < len(rs); i++ {
+		switch c := rs[i]; c {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		case '[':
+			// The class ends at the next "]", not counting one right
+			// after "[" or "[!"; without an end, "[" is literal.
+			j := i + 1
+			if j < len(rs) && rs[j] == '!' {
+				j++
+			}
+			if j < len(rs) && rs[j] == ']' {
+				j++
+			}
+			for j < len(rs) && rs[j] != ']' {
+				j++
+			}
+			if j >= len(rs) {
+				b.WriteString(`\[`)
+				continue
+			}
+			b.WriteString(globClass(rs[i+1 : j]))
+			i = j
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString(`\z`)
+	return regexp.Compile(b.String())
+}
+
+// globClass translates the inside of a glob's [...]: a leading "!"
+// negates, "a-z" is a range (a reversed one is dropped), all else literal.
+func globClass(rs []rune) string {
+	neg := len(rs) > 0 && rs[0] == '!'
+	if neg {
+		rs = rs[1:]
+	}
+	var b strings.Builder
+	for i := 0; i < len(rs); i++ {
+		lo, hi := rs[i], rs[i]
+		if i+2 < len(rs) && rs[i+1] == '-' {
+			hi = rs[i+2]
+			i += 2
+		}
+		if lo <= hi {
+			fmt.Fprintf(&b, `\x{%x}-\x{%x}`, lo, hi)
+		}
+	}
+	switch {
+	case b.Len() == 0 && neg:
+		return "."
+	case b.Len() == 0:
+		return `[^\x00-\x{10ffff}]` // matches nothing
+	case neg:
+		return "[^" + b.String() + "]"
+	}
+	return "[" + b.String() + "]"
+}
+
+// legacyFilter is Options.Include and Exclude: it keeps the relative paths
+// matched by an include glob (all when there is none) and by no exclude
+// glob. A glob without "/" matches the base name at any depth; one with
+// "/" matches the whole relative path (path.Match).
+type legacyFilter struct{ include, exclude []string }
+
+func (f legacyFilter) validate() error {
 	for _, g := range append(append([]string{}, f.include...), f.exclude...) {
 		if _, err := path.Match(g, ""); err != nil {
 			return fmt.Errorf("%w: glob %q: %v", ErrUsage, g, err)
@@ -450,7 +581,7 @@ func (f filter) validate() error {
 	return nil
 }
 
-func (f filter) keep(rel string) bool {
+func (f legacyFilter) keep(rel string) bool {
 	if len(f.include) > 0 && !matchAny(f.include, rel) {
 		return false
 	}

@@ -3,6 +3,7 @@ package batch
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -44,6 +45,10 @@ var (
 
 	// ErrInterrupted reports a run stopped by its context (Ctrl-C).
 	ErrInterrupted = errors.New("interrupted")
+
+	// ErrNothingMatched reports a run whose source listed names but kept
+	// none: the filters, or the suffix a decrypt needs, refused them all.
+	ErrNothingMatched = errors.New("nothing matched")
 )
 
 // Options configure an encrypt or decrypt run.
@@ -51,14 +56,43 @@ type Options struct {
 	Keys          KeyOptions
 	Context       map[string]string // encrypt: the encryption context
 	ExpectContext map[string]string // decrypt: pairs the message must hold
-	Suite         envelope.SuiteID  // 0: envelope's default (0x0578)
-	FrameSize     int               // 0: envelope's default (64 KiB)
-	MaxFrameSize  int               // decrypt: largest frame accepted; 0: envelope's default (16 MiB)
-	Concurrency   int               // files at once, frame workers per large file, S3 parts in flight; 0: 4 files and 1 worker per CPU
-	MaxEDKs       int               // most encrypted data keys a message may carry; 0: no limit
-	Include       []string
-	Exclude       []string
-	Overwrite     bool
+	// ExpectContextKeys (decrypt, reencrypt): keys the message's context
+	// must hold, with any value.
+	ExpectContextKeys []string
+	// CommitmentPolicy (decrypt, reencrypt) is the policy that opens the
+	// inputs. The zero value, envelope.RequireEncryptRequireDecrypt, reads
+	// key-committing messages only; RequireEncryptAllowDecrypt (or
+	// ForbidEncryptAllowDecrypt) also reads ESDK 1.x's. Outputs are always
+	// written with key commitment.
+	CommitmentPolicy envelope.CommitmentPolicy
+	// Suffix is added to each output name on encrypt and removed on
+	// decrypt, which reads from a tree only the names that end in it;
+	// "": EncSuffix. It may hold no "/".
+	Suffix       string
+	Suite        envelope.SuiteID // 0: envelope's default (0x0578)
+	FrameSize    int              // 0: envelope's default (64 KiB)
+	MaxFrameSize int              // decrypt: largest frame accepted; 0: envelope's default (16 MiB)
+	Concurrency  int              // files at once, frame workers per large file, S3 parts in flight; 0: 4 files and 1 worker per CPU
+	MaxEDKs      int              // most encrypted data keys a message may carry; 0: no limit
+	// Filters choose the inputs by name, in order, as aws s3's --include
+	// and --exclude (see Filter); on decrypt they see the input names, the
+	// Suffix included.
+	Filters []Filter
+	// Include and Exclude are the older filters: a name is kept when it
+	// matches an Include glob (any, when there is none) and no Exclude
+	// glob, with path.Match, a glob without "/" matching the base name at
+	// any depth. With Filters too, both must keep a name.
+	Include   []string
+	Exclude   []string
+	Overwrite bool
+	// DryRun lists, maps and (SkipExisting) checks the inputs as a run
+	// would, and writes one line per input to Stdout (to Notices when DST
+	// is stdout) instead of processing it: no key is loaded, nothing is
+	// read but listings and outputs' metadata, nothing is written, and no
+	// Record goes to Audit.
+	DryRun bool
+	// Version, if set, is recorded in each Record: the program's version.
+	Version string
 	// SkipExisting skips, as "skipped", an input whose output exists and
 	// is complete (see sink.complete); it excludes Overwrite.
 	SkipExisting bool
@@ -89,7 +123,8 @@ type Options struct {
 	// outlives a run (a warm Lambda function); Keys is then ignored.
 	// DecryptMaterials likewise replaces DecryptKeys.
 	Materials, DecryptMaterials *Keys
-	// S3Client, if set, is the S3 client of the run; S3 is then ignored.
+	// S3Client, if set, is the S3 client of the run; S3's connection
+	// fields are then ignored (its object headers are not).
 	S3Client *s3.Client
 	// SingleObject makes an s3:// SRC exactly one object, never a prefix:
 	// a missing object fails the run instead of listing SRC/. VersionID,
@@ -151,9 +186,16 @@ type Failure struct {
 	Err   error  `json:"-"` // the error itself, for errors.Is and errors.As
 }
 
-// MaxFailures is how many failures a Summary names; the rest are counted
-// in FailuresOmitted (the audit log, if any, has a line for each).
+// MaxFailures is how many failures, and how many skipped inputs, a
+// Summary names; the rest are counted in FailuresOmitted and SkipsOmitted
+// (the audit log, if any, has a line for each failure).
 const MaxFailures = 1000
+
+// Skip names an input skipped for a reason other than the filters.
+type Skip struct {
+	Input  string `json:"input"`
+	Reason string `json:"reason"`
+}
 
 // Summary describes a finished run.
 type Summary struct {
@@ -162,12 +204,16 @@ type Summary struct {
 	OK              int             `json:"ok"`
 	Failed          int             `json:"failed"`
 	Skipped         int             `json:"skipped"`
+	Filtered        int             `json:"filtered"` // of Skipped, the names the filters refused
+	DryRun          bool            `json:"dry_run,omitempty"`
 	BytesIn         int64           `json:"bytes_in"`
 	BytesOut        int64           `json:"bytes_out"`
 	Seconds         float64         `json:"seconds"`
 	Interrupted     bool            `json:"interrupted,omitempty"`
 	Failures        []Failure       `json:"failures,omitempty"`         // the first MaxFailures, by input
 	FailuresOmitted int             `json:"failures_omitted,omitempty"` // the failures past MaxFailures
+	Skips           []Skip          `json:"skips,omitempty"`            // the first MaxFailures skipped inputs but the Filtered ones
+	SkipsOmitted    int             `json:"skips_omitted,omitempty"`
 	Cache           *keycache.Stats `json:"cache,omitempty"`
 	// KMSRequests counts the requests sent to AWS KMS (GenerateDataKey,
 	// Encrypt, Decrypt, DescribeKey), the run's KMS bill.
@@ -200,28 +246,27 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	if o.SkipExisting && o.Overwrite {
 		return sum, fmt.Errorf("%w: --skip-existing and --overwrite exclude each other", ErrUsage)
 	}
+	if err := o.S3.CheckPut(); err != nil {
+		return sum, err
+	}
 	p, err := prepare(ctx, op, src, dst, &o)
 	if err != nil {
 		return sum, err
 	}
 	defer p.close()
-	keys, dkeys, err := o.loadKeys(ctx, op)
-	if err != nil {
+	workers, files := concurrency(o.Concurrency)
+	r := &runner{op: op, o: &o, workers: workers}
+	keys, dkeys := &Keys{}, &Keys{}
+	if o.DryRun {
+		sum.DryRun = true
+		r.dry = &notifier{w: o.Stdout, prefix: "(dryrun) "}
+		if p.stdout {
+			r.dry.w = o.Notices
+		}
+	} else if keys, dkeys, r.client, r.dclient, err = o.clients(ctx, op); err != nil {
 		return sum, err
 	}
 	kmsBefore, dkmsBefore := keys.KMSRequests(), dkeys.KMSRequests() // shared Materials count across runs
-	client, err := envelope.NewWithMaterialsManager(keys.CMM, envelope.WithMaxEncryptedDataKeys(o.MaxEDKs))
-	if err != nil {
-		return sum, err
-	}
-	dclient := client
-	if dkeys != keys {
-		if dclient, err = envelope.NewWithMaterialsManager(dkeys.CMM, envelope.WithMaxEncryptedDataKeys(o.MaxEDKs)); err != nil {
-			return sum, err
-		}
-	}
-	workers, files := concurrency(o.Concurrency)
-	r := &runner{op: op, o: &o, client: client, dclient: dclient, workers: workers}
 	if o.Progress != nil {
 		o.Progress.Start()
 		defer o.Progress.Stop()
@@ -229,6 +274,11 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 	listed, lerr := r.runJobs(ctx, p, files, sum)
 	p.close()
 	sum.Skipped += p.skipped
+	sum.Filtered = p.in.filtered
+	for _, s := range p.in.skips {
+		sum.skip(s)
+	}
+	sum.SkipsOmitted += p.in.skipsOmitted
 	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Input < sum.Failures[b].Input })
 	sum.Cache = keys.CacheStats()
 	sum.KMSRequests = keys.KMSRequests() - kmsBefore
@@ -249,8 +299,33 @@ func Run(ctx context.Context, op Op, src, dst string, o Options) (*Summary, erro
 		return sum, fmt.Errorf("%s: %w", src, lerr)
 	case sum.Failed > 0:
 		return sum, fmt.Errorf("%w: %d of %d", ErrFailed, sum.Failed, listed)
+	case p.in.names > 0 && p.in.kept == 0:
+		return sum, p.in.nothingMatched()
 	}
 	return sum, nil
+}
+
+// clients loads the run's keys and makes the client that writes outputs
+// and the one that opens inputs (the same, but for Reencrypt with other
+// keys or a commitment policy).
+func (o *Options) clients(ctx context.Context, op Op) (keys, dkeys *Keys, client, dclient *envelope.Client, err error) {
+	if keys, dkeys, err = o.loadKeys(ctx, op); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	limit := envelope.WithMaxEncryptedDataKeys(o.MaxEDKs)
+	policy := envelope.WithCommitmentPolicy(o.CommitmentPolicy)
+	if op == Decrypt {
+		client, err = envelope.NewWithMaterialsManager(keys.CMM, limit, policy)
+		return keys, keys, client, client, err
+	}
+	if client, err = envelope.NewWithMaterialsManager(keys.CMM, limit); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	dclient = client
+	if op == Reencrypt && (dkeys != keys || o.CommitmentPolicy != envelope.RequireEncryptRequireDecrypt) {
+		dclient, err = envelope.NewWithMaterialsManager(dkeys.CMM, limit, policy)
+	}
+	return keys, dkeys, client, dclient, err
 }
 
 // loadKeys returns the keys that write outputs and those that open inputs
@@ -347,7 +422,7 @@ func (r *runner) runJobs(ctx context.Context, p *plan, files int, sum *Summary) 
 // wrote its output did) and tells the progress display it is done.
 func (r *runner) process(ctx context.Context, j *job) Record {
 	rec := r.do(ctx, j)
-	if r.o.Audit != nil && rec.Result != ResultSkipped {
+	if r.o.Audit != nil && rec.Result != ResultSkipped && !r.o.DryRun {
 		if err := r.o.Audit.Append(rec); err != nil {
 			rec.Result, rec.Error, rec.err = ResultFailed, "audit log: "+err.Error(), err
 		}
@@ -368,8 +443,18 @@ func (s *Summary) add(rec Record) {
 		s.OK++
 	case ResultSkipped:
 		s.Skipped++
+		s.skip(Skip{Input: rec.Input, Reason: rec.Error})
 	default:
 		s.fail(Failure{Input: rec.Input, Error: rec.Error, Err: rec.err})
+	}
+}
+
+// skip names a skipped input among the first MaxFailures.
+func (s *Summary) skip(k Skip) {
+	if len(s.Skips) < MaxFailures {
+		s.Skips = append(s.Skips, k)
+	} else {
+		s.SkipsOmitted++
 	}
 }
 
@@ -394,9 +479,11 @@ type plan struct {
 	op     Op
 	src    source
 	dst    sink
-	keep   func(rel string) bool
+	in     *inputKeep
 	single bool
+	stdout bool // dst is stdout
 	shard  Shard
+	suffix string
 	// skipped counts what the listing skipped (see source.list); set by list.
 	skipped int
 	// outputs, for a local destination of a tree, holds a hash of each
@@ -428,7 +515,7 @@ func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, er
 		}
 		sl = location{kind: locS3} // objects, for the filter
 	}
-	keep, err := inputFilter(op, sl, dl, o)
+	in, err := inputFilter(op, sl, dl, o)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +539,7 @@ func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, er
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{op: op, src: s, dst: d, keep: keep, single: single, shard: o.Shard}
+	p := &plan{op: op, src: s, dst: d, in: in, single: single, stdout: dl.kind == locStdio, shard: o.Shard, suffix: in.suffix}
 	if dl.kind == locLocal && !single {
 		p.outputs = newOutputSet()
 	}
@@ -466,12 +553,12 @@ func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, er
 func (p *plan) list(ctx context.Context, pr Progress, yield func(*job) error) (int, error) {
 	listed := 0
 	var err error
-	p.skipped, err = p.src.list(ctx, p.keep, func(it item) error {
+	p.skipped, err = p.src.list(ctx, p.in.keep, func(it item) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		j := &job{in: it, src: p.src, dst: p.dst}
-		j.target, j.below, j.err = p.dst.target(outName(p.op, it.rel), p.single)
+		j.target, j.below, j.err = p.dst.target(outName(p.op, it.rel, p.suffix), p.single)
 		// Before sharding, so that of two inputs sharing an output the
 		// later fails in whichever shard holds it.
 		if j.err == nil && p.outputs != nil && !p.outputs.add(j.target) {
@@ -507,28 +594,81 @@ func (p *plan) close() {
 	}
 }
 
-// inputFilter is which names below src a run keeps: those the
-// include/exclude globs keep, only ".enc" ones on decrypt, and none of them
-// when encrypting a local directory into itself. It refuses bad globs and a
-// local destination inside the source.
-func inputFilter(op Op, sl, dl location, o *Options) (func(rel string) bool, error) {
-	f := filter{include: o.Include, exclude: o.Exclude}
-	if err := f.validate(); err != nil {
+// inputKeep is which names below src a run keeps: those the filters
+// keep, only those ending in the suffix on decrypt, and none that end in
+// it when encrypting a local directory into itself. It counts and names
+// (the first MaxFailures) what it refuses. The listing calls keep on one
+// goroutine.
+type inputKeep struct {
+	f       *filters
+	suffix  string
+	decrypt bool // keep only names ending in suffix
+	inPlace bool // encrypting a directory into itself: drop names ending in suffix
+
+	names, kept, filtered int
+	skips                 []Skip // the first MaxFailures
+	skipsOmitted          int
+}
+
+func (k *inputKeep) keep(rel string) bool {
+	k.names++
+	if !k.f.keep(rel) {
+		k.filtered++
+		return false
+	}
+	has := strings.HasSuffix(rel, k.suffix)
+	switch {
+	case k.decrypt && !has:
+		k.skip(rel, "no "+Quote(k.suffix)+" suffix (--suffix names another)")
+		return false
+	case k.inPlace && has:
+		k.skip(rel, "already has the "+Quote(k.suffix)+" suffix, in the directory encrypted into itself")
+		return false
+	}
+	k.kept++
+	return true
+}
+
+func (k *inputKeep) skip(rel, reason string) {
+	if len(k.skips) < MaxFailures {
+		k.skips = append(k.skips, Skip{Input: rel, Reason: reason})
+	} else {
+		k.skipsOmitted++
+	}
+}
+
+// nothingMatched says why no name was kept.
+func (k *inputKeep) nothingMatched() error {
+	var why []string
+	if k.filtered > 0 {
+		why = append(why, fmt.Sprintf("%d by --include/--exclude", k.filtered))
+	}
+	if n := k.names - k.filtered; n > 0 && k.inPlace {
+		why = append(why, fmt.Sprintf("%d already have the %s suffix", n, Quote(k.suffix)))
+	} else if n > 0 {
+		why = append(why, fmt.Sprintf("%d lack the %s suffix (--suffix names another)", n, Quote(k.suffix)))
+	}
+	return fmt.Errorf("%w: %d names listed, all filtered out: %s", ErrNothingMatched, k.names, strings.Join(why, ", "))
+}
+
+// inputFilter makes the inputKeep of a run. It refuses bad globs and
+// suffixes, and a local destination inside the source.
+func inputFilter(op Op, sl, dl location, o *Options) (*inputKeep, error) {
+	f, err := newFilters(o.Filters, o.Include, o.Exclude)
+	if err != nil {
 		return nil, err
 	}
-	keep := f.keep
-	if op == Decrypt {
-		keep = func(rel string) bool { return strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
+	k := &inputKeep{f: f, suffix: cmp.Or(o.Suffix, EncSuffix), decrypt: op == Decrypt}
+	if k.suffix == "." || strings.ContainsAny(k.suffix, "/\\\x00") {
+		return nil, fmt.Errorf("%w: suffix %s: want a name ending such as .enc, without / or \\", ErrUsage, Quote(k.suffix))
 	}
 	if sl.kind == locLocal && dl.kind == locLocal {
 		if err := checkOverlap(sl.path, dl.path); err != nil {
 			return nil, err
 		}
-		if op == Encrypt && sameDir(sl.path, dl.path) {
-			keep = func(rel string) bool { return !strings.HasSuffix(rel, EncSuffix) && f.keep(rel) }
-		}
+		k.inPlace = op == Encrypt && sameDir(sl.path, dl.path)
 	}
-	return keep, nil
+	return k, nil
 }
 
 // ErrNotVersioned reports an in-place Reencrypt in a bucket without
@@ -649,16 +789,16 @@ func newSink(ctx context.Context, l location, op Op, o *Options) (sink, error) {
 	return newLocalSink(l.path, o.notes), nil
 }
 
-// outName is the output name of rel: ".enc" added on encrypt; removed on
+// outName is the output name of rel: suffix added on encrypt; removed on
 // decrypt, or ".dec" added to a name without it.
-func outName(op Op, rel string) string {
+func outName(op Op, rel, suffix string) string {
 	switch op {
 	case Encrypt:
-		return rel + EncSuffix
+		return rel + suffix
 	case Reencrypt:
 		return rel
 	}
-	if s, ok := strings.CutSuffix(rel, EncSuffix); ok && !strings.HasSuffix(s, "/") && s != "" {
+	if s, ok := strings.CutSuffix(rel, suffix); ok && !strings.HasSuffix(s, "/") && s != "" {
 		return s
 	}
 	return rel + ".dec"
@@ -687,6 +827,7 @@ func sameDir(a, b string) bool {
 type runner struct {
 	op      Op
 	o       *Options
+	dry     *notifier        // DryRun's lines
 	client  *envelope.Client // writes outputs (and opens inputs but for Reencrypt)
 	dclient *envelope.Client // opens inputs
 	workers int
@@ -699,14 +840,24 @@ type runner struct {
 // do processes one job and returns its audit record.
 func (r *runner) do(ctx context.Context, j *job) Record {
 	start := time.Now()
-	rec := Record{Op: string(r.op), Input: j.in.name, Output: j.target}
+	rec := Record{Op: string(r.op), Input: j.in.name, Output: j.target, Version: r.o.Version}
 	var err error
 	skip := false
 	if j.err == nil && r.o.SkipExisting {
 		skip, j.err = j.dst.complete(ctx, j.target, r.op, r.o.Suite)
 	}
-	if skip {
-		rec.Result = ResultSkipped
+	switch {
+	case skip:
+		rec.Result, rec.Error = ResultSkipped, "its output exists and is complete (--skip-existing)"
+		r.dry.printf("skip: %s: its output %s exists", Printable(j.in.name), Printable(j.target))
+		return rec
+	case r.o.DryRun && j.err != nil:
+		rec.Result, rec.Error, rec.err = ResultFailed, j.err.Error(), j.err
+		r.dry.printf("would fail: %s: %s", Printable(j.in.name), Printable(j.err.Error()))
+		return rec
+	case r.o.DryRun:
+		rec.Result, rec.BytesIn = ResultOK, max(j.in.size, 0)
+		r.dry.printf("%s: %s to %s", r.op, Printable(j.in.name), Printable(j.target))
 		return rec
 	}
 	if j.err != nil {
@@ -808,7 +959,7 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	peek, _ := br.Peek(br.Size())
 	h, herr := envelope.ParseHeader(bytes.NewReader(peek))
 	if herr == nil {
-		if err := checkHeaderContext(h, r.o.ExpectContext); err != nil {
+		if err := r.o.checkContext(h); err != nil {
 			return err
 		}
 	}
@@ -818,6 +969,9 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 		if herr == nil && errors.Is(err, envelope.ErrNoDecryptionKey) {
 			return withKeysHint(err, h)
 		}
+		return err
+	}
+	if err := r.o.checkContext(d.Header()); err != nil { // a header longer than the peek
 		return err
 	}
 	if r.op == Reencrypt {
@@ -894,6 +1048,17 @@ func wrappingKeys(h *envelope.Header) []string {
 		keys = append(keys, fmt.Sprintf("... and %d more data keys", more))
 	}
 	return keys
+}
+
+// checkContext refuses a header whose context lacks a pair of
+// ExpectContext or a key of ExpectContextKeys.
+func (o *Options) checkContext(h *envelope.Header) error {
+	for _, k := range o.ExpectContextKeys {
+		if _, ok := h.EncryptionContext[k]; !ok {
+			return fmt.Errorf("--expect-context: the message's encryption context has no key %s: %w", Quote(k), envelope.ErrContextMismatch)
+		}
+	}
+	return checkHeaderContext(h, o.ExpectContext)
 }
 
 // checkHeaderContext refuses a header whose context lacks a pair of expect.

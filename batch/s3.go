@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,6 +28,43 @@ type S3Options struct {
 	// configuration) is then refused with ErrFIPSEndpoint unless it is a
 	// FIPS endpoint or on loopback. AWS_USE_FIPS_ENDPOINT=true does the same.
 	FIPS bool
+
+	// ServerSideEncryption ("aws:kms", "aws:kms:dsse" or "AES256"),
+	// SSEKMSKeyID and StorageClass, if set, are sent with every object a
+	// run writes (encrypted or, on decrypt, plaintext), as aws s3 cp's
+	// --sse, --sse-kms-key-id and --storage-class.
+	ServerSideEncryption, SSEKMSKeyID, StorageClass string
+}
+
+// putHeaders sets o's server-side encryption and storage class on in.
+func (o S3Options) putHeaders(in *s3.PutObjectInput) {
+	if o.ServerSideEncryption != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(o.ServerSideEncryption)
+	}
+	if o.SSEKMSKeyID != "" {
+		in.SSEKMSKeyId = &o.SSEKMSKeyID
+	}
+	if o.StorageClass != "" {
+		in.StorageClass = types.StorageClass(o.StorageClass)
+	}
+}
+
+// CheckPut refuses values of ServerSideEncryption, SSEKMSKeyID and
+// StorageClass that cannot work: an unknown SSE or storage class, or a
+// KMS key without aws:kms.
+func (o S3Options) CheckPut() error {
+	sse := types.ServerSideEncryption(o.ServerSideEncryption)
+	switch {
+	case o.ServerSideEncryption != "" && !slices.Contains(sse.Values(), sse):
+		return fmt.Errorf("%w: --sse %s: want one of %v", ErrUsage, Quote(o.ServerSideEncryption), sse.Values())
+	case o.SSEKMSKeyID != "" && !strings.HasPrefix(o.ServerSideEncryption, "aws:kms"):
+		return fmt.Errorf("%w: --sse-kms-key-id needs --sse aws:kms", ErrUsage)
+	}
+	sc := types.StorageClass(o.StorageClass)
+	if o.StorageClass != "" && !slices.Contains(sc.Values(), sc) {
+		return fmt.Errorf("%w: --storage-class %s: want one of %v", ErrUsage, Quote(o.StorageClass), sc.Values())
+	}
+	return nil
 }
 
 // plainPartSize is the part size of plaintext uploads (decrypt to S3).
@@ -211,6 +249,7 @@ func (s *s3Source) open(ctx context.Context, it item) (io.ReadCloser, error) {
 type s3Sink struct {
 	c   *s3Conn
 	loc location
+	put S3Options // the headers of each object written
 }
 
 func newS3Sink(ctx context.Context, l location, o *Options) (sink, error) {
@@ -218,7 +257,7 @@ func newS3Sink(ctx context.Context, l location, o *Options) (sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &s3Sink{c: c, loc: l}, nil
+	return &s3Sink{c: c, loc: l, put: o.S3}, nil
 }
 
 func (s *s3Sink) target(rel string, single bool) (string, string, error) {
@@ -316,10 +355,15 @@ func (o *s3Output) commit() error {
 	defer o.f.Close()
 	api, b, k := o.s.c.api, &o.s.loc.bucket, &o.key
 	if o.n <= plainPartSize {
-		_, err := api.PutObject(o.ctx, &s3.PutObjectInput{Bucket: b, Key: k, Body: io.NewSectionReader(o.f, 0, o.n), ContentLength: &o.n})
+		put := &s3.PutObjectInput{Bucket: b, Key: k, Body: io.NewSectionReader(o.f, 0, o.n), ContentLength: &o.n}
+		o.s.put.putHeaders(put)
+		_, err := api.PutObject(o.ctx, put)
 		return err
 	}
-	up, err := api.CreateMultipartUpload(o.ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: k})
+	var h s3.PutObjectInput
+	o.s.put.putHeaders(&h)
+	up, err := api.CreateMultipartUpload(o.ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: k,
+		ServerSideEncryption: h.ServerSideEncryption, SSEKMSKeyId: h.SSEKMSKeyId, StorageClass: h.StorageClass})
 	if err != nil {
 		return err
 	}
@@ -377,6 +421,7 @@ func (r *runner) encryptS3(ctx context.Context, j *job, s *s3Sink, in io.Reader,
 		return err
 	}
 	put := &s3.PutObjectInput{Bucket: &s.loc.bucket, Key: aws.String(s.key(j.target)), Body: in}
+	s.put.putHeaders(put)
 	if size >= 0 {
 		put.ContentLength = &size
 	}
@@ -398,12 +443,12 @@ func (r *runner) decryptS3(ctx context.Context, j *job, conn *s3Conn, rec *Recor
 		return err
 	}
 	b, k, v := j.in.bucket, j.in.path, j.in.version
-	if len(r.o.ExpectContext) > 0 {
+	if len(r.o.ExpectContext) > 0 || len(r.o.ExpectContextKeys) > 0 {
 		obj, err := c.Head(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k, VersionId: v})
 		if err != nil {
 			return err
 		}
-		if err := checkHeaderContext(obj.Header, r.o.ExpectContext); err != nil {
+		if err := r.o.checkContext(obj.Header); err != nil {
 			return err
 		}
 	}
@@ -431,6 +476,9 @@ func (r *runner) decryptS3(ctx context.Context, j *job, conn *s3Conn, rec *Recor
 		return err
 	}
 	defer rd.Close()
+	if err := r.o.checkContext(rd.Header()); err != nil {
+		return err
+	}
 	if r.op == Reencrypt {
 		return r.reencrypt(ctx, j, rd, rd.Header(), rec)
 	}

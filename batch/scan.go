@@ -45,10 +45,11 @@ type ScanOptions struct {
 	RequireKeys []string
 	// RequireContext: pairs an encrypted input's context must hold.
 	RequireContext map[string]string
-	MaxEDKs        int // most data keys a header may carry; 0: no limit
-	Concurrency    int // inputs read at once; 0: 16
-	Include        []string
-	Exclude        []string
+	MaxEDKs        int      // most data keys a header may carry; 0: no limit
+	Concurrency    int      // inputs read at once; 0: 16
+	Filters        []Filter // as Options.Filters
+	Include        []string // as Options.Include
+	Exclude        []string // as Options.Exclude
 	FollowSymlinks bool
 	// Shard keeps only the shard's inputs, as Options.Shard (the others
 	// count as skipped).
@@ -67,7 +68,7 @@ type S3ECInfo struct {
 	Version string            `json:"version"`            // "v1" (x-amz-key) or "v2" (x-amz-key-v2)
 	WrapAlg string            `json:"wrap_alg,omitempty"` // x-amz-wrap-alg
 	CEKAlg  string            `json:"cek_alg,omitempty"`  // x-amz-cek-alg
-	MatDesc map[string]string `json:"matdesc,omitempty"`  // x-amz-matdesc, when a JSON object of strings
+	MatDesc map[string]string `json:"mat_desc,omitempty"` // x-amz-matdesc, when a JSON object of strings
 }
 
 // ScanResult describes one input. Nothing in it is authenticated.
@@ -103,13 +104,12 @@ type ScanSummary struct {
 // for each in listing order as the listing streams, and returns the
 // counts; with anything flagged the error is ErrFlagged.
 func Scan(ctx context.Context, src string, o ScanOptions, emit func(*ScanResult)) (*ScanSummary, error) {
-	f := filter{include: o.Include, exclude: o.Exclude}
-	if err := f.validate(); err != nil {
+	f, err := newFilters(o.Filters, o.Include, o.Exclude)
+	if err != nil {
 		return nil, err
 	}
 	ro := &Options{S3: o.S3, FollowSymlinks: o.FollowSymlinks, Stdin: o.Stdin, notes: &notifier{w: o.Notices}}
 	var s source
-	var err error
 	switch {
 	case o.Manifest != "" && src != "":
 		return nil, fmt.Errorf("%w: a manifest names the inputs: no SRC with --manifest", ErrUsage)

@@ -279,7 +279,7 @@ func TestScanStreams(t *testing.T) {
 func TestSameOutputListedTwice(t *testing.T) {
 	dst := t.TempDir()
 	p := &plan{op: Encrypt, src: listSource{names: []string{"a", "b", "a", "c", "b"}}, dst: newLocalSink(dst, nil),
-		keep: func(string) bool { return true }, outputs: newOutputSet()}
+		in: &inputKeep{f: &filters{}, suffix: EncSuffix}, suffix: EncSuffix, outputs: newOutputSet()}
 	var errs []string
 	n, err := p.list(context.Background(), nil, func(j *job) error {
 		switch {

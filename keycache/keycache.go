@@ -122,12 +122,16 @@ type Event struct {
 // refusal (a decrypt request whose expected context contradicts the
 // message's, refused without an underlying call).
 type Stats struct {
-	Hits, Misses, Bypasses   int64
-	Refused                  int64
-	UnderlyingCalls          int64 // requests passed to the underlying manager (KMS calls behind it)
-	Expired, Exhausted       int64 // entries retired for age; for reaching a message or byte limit
-	Evictions                int64 // entries of the shared Cache evicted for capacity
-	EncryptHits, DecryptHits int64
+	Hits            int64 `json:"hits"`
+	Misses          int64 `json:"misses"`
+	Bypasses        int64 `json:"bypasses"`
+	Refused         int64 `json:"refused"`
+	UnderlyingCalls int64 `json:"underlying_calls"` // requests passed to the underlying manager (KMS calls behind it)
+	Expired         int64 `json:"expired"`          // entries retired for age
+	Exhausted       int64 `json:"exhausted"`        // entries retired for reaching a message or byte limit
+	Evictions       int64 `json:"evictions"`        // entries of the shared Cache evicted for capacity
+	EncryptHits     int64 `json:"encrypt_hits"`
+	DecryptHits     int64 `json:"decrypt_hits"`
 }
 
 // Manager is the caching materials manager.

@@ -11,11 +11,14 @@
 //	s3crypt verify-log [--audit-key KEY] [--expect-digest FILE|s3://…] FILE
 //	s3crypt demo
 //
-// SRC and DST are a file, a directory (its tree mirrored, ".enc" added on
-// encrypt and removed on decrypt), "-" for stdin or stdout, or
-// s3://bucket/prefix. Exit status: 0 when every input succeeded, 1 when any
-// failed (a summary names them), 2 for a usage error, 130 when interrupted.
-// The work is package batch's; this file only maps flags onto it.
+// SRC and DST are a file, a directory (its tree mirrored, ".enc" or
+// --suffix added on encrypt and removed on decrypt), "-" for stdin or
+// stdout, or s3://bucket/prefix. --include and --exclude filter the names
+// below SRC as aws s3's do. Exit status: 0 when every input succeeded (with
+// --dryrun: would be processed), 1 when any failed (a summary names them)
+// or when SRC listed names and the filters kept none, 2 for a usage error
+// (a missing --key included), 130 when interrupted. The work is package
+// batch's; this file only maps flags onto it.
 package main
 
 import (
@@ -26,6 +29,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -56,7 +61,7 @@ func exitCode(err error) int {
 		return 0
 	case errors.Is(err, batch.ErrInterrupted), errors.Is(err, context.Canceled):
 		return 130
-	case errors.Is(err, batch.ErrUsage):
+	case errors.Is(err, batch.ErrUsage), errors.Is(err, batch.ErrNoKey):
 		return 2
 	}
 	return 1
@@ -65,11 +70,14 @@ func exitCode(err error) int {
 // runFlags are the flags of encrypt and decrypt.
 type runFlags struct {
 	keys, decryptKeys                      []string
-	context, expect, include, exclude      []string
+	context, expect                        []string
+	filters                                []batch.Filter
 	suite, frameSize, maxFrameSize         string
 	concurrency, maxEDKs                   int
 	overwrite, quiet, json, followSymlinks bool
-	skipExisting, inPlace                  bool
+	skipExisting, inPlace, dryRun          bool
+	suffix, policy                         string
+	put                                    batch.S3Options // the object headers
 	shard, progress, manifest              string
 	progressEvery                          time.Duration
 	metadata, auditKey, auditHead          string
@@ -84,9 +92,11 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "s3crypt",
 		Short:         "Encrypt files, directories and S3 prefixes in the AWS Encryption SDK format",
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("s3crypt {{.Version}}\n")
 	root.AddCommand(runCommand(batch.Encrypt), runCommand(batch.Decrypt), runCommand(batch.Reencrypt), keygenCommand(), inspectCommand(), verifyLogCommand(), demoCommand())
 	root.AddCommand(scanCommand())
 	root.AddCommand(doctorCommand())
@@ -125,15 +135,22 @@ func runCommand(op batch.Op) *cobra.Command {
 		fl.StringVar(&f.suite, "suite", "0x0578", "algorithm suite: 0x0578 (signed) or 0x0478 (unsigned)")
 		fl.StringVar(&f.frameSize, "frame-size", "64KiB", "plaintext bytes per frame")
 	}
+	if op != batch.Reencrypt {
+		fl.StringVar(&f.suffix, "suffix", batch.EncSuffix, "suffix of encrypted names: added on encrypt, removed on decrypt, which reads only names ending in it from a tree (aws-encryption-cli writes .encrypted)")
+	}
 	if op != batch.Encrypt {
-		fl.StringArrayVar(&f.expect, "expect-context", nil, "pair key=value the message's context must hold, or it is refused (repeatable)")
+		fl.StringArrayVar(&f.expect, "expect-context", nil, "pair key=value the message's context must hold, or KEY alone: a key it must hold with any value (repeatable); else it is refused")
+		fl.StringVar(&f.policy, "commitment-policy", "require-encrypt-require-decrypt", "which messages are read: require-encrypt-require-decrypt (key-committing only), or require-encrypt-allow-decrypt to read ESDK 1.x messages too")
 		fl.StringVar(&f.maxFrameSize, "max-frame-length", fmt.Sprintf("%dMiB", envelope.DefaultMaxFrameLength>>20), "refuse messages with longer frames (each is buffered whole, two per worker)")
 	}
 	fl.IntVar(&f.maxEDKs, "max-encrypted-data-keys", s3crypt.DefaultMaxEncryptedDataKeys, "refuse messages with more encrypted data keys, each a key attempt (0: no limit)")
 	fl.IntVar(&f.concurrency, "concurrency", 0, "files processed at once, and frame workers per large file and S3 parts in flight (0: 4 files per CPU, one worker per CPU)")
-	fl.StringArrayVar(&f.include, "include", nil, "process only names matching this glob (repeatable; without / it matches base names)")
-	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip names matching this glob (repeatable)")
+	filterFlags(cmd, &f.filters)
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
+	fl.BoolVar(&f.dryRun, "dryrun", false, "print what would be read, written and skipped, one line per input, and do nothing: no output, no key used, no audit line")
+	fl.StringVar(&f.put.ServerSideEncryption, "sse", "", "S3 outputs: server-side encryption, aws:kms or AES256 (for a bucket policy that requires the header)")
+	fl.StringVar(&f.put.SSEKMSKeyID, "sse-kms-key-id", "", "S3 outputs: the KMS key of --sse aws:kms (default: the bucket's)")
+	fl.StringVar(&f.put.StorageClass, "storage-class", "", "S3 outputs: storage class, e.g. STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR")
 	fl.BoolVar(&f.skipExisting, "skip-existing", false, "skip inputs whose output exists and is complete, counted as skipped (resume a run)")
 	fl.StringVar(&f.shard, "shard", "", "process only shard I of N (I/N, 0 ≤ I < N; auto/N: I from $"+batch.ShardEnv+"), inputs split by a hash of their name")
 	fl.StringVar(&f.manifest, "manifest", "", "process the objects a manifest names instead of SRC: an S3 Batch Operations CSV (bucket,key[,versionId]) or an S3 Inventory manifest.json (CSV), a file or s3://")
@@ -155,6 +172,27 @@ func runCommand(op batch.Op) *cobra.Command {
 	fl.Uint64Var(&f.cacheMessages, "cache-max-messages", 0, fmt.Sprintf("files per data key (default with a KMS key: %d)", batch.DefaultCacheMaxMessages))
 	fl.Uint64Var(&f.cacheBytes, "cache-max-bytes", 0, "with --cache-max-age: plaintext bytes per data key")
 	return cmd
+}
+
+// filterFlags adds --include and --exclude, which append to one list in
+// the order given: as in aws s3, the last filter matching a name decides.
+func filterFlags(cmd *cobra.Command, list *[]batch.Filter) {
+	fl := cmd.Flags()
+	fl.Var(filterFlag{list, false}, "include", "keep names matching this glob again (repeatable, in order with --exclude: the last match wins, as aws s3; * matches / too)")
+	fl.Var(filterFlag{list, true}, "exclude", "skip names matching this glob below SRC (repeatable; --exclude '*' --include '*.csv' keeps the CSV files only)")
+}
+
+// filterFlag is --include or --exclude: each value is appended to list.
+type filterFlag struct {
+	list    *[]batch.Filter
+	exclude bool
+}
+
+func (f filterFlag) String() string { return "" }
+func (f filterFlag) Type() string   { return "glob" }
+func (f filterFlag) Set(glob string) error {
+	*f.list = append(*f.list, batch.Filter{Exclude: f.exclude, Glob: glob})
+	return nil
 }
 
 // manifestArgs wants n arguments, or n-1 (no SRC) when --manifest is given.
@@ -184,7 +222,7 @@ func usageArgs(n int) cobra.PositionalArgs {
 }
 
 func runOp(cmd *cobra.Command, op batch.Op, f *runFlags, src, dst string) error {
-	o, err := f.options(cmd, op, dst)
+	o, err := f.options(cmd, op, src, dst)
 	if err != nil {
 		return err
 	}
@@ -194,7 +232,7 @@ func runOp(cmd *cobra.Command, op batch.Op, f *runFlags, src, dst string) error 
 			err = errors.Join(err, fmt.Errorf("--metadata-output: %w", cerr))
 		}
 	}
-	if sum.Files == 0 && err != nil {
+	if sum.Files == 0 && sum.Skipped == 0 && err != nil || errors.Is(err, batch.ErrNothingMatched) {
 		return err
 	}
 	printSummary(cmd, f, sum, dst)
@@ -203,7 +241,7 @@ func runOp(cmd *cobra.Command, op batch.Op, f *runFlags, src, dst string) error 
 
 // options maps the flags onto batch.Options: every value parsed and the
 // progress display chosen first, then the audit log (if any) opened.
-func (f *runFlags) options(cmd *cobra.Command, op batch.Op, dst string) (batch.Options, error) {
+func (f *runFlags) options(cmd *cobra.Command, op batch.Op, src, dst string) (batch.Options, error) {
 	o := batch.Options{
 		Keys: batch.KeyOptions{
 			Specs: f.keys, Region: f.region, Profile: f.profile, KMSEndpoint: f.kmsEndpoint, FIPS: f.fips,
@@ -211,17 +249,20 @@ func (f *runFlags) options(cmd *cobra.Command, op batch.Op, dst string) (batch.O
 		},
 		Concurrency:    f.concurrency,
 		MaxEDKs:        f.maxEDKs,
-		Include:        f.include,
-		Exclude:        f.exclude,
+		Filters:        f.filters,
 		Overwrite:      f.overwrite,
 		SkipExisting:   f.skipExisting,
 		InPlace:        f.inPlace,
 		Manifest:       f.manifest,
 		FollowSymlinks: f.followSymlinks,
-		S3:             batch.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile, FIPS: f.fips},
-		Stdin:          cmd.InOrStdin(),
-		Stdout:         cmd.OutOrStdout(),
-		Notices:        cmd.ErrOrStderr(),
+		S3: batch.S3Options{EndpointURL: f.endpoint, Region: f.region, Profile: f.profile, FIPS: f.fips,
+			ServerSideEncryption: f.put.ServerSideEncryption, SSEKMSKeyID: f.put.SSEKMSKeyID, StorageClass: f.put.StorageClass},
+		Suffix:  f.suffix,
+		DryRun:  f.dryRun,
+		Version: version(),
+		Stdin:   cmd.InOrStdin(),
+		Stdout:  cmd.OutOrStdout(),
+		Notices: cmd.ErrOrStderr(),
 	}
 	f.kmsBudget(cmd, &o.Keys)
 	if len(f.decryptKeys) > 0 {
@@ -235,10 +276,17 @@ func (f *runFlags) options(cmd *cobra.Command, op batch.Op, dst string) (batch.O
 	if o.Shard, err = batch.ParseShard(f.shard, os.Getenv); err != nil {
 		return o, err
 	}
+	if err = o.S3.CheckPut(); err != nil {
+		return o, err
+	}
 	if o.Progress, err = f.newProgress(cmd.ErrOrStderr()); err != nil {
 		return o, err
 	}
-	o.Audit, err = f.openAudit(cmd, dst, o)
+	if len(f.filters) > 0 && !f.filters[0].Exclude && !f.quiet {
+		fmt.Fprintf(cmd.ErrOrStderr(), "s3crypt: notice: the first filter, --include %s, selects nothing: every name is included unless excluded, as in aws s3 (--exclude '*' --include %s keeps those names only)\n",
+			batch.Quote(f.filters[0].Glob), batch.Quote(f.filters[0].Glob))
+	}
+	o.Audit, err = f.openAudit(cmd, src, dst, o)
 	return o, err
 }
 
@@ -248,6 +296,9 @@ func (f *runFlags) newProgress(stderr io.Writer) (batch.Progress, error) {
 		return nil, fmt.Errorf("%w: --progress-interval %s: want a positive duration", batch.ErrUsage, f.progressEvery)
 	}
 	mode := f.progress
+	if f.dryRun && mode == "auto" {
+		mode = "none"
+	}
 	if mode == "auto" {
 		file, ok := stderr.(*os.File)
 		switch {
@@ -277,12 +328,30 @@ func (f *runFlags) parseValues(op batch.Op, o *batch.Options) error {
 	if o.Context, err = cli.ParsePairs("context", f.context); err != nil {
 		return err
 	}
-	if o.ExpectContext, err = cli.ParsePairs("expect-context", f.expect); err != nil {
+	var pairs []string
+	for _, e := range f.expect {
+		if strings.Contains(e, "=") {
+			pairs = append(pairs, e)
+		} else if e == "" {
+			return fmt.Errorf("%w: --expect-context \"\": want key=value or a key", batch.ErrUsage)
+		} else {
+			o.ExpectContextKeys = append(o.ExpectContextKeys, e)
+		}
+	}
+	if o.ExpectContext, err = cli.ParsePairs("expect-context", pairs); err != nil {
 		return err
+	}
+	if op != batch.Encrypt {
+		if o.CommitmentPolicy, err = parsePolicy(f.policy); err != nil {
+			return err
+		}
 	}
 	if op != batch.Decrypt {
 		if o.Suite, err = envelope.ParseSuiteID(f.suite); err != nil {
 			return fmt.Errorf("%w: --suite: %v", batch.ErrUsage, err)
+		}
+		if !o.Suite.Committing() {
+			return fmt.Errorf("%w: --suite %s: not key-committing; s3crypt writes 0x0578 or 0x0478 only (ESDK 1.x suites are read with --commitment-policy)", batch.ErrUsage, o.Suite)
 		}
 		if o.FrameSize, err = cli.ParseSize(f.frameSize); err != nil {
 			return fmt.Errorf("--frame-size: %w", err)
@@ -296,15 +365,19 @@ func (f *runFlags) parseValues(op batch.Op, o *batch.Options) error {
 	return nil
 }
 
-// openAudit opens the --metadata-output log, or returns nil without it;
-// it refuses audit flags without a log and a log sharing stdout with DST.
-func (f *runFlags) openAudit(cmd *cobra.Command, dst string, o batch.Options) (*batch.AuditLog, error) {
+// openAudit opens the --metadata-output log, or returns nil without it
+// or with --dryrun; it refuses audit flags without a log, a log sharing
+// stdout with DST, and a log inside a source directory (which the run
+// would read as an input).
+func (f *runFlags) openAudit(cmd *cobra.Command, src, dst string, o batch.Options) (*batch.AuditLog, error) {
 	switch {
 	case f.metadata == "" && (f.auditKey != "" || f.auditHead != ""):
 		return nil, fmt.Errorf("%w: --audit-key and --audit-head need --metadata-output", batch.ErrUsage)
 	case f.metadata == "-" && dst == "-":
 		return nil, fmt.Errorf("%w: --metadata-output - and DST - both use stdout", batch.ErrUsage)
-	case f.metadata == "":
+	case f.metadata != "" && f.metadata != "-" && !strings.HasPrefix(f.metadata, "s3://") && inside(f.metadata, src):
+		return nil, fmt.Errorf("%w: --metadata-output %s is inside the source %s, which the run reads: write it elsewhere", batch.ErrUsage, batch.Quote(f.metadata), batch.Quote(src))
+	case f.metadata == "" || f.dryRun:
 		return nil, nil
 	}
 	a, err := batch.OpenAudit(cmd.Context(), f.metadata, batch.AuditOptions{
@@ -314,6 +387,65 @@ func (f *runFlags) openAudit(cmd *cobra.Command, dst string, o batch.Options) (*
 		return nil, fmt.Errorf("--metadata-output: %w", err)
 	}
 	return a, nil
+}
+
+// inside reports whether path is dir or below it, dir being a local
+// directory (not "-", s3:// or a file).
+func inside(path, dir string) bool {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return false
+	}
+	ap, err1 := filepath.Abs(path)
+	ad, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	if rp, err := filepath.EvalSymlinks(filepath.Dir(ap)); err == nil {
+		ap = filepath.Join(rp, filepath.Base(ap))
+	}
+	if rd, err := filepath.EvalSymlinks(ad); err == nil {
+		ad = rd
+	}
+	rel, err := filepath.Rel(ad, ap)
+	return err == nil && filepath.IsLocal(rel)
+}
+
+// parsePolicy parses --commitment-policy, as the ESDKs name the policies.
+func parsePolicy(s string) (envelope.CommitmentPolicy, error) {
+	for _, p := range []envelope.CommitmentPolicy{envelope.RequireEncryptRequireDecrypt, envelope.RequireEncryptAllowDecrypt, envelope.ForbidEncryptAllowDecrypt} {
+		if strings.EqualFold(s, p.String()) || strings.EqualFold(strings.ReplaceAll(s, "-", "_"), p.String()) {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: --commitment-policy %s: want require-encrypt-require-decrypt, require-encrypt-allow-decrypt or forbid-encrypt-allow-decrypt", batch.ErrUsage, batch.Quote(s))
+}
+
+// version is the module's version, or for a development build its VCS
+// revision (and "-dirty" for uncommitted changes), or "(devel)".
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	switch {
+	case rev == "":
+		return "(devel)"
+	case dirty:
+		return "(devel) " + rev[:min(len(rev), 12)] + "-dirty"
+	}
+	return "(devel) " + rev[:min(len(rev), 12)]
 }
 
 // kmsBudget turns on the default data key cache when a KMS key is used and
@@ -352,6 +484,9 @@ func kmsCost(requests int64) string {
 	return fmt.Sprintf("$%.2f", float64(requests)*kmsPricePer10k/10000)
 }
 
+// maxSkipsShown bounds the skipped inputs the text summary names.
+const maxSkipsShown = 20
+
 func printSummary(cmd *cobra.Command, f *runFlags, s *batch.Summary, dst string) {
 	out := cmd.OutOrStdout()
 	if dst == "-" || f.metadata == "-" {
@@ -370,13 +505,32 @@ func printSummary(cmd *cobra.Command, f *runFlags, s *batch.Summary, dst string)
 	if s.Seconds > 0 {
 		rate = fmt.Sprintf(" (%s/s)", cli.FormatBytes(int64(float64(s.BytesIn)/s.Seconds)))
 	}
-	fmt.Fprintf(w, "%s: %d ok, %d failed, %d skipped; %s in, %s out in %.2fs%s\n",
-		s.Op, s.OK, s.Failed, s.Skipped, cli.FormatBytes(s.BytesIn), cli.FormatBytes(s.BytesOut), s.Seconds, rate)
+	filtered := ""
+	if s.Filtered > 0 {
+		filtered = fmt.Sprintf(" (%d filtered out)", s.Filtered)
+	}
+	if s.DryRun {
+		fmt.Fprintf(w, "%s (dryrun, nothing done): %d would be processed, %d would fail, %d skipped%s; %s in\n",
+			s.Op, s.OK, s.Failed, s.Skipped, filtered, cli.FormatBytes(s.BytesIn))
+	} else {
+		fmt.Fprintf(w, "%s: %d ok, %d failed, %d skipped%s; %s in, %s out in %.2fs%s\n",
+			s.Op, s.OK, s.Failed, s.Skipped, filtered, cli.FormatBytes(s.BytesIn), cli.FormatBytes(s.BytesOut), s.Seconds, rate)
+	}
 	if c := s.Cache; c != nil {
 		fmt.Fprintf(w, "data key cache: %d hits, %d misses, %d calls to the keyring\n", c.Hits, c.Misses, c.UnderlyingCalls)
 	}
 	if s.KMSRequests > 0 {
 		fmt.Fprintf(w, "KMS: %d requests (≈ %s at $%.2f per 10,000)\n", s.KMSRequests, kmsCost(s.KMSRequests), kmsPricePer10k)
+	}
+	for i, k := range s.Skips {
+		if s.DryRun {
+			break // each has its (dryrun) line
+		}
+		if i == maxSkipsShown {
+			fmt.Fprintf(w, "... and %s more skipped inputs (--json names %d)\n", cli.FormatCount(int64(len(s.Skips)-i+s.SkipsOmitted)), len(s.Skips))
+			break
+		}
+		fmt.Fprintf(w, "skipped %s: %s\n", batch.Quote(k.Input), batch.Printable(k.Reason))
 	}
 	for _, fl := range s.Failures {
 		fmt.Fprintf(w, "FAILED %s: %s\n", batch.Quote(fl.Input), batch.Printable(fl.Error))
@@ -545,8 +699,7 @@ func scanCommand() *cobra.Command {
 	fl.StringArrayVar(&ctxPairs, "require-context", nil, "pair key=value an encrypted input's context must hold (repeatable)")
 	fl.IntVar(&o.MaxEDKs, "max-encrypted-data-keys", s3crypt.DefaultMaxEncryptedDataKeys, "flag headers with more encrypted data keys as malformed (0: no limit)")
 	fl.IntVar(&o.Concurrency, "concurrency", 16, "inputs read at once")
-	fl.StringArrayVar(&o.Include, "include", nil, "scan only names matching this glob (repeatable; without / it matches base names)")
-	fl.StringArrayVar(&o.Exclude, "exclude", nil, "skip names matching this glob (repeatable)")
+	filterFlags(cmd, &o.Filters)
 	fl.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symbolic links in a source directory that lead out of it")
 	fl.StringVar(&shard, "shard", "", "scan only shard I of N (I/N or auto/N, as encrypt's --shard; the others count as skipped)")
 	fl.StringVar(&o.Manifest, "manifest", "", "scan the objects a manifest names instead of SRC: an S3 Batch Operations CSV or S3 Inventory manifest.json, a file or s3://")

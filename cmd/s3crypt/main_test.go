@@ -260,9 +260,9 @@ func TestLocalRoundTrips(t *testing.T) {
 				t.Errorf("%s differs after the round trip (%v)", name, err)
 			}
 		}
-		// Only .enc names are decrypted from a tree; --include narrows.
+		// Only .enc names are decrypted from a tree; filters narrow, as aws s3's.
 		writeFile(t, filepath.Join(dir, "enc", "notes.txt"), []byte("plain"))
-		r = mustRun(t, dir, nil, nil, "decrypt", "--key", key, "--include", "*.csv.enc", "--json", "enc", "dec2")
+		r = mustRun(t, dir, nil, nil, "decrypt", "--key", key, "--exclude", "*", "--include", "*.csv.enc", "--json", "enc", "dec2")
 		if got := files(t, filepath.Join(dir, "dec2")); strings.Join(got, " ") != "a.csv" {
 			t.Fatalf("--include: %v (%s)", got, r.stdout)
 		}
@@ -352,7 +352,7 @@ func TestFailures(t *testing.T) {
 		{"wrong expected context", []string{"decrypt", "--key", key, "--expect-context", "tenant=b", "enc/a.csv.enc", "out"}, `has another value for "tenant"`, 1},
 		{"missing expected context key", []string{"decrypt", "--key", key, "--expect-context", "site=x", "enc/a.csv.enc", "out"}, `has no key "site"`, 1},
 		{"missing key file", []string{"encrypt", "--key", "aes:nokey.key", "src/a.csv", "out"}, "s3crypt keygen nokey.key", 1},
-		{"no key", []string{"encrypt", "src/a.csv", "out"}, "no key given", 1},
+		{"no key", []string{"encrypt", "src/a.csv", "out"}, "no key given", 2},
 		{"bad key spec", []string{"encrypt", "--key", "gpg:x", "src/a.csv", "out"}, "invalid key", 1},
 		{"not a message", []string{"decrypt", "--key", key, "src/a.csv", "out"}, "malformed message header", 1},
 		{"insecure KMS endpoint", []string{"encrypt", "--key", "alias/x", "--kms-endpoint-url", "http://kms.example.com", "src/a.csv", "out"}, "", 1},

@@ -92,7 +92,7 @@ func TestScanLocalTree(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stdout)
 	}
 	// Usage errors: exit 2.
-	for _, args := range [][]string{{"scan", "--require-context", "tenant", "src"}, {"scan", "--include", "[", "src"}, {"scan"}} {
+	for _, args := range [][]string{{"scan", "--require-context", "tenant", "src"}, {"scan", "--shard", "2/2", "src"}, {"scan"}} {
 		if r := run(t, dir, nil, nil, args...); r.code != 2 {
 			t.Errorf("%v: exit %d, want 2: %s", args, r.code, r.stderr)
 		}
