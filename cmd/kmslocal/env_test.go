@@ -223,3 +223,29 @@ func TestKeysAndEnvironment(t *testing.T) {
 		t.Errorf("aws CLI stderr: %s", s)
 	}
 }
+
+// With TLS the block names the certificate as the CA bundle, quoted for
+// the shell.
+func TestEnvBlockTLS(t *testing.T) {
+	srv, err := kmslocal.New(kmslocal.Options{Region: "us-gov-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := srv.CreateKey(t.Context(), kmslocal.KeyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := envBlock(srv, "https://127.0.0.1:4599", "/tmp/my certs/it's.pem", nil)
+	for _, want := range []string{
+		"# (no alias) arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/" + k.ID + "\n",
+		"export AWS_ENDPOINT_URL_KMS=https://127.0.0.1:4599\n",
+		`export AWS_CA_BUNDLE='/tmp/my certs/it'\''s.pem'` + "\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("block lacks %q:\n%s", want, got)
+		}
+	}
+	if clientHost("0.0.0.0", "80") != "127.0.0.1:80" || clientHost("::", "1") != "127.0.0.1:1" || clientHost("::1", "2") != "[::1]:2" {
+		t.Fatal("clientHost")
+	}
+}
