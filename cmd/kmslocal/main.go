@@ -144,6 +144,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lim kmslo
 	if (*cert == "") != (*keyFile == "") {
 		return usagef("--tls-cert and --tls-key go together")
 	}
+	if _, port, err := net.SplitHostPort(*addr); *printEnv && (err != nil || port == "0" || port == "") {
+		return usagef("--print-env needs --addr HOST:PORT with a fixed port, got %q", *addr)
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -166,10 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lim kmslo
 		}
 	}
 	if *printEnv {
-		host, port, err := net.SplitHostPort(*addr)
-		if err != nil || port == "0" || port == "" {
-			return usagef("--print-env needs --addr HOST:PORT with a fixed port, got %q", *addr)
-		}
+		host, port, _ := net.SplitHostPort(*addr) // checked above
 		if *data == "" && len(keys) > 0 {
 			log.Warn("without --data the --key keys are not kept; the server you start next makes new ones")
 		}
