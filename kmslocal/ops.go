@@ -421,7 +421,8 @@ func (s *Server) disableKeyRotation(_ context.Context, in *keyIDReq) (*empty, er
 
 // setRotation turns automatic rotation of an enabled symmetric key on
 // (with period days) or off. Turning it on starts the period when it was
-// off; turning it off forgets the period, as KMS does.
+// off; turning it off clears the period, so GetKeyRotationStatus reports
+// neither a period nor a next rotation date.
 func (s *Server) setRotation(ref string, on bool, period int32) (*empty, error) {
 	err := s.st.update(func() (func(), error) {
 		k, err := s.resolveLocked(ref)
