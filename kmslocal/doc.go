@@ -8,21 +8,38 @@
 // A *Server is an http.Handler speaking the awsJson1_1 protocol of the
 // stock aws-sdk-go-v2 KMS client (POST, X-Amz-Target: TrentService.<Op>):
 // point the client's BaseEndpoint at it. Supported operations: CreateKey,
-// CreateAlias, DescribeKey, ListKeys, ListAliases, GenerateDataKey,
-// GenerateDataKeyWithoutPlaintext, Encrypt, Decrypt, ReEncrypt, DisableKey,
-// EnableKey, GetKeyRotationStatus and EnableKeyRotation for symmetric
-// (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) keys; GenerateMac and VerifyMac
-// (HMAC_SHA_256) for HMAC_256 keys of usage GENERATE_VERIFY_MAC; Sign,
-// Verify (ECDSA_SHA_256, MessageType RAW or a 32-byte DIGEST, messages of
-// 1 to 4096 bytes, DER signatures) and GetPublicKey for ECC_NIST_P256 keys
-// of usage SIGN_VERIFY. CreateKey makes any of the three (KeyUsage must be
-// the spec's). A key used for another usage fails with
-// InvalidKeyUsageException; a MAC or signature that does not verify with
-// KMSInvalidMacException or KMSInvalidSignatureException. Other targets
-// fail with UnsupportedOperationException. Keys are named by key id, key ARN, alias
+// CreateAlias, DescribeKey, ListKeys, ListAliases, DisableKey, EnableKey,
+// GetKeyPolicy, PutKeyPolicy and ListKeyPolicies for every key;
+// GenerateDataKey, GenerateDataKeyWithoutPlaintext, Encrypt, Decrypt,
+// ReEncrypt, GetKeyRotationStatus, EnableKeyRotation and DisableKeyRotation
+// for symmetric (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) keys; GenerateMac and
+// VerifyMac (HMAC_SHA_256) for HMAC_256 keys of usage GENERATE_VERIFY_MAC;
+// Sign, Verify (ECDSA_SHA_256, MessageType RAW or a 32-byte DIGEST,
+// messages of 1 to 4096 bytes, DER signatures) and GetPublicKey for
+// ECC_NIST_P256 keys of usage SIGN_VERIFY. CreateKey makes any of the three
+// (KeyUsage must be the spec's). A key used for another usage fails with
+// InvalidKeyUsageException, the rotation operations on HMAC and ECC keys
+// with UnsupportedOperationException (KMS rotates only symmetric keys); a
+// MAC or signature that does not verify with KMSInvalidMacException or
+// KMSInvalidSignatureException. Other targets fail with
+// UnsupportedOperationException. Keys are named by key id, key ARN, alias
 // name or alias ARN; responses name keys by ARN. Grant tokens are ignored,
 // pagination returns everything at once, and EnableKeyRotation records the
-// setting without rotating material.
+// setting (period 90 to 2560 days, default 365) without rotating material.
+//
+// # Key policies
+//
+// A key created without a policy has KMS's default key policy: one
+// statement, "Enable IAM User Permissions", allowing kms:* to
+// arn:aws:iam::ACCOUNT:root. The only policy name is "default" (others
+// fail with NotFoundException). PutKeyPolicy and CreateKey's Policy take a
+// policy of at most 32 KiB (LimitExceededException beyond, which the SDK
+// retries as throttling) of tab, LF, CR and U+0020..U+00FF
+// (ValidationException otherwise) that is a JSON object whose Statement is
+// a statement or a non-empty list, each with Effect "Allow" or "Deny" and a
+// Principal (MalformedPolicyDocumentException otherwise). Policies are
+// stored and returned verbatim, never enforced: kmslocal authenticates no
+// one, so there is no lockout safety check.
 //
 // # Serving
 //
@@ -73,9 +90,15 @@
 //	 "keys": [{"id": "1234abcd-12ab-34cd-56ef-1234567890ab",
 //	           "material": "<base64 of 32 bytes>",
 //	           "aliases": ["alias/phicrypt-test"],
-//	           "enabled": true, "multiRegion": false, "description": ""}]}
+//	           "enabled": true, "multiRegion": false, "description": "",
+//	           "keySpec": "SYMMETRIC_DEFAULT", "policy": "<key policy JSON>"}]}
+//
+// Only id and material are required; keySpec may be HMAC_256 or
+// ECC_NIST_P256 (material: the HMAC key, or the P-256 private scalar).
 //
 // Options.DataDir holds kmslocal-state.json (mode 0600, replaced atomically
-// on every change) with all keys, their material, and aliases, so keys
-// created through CreateKey survive a restart.
+// on every change) with all keys, their material, rotation settings and
+// key policies, and aliases, so keys created through CreateKey survive a
+// restart. Server.EnsureKey creates a key for an alias only when the alias
+// does not exist yet, as cmd/kmslocal's --key does on every start.
 package kmslocal

@@ -109,6 +109,10 @@ func FuzzHandler(f *testing.F) {
 		{"ListKeys", `{"Limit":-1}`},
 		{"ListAliases", `null`},
 		{"DisableKey", `{"KeyId":[]}`},
+		{"PutKeyPolicy", `{"KeyId":"alias/fuzz","Policy":"{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":\"*\"}}"}`},
+		{"GetKeyPolicy", `{"KeyId":"alias/fuzz","PolicyName":"default"}`},
+		{"EnableKeyRotation", `{"KeyId":"alias/fuzz","RotationPeriodInDays":90}`},
+		{"GetKeyRotationStatus", `{"KeyId":"alias/fuzz"}`},
 		{"Nope", `{`},
 		{"Encrypt", "\xff\x00"},
 	} {

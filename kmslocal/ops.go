@@ -37,6 +37,10 @@ func handlers() map[string]handler {
 		"EnableKey":                       op((*Server).enableKey),
 		"GetKeyRotationStatus":            op((*Server).getKeyRotationStatus),
 		"EnableKeyRotation":               op((*Server).enableKeyRotation),
+		"DisableKeyRotation":              op((*Server).disableKeyRotation),
+		"GetKeyPolicy":                    op((*Server).getKeyPolicy),
+		"PutKeyPolicy":                    op((*Server).putKeyPolicy),
+		"ListKeyPolicies":                 op((*Server).listKeyPolicies),
 		"GenerateMac":                     op((*Server).generateMac),
 		"VerifyMac":                       op((*Server).verifyMac),
 		"Sign":                            op((*Server).sign),
@@ -211,6 +215,7 @@ type createKeyReq struct {
 	CustomKeyStoreId      string
 	XksKeyId              string
 	MultiRegion           *bool
+	Policy                *string
 }
 
 type keyMetadataResp struct{ KeyMetadata *keyMetadata }
@@ -228,9 +233,17 @@ func (s *Server) createKey(_ context.Context, in *createKeyReq) (*keyMetadataRes
 	case len(in.Description) > maxDescription:
 		return nil, apiErr(ErrValidation, "Description exceeds %d characters", maxDescription)
 	}
+	if in.Policy != nil {
+		if err := checkPolicy(*in.Policy); err != nil {
+			return nil, err
+		}
+	}
 	k, err := newSpecKey(in.Description, in.MultiRegion != nil && *in.MultiRegion, spec, s.now().UTC())
 	if err != nil {
 		return nil, err
+	}
+	if in.Policy != nil {
+		k.policy = *in.Policy
 	}
 	err = s.st.update(func() (func(), error) {
 		s.st.keys[k.id] = k
@@ -382,6 +395,15 @@ type rotationReq struct {
 	RotationPeriodInDays *int32
 }
 
+// checkRotatable refuses rotation settings on keys KMS cannot rotate:
+// HMAC and asymmetric keys.
+func (s *Server) checkRotatable(k key) error {
+	if k.spec != symmetricDefault {
+		return apiErr(ErrUnsupportedOperation, "%s is a %s key; automatic rotation is supported only on symmetric encryption keys", s.KeyARN(k.id), k.spec)
+	}
+	return nil
+}
+
 func (s *Server) enableKeyRotation(_ context.Context, in *rotationReq) (*empty, error) {
 	period := int32(defaultRotationPeriod)
 	if in.RotationPeriodInDays != nil {
@@ -390,19 +412,37 @@ func (s *Server) enableKeyRotation(_ context.Context, in *rotationReq) (*empty, 
 			return nil, apiErr(ErrValidation, "RotationPeriodInDays must be between 90 and 2560")
 		}
 	}
+	return s.setRotation(in.KeyId, true, period)
+}
+
+func (s *Server) disableKeyRotation(_ context.Context, in *keyIDReq) (*empty, error) {
+	return s.setRotation(in.KeyId, false, 0)
+}
+
+// setRotation turns automatic rotation of an enabled symmetric key on
+// (with period days) or off. Turning it on starts the period when it was
+// off; turning it off clears the period, so GetKeyRotationStatus reports
+// neither a period nor a next rotation date.
+func (s *Server) setRotation(ref string, on bool, period int32) (*empty, error) {
 	err := s.st.update(func() (func(), error) {
-		k, err := s.resolveLocked(in.KeyId)
+		k, err := s.resolveLocked(ref)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.checkRotatable(*k); err != nil {
 			return nil, err
 		}
 		if err := s.checkUsable(*k); err != nil {
 			return nil, err
 		}
 		old := *k
-		if !k.rotation {
+		switch {
+		case !on:
+			k.rotationSince = time.Time{}
+		case !k.rotation:
 			k.rotationSince = s.now().UTC()
 		}
-		k.rotation, k.rotationPeriod = true, period
+		k.rotation, k.rotationPeriod = on, period
 		return func() { *k = old }, nil
 	})
 	if err != nil {
@@ -421,6 +461,9 @@ type rotationStatusResp struct {
 func (s *Server) getKeyRotationStatus(_ context.Context, in *keyIDReq) (*rotationStatusResp, error) {
 	k, err := s.resolve(in.KeyId)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkRotatable(k); err != nil {
 		return nil, err
 	}
 	out := &rotationStatusResp{KeyRotationEnabled: k.rotation, KeyId: s.KeyARN(k.id)}

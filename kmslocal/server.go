@@ -1,6 +1,7 @@
 package kmslocal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -287,7 +288,8 @@ func (s *Server) resolve(ref string) (key, error) {
 type KeyOptions struct {
 	Description string
 	MultiRegion bool     // key id "mrk-<32 hex>" instead of a UUID
-	Material    []byte   // 32 bytes; nil generates random material
+	KeySpec     string   // SYMMETRIC_DEFAULT (""), HMAC_256 or ECC_NIST_P256
+	Material    []byte   // 32 bytes (see SeedKey); nil generates random material
 	Aliases     []string // alias/<name>, created pointing at the key
 }
 
@@ -297,21 +299,13 @@ type Key struct {
 	ARN string
 }
 
-// CreateKey creates an enabled symmetric key, as the CreateKey operation
-// does, plus optional fixed material and aliases.
+// CreateKey creates an enabled key with the default key policy, as the
+// CreateKey operation does, plus optional fixed material and aliases.
 func (s *Server) CreateKey(ctx context.Context, o KeyOptions) (Key, error) {
 	if err := ctx.Err(); err != nil {
 		return Key{}, err
 	}
-	if o.Material != nil && len(o.Material) != keyMaterialN {
-		return Key{}, apiErr(ErrValidation, "key material must be %d bytes", keyMaterialN)
-	}
-	for _, a := range o.Aliases {
-		if err := validAliasName(a); err != nil {
-			return Key{}, err
-		}
-	}
-	k, err := newKey(o.Description, o.MultiRegion, o.Material, s.now().UTC())
+	k, err := s.newKey(o)
 	if err != nil {
 		return Key{}, err
 	}
@@ -321,21 +315,106 @@ func (s *Server) CreateKey(ctx context.Context, o KeyOptions) (Key, error) {
 				return nil, apiErr(ErrAlreadyExists, "An alias with the name %s already exists", s.aliasARN(a))
 			}
 		}
-		s.st.keys[k.id] = k
-		for _, a := range o.Aliases {
-			s.st.aliases[a] = &alias{target: k.id, created: k.created, updated: k.created}
-		}
-		return func() {
-			delete(s.st.keys, k.id)
-			for _, a := range o.Aliases {
-				delete(s.st.aliases, a)
-			}
-		}, nil
+		s.addLocked(k, o.Aliases)
+		return func() { s.removeLocked(k, o.Aliases) }, nil
 	})
 	if err != nil {
 		return Key{}, err
 	}
 	return Key{ID: k.id, ARN: s.KeyARN(k.id)}, nil
+}
+
+// newKey checks o and makes the key it describes.
+func (s *Server) newKey(o KeyOptions) (*key, error) {
+	spec := cmp.Or(o.KeySpec, symmetricDefault)
+	if _, ok := specs[spec]; !ok {
+		return nil, apiErr(ErrUnsupportedOperation, "KeySpec %q is not supported; only %s, %s and %s", bounded(spec), symmetricDefault, hmac256, eccNistP256)
+	}
+	if o.Material != nil {
+		if err := checkMaterial(spec, o.Material); err != nil {
+			return nil, apiErr(ErrValidation, "key material is not a %s key of %d bytes", spec, keyMaterialN)
+		}
+	}
+	for _, a := range o.Aliases {
+		if err := validAliasName(a); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now().UTC()
+	if o.Material == nil {
+		return newSpecKey(o.Description, o.MultiRegion, spec, now)
+	}
+	k, err := newKey(o.Description, o.MultiRegion, o.Material, now)
+	if err != nil {
+		return nil, err
+	}
+	k.spec = spec
+	return k, nil
+}
+
+func (s *Server) addLocked(k *key, aliases []string) {
+	s.st.keys[k.id] = k
+	for _, a := range aliases {
+		s.st.aliases[a] = &alias{target: k.id, created: k.created, updated: k.created}
+	}
+}
+
+func (s *Server) removeLocked(k *key, aliases []string) {
+	delete(s.st.keys, k.id)
+	for _, a := range aliases {
+		delete(s.st.aliases, a)
+	}
+}
+
+// EnsureKey returns the key alias names, creating an enabled key of
+// KeySpec spec ("" is SYMMETRIC_DEFAULT) with that alias when the alias
+// does not exist; created says which. An existing alias whose key has
+// another KeySpec is an ErrValidation error: the caller asked for a key
+// it does not get.
+func (s *Server) EnsureKey(ctx context.Context, aliasName, spec string) (k Key, created bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return Key{}, false, err
+	}
+	spec = cmp.Or(spec, symmetricDefault)
+	nk, err := s.newKey(KeyOptions{KeySpec: spec, Aliases: []string{aliasName}})
+	if err != nil {
+		return Key{}, false, err
+	}
+	err = s.st.update(func() (func(), error) {
+		if a, ok := s.st.aliases[aliasName]; ok {
+			old := s.st.keys[a.target]
+			if old.spec != spec {
+				return nil, apiErr(ErrValidation, "alias %s names key %s of KeySpec %s, not %s", aliasName, old.id, old.spec, spec)
+			}
+			k = Key{ID: old.id, ARN: s.KeyARN(old.id)}
+			return nil, nil
+		}
+		s.addLocked(nk, []string{aliasName})
+		k, created = Key{ID: nk.id, ARN: s.KeyARN(nk.id)}, true
+		return func() { s.removeLocked(nk, []string{aliasName}) }, nil
+	})
+	if err != nil {
+		return Key{}, false, err
+	}
+	return k, created, nil
+}
+
+// Alias is an alias and the key it names.
+type Alias struct {
+	Name string // alias/<name>
+	Key  Key
+}
+
+// Aliases returns all aliases, sorted by name.
+func (s *Server) Aliases() []Alias {
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	out := make([]Alias, 0, len(s.st.aliases))
+	for name, a := range s.st.aliases {
+		out = append(out, Alias{Name: name, Key: Key{ID: a.target, ARN: s.KeyARN(a.target)}})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // Keys returns all keys, sorted by id.

@@ -2,6 +2,7 @@ package kmslocal
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ type key struct {
 	rotation       bool
 	rotationPeriod int32
 	rotationSince  time.Time
+	policy         string // key policy JSON; "" is the default policy
 }
 
 type alias struct {
@@ -53,14 +55,19 @@ type SeedFile struct {
 }
 
 // SeedKey is one key of a SeedFile. Material is exactly 32 bytes
-// (base64 in JSON). Enabled defaults to true when omitted.
+// (base64 in JSON): an AES-256 key, an HMAC key, or a P-256 private
+// scalar (big-endian) as KeySpec says (default SYMMETRIC_DEFAULT).
+// Enabled defaults to true when omitted; Policy, the key policy JSON, to
+// the default key policy.
 type SeedKey struct {
 	ID          string   `json:"id"`
+	KeySpec     string   `json:"keySpec,omitempty"`
 	Material    []byte   `json:"material"`
 	Aliases     []string `json:"aliases,omitempty"`
 	Enabled     *bool    `json:"enabled,omitempty"`
 	MultiRegion bool     `json:"multiRegion,omitempty"`
 	Description string   `json:"description,omitempty"`
+	Policy      string   `json:"policy,omitempty"`
 }
 
 // persisted state, written to DataDir/stateFile.
@@ -81,6 +88,7 @@ type keyJSON struct {
 	Rotation       bool      `json:"rotation,omitempty"`
 	RotationPeriod int32     `json:"rotationPeriodDays,omitempty"`
 	RotationSince  time.Time `json:"rotationSince,omitzero"`
+	Policy         string    `json:"policy,omitempty"` // "" for the default policy
 }
 
 type aliasJSON struct {
@@ -141,6 +149,7 @@ func (st *store) loadState(dir string) error {
 			id: k.ID, spec: spec, material: k.Material, description: k.Description,
 			enabled: k.Enabled, multiRegion: k.MultiRegion, created: k.Created,
 			rotation: k.Rotation, rotationPeriod: k.RotationPeriod, rotationSince: k.RotationSince,
+			policy: k.Policy,
 		}
 	}
 	for _, a := range s.Aliases {
@@ -162,17 +171,30 @@ func (st *store) applySeed(sf *SeedFile, now time.Time) error {
 		if len(sk.Material) != keyMaterialN {
 			return fmt.Errorf("kmslocal: seed: key %s: material must be %d bytes, got %d", sk.ID, keyMaterialN, len(sk.Material))
 		}
+		spec := cmp.Or(sk.KeySpec, symmetricDefault)
+		if _, ok := specs[spec]; !ok {
+			return fmt.Errorf("kmslocal: seed: key %s: keySpec %q is not %s, %s or %s", sk.ID, bounded(spec), symmetricDefault, hmac256, eccNistP256)
+		}
+		if err := checkMaterial(spec, sk.Material); err != nil {
+			return fmt.Errorf("kmslocal: seed: key %s: %w", sk.ID, err)
+		}
+		if sk.Policy != "" {
+			if err := checkPolicy(sk.Policy); err != nil {
+				return fmt.Errorf("kmslocal: seed: key %s: %w", sk.ID, err)
+			}
+		}
 		if sk.MultiRegion != strings.HasPrefix(sk.ID, "mrk-") {
 			return fmt.Errorf("kmslocal: seed: key %s: multi-Region key ids start with \"mrk-\", others must not", sk.ID)
 		}
 		if old, ok := st.keys[sk.ID]; ok {
-			if !bytes.Equal(old.material, sk.Material) {
-				return fmt.Errorf("kmslocal: seed: key %s: material differs from the persisted key", sk.ID)
+			if !bytes.Equal(old.material, sk.Material) || old.spec != spec {
+				return fmt.Errorf("kmslocal: seed: key %s: material or keySpec differs from the persisted key", sk.ID)
 			}
 		} else {
 			st.keys[sk.ID] = &key{
-				id: sk.ID, spec: symmetricDefault, material: bytes.Clone(sk.Material), description: sk.Description,
+				id: sk.ID, spec: spec, material: bytes.Clone(sk.Material), description: sk.Description,
 				enabled: sk.Enabled == nil || *sk.Enabled, multiRegion: sk.MultiRegion, created: now,
+				policy: sk.Policy,
 			}
 		}
 		for _, name := range sk.Aliases {
@@ -224,6 +246,7 @@ func (st *store) saveLocked() error {
 			ID: k.id, KeySpec: spec, Material: k.material, Description: k.description,
 			Enabled: k.enabled, MultiRegion: k.multiRegion, Created: k.created,
 			Rotation: k.rotation, RotationPeriod: k.rotationPeriod, RotationSince: k.rotationSince,
+			Policy: k.policy,
 		})
 	}
 	for name, a := range st.aliases {

@@ -35,10 +35,12 @@ func startInProcess(t *testing.T, lim kmslocal.Limits, args ...string) string {
 			t.Errorf("run: %v", err)
 		}
 	})
-	line, err := bufio.NewReader(pr).ReadString('\n')
+	br := bufio.NewReader(pr)
+	line, err := br.ReadString('\n')
 	if err != nil {
 		t.Fatalf("no listening line: %v", err)
 	}
+	go io.Copy(io.Discard, br) // the environment block that follows
 	url, ok := strings.CutPrefix(strings.TrimSpace(line), "kmslocal listening on ")
 	if !ok {
 		t.Fatalf("first line %q", line)

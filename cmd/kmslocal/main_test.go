@@ -168,15 +168,22 @@ func TestBinaryTLS(t *testing.T) {
 
 func TestBadFlags(t *testing.T) {
 	bin := buildBinary(t)
-	for _, args := range [][]string{
-		{"--tls-cert", "x"},
-		{"--seed", filepath.Join(t.TempDir(), "missing.json")},
-		{"extra"},
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--tls-cert", "x"}, 2},
+		{[]string{"--seed", filepath.Join(t.TempDir(), "missing.json")}, 1},
+		{[]string{"extra"}, 2},
+		{[]string{"--key", "app"}, 2},
+		{[]string{"--key", "alias/app:RSA_2048"}, 2},
+		{[]string{"--key", "alias/aws/s3"}, 1},
+		{[]string{"--print-env"}, 2},
 	} {
-		err := exec.Command(bin, args...).Run()
+		err := exec.Command(bin, tc.args...).Run()
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Errorf("%v: %v, want exit status 1", args, err)
+		if !errors.As(err, &ee) || ee.ExitCode() != tc.code {
+			t.Errorf("%v: %v, want exit status %d", tc.args, err, tc.code)
 		}
 	}
 }
