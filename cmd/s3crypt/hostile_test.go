@@ -132,6 +132,7 @@ func TestHostileKillLeavesNoPlaintext(t *testing.T) {
 	defer pw.Close()
 	cmd := exec.Command(bin, "decrypt", "--key", key, "-", "out/x")
 	cmd.Dir, cmd.Env, cmd.Stdin = dir, baseEnv(dir), pr
+	cmd.WaitDelay = 5 * time.Second // stdin's copier may wait on pr, closed only after Wait
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -454,6 +454,10 @@ func TestInterrupt(t *testing.T) {
 			pr, pw := io.Pipe()
 			cmd := exec.Command(bin, op, "--key", key, "-", "out/big")
 			cmd.Dir, cmd.Env, cmd.Stdin = dir, baseEnv(dir), pr
+			// The process may read all of stdin before it sees the signal;
+			// exec's stdin copier then waits on pr, which is closed only
+			// after Wait: WaitDelay ends that wait once the process exited.
+			cmd.WaitDelay = 5 * time.Second
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
