@@ -29,6 +29,10 @@ type groupCommit struct {
 	// syncfs(2) reports write-back errors; nil: fsync each file.
 	fs *os.File
 
+	// step, if set, is called after each step of a group ("data", "link",
+	// "dirs") with the group's outputs, for tests.
+	step func(name string, group []*atomicFile)
+
 	mu      sync.Mutex
 	pending []*commitReq // waiting for the next group; the first leads it
 	busy    bool         // a group is being committed
@@ -73,6 +77,7 @@ func (g *groupCommit) commit(a *atomicFile) error {
 // first (the leader, the caller).
 func (g *groupCommit) run(group []*commitReq) {
 	errs := g.syncData(group)
+	g.report("data", group)
 	dirs := map[string]*os.File{}
 	for i, r := range group {
 		r.err = r.a.finish(errs[i])
@@ -80,15 +85,28 @@ func (g *groupCommit) run(group []*commitReq) {
 			dirs[r.a.dirRel] = r.a.dir
 		}
 	}
+	g.report("link", group)
 	for _, d := range dirs {
 		syncDir(d)
 	}
+	g.report("dirs", group)
 	for i, r := range group {
 		r.a.dir.Close()
 		if i > 0 {
 			r.wake <- false
 		}
 	}
+}
+
+func (g *groupCommit) report(step string, group []*commitReq) {
+	if g.step == nil {
+		return
+	}
+	files := make([]*atomicFile, len(group))
+	for i, r := range group {
+		files[i] = r.a
+	}
+	g.step(step, files)
 }
 
 // syncData makes the data of every file of group durable, and returns each
