@@ -122,8 +122,11 @@ func (g *groupCommit) syncData(group []*commitReq) []error {
 		}
 		return errs
 	}
+	// Concurrent fsyncs share the file system's journal commits.
+	var wg sync.WaitGroup
 	for i, r := range group {
-		errs[i] = r.a.Sync()
+		wg.Go(func() { errs[i] = r.a.Sync() })
 	}
+	wg.Wait()
 	return errs
 }
