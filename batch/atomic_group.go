@@ -23,7 +23,10 @@ import (
 // removed by a later run); during or after it, a name that survived
 // points at data step 1 made durable before the name existed, so a
 // target never holds part of its content. A failed step 1 fails the whole
-// group, as it cannot tell which file's data was lost, and links none.
+// group, as it cannot tell which file's data was lost, and links none;
+// syncfs reports a write-back error of any file of the file system since
+// its last call, another process's too, which fails a group needlessly
+// but never reports lost data done.
 type groupCommit struct {
 	// fs, if set, is a directory on the destination's file system whose
 	// syncfs(2) reports write-back errors; nil: fsync each file.
