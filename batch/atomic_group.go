@@ -12,8 +12,8 @@ import (
 // A group is committed in three steps, each over the whole group:
 //
 //  1. the data: syncfs(2) of the destination's file system (Linux 5.8 or
-//     later, whose syncfs reports write-back errors), or an fsync of each
-//     file;
+//     later, whose syncfs reports write-back errors) for more than one
+//     file, else an fsync of each file;
 //  2. each file linked (or renamed) under its target name;
 //  3. the links: an fsync of each distinct directory.
 //
@@ -116,7 +116,9 @@ func (g *groupCommit) report(step string, group []*commitReq) {
 // file's error.
 func (g *groupCommit) syncData(group []*commitReq) []error {
 	errs := make([]error, len(group))
-	if g.fs != nil {
+	// One file alone is fsync'd: as cheap, and it waits for no other
+	// process's writes.
+	if g.fs != nil && len(group) > 1 {
 		if err := syncFS(g.fs); err != nil {
 			err = &os.PathError{Op: "syncfs", Path: g.fs.Name(), Err: err}
 			for i := range errs {

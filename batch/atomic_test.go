@@ -143,7 +143,8 @@ func testGroupCommit(t *testing.T, named, syncfs bool) {
 }
 
 // TestGroupCommitSyncFails: when the data of a group cannot be synced, no
-// output of the group gets a name, and each reports the failure.
+// output of the group gets a name, and each reports the failure; a group
+// of one is fsync'd, not syncfs'd.
 func TestGroupCommitSyncFails(t *testing.T) {
 	for _, named := range []bool{false, true} {
 		t.Run(fmt.Sprintf("named=%v", named), func(t *testing.T) {
@@ -159,21 +160,55 @@ func TestGroupCommitSyncFails(t *testing.T) {
 			}
 			broken.Close() // its syncfs fails (EBADF)
 			g := &groupCommit{fs: broken}
-			for i := range 3 {
+			const n = 3
+			g.step = holdFirstGroup(g, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
 				a, err := createAtomic(root, fmt.Sprintf("f%d", i), "f", nil, false, named)
 				if err != nil {
 					t.Fatal(err)
 				}
 				a.group = g
 				a.Write([]byte("data"))
-				if err := a.commit(); err == nil {
-					t.Fatalf("commit %d succeeded, its data unsynced", i)
+				wg.Go(func() { errs[i] = a.commit() })
+			}
+			wg.Wait()
+			failed := 0
+			for _, err := range errs {
+				if err != nil {
+					failed++
 				}
 			}
-			if names := listDir(t, dir); len(names) != 0 {
-				t.Fatalf("after failed syncs: %v", names)
+			if failed != n-1 {
+				t.Fatalf("commits: %v; want the first alone to succeed, the group of %d after it to fail", errs, n-1)
+			}
+			if names := listDir(t, dir); len(names) != 1 {
+				t.Fatalf("after a failed sync: %v, want the first output only", names)
 			}
 		})
+	}
+}
+
+// holdFirstGroup returns a groupCommit.step that holds g's first group
+// after its data step until the other n-1 outputs wait, so that they form
+// the second group.
+func holdFirstGroup(g *groupCommit, n int) func(string, []*atomicFile) {
+	first := true
+	return func(step string, group []*atomicFile) {
+		if step != "data" || !first {
+			return
+		}
+		first = false
+		for {
+			g.mu.Lock()
+			k := len(g.pending)
+			g.mu.Unlock()
+			if k == n-len(group) {
+				return
+			}
+			runtime.Gosched()
+		}
 	}
 }
 

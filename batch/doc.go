@@ -49,9 +49,9 @@
 //     ended and that predate the run, with a notice.
 //   - Local outputs are committed in groups: those finished while a group
 //     is being made durable form the next. A group's data is synced first
-//     (syncfs(2) of the destination's file system on Linux 5.8 or later,
-//     else an fsync per file; a failure fails the whole group and names
-//     none of it), then each output is linked or renamed into place, then
+//     (syncfs(2) of the destination's file system for a group of several
+//     on Linux 5.8 or later, else an fsync per file; a failure fails the
+//     whole group and names none of it), then each output is linked or renamed into place, then
 //     each directory holding one is fsync'd once. Only then is an output
 //     reported done and its audit line written. Up to 128 outputs may wait
 //     for their group beyond --concurrency files being processed; they hold
