@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -48,37 +47,7 @@ type atomicFile struct {
 	tmp       string   // base name of the named temporary file; "" while unnamed
 	overwrite bool
 	done      bool
-	dirs      *dirSet // nil: fsync the directory at commit
-}
-
-// dirSet collects the directories of committed outputs, to fsync each once
-// at the end of a run rather than once per file.
-type dirSet struct {
-	root *os.Root
-	mu   sync.Mutex
-	dirs map[string]bool
-}
-
-func (d *dirSet) add(dir string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.dirs == nil {
-		d.dirs = map[string]bool{}
-	}
-	d.dirs[dir] = true
-}
-
-// sync makes every link or rename recorded so far durable.
-func (d *dirSet) sync() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for dir := range d.dirs {
-		if f, err := d.root.Open(dir); err == nil {
-			syncDir(f)
-			f.Close()
-		}
-	}
-	d.dirs = nil
+	group     *groupCommit // nil: commit alone, with its own fsyncs
 }
 
 // createAtomic creates the parent directories of rel below root (mode
@@ -160,35 +129,40 @@ func checkTarget(root *os.Root, rel, display string, input fs.FileInfo, overwrit
 	return nil
 }
 
-// commit makes the written content visible under the target name: fsync,
-// then a link (which fails if the target appeared meanwhile) or, with
-// overwrite, a rename; then an fsync of the directory, now or (with dirs)
-// when the run ends.
+// commit makes the written content visible under the target name, durably:
+// fsync, then a link (which fails if the target appeared meanwhile) or,
+// with overwrite, a rename, then an fsync of the directory. With a group,
+// it does so together with the other outputs committing at the time.
 func (a *atomicFile) commit() error {
 	if a.done {
 		return errors.New("output already finished")
 	}
 	a.done = true
-	defer a.dir.Close()
+	if a.group != nil {
+		return a.group.commit(a)
+	}
 	err := a.Sync()
+	err = a.finish(err)
+	if err == nil {
+		syncDir(a.dir)
+	}
+	a.dir.Close()
+	return err
+}
+
+// finish publishes the file unless err (its sync's) is set, closes it, and
+// removes its temporary name, if any, on failure. The directory stays open.
+func (a *atomicFile) finish(err error) error {
 	if err == nil {
 		err = a.publish() // before Close: an unnamed file is linked by descriptor
 	}
 	if cerr := a.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		if a.tmp != "" {
-			a.root.Remove(filepath.Join(a.dirRel, a.tmp))
-		}
-		return err
+	if err != nil && a.tmp != "" {
+		a.root.Remove(filepath.Join(a.dirRel, a.tmp))
 	}
-	if a.dirs != nil {
-		a.dirs.add(a.dirRel)
-	} else {
-		syncDir(a.dir)
-	}
-	return nil
+	return err
 }
 
 func (a *atomicFile) publish() error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,4 +35,34 @@ func linkUnnamed(f, dir *os.File, name string) error {
 		return &os.LinkError{Op: "link", Old: "(unnamed)", New: name, Err: err}
 	}
 	return nil
+}
+
+// syncFS writes back every dirty file of dir's file system (syncfs(2)).
+func syncFS(dir *os.File) error {
+	return unix.Syncfs(int(dir.Fd()))
+}
+
+// syncFSReportsErrors reports whether syncfs(2) returns the write-back
+// errors of the files it wrote, which Linux does since 5.8; before, it
+// returned 0 whatever happened.
+func syncFSReportsErrors() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	major, minor, ok := kernelVersion(unix.ByteSliceToString(u.Release[:]))
+	return ok && (major > 5 || major == 5 && minor >= 8)
+}
+
+// kernelVersion parses the major and minor numbers of a release such as
+// "6.1.0-18-amd64".
+func kernelVersion(release string) (major, minor int, ok bool) {
+	ma, rest, ok1 := strings.Cut(release, ".")
+	mi, _, _ := strings.Cut(rest, ".")
+	if i := strings.IndexFunc(mi, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		mi = mi[:i] // "8-rc1"
+	}
+	major, err1 := strconv.Atoi(ma)
+	minor, err2 := strconv.Atoi(mi)
+	return major, minor, ok1 && err1 == nil && err2 == nil
 }

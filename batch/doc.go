@@ -46,8 +46,16 @@
 //     unverified plaintext behind. Elsewhere, or where the file system
 //     refuses O_TMPFILE, it is named ".NAME.s3crypt-p<PID>-<N>.tmp"; a later
 //     run writing into that directory removes such files whose process has
-//     ended and that predate the run, with a notice. The directories are
-//     fsync'd before the run ends.
+//     ended and that predate the run, with a notice.
+//   - Local outputs are committed in groups: those finished while a group
+//     is being made durable form the next. A group's data is synced first
+//     (syncfs(2) of the destination's file system for a group of several
+//     on Linux 5.8 or later, else an fsync per file; a failure fails the
+//     whole group and names none of it), then each output is linked or renamed into place, then
+//     each directory holding one is fsync'd once. Only then is an output
+//     reported done and its audit line written. Up to 128 outputs may wait
+//     for their group beyond --concurrency files being processed; they hold
+//     open file descriptors (three each), not buffers.
 //   - On decrypt nothing is committed before the whole message verified,
 //     the signature included: a local output stays temporary, stdout and
 //     plaintext S3 uploads are fed from an unlinked spool file only after

@@ -290,7 +290,7 @@ type localSink struct {
 	once    sync.Once
 	root    *os.Root
 	rootErr error
-	dirs    *dirSet
+	group   *groupCommit
 
 	mu      sync.Mutex
 	scanned map[string]bool // directories cleaned of stale temporary files
@@ -302,11 +302,12 @@ func newLocalSink(path string, notes *notifier) *localSink {
 	return &localSink{path: path, dir: path, isDir: isDir, start: time.Now(), notes: notes, scanned: map[string]bool{}}
 }
 
-// flush fsyncs the directories of the outputs committed so far, and
-// closes the root.
+// flush closes the root; every output committed is durable already.
 func (s *localSink) flush() {
 	if s.root != nil {
-		s.dirs.sync()
+		if s.group.fs != nil {
+			s.group.fs.Close()
+		}
 		s.root.Close()
 	}
 }
@@ -341,7 +342,12 @@ func (s *localSink) open() (*os.Root, error) {
 	s.once.Do(func() {
 		if s.rootErr = os.MkdirAll(s.dir, 0o700); s.rootErr == nil {
 			s.root, s.rootErr = os.OpenRoot(s.dir)
-			s.dirs = &dirSet{root: s.root}
+		}
+		if s.rootErr == nil {
+			s.group = &groupCommit{}
+			if syncFSReportsErrors() {
+				s.group.fs, _ = s.root.Open(".") // nil on failure: fsync each file
+			}
 		}
 	})
 	return s.root, s.rootErr
@@ -363,7 +369,7 @@ func (s *localSink) create(_ context.Context, name, below string, in item, overw
 	if err != nil {
 		return nil, err
 	}
-	a.dirs = s.dirs
+	a.group = s.group
 	return a, nil
 }
 

@@ -232,6 +232,18 @@ type job struct {
 	src    source
 	dst    sink
 	err    error // set when planning refused the input
+	// release, if set, frees the job's place among the files at once;
+	// idle calls it once.
+	release func()
+}
+
+// idle frees j's place among the files at once, when j is done or only
+// waits for its output's commit.
+func (j *job) idle() {
+	if j.release != nil {
+		j.release()
+		j.release = nil
+	}
 }
 
 // Run encrypts or decrypts src into dst, each input as soon as it is
@@ -372,26 +384,42 @@ func concurrency(n int) (workers, files int) {
 // listing runs that far ahead of the work, and no further.
 const listAhead = 1000
 
+// commitAhead is how many local outputs, written, may wait for their group
+// commit (see groupCommit) beyond the files at once: while they wait, the
+// next files are encrypted, and join the next group.
+const commitAhead = 128
+
 // runJobs lists p's inputs on this goroutine into up to files workers,
 // which process them in listing order as they arrive, and tallies every
-// record into sum. Once ctx is cancelled the listing stops and inputs
-// listed but not started are counted as failed, "not started". It returns
-// when every listed input is accounted for, with their number and the
-// error that ended the listing early, if any.
+// record into sum. A job that waits for its local output's commit leaves
+// its place to another (job.idle), up to commitAhead of them. Once ctx is
+// cancelled the listing stops and inputs listed but not started are
+// counted as failed, "not started". It returns when every listed input is
+// accounted for, with their number and the error that ended the listing
+// early, if any.
 func (r *runner) runJobs(ctx context.Context, p *plan, files int, sum *Summary) (int, error) {
 	var mu sync.Mutex
 	ch := make(chan *job, listAhead)
+	active := make(chan struct{}, files) // a token per job between start and idle
+	slots := files
+	if _, ok := p.dst.(*localSink); ok {
+		slots += commitAhead
+	}
 	var wg sync.WaitGroup
-	for range files {
+	for range slots {
 		wg.Go(func() {
 			for j := range ch {
+				active <- struct{}{}
+				j.release = func() { <-active }
 				if ctx.Err() != nil {
+					j.idle()
 					mu.Lock()
 					sum.notStarted(j)
 					mu.Unlock()
 					continue
 				}
 				rec := r.process(ctx, j)
+				j.idle()
 				mu.Lock()
 				sum.add(rec)
 				mu.Unlock()
@@ -832,6 +860,8 @@ type runner struct {
 	dclient *envelope.Client // opens inputs
 	workers int
 
+	bufs sync.Pool // *[]byte of copyBufSize, for encrypt's copy
+
 	s3once, s3donce sync.Once
 	s3c, s3dc       *s3crypt.Client
 	s3err, s3derr   error
@@ -889,6 +919,18 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	return rec
 }
 
+// copyBufSize is the size of the buffer encrypt copies its input through.
+const copyBufSize = 256 << 10
+
+// copyBuf returns a buffer of copyBufSize from r.bufs, or a new one.
+func (r *runner) copyBuf() *[]byte {
+	if b, ok := r.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, copyBufSize)
+	return &b
+}
+
 func (r *runner) workersFor(size int64) int {
 	if size >= 0 && size < bigFile {
 		return 1
@@ -925,20 +967,25 @@ func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, size int64, 
 		return err
 	}
 	describe(rec, w.Header())
-	if _, err = io.CopyBuffer(w, in, make([]byte, 256<<10)); err != nil {
+	buf := r.copyBuf()
+	_, err = io.CopyBuffer(w, in, *buf)
+	r.bufs.Put(buf)
+	if err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
 		return err
 	}
-	return commit(ctx, out, cw, rec)
+	return commit(ctx, j, out, cw, rec)
 }
 
-// commit publishes out unless ctx was cancelled meanwhile.
-func commit(ctx context.Context, out output, cw *countWriter, rec *Record) error {
+// commit publishes out unless ctx was cancelled meanwhile. j waits for it
+// idle: another job takes its place meanwhile.
+func commit(ctx context.Context, j *job, out output, cw *countWriter, rec *Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	j.idle()
 	if err := out.commit(); err != nil {
 		return err
 	}
@@ -989,7 +1036,7 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	if _, err = d.WriteTo(cw); err != nil {
 		return err
 	}
-	return commit(ctx, out, cw, rec)
+	return commit(ctx, j, out, cw, rec)
 }
 
 // reencrypt encrypts the plaintext of d, the decrypting reader of a message

@@ -492,7 +492,7 @@ func (r *runner) decryptS3(ctx context.Context, j *job, conn *s3Conn, rec *Recor
 	if _, err := rd.WriteTo(cw); err != nil {
 		return err
 	}
-	return commit(ctx, out, cw, rec)
+	return commit(ctx, j, out, cw, rec)
 }
 
 // s3Backed is a source of S3 objects (items with a bucket), which decrypt

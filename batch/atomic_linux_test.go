@@ -1,0 +1,24 @@
+package batch
+
+import "testing"
+
+func TestKernelVersion(t *testing.T) {
+	for release, want := range map[string][2]int{
+		"6.1.0-18-amd64":      {6, 1},
+		"5.8.0":               {5, 8},
+		"5.10-rc1":            {5, 10},
+		"4.19.0-generic":      {4, 19},
+		"6.18.44-fc-v657":     {6, 18},
+		"3.10.0-1160.el7.x86": {3, 10},
+	} {
+		major, minor, ok := kernelVersion(release)
+		if !ok || major != want[0] || minor != want[1] {
+			t.Errorf("kernelVersion(%q) = %d, %d, %v", release, major, minor, ok)
+		}
+	}
+	for _, release := range []string{"", "6", "x.y", "6.x"} {
+		if _, _, ok := kernelVersion(release); ok {
+			t.Errorf("kernelVersion(%q) ok", release)
+		}
+	}
+}

@@ -1,0 +1,293 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestGroupCommit: outputs committed at once form one group; a group's
+// data is synced before any of its names exists, its names exist before
+// its directories are synced, and no commit returns before that; an
+// output whose target appeared meanwhile fails alone.
+func TestGroupCommit(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		for _, syncfs := range []bool{false, true} {
+			t.Run(fmt.Sprintf("named=%v,syncfs=%v", named, syncfs), func(t *testing.T) { testGroupCommit(t, named, syncfs) })
+		}
+	}
+}
+
+func testGroupCommit(t *testing.T, named, syncfs bool) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	g := &groupCommit{}
+	if syncfs {
+		if !syncFSReportsErrors() {
+			t.Skip("no syncfs that reports errors here")
+		}
+		if g.fs, err = root.Open("."); err != nil {
+			t.Fatal(err)
+		}
+		defer g.fs.Close()
+	}
+	const n = 8
+	rels := make([]string, n)
+	files := make([]*atomicFile, n)
+	for i := range n {
+		rels[i] = fmt.Sprintf("f%d.enc", i)
+		if i%2 == 1 {
+			rels[i] = filepath.Join("sub", rels[i])
+		}
+		if files[i], err = createAtomic(root, rels[i], rels[i], nil, false, named); err != nil {
+			t.Fatal(err)
+		}
+		files[i].group = g
+		fmt.Fprintf(files[i], "content %d", i)
+	}
+	const taken = 3 // its target appears before its commit
+	if err := os.WriteFile(filepath.Join(dir, rels[taken]), []byte("theirs"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var steps []string
+	var sizes []int
+	returned := map[string]bool{}
+	g.step = func(step string, group []*atomicFile) {
+		mu.Lock()
+		defer mu.Unlock()
+		steps = append(steps, step)
+		for _, a := range group {
+			rel := filepath.Join(a.dirRel, a.name)
+			_, err := root.Lstat(rel)
+			switch {
+			case step == "data" && err == nil && rel != rels[taken]:
+				t.Errorf("%s exists before its data was synced", rel)
+			case step == "link" && err != nil:
+				t.Errorf("%s missing after the links: %v", rel, err)
+			case returned[rel]:
+				t.Errorf("commit of %s returned before step %s of its group", rel, step)
+			}
+		}
+		if step != "data" {
+			return
+		}
+		sizes = append(sizes, len(group))
+		if len(sizes) > 1 {
+			return
+		}
+		// Hold the first group until every other output waits, so that
+		// they all form the second.
+		mu.Unlock()
+		for {
+			g.mu.Lock()
+			k := len(g.pending)
+			g.mu.Unlock()
+			if k == n-len(group) {
+				break
+			}
+			runtime.Gosched()
+		}
+		mu.Lock()
+	}
+
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = files[i].commit()
+			mu.Lock()
+			returned[rels[i]] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+
+	if len(sizes) != 2 || sizes[0]+sizes[1] != n {
+		t.Errorf("groups of %v outputs, want 2 groups of %d in all", sizes, n)
+	}
+	if got := strings.Join(steps, ","); got != "data,link,dirs,data,link,dirs" {
+		t.Errorf("steps %s", got)
+	}
+	for i := range n {
+		b, _ := os.ReadFile(filepath.Join(dir, rels[i]))
+		switch {
+		case i == taken && !errors.Is(errs[i], ErrExists):
+			t.Errorf("commit over a target that appeared: %v, want ErrExists", errs[i])
+		case i == taken && string(b) != "theirs":
+			t.Errorf("the target that appeared was replaced: %q", b)
+		case i != taken && errs[i] != nil:
+			t.Errorf("commit %s: %v", rels[i], errs[i])
+		case i != taken && string(b) != fmt.Sprintf("content %d", i):
+			t.Errorf("%s = %q", rels[i], b)
+		}
+	}
+	if names := listDir(t, filepath.Join(dir, "sub")); len(names) != n/2 {
+		t.Errorf("sub holds %v, want %d outputs and no temporary file", names, n/2)
+	}
+	if names := listDir(t, dir); len(names) != n/2+1 {
+		t.Errorf("root holds %v, want %d outputs, sub, and no temporary file", names, n/2)
+	}
+}
+
+// TestGroupCommitSyncFails: when the data of a group cannot be synced, no
+// output of the group gets a name, and each reports the failure; a group
+// of one is fsync'd, not syncfs'd.
+func TestGroupCommitSyncFails(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		t.Run(fmt.Sprintf("named=%v", named), func(t *testing.T) {
+			dir := t.TempDir()
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+			broken, err := root.Open(".")
+			if err != nil {
+				t.Fatal(err)
+			}
+			broken.Close() // its syncfs fails (EBADF)
+			g := &groupCommit{fs: broken}
+			const n = 3
+			g.step = holdFirstGroup(g, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				a, err := createAtomic(root, fmt.Sprintf("f%d", i), "f", nil, false, named)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.group = g
+				a.Write([]byte("data"))
+				wg.Go(func() { errs[i] = a.commit() })
+			}
+			wg.Wait()
+			failed := 0
+			for _, err := range errs {
+				if err != nil {
+					failed++
+				}
+			}
+			if failed != n-1 {
+				t.Fatalf("commits: %v; want the first alone to succeed, the group of %d after it to fail", errs, n-1)
+			}
+			if names := listDir(t, dir); len(names) != 1 {
+				t.Fatalf("after a failed sync: %v, want the first output only", names)
+			}
+		})
+	}
+}
+
+// holdFirstGroup returns a groupCommit.step that holds g's first group
+// after its data step until the other n-1 outputs wait, so that they form
+// the second group.
+func holdFirstGroup(g *groupCommit, n int) func(string, []*atomicFile) {
+	first := true
+	return func(step string, group []*atomicFile) {
+		if step != "data" || !first {
+			return
+		}
+		first = false
+		for {
+			g.mu.Lock()
+			k := len(g.pending)
+			g.mu.Unlock()
+			if k == n-len(group) {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// readingSource lists n names and counts the inputs being read at once,
+// from open to EOF.
+type readingSource struct {
+	n        int
+	mu       sync.Mutex
+	now, max int
+}
+
+func (*readingSource) single(context.Context) (bool, error) { return false, nil }
+
+func (s *readingSource) list(_ context.Context, _ func(string) bool, yield func(item) error) (int, error) {
+	for i := range s.n {
+		n := fmt.Sprintf("f%03d", i)
+		if err := yield(item{name: n, rel: n, size: 9, path: n}); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+func (s *readingSource) open(context.Context, item) (io.ReadCloser, error) {
+	s.mu.Lock()
+	s.now++
+	s.max = max(s.max, s.now)
+	s.mu.Unlock()
+	return io.NopCloser(&eofCounter{r: strings.NewReader("plaintext"), s: s}), nil
+}
+
+type eofCounter struct {
+	r    io.Reader
+	s    *readingSource
+	done bool
+}
+
+func (e *eofCounter) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF && !e.done {
+		e.done = true
+		e.s.mu.Lock()
+		e.s.now--
+		e.s.mu.Unlock()
+	}
+	return n, err
+}
+
+// TestFilesAtOnceLocal: the outputs waiting for their group commit do not
+// count among the files at once, but no more inputs than that are read at
+// once, and every output is there when Run returns.
+func TestFilesAtOnceLocal(t *testing.T) {
+	src := &readingSource{n: 50}
+	dst := t.TempDir()
+	k, err := LoadKeys(context.Background(), testKey(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Materials: k, Concurrency: 2}
+	o.notes = &notifier{}
+	r := &runner{op: Encrypt, o: &o, workers: 1}
+	if _, _, r.client, r.dclient, err = o.clients(context.Background(), Encrypt); err != nil {
+		t.Fatal(err)
+	}
+	in, err := inputFilter(Encrypt, location{kind: locS3}, location{kind: locLocal, path: dst}, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &plan{op: Encrypt, src: src, dst: newLocalSink(dst, o.notes), in: in, suffix: EncSuffix, outputs: newOutputSet()}
+	sum := &Summary{}
+	listed, err := r.runJobs(context.Background(), p, 2, sum)
+	p.close()
+	if err != nil || listed != src.n || sum.OK != src.n {
+		t.Fatalf("runJobs = %d, %v; %+v", listed, err, sum)
+	}
+	if src.max > 2 {
+		t.Errorf("%d inputs read at once, want at most 2", src.max)
+	}
+	if names := listDir(t, dst); len(names) != src.n {
+		t.Errorf("%d outputs, want %d", len(names), src.n)
+	}
+}
