@@ -678,6 +678,59 @@ func (w *EncryptWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom encrypts what it reads from r until io.EOF, reading straight
+// into the frame buffers; io.Copy uses it. With a declared plaintext
+// length (WithPlaintextLength) it reads at most that many bytes, then one
+// more to see the end: a byte past the length fails with
+// ErrPlaintextLength and no frame holding it is written. An error of r
+// leaves the writer usable: the bytes read before it are kept.
+func (w *EncryptWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	src := &errSource{r: r}
+	var body io.Reader = src
+	if w.declared >= 0 {
+		body = &io.LimitedReader{R: src, N: w.declared - w.written}
+	}
+	n, err := w.body.ReadFrom(body)
+	w.written += n
+	switch {
+	case err != nil && err == src.err:
+		return n, err // the source's error; the writer is sound
+	case err != nil:
+		w.err = fromStream(err)
+		return n, w.err
+	case w.declared >= 0 && w.written == w.declared:
+		var one [1]byte
+		m, err := io.ReadFull(r, one[:])
+		clear(one[:])
+		if m > 0 {
+			w.err = fmt.Errorf("envelope: more than %d bytes written: %w", w.declared, ErrPlaintextLength)
+			return n, w.err
+		}
+		if err != io.EOF {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// errSource records the error its reader returned other than io.EOF,
+// telling a source's failure from the writer's.
+type errSource struct {
+	r   io.Reader
+	err error
+}
+
+func (s *errSource) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
 // Close writes the final frame and, for signing suites, the signature. It
 // does not close the underlying writer.
 func (w *EncryptWriter) Close() error {
