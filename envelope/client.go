@@ -484,6 +484,16 @@ func headerAAD(body []byte, required map[string]string, netV400 bool) ([]byte, e
 
 // Encrypt returns plaintext encrypted in one message under the context ec.
 func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string, opts ...EncryptOption) ([]byte, error) {
+	return c.EncryptAppend(ctx, nil, plaintext, ec, opts...)
+}
+
+// EncryptAppend encrypts plaintext as Encrypt does and appends the message
+// to dst, as crypto/cipher's Seal does: a caller that passes a buffer
+// with room for the message (dst[:0] of the last one) allocates nothing
+// per byte. dst grows by at most the message's length, which is known
+// before anything is sealed. dst must not overlap plaintext. On error it
+// returns nil; dst past len(dst) may then hold a partial message.
+func (c *Client) EncryptAppend(ctx context.Context, dst, plaintext []byte, ec map[string]string, opts ...EncryptOption) ([]byte, error) {
 	cfg, err := c.encryptConfig(opts)
 	if err != nil {
 		return nil, err
@@ -504,19 +514,31 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 	if s.signKey != nil {
 		size += 2 + int64(signatureLen(s.signKey.Curve))
 	}
-	out := s.header.appendTo(make([]byte, 0, size))
+	start := len(dst)
+	out := s.header.appendTo(growExact(dst, int(size)))
 	out, err = stream.Seal(out, plaintext, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers})
 	if err != nil {
 		return nil, fromStream(err)
 	}
 	if s.signKey != nil {
 		h := s.suite.signHash()()
-		h.Write(out)
+		h.Write(out[start:])
 		if out, err = appendFooter(out, s.signKey, h); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// growExact returns dst with room for n more bytes: dst itself if it has
+// the room, else a copy of exactly len(dst)+n capacity.
+func growExact(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	g := make([]byte, len(dst), len(dst)+n)
+	copy(g, dst)
+	return g
 }
 
 type appender struct{ b []byte }
@@ -538,6 +560,16 @@ func appendFooter(b []byte, key *ecdsa.PrivateKey, h hash.Hash) ([]byte, error) 
 // Decrypt authenticates and decrypts a whole message. It returns no
 // plaintext unless every byte of the message verified.
 func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...DecryptOption) ([]byte, *Header, error) {
+	return c.DecryptAppend(ctx, nil, ciphertext, opts...)
+}
+
+// DecryptAppend decrypts ciphertext as Decrypt does and appends the
+// plaintext to dst, as crypto/cipher's Open does: a caller that passes a
+// buffer with room for it allocates nothing per byte. dst grows by the
+// plaintext's length, known from the frames before any is opened. dst
+// must not overlap ciphertext. On error it returns nil and zeroes what it
+// had appended.
+func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts ...DecryptOption) ([]byte, *Header, error) {
 	cfg, err := c.decryptConfig(opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err
@@ -547,7 +579,7 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 		return nil, nil, err
 	}
 	if h.FrameLength == 0 {
-		return c.decryptNonFramed(ctx, ciphertext, opts)
+		return c.decryptNonFramed(ctx, dst, ciphertext, opts)
 	}
 	msg := ciphertext
 	body := ciphertext[h.Len():]
@@ -566,7 +598,8 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 			digest <- hh.Sum(nil)
 		}()
 	}
-	pt, n, err := stream.Open(nil, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers})
+	start := len(dst)
+	pt, n, err := stream.Open(dst, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers})
 	err = fromStream(err)
 	rest := body[n:]
 	if digest != nil {
@@ -582,21 +615,24 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 		err = fmt.Errorf("envelope: %d bytes after the message: %w", len(rest), ErrTrailingData)
 	}
 	if err != nil {
-		clear(pt)
+		if pt != nil {
+			clear(pt[start:])
+		}
 		return nil, nil, err
 	}
 	return pt, h, nil
 }
 
 // decryptNonFramed decrypts a legacy non-framed message through the reader.
-func (c *Client) decryptNonFramed(ctx context.Context, ciphertext []byte, opts []DecryptOption) ([]byte, *Header, error) {
+func (c *Client) decryptNonFramed(ctx context.Context, dst, ciphertext []byte, opts []DecryptOption) ([]byte, *Header, error) {
 	r, err := c.newDecryptReader(ctx, bytes.NewReader(ciphertext), opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := &appender{b: make([]byte, 0, len(ciphertext))}
+	start := len(dst)
+	out := &appender{b: growExact(dst, len(ciphertext))}
 	if _, err := r.WriteTo(out); err != nil {
-		clear(out.b)
+		clear(out.b[start:])
 		return nil, nil, err
 	}
 	return out.b, r.header, nil
