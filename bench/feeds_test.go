@@ -172,35 +172,50 @@ func BenchmarkOneShotPaired(b *testing.B) {
 	}
 	pt := payload(MiB)
 	for _, dir := range []string{"encrypt", "decrypt"} {
-		for _, w := range benchWorkers() {
-			b.Run(fmt.Sprintf("%s/alloc/size=1MiB/workers=%d", dir, w), func(b *testing.B) {
-				c := newClient(b, envelope.AES256GCMHKDFSHA512Commit, 64*KiB, w)
-				ctx, ec := b.Context(), benchContext()
-				raw := rawGCMOn(b, dir, pt, 64*KiB, w)
-				ct, err := c.Encrypt(ctx, pt, ec)
-				if err != nil {
-					b.Fatal(err)
-				}
-				op := func() {
-					var err error
-					if dir == "encrypt" {
-						_, err = c.Encrypt(ctx, pt, ec)
-					} else {
-						_, _, err = c.Decrypt(ctx, ct)
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-				var tRaw, tOp time.Duration
-				b.SetBytes(int64(len(pt)))
-				b.ReportAllocs()
-				for b.Loop() {
-					tRaw += timed(raw)
-					tOp += timed(op)
-				}
-				b.ReportMetric(tRaw.Seconds()/tOp.Seconds(), "x-raw")
-			})
+		for _, mode := range []string{"alloc", "append"} {
+			for _, w := range benchWorkers() {
+				oneShotPaired(b, dir, mode, pt, w)
+			}
 		}
 	}
+}
+
+// oneShotPaired is one sub-benchmark of BenchmarkOneShotPaired: mode
+// alloc calls Encrypt or Decrypt, append EncryptAppend or DecryptAppend
+// into a reused buffer.
+func oneShotPaired(b *testing.B, dir, mode string, pt []byte, w int) {
+	b.Run(fmt.Sprintf("%s/%s/size=1MiB/workers=%d", dir, mode, w), func(b *testing.B) {
+		c := newClient(b, envelope.AES256GCMHKDFSHA512Commit, 64*KiB, w)
+		ctx, ec := b.Context(), benchContext()
+		raw := rawGCMOn(b, dir, pt, 64*KiB, w)
+		ct, err := c.Encrypt(ctx, pt, ec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf []byte
+		op := func() {
+			var err error
+			switch {
+			case dir == "encrypt" && mode == "alloc":
+				_, err = c.Encrypt(ctx, pt, ec)
+			case dir == "encrypt":
+				buf, err = c.EncryptAppend(ctx, buf[:0], pt, ec)
+			case mode == "alloc":
+				_, _, err = c.Decrypt(ctx, ct)
+			default:
+				buf, _, err = c.DecryptAppend(ctx, buf[:0], ct)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		var tRaw, tOp time.Duration
+		b.SetBytes(int64(len(pt)))
+		b.ReportAllocs()
+		for b.Loop() {
+			tRaw += timed(raw)
+			tOp += timed(op)
+		}
+		b.ReportMetric(tRaw.Seconds()/tOp.Seconds(), "x-raw")
+	})
 }
