@@ -339,12 +339,13 @@ type sealer struct {
 	signKey *ecdsa.PrivateKey
 	suite   *suite
 
-	// Storage for the header, its message ID, auth tag and the (zero)
-	// header IV: one allocation.
-	h   Header
-	id  [32]byte
-	tag [16]byte
-	iv  [ivLen]byte
+	// Storage for the header, its message ID, commitment, auth tag and the
+	// (zero) header IV: one allocation.
+	h      Header
+	id     [32]byte
+	commit [commitKeyLen]byte
+	tag    [16]byte
+	iv     [ivLen]byte
 }
 
 // begin gets materials and builds the header of a new message.
@@ -455,7 +456,10 @@ func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.commitKey = commit
+	if s.committing {
+		sl.commit = commit
+		h.commitKey = sl.commit[:]
+	}
 	if h.Version == 1 {
 		h.iv = make([]byte, ivLen)
 	}
@@ -905,14 +909,14 @@ func (c *Client) openHeader(h *Header, s *suite, m *DecryptionMaterials, cfg *co
 	required := subset(m.EncryptionContext, m.requiredContextKeys)
 	iv := h.iv
 	if iv == nil {
-		iv = make([]byte, ivLen)
+		iv = h.zeroIV[:] // v2: a zero IV
 	}
 	try := func(netV400 bool) (cipher.AEAD, error) {
 		aead, commit, err := deriveKey(s, m.DataKey, h.MessageID, netV400)
 		if err != nil {
 			return nil, err
 		}
-		if s.committing && !commitmentMatches(commit, h.commitKey) {
+		if s.committing && !commitmentMatches(commit[:], h.commitKey) {
 			return nil, fmt.Errorf("envelope: %w", ErrCommitmentMismatch)
 		}
 		aad, err := headerAAD(h.body, required, netV400)

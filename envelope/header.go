@@ -39,6 +39,7 @@ type Header struct {
 	iv        []byte // v1: the header auth IV (12 bytes); nil for v2
 	commitKey []byte // v2: the key commitment (32 bytes); nil for v1
 	authTag   []byte // 16 bytes
+	zeroIV    [ivLen]byte
 
 	body []byte // the serialized header body, exactly as read or written
 }

@@ -152,7 +152,11 @@ func (d *defaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 	if m.EncryptionContext == nil {
 		m.EncryptionContext = map[string]string{}
 	}
-	for _, k := range slices.Sorted(maps.Keys(req.ReproducedContext)) {
+	var reproduced []string // no iterator or slice when there is none
+	if len(req.ReproducedContext) > 0 {
+		reproduced = slices.Sorted(maps.Keys(req.ReproducedContext))
+	}
+	for _, k := range reproduced {
 		v := req.ReproducedContext[k]
 		if hv, ok := m.EncryptionContext[k]; ok {
 			if hv != v {
