@@ -42,7 +42,7 @@ type wslot struct {
 	n     int    // plaintext length
 	seq   uint32
 	final bool
-	aad   []byte
+	aad   [aadCap]byte // scratch
 	done  chan struct{}
 }
 
@@ -56,11 +56,18 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 	if w.workers == 1 {
 		n = 2 // one frame held back, one being filled
 	}
-	w.ring = make([]*wslot, n)
-	for i := range w.ring {
-		w.ring[i] = &wslot{aad: make([]byte, 0, aadCap), done: make(chan struct{}, 1)}
-	}
+	w.ring = make([]*wslot, n) // slots are made as they are first used
 	return w, nil
+}
+
+// slot returns ring slot i, making it on first use: a small message
+// costs the slots it fills, not the ring.
+func (w *Writer) slot(i int) *wslot {
+	i %= len(w.ring)
+	if w.ring[i] == nil {
+		w.ring[i] = &wslot{done: make(chan struct{}, 1)}
+	}
+	return w.ring[i]
 }
 
 // frame returns the slot's frame.
@@ -78,7 +85,7 @@ func (k keyed) sealSlot(s *wslot) {
 	if pt == nil {
 		pt = s.buf[finalHdr : finalHdr+s.n]
 	}
-	k.seal(s.buf[finalHdr-f.kind.hdrLen():], pt, f, s.aad)
+	k.seal(s.buf[finalHdr-f.kind.hdrLen():], pt, f, s.aad[:0])
 }
 
 // sealed returns the frame's bytes once sealed.
@@ -87,7 +94,7 @@ func (s *wslot) sealed() []byte {
 	return s.buf[finalHdr-f.kind.hdrLen() : finalHdr+f.n+tagLen]
 }
 
-func (w *Writer) cur() *wslot { return w.ring[(w.head+w.inflight)%len(w.ring)] }
+func (w *Writer) cur() *wslot { return w.slot(w.head + w.inflight) }
 
 // Write seals p into frames. It returns an error only if a frame could not
 // be written, after which the Writer is unusable.
@@ -187,7 +194,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 			w.drain(w.inflight - 1)
 			continue
 		}
-		next := w.ring[(w.head+w.inflight+1)%len(w.ring)]
+		next := w.slot(w.head + w.inflight + 1)
 		w.reserve(next, min(w.cfg.FrameLength, eagerAlloc))
 		m, err := r.Read(next.buf[finalHdr : len(next.buf)-tagLen])
 		if m > 0 {
@@ -283,7 +290,9 @@ func (w *Writer) Close() error {
 		w.pool.stop()
 	}
 	for _, s := range w.ring {
-		clear(s.buf)
+		if s != nil {
+			clear(s.buf)
+		}
 	}
 	clear(w.batch)
 	err := w.err
