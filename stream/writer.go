@@ -42,8 +42,11 @@ type wslot struct {
 	n     int    // plaintext length
 	seq   uint32
 	final bool
-	aad   [aadCap]byte // scratch
-	done  chan struct{}
+	// presealed: sealed already, as regular frame seq, from a caller's
+	// Write of exactly one frame (see preseal).
+	presealed bool
+	aad       [aadCap]byte // scratch
+	done      chan struct{}
 }
 
 // NewWriter returns a Writer that writes a framed body to dst.
@@ -111,6 +114,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 			w.submit(false) // more plaintext follows: s is a regular frame
 		case s.n == 0 && w.workers > 1 && len(p) > w.batchFrames()*w.cfg.FrameLength:
 			p = w.writeBatch(p)
+		case s.n == 0 && len(p) == w.cfg.FrameLength && w.workers == 1 && w.seq >= presealAfter && w.seq < MaxFrames-2:
+			w.preseal(s, p)
+			p = p[w.cfg.FrameLength:]
 		case s.n == 0 && len(p) > w.cfg.FrameLength:
 			// A whole frame with more after it: seal straight from p.
 			s.src, s.n = p[:w.cfg.FrameLength], w.cfg.FrameLength
@@ -132,6 +138,34 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return total - len(p), w.err
 	}
 	return total, nil
+}
+
+// presealAfter is how many frames a serial Writer seals before it seals a
+// Write of exactly one frame straight from the caller's p (see preseal).
+// Undoing a last such frame costs two passes over it; copying costs about
+// a third of one per frame, so presealing pays after a few frames.
+const presealAfter = 16
+
+// preseal seals p, one whole frame that may turn out to be the final one,
+// into s as the regular frame it is if more plaintext follows: sealing
+// reads p once, where copying it into s and sealing there reads it twice.
+// If Close comes next, submit opens s back in place and seals it as the
+// final frame. Write never retains p: s holds only the sealed frame.
+func (w *Writer) preseal(s *wslot, p []byte) {
+	F := w.cfg.FrameLength
+	w.reserve(s, F)
+	s.seq, s.n, s.presealed = w.seq+1, F, true
+	w.k.seal(s.buf[finalHdr-regularHdr:], p, frame{s.seq, regularFrame, F}, s.aad[:0])
+}
+
+// unseal opens the presealed regular frame s in place, restoring its
+// plaintext in s.buf.
+func (k keyed) unseal(s *wslot) {
+	f := frame{s.seq, regularFrame, s.n}
+	ct := s.buf[finalHdr : finalHdr+s.n+tagLen]
+	if _, err := k.open(ct[:0], ct, f.iv(s.buf[finalHdr-regularHdr:]), f, s.aad[:0]); err != nil {
+		panic("stream: internal error: a frame sealed here did not open")
+	}
 }
 
 // batchChunks is how many chunks of chunkBytes (at least one frame each)
@@ -244,6 +278,14 @@ func (w *Writer) submit(final bool) {
 	s.buf = grow(s.buf, finalHdr+s.n+tagLen, keep)
 	w.inflight++
 	switch {
+	case s.presealed:
+		// Serial: sealed by preseal as a regular frame.
+		s.presealed = false
+		if final {
+			w.k.unseal(s)
+			w.k.sealSlot(s)
+		}
+		s.done <- struct{}{}
 	case w.workers == 1 || final && w.inflight == 1:
 		// Serial, or a lone final frame: no goroutine is worth starting.
 		w.k.sealSlot(s)
