@@ -101,3 +101,27 @@ func TestEncryptAppendAllocs(t *testing.T) {
 		t.Fatalf("%v allocs to encrypt, %v to decrypt 1 MiB into a reused buffer", enc, dec)
 	}
 }
+
+// TestSmallMessageAllocs: a 1 KiB one-shot 0x0478 message under the raw
+// AES keyring costs a fixed, small number of allocations each way (the
+// issue 15 target: at most 12; decrypt parses a header encrypt builds).
+func TestSmallMessageAllocs(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameWorkers(1))
+	pt := testPlaintext(1 << 10)
+	ec := map[string]string{"tenant": "clinic-7", "purpose": "bench"}
+	ct := mustEncrypt(t, c, pt, ec)
+	enc := testing.AllocsPerRun(50, func() {
+		if _, err := c.Encrypt(ctx, pt, ec); err != nil {
+			t.Fatal(err)
+		}
+	})
+	dec := testing.AllocsPerRun(50, func() {
+		if _, _, err := c.Decrypt(ctx, ct); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if enc > 12 || dec > 14 {
+		t.Fatalf("1 KiB message: %v allocations to encrypt (want <= 12), %v to decrypt (want <= 14)", enc, dec)
+	}
+}

@@ -339,8 +339,9 @@ type sealer struct {
 	signKey *ecdsa.PrivateKey
 	suite   *suite
 
-	// Storage for the header, its message ID, commitment, auth tag and the
-	// (zero) header IV: one allocation.
+	// Storage for the materials request, the header, its message ID,
+	// commitment, auth tag and the (zero) header IV: one allocation.
+	req    EncryptionRequest
 	h      Header
 	id     [32]byte
 	commit [commitKeyLen]byte
@@ -348,20 +349,25 @@ type sealer struct {
 	iv     [ivLen]byte
 }
 
-// begin gets materials and builds the header of a new message.
-func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (*sealer, error) {
+// begin gets materials and builds the header of a new message. exposed
+// says whether the caller will see the Header (EncryptWriter.Header): if
+// not, the header may share the materials' context, read-only.
+func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, exposed bool) (*sealer, error) {
 	if ec == nil {
 		ec = map[string]string{}
 	}
 	if err := checkEncryptRequest(ec, cfg); err != nil {
 		return nil, err
 	}
-	m, err := c.cmm.GetEncryptionMaterials(ctx, &EncryptionRequest{
+	sl := &sealer{}
+	sl.req = EncryptionRequest{
 		EncryptionContext: ec,
 		Suite:             cfg.suite,
 		CommitmentPolicy:  cfg.policy,
 		PlaintextLength:   cfg.plaintextLength,
-	})
+	}
+	m, err := c.cmm.GetEncryptionMaterials(ctx, &sl.req)
+	sl.req = EncryptionRequest{} // the caller's context is not kept
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +376,10 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 	if err != nil {
 		return nil, err
 	}
-	return seal(s, m, cfg.frameLength)
+	if err := seal(sl, s, m, cfg.frameLength, exposed); err != nil {
+		return nil, err
+	}
+	return sl, nil
 }
 
 // checkEncryptRequest checks the caller's context and suite before any
@@ -432,29 +441,32 @@ func checkEDKCount(n, limit int) error {
 	return nil
 }
 
-// seal builds and authenticates the header of a new message of suite s
-// from the checked materials m.
-func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
-	sl := &sealer{signKey: m.signingKey, suite: s}
+// seal builds and authenticates in sl the header of a new message of
+// suite s from the checked materials m; exposed as for begin.
+func seal(sl *sealer, s *suite, m *EncryptionMaterials, frameLength int, exposed bool) error {
+	sl.signKey, sl.suite = m.signingKey, s
 	sl.h = Header{
 		Version:           s.version,
 		Suite:             s.id,
 		MessageID:         sl.id[:16*int(s.version)],
-		EncryptionContext: maps.Clone(m.EncryptionContext),
+		EncryptionContext: m.EncryptionContext, // read-only unless cloned below
 		EncryptedDataKeys: m.EncryptedDataKeys,
 		FrameLength:       uint32(frameLength),
 	}
 	h := &sl.h
 	sl.header = h
-	for _, k := range m.requiredContextKeys {
-		delete(h.EncryptionContext, k)
+	if exposed || len(m.requiredContextKeys) > 0 {
+		h.EncryptionContext = maps.Clone(m.EncryptionContext)
+		for _, k := range m.requiredContextKeys {
+			delete(h.EncryptionContext, k)
+		}
 	}
 	if _, err := rand.Read(h.MessageID); err != nil {
-		return nil, err
+		return err
 	}
 	aead, commit, err := deriveKey(s, m.DataKey, h.MessageID, false)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if s.committing {
 		sl.commit = commit
@@ -464,15 +476,15 @@ func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
 		h.iv = make([]byte, ivLen)
 	}
 	if err := h.marshalBody(); err != nil {
-		return nil, err
+		return err
 	}
 	aad, err := headerAAD(h.body, subset(m.EncryptionContext, m.requiredContextKeys), false)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	h.authTag = aead.Seal(sl.tag[:0], sl.iv[:], nil, aad)
 	sl.aead = aead
-	return sl, nil
+	return nil
 }
 
 // headerAAD returns what the header tag authenticates: the header body and
@@ -510,7 +522,7 @@ func (c *Client) EncryptAppend(ctx context.Context, dst, plaintext []byte, ec ma
 	if err != nil {
 		return nil, fromStream(err)
 	}
-	s, err := c.begin(ctx, ec, &cfg)
+	s, err := c.begin(ctx, ec, &cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -578,7 +590,13 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	if err != nil {
 		return nil, nil, err
 	}
-	h, s, m, aead, err := c.openMessage(ctx, bytes.NewReader(ciphertext), &cfg)
+	// The reader and the materials request in one allocation.
+	op := &struct {
+		r   bytes.Reader
+		req DecryptionRequest
+	}{}
+	op.r.Reset(ciphertext)
+	h, s, m, aead, err := c.openMessageWith(ctx, &op.r, &cfg, &op.req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -677,7 +695,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 			return nil, fromStream(err)
 		}
 	}
-	s, err := c.begin(ctx, ec, &cfg)
+	s, err := c.begin(ctx, ec, &cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -873,6 +891,12 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 // openMessage reads the header from r, gets the decryption materials and
 // authenticates the header. The returned materials hold no data key.
 func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
+	return c.openMessageWith(ctx, r, cfg, new(DecryptionRequest))
+}
+
+// openMessageWith is openMessage with the storage of the materials
+// request given.
+func (c *Client) openMessageWith(ctx context.Context, r io.Reader, cfg *config, req *DecryptionRequest) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
 	h, err := readHeader(r, cfg.maxEDKs)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -884,13 +908,14 @@ func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*He
 	if cfg.unsignedOnly && s.curve != nil {
 		return nil, nil, nil, nil, fmt.Errorf("envelope: suite %s: %w", h.Suite, ErrSignedMessage)
 	}
-	m, err := c.cmm.DecryptMaterials(ctx, &DecryptionRequest{
+	*req = DecryptionRequest{
 		Suite:             h.Suite,
 		CommitmentPolicy:  cfg.policy,
 		EncryptedDataKeys: h.EncryptedDataKeys,
 		EncryptionContext: h.EncryptionContext,
 		ReproducedContext: cfg.expected,
-	})
+	}
+	m, err := c.cmm.DecryptMaterials(ctx, req)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
