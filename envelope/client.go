@@ -367,7 +367,6 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 		PlaintextLength:   cfg.plaintextLength,
 	}
 	m, err := c.cmm.GetEncryptionMaterials(ctx, &sl.req)
-	sl.req = EncryptionRequest{} // the caller's context is not kept
 	if err != nil {
 		return nil, err
 	}
