@@ -20,7 +20,9 @@ type Writer struct {
 	cfg     Config
 	k       keyed
 	workers int
-	pool    *pool[*wslot]
+	pool    *pool[group]
+	group   int // frames sealed per job: one hand-off per group, not per frame
+	pending int // the last frames in flight, not yet handed to the workers
 
 	// ring holds the frames in flight, oldest at head, then the frame
 	// being filled at head+inflight.
@@ -59,7 +61,8 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 	if w.workers == 1 {
 		n = 2 // one frame held back, one being filled
 	}
-	w.ring = make([]*wslot, n) // slots are made as they are first used
+	w.group = max(1, n/w.workers/2) // two groups per worker in flight
+	w.ring = make([]*wslot, n)      // slots are made as they are first used
 	return w, nil
 }
 
@@ -291,15 +294,32 @@ func (w *Writer) submit(final bool) {
 		w.k.sealSlot(s)
 		s.done <- struct{}{}
 	default:
-		if w.pool == nil {
-			k := w.k
-			w.pool = newPool(w, w.workers, len(w.ring), func(s *wslot) { k.sealSlot(s); s.done <- struct{}{} })
+		if w.pending++; w.pending == w.group || final {
+			w.flush()
 		}
-		w.pool.submit(s)
 	}
 	if w.inflight == len(w.ring) {
 		w.drain(w.inflight - 1)
 	}
+}
+
+// flush hands the pending frames to the workers as one job.
+func (w *Writer) flush() {
+	if w.pending == 0 {
+		return
+	}
+	if w.pool == nil {
+		ring, k := w.ring, w.k // not w: an abandoned Writer must be collectable
+		w.pool = newPool(w, w.workers, len(w.ring), func(g group) {
+			for i := range g.n {
+				s := ring[(g.first+i)%len(ring)]
+				k.sealSlot(s)
+				s.done <- struct{}{}
+			}
+		})
+	}
+	w.pool.submit(group{first: (w.head + w.inflight - w.pending) % len(w.ring), n: w.pending})
+	w.pending = 0
 }
 
 // drain writes the oldest frames until at most keep are in flight. It
@@ -307,6 +327,9 @@ func (w *Writer) submit(final bool) {
 // worker still reads a caller's buffer.
 func (w *Writer) drain(keep int) {
 	for w.inflight > keep {
+		if w.inflight <= w.pending {
+			w.flush() // the oldest frame is not yet handed out
+		}
 		s := w.ring[w.head]
 		<-s.done
 		if w.err == nil {
