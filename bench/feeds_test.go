@@ -53,7 +53,9 @@ func BenchmarkFeeds(b *testing.B) {
 		for _, f := range []string{"copy", "read32k"} {
 			cases = append(cases, feedCase{"decrypt", f, envelope.AES256GCMHKDFSHA512Commit, 64 * KiB, w})
 		}
-		cases = append(cases, feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w})
+		cases = append(cases,
+			feedCase{"encrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w},
+			feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w})
 	}
 	cases = append(cases,
 		feedCase{"encrypt", "copy", envelope.AES256GCMHKDFSHA512CommitP384, 64 * KiB, n},
