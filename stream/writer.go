@@ -9,9 +9,10 @@ import (
 // io.Writer. Frames are sealed on Config.Workers goroutines while the
 // caller's goroutine fills the next frames and writes finished ones.
 //
-// A full frame is sealed as a regular frame only once more plaintext
+// A full frame is written as a regular frame only once more plaintext
 // arrives, so that Close seals the last FrameLength bytes as a full-length
-// final frame, as the official SDKs do. Memory is bounded by
+// final frame, as the official SDKs do (a serial Writer may seal a frame
+// as regular ahead and reseal it final at Close: see preseal). Memory is bounded by
 // workers × max(512 KiB, 2 frames) in flight (2 frames serially), plus,
 // for Writes much larger than that, one batch of batchChunks × 256 KiB per
 // worker; Write never retains p.
