@@ -339,28 +339,34 @@ type sealer struct {
 	signKey *ecdsa.PrivateKey
 	suite   *suite
 
-	// Storage for the header, its message ID, auth tag and the (zero)
-	// header IV: one allocation.
-	h   Header
-	id  [32]byte
-	tag [16]byte
-	iv  [ivLen]byte
+	// Storage for the materials request, the header, its message ID,
+	// commitment, auth tag and the (zero) header IV: one allocation.
+	req    EncryptionRequest
+	h      Header
+	id     [32]byte
+	commit [commitKeyLen]byte
+	tag    [16]byte
+	iv     [ivLen]byte
 }
 
-// begin gets materials and builds the header of a new message.
-func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (*sealer, error) {
+// begin gets materials and builds the header of a new message. exposed
+// says whether the caller will see the Header (EncryptWriter.Header): if
+// not, the header may share the materials' context, read-only.
+func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, exposed bool) (*sealer, error) {
 	if ec == nil {
 		ec = map[string]string{}
 	}
 	if err := checkEncryptRequest(ec, cfg); err != nil {
 		return nil, err
 	}
-	m, err := c.cmm.GetEncryptionMaterials(ctx, &EncryptionRequest{
+	sl := &sealer{}
+	sl.req = EncryptionRequest{
 		EncryptionContext: ec,
 		Suite:             cfg.suite,
 		CommitmentPolicy:  cfg.policy,
 		PlaintextLength:   cfg.plaintextLength,
-	})
+	}
+	m, err := c.cmm.GetEncryptionMaterials(ctx, &sl.req)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +375,10 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config) (
 	if err != nil {
 		return nil, err
 	}
-	return seal(s, m, cfg.frameLength)
+	if err := seal(sl, s, m, cfg.frameLength, exposed); err != nil {
+		return nil, err
+	}
+	return sl, nil
 }
 
 // checkEncryptRequest checks the caller's context and suite before any
@@ -431,44 +440,50 @@ func checkEDKCount(n, limit int) error {
 	return nil
 }
 
-// seal builds and authenticates the header of a new message of suite s
-// from the checked materials m.
-func seal(s *suite, m *EncryptionMaterials, frameLength int) (*sealer, error) {
-	sl := &sealer{signKey: m.signingKey, suite: s}
+// seal builds and authenticates in sl the header of a new message of
+// suite s from the checked materials m; exposed as for begin.
+func seal(sl *sealer, s *suite, m *EncryptionMaterials, frameLength int, exposed bool) error {
+	sl.signKey, sl.suite = m.signingKey, s
 	sl.h = Header{
 		Version:           s.version,
 		Suite:             s.id,
 		MessageID:         sl.id[:16*int(s.version)],
-		EncryptionContext: maps.Clone(m.EncryptionContext),
+		EncryptionContext: m.EncryptionContext, // read-only unless cloned below
 		EncryptedDataKeys: m.EncryptedDataKeys,
 		FrameLength:       uint32(frameLength),
 	}
 	h := &sl.h
 	sl.header = h
-	for _, k := range m.requiredContextKeys {
-		delete(h.EncryptionContext, k)
+	if exposed || len(m.requiredContextKeys) > 0 {
+		h.EncryptionContext = maps.Clone(m.EncryptionContext)
+		for _, k := range m.requiredContextKeys {
+			delete(h.EncryptionContext, k)
+		}
 	}
 	if _, err := rand.Read(h.MessageID); err != nil {
-		return nil, err
+		return err
 	}
 	aead, commit, err := deriveKey(s, m.DataKey, h.MessageID, false)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	h.commitKey = commit
+	if s.committing {
+		sl.commit = commit
+		h.commitKey = sl.commit[:]
+	}
 	if h.Version == 1 {
 		h.iv = make([]byte, ivLen)
 	}
 	if err := h.marshalBody(); err != nil {
-		return nil, err
+		return err
 	}
 	aad, err := headerAAD(h.body, subset(m.EncryptionContext, m.requiredContextKeys), false)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	h.authTag = aead.Seal(sl.tag[:0], sl.iv[:], nil, aad)
 	sl.aead = aead
-	return sl, nil
+	return nil
 }
 
 // headerAAD returns what the header tag authenticates: the header body and
@@ -484,6 +499,16 @@ func headerAAD(body []byte, required map[string]string, netV400 bool) ([]byte, e
 
 // Encrypt returns plaintext encrypted in one message under the context ec.
 func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]string, opts ...EncryptOption) ([]byte, error) {
+	return c.EncryptAppend(ctx, nil, plaintext, ec, opts...)
+}
+
+// EncryptAppend encrypts plaintext as Encrypt does and appends the message
+// to dst, as crypto/cipher's Seal does: a caller that passes a buffer
+// with room for the message (dst[:0] of the last one) allocates nothing
+// per byte. dst grows by at most the message's length, which is known
+// before anything is sealed. dst must not overlap plaintext. On error it
+// returns nil; dst past len(dst) may then hold a partial message.
+func (c *Client) EncryptAppend(ctx context.Context, dst, plaintext []byte, ec map[string]string, opts ...EncryptOption) ([]byte, error) {
 	cfg, err := c.encryptConfig(opts)
 	if err != nil {
 		return nil, err
@@ -496,7 +521,7 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 	if err != nil {
 		return nil, fromStream(err)
 	}
-	s, err := c.begin(ctx, ec, &cfg)
+	s, err := c.begin(ctx, ec, &cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -504,19 +529,31 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 	if s.signKey != nil {
 		size += 2 + int64(signatureLen(s.signKey.Curve))
 	}
-	out := s.header.appendTo(make([]byte, 0, size))
+	start := len(dst)
+	out := s.header.appendTo(growExact(dst, int(size)))
 	out, err = stream.Seal(out, plaintext, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers})
 	if err != nil {
 		return nil, fromStream(err)
 	}
 	if s.signKey != nil {
 		h := s.suite.signHash()()
-		h.Write(out)
+		h.Write(out[start:])
 		if out, err = appendFooter(out, s.signKey, h); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// growExact returns dst with room for n more bytes: dst itself if it has
+// the room, else a copy of exactly len(dst)+n capacity.
+func growExact(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	g := make([]byte, len(dst), len(dst)+n)
+	copy(g, dst)
+	return g
 }
 
 type appender struct{ b []byte }
@@ -538,16 +575,32 @@ func appendFooter(b []byte, key *ecdsa.PrivateKey, h hash.Hash) ([]byte, error) 
 // Decrypt authenticates and decrypts a whole message. It returns no
 // plaintext unless every byte of the message verified.
 func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...DecryptOption) ([]byte, *Header, error) {
+	return c.DecryptAppend(ctx, nil, ciphertext, opts...)
+}
+
+// DecryptAppend decrypts ciphertext as Decrypt does and appends the
+// plaintext to dst, as crypto/cipher's Open does: a caller that passes a
+// buffer with room for it allocates nothing per byte. dst grows by the
+// plaintext's length, known from the frames before any is opened. dst
+// must not overlap ciphertext. On error it returns nil and zeroes what it
+// had appended.
+func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts ...DecryptOption) ([]byte, *Header, error) {
 	cfg, err := c.decryptConfig(opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err
 	}
-	h, s, m, aead, err := c.openMessage(ctx, bytes.NewReader(ciphertext), &cfg)
+	// The reader and the materials request in one allocation.
+	op := &struct {
+		r   bytes.Reader
+		req DecryptionRequest
+	}{}
+	op.r.Reset(ciphertext)
+	h, s, m, aead, err := c.openMessageWith(ctx, &op.r, &cfg, &op.req)
 	if err != nil {
 		return nil, nil, err
 	}
 	if h.FrameLength == 0 {
-		return c.decryptNonFramed(ctx, ciphertext, opts)
+		return c.decryptNonFramed(ctx, dst, ciphertext, opts)
 	}
 	msg := ciphertext
 	body := ciphertext[h.Len():]
@@ -566,7 +619,8 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 			digest <- hh.Sum(nil)
 		}()
 	}
-	pt, n, err := stream.Open(nil, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers})
+	start := len(dst)
+	pt, n, err := stream.Open(dst, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers})
 	err = fromStream(err)
 	rest := body[n:]
 	if digest != nil {
@@ -582,21 +636,24 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 		err = fmt.Errorf("envelope: %d bytes after the message: %w", len(rest), ErrTrailingData)
 	}
 	if err != nil {
-		clear(pt)
+		if pt != nil {
+			clear(pt[start:])
+		}
 		return nil, nil, err
 	}
 	return pt, h, nil
 }
 
 // decryptNonFramed decrypts a legacy non-framed message through the reader.
-func (c *Client) decryptNonFramed(ctx context.Context, ciphertext []byte, opts []DecryptOption) ([]byte, *Header, error) {
+func (c *Client) decryptNonFramed(ctx context.Context, dst, ciphertext []byte, opts []DecryptOption) ([]byte, *Header, error) {
 	r, err := c.newDecryptReader(ctx, bytes.NewReader(ciphertext), opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := &appender{b: make([]byte, 0, len(ciphertext))}
+	start := len(dst)
+	out := &appender{b: growExact(dst, len(ciphertext))}
 	if _, err := r.WriteTo(out); err != nil {
-		clear(out.b)
+		clear(out.b[start:])
 		return nil, nil, err
 	}
 	return out.b, r.header, nil
@@ -637,7 +694,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 			return nil, fromStream(err)
 		}
 	}
-	s, err := c.begin(ctx, ec, &cfg)
+	s, err := c.begin(ctx, ec, &cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -674,6 +731,59 @@ func (w *EncryptWriter) Write(p []byte) (int, error) {
 	if err != nil {
 		err = fromStream(err)
 		w.err = err
+	}
+	return n, err
+}
+
+// ReadFrom encrypts what it reads from r until io.EOF, reading straight
+// into the frame buffers; io.Copy uses it. With a declared plaintext
+// length (WithPlaintextLength) it reads at most that many bytes, then one
+// more to see the end: a byte past the length fails with
+// ErrPlaintextLength and no frame holding it is written. An error of r
+// leaves the writer usable: the bytes read before it are kept.
+func (w *EncryptWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	src := &errSource{r: r}
+	var body io.Reader = src
+	if w.declared >= 0 {
+		body = &io.LimitedReader{R: src, N: w.declared - w.written}
+	}
+	n, err := w.body.ReadFrom(body)
+	w.written += n
+	switch {
+	case err != nil && err == src.err:
+		return n, err // the source's error; the writer is sound
+	case err != nil:
+		w.err = fromStream(err)
+		return n, w.err
+	case w.declared >= 0 && w.written == w.declared:
+		var one [1]byte
+		m, err := io.ReadFull(r, one[:])
+		clear(one[:])
+		if m > 0 {
+			w.err = fmt.Errorf("envelope: more than %d bytes written: %w", w.declared, ErrPlaintextLength)
+			return n, w.err
+		}
+		if err != io.EOF {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// errSource records the error its reader returned other than io.EOF,
+// telling a source's failure from the writer's.
+type errSource struct {
+	r   io.Reader
+	err error
+}
+
+func (s *errSource) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
 	}
 	return n, err
 }
@@ -721,7 +831,15 @@ type DecryptReader struct {
 // NewDecryptReader reads and authenticates the header of the message in r
 // and returns a reader of its plaintext.
 func (c *Client) NewDecryptReader(ctx context.Context, r io.Reader, opts ...DecryptOption) (*DecryptReader, error) {
-	return c.newDecryptReader(ctx, bufio.NewReaderSize(r, 32<<10), opts, callDecryptReader)
+	sr := &sourceReader{r: bufio.NewReaderSize(r, headerBuffer)}
+	d, err := c.newDecryptReader(ctx, sr, opts, callDecryptReader)
+	if err != nil {
+		return nil, err
+	}
+	if d.header.FrameLength >= largeFrame {
+		sr.shrink(r) // large frames are read mostly straight into their slots
+	}
+	return d, nil
 }
 
 func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []DecryptOption, k call) (*DecryptReader, error) {
@@ -772,6 +890,12 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 // openMessage reads the header from r, gets the decryption materials and
 // authenticates the header. The returned materials hold no data key.
 func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
+	return c.openMessageWith(ctx, r, cfg, new(DecryptionRequest))
+}
+
+// openMessageWith is openMessage with the storage of the materials
+// request given.
+func (c *Client) openMessageWith(ctx context.Context, r io.Reader, cfg *config, req *DecryptionRequest) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
 	h, err := readHeader(r, cfg.maxEDKs)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -783,13 +907,14 @@ func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*He
 	if cfg.unsignedOnly && s.curve != nil {
 		return nil, nil, nil, nil, fmt.Errorf("envelope: suite %s: %w", h.Suite, ErrSignedMessage)
 	}
-	m, err := c.cmm.DecryptMaterials(ctx, &DecryptionRequest{
+	*req = DecryptionRequest{
 		Suite:             h.Suite,
 		CommitmentPolicy:  cfg.policy,
 		EncryptedDataKeys: h.EncryptedDataKeys,
 		EncryptionContext: h.EncryptionContext,
 		ReproducedContext: cfg.expected,
-	})
+	}
+	m, err := c.cmm.DecryptMaterials(ctx, req)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -816,14 +941,14 @@ func (c *Client) openHeader(h *Header, s *suite, m *DecryptionMaterials, cfg *co
 	required := subset(m.EncryptionContext, m.requiredContextKeys)
 	iv := h.iv
 	if iv == nil {
-		iv = make([]byte, ivLen)
+		iv = h.zeroIV[:] // v2: a zero IV
 	}
 	try := func(netV400 bool) (cipher.AEAD, error) {
 		aead, commit, err := deriveKey(s, m.DataKey, h.MessageID, netV400)
 		if err != nil {
 			return nil, err
 		}
-		if s.committing && !commitmentMatches(commit, h.commitKey) {
+		if s.committing && !commitmentMatches(commit[:], h.commitKey) {
 			return nil, fmt.Errorf("envelope: %w", ErrCommitmentMismatch)
 		}
 		aad, err := headerAAD(h.body, required, netV400)

@@ -39,6 +39,7 @@ type Header struct {
 	iv        []byte // v1: the header auth IV (12 bytes); nil for v2
 	commitKey []byte // v2: the key commitment (32 bytes); nil for v1
 	authTag   []byte // 16 bytes
+	zeroIV    [ivLen]byte
 
 	body []byte // the serialized header body, exactly as read or written
 }
@@ -65,8 +66,15 @@ func ParseHeader(r io.Reader) (*Header, error) { return readHeader(r, 0) }
 
 // readHeader parses a header; maxEDKs > 0 limits the encrypted data keys.
 func readHeader(r io.Reader, maxEDKs int) (*Header, error) {
-	hr := headerReader{r: r, raw: make([]byte, 0, 512)}
-	h := new(Header)
+	// The header with storage for its first 512 bytes and first
+	// encrypted data key: a small header costs one allocation, not three.
+	hs := new(struct {
+		h   Header
+		raw [512]byte
+		edk [1]EncryptedDataKey
+	})
+	h := &hs.h
+	hr := headerReader{r: r, raw: hs.raw[:0]}
 	if err := hr.readPrefix(h); err != nil {
 		return nil, err
 	}
@@ -77,7 +85,7 @@ func readHeader(r io.Reader, maxEDKs int) (*Header, error) {
 	if h.EncryptionContext, err = parseContext(b); err != nil {
 		return nil, headerErr("encryption context", err)
 	}
-	if h.EncryptedDataKeys, err = hr.readEDKs(maxEDKs); err != nil {
+	if h.EncryptedDataKeys, err = hr.readEDKs(maxEDKs, hs.edk[:0]); err != nil {
 		return nil, err
 	}
 	if err := hr.readBodyEnd(h); err != nil {
@@ -196,7 +204,7 @@ func checkSuite(id SuiteID, v byte) error {
 
 // readEDKs reads the encrypted data key count, refuses a count above
 // maxEDKs (if > 0) before reading any key, then reads the keys.
-func (hr *headerReader) readEDKs(maxEDKs int) ([]EncryptedDataKey, error) {
+func (hr *headerReader) readEDKs(maxEDKs int, edks []EncryptedDataKey) ([]EncryptedDataKey, error) {
 	var count uint16
 	if s := cryptobyte.String(hr.fill(2)); !s.ReadUint16(&count) {
 		return nil, hr.cut("encrypted data key count")
@@ -208,7 +216,9 @@ func (hr *headerReader) readEDKs(maxEDKs int) ([]EncryptedDataKey, error) {
 	if maxEDKs > 0 && n > maxEDKs {
 		return nil, fmt.Errorf("envelope: %d encrypted data keys, at most %d allowed: %w", n, maxEDKs, ErrTooManyEncryptedDataKeys)
 	}
-	edks := make([]EncryptedDataKey, 0, min(n, 64))
+	if n > cap(edks) {
+		edks = make([]EncryptedDataKey, 0, min(n, 64))
+	}
 	for i := range n {
 		k, err := hr.readEDK()
 		if err != nil {

@@ -11,8 +11,9 @@ import (
 )
 
 // deriveKey returns the AES-GCM of the message key derived from the data
-// key, and for committing suites the commitment. The derived key bytes are
-// zeroed before it returns; the data key is not touched.
+// key, and for committing suites the commitment (zero for the others), by
+// value so that it costs no allocation. The derived key bytes are zeroed
+// before it returns; the data key is not touched.
 //
 //	identity:     key = data key
 //	v1 HKDF:      key = HKDF(hash, salt = none, ikm = data key, info = suite ID | message ID)
@@ -22,9 +23,8 @@ import (
 //
 // netV400 derives as ESDK-NET 4.0.0 wrongly did for v1 HKDF suites, with
 // info = suite ID alone.
-func deriveKey(s *suite, dataKey, messageID []byte, netV400 bool) (cipher.AEAD, []byte, error) {
-	var key, commit []byte
-	var err error
+func deriveKey(s *suite, dataKey, messageID []byte, netV400 bool) (aead cipher.AEAD, commit [commitKeyLen]byte, err error) {
+	var key []byte
 	var kbuf [32]byte // holds the key unless HKDF returned it
 	var info [2 + 16 + 9]byte
 	binary.BigEndian.PutUint16(info[:], uint16(s.id))
@@ -32,26 +32,25 @@ func deriveKey(s *suite, dataKey, messageID []byte, netV400 bool) (cipher.AEAD, 
 	case s.kdf == kdfIdentity:
 		key = kbuf[:copy(kbuf[:], dataKey)]
 	case s.committing:
-		var c [commitKeyLen]byte
-		kbuf, c = deriveCommitting(dataKey, messageID, info[:2])
-		key, commit = kbuf[:], append(make([]byte, 0, commitKeyLen), c[:]...)
+		kbuf, commit = deriveCommitting(dataKey, messageID, info[:2])
+		key = kbuf[:]
 	default:
 		in := append(info[:2], messageID...)
 		if netV400 {
 			in = info[:2]
 		}
 		if key, err = hkdf.Key(s.hash(), dataKey, nil, string(in), s.keyLen); err != nil {
-			return nil, nil, err
+			return nil, commit, err
 		}
 	}
 	defer clear(key)
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("envelope: %w", err)
+		return nil, commit, fmt.Errorf("envelope: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
+	aead, err = cipher.NewGCM(block)
 	if err != nil {
-		return nil, nil, err
+		return nil, commit, err
 	}
 	return aead, commit, nil
 }

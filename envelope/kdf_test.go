@@ -27,7 +27,7 @@ func TestDeriveKAT(t *testing.T) {
 	// The final frame of that message (1 byte, 0xA5) opens under the key.
 	s, _ := lookupSuite(AES256GCMHKDFSHA512Commit)
 	aead, c2, err := deriveKey(s, dataKey, msgID, false)
-	if err != nil || !bytes.Equal(c2, commit[:]) {
+	if err != nil || c2 != commit {
 		t.Fatal(err)
 	}
 	aad := append(append(append([]byte{}, msgID...), "AWSKMSEncryptionClient Final Frame"...), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1)

@@ -33,6 +33,11 @@ type EncryptionMaterials struct {
 
 	// signingKey signs the message for signing suites.
 	signingKey *ecdsa.PrivateKey
+
+	// edk holds the first encrypted data key: the default materials
+	// manager starts EncryptedDataKeys on it, so that one key costs no
+	// allocation of its own.
+	edk [1]EncryptedDataKey
 }
 
 // DecryptionMaterials are what a message is read with. A keyring fills in
@@ -112,6 +117,7 @@ func (d *defaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, re
 		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", id, req.CommitmentPolicy, ErrCommitmentPolicy)
 	}
 	m := &EncryptionMaterials{Suite: id, EncryptionContext: maps.Clone(req.EncryptionContext)}
+	m.EncryptedDataKeys = m.edk[:0:1]
 	if m.EncryptionContext == nil {
 		m.EncryptionContext = map[string]string{}
 	}
@@ -152,7 +158,11 @@ func (d *defaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 	if m.EncryptionContext == nil {
 		m.EncryptionContext = map[string]string{}
 	}
-	for _, k := range slices.Sorted(maps.Keys(req.ReproducedContext)) {
+	var reproduced []string // no iterator or slice when there is none
+	if len(req.ReproducedContext) > 0 {
+		reproduced = slices.Sorted(maps.Keys(req.ReproducedContext))
+	}
+	for _, k := range reproduced {
 		v := req.ReproducedContext[k]
 		if hv, ok := m.EncryptionContext[k]; ok {
 			if hv != v {

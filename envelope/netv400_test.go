@@ -36,7 +36,9 @@ func netV400Message(t *testing.T, kr Keyring, id SuiteID, pt []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.commitKey = commit
+	if s.committing {
+		h.commitKey = commit[:]
+	}
 	if err := h.marshalBody(); err != nil {
 		t.Fatal(err)
 	}

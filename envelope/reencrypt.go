@@ -130,8 +130,8 @@ func CarriedContext(ec map[string]string) map[string]string {
 	return out
 }
 
-// Buffering of the old message: the header is read through headerBuffer
-// bytes, as NewDecryptReader reads it. A frame of largeFrame bytes or more
+// Buffering of a message read by NewDecryptReader or Reencrypt: the header
+// is read through headerBuffer bytes. A frame of largeFrame bytes or more
 // is read mostly straight into its slot, but each frame header read
 // refills the buffer with the next frame's first bytes, which are then
 // copied twice; bodyBuffer, much smaller than such a frame, keeps that

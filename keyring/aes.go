@@ -72,11 +72,16 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 	if err := generateDataKey(m); err != nil {
 		return err
 	}
-	aad, err := wire.AppendContext(nil, m.EncryptionContext)
+	size, err := wire.ContextSize(m.EncryptionContext)
 	if err != nil {
 		return err
 	}
-	info := make([]byte, 0, len(k.name)+8+ivLen)
+	// One allocation: provider info, ciphertext, then the AAD (the
+	// context, public: it is in the header).
+	infoLen, ctLen := len(k.name)+8+ivLen, len(m.DataKey)+tagLen
+	buf := make([]byte, 0, infoLen+ctLen+size)
+	aad, _ := wire.AppendContext(buf[infoLen+ctLen:infoLen+ctLen], m.EncryptionContext)
+	info := buf[:0:infoLen]
 	info = append(info, k.name...)
 	info = binary.BigEndian.AppendUint32(info, tagLen*8)
 	info = binary.BigEndian.AppendUint32(info, ivLen)
@@ -85,18 +90,21 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 		return err
 	}
 	info = info[:len(info)+ivLen]
-	ct := k.aead.Seal(nil, iv, m.DataKey, aad)
+	ct := k.aead.Seal(buf[infoLen:infoLen:infoLen+ctLen], iv, m.DataKey, aad)
 	m.EncryptedDataKeys = append(m.EncryptedDataKeys, envelope.EncryptedDataKey{ProviderID: k.namespace, ProviderInfo: info, Ciphertext: ct})
 	return nil
 }
 
 // OnDecrypt implements envelope.Keyring.
 func (k *RawAES) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
-	aad, err := wire.AppendContext(nil, m.EncryptionContext)
+	size, err := wire.ContextSize(m.EncryptionContext)
 	if err != nil {
 		return err
 	}
 	want := m.Suite.DataKeyLength()
+	// One allocation: the AAD, then room for the data key.
+	buf := make([]byte, 0, size+want)
+	aad, _ := wire.AppendContext(buf[:0:size], m.EncryptionContext)
 	return unwrapFirst(k, m, edks, func(e envelope.EncryptedDataKey) ([]byte, error) {
 		info := e.ProviderInfo
 		if e.ProviderID != k.namespace || len(info) != len(k.name)+8+ivLen || !bytes.HasPrefix(info, []byte(k.name)) {
@@ -109,7 +117,7 @@ func (k *RawAES) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, e
 		if len(e.Ciphertext) != want+tagLen {
 			return nil, fmt.Errorf("%d-byte ciphertext, want %d", len(e.Ciphertext), want+tagLen)
 		}
-		dk, err := k.aead.Open(nil, rest[8:], e.Ciphertext, aad)
+		dk, err := k.aead.Open(buf[size:size:size+want], rest[8:], e.Ciphertext, aad)
 		if err != nil {
 			return nil, errors.New("did not decrypt (wrong wrapping key or encryption context)")
 		}

@@ -26,13 +26,13 @@ func Seal(dst, plaintext []byte, cfg Config) ([]byte, error) {
 	}
 	start := len(dst)
 	out := grow(dst, start+int(s.bodyLen()), start)
-	j := sealJob{out: out[start:], pt: plaintext, s: s, k: cfg.keyed()}
+	j := &sealJob{out: out[start:], pt: plaintext, s: s, k: cfg.keyed()}
 	frames, per := int(s.frames()), chunkFrames(cfg.FrameLength)
 	if runWorkers(frames, per, cfg.Workers) <= 1 {
-		// Inline, so small messages pay for no closure.
-		var aad [aadCap]byte
+		// Inline, so small messages pay for no closure: the job and
+		// its AAD scratch are one allocation.
 		for i := range frames {
-			j.frame(i, aad[:0])
+			j.frame(i, j.aad[:0])
 		}
 		return out, nil
 	}
@@ -48,6 +48,7 @@ type sealJob struct {
 	s       shape
 	first   uint32
 	k       keyed
+	aad     [aadCap]byte // scratch of a serial run
 }
 
 func (j *sealJob) frame(i int, aad []byte) error {
@@ -72,20 +73,42 @@ func Open(dst, body []byte, cfg Config) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	start, F, k := len(dst), cfg.FrameLength, cfg.keyed()
+	start := len(dst)
 	out := grow(dst, start+int(s.size()), start)
-	err = run(int(s.frames()), chunkFrames(F), cfg.Workers, func(i int, aad []byte) error {
-		f, o := s.frame(int64(i))
-		b := body[o : o+int64(f.size())]
-		p := start + i*F
-		_, err := k.open(out[p:p], b[f.kind.hdrLen():], f.iv(b), f, aad)
-		return err
-	})
+	j := &openJob{out: out, body: body, start: start, F: cfg.FrameLength, s: s, k: cfg.keyed()}
+	frames, per := int(s.frames()), chunkFrames(cfg.FrameLength)
+	if runWorkers(frames, per, cfg.Workers) <= 1 {
+		// Inline, as in Seal.
+		for i := range frames {
+			if err = j.frame(i, j.aad[:0]); err != nil {
+				break
+			}
+		}
+	} else {
+		err = run(frames, per, cfg.Workers, j.frame)
+	}
 	if err != nil {
 		clear(out[start:])
 		return nil, 0, err
 	}
 	return out, int(s.bodyLen()), nil
+}
+
+// openJob opens the frames of body into out after its first start bytes.
+type openJob struct {
+	out, body []byte
+	start, F  int
+	s         shape
+	k         keyed
+	aad       [aadCap]byte // scratch of a serial run
+}
+
+func (j *openJob) frame(i int, aad []byte) error {
+	f, o := j.s.frame(int64(i))
+	b := j.body[o : o+int64(f.size())]
+	p := j.start + i*j.F
+	_, err := j.k.open(j.out[p:p], b[f.kind.hdrLen():], f.iv(b), f, aad)
+	return err
 }
 
 // runWorkers is the number of goroutines run uses: one per chunk, at most

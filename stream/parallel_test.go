@@ -42,7 +42,7 @@ func chunky(w io.Writer, p []byte, seed uint64) error {
 // every reader worker count opens them.
 func TestParallelMatchesSerial(t *testing.T) {
 	for _, frame := range []int{1, 16, 100, 4096} {
-		for _, size := range []int{0, 1, frame - 1, frame, frame + 1, 3 * frame, 7*frame + 5, 20000} {
+		for _, size := range []int{0, 1, frame - 1, frame, frame + 1, 3 * frame, 7*frame + 5, 40 * frame, 40*frame + 1, 20000} {
 			t.Run(fmt.Sprintf("frame=%d/size=%d", frame, size), func(t *testing.T) { checkParallel(t, frame, size) })
 		}
 	}
@@ -57,7 +57,7 @@ func checkParallel(t *testing.T, frame, size int) {
 	}
 	var want []byte
 	for _, workers := range []int{1, 2, 3, 8} {
-		for _, feed := range []string{"write", "chunky", "readfrom"} {
+		for _, feed := range []string{"write", "chunky", "readfrom", "frames", "frames+readfrom"} {
 			var buf bytes.Buffer
 			w, err := NewWriter(&buf, testConfig(t, frame, workers))
 			if err != nil {
@@ -70,6 +70,18 @@ func checkParallel(t *testing.T, frame, size int) {
 				err = chunky(w, pt, uint64(size))
 			case "readfrom":
 				_, err = w.ReadFrom(io.LimitReader(bytes.NewReader(pt), int64(size))) // not a WriterTo: real reads
+			case "frames", "frames+readfrom":
+				// Writes of exactly one frame (presealed by a serial
+				// Writer), then the rest.
+				p := pt
+				for ; len(p) >= frame && err == nil; p = p[frame:] {
+					_, err = w.Write(p[:frame])
+				}
+				if err == nil && feed == "frames" {
+					_, err = w.Write(p)
+				} else if err == nil {
+					_, err = w.ReadFrom(io.LimitReader(bytes.NewReader(p), int64(len(p))))
+				}
 			}
 			if err != nil {
 				t.Fatal(err)

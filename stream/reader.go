@@ -41,8 +41,8 @@ type rslot struct {
 	pt   []byte // the plaintext, once opened
 	f    frame
 	iv   [ivLen]byte
-	aad  []byte
-	err  error // from open
+	aad  [aadCap]byte // scratch
+	err  error        // from open
 	done chan struct{}
 }
 
@@ -68,10 +68,7 @@ func newReader(src io.Reader, cfg Config) *Reader {
 		n = r.workers * slotsPerWorker(cfg.FrameLength)
 		r.group = max(1, n/r.workers/2) // two groups per worker in flight
 	}
-	r.ring = make([]*rslot, n)
-	for i := range r.ring {
-		r.ring[i] = &rslot{aad: make([]byte, 0, aadCap), done: make(chan struct{}, 1)}
-	}
+	r.ring = make([]*rslot, n) // slots are made as they are first used
 	return r
 }
 
@@ -97,7 +94,7 @@ func NewNonFramedReader(src io.Reader, cfg Config, max int64) (*Reader, error) {
 // openSlot authenticates and decrypts s in place.
 func (k keyed) openSlot(s *rslot) {
 	ct := s.buf[:s.f.n+tagLen]
-	s.pt, s.err = k.open(ct[:0], ct, s.iv[:], s.f, s.aad)
+	s.pt, s.err = k.open(ct[:0], ct, s.iv[:], s.f, s.aad[:0])
 }
 
 // Read reads verified plaintext. It returns io.EOF only after the whole
@@ -179,7 +176,13 @@ func (r *Reader) next() {
 func (r *Reader) readAhead() {
 	pending := 0 // parsed, not yet submitted: the last slots in flight
 	for r.inflight < len(r.ring) && !r.ended && r.readErr == nil {
-		s := r.ring[(r.head+r.inflight)%len(r.ring)]
+		i := (r.head + r.inflight) % len(r.ring)
+		if r.ring[i] == nil {
+			// Made on first use: a small message costs the slots it
+			// fills. Workers read only slots submitted to them.
+			r.ring[i] = &rslot{done: make(chan struct{}, 1)}
+		}
+		s := r.ring[i]
 		if r.readErr = r.parse(s); r.readErr != nil {
 			break
 		}

@@ -9,9 +9,10 @@ import (
 // io.Writer. Frames are sealed on Config.Workers goroutines while the
 // caller's goroutine fills the next frames and writes finished ones.
 //
-// A full frame is sealed as a regular frame only once more plaintext
+// A full frame is written as a regular frame only once more plaintext
 // arrives, so that Close seals the last FrameLength bytes as a full-length
-// final frame, as the official SDKs do. Memory is bounded by
+// final frame, as the official SDKs do (a serial Writer may seal a frame
+// as regular ahead and reseal it final at Close: see preseal). Memory is bounded by
 // workers × max(512 KiB, 2 frames) in flight (2 frames serially), plus,
 // for Writes much larger than that, one batch of batchChunks × 256 KiB per
 // worker; Write never retains p.
@@ -20,7 +21,9 @@ type Writer struct {
 	cfg     Config
 	k       keyed
 	workers int
-	pool    *pool[*wslot]
+	pool    *pool[group]
+	group   int // frames sealed per job: one hand-off per group, not per frame
+	pending int // the last frames in flight, not yet handed to the workers
 
 	// ring holds the frames in flight, oldest at head, then the frame
 	// being filled at head+inflight.
@@ -42,8 +45,11 @@ type wslot struct {
 	n     int    // plaintext length
 	seq   uint32
 	final bool
-	aad   []byte
-	done  chan struct{}
+	// presealed: sealed already, as regular frame seq, from a caller's
+	// Write of exactly one frame (see preseal).
+	presealed bool
+	aad       [aadCap]byte // scratch
+	done      chan struct{}
 }
 
 // NewWriter returns a Writer that writes a framed body to dst.
@@ -56,11 +62,19 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 	if w.workers == 1 {
 		n = 2 // one frame held back, one being filled
 	}
-	w.ring = make([]*wslot, n)
-	for i := range w.ring {
-		w.ring[i] = &wslot{aad: make([]byte, 0, aadCap), done: make(chan struct{}, 1)}
-	}
+	w.group = max(1, n/w.workers/2) // two groups per worker in flight
+	w.ring = make([]*wslot, n)      // slots are made as they are first used
 	return w, nil
+}
+
+// slot returns ring slot i, making it on first use: a small message
+// costs the slots it fills, not the ring.
+func (w *Writer) slot(i int) *wslot {
+	i %= len(w.ring)
+	if w.ring[i] == nil {
+		w.ring[i] = &wslot{done: make(chan struct{}, 1)}
+	}
+	return w.ring[i]
 }
 
 // frame returns the slot's frame.
@@ -78,7 +92,7 @@ func (k keyed) sealSlot(s *wslot) {
 	if pt == nil {
 		pt = s.buf[finalHdr : finalHdr+s.n]
 	}
-	k.seal(s.buf[finalHdr-f.kind.hdrLen():], pt, f, s.aad)
+	k.seal(s.buf[finalHdr-f.kind.hdrLen():], pt, f, s.aad[:0])
 }
 
 // sealed returns the frame's bytes once sealed.
@@ -87,7 +101,7 @@ func (s *wslot) sealed() []byte {
 	return s.buf[finalHdr-f.kind.hdrLen() : finalHdr+f.n+tagLen]
 }
 
-func (w *Writer) cur() *wslot { return w.ring[(w.head+w.inflight)%len(w.ring)] }
+func (w *Writer) cur() *wslot { return w.slot(w.head + w.inflight) }
 
 // Write seals p into frames. It returns an error only if a frame could not
 // be written, after which the Writer is unusable.
@@ -104,6 +118,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 			w.submit(false) // more plaintext follows: s is a regular frame
 		case s.n == 0 && w.workers > 1 && len(p) > w.batchFrames()*w.cfg.FrameLength:
 			p = w.writeBatch(p)
+		case s.n == 0 && len(p) == w.cfg.FrameLength && w.workers == 1 && w.seq >= presealAfter && w.seq < MaxFrames-2:
+			w.preseal(s, p)
+			p = p[w.cfg.FrameLength:]
 		case s.n == 0 && len(p) > w.cfg.FrameLength:
 			// A whole frame with more after it: seal straight from p.
 			s.src, s.n = p[:w.cfg.FrameLength], w.cfg.FrameLength
@@ -125,6 +142,34 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return total - len(p), w.err
 	}
 	return total, nil
+}
+
+// presealAfter is how many frames a serial Writer seals before it seals a
+// Write of exactly one frame straight from the caller's p (see preseal).
+// Undoing a last such frame costs two passes over it; copying costs about
+// a third of one per frame, so presealing pays after a few frames.
+const presealAfter = 16
+
+// preseal seals p, one whole frame that may turn out to be the final one,
+// into s as the regular frame it is if more plaintext follows: sealing
+// reads p once, where copying it into s and sealing there reads it twice.
+// If Close comes next, submit opens s back in place and seals it as the
+// final frame. Write never retains p: s holds only the sealed frame.
+func (w *Writer) preseal(s *wslot, p []byte) {
+	F := w.cfg.FrameLength
+	w.reserve(s, F)
+	s.seq, s.n, s.presealed = w.seq+1, F, true
+	w.k.seal(s.buf[finalHdr-regularHdr:], p, frame{s.seq, regularFrame, F}, s.aad[:0])
+}
+
+// unseal opens the presealed regular frame s in place, restoring its
+// plaintext in s.buf.
+func (k keyed) unseal(s *wslot) {
+	f := frame{s.seq, regularFrame, s.n}
+	ct := s.buf[finalHdr : finalHdr+s.n+tagLen]
+	if _, err := k.open(ct[:0], ct, f.iv(s.buf[finalHdr-regularHdr:]), f, s.aad[:0]); err != nil {
+		panic("stream: internal error: a frame sealed here did not open")
+	}
 }
 
 // batchChunks is how many chunks of chunkBytes (at least one frame each)
@@ -187,7 +232,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 			w.drain(w.inflight - 1)
 			continue
 		}
-		next := w.ring[(w.head+w.inflight+1)%len(w.ring)]
+		next := w.slot(w.head + w.inflight + 1)
 		w.reserve(next, min(w.cfg.FrameLength, eagerAlloc))
 		m, err := r.Read(next.buf[finalHdr : len(next.buf)-tagLen])
 		if m > 0 {
@@ -237,20 +282,45 @@ func (w *Writer) submit(final bool) {
 	s.buf = grow(s.buf, finalHdr+s.n+tagLen, keep)
 	w.inflight++
 	switch {
+	case s.presealed:
+		// Serial: sealed by preseal as a regular frame.
+		s.presealed = false
+		if final {
+			w.k.unseal(s)
+			w.k.sealSlot(s)
+		}
+		s.done <- struct{}{}
 	case w.workers == 1 || final && w.inflight == 1:
 		// Serial, or a lone final frame: no goroutine is worth starting.
 		w.k.sealSlot(s)
 		s.done <- struct{}{}
 	default:
-		if w.pool == nil {
-			k := w.k
-			w.pool = newPool(w, w.workers, len(w.ring), func(s *wslot) { k.sealSlot(s); s.done <- struct{}{} })
+		if w.pending++; w.pending == w.group || final {
+			w.flush()
 		}
-		w.pool.submit(s)
 	}
 	if w.inflight == len(w.ring) {
 		w.drain(w.inflight - 1)
 	}
+}
+
+// flush hands the pending frames to the workers as one job.
+func (w *Writer) flush() {
+	if w.pending == 0 {
+		return
+	}
+	if w.pool == nil {
+		ring, k := w.ring, w.k // not w: an abandoned Writer must be collectable
+		w.pool = newPool(w, w.workers, len(w.ring), func(g group) {
+			for i := range g.n {
+				s := ring[(g.first+i)%len(ring)]
+				k.sealSlot(s)
+				s.done <- struct{}{}
+			}
+		})
+	}
+	w.pool.submit(group{first: (w.head + w.inflight - w.pending) % len(w.ring), n: w.pending})
+	w.pending = 0
 }
 
 // drain writes the oldest frames until at most keep are in flight. It
@@ -258,6 +328,9 @@ func (w *Writer) submit(final bool) {
 // worker still reads a caller's buffer.
 func (w *Writer) drain(keep int) {
 	for w.inflight > keep {
+		if w.inflight <= w.pending {
+			w.flush() // the oldest frame is not yet handed out
+		}
 		s := w.ring[w.head]
 		<-s.done
 		if w.err == nil {
@@ -283,7 +356,9 @@ func (w *Writer) Close() error {
 		w.pool.stop()
 	}
 	for _, s := range w.ring {
-		clear(s.buf)
+		if s != nil {
+			clear(s.buf)
+		}
 	}
 	clear(w.batch)
 	err := w.err

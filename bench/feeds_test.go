@@ -1,0 +1,223 @@
+package bench
+
+import (
+	"bytes"
+	"crypto/sha512"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/phicrypt/phicrypt/bench/internal/benchutil"
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// BenchmarkFeeds measures streaming as users feed it, each feed paired in
+// one run with its raw reference: every iteration times the reference,
+// then the feed, on the same payload, and reports
+//
+//	x-raw  reference time / feed time (1.0: the feed costs what the
+//	       reference does)
+//
+// The reference of a 1-worker feed is crypto/cipher AES-256-GCM Seal or
+// Open of the payload in frame-sized chunks on one goroutine; of an
+// N-worker feed, the same split over N goroutines (the machine's own
+// scaling), and of a signed 0x0578 stream, SHA-384 of the payload. Feeds:
+//
+//	copy    io.Copy from a reader without WriterTo (a file, a socket), or
+//	        to a writer without ReaderFrom
+//	read32k io.Copy with neither side's fast path: 32 KiB Reads
+//	w32k    caller Writes of 32 KiB
+//	w64k    caller Writes of 64 KiB
+//	one     one Write of the whole payload
+func BenchmarkFeeds(b *testing.B) {
+	sizes := benchSizes(64 * MiB)
+	if len(sizes) == 0 {
+		b.Skip("runs with the 64MiB payloads")
+	}
+	pt := payload(int(sizes[0]))
+	n := runtime.NumCPU()
+	type feedCase struct {
+		dir, feed string
+		suite     envelope.SuiteID
+		frame     int
+		workers   int
+	}
+	var cases []feedCase
+	for _, w := range benchWorkers() {
+		for _, f := range []string{"copy", "w32k", "w64k", "one"} {
+			cases = append(cases, feedCase{"encrypt", f, envelope.AES256GCMHKDFSHA512Commit, 64 * KiB, w})
+		}
+		for _, f := range []string{"copy", "read32k"} {
+			cases = append(cases, feedCase{"decrypt", f, envelope.AES256GCMHKDFSHA512Commit, 64 * KiB, w})
+		}
+		cases = append(cases,
+			feedCase{"encrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w},
+			feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w})
+	}
+	cases = append(cases,
+		feedCase{"encrypt", "copy", envelope.AES256GCMHKDFSHA512CommitP384, 64 * KiB, n},
+		feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512CommitP384, 64 * KiB, n})
+	for _, fc := range cases {
+		name := fmt.Sprintf("%s/%s/suite=%04x/frame=%s/workers=%d", fc.dir, fc.feed, uint16(fc.suite), sizeName(int64(fc.frame)), fc.workers)
+		b.Run(name, func(b *testing.B) {
+			var raw func()
+			if fc.suite == envelope.AES256GCMHKDFSHA512CommitP384 {
+				raw = func() { h := sha512.New384(); h.Write(pt); h.Sum(nil) }
+			} else {
+				raw = rawGCMOn(b, fc.dir, pt, fc.frame, fc.workers)
+			}
+			op := feedOp(b, fc.dir, fc.feed, pt, newClient(b, fc.suite, fc.frame, fc.workers))
+			var tRaw, tOp time.Duration
+			b.SetBytes(int64(len(pt)))
+			b.ReportAllocs()
+			for b.Loop() {
+				tRaw += timed(raw)
+				tOp += timed(op)
+			}
+			b.ReportMetric(tRaw.Seconds()/tOp.Seconds(), "x-raw")
+		})
+	}
+}
+
+// rawGCMOn returns raw AES-256-GCM sealing (or opening) of pt in chunks of
+// frame bytes, split evenly over workers goroutines.
+func rawGCMOn(b *testing.B, dir string, pt []byte, frame, workers int) func() {
+	parts := make([]func(), workers)
+	per := (len(pt)/workers + frame - 1) / frame * frame
+	for i := range parts {
+		part := pt[min(len(pt), i*per):min(len(pt), (i+1)*per)]
+		g := benchutil.NewGCMBaseline(b, frame)
+		parts[i] = func() { g.Seal(part) }
+		if dir == "decrypt" {
+			chunks := g.Chunks(part)
+			parts[i] = func() {
+				if err := g.Open(chunks); err != nil {
+					panic(err)
+				}
+			}
+		}
+	}
+	if workers == 1 {
+		return parts[0]
+	}
+	return func() {
+		var wg sync.WaitGroup
+		for _, p := range parts {
+			wg.Go(p)
+		}
+		wg.Wait()
+	}
+}
+
+// onlyReader hides a reader's WriterTo; onlyWriter hides a writer's
+// ReaderFrom.
+type onlyReader struct{ io.Reader }
+type onlyWriter struct{ io.Writer }
+
+// feedOp returns one streaming encryption of pt through the given feed,
+// or decryption of its message.
+func feedOp(b *testing.B, dir, feed string, pt []byte, c *envelope.Client) func() {
+	ctx := b.Context()
+	var sink byteSink
+	check := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if dir == "encrypt" {
+		return func() {
+			w, err := c.NewEncryptWriter(ctx, &sink, benchContext())
+			check(err)
+			switch feed {
+			case "copy":
+				_, err = io.Copy(w, onlyReader{bytes.NewReader(pt)})
+			case "w32k", "w64k":
+				step := 32 * KiB
+				if feed == "w64k" {
+					step = 64 * KiB
+				}
+				for p := pt; len(p) > 0 && err == nil; p = p[min(step, len(p)):] {
+					_, err = w.Write(p[:min(step, len(p))])
+				}
+			case "one":
+				_, err = w.Write(pt)
+			}
+			check(err)
+			check(w.Close())
+		}
+	}
+	ct, err := c.Encrypt(ctx, pt, benchContext())
+	check(err)
+	return func() {
+		r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct))
+		check(err)
+		switch feed {
+		case "copy":
+			_, err = io.Copy(onlyWriter{&sink}, r)
+		case "read32k":
+			_, err = io.Copy(onlyWriter{&sink}, onlyReader{r})
+		}
+		check(err)
+	}
+}
+
+// BenchmarkOneShotPaired measures 1 MiB one-shot Encrypt and Decrypt (a
+// service's records), suite 0x0478, 64 KiB frames, paired in one run with
+// raw AES-256-GCM of the same bytes on as many goroutines as workers; it
+// reports x-raw as BenchmarkFeeds does.
+func BenchmarkOneShotPaired(b *testing.B) {
+	if len(benchSizes(MiB)) == 0 {
+		b.Skip("runs with the 1MiB payloads")
+	}
+	pt := payload(MiB)
+	for _, dir := range []string{"encrypt", "decrypt"} {
+		for _, mode := range []string{"alloc", "append"} {
+			for _, w := range benchWorkers() {
+				oneShotPaired(b, dir, mode, pt, w)
+			}
+		}
+	}
+}
+
+// oneShotPaired is one sub-benchmark of BenchmarkOneShotPaired: mode
+// alloc calls Encrypt or Decrypt, append EncryptAppend or DecryptAppend
+// into a reused buffer.
+func oneShotPaired(b *testing.B, dir, mode string, pt []byte, w int) {
+	b.Run(fmt.Sprintf("%s/%s/size=1MiB/workers=%d", dir, mode, w), func(b *testing.B) {
+		c := newClient(b, envelope.AES256GCMHKDFSHA512Commit, 64*KiB, w)
+		ctx, ec := b.Context(), benchContext()
+		raw := rawGCMOn(b, dir, pt, 64*KiB, w)
+		ct, err := c.Encrypt(ctx, pt, ec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf []byte
+		op := func() {
+			var err error
+			switch {
+			case dir == "encrypt" && mode == "alloc":
+				_, err = c.Encrypt(ctx, pt, ec)
+			case dir == "encrypt":
+				buf, err = c.EncryptAppend(ctx, buf[:0], pt, ec)
+			case mode == "alloc":
+				_, _, err = c.Decrypt(ctx, ct)
+			default:
+				buf, _, err = c.DecryptAppend(ctx, buf[:0], ct)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		var tRaw, tOp time.Duration
+		b.SetBytes(int64(len(pt)))
+		b.ReportAllocs()
+		for b.Loop() {
+			tRaw += timed(raw)
+			tOp += timed(op)
+		}
+		b.ReportMetric(tRaw.Seconds()/tOp.Seconds(), "x-raw")
+	})
+}

@@ -1,0 +1,127 @@
+package envelope_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// TestAppendForms: EncryptAppend and DecryptAppend keep dst's bytes,
+// append what Encrypt and Decrypt return, grow a nil dst to exactly the
+// output (signature aside), and reuse a buffer with room without moving it.
+func TestAppendForms(t *testing.T) {
+	ctx := context.Background()
+	for _, id := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
+		for _, workers := range []int{1, 2} {
+			c := newClient(t, aesKeyring(t), id, envelope.WithFrameLength(1024), envelope.WithFrameWorkers(workers))
+			for _, n := range []int{0, 1, 1024, 300 << 10} {
+				pt := testPlaintext(n)
+				prefix := []byte("prefix")
+				ct, err := c.EncryptAppend(ctx, bytes.Clone(prefix), pt, nil)
+				if err != nil || !bytes.HasPrefix(ct, prefix) {
+					t.Fatalf("%s/%d: EncryptAppend: %v", id, n, err)
+				}
+				msg := ct[len(prefix):]
+				if want := len(mustEncrypt(t, c, pt, nil)); len(msg) != want && id == envelope.AES256GCMHKDFSHA512Commit {
+					t.Fatalf("%s/%d: %d bytes, Encrypt writes %d", id, n, len(msg), want)
+				}
+				exact, err := c.EncryptAppend(ctx, nil, pt, nil)
+				if err != nil || (id == envelope.AES256GCMHKDFSHA512Commit && cap(exact) != len(exact)) {
+					t.Fatalf("%s/%d: nil dst: len %d cap %d, %v", id, n, len(exact), cap(exact), err)
+				}
+				got, _, err := c.DecryptAppend(ctx, bytes.Clone(prefix), msg)
+				if err != nil || !bytes.Equal(got, append(bytes.Clone(prefix), pt...)) {
+					t.Fatalf("%s/%d: DecryptAppend: %v", id, n, err)
+				}
+				if exact, _, err := c.DecryptAppend(ctx, nil, msg); err != nil || cap(exact) != len(exact) && n > 0 {
+					t.Fatalf("%s/%d: nil dst: len %d cap %d, %v", id, n, len(exact), cap(exact), err)
+				}
+				// A reused buffer with room is not moved.
+				buf := make([]byte, 0, len(ct)+n+64)
+				enc, err := c.EncryptAppend(ctx, buf, pt, nil)
+				if err != nil || &enc[:1][0] != &buf[:1][0] {
+					t.Fatalf("%s/%d: EncryptAppend moved a buffer with room: %v", id, n, err)
+				}
+				dbuf := make([]byte, 0, n+1)
+				if dec, _, err := c.DecryptAppend(ctx, dbuf, enc); err != nil || !bytes.Equal(dec, pt) || n > 0 && &dec[:1][0] != &dbuf[:1][0] {
+					t.Fatalf("%s/%d: DecryptAppend moved a buffer with room: %v", id, n, err)
+				}
+			}
+		}
+	}
+}
+
+// TestDecryptAppendFailureZeroes: a message that fails to verify leaves
+// dst's own bytes alone and zeroes the plaintext it had appended.
+func TestDecryptAppendFailureZeroes(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512CommitP384, envelope.WithFrameLength(64))
+	pt := bytes.Repeat([]byte{0xAA}, 4096)
+	ct := mustEncrypt(t, c, pt, nil)
+	ct[len(ct)-1] ^= 1 // the signature: every frame opens, then verification fails
+	buf := append(make([]byte, 0, 8192), "keep"...)
+	if _, _, err := c.DecryptAppend(ctx, buf, ct); !errors.Is(err, envelope.ErrSignature) {
+		t.Fatalf("DecryptAppend: %v, want ErrSignature", err)
+	}
+	if string(buf[:4]) != "keep" {
+		t.Fatalf("dst's bytes changed: %q", buf[:4])
+	}
+	if i := bytes.IndexByte(buf[4:4+len(pt)], 0xAA); i >= 0 {
+		t.Fatalf("plaintext byte left at %d", 4+i)
+	}
+}
+
+// TestEncryptAppendAllocs: encrypting into a reused buffer allocates no
+// more than a fixed number of objects, however long the plaintext.
+func TestEncryptAppendAllocs(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameWorkers(1))
+	pt := testPlaintext(1 << 20)
+	buf, err := c.EncryptAppend(ctx, nil, pt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := testing.AllocsPerRun(10, func() {
+		out, err := c.EncryptAppend(ctx, buf[:0], pt, nil)
+		if err != nil || &out[0] != &buf[0] {
+			t.Fatal("moved")
+		}
+	})
+	dbuf := make([]byte, 0, len(pt))
+	dec := testing.AllocsPerRun(10, func() {
+		out, _, err := c.DecryptAppend(ctx, dbuf, buf)
+		if err != nil || &out[0] != &dbuf[:1][0] {
+			t.Fatal("moved")
+		}
+	})
+	if enc > 40 || dec > 40 {
+		t.Fatalf("%v allocs to encrypt, %v to decrypt 1 MiB into a reused buffer", enc, dec)
+	}
+}
+
+// TestSmallMessageAllocs: a 1 KiB one-shot 0x0478 message under the raw
+// AES keyring costs a fixed, small number of allocations each way (the
+// issue 15 target: at most 12; decrypt parses a header encrypt builds).
+func TestSmallMessageAllocs(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameWorkers(1))
+	pt := testPlaintext(1 << 10)
+	ec := map[string]string{"tenant": "clinic-7", "purpose": "bench"}
+	ct := mustEncrypt(t, c, pt, ec)
+	enc := testing.AllocsPerRun(50, func() {
+		if _, err := c.Encrypt(ctx, pt, ec); err != nil {
+			t.Fatal(err)
+		}
+	})
+	dec := testing.AllocsPerRun(50, func() {
+		if _, _, err := c.Decrypt(ctx, ct); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if enc > 12 || dec > 14 {
+		t.Fatalf("1 KiB message: %v allocations to encrypt (want <= 12), %v to decrypt (want <= 14)", enc, dec)
+	}
+}
