@@ -177,11 +177,14 @@ func Printable(s string) string {
 // Quote quotes an untrusted string (a name, an object key, a context key
 // or value) Go-style, escaping control characters, and cuts it to 1 KiB
 // (marked by "..." after the closing quote).
-func Quote(s string) string {
-	if len(s) <= maxQuoted {
+func Quote(s string) string { return QuoteN(s, maxQuoted) }
+
+// QuoteN is Quote cutting s to n bytes, on a rune boundary.
+func QuoteN(s string, n int) string {
+	if len(s) <= n {
 		return strconv.Quote(s)
 	}
-	cut := maxQuoted
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

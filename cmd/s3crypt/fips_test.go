@@ -1,11 +1,9 @@
 package main_test
 
 import (
-	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -138,21 +136,4 @@ func TestQuietIMDS(t *testing.T) {
 			t.Errorf("exit %d, want %d; stderr %q: want %q and no IMDS text", r.code, c.code, r.stderr, c.want)
 		}
 	}
-}
-
-// runEnv runs s3crypt in dir with exactly the environment env.
-func runEnv(t *testing.T, dir string, env []string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir, cmd.Env = dir, env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
 }

@@ -54,10 +54,19 @@ type result struct {
 // AWS environment of env added to a clean one.
 func run(t *testing.T, dir string, in io.Reader, env []string, args ...string) result {
 	t.Helper()
+	return runWith(t, dir, in, append(baseEnv(dir), env...), args...)
+}
+
+// runEnv runs s3crypt in dir with exactly the environment env.
+func runEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	return runWith(t, dir, nil, env, args...)
+}
+
+func runWith(t *testing.T, dir string, in io.Reader, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdin = in
-	cmd.Env = append(baseEnv(dir), env...)
+	cmd.Dir, cmd.Stdin, cmd.Env = dir, in, env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -119,16 +117,7 @@ const maxQuoted = 200
 
 // q quotes a string that came from a service or a policy document, cut to
 // maxQuoted bytes on a rune boundary.
-func q(s string) string {
-	if len(s) <= maxQuoted {
-		return strconv.Quote(s)
-	}
-	cut := maxQuoted
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "..."
-}
+func q(s string) string { return batch.QuoteN(s, maxQuoted) }
 
 // maxList bounds how many names an evidence line lists.
 const maxList = 5
