@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/phicrypt/phicrypt/bench/internal/benchutil"
 	"github.com/phicrypt/phicrypt/envelope"
@@ -69,15 +68,7 @@ func BenchmarkFeeds(b *testing.B) {
 			} else {
 				raw = rawGCMOn(b, fc.dir, pt, fc.frame, fc.workers)
 			}
-			op := feedOp(b, fc.dir, fc.feed, pt, newClient(b, fc.suite, fc.frame, fc.workers))
-			var tRaw, tOp time.Duration
-			b.SetBytes(int64(len(pt)))
-			b.ReportAllocs()
-			for b.Loop() {
-				tRaw += timed(raw)
-				tOp += timed(op)
-			}
-			b.ReportMetric(tRaw.Seconds()/tOp.Seconds(), "x-raw")
+			pairRaw(b, len(pt), raw, feedOp(b, fc.dir, fc.feed, pt, newClient(b, fc.suite, fc.frame, fc.workers)))
 		})
 	}
 }
@@ -211,13 +202,6 @@ func oneShotPaired(b *testing.B, dir, mode string, pt []byte, w int) {
 				b.Fatal(err)
 			}
 		}
-		var tRaw, tOp time.Duration
-		b.SetBytes(int64(len(pt)))
-		b.ReportAllocs()
-		for b.Loop() {
-			tRaw += timed(raw)
-			tOp += timed(op)
-		}
-		b.ReportMetric(tRaw.Seconds()/tOp.Seconds(), "x-raw")
+		pairRaw(b, len(pt), raw, op)
 	})
 }

@@ -61,6 +61,20 @@ func timed(f func()) time.Duration {
 	return time.Since(t)
 }
 
+// pairRaw times raw, then op, in every iteration, so that a shared
+// machine's drifting load weighs on both alike; it reports raw time ÷ op
+// time as "x-raw", with n bytes per op, and returns op's total time.
+func pairRaw(b *testing.B, n int, raw, op func()) time.Duration {
+	var tRaw, tOp time.Duration
+	setBytes(b, n)
+	for b.Loop() {
+		tRaw += timed(raw)
+		tOp += timed(op)
+	}
+	b.ReportMetric(tRaw.Seconds()/tOp.Seconds(), "x-raw")
+	return tOp
+}
+
 // pairedOp returns one streaming encryption of pt, or decryption of its
 // message, with the given workers.
 func pairedOp(b *testing.B, dir string, pt []byte, workers int) func() {
