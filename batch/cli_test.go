@@ -207,8 +207,8 @@ func TestOutName(t *testing.T) {
 		{Decrypt, "a/.enc", "a/.enc.dec"},
 	}
 	for _, tt := range tests {
-		if got := outName(tt.op, tt.in, EncSuffix); got != tt.want {
-			t.Errorf("outName(%s, %q) = %q, want %q", tt.op, tt.in, got, tt.want)
+		if got := OutputName(tt.op, tt.in, EncSuffix); got != tt.want {
+			t.Errorf("OutputName(%s, %q) = %q, want %q", tt.op, tt.in, got, tt.want)
 		}
 	}
 }
@@ -416,5 +416,17 @@ func TestInputKeepBounded(t *testing.T) {
 	}
 	if _, err := inputFilter(Encrypt, location{}, location{}, &Options{Suffix: "a/b"}); !errors.Is(err, ErrUsage) {
 		t.Fatalf("suffix with /: %v", err)
+	}
+}
+
+func TestParsePairs(t *testing.T) {
+	m, err := ParsePairs("--context", []string{"a=1", "b=x=y", "c="})
+	if err != nil || m["a"] != "1" || m["b"] != "x=y" || m["c"] != "" || len(m) != 3 {
+		t.Fatalf("ParsePairs = %v, %v", m, err)
+	}
+	for _, bad := range [][]string{{"a"}, {"=v"}, {"a=1", "a=2"}} {
+		if _, err := ParsePairs("--context", bad); !errors.Is(err, ErrUsage) {
+			t.Errorf("ParsePairs(%q) = %v, want ErrUsage", bad, err)
+		}
 	}
 }

@@ -607,3 +607,24 @@ func matchAny(globs []string, rel string) bool {
 	}
 	return false
 }
+
+// ParsePairs parses "key=value" strings (flags, or a list from the
+// environment) into a map, refusing empty keys and a key given twice;
+// name (a flag or a variable) names them in errors, which wrap ErrUsage.
+func ParsePairs(name string, kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%w: %s %s: want key=value", ErrUsage, name, Quote(kv))
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("%w: %s: key %s given twice", ErrUsage, name, Quote(k))
+		}
+		m[k] = v
+	}
+	return m, nil
+}

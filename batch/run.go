@@ -586,7 +586,7 @@ func (p *plan) list(ctx context.Context, pr Progress, yield func(*job) error) (i
 			return err
 		}
 		j := &job{in: it, src: p.src, dst: p.dst}
-		j.target, j.below, j.err = p.dst.target(outName(p.op, it.rel, p.suffix), p.single)
+		j.target, j.below, j.err = p.dst.target(OutputName(p.op, it.rel, p.suffix), p.single)
 		// Before sharding, so that of two inputs sharing an output the
 		// later fails in whichever shard holds it.
 		if j.err == nil && p.outputs != nil && !p.outputs.add(j.target) {
@@ -817,9 +817,10 @@ func newSink(ctx context.Context, l location, op Op, o *Options) (sink, error) {
 	return newLocalSink(l.path, o.notes), nil
 }
 
-// outName is the output name of rel: suffix added on encrypt; removed on
-// decrypt, or ".dec" added to a name without it.
-func outName(op Op, rel, suffix string) string {
+// OutputName is the output name of rel, an input's name below its source:
+// suffix added on encrypt; removed on decrypt, or ".dec" added to a name
+// without it; the same name on reencrypt.
+func OutputName(op Op, rel, suffix string) string {
 	switch op {
 	case Encrypt:
 		return rel + suffix

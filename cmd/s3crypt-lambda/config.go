@@ -204,21 +204,4 @@ func splitList(s string) []string {
 }
 
 // parsePairs parses "k=v,k2=v2"; nil for "".
-func parsePairs(s string) (map[string]string, error) {
-	items := splitList(s)
-	if len(items) == 0 {
-		return nil, nil
-	}
-	m := make(map[string]string, len(items))
-	for _, kv := range items {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%s is not key=value", batch.Quote(kv))
-		}
-		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("key %s given twice", batch.Quote(k))
-		}
-		m[k] = v
-	}
-	return m, nil
-}
+func parsePairs(s string) (map[string]string, error) { return batch.ParsePairs("pair", splitList(s)) }

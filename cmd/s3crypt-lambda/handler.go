@@ -299,17 +299,7 @@ func (h *Handler) locations(j job, t task) (src, dst string, err error) {
 	if h.cfg.InPlace {
 		return src, src, nil
 	}
-	out := j.prefix + key
-	switch j.op {
-	case batch.Encrypt:
-		out += batch.EncSuffix
-	case batch.Decrypt:
-		if s, ok := strings.CutSuffix(out, batch.EncSuffix); ok && s != "" && !strings.HasSuffix(s, "/") {
-			out = s
-		} else {
-			out += ".dec"
-		}
-	}
+	out := j.prefix + batch.OutputName(j.op, key, batch.EncSuffix)
 	if len(out) > maxKey {
 		return "", "", fmt.Errorf("%w: output key for %s is longer than %d bytes", ErrBadTask, batch.Quote(key), maxKey)
 	}

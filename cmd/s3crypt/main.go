@@ -325,7 +325,7 @@ func (f *runFlags) newProgress(stderr io.Writer) (batch.Progress, error) {
 // into o, naming the flag of the first bad one.
 func (f *runFlags) parseValues(op batch.Op, o *batch.Options) error {
 	var err error
-	if o.Context, err = cli.ParsePairs("context", f.context); err != nil {
+	if o.Context, err = batch.ParsePairs("--context", f.context); err != nil {
 		return err
 	}
 	var pairs []string
@@ -338,7 +338,7 @@ func (f *runFlags) parseValues(op batch.Op, o *batch.Options) error {
 			o.ExpectContextKeys = append(o.ExpectContextKeys, e)
 		}
 	}
-	if o.ExpectContext, err = cli.ParsePairs("expect-context", pairs); err != nil {
+	if o.ExpectContext, err = batch.ParsePairs("--expect-context", pairs); err != nil {
 		return err
 	}
 	if op != batch.Encrypt {
@@ -666,7 +666,7 @@ func scanCommand() *cobra.Command {
 		Args:  manifestArgs(&o.Manifest, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if o.RequireContext, err = cli.ParsePairs("require-context", ctxPairs); err != nil {
+			if o.RequireContext, err = batch.ParsePairs("--require-context", ctxPairs); err != nil {
 				return err
 			}
 			if o.Shard, err = batch.ParseShard(shard, os.Getenv); err != nil {

@@ -8,26 +8,6 @@ import (
 	"github.com/phicrypt/phicrypt/batch"
 )
 
-// ParsePairs parses repeated "key=value" flags into a map, refusing empty
-// keys and a key given twice.
-func ParsePairs(flag string, kvs []string) (map[string]string, error) {
-	if len(kvs) == 0 {
-		return nil, nil
-	}
-	m := make(map[string]string, len(kvs))
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: --%s %q: want key=value", batch.ErrUsage, flag, kv)
-		}
-		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("%w: --%s: key %q given twice", batch.ErrUsage, flag, k)
-		}
-		m[k] = v
-	}
-	return m, nil
-}
-
 // ParseSize parses a byte count: "4096", "64KiB", "1MiB", "64k", "1m".
 func ParseSize(s string) (int, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
