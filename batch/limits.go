@@ -22,3 +22,17 @@ func frameLimitHint(err error) error {
 	}
 	return err
 }
+
+// checkFrameLength refuses, as envelope's streaming decryption does, a
+// header whose frames are longer than the --max-frame-length limit (or
+// envelope's default): the one-call path must refuse what streaming does.
+func (o *Options) checkFrameLength(h *envelope.Header) error {
+	limit := int64(envelope.DefaultMaxFrameLength)
+	if o.MaxFrameSize != 0 {
+		limit = int64(o.MaxFrameSize)
+	}
+	if int64(h.FrameLength) > limit {
+		return frameLimitHint(fmt.Errorf("frame length %d exceeds the limit of %d: %w", h.FrameLength, limit, envelope.ErrFrameTooLong))
+	}
+	return nil
+}

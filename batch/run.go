@@ -861,7 +861,8 @@ type runner struct {
 	dclient *envelope.Client // opens inputs
 	workers int
 
-	bufs sync.Pool // *[]byte of copyBufSize, for encrypt's copy
+	bufs  sync.Pool // *[]byte of copyBufSize, for encrypt's copy
+	small sync.Pool // *smallBufs, for small local files (see doSmall)
 
 	s3once, s3donce sync.Once
 	s3c, s3dc       *s3crypt.Client
@@ -899,7 +900,9 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 		err = oerr
 	} else {
 		cr := &countReader{r: in, ctx: ctx, p: r.o.Progress}
-		if r.op == Encrypt {
+		if f, ok := r.smallInput(j, in); ok {
+			err = r.doSmall(ctx, j, cr, f, &rec)
+		} else if r.op == Encrypt {
 			err = r.encrypt(ctx, j, cr, j.in.size, r.o.Context, &rec)
 		} else {
 			err = r.decrypt(ctx, j, cr, &rec)

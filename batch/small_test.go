@@ -1,0 +1,194 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// TestSmallFileRoundTrip: local files up to smallFile bytes take the
+// one-call path, larger ones and non-local sinks stream, and either way
+// every file round-trips, under both suites and frames shorter than the
+// files.
+func TestSmallFileRoundTrip(t *testing.T) {
+	sizes := map[string]int{"empty": 0, "one": 1, "frame": 4096, "100k": 100 << 10, "max": smallFile, "over": smallFile + 1}
+	r := &runner{op: Encrypt}
+	for name, n := range sizes {
+		j := &job{in: item{size: int64(n)}, dst: &localSink{}}
+		f, _ := os.Open(os.DevNull)
+		if _, ok := r.smallInput(j, f); ok != (n <= smallFile) {
+			t.Errorf("%s (%d bytes): one-call path %v", name, n, ok)
+		}
+		f.Close()
+	}
+	if _, ok := r.smallInput(&job{in: item{size: 1}, dst: stdoutSink{}}, bytes.NewReader(nil)); ok {
+		t.Error("stdout sink: one-call path")
+	}
+	if _, ok := (&runner{op: Reencrypt}).smallInput(&job{in: item{size: 1}, dst: &localSink{}}, bytes.NewReader(nil)); ok {
+		t.Error("reencrypt: one-call path")
+	}
+
+	for _, suite := range []envelope.SuiteID{0x0478, 0x0578} {
+		dir := t.TempDir()
+		src, enc, dec := filepath.Join(dir, "src"), filepath.Join(dir, "enc"), filepath.Join(dir, "dec")
+		os.Mkdir(src, 0o700)
+		want := map[string][]byte{}
+		for name, n := range sizes {
+			b := make([]byte, n)
+			rand.Read(b)
+			want[name] = b
+			if err := os.WriteFile(filepath.Join(src, name), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		keys := testKey(t)
+		o := Options{Keys: keys, Suite: suite, FrameSize: 4096, Concurrency: 2}
+		if sum, err := Run(context.Background(), Encrypt, src, enc, o); err != nil || sum.OK != len(sizes) {
+			t.Fatalf("suite %v: encrypt: %v %+v", suite, err, sum)
+		}
+		// Each output is one whole message, readable by the streaming reader.
+		c := testClient(t, keys)
+		for name := range sizes {
+			msg, err := os.ReadFile(filepath.Join(enc, name+EncSuffix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := c.NewDecryptReader(context.Background(), bytes.NewReader(msg))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got, err := io.ReadAll(d); err != nil || !bytes.Equal(got, want[name]) {
+				t.Fatalf("suite %v, %s: streaming decrypt differs: %v", suite, name, err)
+			}
+		}
+		if sum, err := Run(context.Background(), Decrypt, enc, dec, Options{Keys: keys, Concurrency: 2}); err != nil || sum.OK != len(sizes) {
+			t.Fatalf("suite %v: decrypt: %v %+v", suite, err, sum)
+		}
+		for name, b := range want {
+			if got, err := os.ReadFile(filepath.Join(dec, name)); err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("suite %v, %s: round trip differs: %v", suite, name, err)
+			}
+		}
+	}
+}
+
+func testClient(t *testing.T, ko KeyOptions) *envelope.Client {
+	t.Helper()
+	keys, err := LoadKeys(context.Background(), ko, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := envelope.NewWithMaterialsManager(keys.CMM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestSmallFrameLimit: a small message declaring frames longer than the
+// limit fails on decrypt as a streamed one does, naming the flag, and
+// leaves no output; within a raised limit it opens.
+func TestSmallFrameLimit(t *testing.T) {
+	dir := t.TempDir()
+	keys := testKey(t)
+	in := filepath.Join(dir, "in.bin")
+	data := []byte("short plaintext, long declared frames")
+	os.WriteFile(in, data, 0o600)
+	ctx := context.Background()
+	if _, err := Run(ctx, Encrypt, in, filepath.Join(dir, "in.enc"), Options{Keys: keys, FrameSize: 17 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.bin")
+	sum, err := Run(ctx, Decrypt, filepath.Join(dir, "in.enc"), out, Options{Keys: keys})
+	if !errors.Is(err, ErrFailed) || len(sum.Failures) != 1 || !errors.Is(sum.Failures[0].Err, envelope.ErrFrameTooLong) {
+		t.Fatalf("decrypt of 17 MiB frames: %v %+v", err, sum)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("refused decrypt left an output: %v", err)
+	}
+	if _, err := Run(ctx, Decrypt, filepath.Join(dir, "in.enc"), out, Options{Keys: keys, MaxFrameSize: 17 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Fatal("round trip differs")
+	}
+}
+
+// changingSource opens local files whose first Read is followed by change.
+type changingSource struct {
+	localSource
+	change func(path string)
+}
+
+func (s *changingSource) open(_ context.Context, it item) (io.ReadCloser, error) {
+	f, err := os.Open(it.path)
+	return &changingFile{File: f, path: it.path, change: s.change}, err
+}
+
+type changingFile struct {
+	*os.File
+	path   string
+	change func(string)
+}
+
+func (f *changingFile) Read(p []byte) (int, error) {
+	n, err := f.File.Read(p)
+	if f.change != nil {
+		f.change(f.path)
+		f.change = nil
+	}
+	return n, err
+}
+
+// TestSmallInputChangedSize: a small input that grows, shrinks or is
+// rewritten (same size, new time) while it is read fails with
+// ErrInputChanged, and nothing is written.
+func TestSmallInputChangedSize(t *testing.T) {
+	const size = 100 << 10
+	for name, change := range map[string]func(string){
+		"grows": func(p string) {
+			f, _ := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+			f.Write([]byte("more"))
+			f.Close()
+		},
+		"shrinks": func(p string) { os.Truncate(p, size/2) },
+		"rewritten": func(p string) {
+			fi, _ := os.Stat(p)
+			os.WriteFile(p, make([]byte, size), 0o600)
+			os.Chtimes(p, time.Time{}, fi.ModTime().Add(time.Second))
+		},
+	} {
+		dir := t.TempDir()
+		in := filepath.Join(dir, "in.bin")
+		b := make([]byte, size)
+		rand.Read(b)
+		os.WriteFile(in, b, 0o600)
+		fi, _ := os.Stat(in)
+		keys, err := LoadKeys(context.Background(), testKey(t), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := envelope.NewWithMaterialsManager(keys.CMM)
+		r := &runner{op: Encrypt, o: &Options{}, client: c, dclient: c, workers: 1}
+		out := filepath.Join(dir, "out")
+		dst := newLocalSink(out+"/", nil)
+		j := &job{in: item{name: in, rel: "in.bin", size: size, path: in, fi: fi}, src: &changingSource{change: change}, dst: dst}
+		j.target, j.below, _ = dst.target("in.bin.enc", false)
+		rec := r.do(context.Background(), j)
+		dst.flush()
+		if rec.Result != ResultFailed || !errors.Is(rec.err, ErrInputChanged) {
+			t.Errorf("%s: %s, %v; want ErrInputChanged", name, rec.Result, rec.err)
+		}
+		if es, _ := os.ReadDir(out); len(es) != 0 {
+			t.Errorf("%s: outputs %v", name, es)
+		}
+	}
+}
