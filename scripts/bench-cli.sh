@@ -2,12 +2,27 @@
 # CLI benchmark: s3crypt local->local encrypt of (a) 1,000 files of 100 KiB
 # and (b) one 2 GiB file (512 MiB when /tmp has under 10 GiB free), timed
 # against `cp -r` of the same files in the same run, inputs warm in the page
-# cache for both. s3crypt fsyncs every output before it renames it, which
-# cp does not: so cp is timed twice, alone (data left in the page cache)
-# and followed by `sync` (data on disk, as s3crypt leaves it). Every timing
-# starts after a `sync`, so earlier writes are not flushed on its clock.
-# Usage: bash scripts/bench-cli.sh   (env: BIG_MIB to force the big file size;
-# BIG_MIB=0 times the small files only)
+# cache for both. s3crypt fsyncs every output before it reports it done,
+# which cp does not: so cp is timed twice, alone (data left in the page
+# cache) and followed by `sync` (data on disk, as s3crypt leaves it). Every
+# timing starts after a `sync`, so earlier writes are not flushed on its
+# clock.
+#
+# The small files are timed ROUNDS times, cp -r + sync, this tree's s3crypt
+# and (OLD) an older binary in turns, the order rotating each round; every
+# run writes a directory of its own, kept until the end: deleting outputs
+# between runs makes ext4 reuse the inodes just freed, which slows whoever
+# comes next (cp -r, in older versions of this script). Each line gives the
+# ratio (cp -r + sync seconds) / (s3crypt seconds) of its round; the last
+# lines the median of the rounds.
+#
+# Usage: bash scripts/bench-cli.sh
+# env: OLD=path of another s3crypt binary (built from an older revision,
+#      say: git worktree add /tmp/old REV && (cd /tmp/old && go build -o
+#      /tmp/s3crypt-old ./cmd/s3crypt)) to time in turns with this tree's;
+#      ROUNDS=n rounds of the small files (default 1, 5 with OLD);
+#      SUITES="0x0478 0x0578" the suites timed;
+#      BIG_MIB=n forces the big file size; BIG_MIB=0 times the small files only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/s3crypt-bench.XXXXXX)
@@ -15,10 +30,17 @@ trap 'rm -rf "$work"' EXIT
 
 avail_kib=$(df -Pk /tmp | awk 'NR==2 {print $4}')
 big_mib=${BIG_MIB:-$(( avail_kib > 10 * 1024 * 1024 ? 2048 : 512 ))}
+old=${OLD:-}
+rounds=${ROUNDS:-$([ -n "$old" ] && echo 5 || echo 1)}
+suites=${SUITES:-0x0478 0x0578}
 
 go build -o "$work/s3crypt" ./cmd/s3crypt
-s3c="$work/s3crypt"
-"$s3c" keygen "$work/k.key" 2>/dev/null
+new="$work/s3crypt"
+if [ -n "$old" ]; then
+	cp "$old" "$work/s3crypt-old"
+	old="$work/s3crypt-old"
+fi
+"$new" keygen "$work/k.key" 2>/dev/null
 
 echo "making inputs: 1000 x 100 KiB, 1 x $big_mib MiB (random bytes)"
 mkdir -p "$work/small"
@@ -26,11 +48,16 @@ head -c $((1000 * 100 * 1024)) /dev/urandom | split -b $((100 * 1024)) -a 3 -d -
 mkdir -p "$work/bigdir"
 head -c $((big_mib * 1024 * 1024)) /dev/urandom >"$work/bigdir/big.bin"
 cat "$work"/small/* "$work/bigdir/big.bin" >/dev/null # warm the page cache
+echo "load: $(uptime | sed 's/.*load/load/'), nproc $(nproc)"
 
 now() { date +%s.%N; }
 # t CMD... : prints the seconds CMD took
 t() { local s e; sync; s=$(now); "$@" >/dev/null 2>&1; e=$(now); echo "$e - $s" | bc -l; }
 cpsync() { cp -r "$1" "$2" && sync; }
+enc() { # binary suite src dst
+	"$1" encrypt --quiet --suite "$2" --key "aes:$work/k.key" "$3" "$4"
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 report() { # name bytes cp_seconds cp_sync_seconds s3crypt_seconds
 	awk -v n="$1" -v b="$2" -v c="$3" -v cs="$4" -v s="$5" 'BEGIN {
@@ -39,21 +66,42 @@ report() { # name bytes cp_seconds cp_sync_seconds s3crypt_seconds
 			n, c, mib / c, cs, mib / cs, s, mib / s, c / s, cs / s }'
 }
 
-for suite in 0x0478 0x0578; do
-	echo "== suite $suite, nproc $(nproc)"
-	rm -rf "$work/cp1" "$work/enc1" "$work/cp2" "$work/enc2"
-	c=$(t cp -r "$work/small" "$work/cp1")
-	rm -rf "$work/cp1"
-	cs=$(t cpsync "$work/small" "$work/cp1")
-	s=$(t "$s3c" encrypt --quiet --suite "$suite" --key "aes:$work/k.key" "$work/small" "$work/enc1")
-	[ "$(ls "$work/enc1" | wc -l)" = 1000 ] || { echo "small: wrong output count"; exit 1; }
-	report "1000 x 100 KiB files" $((1000 * 100 * 1024)) "$c" "$cs" "$s"
-	rm -rf "$work/cp1" "$work/enc1"
+small=$((1000 * 100 * 1024))
+for suite in $suites; do
+	echo "== suite $suite: 1000 x 100 KiB files, $rounds round(s)"
+	: >"$work/ratios.new" && : >"$work/ratios.old"
+	for r in $(seq 1 "$rounds"); do
+		c=$(t cp -r "$work/small" "$work/cp.$suite.$r")
+		declare -A s=()
+		# The order rotates: cp -r + sync first, then s3crypt(s), and back.
+		runs=(cs new)
+		[ -n "$old" ] && runs=(cs new old)
+		n=${#runs[@]}
+		for i in $(seq 0 $((n - 1))); do
+			k=${runs[$(((i + r) % n))]}
+			case $k in
+			cs) s[cs]=$(t cpsync "$work/small" "$work/cs.$suite.$r") ;;
+			new) s[new]=$(t enc "$new" "$suite" "$work/small" "$work/new.$suite.$r") ;;
+			old) s[old]=$(t enc "$old" "$suite" "$work/small" "$work/old.$suite.$r") ;;
+			esac
+		done
+		[ "$(ls "$work/new.$suite.$r" | wc -l)" = 1000 ] || { echo "small: wrong output count"; exit 1; }
+		report "round $r new" "$small" "$c" "${s[cs]}" "${s[new]}"
+		echo "${s[cs]} / ${s[new]}" | bc -l >>"$work/ratios.new"
+		if [ -n "$old" ]; then
+			report "round $r old" "$small" "$c" "${s[cs]}" "${s[old]}"
+			echo "${s[cs]} / ${s[old]}" | bc -l >>"$work/ratios.old"
+		fi
+		unset s
+	done
+	printf "suite %s, median of %d rounds: s3crypt/(cp -r+sync) new %.2f" "$suite" "$rounds" "$(median <"$work/ratios.new")"
+	[ -n "$old" ] && printf ", old %.2f" "$(median <"$work/ratios.old")"
+	echo
 	[ "$big_mib" -gt 0 ] || continue
 	c=$(t cp -r "$work/bigdir" "$work/cp2")
 	rm -rf "$work/cp2"
 	cs=$(t cpsync "$work/bigdir" "$work/cp2")
-	s=$(t "$s3c" encrypt --quiet --suite "$suite" --key "aes:$work/k.key" "$work/bigdir" "$work/enc2")
+	s=$(t enc "$new" "$suite" "$work/bigdir" "$work/enc2")
 	[ -s "$work/enc2/big.bin.enc" ] || { echo "big: no output"; exit 1; }
 	report "1 x $big_mib MiB file" $((big_mib * 1024 * 1024)) "$c" "$cs" "$s"
 	rm -rf "$work/cp2" "$work/enc2"
