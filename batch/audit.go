@@ -59,8 +59,11 @@ type Record struct {
 // AuditLog appends hash-chained records and, with a key, signed digests
 // (package auditlog). It is safe for concurrent use.
 type AuditLog struct {
-	w      *auditlog.Writer
-	f      *os.File // nil for a writer such as stdout
+	w *auditlog.Writer
+	f *os.File // nil for a writer such as stdout
+	// synced, for a file, makes each line durable before its Append
+	// returns, one sync for all the lines written meanwhile.
+	synced *syncGroup
 	unlock func()
 	// ctx is the opening context without its cancellation: digests are
 	// signed after an interrupt too, each within digestTimeout.
@@ -138,27 +141,33 @@ func OpenAudit(ctx context.Context, path string, o AuditOptions) (*AuditLog, err
 		f.Close()
 		return nil, fmt.Errorf("%s: lock: %w", path, err)
 	}
-	ao.Sync = f.Sync
+	// No ao.Sync, which syncs each line under the writer's lock: Append
+	// syncs after it, together with the lines other workers wrote.
 	w, err := auditlog.Resume(ctx, f, f, ao)
 	if err != nil {
 		unlock()
 		f.Close()
 		return nil, fmt.Errorf("%s: refusing to append: %w", path, err)
 	}
-	l.w, l.f, l.unlock = w, f, unlock
+	l.w, l.f, l.unlock, l.synced = w, f, unlock, newSyncGroup(f.Sync)
 	return l, nil
 }
 
-// Append sets r.Prev and writes r as one line, synced to disk for a file;
-// every DigestEvery lines a digest follows.
+// Append sets r.Prev and writes r as one line, synced to disk for a file
+// before it returns; every DigestEvery lines a digest follows. Concurrent
+// calls share their syncs (syncGroup).
 func (l *AuditLog) Append(r Record) error {
 	ctx, cancel := context.WithTimeout(l.ctx, digestTimeout)
 	defer cancel()
-	return l.w.Append(ctx, func(prev string) ([]byte, error) {
+	err := l.w.Append(ctx, func(prev string) ([]byte, error) {
 		r.Prev = prev
 		line, err := json.Marshal(r)
 		return escapeControls(line), err
 	})
+	if err != nil || l.synced == nil {
+		return err
+	}
+	return l.synced.wait()
 }
 
 // escapeControls escapes in a JSON line the control characters
@@ -187,6 +196,9 @@ func (l *AuditLog) Close() error {
 	ctx, cancel := context.WithTimeout(l.ctx, digestTimeout)
 	defer cancel()
 	err := l.w.Close(ctx)
+	if l.synced != nil {
+		err = errors.Join(err, l.synced.wait()) // the last digest
+	}
 	if l.f != nil {
 		l.unlock()
 		err = errors.Join(err, l.f.Close())
