@@ -56,6 +56,15 @@
 //     reported done and its audit line written. Up to 128 outputs may wait
 //     for their group beyond --concurrency files being processed; they hold
 //     open file descriptors (three each), not buffers.
+//   - A local input of at most 1 MiB going to a local output is read
+//     whole and encrypted or decrypted in one call (envelope's
+//     EncryptAppend or DecryptAppend) through buffers the run reuses,
+//     cleared of plaintext after each file, and written with one write; a
+//     larger one streams. Either way the output is the same message, and
+//     decrypt refuses the same inputs (--max-frame-length included). An
+//     input whose size or modification time changes while it is read, or
+//     whose size differs from the listing's, fails with ErrInputChanged
+//     and writes nothing.
 //   - On decrypt nothing is committed before the whole message verified,
 //     the signature included: a local output stays temporary, stdout and
 //     plaintext S3 uploads are fed from an unlinked spool file only after
@@ -245,6 +254,9 @@
 // exactly what is and is not detectable are in package auditlog. Appending
 // verifies the existing log first and refuses a broken one (and, with a
 // key, one with unsigned lines; without one, a signed log); the file is
-// locked while a run appends. Context values, key material and plaintext
+// locked while a run appends. Each line is on disk before its input is
+// reported done; the lines workers write while a sync of the log runs
+// share the next one, so a run costs about one sync per group of outputs
+// committed, not one per line. Context values, key material and plaintext
 // never appear in the log.
 package batch
