@@ -90,18 +90,29 @@ func readWhole(r io.Reader, f statter, size int64, buf []byte) ([]byte, error) {
 // (counting f's bytes), in one call, then writes and commits the output.
 // Outputs are exactly as the streaming path writes them.
 func (r *runner) doSmall(ctx context.Context, j *job, in io.Reader, f statter, rec *Record) error {
+	var out output
+	var err error
+	if r.op == Encrypt {
+		// First, as when streaming: an output that exists (ErrExists) costs
+		// no data key, which may be a KMS request.
+		if out, err = j.dst.create(ctx, j.target, j.below, j.in, r.o.Overwrite); err != nil {
+			return err
+		}
+		defer out.abort()
+	}
 	b := r.getSmall()
 	msg, err := r.sealOrOpen(ctx, j, in, f, b, rec)
 	if err != nil {
 		r.putSmall(b)
 		return err
 	}
-	out, err := j.dst.create(ctx, j.target, j.below, j.in, r.o.Overwrite)
-	if err != nil {
-		r.putSmall(b)
-		return err
+	if out == nil {
+		if out, err = j.dst.create(ctx, j.target, j.below, j.in, r.o.Overwrite); err != nil {
+			r.putSmall(b)
+			return err
+		}
+		defer out.abort()
 	}
-	defer out.abort()
 	cw := &countWriter{w: out}
 	_, err = cw.Write(msg)
 	r.putSmall(b) // before the commit: the data is the file's now
