@@ -22,6 +22,8 @@
 #      /tmp/s3crypt-old ./cmd/s3crypt)) to time in turns with this tree's;
 #      ROUNDS=n rounds of the small files (default 1, 5 with OLD);
 #      SUITES="0x0478 0x0578" the suites timed;
+#      DECRYPT=1 also times, each round, decrypting the round's encrypted
+#      small files (each binary its own outputs), against the same cp -r + sync;
 #      BIG_MIB=n forces the big file size; BIG_MIB=0 times the small files only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,19 +59,22 @@ cpsync() { cp -r "$1" "$2" && sync; }
 enc() { # binary suite src dst
 	"$1" encrypt --quiet --suite "$2" --key "aes:$work/k.key" "$3" "$4"
 }
+dec() { # binary src dst
+	"$1" decrypt --quiet --key "aes:$work/k.key" "$2" "$3"
+}
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 report() { # name bytes cp_seconds cp_sync_seconds s3crypt_seconds
 	awk -v n="$1" -v b="$2" -v c="$3" -v cs="$4" -v s="$5" 'BEGIN {
 		mib = b / 1048576
-		printf "%-22s cp -r %6.2fs %6.1f MiB/s | cp -r+sync %6.2fs %6.1f MiB/s | s3crypt %6.2fs %6.1f MiB/s | s3crypt/cp %.2f, s3crypt/(cp+sync) %.2f\n",
+		printf "%-24s cp -r %6.2fs %6.1f MiB/s | cp -r+sync %6.2fs %6.1f MiB/s | s3crypt %6.2fs %6.1f MiB/s | s3crypt/cp %.2f, s3crypt/(cp+sync) %.2f\n",
 			n, c, mib / c, cs, mib / cs, s, mib / s, c / s, cs / s }'
 }
 
 small=$((1000 * 100 * 1024))
 for suite in $suites; do
 	echo "== suite $suite: 1000 x 100 KiB files, $rounds round(s)"
-	: >"$work/ratios.new" && : >"$work/ratios.old"
+	: >"$work/ratios.new" && : >"$work/ratios.old" && : >"$work/ratios.dnew" && : >"$work/ratios.dold"
 	for r in $(seq 1 "$rounds"); do
 		c=$(t cp -r "$work/small" "$work/cp.$suite.$r")
 		declare -A s=()
@@ -92,11 +97,26 @@ for suite in $suites; do
 			report "round $r old" "$small" "$c" "${s[cs]}" "${s[old]}"
 			echo "${s[cs]} / ${s[old]}" | bc -l >>"$work/ratios.old"
 		fi
+		if [ -n "${DECRYPT:-}" ]; then
+			d=$(t dec "$new" "$work/new.$suite.$r" "$work/dnew.$suite.$r")
+			report "round $r decrypt new" "$small" "$c" "${s[cs]}" "$d"
+			echo "${s[cs]} / $d" | bc -l >>"$work/ratios.dnew"
+			if [ -n "$old" ]; then
+				d=$(t dec "$old" "$work/old.$suite.$r" "$work/dold.$suite.$r")
+				report "round $r decrypt old" "$small" "$c" "${s[cs]}" "$d"
+				echo "${s[cs]} / $d" | bc -l >>"$work/ratios.dold"
+			fi
+		fi
 		unset s
 	done
 	printf "suite %s, median of %d rounds: s3crypt/(cp -r+sync) new %.2f" "$suite" "$rounds" "$(median <"$work/ratios.new")"
 	[ -n "$old" ] && printf ", old %.2f" "$(median <"$work/ratios.old")"
 	echo
+	if [ -n "${DECRYPT:-}" ]; then
+		printf "suite %s, decrypt, median of %d rounds: s3crypt/(cp -r+sync) new %.2f" "$suite" "$rounds" "$(median <"$work/ratios.dnew")"
+		[ -n "$old" ] && printf ", old %.2f" "$(median <"$work/ratios.dold")"
+		echo
+	fi
 	[ "$big_mib" -gt 0 ] || continue
 	c=$(t cp -r "$work/bigdir" "$work/cp2")
 	rm -rf "$work/cp2"
