@@ -23,9 +23,12 @@ var ErrInputChanged = errors.New("input changed while it was read")
 const smallFile = 1 << 20
 
 // smallBufs are the buffers of one small file: in holds the input, out
-// the result. Reused through runner.small; each is cleared of plaintext
-// before it goes back.
-type smallBufs struct{ in, out []byte }
+// the result. Reused through runner.small; the part of either that held
+// plaintext (plain) is cleared before they go back.
+type smallBufs struct {
+	in, out []byte
+	plain   []byte // within in (encrypt) or out (decrypt)
+}
 
 // statter is an open local input, whose metadata tells whether it changed.
 type statter interface{ Stat() (fs.FileInfo, error) }
@@ -124,10 +127,8 @@ func (r *runner) doSmall(ctx context.Context, j *job, in io.Reader, f statter, r
 
 // putSmall clears b of plaintext and keeps it for the next small file.
 func (r *runner) putSmall(b *smallBufs) {
-	clear(b.in[:cap(b.in)])
-	if r.op == Decrypt {
-		clear(b.out[:cap(b.out)])
-	}
+	clear(b.plain)
+	b.plain = nil
 	r.small.Put(b)
 }
 
@@ -138,6 +139,9 @@ func (r *runner) putSmall(b *smallBufs) {
 func (r *runner) sealOrOpen(ctx context.Context, j *job, in io.Reader, f statter, b *smallBufs, rec *Record) ([]byte, error) {
 	if int64(cap(b.in)) < j.in.size+1 {
 		b.in = make([]byte, j.in.size+1)
+	}
+	if r.op == Encrypt {
+		b.plain = b.in[:j.in.size+1] // what readWhole may fill
 	}
 	data, err := readWhole(in, f, j.in.size, b.in)
 	if err != nil {
@@ -190,7 +194,7 @@ func (r *runner) sealOrOpen(ctx context.Context, j *job, in io.Reader, f statter
 		}
 		return nil, err
 	}
-	b.out = pt
+	b.out, b.plain = pt, pt // DecryptAppend cleared what it wrote on failure
 	if err := r.o.checkContext(dh); err != nil {
 		return nil, err
 	}

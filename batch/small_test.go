@@ -192,3 +192,49 @@ func TestSmallInputChangedSize(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallBuffersCleared: the reused buffers hold no plaintext once a
+// file is done: encrypt's input, decrypt's output.
+func TestSmallBuffersCleared(t *testing.T) {
+	dir := t.TempDir()
+	keys, err := LoadKeys(context.Background(), testKey(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := envelope.NewWithMaterialsManager(keys.CMM)
+	plain := bytes.Repeat([]byte("secret! "), 1000)
+	in := filepath.Join(dir, "in")
+	os.WriteFile(in, plain, 0o600)
+	zero := func(b []byte) bool { return !bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) }
+
+	r := &runner{op: Encrypt, o: &Options{}, client: c, dclient: c}
+	f, _ := os.Open(in)
+	defer f.Close()
+	b := &smallBufs{}
+	msg, err := r.sealOrOpen(context.Background(), &job{in: item{size: int64(len(plain))}}, f, f, b, &Record{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg = bytes.Clone(msg)
+	if !bytes.Equal(b.in[:len(plain)], plain) {
+		t.Fatal("input not in b.in")
+	}
+	r.putSmall(b)
+	if !zero(b.in[:cap(b.in)]) {
+		t.Error("encrypt: plaintext left in the input buffer")
+	}
+
+	os.WriteFile(in, msg, 0o600)
+	g, _ := os.Open(in)
+	defer g.Close()
+	r.op = Decrypt
+	b = &smallBufs{}
+	pt, err := r.sealOrOpen(context.Background(), &job{in: item{size: int64(len(msg))}}, g, g, b, &Record{})
+	if err != nil || !bytes.Equal(pt, plain) {
+		t.Fatalf("decrypt: %v", err)
+	}
+	r.putSmall(b)
+	if !zero(b.out[:cap(b.out)]) {
+		t.Error("decrypt: plaintext left in the output buffer")
+	}
+}
