@@ -56,9 +56,11 @@ func (r *runner) getSmall() *smallBufs {
 
 // readWhole reads the whole of f, listed at size bytes, through r (which
 // reads f) into buf, whose capacity must be at least size+1, and returns
-// it. It fails with ErrInputChanged when f
-// no longer has size bytes, holds more or fewer bytes than its metadata
-// said, or its size or modification time changed during the read.
+// it. It fails with ErrInputChanged when f no longer has size bytes,
+// holds more or fewer bytes than its metadata said, or its size or
+// modification time changed during the read. A rewrite of the same size
+// within one tick of the file system's clock goes unseen: the check is
+// as fine as the timestamps.
 func readWhole(r io.Reader, f statter, size int64, buf []byte) ([]byte, error) {
 	before, err := f.Stat()
 	if err != nil {
@@ -90,8 +92,8 @@ func readWhole(r io.Reader, f statter, size int64, buf []byte) ([]byte, error) {
 }
 
 // doSmall encrypts or decrypts j, a small local input read through in
-// (counting f's bytes), in one call, then writes and commits the output.
-// Outputs are exactly as the streaming path writes them.
+// (counting f's bytes), in one call, then writes and commits the output:
+// a message of the same form, and as durable, as the streaming path's.
 func (r *runner) doSmall(ctx context.Context, j *job, in io.Reader, f statter, rec *Record) error {
 	var out output
 	var err error
