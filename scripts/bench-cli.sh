@@ -14,7 +14,8 @@
 # between runs makes ext4 reuse the inodes just freed, which slows whoever
 # comes next (cp -r, in older versions of this script). Each line gives the
 # ratio (cp -r + sync seconds) / (s3crypt seconds) of its round; the last
-# lines the median of the rounds.
+# lines the median of the rounds and, with OLD, the median of the rounds'
+# new/old seconds, which a shared machine's load disturbs least.
 #
 # Usage: bash scripts/bench-cli.sh
 # env: OLD=path of another s3crypt binary (built from an older revision,
@@ -74,7 +75,7 @@ report() { # name bytes cp_seconds cp_sync_seconds s3crypt_seconds
 small=$((1000 * 100 * 1024))
 for suite in $suites; do
 	echo "== suite $suite: 1000 x 100 KiB files, $rounds round(s)"
-	: >"$work/ratios.new" && : >"$work/ratios.old" && : >"$work/ratios.dnew" && : >"$work/ratios.dold"
+	for f in new old dnew dold newold dnewold; do : >"$work/ratios.$f"; done
 	for r in $(seq 1 "$rounds"); do
 		c=$(t cp -r "$work/small" "$work/cp.$suite.$r")
 		declare -A s=()
@@ -96,25 +97,27 @@ for suite in $suites; do
 		if [ -n "$old" ]; then
 			report "round $r old" "$small" "$c" "${s[cs]}" "${s[old]}"
 			echo "${s[cs]} / ${s[old]}" | bc -l >>"$work/ratios.old"
+			echo "${s[new]} / ${s[old]}" | bc -l >>"$work/ratios.newold"
 		fi
 		if [ -n "${DECRYPT:-}" ]; then
 			d=$(t dec "$new" "$work/new.$suite.$r" "$work/dnew.$suite.$r")
 			report "round $r decrypt new" "$small" "$c" "${s[cs]}" "$d"
 			echo "${s[cs]} / $d" | bc -l >>"$work/ratios.dnew"
 			if [ -n "$old" ]; then
-				d=$(t dec "$old" "$work/old.$suite.$r" "$work/dold.$suite.$r")
-				report "round $r decrypt old" "$small" "$c" "${s[cs]}" "$d"
-				echo "${s[cs]} / $d" | bc -l >>"$work/ratios.dold"
+				do=$(t dec "$old" "$work/old.$suite.$r" "$work/dold.$suite.$r")
+				report "round $r decrypt old" "$small" "$c" "${s[cs]}" "$do"
+				echo "${s[cs]} / $do" | bc -l >>"$work/ratios.dold"
+				echo "$d / $do" | bc -l >>"$work/ratios.dnewold"
 			fi
 		fi
 		unset s
 	done
 	printf "suite %s, median of %d rounds: s3crypt/(cp -r+sync) new %.2f" "$suite" "$rounds" "$(median <"$work/ratios.new")"
-	[ -n "$old" ] && printf ", old %.2f" "$(median <"$work/ratios.old")"
+	[ -n "$old" ] && printf ", old %.2f; new/old seconds %.2f" "$(median <"$work/ratios.old")" "$(median <"$work/ratios.newold")"
 	echo
 	if [ -n "${DECRYPT:-}" ]; then
 		printf "suite %s, decrypt, median of %d rounds: s3crypt/(cp -r+sync) new %.2f" "$suite" "$rounds" "$(median <"$work/ratios.dnew")"
-		[ -n "$old" ] && printf ", old %.2f" "$(median <"$work/ratios.dold")"
+		[ -n "$old" ] && printf ", old %.2f; new/old seconds %.2f" "$(median <"$work/ratios.dold")" "$(median <"$work/ratios.dnewold")"
 		echo
 	fi
 	[ "$big_mib" -gt 0 ] || continue
