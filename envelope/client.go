@@ -572,10 +572,6 @@ func growExact(dst []byte, n int) []byte {
 	return g
 }
 
-type appender struct{ b []byte }
-
-func (a *appender) Write(p []byte) (int, error) { a.b = append(a.b, p...); return len(p), nil }
-
 // appendFooter signs the digest in h and appends the footer:
 //
 //	signature length (2) | DER ECDSA signature
@@ -619,15 +615,13 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	if err != nil {
 		return nil, nil, err
 	}
-	if h.FrameLength == 0 {
-		return c.decryptNonFramed(ctx, dst, ciphertext, opts)
-	}
 	msg := ciphertext
 	body := ciphertext[h.Len():]
+	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers}
 	var digest chan []byte
 	if s.curve != nil {
 		// Hash header and body while the frames are opened.
-		n, err := stream.BodyLength(body, int(h.FrameLength))
+		n, err := bodyLength(body, h, &cfg)
 		if err != nil {
 			return nil, nil, fromStream(err)
 		}
@@ -640,7 +634,14 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 		}()
 	}
 	start := len(dst)
-	pt, n, err := stream.Open(dst, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers})
+	var pt []byte
+	var n int
+	if h.FrameLength == 0 {
+		// Legacy non-framed: one block, opened straight into dst.
+		pt, n, err = stream.OpenNonFramed(dst, body, bc, cfg.maxNonFramed)
+	} else {
+		pt, n, err = stream.Open(dst, body, bc)
+	}
 	err = fromStream(err)
 	rest := body[n:]
 	if digest != nil {
@@ -664,19 +665,13 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	return pt, h, nil
 }
 
-// decryptNonFramed decrypts a legacy non-framed message through the reader.
-func (c *Client) decryptNonFramed(ctx context.Context, dst, ciphertext []byte, opts []DecryptOption) ([]byte, *Header, error) {
-	r, err := c.newDecryptReader(ctx, bytes.NewReader(ciphertext), opts, callDecrypt)
-	if err != nil {
-		return nil, nil, err
+// bodyLength returns the length of the body of h at the start of body,
+// framed or not, from its frame headers alone.
+func bodyLength(body []byte, h *Header, cfg *config) (int, error) {
+	if h.FrameLength == 0 {
+		return stream.NonFramedLength(body, cfg.maxNonFramed)
 	}
-	start := len(dst)
-	out := &appender{b: growExact(dst, len(ciphertext))}
-	if _, err := r.WriteTo(out); err != nil {
-		clear(out.b[start:])
-		return nil, nil, err
-	}
-	return out.b, r.header, nil
+	return stream.BodyLength(body, int(h.FrameLength))
 }
 
 // splitFooter splits the footer (signature length (2) | signature) from
