@@ -260,7 +260,19 @@ func (hr *headerReader) readEDK() (EncryptedDataKey, error) {
 	if err != nil {
 		return EncryptedDataKey{}, err
 	}
-	return EncryptedDataKey{string(id), info, ct}, nil
+	return EncryptedDataKey{providerID(id), info, ct}, nil
+}
+
+// kmsProviderID is the provider ID of AWS KMS data keys.
+const kmsProviderID = "aws-kms"
+
+// providerID returns id as a string; AWS KMS's, the most common, without
+// an allocation.
+func providerID(id []byte) string {
+	if string(id) == kmsProviderID {
+		return kmsProviderID
+	}
+	return string(id)
 }
 
 // readBodyEnd reads the rest of the header body:
