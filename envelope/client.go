@@ -593,9 +593,10 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 // DecryptAppend decrypts ciphertext as Decrypt does and appends the
 // plaintext to dst, as crypto/cipher's Open does: a caller that passes a
 // buffer with room for it allocates nothing per byte. dst grows by the
-// plaintext's length, known from the frames before any is opened. dst
-// must not overlap ciphertext. On error it returns nil and zeroes what it
-// had appended.
+// plaintext's length, known from the frames before any is opened (for a
+// legacy non-framed body, its declared length, checked first against
+// WithMaxNonFramedLength and the input). dst must not overlap
+// ciphertext. On error it returns nil and zeroes what it had appended.
 func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts ...DecryptOption) ([]byte, *Header, error) {
 	cfg, err := c.decryptConfig(opts, callDecrypt)
 	if err != nil {
