@@ -339,15 +339,23 @@ type sealer struct {
 	signKey *ecdsa.PrivateKey
 	suite   *suite
 
-	// Storage for the materials request, the header, its message ID,
-	// commitment, auth tag and the (zero) header IV: one allocation.
+	// Storage for the materials request, the default materials manager's
+	// materials, the header, its message ID, commitment, auth tag, the
+	// (zero) header IV and a header body of up to sealerHeaderBytes bytes:
+	// one allocation.
 	req    EncryptionRequest
+	m      EncryptionMaterials
 	h      Header
 	id     [32]byte
 	commit [commitKeyLen]byte
 	tag    [16]byte
 	iv     [ivLen]byte
+	body   [sealerHeaderBytes]byte
 }
+
+// sealerHeaderBytes is the header body a sealer holds without an allocation
+// of its own: a context of a few pairs and one raw keyring's data key.
+const sealerHeaderBytes = 384
 
 // begin gets materials and builds the header of a new message. exposed
 // says whether the caller will see the Header (EncryptWriter.Header): if
@@ -356,7 +364,8 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 	if ec == nil {
 		ec = map[string]string{}
 	}
-	if err := checkEncryptRequest(ec, cfg); err != nil {
+	err := checkEncryptRequest(ec, cfg)
+	if err != nil {
 		return nil, err
 	}
 	sl := &sealer{}
@@ -366,7 +375,14 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 		CommitmentPolicy:  cfg.policy,
 		PlaintextLength:   cfg.plaintextLength,
 	}
-	m, err := c.cmm.GetEncryptionMaterials(ctx, &sl.req)
+	var m *EncryptionMaterials
+	if d, ok := c.cmm.(*defaultMaterialsManager); ok {
+		// The materials in sl; unexposed, they share the caller's context.
+		m = &sl.m
+		err = d.encryptionMaterials(ctx, &sl.req, m, !exposed)
+	} else {
+		m, err = c.cmm.GetEncryptionMaterials(ctx, &sl.req)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +490,7 @@ func seal(sl *sealer, s *suite, m *EncryptionMaterials, frameLength int, exposed
 	if h.Version == 1 {
 		h.iv = make([]byte, ivLen)
 	}
-	if err := h.marshalBody(); err != nil {
+	if err := h.marshalBody(sl.body[:0]); err != nil {
 		return err
 	}
 	aad, err := headerAAD(h.body, subset(m.EncryptionContext, m.requiredContextKeys), false)
@@ -556,10 +572,6 @@ func growExact(dst []byte, n int) []byte {
 	return g
 }
 
-type appender struct{ b []byte }
-
-func (a *appender) Write(p []byte) (int, error) { a.b = append(a.b, p...); return len(p), nil }
-
 // appendFooter signs the digest in h and appends the footer:
 //
 //	signature length (2) | DER ECDSA signature
@@ -581,33 +593,36 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 // DecryptAppend decrypts ciphertext as Decrypt does and appends the
 // plaintext to dst, as crypto/cipher's Open does: a caller that passes a
 // buffer with room for it allocates nothing per byte. dst grows by the
-// plaintext's length, known from the frames before any is opened. dst
-// must not overlap ciphertext. On error it returns nil and zeroes what it
-// had appended.
+// plaintext's length, known from the frames before any is opened (for a
+// legacy non-framed body, its declared length, checked first against
+// WithMaxNonFramedLength and the input). dst must not overlap
+// ciphertext. On error it returns nil and zeroes what it had appended.
 func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts ...DecryptOption) ([]byte, *Header, error) {
 	cfg, err := c.decryptConfig(opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err
 	}
-	// The reader and the materials request in one allocation.
+	// The reader, the header, the materials request and the default
+	// materials manager's materials in one allocation. The materials do
+	// not outlive the call: they may share the header's context.
 	op := &struct {
-		r   bytes.Reader
-		req DecryptionRequest
+		r bytes.Reader
+		openStorage
 	}{}
 	op.r.Reset(ciphertext)
-	h, s, m, aead, err := c.openMessageWith(ctx, &op.r, &cfg, &op.req)
+	op.share = true
+	h, s, m, aead, err := c.openMessageWith(ctx, &op.r, &cfg, &op.openStorage)
+	op.r.Reset(nil) // the returned Header holds op: not the ciphertext
 	if err != nil {
 		return nil, nil, err
 	}
-	if h.FrameLength == 0 {
-		return c.decryptNonFramed(ctx, dst, ciphertext, opts)
-	}
 	msg := ciphertext
 	body := ciphertext[h.Len():]
+	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers}
 	var digest chan []byte
 	if s.curve != nil {
 		// Hash header and body while the frames are opened.
-		n, err := stream.BodyLength(body, int(h.FrameLength))
+		n, err := bodyLength(body, h, &cfg)
 		if err != nil {
 			return nil, nil, fromStream(err)
 		}
@@ -620,7 +635,14 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 		}()
 	}
 	start := len(dst)
-	pt, n, err := stream.Open(dst, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers})
+	var pt []byte
+	var n int
+	if h.FrameLength == 0 {
+		// Legacy non-framed: one block, opened straight into dst.
+		pt, n, err = stream.OpenNonFramed(dst, body, bc, cfg.maxNonFramed)
+	} else {
+		pt, n, err = stream.Open(dst, body, bc)
+	}
 	err = fromStream(err)
 	rest := body[n:]
 	if digest != nil {
@@ -644,19 +666,13 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	return pt, h, nil
 }
 
-// decryptNonFramed decrypts a legacy non-framed message through the reader.
-func (c *Client) decryptNonFramed(ctx context.Context, dst, ciphertext []byte, opts []DecryptOption) ([]byte, *Header, error) {
-	r, err := c.newDecryptReader(ctx, bytes.NewReader(ciphertext), opts, callDecrypt)
-	if err != nil {
-		return nil, nil, err
+// bodyLength returns the length of the body of h at the start of body,
+// framed or not, from its frame headers alone.
+func bodyLength(body []byte, h *Header, cfg *config) (int, error) {
+	if h.FrameLength == 0 {
+		return stream.NonFramedLength(body, cfg.maxNonFramed)
 	}
-	start := len(dst)
-	out := &appender{b: growExact(dst, len(ciphertext))}
-	if _, err := r.WriteTo(out); err != nil {
-		clear(out.b[start:])
-		return nil, nil, err
-	}
-	return out.b, r.header, nil
+	return stream.BodyLength(body, int(h.FrameLength))
 }
 
 // splitFooter splits the footer (signature length (2) | signature) from
@@ -890,13 +906,24 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 // openMessage reads the header from r, gets the decryption materials and
 // authenticates the header. The returned materials hold no data key.
 func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
-	return c.openMessageWith(ctx, r, cfg, new(DecryptionRequest))
+	return c.openMessageWith(ctx, r, cfg, new(openStorage))
 }
 
-// openMessageWith is openMessage with the storage of the materials
-// request given.
-func (c *Client) openMessageWith(ctx context.Context, r io.Reader, cfg *config, req *DecryptionRequest) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
-	h, err := readHeader(r, cfg.maxEDKs)
+// openStorage holds what openMessageWith builds: the header, the
+// materials request and, from the default materials manager, the
+// materials. share lets those materials share the header's context: for
+// a call that drops them before it returns, so that a caller's change to
+// the returned Header cannot reach them.
+type openStorage struct {
+	hs    headerStorage
+	req   DecryptionRequest
+	m     DecryptionMaterials
+	share bool
+}
+
+// openMessageWith is openMessage with its storage given.
+func (c *Client) openMessageWith(ctx context.Context, r io.Reader, cfg *config, st *openStorage) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
+	h, err := readHeaderInto(r, cfg.maxEDKs, &st.hs)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -907,6 +934,7 @@ func (c *Client) openMessageWith(ctx context.Context, r io.Reader, cfg *config, 
 	if cfg.unsignedOnly && s.curve != nil {
 		return nil, nil, nil, nil, fmt.Errorf("envelope: suite %s: %w", h.Suite, ErrSignedMessage)
 	}
+	req := &st.req
 	*req = DecryptionRequest{
 		Suite:             h.Suite,
 		CommitmentPolicy:  cfg.policy,
@@ -914,7 +942,13 @@ func (c *Client) openMessageWith(ctx context.Context, r io.Reader, cfg *config, 
 		EncryptionContext: h.EncryptionContext,
 		ReproducedContext: cfg.expected,
 	}
-	m, err := c.cmm.DecryptMaterials(ctx, req)
+	var m *DecryptionMaterials
+	if d, ok := c.cmm.(*defaultMaterialsManager); ok {
+		m = &st.m
+		err = d.decryptMaterials(ctx, req, m, st.share)
+	} else {
+		m, err = c.cmm.DecryptMaterials(ctx, req)
+	}
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

@@ -66,13 +66,20 @@ func ParseHeader(r io.Reader) (*Header, error) { return readHeader(r, 0) }
 
 // readHeader parses a header; maxEDKs > 0 limits the encrypted data keys.
 func readHeader(r io.Reader, maxEDKs int) (*Header, error) {
-	// The header with storage for its first 512 bytes and first
-	// encrypted data key: a small header costs one allocation, not three.
-	hs := new(struct {
-		h   Header
-		raw [512]byte
-		edk [1]EncryptedDataKey
-	})
+	return readHeaderInto(r, maxEDKs, new(headerStorage))
+}
+
+// headerStorage is a header with storage for its first 512 bytes and
+// first encrypted data key: a small header costs one allocation, not
+// three, or none in storage that is part of a larger allocation.
+type headerStorage struct {
+	h   Header
+	raw [512]byte
+	edk [1]EncryptedDataKey
+}
+
+// readHeaderInto is readHeader into hs, which the header then holds.
+func readHeaderInto(r io.Reader, maxEDKs int, hs *headerStorage) (*Header, error) {
 	h := &hs.h
 	hr := headerReader{r: r, raw: hs.raw[:0]}
 	if err := hr.readPrefix(h); err != nil {
@@ -253,7 +260,19 @@ func (hr *headerReader) readEDK() (EncryptedDataKey, error) {
 	if err != nil {
 		return EncryptedDataKey{}, err
 	}
-	return EncryptedDataKey{string(id), info, ct}, nil
+	return EncryptedDataKey{providerID(id), info, ct}, nil
+}
+
+// kmsProviderID is the provider ID of AWS KMS data keys.
+const kmsProviderID = "aws-kms"
+
+// providerID returns id as a string; AWS KMS's, the most common, without
+// an allocation.
+func providerID(id []byte) string {
+	if string(id) == kmsProviderID {
+		return kmsProviderID
+	}
+	return string(id)
 }
 
 // readBodyEnd reads the rest of the header body:
@@ -332,9 +351,9 @@ func (hr *headerReader) readAuth(h *Header) error {
 }
 
 // marshalBody serializes the header body of h, which must be a v2 or v1
-// framed header, into h.body. EncryptionContext is what the header stores.
-func (h *Header) marshalBody() error {
-	b := make([]byte, 0, 256)
+// framed header, into h.body, appending to b (grown if too small).
+// EncryptionContext is what the header stores.
+func (h *Header) marshalBody(b []byte) error {
 	b = append(b, h.Version)
 	if h.Version == 1 {
 		b = append(b, typeCustomerAED)

@@ -6,6 +6,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha512"
 	"crypto/subtle"
+	"encoding"
 	"encoding/binary"
 	"fmt"
 )
@@ -57,17 +58,61 @@ func deriveKey(s *suite, dataKey, messageID []byte, netV400 bool) (aead cipher.A
 
 // deriveCommitting is HKDF-SHA512 for the committing suites, written out:
 // both outputs are shorter than one SHA-512 output, so each Expand is the
-// single HMAC T(1) = HMAC(prk, info | 0x01).
+// single HMAC T(1) = HMAC(prk, info | 0x01). The two Expands share prk,
+// so the hash states after its inner and outer pad blocks are computed
+// once and restored for each: 10 SHA-512 blocks, not 12. Written as one
+// function so that the compiler keeps the hash and its states on the
+// stack (TestSmallMessageAllocs).
 func deriveCommitting(dataKey, messageID, suiteID []byte) (key, commit [32]byte) {
+	const bs = sha512.BlockSize
 	prk := hmacSHA512(messageID, dataKey)
-	t := hmacSHA512(prk[:], suiteID, []byte("DERIVEKEY\x01"))
-	copy(key[:], t[:])
-	t = hmacSHA512(prk[:], []byte("COMMITKEY\x01"))
-	copy(commit[:], t[:])
+	var pad [bs]byte
+	copy(pad[:], prk[:])
 	clear(prk[:])
-	clear(t[:])
+	for i := range pad {
+		pad[i] ^= 0x36
+	}
+	var st struct {
+		inner, outer [sha512State]byte // after the pad blocks
+		sum, t       [sha512.Size]byte
+	}
+	d := sha512.New()
+	m, u := d.(encoding.BinaryAppender), d.(encoding.BinaryUnmarshaler)
+	d.Write(pad[:])
+	inner, _ := m.AppendBinary(st.inner[:0])
+	for i := range pad {
+		pad[i] ^= 0x36 ^ 0x5c
+	}
+	d.Reset()
+	d.Write(pad[:])
+	outer, _ := m.AppendBinary(st.outer[:0])
+	clear(pad[:])
+	expand := func(out []byte, info ...[]byte) {
+		if u.UnmarshalBinary(inner) != nil {
+			panic("envelope: SHA-512 state not restored")
+		}
+		for _, b := range info {
+			d.Write(b)
+		}
+		d.Sum(st.sum[:0])
+		if u.UnmarshalBinary(outer) != nil {
+			panic("envelope: SHA-512 state not restored")
+		}
+		d.Write(st.sum[:])
+		copy(out, d.Sum(st.t[:0]))
+	}
+	expand(key[:], suiteID, []byte("DERIVEKEY\x01"))
+	expand(commit[:], []byte("COMMITKEY\x01"))
+	d.Reset()
+	clear(st.inner[:])
+	clear(st.outer[:])
+	clear(st.sum[:])
+	clear(st.t[:])
 	return key, commit
 }
+
+// sha512State is the size of a SHA-512 state as crypto/sha512 marshals it.
+const sha512State = 4 + sha512.Size + sha512.BlockSize + 8
 
 // hmacSHA512 is HMAC-SHA512 (RFC 2104) of the concatenated msg under key,
 // computed with sha512.Sum512 in stack buffers, for the sizes HKDF needs

@@ -10,11 +10,12 @@ import (
 )
 
 // EncryptionMaterials are what a message is written with. A keyring fills
-// in DataKey (if nil) and appends to EncryptedDataKeys. The materials
-// managers of this package set the rest (the signing key, the required
-// context keys); a MaterialsManager of one's own wraps one of them. The
-// unexported fields are read-only once set, so a copy of the struct may
-// share them.
+// in DataKey (if nil) and appends to EncryptedDataKeys; EncryptionContext
+// is read-only to it (the default materials manager may share the
+// caller's map). The materials managers of this package set the rest (the
+// signing key, the required context keys); a MaterialsManager of one's
+// own wraps one of them. The unexported fields are read-only once set, so
+// a copy of the struct may share them.
 type EncryptionMaterials struct {
 	Suite SuiteID
 
@@ -42,7 +43,8 @@ type EncryptionMaterials struct {
 
 // DecryptionMaterials are what a message is read with. A keyring fills in
 // DataKey; the default materials manager sets the rest, read-only once
-// set, as for EncryptionMaterials.
+// set, as for EncryptionMaterials (EncryptionContext may be the header's
+// map).
 type DecryptionMaterials struct {
 	Suite               SuiteID
 	EncryptionContext   map[string]string // header context plus the caller's required pairs
@@ -105,56 +107,87 @@ func NewDefaultMaterialsManager(kr Keyring) MaterialsManager {
 
 // GetEncryptionMaterials implements MaterialsManager.
 func (d *defaultMaterialsManager) GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error) {
+	m := new(EncryptionMaterials)
+	if err := d.encryptionMaterials(ctx, req, m, false); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// encryptionMaterials is GetEncryptionMaterials into the storage m. With
+// share, an unsigned suite's materials share the request's context, which
+// both then hold read-only; the client shares it for a call that drops the
+// materials before it returns. Signed suites always get a copy: the
+// public key is added to it.
+func (d *defaultMaterialsManager) encryptionMaterials(ctx context.Context, req *EncryptionRequest, m *EncryptionMaterials, share bool) error {
 	id := req.Suite
 	if id == 0 {
 		id = req.CommitmentPolicy.defaultSuite()
 	}
 	s, ok := lookupSuite(id)
 	if !ok {
-		return nil, fmt.Errorf("envelope: suite %s: %w", id, ErrUnsupportedSuite)
+		return fmt.Errorf("envelope: suite %s: %w", id, ErrUnsupportedSuite)
 	}
 	if !req.CommitmentPolicy.allowsEncrypt(id) {
-		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", id, req.CommitmentPolicy, ErrCommitmentPolicy)
+		return fmt.Errorf("envelope: encrypt with suite %s under %s: %w", id, req.CommitmentPolicy, ErrCommitmentPolicy)
 	}
-	m := &EncryptionMaterials{Suite: id, EncryptionContext: maps.Clone(req.EncryptionContext)}
+	*m = EncryptionMaterials{Suite: id, EncryptionContext: req.EncryptionContext}
+	if !share || s.curve != nil || m.EncryptionContext == nil {
+		m.EncryptionContext = maps.Clone(req.EncryptionContext)
+	}
 	m.EncryptedDataKeys = m.edk[:0:1]
 	if m.EncryptionContext == nil {
 		m.EncryptionContext = map[string]string{}
 	}
 	if s.curve != nil {
 		if _, ok := m.EncryptionContext[publicKeyKey]; ok {
-			return nil, fmt.Errorf("envelope: %s already in the context: %w", publicKeyKey, ErrInvalidContext)
+			return fmt.Errorf("envelope: %s already in the context: %w", publicKeyKey, ErrInvalidContext)
 		}
 		priv, err := ecdsa.GenerateKey(s.curve, rand.Reader)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		pub, err := compressPublicKey(&priv.PublicKey)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		m.signingKey = priv
 		m.EncryptionContext[publicKeyKey] = pub
 	}
 	if err := d.keyring.OnEncrypt(ctx, m); err != nil {
-		return nil, err
+		return err
 	}
 	if len(m.DataKey) != s.keyLen || len(m.EncryptedDataKeys) == 0 {
-		return nil, fmt.Errorf("envelope: keyring returned a %d-byte data key and %d encrypted data keys: %w", len(m.DataKey), len(m.EncryptedDataKeys), ErrInvalidMaterials)
+		return fmt.Errorf("envelope: keyring returned a %d-byte data key and %d encrypted data keys: %w", len(m.DataKey), len(m.EncryptedDataKeys), ErrInvalidMaterials)
 	}
-	return m, nil
+	return nil
 }
 
 // DecryptMaterials implements MaterialsManager.
 func (d *defaultMaterialsManager) DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error) {
+	m := new(DecryptionMaterials)
+	if err := d.decryptMaterials(ctx, req, m, false); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decryptMaterials is DecryptMaterials into the storage m. With share and
+// no pair to add from req.ReproducedContext, the materials share the
+// header's context, which both then hold read-only; the client shares it
+// for a call that drops the materials before it returns.
+func (d *defaultMaterialsManager) decryptMaterials(ctx context.Context, req *DecryptionRequest, m *DecryptionMaterials, share bool) error {
 	s, ok := lookupSuite(req.Suite)
 	if !ok {
-		return nil, fmt.Errorf("envelope: suite %s: %w", req.Suite, ErrUnsupportedSuite)
+		return fmt.Errorf("envelope: suite %s: %w", req.Suite, ErrUnsupportedSuite)
 	}
 	if !req.CommitmentPolicy.allowsDecrypt(req.Suite) {
-		return nil, fmt.Errorf("envelope: decrypt suite %s under %s: %w", req.Suite, req.CommitmentPolicy, ErrCommitmentPolicy)
+		return fmt.Errorf("envelope: decrypt suite %s under %s: %w", req.Suite, req.CommitmentPolicy, ErrCommitmentPolicy)
 	}
-	m := &DecryptionMaterials{Suite: req.Suite, EncryptionContext: maps.Clone(req.EncryptionContext)}
+	*m = DecryptionMaterials{Suite: req.Suite, EncryptionContext: req.EncryptionContext}
+	if !share || len(req.ReproducedContext) > 0 || m.EncryptionContext == nil {
+		m.EncryptionContext = maps.Clone(req.EncryptionContext)
+	}
 	if m.EncryptionContext == nil {
 		m.EncryptionContext = map[string]string{}
 	}
@@ -166,7 +199,7 @@ func (d *defaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 		v := req.ReproducedContext[k]
 		if hv, ok := m.EncryptionContext[k]; ok {
 			if hv != v {
-				return nil, fmt.Errorf("envelope: context key %q has another value in the message: %w", k, ErrContextMismatch)
+				return fmt.Errorf("envelope: context key %q has another value in the message: %w", k, ErrContextMismatch)
 			}
 			continue
 		}
@@ -175,25 +208,25 @@ func (d *defaultMaterialsManager) DecryptMaterials(ctx context.Context, req *Dec
 	}
 	pub, hasPub := m.EncryptionContext[publicKeyKey]
 	if s.curve == nil && hasPub {
-		return nil, headerErr("encryption context", fmt.Errorf("%s in a message of unsigned suite %s", publicKeyKey, req.Suite))
+		return headerErr("encryption context", fmt.Errorf("%s in a message of unsigned suite %s", publicKeyKey, req.Suite))
 	}
 	if s.curve != nil {
 		if !hasPub {
-			return nil, headerErr("encryption context", fmt.Errorf("no %s for signed suite %s", publicKeyKey, req.Suite))
+			return headerErr("encryption context", fmt.Errorf("no %s for signed suite %s", publicKeyKey, req.Suite))
 		}
 		vk, err := decompressPublicKey(s.curve, pub)
 		if err != nil {
-			return nil, headerErr("encryption context", err)
+			return headerErr("encryption context", err)
 		}
 		m.verificationKey = vk
 	}
 	if err := d.keyring.OnDecrypt(ctx, m, req.EncryptedDataKeys); err != nil {
-		return nil, err
+		return err
 	}
 	if len(m.DataKey) != s.keyLen {
-		return nil, fmt.Errorf("envelope: keyring returned a %d-byte data key for suite %s: %w", len(m.DataKey), req.Suite, ErrInvalidMaterials)
+		return fmt.Errorf("envelope: keyring returned a %d-byte data key for suite %s: %w", len(m.DataKey), req.Suite, ErrInvalidMaterials)
 	}
-	return m, nil
+	return nil
 }
 
 // requiredContextMaterialsManager is the spec's required encryption

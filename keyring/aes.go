@@ -69,18 +69,30 @@ func (k *RawAES) String() string { return "raw AES keyring " + k.namespace + "/"
 
 // OnEncrypt implements envelope.Keyring.
 func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) error {
-	if err := generateDataKey(m); err != nil {
-		return err
-	}
 	size, err := wire.ContextSize(m.EncryptionContext)
 	if err != nil {
 		return err
 	}
-	// One allocation: provider info, ciphertext, then the AAD (the
-	// context, public: it is in the header).
-	infoLen, ctLen := len(k.name)+8+ivLen, len(m.DataKey)+tagLen
-	buf := make([]byte, 0, infoLen+ctLen+size)
-	aad, _ := wire.AppendContext(buf[infoLen+ctLen:infoLen+ctLen], m.EncryptionContext)
+	keyLen := len(m.DataKey)
+	if m.DataKey == nil {
+		if keyLen = m.Suite.DataKeyLength(); keyLen == 0 {
+			return fmt.Errorf("keyring: suite %s: %w", m.Suite, envelope.ErrUnsupportedSuite)
+		}
+	}
+	// One allocation: provider info, ciphertext, the AAD (the context,
+	// public: it is in the header), then the data key if this keyring
+	// generates it. Each part is capped at its length: the client zeroes
+	// the data key, and nothing appended to one part reaches another.
+	infoLen, ctLen := len(k.name)+8+ivLen, keyLen+tagLen
+	buf := make([]byte, 0, infoLen+ctLen+size+keyLen)
+	if m.DataKey == nil {
+		dk := buf[infoLen+ctLen+size : infoLen+ctLen+size+keyLen : infoLen+ctLen+size+keyLen]
+		if _, err := rand.Read(dk); err != nil {
+			return err
+		}
+		m.DataKey = dk
+	}
+	aad, _ := wire.AppendContext(buf[infoLen+ctLen:infoLen+ctLen:infoLen+ctLen+size], m.EncryptionContext)
 	info := buf[:0:infoLen]
 	info = append(info, k.name...)
 	info = binary.BigEndian.AppendUint32(info, tagLen*8)

@@ -13,6 +13,27 @@ const chunkBytes = 256 << 10
 // least one.
 func chunkFrames(F int) int { return max(1, chunkBytes/F) }
 
+// minChunkBytes is the least plaintext Seal and Open hand to a goroutine:
+// below it, starting and waking one costs more than it saves, so a body
+// of at most minChunkBytes is sealed or opened in the calling goroutine.
+const minChunkBytes = 128 << 10
+
+// oneShotChunk is the number of frames of length F a worker of Seal or
+// Open takes at a time for a body of n plaintext bytes: two chunks per
+// worker, for balance, of minChunkBytes to chunkBytes; at least one frame.
+func oneShotChunk(F int, n int64, workers int) int {
+	b := min(chunkBytes, max(minChunkBytes, n/int64(2*workersFor(workers))))
+	return max(1, int(b)/F)
+}
+
+// oneShotSerial reports whether Seal and Open work on a body of shape s
+// in the calling goroutine alone: when it holds at most minChunkBytes of
+// plaintext (an empty final frame after them included) or one chunk of
+// per frames.
+func oneShotSerial(s shape, per, workers int) bool {
+	return s.size() <= minChunkBytes || runWorkers(int(s.frames()), per, workers) <= 1
+}
+
 // Seal appends the framed body of plaintext to dst and returns the result.
 // It writes exactly what a Writer writes, sealing straight from plaintext
 // into dst on Config.Workers goroutines, with no intermediate copy.
@@ -27,8 +48,8 @@ func Seal(dst, plaintext []byte, cfg Config) ([]byte, error) {
 	start := len(dst)
 	out := grow(dst, start+int(s.bodyLen()), start)
 	j := &sealJob{out: out[start:], pt: plaintext, s: s, k: cfg.keyed()}
-	frames, per := int(s.frames()), chunkFrames(cfg.FrameLength)
-	if runWorkers(frames, per, cfg.Workers) <= 1 {
+	frames, per := int(s.frames()), oneShotChunk(cfg.FrameLength, s.size(), cfg.Workers)
+	if oneShotSerial(s, per, cfg.Workers) {
 		// Inline, so small messages pay for no closure: the job and
 		// its AAD scratch are one allocation.
 		for i := range frames {
@@ -76,8 +97,8 @@ func Open(dst, body []byte, cfg Config) ([]byte, int, error) {
 	start := len(dst)
 	out := grow(dst, start+int(s.size()), start)
 	j := &openJob{out: out, body: body, start: start, F: cfg.FrameLength, s: s, k: cfg.keyed()}
-	frames, per := int(s.frames()), chunkFrames(cfg.FrameLength)
-	if runWorkers(frames, per, cfg.Workers) <= 1 {
+	frames, per := int(s.frames()), oneShotChunk(cfg.FrameLength, s.size(), cfg.Workers)
+	if oneShotSerial(s, per, cfg.Workers) {
 		// Inline, as in Seal.
 		for i := range frames {
 			if err = j.frame(i, j.aad[:0]); err != nil {
@@ -117,11 +138,11 @@ func runWorkers(n, per, workers int) int {
 	return min(workersFor(workers), (n+per-1)/per)
 }
 
-// run calls fn for 0..n-1, in chunks of per on up to workers goroutines
-// (in the caller's if one chunk suffices), and returns the error of the
-// lowest failing i: a chunk stops at its first error, and every i below
-// it is in a chunk that ran to its end or failed lower. Each goroutine
-// passes fn its own AAD buffer.
+// run calls fn for 0..n-1, in chunks of per on up to workers goroutines,
+// the caller's one of them (the only one if one chunk suffices), and
+// returns the error of the lowest failing i: a chunk stops at its first
+// error, and every i below it is in a chunk that ran to its end or failed
+// lower. Each goroutine passes fn its own AAD buffer.
 func run(n, per, workers int, fn func(i int, aad []byte) error) error {
 	chunks := (n + per - 1) / per
 	workers = runWorkers(n, per, workers)
@@ -137,28 +158,30 @@ func run(n, per, workers int, fn func(i int, aad []byte) error) error {
 	var next atomic.Int64
 	var mu sync.Mutex
 	errAt, firstErr := n, error(nil)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			var aad [aadCap]byte
-			for {
-				c := int(next.Add(1) - 1)
-				if c >= chunks {
-					return
-				}
-				for i := c * per; i < min(n, (c+1)*per); i++ {
-					if err := fn(i, aad[:0]); err != nil {
-						mu.Lock()
-						if i < errAt {
-							errAt, firstErr = i, err
-						}
-						mu.Unlock()
-						break
+	work := func() {
+		var aad [aadCap]byte
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= chunks {
+				return
+			}
+			for i := c * per; i < min(n, (c+1)*per); i++ {
+				if err := fn(i, aad[:0]); err != nil {
+					mu.Lock()
+					if i < errAt {
+						errAt, firstErr = i, err
 					}
+					mu.Unlock()
+					break
 				}
 			}
-		})
+		}
 	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
 	return firstErr
 }
