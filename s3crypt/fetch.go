@@ -2,6 +2,7 @@ package s3crypt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -15,7 +16,9 @@ import (
 // the one being read included, so at most readAhead GETs run or wait
 // beyond the part being read; chunks enter queue in object order, each
 // before its GET starts; Read returns bytes of the first chunk only once
-// they arrived, and of a later chunk only once its GET completed.
+// they arrived, and of a later chunk only once its GET completed. Part
+// buffers come from, and return to, pool once Close has stopped every GET
+// and Read: no Read runs while or after they are released.
 type fetcher struct {
 	ob     *object
 	ctx    context.Context
@@ -25,11 +28,17 @@ type fetcher struct {
 	wg     sync.WaitGroup
 	prog   *progress
 	size   int64 // of a part buffer
+	pool   *bufPools
 
-	cur  *chunk
-	pos  int
-	read int64 // bytes returned by Read
-	err  error // the first error Read returned
+	bufsMu sync.Mutex
+	bufs   [][]byte // every part buffer taken from pool
+
+	readMu sync.Mutex // held by Read, and by Close to end reading
+	closed bool
+	cur    *chunk
+	pos    int
+	read   int64 // bytes returned by Read
+	err    error // the first error Read returned
 
 	mu     sync.Mutex
 	srcErr error // the GET error Read returned, for sourceErr
@@ -55,9 +64,12 @@ type chunk struct {
 // (of capacity chunkSize if later chunks follow), later ones in ranges of
 // chunkSize bytes.
 func newFetcher(ctx context.Context, cancel context.CancelFunc, ob *object, body io.ReadCloser, first []byte,
-	chunkSize int64, readAhead int, prog *progress) *fetcher {
+	chunkSize int64, readAhead int, prog *progress, pool *bufPools) *fetcher {
 	f := &fetcher{ob: ob, ctx: ctx, cancel: cancel, queue: make(chan *chunk, readAhead),
-		free: make(chan []byte, readAhead+1), prog: prog, size: chunkSize}
+		free: make(chan []byte, readAhead+1), prog: prog, size: chunkSize, pool: pool}
+	if int64(cap(first)) == chunkSize {
+		f.bufs = append(f.bufs, first)
+	}
 	f.cur = &chunk{buf: first, done: make(chan struct{}), streamed: true, more: make(chan struct{}, 1)}
 	f.wg.Add(2)
 	go f.fill(f.cur, body)
@@ -109,7 +121,7 @@ func (f *fetcher) run(start, chunkSize int64, maxBufs int) {
 		default:
 			if nbufs < maxBufs {
 				nbufs++
-				buf = make([]byte, chunkSize)
+				buf = f.buffer()
 				break
 			}
 			select {
@@ -135,6 +147,15 @@ func (f *fetcher) run(start, chunkSize int64, maxBufs int) {
 	}
 }
 
+// buffer returns a part buffer of length f.size from the pool.
+func (f *fetcher) buffer() []byte {
+	b := f.pool.part(f.size)[:f.size]
+	f.bufsMu.Lock()
+	f.bufs = append(f.bufs, b)
+	f.bufsMu.Unlock()
+	return b
+}
+
 // avail waits until chunk bytes past f.pos are readable or the chunk
 // failed, and returns how many bytes of it are readable.
 func (f *fetcher) avail() (int, error) {
@@ -157,8 +178,16 @@ func (f *fetcher) avail() (int, error) {
 	}
 }
 
+// errClosed is what Read returns after Close.
+var errClosed = errors.New("s3crypt: read after Close")
+
 // Read reads the object's bytes in order.
 func (f *fetcher) Read(p []byte) (int, error) {
+	f.readMu.Lock()
+	defer f.readMu.Unlock()
+	if f.closed {
+		return 0, errClosed
+	}
 	if f.err != nil {
 		return 0, f.err
 	}
@@ -204,8 +233,20 @@ func (f *fetcher) sourceErr() error {
 	return f.srcErr
 }
 
-// Close stops the GETs and waits for them.
+// Close stops the GETs and waits for them and for a Read in progress,
+// then returns the part buffers to the pool. Read fails after it.
 func (f *fetcher) Close() {
 	f.cancel()
 	f.wg.Wait()
+	f.readMu.Lock()
+	defer f.readMu.Unlock()
+	if f.closed {
+		return
+	}
+	f.closed = true
+	f.cur = nil
+	for _, b := range f.bufs {
+		f.pool.putPart(b[:0])
+	}
+	f.bufs = nil
 }

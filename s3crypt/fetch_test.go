@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -188,5 +189,56 @@ func TestGetReadAheadBound(t *testing.T) {
 	got, err := io.ReadAll(r)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes, %v; want %d bytes", len(got), err, len(data))
+	}
+}
+
+// Consecutive Gets of one Client reuse its part buffers: a second Get of
+// a 3-part object allocates less than two parts. A Close during a Read
+// (under -race: no Read touches a buffer Close released) ends it.
+func TestGetReusesPartBuffers(t *testing.T) {
+	api := fakeS3(t)
+	const part = 5 * MiB
+	data := randomBytes(3*part, 34)
+	ctx := context.Background()
+	c := newClient(t, api)
+	if _, err := c.Put(ctx, putIn(testBucket, "k", bytes.NewReader(data), int64(len(data))), testContext); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(data)+1)
+	get := func() {
+		r, err := c.Get(ctx, getIn(testBucket, "k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.ReadFull(r, got)
+		r.Close()
+		if err != io.ErrUnexpectedEOF || !bytes.Equal(got[:n], data) {
+			t.Fatalf("read %d bytes, %v; want %d bytes", n, err, len(data))
+		}
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a GC empties the pool
+	get()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	get()
+	runtime.ReadMemStats(&after)
+	n := after.TotalAlloc - before.TotalAlloc
+	t.Logf("second Get allocated %.1f MiB", float64(n)/MiB)
+	if n >= 2*part && !raceEnabled { // without reuse: 3 parts and the decryption's own
+		t.Errorf("second Get allocated %.1f MiB, want under two parts (%d MiB)", float64(n)/MiB, 2*part/MiB)
+	}
+
+	r, err := c.Get(ctx, getIn(testBucket, "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		_, err := io.Copy(io.Discard, r)
+		done <- err
+	}()
+	r.Close()
+	if err := <-done; err == nil {
+		t.Log("the copy ended before Close")
 	}
 }

@@ -226,11 +226,13 @@ func (c *Client) startGet(ctx context.Context, in *s3.GetObjectInput, n int64, r
 		return nil, nil, err
 	}
 	prog.total = ob.size
-	first := make([]byte, got, n)
+	var first []byte
 	if got == ob.size {
-		first = first[:got:got] // the whole object: no part buffer to reuse
+		first = make([]byte, got) // the whole object: no part buffer to reuse
+	} else {
+		first = c.bufs.part(n)[:got]
 	}
-	return ob, newFetcher(fctx, cancel, ob, body, first, n, readAhead, prog), nil
+	return ob, newFetcher(fctx, cancel, ob, body, first, n, readAhead, prog, &c.bufs), nil
 }
 
 // openObject GETs the first n bytes of the object in names and returns it,
