@@ -26,7 +26,7 @@
 //     key generation and a signature; decrypt ≤ 1.05 × a verification.
 //   - Peers: phicrypt leads minio/sio by ≥ 1.2 × (bench/peers).
 //   - S3: s3crypt upload ≥ 0.90 × (0x0478) and ≥ 0.80 × (0x0578) the plain
-//     SDK uploader; download ≥ 0.90 × plain GetObject.
+//     SDK uploader; download ≥ 0.90 × the SDK downloader (BenchmarkS3).
 //   - CLI: 1,000 × 100 KiB files and 1 × 2 GiB, local to local, cp -r and
 //     sync ≥ 0.85 × (0x0478) and ≥ 0.6 × (0x0578) the same copy unencrypted
 //     (scripts/bench-cli.sh).

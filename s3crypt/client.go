@@ -201,9 +201,9 @@ func WithPartConcurrency(n int) CommonOption {
 	return commonOption(func(o *options) { o.concurrency = n })
 }
 
-// WithReadAhead bounds how many ranges a download fetches ahead of its
-// reader (default: the part concurrency). A Get holds at most readAhead+2
-// part-sized buffers.
+// WithReadAhead bounds how many ranges a download fetches ahead of the
+// part its reader is in (default: the part concurrency). A Get holds at
+// most readAhead+1 part-sized buffers, the first part's included.
 func WithReadAhead(n int) GetOption {
 	return getOption(func(o *options) { o.notOpen("WithReadAhead"); o.readAhead = n })
 }

@@ -31,10 +31,12 @@
 //
 // # Reading
 //
-// Get streams the plaintext: the first part is fetched, the header
-// authenticated, and later parts fetched by concurrent ranged GETs ahead
-// of the reader, all pinned to the first GET's ETag (If-Match), and fed in
-// order to an envelope.DecryptReader. Open reads any plaintext range of an
+// Get streams the plaintext: the first part's GET tells the object's size
+// and ETag, and its bytes are decrypted as they arrive (the header is
+// authenticated while the rest of the part is still coming); later parts
+// are fetched by concurrent ranged GETs ahead of the reader from that
+// moment, all pinned to the first GET's ETag (If-Match), and fed in order
+// to an envelope.DecryptReader. Open reads any plaintext range of an
 // unsigned message: with H the header length and F the frame length,
 // plaintext [off, end) lies in frames ⌊off/F⌋ .. ⌊(end-1)/F⌋, which are
 // object bytes [H + ⌊off/F⌋·R, H + (⌊(end-1)/F⌋+1)·R), fetched by ranged

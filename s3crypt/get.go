@@ -62,7 +62,7 @@ func (c *Client) Head(ctx context.Context, in *s3.HeadObjectInput) (*Object, err
 	if err != nil {
 		return nil, err
 	}
-	ob, err := c.fetchObject(ctx, gin, headPrefix, nil)
+	ob, err := c.fetchObject(ctx, gin, headPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -85,10 +85,11 @@ type Reader struct {
 	d   *envelope.DecryptReader
 }
 
-// Get opens in.Bucket/in.Key for streaming decryption: it fetches the
-// first part, authenticates the header (with the key from the Client's
-// keyring, e.g. KMS Decrypt) and returns a Reader of the plaintext. Later
-// parts are fetched concurrently, up to the read-ahead, each pinned to the
+// Get opens in.Bucket/in.Key for streaming decryption: it starts the GET
+// of the first part, authenticates the header as soon as its bytes arrive
+// (with the key from the Client's keyring, e.g. KMS Decrypt) and returns a
+// Reader of the plaintext. Later parts are fetched concurrently from the
+// moment the first GET answers, up to the read-ahead, each pinned to the
 // ETag of the first (an object replaced meanwhile fails with
 // ErrObjectChanged). WithExpectedContext refuses objects written under
 // another context.
@@ -109,11 +110,10 @@ func (c *Client) Get(ctx context.Context, in *s3.GetObjectInput, opts ...GetOpti
 		return nil, err
 	}
 	prog := &progress{fn: o.progress, total: -1}
-	ob, err := c.fetchObject(ctx, gin, o.partSize, prog)
+	ob, f, err := c.startGet(ctx, gin, o.partSize, o.readAhead, prog)
 	if err != nil {
 		return nil, err
 	}
-	f := newFetcher(ctx, ob, o.partSize, o.readAhead, prog)
 	d, err := c.enc.NewDecryptReader(ctx, f, o.decrypt...)
 	if err != nil {
 		f.Close()
@@ -132,16 +132,30 @@ func (r *Reader) Header() *envelope.Header { return r.d.Header() }
 func (r *Reader) EncryptionContext() map[string]string { return r.d.EncryptionContext() }
 
 // Read reads verified plaintext. It returns io.EOF only once the whole
-// object authenticated, with nothing after the message.
+// object authenticated, with nothing after the message. A GET that failed
+// or was cut short is reported as such (a cut wraps io.ErrUnexpectedEOF),
+// not as the envelope.ErrTruncated of a message that ends early.
 func (r *Reader) Read(p []byte) (int, error) {
 	n, err := r.d.Read(p)
-	return n, fromEnvelope(err, r.obj.Bucket, r.obj.Key)
+	return n, r.error(err)
 }
 
 // WriteTo writes the verified plaintext to w; see Read.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	n, err := r.d.WriteTo(w)
-	return n, fromEnvelope(err, r.obj.Bucket, r.obj.Key)
+	return n, r.error(err)
+}
+
+// error returns the error of the GET that stopped the decryption, if one
+// did, else err as this package reports it.
+func (r *Reader) error(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	if serr := r.f.sourceErr(); serr != nil {
+		return serr
+	}
+	return fromEnvelope(err, r.obj.Bucket, r.obj.Key)
 }
 
 // Close stops the fetches and releases the buffers. It does not report
@@ -187,8 +201,43 @@ func checkGetInput(what string, in *s3.GetObjectInput) (*s3.GetObjectInput, erro
 }
 
 // fetchObject GETs the first n bytes of the object in names, which also
-// tell its size and ETag.
-func (c *Client) fetchObject(ctx context.Context, in *s3.GetObjectInput, n int64, prog *progress) (*object, error) {
+// tell its size and ETag, into ob.prefix.
+func (c *Client) fetchObject(ctx context.Context, in *s3.GetObjectInput, n int64) (*object, error) {
+	ob, body, got, err := c.openObject(ctx, in, n)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	ob.prefix = make([]byte, got)
+	if _, err := io.ReadFull(body, ob.prefix); err != nil {
+		return nil, fmt.Errorf("s3crypt: get %s/%s: %w", ob.bucket, ob.key, err)
+	}
+	return ob, nil
+}
+
+// startGet starts the GET of the first n bytes of the object in names and
+// returns, once it answers, the object and a fetcher of all its bytes in
+// chunks of n, at most readAhead of them fetched ahead of the reader.
+func (c *Client) startGet(ctx context.Context, in *s3.GetObjectInput, n int64, readAhead int, prog *progress) (*object, *fetcher, error) {
+	fctx, cancel := context.WithCancel(ctx)
+	ob, body, got, err := c.openObject(fctx, in, n)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	prog.total = ob.size
+	var first []byte
+	if got == ob.size {
+		first = make([]byte, got) // the whole object: no part buffer to reuse
+	} else {
+		first = c.bufs.part(n)[:got]
+	}
+	return ob, newFetcher(fctx, cancel, ob, body, first, n, readAhead, prog, &c.bufs), nil
+}
+
+// openObject GETs the first n bytes of the object in names and returns it,
+// as its response tells it, with the response's body of got bytes, unread.
+func (c *Client) openObject(ctx context.Context, in *s3.GetObjectInput, n int64) (ob *object, body io.ReadCloser, got int64, err error) {
 	bucket, key := *in.Bucket, *in.Key
 	first := *in
 	first.Range = aws.String(fmt.Sprintf("bytes=0-%d", n-1))
@@ -197,33 +246,26 @@ func (c *Client) fetchObject(ctx context.Context, in *s3.GetObjectInput, n int64
 		err = mapError(err)
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" { // an empty object
-			return nil, fmt.Errorf("s3crypt: %s/%s: empty object: %w", bucket, key, ErrNotEncrypted)
+			return nil, nil, 0, fmt.Errorf("s3crypt: %s/%s: empty object: %w", bucket, key, ErrNotEncrypted)
 		}
-		return nil, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
+		return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
 	}
-	defer out.Body.Close()
-	ob := &object{api: c.s3, in: *in, bucket: bucket, key: key, etag: aws.ToString(out.ETag),
+	ob = &object{api: c.s3, in: *in, bucket: bucket, key: key, etag: aws.ToString(out.ETag),
 		versionID: aws.ToString(out.VersionId), lastModified: aws.ToTime(out.LastModified), meta: out.Metadata,
 		contentType: aws.ToString(out.ContentType)}
-	got := aws.ToInt64(out.ContentLength)
+	got = aws.ToInt64(out.ContentLength)
 	ob.size = got // a server that ignored the range sent the whole object
 	if cr := aws.ToString(out.ContentRange); cr != "" {
 		if ob.size, err = totalFromContentRange(cr); err != nil {
-			return nil, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
+			out.Body.Close()
+			return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
 		}
 	}
 	if got > n || got > ob.size || got < min(n, ob.size) {
-		return nil, fmt.Errorf("s3crypt: get %s/%s: %d bytes for a range of %d", bucket, key, got, n)
+		out.Body.Close()
+		return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: %d bytes for a range of %d", bucket, key, got, n)
 	}
-	ob.prefix = make([]byte, got, n)
-	if _, err := io.ReadFull(out.Body, ob.prefix); err != nil {
-		return nil, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
-	}
-	if prog != nil {
-		prog.total = ob.size
-		prog.add(got)
-	}
-	return ob, nil
+	return ob, out.Body, got, nil
 }
 
 // totalFromContentRange returns the size in "bytes a-b/size".

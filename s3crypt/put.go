@@ -47,11 +47,11 @@ const copyBufferSize = 1 << 20
 // doubles as bytes arrive, up to a whole part.
 const firstBufferSize = 64 << 10
 
-// bufPools keeps a Client's idle buffers so that consecutive Puts reuse
-// them instead of allocating and zeroing a part per Put: whole part
+// bufPools keeps a Client's idle buffers so that consecutive Puts and Gets
+// reuse them instead of allocating and zeroing a part per call: whole part
 // buffers, one sync.Pool per capacity, and copy buffers. Idle buffers
 // are freed by the garbage collector; a Put still holds at most
-// concurrency+1 part buffers.
+// concurrency+1 part buffers, a Get readAhead+1.
 type bufPools struct {
 	parts sync.Map  // int64 capacity → *sync.Pool of *[]byte
 	copy  sync.Pool // *[]byte of copyBufferSize

@@ -42,7 +42,7 @@ func (c *Client) Open(ctx context.Context, in *s3.GetObjectInput, opts ...GetOpt
 	if err != nil {
 		return nil, err
 	}
-	ob, err := c.fetchObject(ctx, gin, headPrefix, nil)
+	ob, err := c.fetchObject(ctx, gin, headPrefix)
 	if err != nil {
 		return nil, err
 	}

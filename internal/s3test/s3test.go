@@ -167,7 +167,8 @@ func (p *fakeProcess) start() {
 }
 
 // Real returns the server of $PHICRYPT_S3_ENDPOINT, trusting the CA in
-// $PHICRYPT_S3_CA (if set) with TLS 1.2 or later, or skips the test.
+// $PHICRYPT_S3_CA (if set) with TLS 1.2 or later and resuming sessions, or
+// skips the test.
 func Real(t TB) *Server {
 	t.Helper()
 	endpoint, ca := os.Getenv(EndpointEnv), os.Getenv(CAEnv)
@@ -185,7 +186,11 @@ func Real(t TB) *Server {
 		}
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	// The session cache resumes TLS sessions: versitygw closes many
+	// connections, and a full handshake for each new one would weigh on
+	// every transfer measured through this client.
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12,
+		ClientSessionCache: tls.NewLRUClientSessionCache(64)}
 	tr.MaxIdleConnsPerHost = 32
 	return newServer(t, endpoint, os.Getenv(AccessKeyEnv), os.Getenv(SecretKeyEnv), ca, &http.Client{Transport: tr})
 }
