@@ -28,6 +28,7 @@ type pool[S any] struct {
 	fn   func(S)
 	jobs chan S
 	once sync.Once
+	sent int // jobs submitted, for tests of the hand-off size
 }
 
 func (p *pool[S]) submit(s S) {
@@ -42,6 +43,7 @@ func (p *pool[S]) submit(s S) {
 		}
 	}
 	p.jobs <- s
+	p.sent++
 }
 
 func (p *pool[S]) stop() {

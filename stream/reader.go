@@ -141,7 +141,11 @@ func (r *Reader) next() {
 		r.inflight--
 		r.released = false
 	}
-	r.readAhead()
+	if r.inflight == 0 || len(r.ring)-r.inflight >= r.group {
+		// Refill a group's worth of slots at once: topping up one slot
+		// at a time would hand the workers one frame per job.
+		r.readAhead()
+	}
 	if r.inflight == 0 {
 		if r.readErr == nil {
 			panic("stream: internal error: nothing read ahead and no error")

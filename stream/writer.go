@@ -229,7 +229,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 		// s is full: it is a regular frame once one more byte arrives,
 		// read into the next slot.
 		if w.inflight+2 > len(w.ring) {
-			w.drain(w.inflight - 1)
+			w.drain(w.inflight - w.group) // a group at once, as in submit
 			continue
 		}
 		next := w.slot(w.head + w.inflight + 1)
@@ -300,7 +300,9 @@ func (w *Writer) submit(final bool) {
 		}
 	}
 	if w.inflight == len(w.ring) {
-		w.drain(w.inflight - 1)
+		// A group's worth of slots at once: the next frames go out as a
+		// whole group, not one hand-off each.
+		w.drain(w.inflight - w.group)
 	}
 }
 
