@@ -3,7 +3,20 @@ package stream
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
+
+// The pipeline of a Writer or Reader with W > 1 workers: a ring of frames
+// in flight, handed out in groups of consecutive slots. W-1 pool
+// goroutines take the groups from a queue; the owner's goroutine is the
+// W-th worker: when it would wait for a frame, it first runs the oldest
+// group nobody has started (pool.wait). So W goroutines share W cores
+// with no one queued behind a worker for a time slice, and the owner's own
+// work (reading, copying, writing) takes a core only while it has some.
+//
+// Each group is claimed exactly once, by whoever swaps its claim word
+// first, and its runner seals or opens every frame of it and signals each
+// slot's done channel.
 
 // slotsPerWorker bounds the frames in flight per worker: enough queued
 // (up to 512 KiB) that a worker rarely sleeps between frames, and at
@@ -19,44 +32,88 @@ func workersFor(n int) int {
 	return n
 }
 
-// pool is a set of worker goroutines running fn on the slots sent to them.
-// It starts on the first job and stops on stop, or when its owner becomes
-// unreachable (an abandoned Reader or Writer does not leak goroutines).
-type pool[S any] struct {
-	n    int
-	size int // jobs queued at most: the owner's ring length
-	fn   func(S)
-	jobs chan S
-	once sync.Once
-	sent int // jobs submitted, for tests of the hand-off size
+// group is a job: ring slots first .. first+n-1 (mod the ring length),
+// whose first frame has sequence number seq (never 0).
+type group struct {
+	first, n int
+	seq      uint32
 }
 
-func (p *pool[S]) submit(s S) {
+// pool runs groups of ring slots on its goroutines and, in wait, on the
+// owner's. It starts on the first job and stops on stop, or when its owner
+// becomes unreachable (an abandoned Reader or Writer leaks no goroutines).
+type pool struct {
+	n   int                // goroutines: the owner's workers less one
+	run func(first, n int) // runs a claimed group
+	// claim holds, at a group's first slot, the group's seq until it is
+	// claimed, then 0. A slot is reused only after its group ran, so a
+	// stale job (a group the owner ran) never matches a later group.
+	claim []atomic.Uint32
+	jobs  chan group
+	once  sync.Once
+
+	// Owner only: the groups submitted and not yet seen claimed, oldest
+	// first, in a ring of the owner's ring length (there are never more
+	// groups in flight than slots).
+	queue  []group
+	qh, qn int
+	sent   int // jobs submitted, for tests of the hand-off size
+}
+
+// newPool returns a pool for a ring of size slots, owned by owner: it
+// stops when owner is collected. run must not reference owner.
+func newPool[O any](owner *O, workers, size int, run func(first, n int)) *pool {
+	p := &pool{n: workers - 1, run: run, claim: make([]atomic.Uint32, size), queue: make([]group, size)}
+	runtime.AddCleanup(owner, func(p *pool) { p.stop() }, p)
+	return p
+}
+
+func (p *pool) submit(g group) {
 	if p.jobs == nil {
-		p.jobs = make(chan S, p.size)
+		p.jobs = make(chan group, len(p.queue))
 		for range p.n {
-			go func(jobs <-chan S, fn func(S)) {
-				for s := range jobs {
-					fn(s)
+			go func(jobs <-chan group, claim []atomic.Uint32, run func(int, int)) {
+				for g := range jobs {
+					if claim[g.first].CompareAndSwap(g.seq, 0) {
+						run(g.first, g.n)
+					}
 				}
-			}(p.jobs, p.fn)
+			}(p.jobs, p.claim, p.run)
 		}
 	}
-	p.jobs <- s
+	p.claim[g.first].Store(g.seq)
+	if p.qn == len(p.queue) {
+		p.pop() // the oldest group left the ring long ago
+	}
+	p.queue[(p.qh+p.qn)%len(p.queue)] = g
+	p.qn++
+	p.jobs <- g // a job the owner runs first is skipped by the goroutines
 	p.sent++
 }
 
-func (p *pool[S]) stop() {
+func (p *pool) pop() group {
+	g := p.queue[p.qh]
+	p.qh = (p.qh + 1) % len(p.queue)
+	p.qn--
+	return g
+}
+
+// wait returns once a slot's done is signalled, running the oldest
+// unclaimed groups on the owner's goroutine meanwhile. A nil pool (every
+// frame run by the owner already) only receives.
+func (p *pool) wait(done chan struct{}) {
+	for p != nil && len(done) == 0 && p.qn > 0 {
+		if g := p.pop(); p.claim[g.first].CompareAndSwap(g.seq, 0) {
+			p.run(g.first, g.n)
+		}
+	}
+	<-done
+}
+
+func (p *pool) stop() {
 	p.once.Do(func() {
 		if p.jobs != nil {
 			close(p.jobs)
 		}
 	})
-}
-
-// newPool returns a pool owned by owner; it stops when owner is collected.
-func newPool[S any, O any](owner *O, n, size int, fn func(S)) *pool[S] {
-	p := &pool[S]{n: n, size: size, fn: fn}
-	runtime.AddCleanup(owner, func(p *pool[S]) { p.stop() }, p)
-	return p
 }

@@ -9,8 +9,9 @@ import (
 
 // A Reader opens a framed (or legacy non-framed) body read from an
 // io.Reader. The caller's goroutine reads and parses frames ahead; they are
-// opened on Config.Workers goroutines and released in order, each only
-// after its tag verified. It never reads past the end of the body, so the
+// opened on Config.Workers goroutines, the caller's among them while it
+// waits for a frame, and released in order, each only after its tag
+// verified. It never reads past the end of the body, so the
 // caller can read a footer from the same source afterwards.
 type Reader struct {
 	src       io.Reader
@@ -20,7 +21,7 @@ type Reader struct {
 	maxSingle int64
 	workers   int
 	group     int // frames opened per job: one hand-off per group, not per frame
-	pool      *pool[group]
+	pool      *pool
 
 	ring     []*rslot // frames read and being opened, oldest at head
 	head     int
@@ -154,7 +155,7 @@ func (r *Reader) next() {
 		return
 	}
 	s := r.ring[r.head]
-	<-s.done
+	r.pool.wait(s.done)
 	r.released = true
 	switch {
 	case s.err != nil:
@@ -207,22 +208,24 @@ func (r *Reader) readAhead() {
 	}
 }
 
-// group is a job of a Reader's pool: n slots of its ring from first on.
-type group struct{ first, n int }
-
 // submit hands the last n slots in flight to the workers as one job.
 func (r *Reader) submit(n int) {
 	if r.pool == nil {
-		ring, k := r.ring, r.k // not r: an abandoned Reader must be collectable
-		r.pool = newPool(r, r.workers, len(r.ring), func(g group) {
-			for i := range g.n {
-				s := ring[(g.first+i)%len(ring)]
-				k.openSlot(s)
-				s.done <- struct{}{}
-			}
-		})
+		r.pool = r.newPool(r.workers)
 	}
-	r.pool.submit(group{first: (r.head + r.inflight - n) % len(r.ring), n: n})
+	r.pool.submit(group{first: (r.head + r.inflight - n) % len(r.ring), n: n, seq: r.seq - uint32(n) + 1})
+}
+
+// newPool returns the Reader's pool: workers-1 goroutines and the caller's.
+func (r *Reader) newPool(workers int) *pool {
+	ring, k := r.ring, r.k // not r: an abandoned Reader must be collectable
+	return newPool(r, workers, len(ring), func(first, n int) {
+		for i := range n {
+			s := ring[(first+i)%len(ring)]
+			k.openSlot(s)
+			s.done <- struct{}{}
+		}
+	})
 }
 
 // fail sets the error, drops everything not yet released and waits for
@@ -232,7 +235,7 @@ func (r *Reader) fail(err error) {
 	for r.inflight > 0 {
 		s := r.ring[r.head]
 		if !r.released {
-			<-s.done
+			r.pool.wait(s.done)
 		}
 		r.released = false
 		clear(s.buf)

@@ -6,8 +6,9 @@ import (
 )
 
 // A Writer seals plaintext into frames and writes them, in order, to an
-// io.Writer. Frames are sealed on Config.Workers goroutines while the
-// caller's goroutine fills the next frames and writes finished ones.
+// io.Writer. Frames are sealed on Config.Workers goroutines, the caller's
+// among them: it fills the next frames, writes finished ones and, when the
+// frames in flight fill the ring, seals those no other goroutine started.
 //
 // A full frame is written as a regular frame only once more plaintext
 // arrives, so that Close seals the last FrameLength bytes as a full-length
@@ -21,7 +22,7 @@ type Writer struct {
 	cfg     Config
 	k       keyed
 	workers int
-	pool    *pool[group]
+	pool    *pool
 	group   int // frames sealed per job: one hand-off per group, not per frame
 	pending int // the last frames in flight, not yet handed to the workers
 
@@ -312,17 +313,22 @@ func (w *Writer) flush() {
 		return
 	}
 	if w.pool == nil {
-		ring, k := w.ring, w.k // not w: an abandoned Writer must be collectable
-		w.pool = newPool(w, w.workers, len(w.ring), func(g group) {
-			for i := range g.n {
-				s := ring[(g.first+i)%len(ring)]
-				k.sealSlot(s)
-				s.done <- struct{}{}
-			}
-		})
+		w.pool = w.newPool(w.workers)
 	}
-	w.pool.submit(group{first: (w.head + w.inflight - w.pending) % len(w.ring), n: w.pending})
+	w.pool.submit(group{first: (w.head + w.inflight - w.pending) % len(w.ring), n: w.pending, seq: w.seq - uint32(w.pending) + 1})
 	w.pending = 0
+}
+
+// newPool returns the Writer's pool: workers-1 goroutines and the caller's.
+func (w *Writer) newPool(workers int) *pool {
+	ring, k := w.ring, w.k // not w: an abandoned Writer must be collectable
+	return newPool(w, workers, len(ring), func(first, n int) {
+		for i := range n {
+			s := ring[(first+i)%len(ring)]
+			k.sealSlot(s)
+			s.done <- struct{}{}
+		}
+	})
 }
 
 // drain writes the oldest frames until at most keep are in flight. It
@@ -334,7 +340,7 @@ func (w *Writer) drain(keep int) {
 			w.flush() // the oldest frame is not yet handed out
 		}
 		s := w.ring[w.head]
-		<-s.done
+		w.pool.wait(s.done)
 		if w.err == nil {
 			if _, err := w.dst.Write(s.sealed()); err != nil {
 				w.err = err
