@@ -216,3 +216,30 @@ func TestOwnerRunsGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallMessageNoGoroutine: a message of less than one group is sealed
+// and opened on the caller's goroutine alone, whatever the workers.
+func TestSmallMessageNoGoroutine(t *testing.T) {
+	cfg := testConfig(t, 4<<10, 2)
+	w0, _ := NewWriter(io.Discard, cfg)
+	r0, _ := NewReader(bytes.NewReader(nil), cfg)
+	for _, frames := range []int{1, 2, min(w0.group, r0.group) - 1} {
+		pt := make([]byte, (frames-1)*cfg.FrameLength+1)
+		var body bytes.Buffer
+		w, _ := NewWriter(&body, cfg)
+		if err := chunky(w, pt, 5); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := NewReader(bytes.NewReader(body.Bytes()), cfg)
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("%d frames: read back: %v", frames, err)
+		}
+		if w.pool != nil || r.pool != nil {
+			t.Errorf("%d frames: writer pool %v, reader pool %v: want none", frames, w.pool != nil, r.pool != nil)
+		}
+	}
+}

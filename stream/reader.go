@@ -192,10 +192,16 @@ func (r *Reader) readAhead() {
 			break
 		}
 		r.inflight++
-		if r.workers == 1 || r.ended && r.inflight == 1 {
-			// Serial, or a lone final frame: no goroutine is worth starting.
-			r.k.openSlot(s)
-			s.done <- struct{}{}
+		if r.workers == 1 || r.ended && r.pool == nil {
+			// Serial, or a whole body of less than a group (nothing
+			// submitted yet, so every frame in flight is pending): no
+			// goroutine is worth starting.
+			for i := r.inflight - 1 - pending; i < r.inflight; i++ {
+				p := r.ring[(r.head+i)%len(r.ring)]
+				r.k.openSlot(p)
+				p.done <- struct{}{}
+			}
+			pending = 0
 			continue
 		}
 		if pending++; pending == r.group || r.ended {

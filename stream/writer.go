@@ -291,10 +291,16 @@ func (w *Writer) submit(final bool) {
 			w.k.sealSlot(s)
 		}
 		s.done <- struct{}{}
-	case w.workers == 1 || final && w.inflight == 1:
-		// Serial, or a lone final frame: no goroutine is worth starting.
-		w.k.sealSlot(s)
-		s.done <- struct{}{}
+	case w.workers == 1 || final && w.pool == nil:
+		// Serial, or a whole message of less than a group (no job handed
+		// out yet, so every frame in flight is pending): no goroutine is
+		// worth starting.
+		for i := w.inflight - 1 - w.pending; i < w.inflight; i++ {
+			p := w.slot(w.head + i)
+			w.k.sealSlot(p)
+			p.done <- struct{}{}
+		}
+		w.pending = 0
 	default:
 		if w.pending++; w.pending == w.group || final {
 			w.flush()
