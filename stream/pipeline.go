@@ -18,11 +18,22 @@ import (
 // first, and its runner seals or opens every frame of it and signals each
 // slot's done channel.
 
-// slotsPerWorker bounds the frames in flight per worker: enough queued
-// (up to 512 KiB) that a worker rarely sleeps between frames, and at
-// least one frame to work on and one waiting. Memory in flight is
-// workers × max(512 KiB, 2 frames).
-func slotsPerWorker(frameLen int) int { return min(64, max(2, (512<<10)/frameLen)) }
+// groupBytes is the plaintext of one job, sized in bytes, not frames: a
+// hand-off and a wake-up cost nothing next to sealing it, whatever the
+// frame length (a job is one frame if frames are larger, and at most
+// maxGroup frames).
+const (
+	groupBytes = 256 << 10
+	maxGroup   = 256
+)
+
+// groupFrames is the number of frames of length F in a job.
+func groupFrames(F int) int { return max(1, min(maxGroup, groupBytes/F)) }
+
+// slotsPerWorker bounds the frames in flight per worker: two jobs, one
+// being worked on and one waiting, so that a worker rarely sleeps between
+// jobs. Memory in flight is workers × max(2 × groupBytes, 2 frames).
+func slotsPerWorker(F int) int { return 2 * groupFrames(F) }
 
 // workersFor returns the number of workers for a configured value.
 func workersFor(n int) int {

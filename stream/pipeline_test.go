@@ -243,3 +243,22 @@ func TestSmallMessageNoGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupInBytes: a job is about groupBytes of plaintext whatever the
+// frame length (one frame if frames are larger, at most maxGroup frames),
+// and the ring holds two jobs per worker.
+func TestGroupInBytes(t *testing.T) {
+	for _, c := range []struct{ frame, group int }{
+		{1, maxGroup}, {512, maxGroup}, {1 << 10, 256}, {4 << 10, 64}, {64 << 10, 4}, {200 << 10, 1}, {1 << 20, 1},
+	} {
+		cfg := testConfig(t, c.frame, 3)
+		w, _ := NewWriter(io.Discard, cfg)
+		r, _ := NewReader(bytes.NewReader(nil), cfg)
+		if w.group != c.group || r.group != c.group {
+			t.Errorf("frame %d: groups of %d (writer), %d (reader), want %d", c.frame, w.group, r.group, c.group)
+		}
+		if want := 3 * 2 * c.group; len(w.ring) != want || len(r.ring) != want {
+			t.Errorf("frame %d: rings of %d (writer), %d (reader), want %d", c.frame, len(w.ring), len(r.ring), want)
+		}
+	}
+}

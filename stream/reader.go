@@ -50,10 +50,12 @@ type rslot struct {
 // NewReader returns a Reader of the framed body in src.
 //
 // With more than one worker the Reader reads ahead, filling its ring of
-// workers × max(2, 512 KiB / frame length) frames (at most 64 per worker)
-// before it releases the first: from a live source
-// (a pipe, a socket) plaintext then arrives that many frames late. With
-// Config.Workers = 1 each frame is released as soon as it verified.
+// workers × 2 × max(1, min(256, 256 KiB / frame length)) frames, at most
+// workers × max(512 KiB, 2 frames) of ciphertext, before it releases the
+// first, and then refills it a job (256 KiB or one frame) at a time: from
+// a live source (a pipe, a socket) plaintext then arrives that many frames
+// late. With Config.Workers = 1 each frame is released as soon as it
+// verified.
 func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -67,7 +69,7 @@ func newReader(src io.Reader, cfg Config) *Reader {
 	n := 1
 	if r.workers > 1 {
 		n = r.workers * slotsPerWorker(cfg.FrameLength)
-		r.group = max(1, n/r.workers/2) // two groups per worker in flight
+		r.group = groupFrames(cfg.FrameLength)
 	}
 	r.ring = make([]*rslot, n) // slots are made as they are first used
 	return r

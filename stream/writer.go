@@ -59,12 +59,12 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{dst: dst, cfg: cfg, k: cfg.keyed(), workers: workersFor(cfg.Workers)}
-	n := max(2, w.workers*slotsPerWorker(cfg.FrameLength))
-	if w.workers == 1 {
-		n = 2 // one frame held back, one being filled
+	n, group := 2, 1 // serial: one frame held back, one being filled
+	if w.workers > 1 {
+		n, group = w.workers*slotsPerWorker(cfg.FrameLength), groupFrames(cfg.FrameLength)
 	}
-	w.group = max(1, n/w.workers/2) // two groups per worker in flight
-	w.ring = make([]*wslot, n)      // slots are made as they are first used
+	w.group = group
+	w.ring = make([]*wslot, n) // slots are made as they are first used
 	return w, nil
 }
 
