@@ -15,8 +15,8 @@ import (
 // work (reading, copying, writing) takes a core only while it has some.
 //
 // Each group is claimed exactly once, by whoever swaps its claim word
-// first, and its runner seals or opens every frame of it and signals each
-// slot's done channel.
+// first, and its runner seals or opens every frame of it and sets each
+// slot's done flag; the owner resets the flag when it takes the frame.
 
 // groupBytes is the plaintext of one job, sized in bytes, not frames: a
 // hand-off and a wake-up cost nothing next to sealing it, whatever the
@@ -62,6 +62,10 @@ type pool struct {
 	claim []atomic.Uint32
 	jobs  chan group
 	once  sync.Once
+	// The owner sleeps on wake only with sleeping set; a goroutine that
+	// finished a group and sees sleeping sends a token.
+	sleeping atomic.Bool
+	wake     chan struct{}
 
 	// Owner only: the groups submitted and not yet seen claimed, oldest
 	// first, in a ring of the owner's ring length (there are never more
@@ -74,7 +78,7 @@ type pool struct {
 // newPool returns a pool for a ring of size slots, owned by owner: it
 // stops when owner is collected. run must not reference owner.
 func newPool[O any](owner *O, workers, size int, run func(first, n int)) *pool {
-	p := &pool{n: workers - 1, run: run, claim: make([]atomic.Uint32, size), queue: make([]group, size)}
+	p := &pool{n: workers - 1, run: run, claim: make([]atomic.Uint32, size), queue: make([]group, size), wake: make(chan struct{}, 1)}
 	runtime.AddCleanup(owner, func(p *pool) { p.stop() }, p)
 	return p
 }
@@ -83,13 +87,21 @@ func (p *pool) submit(g group) {
 	if p.jobs == nil {
 		p.jobs = make(chan group, len(p.queue))
 		for range p.n {
-			go func(jobs <-chan group, claim []atomic.Uint32, run func(int, int)) {
+			go func(jobs <-chan group, claim []atomic.Uint32, run func(int, int), sleeping *atomic.Bool, wake chan<- struct{}) {
 				for g := range jobs {
 					if claim[g.first].CompareAndSwap(g.seq, 0) {
 						run(g.first, g.n)
+						if sleeping.Load() {
+							// One wake-up per group, not per frame; a
+							// token already waiting will do as well.
+							select {
+							case wake <- struct{}{}:
+							default:
+							}
+						}
 					}
 				}
-			}(p.jobs, p.claim, p.run)
+			}(p.jobs, p.claim, p.run, &p.sleeping, p.wake)
 		}
 	}
 	p.claim[g.first].Store(g.seq)
@@ -109,16 +121,32 @@ func (p *pool) pop() group {
 	return g
 }
 
-// wait returns once a slot's done is signalled, running the oldest
-// unclaimed groups on the owner's goroutine meanwhile. A nil pool (every
-// frame run by the owner already) only receives.
-func (p *pool) wait(done chan struct{}) {
-	for p != nil && len(done) == 0 && p.qn > 0 {
-		if g := p.pop(); p.claim[g.first].CompareAndSwap(g.seq, 0) {
-			p.run(g.first, g.n)
+// wait returns once a slot's done is set, and resets it. Meanwhile the
+// owner runs the oldest unclaimed groups, and sleeps only when every
+// group in flight is claimed. A nil pool (every frame run by the owner
+// already) only resets.
+func (p *pool) wait(done *atomic.Bool) {
+	for p != nil && !done.Load() {
+		if p.qn > 0 {
+			if g := p.pop(); p.claim[g.first].CompareAndSwap(g.seq, 0) {
+				p.run(g.first, g.n)
+			}
+			continue
 		}
+		// Announce the sleep, then look again: a goroutine finishing a
+		// group sets done, then looks at sleeping, so one of the two
+		// sees the other (sequentially consistent atomics) and a wake-up
+		// is never lost.
+		p.sleeping.Store(true)
+		if !done.Load() {
+			<-p.wake
+		}
+		p.sleeping.Store(false)
 	}
-	<-done
+	if !done.Load() {
+		panic("stream: internal error: waiting for a frame no one runs")
+	}
+	done.Store(false)
 }
 
 func (p *pool) stop() {

@@ -262,3 +262,28 @@ func TestGroupInBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestSlotAllocs: a ring slot costs its struct and its frame buffer, no
+// channel: a full ring of a Writer and of a Reader allocates at most two
+// objects per slot, plus a few for the Writer, Reader and pool.
+func TestSlotAllocs(t *testing.T) {
+	cfg := testConfig(t, 4<<10, 2)
+	w0, _ := NewWriter(io.Discard, cfg)
+	slots := len(w0.ring)
+	pt := make([]byte, 3*slots*cfg.FrameLength)
+	body, _ := Seal(nil, pt, cfg)
+	src := bytes.NewReader(body)
+	writes := testing.AllocsPerRun(3, func() {
+		w, _ := NewWriter(io.Discard, cfg)
+		w.ReadFrom(bytes.NewReader(pt))
+		w.Close()
+	})
+	reads := testing.AllocsPerRun(3, func() {
+		src.Reset(body)
+		r, _ := NewReader(src, cfg)
+		io.Copy(io.Discard, r)
+	})
+	if max := float64(2*slots + 20); writes > max || reads > max {
+		t.Errorf("%d slots: %.0f allocations writing, %.0f reading, want at most %.0f", slots, writes, reads, max)
+	}
+}

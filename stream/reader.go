@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // A Reader opens a framed (or legacy non-framed) body read from an
@@ -44,7 +45,7 @@ type rslot struct {
 	iv   [ivLen]byte
 	aad  [aadCap]byte // scratch
 	err  error        // from open
-	done chan struct{}
+	done atomic.Bool  // opened; reset by the owner when it takes the frame
 }
 
 // NewReader returns a Reader of the framed body in src.
@@ -157,7 +158,7 @@ func (r *Reader) next() {
 		return
 	}
 	s := r.ring[r.head]
-	r.pool.wait(s.done)
+	r.pool.wait(&s.done)
 	r.released = true
 	switch {
 	case s.err != nil:
@@ -187,7 +188,7 @@ func (r *Reader) readAhead() {
 		if r.ring[i] == nil {
 			// Made on first use: a small message costs the slots it
 			// fills. Workers read only slots submitted to them.
-			r.ring[i] = &rslot{done: make(chan struct{}, 1)}
+			r.ring[i] = new(rslot)
 		}
 		s := r.ring[i]
 		if r.readErr = r.parse(s); r.readErr != nil {
@@ -201,7 +202,7 @@ func (r *Reader) readAhead() {
 			for i := r.inflight - 1 - pending; i < r.inflight; i++ {
 				p := r.ring[(r.head+i)%len(r.ring)]
 				r.k.openSlot(p)
-				p.done <- struct{}{}
+				p.done.Store(true)
 			}
 			pending = 0
 			continue
@@ -231,7 +232,7 @@ func (r *Reader) newPool(workers int) *pool {
 		for i := range n {
 			s := ring[(first+i)%len(ring)]
 			k.openSlot(s)
-			s.done <- struct{}{}
+			s.done.Store(true)
 		}
 	})
 }
@@ -243,7 +244,7 @@ func (r *Reader) fail(err error) {
 	for r.inflight > 0 {
 		s := r.ring[r.head]
 		if !r.released {
-			r.pool.wait(s.done)
+			r.pool.wait(&s.done)
 		}
 		r.released = false
 		clear(s.buf)

@@ -3,6 +3,7 @@ package stream
 import (
 	"errors"
 	"io"
+	"sync/atomic"
 )
 
 // A Writer seals plaintext into frames and writes them, in order, to an
@@ -50,7 +51,7 @@ type wslot struct {
 	// Write of exactly one frame (see preseal).
 	presealed bool
 	aad       [aadCap]byte // scratch
-	done      chan struct{}
+	done      atomic.Bool  // sealed; reset by the owner when it takes the frame
 }
 
 // NewWriter returns a Writer that writes a framed body to dst.
@@ -73,7 +74,7 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 func (w *Writer) slot(i int) *wslot {
 	i %= len(w.ring)
 	if w.ring[i] == nil {
-		w.ring[i] = &wslot{done: make(chan struct{}, 1)}
+		w.ring[i] = new(wslot)
 	}
 	return w.ring[i]
 }
@@ -290,7 +291,7 @@ func (w *Writer) submit(final bool) {
 			w.k.unseal(s)
 			w.k.sealSlot(s)
 		}
-		s.done <- struct{}{}
+		s.done.Store(true)
 	case w.workers == 1 || final && w.pool == nil:
 		// Serial, or a whole message of less than a group (no job handed
 		// out yet, so every frame in flight is pending): no goroutine is
@@ -298,7 +299,7 @@ func (w *Writer) submit(final bool) {
 		for i := w.inflight - 1 - w.pending; i < w.inflight; i++ {
 			p := w.slot(w.head + i)
 			w.k.sealSlot(p)
-			p.done <- struct{}{}
+			p.done.Store(true)
 		}
 		w.pending = 0
 	default:
@@ -332,7 +333,7 @@ func (w *Writer) newPool(workers int) *pool {
 		for i := range n {
 			s := ring[(first+i)%len(ring)]
 			k.sealSlot(s)
-			s.done <- struct{}{}
+			s.done.Store(true)
 		}
 	})
 }
@@ -346,7 +347,7 @@ func (w *Writer) drain(keep int) {
 			w.flush() // the oldest frame is not yet handed out
 		}
 		s := w.ring[w.head]
-		w.pool.wait(s.done)
+		w.pool.wait(&s.done)
 		if w.err == nil {
 			if _, err := w.dst.Write(s.sealed()); err != nil {
 				w.err = err
