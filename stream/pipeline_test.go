@@ -287,3 +287,53 @@ func TestSlotAllocs(t *testing.T) {
 		t.Errorf("%d slots: %.0f allocations writing, %.0f reading, want at most %.0f", slots, writes, reads, max)
 	}
 }
+
+// countReads counts the Read calls on its reader.
+type countReads struct {
+	r io.Reader
+	n int
+}
+
+func (c *countReads) Read(p []byte) (int, error) { c.n++; return c.r.Read(p) }
+
+// TestReaderOneReadPerFrame: with several workers, a Reader reads each
+// regular frame together with the start of the next frame's header, one
+// Read per frame, and still stops at the end of the body.
+func TestReaderOneReadPerFrame(t *testing.T) {
+	cfg := testConfig(t, 4<<10, 2)
+	pt := make([]byte, 100*cfg.FrameLength+1)
+	body, _ := Seal(nil, pt, cfg)
+	src := &countReads{r: bytes.NewReader(append(bytes.Clone(body), "footer"...))}
+	r, _ := NewReader(src, cfg)
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("read: %v", err)
+	}
+	if src.n > 100+4 {
+		t.Errorf("%d Reads for 101 frames, want about one per frame", src.n)
+	}
+	if rest, _ := io.ReadAll(src.r); string(rest) != "footer" {
+		t.Errorf("the Reader read past the body: %q left", rest)
+	}
+}
+
+// TestParallelTruncationMatchesSerial: a body cut anywhere gives, with
+// several workers, the serial Reader's error and plaintext.
+func TestParallelTruncationMatchesSerial(t *testing.T) {
+	const frame = 64
+	pt := make([]byte, 6*frame+9)
+	for i := range pt {
+		pt[i] = byte(i)
+	}
+	body, _ := Seal(nil, pt, testConfig(t, frame, 1))
+	read := func(b []byte, workers int) ([]byte, error) {
+		r, _ := NewReader(bytes.NewReader(b), testConfig(t, frame, workers))
+		return io.ReadAll(r)
+	}
+	for n := range len(body) {
+		want, wantErr := read(body[:n], 1)
+		got, err := read(body[:n], 2)
+		if !bytes.Equal(got, want) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("cut at %d: %d bytes, %v; serial: %d bytes, %v", n, len(got), err, len(want), wantErr)
+		}
+	}
+}
