@@ -10,9 +10,8 @@ import (
 // in flight, handed out in groups of consecutive slots. W-1 pool
 // goroutines take the groups from a queue; the owner's goroutine is the
 // W-th worker: when it would wait for a frame, it first runs the oldest
-// group nobody has started (pool.wait). So W goroutines share W cores
-// with no one queued behind a worker for a time slice, and the owner's own
-// work (reading, copying, writing) takes a core only while it has some.
+// group nobody has started (pool.wait). So W goroutines, not W+1, share
+// W cores, and the owner sleeps only when every job in flight is taken.
 //
 // Each group is claimed exactly once, by whoever swaps its claim word
 // first, and its runner seals or opens every frame of it and sets each
@@ -106,7 +105,7 @@ func (p *pool) submit(g group) {
 	}
 	p.claim[g.first].Store(g.seq)
 	if p.qn == len(p.queue) {
-		p.pop() // the oldest group left the ring long ago
+		p.pop() // it has left the ring: no more groups than slots are in flight
 	}
 	p.queue[(p.qh+p.qn)%len(p.queue)] = g
 	p.qn++
