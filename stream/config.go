@@ -21,7 +21,10 @@ type Config struct {
 
 	// Workers is the number of goroutines that seal or open frames: 0 means
 	// runtime.GOMAXPROCS(0), 1 seals and opens in the calling goroutine.
-	// The output is the same for any value.
+	// With W > 1 a Reader or Writer starts W-1 goroutines and the calling
+	// goroutine is the W-th: whenever it would wait for a frame it seals or
+	// opens the oldest frames no goroutine has started. The output is the
+	// same for any value.
 	Workers int
 
 	// Final, if not nil, is called by a Reader once the final frame has

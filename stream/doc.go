@@ -37,6 +37,23 @@
 // failed, every later call returns the same error. A broken internal
 // invariant panics with "stream: internal error", never goes on quietly.
 //
+// With Config.Workers W > 1 a Writer or Reader is a pipeline: a ring of
+// frames in flight, handed out in jobs of 256 KiB of plaintext (one frame
+// if frames are larger, at most 256 frames) to W-1 goroutines, the calling
+// goroutine being the W-th: when it would wait for a frame, it seals or
+// opens the oldest job no goroutine has started. A full ring is refilled
+// (Reader) or drained (Writer) a job at a time, so the steady state costs
+// one hand-off per job. Memory in flight is at most W × max(512 KiB, 2
+// frames) of frame buffers whatever the size of the message (a Writer adds
+// one batch for a large Write; see Writer). A Reader reads the ring (2W
+// jobs) ahead before it releases a frame, and a Writer writes a frame up
+// to a ring after its plaintext: on a live stream, data arrives that late.
+// A message of less than one job starts no goroutine. The caller's own
+// share (reading plaintext into frames, parsing, writing frames out) is
+// serial: if it costs c of the GCM time, W workers on W cores reach at
+// most about 1/(1+c) of raw AES-GCM on W goroutines, the machine's limit,
+// not the pipeline's.
+//
 // A body's lengths follow from the frame length: SealedLength (body from
 // plaintext), PlaintextLength (plaintext from body), SealedRange (the
 // bytes holding a plaintext range) and, from the frame headers, BodyLength

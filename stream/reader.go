@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // A Reader opens a framed (or legacy non-framed) body read from an
 // io.Reader. The caller's goroutine reads and parses frames ahead; they are
-// opened on Config.Workers goroutines and released in order, each only
-// after its tag verified. It never reads past the end of the body, so the
+// opened on Config.Workers goroutines, the caller's among them while it
+// waits for a frame, and released in order, each only after its tag
+// verified. It never reads past the end of the body, so the
 // caller can read a footer from the same source afterwards.
 type Reader struct {
 	src       io.Reader
@@ -20,7 +22,7 @@ type Reader struct {
 	maxSingle int64
 	workers   int
 	group     int // frames opened per job: one hand-off per group, not per frame
-	pool      *pool[group]
+	pool      *pool
 
 	ring     []*rslot // frames read and being opened, oldest at head
 	head     int
@@ -33,6 +35,10 @@ type Reader struct {
 	readErr error  // parse or read error, returned after earlier frames
 	err     error  // returned once out is drained
 	hdr     [finalHdr]byte
+	// ahead bytes of the next frame's header were read into hdr with
+	// the previous frame; aheadErr cut that read short, if anything did.
+	ahead    int
+	aheadErr error
 }
 
 // rslot is one frame of a Reader.
@@ -43,16 +49,18 @@ type rslot struct {
 	iv   [ivLen]byte
 	aad  [aadCap]byte // scratch
 	err  error        // from open
-	done chan struct{}
+	done atomic.Bool  // opened; reset by the owner when it takes the frame
 }
 
 // NewReader returns a Reader of the framed body in src.
 //
 // With more than one worker the Reader reads ahead, filling its ring of
-// workers × max(2, 512 KiB / frame length) frames (at most 64 per worker)
-// before it releases the first: from a live source
-// (a pipe, a socket) plaintext then arrives that many frames late. With
-// Config.Workers = 1 each frame is released as soon as it verified.
+// workers × 2 × max(1, min(256, 256 KiB / frame length)) frames, at most
+// workers × max(512 KiB, 2 frames) of ciphertext, before it releases the
+// first, and then refills it a job (256 KiB or one frame) at a time: from
+// a live source (a pipe, a socket) plaintext then arrives that many frames
+// late. With Config.Workers = 1 each frame is released as soon as it
+// verified.
 func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -66,7 +74,7 @@ func newReader(src io.Reader, cfg Config) *Reader {
 	n := 1
 	if r.workers > 1 {
 		n = r.workers * slotsPerWorker(cfg.FrameLength)
-		r.group = max(1, n/r.workers/2) // two groups per worker in flight
+		r.group = groupFrames(cfg.FrameLength)
 	}
 	r.ring = make([]*rslot, n) // slots are made as they are first used
 	return r
@@ -141,7 +149,11 @@ func (r *Reader) next() {
 		r.inflight--
 		r.released = false
 	}
-	r.readAhead()
+	if r.inflight == 0 || len(r.ring)-r.inflight >= r.group {
+		// Refill a group's worth of slots at once: topping up one slot
+		// at a time would hand the workers one frame per job.
+		r.readAhead()
+	}
 	if r.inflight == 0 {
 		if r.readErr == nil {
 			panic("stream: internal error: nothing read ahead and no error")
@@ -150,7 +162,7 @@ func (r *Reader) next() {
 		return
 	}
 	s := r.ring[r.head]
-	<-s.done
+	r.pool.wait(&s.done)
 	r.released = true
 	switch {
 	case s.err != nil:
@@ -180,17 +192,23 @@ func (r *Reader) readAhead() {
 		if r.ring[i] == nil {
 			// Made on first use: a small message costs the slots it
 			// fills. Workers read only slots submitted to them.
-			r.ring[i] = &rslot{done: make(chan struct{}, 1)}
+			r.ring[i] = new(rslot)
 		}
 		s := r.ring[i]
 		if r.readErr = r.parse(s); r.readErr != nil {
 			break
 		}
 		r.inflight++
-		if r.workers == 1 || r.ended && r.inflight == 1 {
-			// Serial, or a lone final frame: no goroutine is worth starting.
-			r.k.openSlot(s)
-			s.done <- struct{}{}
+		if r.workers == 1 || r.ended && r.pool == nil {
+			// Serial, or a whole body of less than a group (nothing
+			// submitted yet, so every frame in flight is pending): no
+			// goroutine is worth starting.
+			for i := r.inflight - 1 - pending; i < r.inflight; i++ {
+				p := r.ring[(r.head+i)%len(r.ring)]
+				r.k.openSlot(p)
+				p.done.Store(true)
+			}
+			pending = 0
 			continue
 		}
 		if pending++; pending == r.group || r.ended {
@@ -203,22 +221,24 @@ func (r *Reader) readAhead() {
 	}
 }
 
-// group is a job of a Reader's pool: n slots of its ring from first on.
-type group struct{ first, n int }
-
 // submit hands the last n slots in flight to the workers as one job.
 func (r *Reader) submit(n int) {
 	if r.pool == nil {
-		ring, k := r.ring, r.k // not r: an abandoned Reader must be collectable
-		r.pool = newPool(r, r.workers, len(r.ring), func(g group) {
-			for i := range g.n {
-				s := ring[(g.first+i)%len(ring)]
-				k.openSlot(s)
-				s.done <- struct{}{}
-			}
-		})
+		r.pool = r.newPool(r.workers)
 	}
-	r.pool.submit(group{first: (r.head + r.inflight - n) % len(r.ring), n: n})
+	r.pool.submit(group{first: (r.head + r.inflight - n) % len(r.ring), n: n, seq: r.seq - uint32(n) + 1})
+}
+
+// newPool returns the Reader's pool: workers-1 goroutines and the caller's.
+func (r *Reader) newPool(workers int) *pool {
+	ring, k := r.ring, r.k // not r: an abandoned Reader must be collectable
+	return newPool(r, workers, len(ring), func(first, n int) {
+		for i := range n {
+			s := ring[(first+i)%len(ring)]
+			k.openSlot(s)
+			s.done.Store(true)
+		}
+	})
 }
 
 // fail sets the error, drops everything not yet released and waits for
@@ -228,7 +248,7 @@ func (r *Reader) fail(err error) {
 	for r.inflight > 0 {
 		s := r.ring[r.head]
 		if !r.released {
-			<-s.done
+			r.pool.wait(&s.done)
 		}
 		r.released = false
 		clear(s.buf)
@@ -249,13 +269,14 @@ func (r *Reader) parse(s *rslot) error {
 	if r.nonFrame {
 		return r.parseSingle(s)
 	}
-	if err := r.readFull(r.hdr[:4]); err != nil {
+	if err := r.readHeader(r.hdr[:4]); err != nil {
 		return r.truncated(err)
 	}
 	hdr := r.hdr[:headerLen(r.hdr[:4])]
-	if err := r.readFull(hdr[4:]); err != nil {
+	if err := r.readHeader(hdr); err != nil {
 		return r.truncated(err)
 	}
+	r.ahead = 0
 	f, err := parseFrame(hdr, r.seq+1, r.cfg.FrameLength)
 	if err != nil {
 		return err
@@ -289,6 +310,23 @@ func (r *Reader) parseSingle(s *rslot) error {
 	return nil
 }
 
+// readHeader fills hdr, a prefix of r.hdr, after the r.ahead bytes read
+// with the previous frame, returning the error that cut that read short
+// if those bytes are too few.
+func (r *Reader) readHeader(hdr []byte) error {
+	if r.ahead >= len(hdr) {
+		return nil
+	}
+	if r.aheadErr != nil {
+		return r.aheadErr
+	}
+	if err := r.readFull(hdr[r.ahead:]); err != nil {
+		return err
+	}
+	r.ahead = len(hdr)
+	return nil
+}
+
 func (r *Reader) readFull(p []byte) error {
 	_, err := io.ReadFull(r.src, p)
 	return err
@@ -302,6 +340,20 @@ func (r *Reader) readFull(p []byte) error {
 // Nothing is copied twice and a truncated frame costs what it sent.
 func (r *Reader) readFrame(s *rslot) error {
 	n := s.f.n + tagLen
+	if r.workers > 1 && s.f.kind == regularFrame && n+regularHdr <= max(cap(s.buf), eagerAlloc) {
+		// A regular frame is always followed by a frame header of at
+		// least regularHdr bytes: read them with it, one Read per frame
+		// instead of three, never past the body. Not serially: a
+		// 1-worker Reader releases a frame before it reads on.
+		s.buf = grow(s.buf, n+regularHdr, 0)
+		m, err := io.ReadFull(r.src, s.buf)
+		if m < n {
+			return err
+		}
+		r.ahead, r.aheadErr = copy(r.hdr[:], s.buf[n:m]), err
+		s.buf = s.buf[:n]
+		return nil
+	}
 	if n <= cap(s.buf) || n <= eagerAlloc {
 		s.buf = grow(s.buf, n, 0)
 		return r.readFull(s.buf)

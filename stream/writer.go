@@ -3,11 +3,13 @@ package stream
 import (
 	"errors"
 	"io"
+	"sync/atomic"
 )
 
 // A Writer seals plaintext into frames and writes them, in order, to an
-// io.Writer. Frames are sealed on Config.Workers goroutines while the
-// caller's goroutine fills the next frames and writes finished ones.
+// io.Writer. Frames are sealed on Config.Workers goroutines, the caller's
+// among them: it fills the next frames, writes finished ones and, when the
+// frames in flight fill the ring, seals those no other goroutine started.
 //
 // A full frame is written as a regular frame only once more plaintext
 // arrives, so that Close seals the last FrameLength bytes as a full-length
@@ -21,7 +23,7 @@ type Writer struct {
 	cfg     Config
 	k       keyed
 	workers int
-	pool    *pool[group]
+	pool    *pool
 	group   int // frames sealed per job: one hand-off per group, not per frame
 	pending int // the last frames in flight, not yet handed to the workers
 
@@ -49,7 +51,7 @@ type wslot struct {
 	// Write of exactly one frame (see preseal).
 	presealed bool
 	aad       [aadCap]byte // scratch
-	done      chan struct{}
+	done      atomic.Bool  // sealed; reset by the owner when it takes the frame
 }
 
 // NewWriter returns a Writer that writes a framed body to dst.
@@ -58,12 +60,12 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{dst: dst, cfg: cfg, k: cfg.keyed(), workers: workersFor(cfg.Workers)}
-	n := max(2, w.workers*slotsPerWorker(cfg.FrameLength))
-	if w.workers == 1 {
-		n = 2 // one frame held back, one being filled
+	n, group := 2, 1 // serial: one frame held back, one being filled
+	if w.workers > 1 {
+		n, group = w.workers*slotsPerWorker(cfg.FrameLength), groupFrames(cfg.FrameLength)
 	}
-	w.group = max(1, n/w.workers/2) // two groups per worker in flight
-	w.ring = make([]*wslot, n)      // slots are made as they are first used
+	w.group = group
+	w.ring = make([]*wslot, n) // slots are made as they are first used
 	return w, nil
 }
 
@@ -72,7 +74,7 @@ func NewWriter(dst io.Writer, cfg Config) (*Writer, error) {
 func (w *Writer) slot(i int) *wslot {
 	i %= len(w.ring)
 	if w.ring[i] == nil {
-		w.ring[i] = &wslot{done: make(chan struct{}, 1)}
+		w.ring[i] = new(wslot)
 	}
 	return w.ring[i]
 }
@@ -229,7 +231,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 		// s is full: it is a regular frame once one more byte arrives,
 		// read into the next slot.
 		if w.inflight+2 > len(w.ring) {
-			w.drain(w.inflight - 1)
+			w.drain(w.inflight - w.group) // a group at once, as in submit
 			continue
 		}
 		next := w.slot(w.head + w.inflight + 1)
@@ -289,18 +291,26 @@ func (w *Writer) submit(final bool) {
 			w.k.unseal(s)
 			w.k.sealSlot(s)
 		}
-		s.done <- struct{}{}
-	case w.workers == 1 || final && w.inflight == 1:
-		// Serial, or a lone final frame: no goroutine is worth starting.
-		w.k.sealSlot(s)
-		s.done <- struct{}{}
+		s.done.Store(true)
+	case w.workers == 1 || final && w.pool == nil:
+		// Serial, or a whole message of less than a group (no job handed
+		// out yet, so every frame in flight is pending): no goroutine is
+		// worth starting.
+		for i := w.inflight - 1 - w.pending; i < w.inflight; i++ {
+			p := w.slot(w.head + i)
+			w.k.sealSlot(p)
+			p.done.Store(true)
+		}
+		w.pending = 0
 	default:
 		if w.pending++; w.pending == w.group || final {
 			w.flush()
 		}
 	}
 	if w.inflight == len(w.ring) {
-		w.drain(w.inflight - 1)
+		// A group's worth of slots at once: the next frames go out as a
+		// whole group, not one hand-off each.
+		w.drain(w.inflight - w.group)
 	}
 }
 
@@ -310,17 +320,22 @@ func (w *Writer) flush() {
 		return
 	}
 	if w.pool == nil {
-		ring, k := w.ring, w.k // not w: an abandoned Writer must be collectable
-		w.pool = newPool(w, w.workers, len(w.ring), func(g group) {
-			for i := range g.n {
-				s := ring[(g.first+i)%len(ring)]
-				k.sealSlot(s)
-				s.done <- struct{}{}
-			}
-		})
+		w.pool = w.newPool(w.workers)
 	}
-	w.pool.submit(group{first: (w.head + w.inflight - w.pending) % len(w.ring), n: w.pending})
+	w.pool.submit(group{first: (w.head + w.inflight - w.pending) % len(w.ring), n: w.pending, seq: w.seq - uint32(w.pending) + 1})
 	w.pending = 0
+}
+
+// newPool returns the Writer's pool: workers-1 goroutines and the caller's.
+func (w *Writer) newPool(workers int) *pool {
+	ring, k := w.ring, w.k // not w: an abandoned Writer must be collectable
+	return newPool(w, workers, len(ring), func(first, n int) {
+		for i := range n {
+			s := ring[(first+i)%len(ring)]
+			k.sealSlot(s)
+			s.done.Store(true)
+		}
+	})
 }
 
 // drain writes the oldest frames until at most keep are in flight. It
@@ -332,7 +347,7 @@ func (w *Writer) drain(keep int) {
 			w.flush() // the oldest frame is not yet handed out
 		}
 		s := w.ring[w.head]
-		<-s.done
+		w.pool.wait(&s.done)
 		if w.err == nil {
 			if _, err := w.dst.Write(s.sealed()); err != nil {
 				w.err = err
