@@ -674,7 +674,7 @@ func splitFooter(b []byte) (sig, rest []byte, err error) {
 type EncryptWriter struct {
 	sealer   *sealer
 	dst      io.Writer
-	hash     hash.Hash // over header and body, for signing suites
+	hash     *asyncHash // over header and body, for signing suites
 	body     *stream.Writer
 	declared int64
 	written  int64
@@ -699,15 +699,17 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 		return nil, err
 	}
 	ew := &EncryptWriter{sealer: s, dst: w, declared: cfg.plaintextLength}
+	workers := cfg.workers
 	if s.signKey != nil {
-		// Hashed on other goroutines, overlapping the frame encryption.
+		// Hashed on another goroutine, overlapping the frame encryption.
 		ew.hash = newAsyncHash(s.suite.signHash()())
 		w = io.MultiWriter(w, ew.hash)
+		workers = signedWorkers(workers)
 	}
 	if _, err := w.Write(s.header.appendTo(nil)); err != nil {
 		return nil, err
 	}
-	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers})
+	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: workers})
 	if err != nil {
 		return nil, fromStream(err)
 	}
@@ -856,12 +858,14 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 	}
 	d := &DecryptReader{header: h, materials: m}
 	var body io.Reader = r
-	var digest hash.Hash
+	var digest *asyncHash
+	workers := cfg.workers
 	if s.curve != nil {
-		// Hashed on other goroutines, overlapping the frame decryption.
+		// Hashed on another goroutine, overlapping the frame decryption.
 		digest = newAsyncHash(s.signHash()())
 		digest.Write(h.appendTo(nil))
 		body = io.TeeReader(r, digest)
+		workers = signedWorkers(workers)
 	}
 	final := func() error {
 		if digest != nil {
@@ -875,7 +879,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		}
 		return nil
 	}
-	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers, Final: final}
+	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: workers, Final: final}
 	if h.FrameLength == 0 {
 		d.body, err = stream.NewNonFramedReader(body, bc, cfg.maxNonFramed)
 	} else {
