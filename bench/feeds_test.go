@@ -211,3 +211,37 @@ func oneShotPaired(b *testing.B, dir, mode string, pt []byte, w int) {
 		pairRaw(b, len(pt), raw, op)
 	})
 }
+
+// BenchmarkSignedOneShot measures one-shot 0x0578 EncryptAppend and
+// DecryptAppend into a reused buffer, 64 KiB frames, default workers,
+// paired in one run with SHA-384 of the payload (the serial ceiling) and
+// reporting x-raw as BenchmarkFeeds does.
+func BenchmarkSignedOneShot(b *testing.B) {
+	for _, size := range benchSizes(MiB, 64*MiB) {
+		pt := payload(int(size))
+		for _, dir := range []string{"encrypt", "decrypt"} {
+			b.Run(fmt.Sprintf("%s/size=%s", dir, sizeName(size)), func(b *testing.B) {
+				c := newClient(b, envelope.AES256GCMHKDFSHA512CommitP384, 64*KiB, 0)
+				ctx, ec := b.Context(), benchContext()
+				ct, err := c.Encrypt(ctx, pt, ec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw := func() { h := sha512.New384(); h.Write(pt); h.Sum(nil) }
+				var buf []byte
+				op := func() {
+					var err error
+					if dir == "encrypt" {
+						buf, err = c.EncryptAppend(ctx, buf[:0], pt, ec)
+					} else {
+						buf, _, err = c.DecryptAppend(ctx, buf[:0], ct)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				pairRaw(b, len(pt), raw, op)
+			})
+		}
+	}
+}

@@ -1,8 +1,11 @@
 package envelope
 
 import (
+	"crypto/ecdsa"
 	"hash"
 	"runtime"
+
+	"github.com/phicrypt/phicrypt/stream"
 )
 
 // asyncHash is a hash.Hash that hashes on another goroutine, so that a
@@ -33,10 +36,17 @@ type asyncHash struct {
 
 // hashWorker is the hashing goroutine's side: what it reads and closes.
 type hashWorker struct {
-	work    chan []byte   // full chunks to hash, in order; closed to stop
-	free    chan []byte   // hashed chunks handed back
-	done    chan struct{} // closed when the goroutine has returned
+	work    chan hashChunk // chunks to hash, in order; closed to stop
+	free    chan []byte    // hashed chunk buffers handed back
+	done    chan struct{}  // closed when the goroutine has returned
 	cleanup runtime.Cleanup
+}
+
+// hashChunk is bytes to hash; own marks a buffer of the asyncHash, to
+// hand back once hashed.
+type hashChunk struct {
+	b   []byte
+	own bool
 }
 
 const (
@@ -66,7 +76,7 @@ func (a *asyncHash) Write(p []byte) (int, error) {
 		c := copy(a.cur[len(a.cur):cap(a.cur)], p)
 		a.cur, p = a.cur[:len(a.cur)+c], p[c:]
 		if len(a.cur) == cap(a.cur) {
-			a.w.work <- a.cur
+			a.w.work <- hashChunk{a.cur, true}
 			a.cur = nil
 		}
 	}
@@ -95,19 +105,34 @@ func (a *asyncHash) buffer() []byte {
 func (a *asyncHash) start() {
 	w := &hashWorker{
 		// Buffered for every chunk, so that neither side blocks on a send.
-		work: make(chan []byte, asyncHashChunks),
+		work: make(chan hashChunk, asyncHashChunks),
 		free: make(chan []byte, asyncHashChunks),
 		done: make(chan struct{}),
 	}
-	go func(h hash.Hash, work <-chan []byte, free chan<- []byte, done chan<- struct{}) {
+	go func(h hash.Hash, work <-chan hashChunk, free chan<- []byte, done chan<- struct{}) {
 		defer close(done)
-		for b := range work {
-			h.Write(b)
-			free <- b
+		for c := range work {
+			h.Write(c.b)
+			if c.own {
+				free <- c.b
+			}
 		}
 	}(a.h, w.work, w.free, w.done)
-	w.cleanup = runtime.AddCleanup(a, func(work chan []byte) { close(work) }, w.work)
+	w.cleanup = runtime.AddCleanup(a, func(work chan hashChunk) { close(work) }, w.work)
 	a.w, a.nbuf = w, 0
+}
+
+// writeStable hashes p, which its caller leaves unchanged until Sum, on
+// the goroutine and without a copy.
+func (a *asyncHash) writeStable(p []byte) {
+	if a.w == nil {
+		a.start()
+	}
+	if len(a.cur) > 0 {
+		a.w.work <- hashChunk{a.cur, true}
+		a.cur = nil
+	}
+	a.w.work <- hashChunk{p, false}
 }
 
 // flush hashes everything written and ends the goroutine, dropping its
@@ -147,4 +172,56 @@ func signedWorkers(n int) int {
 		return n
 	}
 	return max(1, runtime.GOMAXPROCS(0)-1)
+}
+
+// sealSigned appends to out, which holds a message's header from start,
+// the framed body of plaintext and the footer signed with key over h,
+// the suite's hash. Past asyncHashChunk bytes the message is hashed on
+// another goroutine while its frames are sealed (the serial sum of the two
+// is what a signed one-shot cost): a stream.Writer seals them into out
+// and each stretch of asyncHashChunk bytes appended is hashed in place.
+// cfg.Workers is the caller's; the default leaves the hash a core.
+func sealSigned(out []byte, start int, plaintext []byte, cfg stream.Config, key *ecdsa.PrivateKey, h hash.Hash) ([]byte, error) {
+	if len(plaintext) < asyncHashChunk || runtime.GOMAXPROCS(0) == 1 {
+		out, err := stream.Seal(out, plaintext, cfg)
+		if err != nil {
+			return nil, err
+		}
+		h.Write(out[start:])
+		return appendFooter(out, key, h)
+	}
+	a := newAsyncHash(h)
+	defer a.flush() // on error; after Sum it does nothing
+	ap := &hashingAppender{b: out, hashed: start, a: a}
+	cfg.Workers = signedWorkers(cfg.Workers)
+	w, err := stream.NewWriter(ap, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(plaintext); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	a.writeStable(ap.b[ap.hashed:])
+	return appendFooter(ap.b, key, a)
+}
+
+// hashingAppender appends to b and hands a what it appended past hashed
+// in stretches of at least asyncHashChunk bytes. The caller gives b room
+// for everything appended, so that no stretch handed is moved.
+type hashingAppender struct {
+	b      []byte
+	hashed int
+	a      *asyncHash
+}
+
+func (w *hashingAppender) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	if len(w.b)-w.hashed >= asyncHashChunk {
+		w.a.writeStable(w.b[w.hashed:])
+		w.hashed = len(w.b)
+	}
+	return len(p), nil
 }

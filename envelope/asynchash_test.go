@@ -3,7 +3,13 @@ package envelope
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
 	"crypto/sha512"
+	"encoding/binary"
 	"errors"
 	"hash"
 	"io"
@@ -12,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phicrypt/phicrypt/stream"
 )
 
 // TestAsyncHash: any sequence of writes hashes to the digest of their
@@ -274,5 +282,51 @@ func TestSignedStreamWorkers(t *testing.T) {
 	}
 	if got, want := signedWorkers(3), 3; got != want {
 		t.Errorf("signedWorkers(3) = %d, want the caller's %d", got, want)
+	}
+}
+
+// sealSigned writes the body stream.Seal writes and a signature over the
+// header and body; past asyncHashChunk bytes the hashing is off the
+// caller's goroutine, all of it.
+func TestSealSigned(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P384(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := aes.NewCipher(make([]byte, 32))
+	aead, _ := cipher.NewGCM(block)
+	header := []byte("header")
+	pt := make([]byte, 20*asyncHashChunk+5)
+	crand.Read(pt)
+	for _, n := range []int{0, 1000, asyncHashChunk - 1, asyncHashChunk, 3*asyncHashChunk + 5, len(pt)} {
+		for _, frame := range []int{4096, 65536} {
+			for _, workers := range []int{0, 1, 2} {
+				cfg := stream.Config{AEAD: aead, MessageID: make([]byte, 32), FrameLength: frame, Workers: workers}
+				want, err := stream.Seal(bytes.Clone(header), pt[:n], cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := &gidHash{Hash: sha512.New384(), gids: map[string]int{}}
+				dst := append(make([]byte, 0, len(want)+2+signatureLen(elliptic.P384())), header...)
+				got, err := sealSigned(dst, 0, pt[:n], cfg, key, g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got[:len(want)], want) {
+					t.Fatalf("%d bytes, %d-byte frames, %d workers: body differs", n, frame, workers)
+				}
+				sig := got[len(want):]
+				digest := sha512.Sum384(want)
+				if len(sig) < 2 || int(binary.BigEndian.Uint16(sig)) != len(sig)-2 || !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig[2:]) {
+					t.Fatalf("%d bytes, %d-byte frames, %d workers: bad footer", n, frame, workers)
+				}
+				if n >= asyncHashChunk && runtime.GOMAXPROCS(0) > 1 && g.gids[goid()] != 0 {
+					t.Fatalf("%d bytes, %d-byte frames, %d workers: %d bytes hashed serially", n, frame, workers, g.gids[goid()])
+				}
+			}
+		}
+	}
+	if n := hashGoroutines(); n != 0 {
+		t.Fatalf("%d hashing goroutines left", n)
 	}
 }

@@ -531,16 +531,14 @@ func (c *Client) EncryptAppend(ctx context.Context, dst, plaintext []byte, ec ma
 	}
 	start := len(dst)
 	out := s.header.appendTo(growExact(dst, int(size)))
-	out, err = stream.Seal(out, plaintext, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers})
+	bc := stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers}
+	if s.signKey != nil {
+		out, err = sealSigned(out, start, plaintext, bc, s.signKey, s.suite.signHash()())
+	} else {
+		out, err = stream.Seal(out, plaintext, bc)
+	}
 	if err != nil {
 		return nil, fromStream(err)
-	}
-	if s.signKey != nil {
-		h := s.suite.signHash()()
-		h.Write(out[start:])
-		if out, err = appendFooter(out, s.signKey, h); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
 }
