@@ -330,3 +330,42 @@ func TestSealSigned(t *testing.T) {
 		t.Fatalf("%d hashing goroutines left", n)
 	}
 }
+
+// Signed one-shot calls with the default workers leave the hash a core
+// too: with GOMAXPROCS 2 they seal and open in the calling goroutine.
+func TestSignedOneShotWorkers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	ctx := context.Background()
+	c, err := New(clearKeyring{}, WithSuite(AES256GCMHKDFSHA512CommitP384), WithFrameLength(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := make([]byte, 16<<20)
+	// workersDuring returns the most frame workers seen while f runs.
+	workersDuring := func(f func()) int {
+		stop, most := make(chan struct{}), make(chan int)
+		go func() {
+			m := 0
+			for {
+				m = max(m, goroutinesIn("stream.run.func")+goroutinesIn("stream.(*pool[...]).submit.func"))
+				select {
+				case <-stop:
+					most <- m
+					return
+				default:
+					runtime.Gosched()
+				}
+			}
+		}()
+		f()
+		close(stop)
+		return <-most
+	}
+	var ct []byte
+	if n := workersDuring(func() { ct, err = c.Encrypt(ctx, pt, nil) }); err != nil || n > 0 {
+		t.Errorf("signed Encrypt: %d frame workers seen with GOMAXPROCS 2, want none (err %v)", n, err)
+	}
+	if n := workersDuring(func() { _, _, err = c.Decrypt(ctx, ct) }); err != nil || n > 0 {
+		t.Errorf("signed Decrypt: %d frame workers seen with GOMAXPROCS 2, want none (err %v)", n, err)
+	}
+}

@@ -603,7 +603,9 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	msg := ciphertext
 	body := ciphertext[h.Len():]
 	var digest chan []byte
+	workers := cfg.workers
 	if s.curve != nil {
+		workers = signedWorkers(workers)
 		// Hash header and body while the frames are opened.
 		n, err := stream.BodyLength(body, int(h.FrameLength))
 		if err != nil {
@@ -618,7 +620,7 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 		}()
 	}
 	start := len(dst)
-	pt, n, err := stream.Open(dst, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers})
+	pt, n, err := stream.Open(dst, body, stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: workers})
 	err = fromStream(err)
 	rest := body[n:]
 	if digest != nil {
