@@ -235,8 +235,10 @@ func WithPlaintextLength(n int64) EncryptOption {
 }
 
 // WithFrameWorkers sets how many goroutines seal or open the frames of one
-// message: 0 (the default) uses runtime.GOMAXPROCS(0), 1 works serially
-// in the calling goroutine. The bytes written are the same for any value.
+// message: 0 (the default) uses runtime.GOMAXPROCS(0), one fewer (at
+// least 1) for signing suites, whose hash has a goroutine of its own; 1
+// works serially in the calling goroutine. The bytes written are the same
+// for any value.
 func WithFrameWorkers(n int) CommonOption {
 	return commonOption(func(c *config) { c.workers = n })
 }
