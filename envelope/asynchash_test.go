@@ -286,7 +286,7 @@ func TestSignedStreamWorkers(t *testing.T) {
 }
 
 // sealSigned writes the body stream.Seal writes and a signature over the
-// header and body; past asyncHashChunk bytes the hashing is off the
+// header and body; from sealSignedMin bytes the hashing is off the
 // caller's goroutine, all of it.
 func TestSealSigned(t *testing.T) {
 	key, err := ecdsa.GenerateKey(elliptic.P384(), crand.Reader)
@@ -296,9 +296,9 @@ func TestSealSigned(t *testing.T) {
 	block, _ := aes.NewCipher(make([]byte, 32))
 	aead, _ := cipher.NewGCM(block)
 	header := []byte("header")
-	pt := make([]byte, 20*asyncHashChunk+5)
+	pt := make([]byte, sealSignedMin+3*asyncHashChunk+5)
 	crand.Read(pt)
-	for _, n := range []int{0, 1000, asyncHashChunk - 1, asyncHashChunk, 3*asyncHashChunk + 5, len(pt)} {
+	for _, n := range []int{0, 1000, sealSignedMin - 1, sealSignedMin, len(pt)} {
 		for _, frame := range []int{4096, 65536} {
 			for _, workers := range []int{0, 1, 2} {
 				cfg := stream.Config{AEAD: aead, MessageID: make([]byte, 32), FrameLength: frame, Workers: workers}
@@ -320,7 +320,7 @@ func TestSealSigned(t *testing.T) {
 				if len(sig) < 2 || int(binary.BigEndian.Uint16(sig)) != len(sig)-2 || !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig[2:]) {
 					t.Fatalf("%d bytes, %d-byte frames, %d workers: bad footer", n, frame, workers)
 				}
-				if n >= asyncHashChunk && runtime.GOMAXPROCS(0) > 1 && g.gids[goid()] != 0 {
+				if n >= sealSignedMin && runtime.GOMAXPROCS(0) > 1 && g.gids[goid()] != 0 {
 					t.Fatalf("%d bytes, %d-byte frames, %d workers: %d bytes hashed serially", n, frame, workers, g.gids[goid()])
 				}
 			}
