@@ -71,6 +71,7 @@ func TestAsyncHashSmallInline(t *testing.T) {
 		a.Write(p[:asyncHashChunk/2-100])
 		return a
 	}
+	waitGoroutines()
 	a := write()
 	if n := hashGoroutines(); n != 0 {
 		t.Fatalf("%d hashing goroutines for a small message, want 0", n)
@@ -106,6 +107,7 @@ func TestAsyncHashOneGoroutine(t *testing.T) {
 	if runtime.GOMAXPROCS(0) == 1 {
 		t.Skip("GOMAXPROCS 1 hashes inline")
 	}
+	waitGoroutines()
 	g := &gidHash{Hash: sha512.New384(), gids: map[string]int{}}
 	a := newAsyncHash(g)
 	data := make([]byte, 3*asyncHashChunks*asyncHashChunk+5)
@@ -125,7 +127,7 @@ func TestAsyncHashOneGoroutine(t *testing.T) {
 	if !bytes.Equal(a.Sum(nil), want[:]) {
 		t.Fatal("digest differs")
 	}
-	if n := hashGoroutines(); n != 0 {
+	if n := ended(); n != 0 {
 		t.Fatalf("%d hashing goroutines after Sum, want 0", n)
 	}
 	me := goid()
@@ -156,6 +158,18 @@ func goroutinesIn(fn string) int {
 		}
 	}
 	return count
+}
+
+// ended waits, without collecting garbage, until no hashing goroutine
+// runs, and returns how many still do: one that has signalled its end is
+// gone a moment later.
+func ended() int {
+	n := hashGoroutines()
+	for i := 0; i < 200 && n > 0; i++ {
+		time.Sleep(time.Millisecond)
+		n = hashGoroutines()
+	}
+	return n
 }
 
 // waitGoroutines collects garbage until no hashing goroutine runs, and
@@ -213,9 +227,10 @@ func TestAsyncHashStreamGoroutine(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := hashGoroutines(); n != 0 {
+	if n := ended(); n != 0 {
 		t.Fatalf("%d hashing goroutines after Close", n)
 	}
+	runtime.KeepAlive(w) // its collection would end the goroutine too
 	r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct.Bytes()))
 	if err != nil {
 		t.Fatal(err)
@@ -223,9 +238,10 @@ func TestAsyncHashStreamGoroutine(t *testing.T) {
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		t.Fatal(err)
 	}
-	if n := hashGoroutines(); n != 0 {
+	if n := ended(); n != 0 {
 		t.Fatalf("%d hashing goroutines after the reader's end", n)
 	}
+	runtime.KeepAlive(r)
 	// Reader failing mid-message, then dropped.
 	bad := bytes.Clone(ct.Bytes())
 	bad[len(bad)-1<<20] ^= 1
@@ -326,7 +342,7 @@ func TestSealSigned(t *testing.T) {
 			}
 		}
 	}
-	if n := hashGoroutines(); n != 0 {
+	if n := ended(); n != 0 {
 		t.Fatalf("%d hashing goroutines left", n)
 	}
 }
