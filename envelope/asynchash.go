@@ -21,10 +21,10 @@ import (
 // outruns the hash. With GOMAXPROCS 1 everything is hashed inline.
 //
 // Sum, Reset and flush end the goroutine after it hashed every chunk
-// sent; a later Write starts a new one. An asyncHash dropped without any of them
-// (a stream abandoned mid-way) ends its goroutine when it is collected:
-// the goroutine holds only its channels and the underlying hash, never the
-// asyncHash. Not safe for concurrent use.
+// sent; a later Write starts a new one. An asyncHash dropped without any
+// of them (a stream abandoned or failed mid-way) ends its goroutine when
+// it is collected: the goroutine holds only its channels and the
+// underlying hash, never the asyncHash. Not safe for concurrent use.
 type asyncHash struct {
 	h      hash.Hash
 	serial bool   // GOMAXPROCS was 1: hash everything inline
@@ -38,7 +38,7 @@ type asyncHash struct {
 type hashWorker struct {
 	work    chan hashChunk // chunks to hash, in order; closed to stop
 	free    chan []byte    // hashed chunk buffers handed back
-	done    chan struct{}  // closed when the goroutine has returned
+	done    chan struct{}  // closed as the goroutine's last act
 	cleanup runtime.Cleanup
 }
 
