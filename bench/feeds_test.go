@@ -23,7 +23,8 @@ import (
 // The reference of a 1-worker feed is crypto/cipher AES-256-GCM Seal or
 // Open of the payload in frame-sized chunks on one goroutine; of an
 // N-worker feed, the same split over N goroutines (the machine's own
-// scaling), and of a signed 0x0578 stream, SHA-384 of the payload. Feeds:
+// scaling), and of a signed 0x0578 stream, SHA-384 of the payload (the
+// serial ceiling), with workers=0 the default. Feeds:
 //
 //	copy    io.Copy from a reader without WriterTo (a file, a socket), or
 //	        to a writer without ReaderFrom
@@ -56,9 +57,14 @@ func BenchmarkFeeds(b *testing.B) {
 			feedCase{"encrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w},
 			feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w})
 	}
-	cases = append(cases,
-		feedCase{"encrypt", "copy", envelope.AES256GCMHKDFSHA512CommitP384, 64 * KiB, n},
-		feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512CommitP384, 64 * KiB, n})
+	// Signed: with every core as workers, and with the default (0), which
+	// leaves the hash a core; 4 KiB frames are what the official SDKs write.
+	for _, w := range []int{n, 0} {
+		cases = append(cases,
+			feedCase{"encrypt", "copy", envelope.AES256GCMHKDFSHA512CommitP384, 64 * KiB, w},
+			feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512CommitP384, 64 * KiB, w},
+			feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512CommitP384, 4 * KiB, w})
+	}
 	for _, fc := range cases {
 		name := fmt.Sprintf("%s/%s/suite=%04x/frame=%s/workers=%d", fc.dir, fc.feed, uint16(fc.suite), sizeName(int64(fc.frame)), fc.workers)
 		b.Run(name, func(b *testing.B) {
@@ -204,4 +210,38 @@ func oneShotPaired(b *testing.B, dir, mode string, pt []byte, w int) {
 		}
 		pairRaw(b, len(pt), raw, op)
 	})
+}
+
+// BenchmarkSignedOneShot measures one-shot 0x0578 EncryptAppend and
+// DecryptAppend into a reused buffer, 64 KiB frames, default workers,
+// paired in one run with SHA-384 of the payload (the serial ceiling) and
+// reporting x-raw as BenchmarkFeeds does.
+func BenchmarkSignedOneShot(b *testing.B) {
+	for _, size := range benchSizes(MiB, 64*MiB) {
+		pt := payload(int(size))
+		for _, dir := range []string{"encrypt", "decrypt"} {
+			b.Run(fmt.Sprintf("%s/size=%s", dir, sizeName(size)), func(b *testing.B) {
+				c := newClient(b, envelope.AES256GCMHKDFSHA512CommitP384, 64*KiB, 0)
+				ctx, ec := b.Context(), benchContext()
+				ct, err := c.Encrypt(ctx, pt, ec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw := func() { h := sha512.New384(); h.Write(pt); h.Sum(nil) }
+				var buf []byte
+				op := func() {
+					var err error
+					if dir == "encrypt" {
+						buf, err = c.EncryptAppend(ctx, buf[:0], pt, ec)
+					} else {
+						buf, _, err = c.DecryptAppend(ctx, buf[:0], ct)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				pairRaw(b, len(pt), raw, op)
+			})
+		}
+	}
 }

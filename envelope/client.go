@@ -235,8 +235,10 @@ func WithPlaintextLength(n int64) EncryptOption {
 }
 
 // WithFrameWorkers sets how many goroutines seal or open the frames of one
-// message: 0 (the default) uses runtime.GOMAXPROCS(0), 1 works serially
-// in the calling goroutine. The bytes written are the same for any value.
+// message: 0 (the default) uses runtime.GOMAXPROCS(0), one fewer (at
+// least 1) for signing suites, whose hash has a goroutine of its own; 1
+// works serially in the calling goroutine. The bytes written are the same
+// for any value.
 func WithFrameWorkers(n int) CommonOption {
 	return commonOption(func(c *config) { c.workers = n })
 }
@@ -547,16 +549,14 @@ func (c *Client) EncryptAppend(ctx context.Context, dst, plaintext []byte, ec ma
 	}
 	start := len(dst)
 	out := s.header.appendTo(growExact(dst, int(size)))
-	out, err = stream.Seal(out, plaintext, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers})
+	bc := stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers}
+	if s.signKey != nil {
+		out, err = sealSigned(out, start, plaintext, bc, s.signKey, s.suite.signHash()())
+	} else {
+		out, err = stream.Seal(out, plaintext, bc)
+	}
 	if err != nil {
 		return nil, fromStream(err)
-	}
-	if s.signKey != nil {
-		h := s.suite.signHash()()
-		h.Write(out[start:])
-		if out, err = appendFooter(out, s.signKey, h); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
 }
@@ -621,6 +621,7 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers}
 	var digest chan []byte
 	if s.curve != nil {
+		bc.Workers = signedWorkers(bc.Workers)
 		// Hash header and body while the frames are opened.
 		n, err := bodyLength(body, h, &cfg)
 		if err != nil {
@@ -690,7 +691,7 @@ func splitFooter(b []byte) (sig, rest []byte, err error) {
 type EncryptWriter struct {
 	sealer   *sealer
 	dst      io.Writer
-	hash     hash.Hash // over header and body, for signing suites
+	hash     *asyncHash // over header and body, for signing suites
 	body     *stream.Writer
 	declared int64
 	written  int64
@@ -715,15 +716,17 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 		return nil, err
 	}
 	ew := &EncryptWriter{sealer: s, dst: w, declared: cfg.plaintextLength}
+	workers := cfg.workers
 	if s.signKey != nil {
-		// Hashed on other goroutines, overlapping the frame encryption.
+		// Hashed on another goroutine, overlapping the frame encryption.
 		ew.hash = newAsyncHash(s.suite.signHash()())
 		w = io.MultiWriter(w, ew.hash)
+		workers = signedWorkers(workers)
 	}
 	if _, err := w.Write(s.header.appendTo(nil)); err != nil {
 		return nil, err
 	}
-	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: cfg.workers})
+	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: workers})
 	if err != nil {
 		return nil, fromStream(err)
 	}
@@ -872,12 +875,14 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 	}
 	d := &DecryptReader{header: h, materials: m}
 	var body io.Reader = r
-	var digest hash.Hash
+	var digest *asyncHash
+	workers := cfg.workers
 	if s.curve != nil {
-		// Hashed on other goroutines, overlapping the frame decryption.
+		// Hashed on another goroutine, overlapping the frame decryption.
 		digest = newAsyncHash(s.signHash()())
 		digest.Write(h.appendTo(nil))
 		body = io.TeeReader(r, digest)
+		workers = signedWorkers(workers)
 	}
 	final := func() error {
 		if digest != nil {
@@ -891,7 +896,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		}
 		return nil
 	}
-	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers, Final: final}
+	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: workers, Final: final}
 	if h.FrameLength == 0 {
 		d.body, err = stream.NewNonFramedReader(body, bc, cfg.maxNonFramed)
 	} else {

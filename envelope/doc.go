@@ -39,7 +39,9 @@
 //
 // The body is framed AES-GCM under the message key; package stream owns
 // its layout. The footer is signature length (2) | DER ECDSA signature of
-// the SHA-384 (P-384) or SHA-256 (P-256) of header and body.
+// the SHA-384 (P-384) or SHA-256 (P-256) of header and body, hashed on a
+// goroutine of its own while the frames are sealed or opened, so that a
+// signed message costs about its hash alone.
 //
 // # Guarantees
 //
