@@ -28,7 +28,9 @@ for i in $(seq "$count"); do
 done
 bs=$(command -v benchstat || echo "$HOME/go/bin/benchstat")
 for u in x-raw x-plain sec/op allocs/op; do
-	grep -q " $u" "$work/new.txt" || continue
+	raw=$u
+	[ "$u" = sec/op ] && raw=ns/op # benchstat reads ns/op and reports sec/op
+	grep -q " $raw" "$work/new.txt" || continue
 	echo "== $u"
 	"$bs" -filter ".unit:$u" old="$work/old.txt" new="$work/new.txt" || true
 done
