@@ -885,18 +885,24 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		workers = signedWorkers(workers)
 	}
 	final := func() error {
+		var rest io.Reader = r
+		if b := d.body.Rest(); len(b) > 0 {
+			rest = io.MultiReader(bytes.NewReader(b), r)
+		}
 		if digest != nil {
-			if err := readFooter(r, m.verificationKey, digest); err != nil {
+			if err := readFooter(rest, m.verificationKey, digest); err != nil {
 				return err
 			}
 		}
 		var one [1]byte
-		if n, _ := io.ReadFull(r, one[:]); n != 0 {
+		if n, _ := io.ReadFull(rest, one[:]); n != 0 {
 			return fmt.Errorf("envelope: %w", ErrTrailingData)
 		}
 		return nil
 	}
-	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: workers, Final: final}
+	// Unsigned, the body is read in chunks, past its end if need be (what
+	// follows it is Rest); signed, the hash must see the body alone.
+	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: workers, Final: final, ReadPast: digest == nil}
 	if h.FrameLength == 0 {
 		d.body, err = stream.NewNonFramedReader(body, bc, cfg.maxNonFramed)
 	} else {

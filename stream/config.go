@@ -32,6 +32,14 @@ type Config struct {
 	// Final is returned by Read and the final frame is never released.
 	// envelope uses it to read and verify the footer.
 	Final func() error
+
+	// ReadPast lets a framed Reader read its source in chunks of up to
+	// 256 KiB and open frames where they landed, rather than reading each
+	// frame into a buffer of its own and never past the body: the bytes it
+	// read past the final frame are then returned by Reader.Rest. It still
+	// calls Read only for bytes the body is known to hold, so a 1-worker
+	// Reader releases each frame before it waits for the next.
+	ReadPast bool
 }
 
 func (c *Config) check() error {

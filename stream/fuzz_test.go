@@ -51,6 +51,7 @@ func fuzzBodies(f *testing.F) map[string][]byte {
 func fuzzConfig(t *testing.T, frame uint16, workers uint8) Config {
 	cfg := testConfig(t, int(frame)+1, int(workers%4)+1)
 	cfg.MessageID = fuzzID(cfg.FrameLength)
+	cfg.ReadPast = workers&4 != 0
 	return cfg
 }
 
@@ -66,7 +67,8 @@ func checkBodyErr(t *testing.T, what string, err error) {
 
 // FuzzStreamReader: a Reader never panics, releases only verified
 // plaintext, reaches io.EOF only on a seed body (it may be followed by
-// anything: a Reader never reads past the final frame) and agrees with Open.
+// anything: a Reader never reads past the final frame, or returns what it
+// read past it as Rest) and agrees with Open.
 func FuzzStreamReader(f *testing.F) {
 	seeds := fuzzBodies(f)
 	f.Fuzz(func(t *testing.T, b []byte, frame uint16, workers uint8) {
@@ -88,7 +90,10 @@ func FuzzStreamReader(f *testing.F) {
 			}
 			return
 		}
-		body := b[:len(b)-src.Len()]
+		body := b[:len(b)-src.Len()-len(r.Rest())]
+		if !bytes.HasSuffix(b[:len(b)-src.Len()], r.Rest()) {
+			t.Fatalf("Rest is not what was read past the body")
+		}
 		if want, ok := seeds[string(body)]; !ok || !bytes.Equal(got, want) {
 			t.Fatalf("Reader accepted a %d-byte body that is not a seed", len(body))
 		}
@@ -150,8 +155,9 @@ func FuzzStreamReaderFrameLength(f *testing.F) {
 	f.Add(hdr, uint32(MaxFrameLength), uint8(1))
 	f.Fuzz(func(t *testing.T, b []byte, frame uint32, workers uint8) {
 		cfg := testConfig(t, int(max(frame, 1)), int(workers%4)+1)
+		cfg.ReadPast = workers&4 != 0
 		src := bytes.NewReader(b)
-		var got []byte
+		var got, rest []byte
 		var err error
 		n := allocated(func() {
 			r, nerr := NewReader(src, cfg)
@@ -159,6 +165,7 @@ func FuzzStreamReaderFrameLength(f *testing.F) {
 				t.Fatal(nerr)
 			}
 			got, err = io.ReadAll(r)
+			rest = r.Rest()
 		})
 		if limit := uint64(4*len(b)) + 4*eagerAlloc; n > limit {
 			t.Fatalf("%d bytes allocated for a %d-byte body", n, len(b))
@@ -170,7 +177,7 @@ func FuzzStreamReaderFrameLength(f *testing.F) {
 			checkBodyErr(t, "Reader", err)
 			return
 		}
-		body := b[:len(b)-src.Len()]
+		body := b[:len(b)-src.Len()-len(rest)]
 		if want, ok := seeds[string(body)]; !ok || !bytes.Equal(got, want) {
 			t.Fatalf("Reader accepted a %d-byte body that is not a seed", len(body))
 		}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,8 +13,8 @@ import (
 // io.Reader. The caller's goroutine reads and parses frames ahead; they are
 // opened on Config.Workers goroutines, the caller's among them while it
 // waits for a frame, and released in order, each only after its tag
-// verified. It never reads past the end of the body, so the
-// caller can read a footer from the same source afterwards.
+// verified. Unless Config.ReadPast, it never reads past the end of the
+// body, so the caller can read a footer from the same source afterwards.
 type Reader struct {
 	src       io.Reader
 	cfg       Config
@@ -39,11 +40,35 @@ type Reader struct {
 	// the previous frame; aheadErr cut that read short, if anything did.
 	ahead    int
 	aheadErr error
+
+	// Chunked reading (Config.ReadPast): frames are read into chunks of
+	// up to chunkSize bytes and opened where they landed. cur.buf[off:filled]
+	// is read and not yet parsed; a chunk no frame in flight is in goes
+	// to free, or is compacted in place if it is cur.
+	chunked     bool
+	chunkSize   int
+	cur         *chunk
+	off, filled int
+	free        []*chunk
+	srcErr      error  // what the last Read returned, once it returned it
+	rest        []byte // read past the final frame
 }
+
+// chunk is a buffer of whole and partial frames; refs counts the frames in
+// it that are parsed and not yet released.
+type chunk struct {
+	buf  []byte
+	refs int
+}
+
+// chunkMin is the first chunk's size: a small message costs a small
+// buffer; chunks double up to Reader.chunkSize.
+const chunkMin = 8 << 10
 
 // rslot is one frame of a Reader.
 type rslot struct {
 	buf  []byte // ciphertext and tag; opened in place
+	c    *chunk // the chunk buf lies in, if chunked
 	pt   []byte // the plaintext, once opened
 	f    frame
 	iv   [ivLen]byte
@@ -77,6 +102,12 @@ func newReader(src io.Reader, cfg Config) *Reader {
 		r.group = groupFrames(cfg.FrameLength)
 	}
 	r.ring = make([]*rslot, n) // slots are made as they are first used
+	if R := cfg.FrameLength + RegularOverhead; cfg.ReadPast && R <= groupBytes {
+		// A job's frames and the longest final frame (finalHdr -
+		// regularHdr more than a regular one) after them.
+		r.chunked = true
+		r.chunkSize = groupFrames(cfg.FrameLength)*R + finalHdr - regularHdr
+	}
 	return r
 }
 
@@ -91,6 +122,7 @@ const MaxNonFramedLength = 1<<36 - 32
 func NewNonFramedReader(src io.Reader, cfg Config, max int64) (*Reader, error) {
 	cfg.FrameLength = 1 // unused; satisfies check
 	cfg.Workers = 1
+	cfg.ReadPast = false
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -145,6 +177,7 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 func (r *Reader) next() {
 	if r.released {
 		r.ring[r.head].pt = nil
+		r.unref(r.ring[r.head])
 		r.head = (r.head + 1) % len(r.ring)
 		r.inflight--
 		r.released = false
@@ -252,6 +285,7 @@ func (r *Reader) fail(err error) {
 		}
 		r.released = false
 		clear(s.buf)
+		r.unref(s)
 		r.head = (r.head + 1) % len(r.ring)
 		r.inflight--
 	}
@@ -268,6 +302,9 @@ func (r *Reader) stop() {
 func (r *Reader) parse(s *rslot) error {
 	if r.nonFrame {
 		return r.parseSingle(s)
+	}
+	if r.chunked {
+		return r.parseChunked(s)
 	}
 	if err := r.readHeader(r.hdr[:4]); err != nil {
 		return r.truncated(err)
@@ -376,6 +413,117 @@ func (r *Reader) readFrame(s *rslot) error {
 		chunks[i] = nil
 	}
 	return r.readFull(s.buf[got:])
+}
+
+// Rest returns what a Reader with Config.ReadPast read past the end of the
+// body: set once the final frame was parsed, else empty.
+func (r *Reader) Rest() []byte { return r.rest }
+
+// parseChunked parses the next frame where it lies in cur, reading it
+// first if needed, and points s.buf at it.
+func (r *Reader) parseChunked(s *rslot) error {
+	if err := r.need(4); err != nil {
+		return r.truncated(err)
+	}
+	hl := headerLen(r.cur.buf[r.off:])
+	if err := r.need(hl); err != nil {
+		return r.truncated(err)
+	}
+	f, err := parseFrame(r.cur.buf[r.off:], r.seq+1, r.cfg.FrameLength)
+	if err != nil {
+		return err
+	}
+	n := hl + f.n + tagLen
+	if err := r.need(n); err != nil {
+		return r.truncated(err)
+	}
+	c, at := r.cur, r.off
+	s.f, s.c = f, c
+	copy(s.iv[:], f.iv(c.buf[at:]))
+	s.buf = c.buf[at+hl : at+n : at+n]
+	c.refs++
+	r.off += n
+	r.seq = f.seq
+	if r.ended = f.kind == finalFrame; r.ended {
+		r.rest = bytes.Clone(c.buf[r.off:r.filled])
+		r.filled = r.off
+	}
+	return nil
+}
+
+// need reads until cur holds n unparsed bytes, first moving those it holds
+// to a chunk with room if cur has none. It calls Read only while the body
+// is known to hold more bytes (the rest of a frame, or a header after a
+// regular frame), so it never waits for bytes past the body; a Read may
+// return some, which parseChunked keeps as Rest.
+func (r *Reader) need(n int) error {
+	for empty := 0; r.filled-r.off < n; {
+		if r.srcErr != nil {
+			return r.srcErr
+		}
+		if r.cur == nil || r.off+n > len(r.cur.buf) {
+			r.move(n)
+		}
+		m, err := r.src.Read(r.cur.buf[r.filled:])
+		r.filled += m
+		if err != nil {
+			r.srcErr = err
+		} else if m > 0 {
+			empty = 0
+		} else if empty++; empty == 100 {
+			r.srcErr = io.ErrNoProgress
+		}
+	}
+	return nil
+}
+
+// move makes cur a chunk with room for n bytes from its unparsed ones,
+// which it moves to the chunk's start: cur itself if no frame in flight
+// is in it and it has full size, else a free or new (larger) chunk.
+func (r *Reader) move(n int) {
+	old := r.cur
+	var tail []byte
+	if old != nil {
+		tail = old.buf[r.off:r.filled]
+	}
+	c := old
+	if c == nil || c.refs > 0 || len(c.buf) < r.chunkSize {
+		if k := len(r.free); k > 0 {
+			c, r.free = r.free[k-1], r.free[:k-1] // chunkSize >= n
+		} else {
+			size := chunkMin
+			if old != nil {
+				size = 2 * len(old.buf)
+			}
+			c = &chunk{buf: make([]byte, max(n, min(r.chunkSize, size)))}
+		}
+		if old != nil && old.refs == 0 {
+			r.keep(old)
+		}
+	}
+	r.filled = copy(c.buf, tail) // c may be old: copy moves bytes down
+	r.cur, r.off = c, 0
+}
+
+// unref drops s's reference to its chunk, which is kept for reuse once no
+// frame in flight is in it and it is not being filled.
+func (r *Reader) unref(s *rslot) {
+	c := s.c
+	if c == nil {
+		return
+	}
+	s.c, s.buf = nil, nil
+	if c.refs--; c.refs == 0 && c != r.cur {
+		r.keep(c)
+	}
+}
+
+// keep puts a chunk no frame is in on the free list if it has full size;
+// a smaller one, from the first reads of a body, is let go.
+func (r *Reader) keep(c *chunk) {
+	if len(c.buf) == r.chunkSize {
+		r.free = append(r.free, c)
+	}
 }
 
 func (r *Reader) truncated(err error) error {

@@ -1,0 +1,193 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"testing/iotest"
+)
+
+// readPast reads b through a Reader with Config.ReadPast (or without) and
+// returns the plaintext, what is left after the body (Rest followed by
+// what the Reader did not read of src) and the error.
+func readPast(t *testing.T, src io.Reader, cfg Config, on bool) (got, left []byte, err error) {
+	t.Helper()
+	cfg.ReadPast = on
+	r, nerr := NewReader(src, cfg)
+	if nerr != nil {
+		t.Fatal(nerr)
+	}
+	got, err = io.ReadAll(r)
+	left, _ = io.ReadAll(src)
+	return got, append(bytes.Clone(r.Rest()), left...), err
+}
+
+// TestReadPastRoundTrip: with ReadPast, every frame length (chunked or
+// not), worker count and source read size gives the plaintext, and Rest
+// followed by the unread source is exactly what followed the body.
+func TestReadPastRoundTrip(t *testing.T) {
+	sources := map[string]func([]byte) io.Reader{
+		"whole":   func(b []byte) io.Reader { return bytes.NewReader(b) },
+		"onebyte": func(b []byte) io.Reader { return iotest.OneByteReader(bytes.NewReader(b)) },
+		"half":    func(b []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(b)) },
+		"dataeof": func(b []byte) io.Reader { return iotest.DataErrReader(bytes.NewReader(b)) },
+	}
+	for _, frame := range []int{1, 16, 4 << 10, 64 << 10, groupBytes - RegularOverhead, groupBytes} {
+		for _, n := range []int{0, 1, frame, 3*frame + 5, 300 << 10} {
+			if n > 64*frame {
+				continue // one-byte frames: keep the test short
+			}
+			pt := streamPlaintext(n)
+			body := sealed(t, testConfig(t, frame, 1), pt)
+			for _, workers := range []int{1, 2, 3} {
+				for name, src := range sources {
+					if name == "onebyte" && len(body) > 1<<20 {
+						continue
+					}
+					cfg := testConfig(t, frame, workers)
+					got, left, err := readPast(t, src(append(bytes.Clone(body), "footer"...)), cfg, true)
+					if err != nil || !bytes.Equal(got, pt) || string(left) != "footer" {
+						t.Fatalf("frame %d, %d bytes, %d workers, %s source: %d bytes, %v, left %q", frame, n, workers, name, len(got), err, left)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestReadPastCutMatchesSerial: a body cut anywhere, or with any byte
+// flipped, gives with ReadPast (1 and 2 workers, one-byte and whole
+// reads) the error and plaintext of the serial Reader without it.
+func TestReadPastCutMatchesSerial(t *testing.T) {
+	const frame = 64
+	pt := streamPlaintext(6*frame + 9)
+	cfg1 := testConfig(t, frame, 1)
+	body := sealed(t, cfg1, pt)
+	check := func(what string, b []byte) {
+		want, _, wantErr := readPast(t, bytes.NewReader(b), cfg1, false)
+		for _, workers := range []int{1, 2} {
+			for _, one := range []bool{false, true} {
+				var src io.Reader = bytes.NewReader(b)
+				if one {
+					src = iotest.OneByteReader(src)
+				}
+				got, _, err := readPast(t, src, testConfig(t, frame, workers), true)
+				if !bytes.Equal(got, want) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+					t.Fatalf("%s, %d workers: %d bytes, %v; serial: %d bytes, %v", what, workers, len(got), err, len(want), wantErr)
+				}
+			}
+		}
+	}
+	for n := range len(body) {
+		check(fmt.Sprintf("cut at %d", n), body[:n])
+	}
+	for i := range body {
+		bad := bytes.Clone(body)
+		bad[i] ^= 0x40
+		check(fmt.Sprintf("byte %d flipped", i), bad)
+	}
+}
+
+// TestReadPastFewReads: with ReadPast and 4 KiB frames, the Reader reads
+// its source in chunks of about groupBytes, not a Read per frame.
+func TestReadPastFewReads(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		cfg := testConfig(t, 4<<10, workers)
+		cfg.ReadPast = true
+		pt := streamPlaintext(256 * cfg.FrameLength)
+		src := &countReads{r: bytes.NewReader(sealed(t, cfg, pt))}
+		r, _ := NewReader(src, cfg)
+		if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("read: %v", err)
+		}
+		if want := len(pt)/groupBytes + 8; src.n > want {
+			t.Errorf("%d workers: %d Reads for 1 MiB in 4 KiB frames, want at most %d", workers, src.n, want)
+		}
+	}
+}
+
+// gated returns the bytes before gate, then fails the test's flag if it
+// is read again before open is set.
+type gated struct {
+	b          []byte
+	gate       int
+	open, late bool
+}
+
+func (g *gated) Read(p []byte) (int, error) {
+	end := len(g.b)
+	if !g.open {
+		if len(g.b) == 0 || g.gate == 0 {
+			g.late = true
+			return 0, io.EOF
+		}
+		end = g.gate
+	}
+	n := copy(p, g.b[:end])
+	g.b, g.gate = g.b[n:], g.gate-n
+	if len(g.b) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestReadPastReleasesEarly: a 1-worker Reader with ReadPast still
+// releases a frame once it arrived and verified, without a Read for bytes
+// the source has not sent, and with one worker and 4 KiB frames reads no
+// chunk's worth before releasing the first frame.
+func TestReadPastReleasesEarly(t *testing.T) {
+	cfg := testConfig(t, 4<<10, 1)
+	cfg.ReadPast = true
+	pt := streamPlaintext(10 * cfg.FrameLength)
+	body := sealed(t, cfg, pt)
+	src := &gated{b: body, gate: cfg.FrameLength + RegularOverhead}
+	r, _ := NewReader(src, cfg)
+	first := make([]byte, cfg.FrameLength)
+	if _, err := io.ReadFull(r, first); err != nil || !bytes.Equal(first, pt[:cfg.FrameLength]) {
+		t.Fatalf("frame 1: %v", err)
+	}
+	if src.late {
+		t.Fatal("the Reader read past frame 1 before releasing it")
+	}
+	src.open = true
+	if rest, err := io.ReadAll(r); err != nil || !bytes.Equal(rest, pt[cfg.FrameLength:]) {
+		t.Fatalf("rest: %v", err)
+	}
+}
+
+// TestReadPastReadError: a source's error cuts the body where it happened
+// and is returned as it was, after the frames before it.
+func TestReadPastReadError(t *testing.T) {
+	boom := errors.New("boom")
+	cfg := testConfig(t, 4<<10, 2)
+	pt := streamPlaintext(20 * cfg.FrameLength)
+	body := sealed(t, cfg, pt)
+	cut := 5*(cfg.FrameLength+RegularOverhead) + 100
+	got, _, err := readPast(t, io.MultiReader(bytes.NewReader(body[:cut]), iotest.ErrReader(boom)), cfg, true)
+	if !errors.Is(err, boom) || !bytes.Equal(got, pt[:5*cfg.FrameLength]) {
+		t.Fatalf("%d bytes, %v; want the 5 frames before the error and it", len(got), err)
+	}
+}
+
+// TestReadPastChunksReused: a long body read with ReadPast allocates about
+// the ring's chunks once, not a buffer per frame or per chunk read.
+func TestReadPastChunksReused(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		cfg := testConfig(t, 4<<10, workers)
+		cfg.ReadPast = true
+		pt := streamPlaintext(32 << 20)
+		body := sealed(t, cfg, pt)
+		var r *Reader
+		n := allocated(func() {
+			r, _ = NewReader(bytes.NewReader(body), cfg)
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if limit := uint64(workers*4*groupBytes + 4<<20); n > limit {
+			t.Errorf("%d workers: %d bytes allocated to read 32 MiB, want at most %d", workers, n, limit)
+		}
+	}
+}
