@@ -65,6 +65,9 @@ type chunk struct {
 // buffer; chunks double up to Reader.chunkSize.
 const chunkMin = 8 << 10
 
+// serialChunk bounds the chunks of a 1-worker Reader.
+const serialChunk = 64 << 10
+
 // rslot is one frame of a Reader.
 type rslot struct {
 	buf  []byte // ciphertext and tag; opened in place
@@ -102,11 +105,17 @@ func newReader(src io.Reader, cfg Config) *Reader {
 		r.group = groupFrames(cfg.FrameLength)
 	}
 	r.ring = make([]*rslot, n) // slots are made as they are first used
-	if R := cfg.FrameLength + RegularOverhead; cfg.ReadPast && R <= groupBytes {
-		// A job's frames and the longest final frame (finalHdr -
-		// regularHdr more than a regular one) after them.
+	// Chunks of a job's frames, or serially of serialChunk bytes, and room
+	// for the longest final frame (finalHdr - regularHdr more than a
+	// regular one) after them. Serially a chunk is opened as it arrives:
+	// it pays for frames smaller than half of one, and stays in cache.
+	R, size := cfg.FrameLength+RegularOverhead, groupBytes
+	if r.workers == 1 {
+		size = serialChunk
+	}
+	if cfg.ReadPast && 2*R <= size {
 		r.chunked = true
-		r.chunkSize = groupFrames(cfg.FrameLength)*R + finalHdr - regularHdr
+		r.chunkSize = size/R*R + finalHdr - regularHdr
 	}
 	return r
 }
