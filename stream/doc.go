@@ -54,6 +54,16 @@
 // most about 1/(1+c) of raw AES-GCM on W goroutines, the machine's limit,
 // not the pipeline's.
 //
+// A Reader reads a frame (and, with W > 1, the next frame's header) at a
+// time into a buffer of its own, never past the body. With
+// Config.ReadPast it reads chunks instead, of a job's frames (64 KiB
+// serially), and opens each frame where it landed: one copy of the
+// ciphertext, the read itself, and one Read per chunk rather than per
+// frame, which 4 KiB frames (the official SDKs' default) need. It still
+// reads only while the body is known to hold more bytes, so it never
+// waits for bytes past the body, but a Read may return some: Rest holds
+// them for the layer above (envelope reads the footer from there).
+//
 // A body's lengths follow from the frame length: SealedLength (body from
 // plaintext), PlaintextLength (plaintext from body), SealedRange (the
 // bytes holding a plaintext range) and, from the frame headers, BodyLength
