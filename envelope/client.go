@@ -874,14 +874,14 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		return nil, err
 	}
 	d := &DecryptReader{header: h, materials: m}
-	var body io.Reader = r
+	var tee io.Writer // nil unless signed: a nil *asyncHash would not be
 	var digest *asyncHash
 	workers := cfg.workers
 	if s.curve != nil {
 		// Hashed on another goroutine, overlapping the frame decryption.
 		digest = newAsyncHash(s.signHash()())
 		digest.Write(h.appendTo(nil))
-		body = io.TeeReader(r, digest)
+		tee = digest
 		workers = signedWorkers(workers)
 	}
 	final := func() error {
@@ -900,13 +900,13 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		}
 		return nil
 	}
-	// Unsigned, the body is read in chunks, past its end if need be (what
-	// follows it is Rest); signed, the hash must see the body alone.
-	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: workers, Final: final, ReadPast: digest == nil}
+	// The body is read in chunks, past its end if need be (what follows
+	// it is Rest); the hash sees the body alone, through Tee.
+	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: workers, Final: final, ReadPast: true, Tee: tee}
 	if h.FrameLength == 0 {
-		d.body, err = stream.NewNonFramedReader(body, bc, cfg.maxNonFramed)
+		d.body, err = stream.NewNonFramedReader(r, bc, cfg.maxNonFramed)
 	} else {
-		d.body, err = stream.NewReader(body, bc)
+		d.body, err = stream.NewReader(r, bc)
 	}
 	if err != nil {
 		return nil, fromStream(err)

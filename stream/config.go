@@ -3,6 +3,7 @@ package stream
 import (
 	"crypto/cipher"
 	"fmt"
+	"io"
 )
 
 // Config describes one message body.
@@ -40,6 +41,11 @@ type Config struct {
 	// calls Read only for bytes the body is known to hold, so a 1-worker
 	// Reader releases each frame before it waits for the next.
 	ReadPast bool
+
+	// Tee, if not nil, is given every byte of the body a Reader parses, in
+	// order, before the frame they belong to is opened, and nothing past
+	// the body, whatever ReadPast. envelope hashes a signed body with it.
+	Tee io.Writer
 }
 
 func (c *Config) check() error {

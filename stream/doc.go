@@ -62,7 +62,8 @@
 // frame, which 4 KiB frames (the official SDKs' default) need. It still
 // reads only while the body is known to hold more bytes, so it never
 // waits for bytes past the body, but a Read may return some: Rest holds
-// them for the layer above (envelope reads the footer from there).
+// them for the layer above (envelope reads the footer from there), and
+// Config.Tee sees the body alone (envelope hashes a signed one with it).
 //
 // A body's lengths follow from the frame length: SealedLength (body from
 // plaintext), PlaintextLength (plaintext from body), SealedRange (the

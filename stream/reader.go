@@ -116,6 +116,9 @@ func newReader(src io.Reader, cfg Config) *Reader {
 	if cfg.ReadPast && 2*R <= size {
 		r.chunked = true
 		r.chunkSize = size/R*R + finalHdr - regularHdr
+	} else if cfg.Tee != nil {
+		// Read frame by frame, never past the body: Tee sees what is read.
+		r.src = io.TeeReader(src, cfg.Tee)
 	}
 	return r
 }
@@ -447,6 +450,11 @@ func (r *Reader) parseChunked(s *rslot) error {
 		return r.truncated(err)
 	}
 	c, at := r.cur, r.off
+	if r.cfg.Tee != nil {
+		if _, err := r.cfg.Tee.Write(c.buf[at : at+n]); err != nil {
+			return err
+		}
+	}
 	s.f, s.c = f, c
 	copy(s.iv[:], f.iv(c.buf[at:]))
 	s.buf = c.buf[at+hl : at+n : at+n]

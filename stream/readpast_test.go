@@ -196,3 +196,33 @@ func TestReadPastChunksReused(t *testing.T) {
 		}
 	}
 }
+
+// TestTeeSeesTheBody: Config.Tee receives exactly the body's bytes, in
+// order, whether the Reader reads chunks past the body or not, and its
+// error fails the Reader.
+func TestTeeSeesTheBody(t *testing.T) {
+	for _, frame := range []int{16, 4 << 10, groupBytes} {
+		pt := streamPlaintext(5*frame + 3)
+		body := sealed(t, testConfig(t, frame, 1), pt)
+		for _, workers := range []int{1, 2} {
+			for _, on := range []bool{false, true} {
+				var tee bytes.Buffer
+				cfg := testConfig(t, frame, workers)
+				cfg.Tee = &tee
+				got, left, err := readPast(t, bytes.NewReader(append(bytes.Clone(body), "footer"...)), cfg, on)
+				if err != nil || !bytes.Equal(got, pt) || string(left) != "footer" || !bytes.Equal(tee.Bytes(), body) {
+					t.Fatalf("frame %d, %d workers, ReadPast %v: %v; Tee got %d of %d bytes", frame, workers, on, err, tee.Len(), len(body))
+				}
+				boom := errors.New("boom")
+				cfg.Tee = errWriter{boom}
+				if _, _, err := readPast(t, bytes.NewReader(body), cfg, on); !errors.Is(err, boom) {
+					t.Fatalf("frame %d, %d workers, ReadPast %v: Tee error: %v", frame, workers, on, err)
+				}
+			}
+		}
+	}
+}
+
+type errWriter struct{ err error }
+
+func (e errWriter) Write([]byte) (int, error) { return 0, e.err }
