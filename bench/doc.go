@@ -64,6 +64,10 @@
 //	    the N-worker target judged against the machine's own scaling), or
 //	    SHA-384 of the payload (suite 0578). Compare two builds with
 //	    benchstat on x-raw, runs of both interleaved.
+//	BenchmarkFeeds/ceiling/sha384+gcm/frame=64KiB
+//	    the machine's ceiling for a signed stream: SHA-384 of 64 MiB alone
+//	    ÷ the same SHA-384 while raw GCM seals the payload on another
+//	    goroutine (1.0 if two cores do not slow each other); x-raw
 //	BenchmarkOneShotPaired/{encrypt,decrypt}/{alloc,append}/size=1MiB/workers=W
 //	    1 MiB one-shot: Encrypt/Decrypt (alloc) or EncryptAppend/
 //	    DecryptAppend into a reused buffer (append), paired with raw GCM on
