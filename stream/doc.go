@@ -59,7 +59,10 @@
 // Config.ReadPast it reads chunks instead, of a job's frames (64 KiB
 // serially), and opens each frame where it landed: one copy of the
 // ciphertext, the read itself, and one Read per chunk rather than per
-// frame, which 4 KiB frames (the official SDKs' default) need. It still
+// frame, which 4 KiB frames (the official SDKs' default) need. Frames
+// under 32 KiB are opened out of place, back to back in a buffer of the
+// chunk's size (twice the memory), so WriteTo hands their plaintext on a
+// chunk at a time, not a Write per frame. It still
 // reads only while the body is known to hold more bytes, so it never
 // waits for bytes past the body, but a Read may return some: Rest holds
 // them for the layer above (envelope reads the footer from there), and

@@ -28,7 +28,7 @@ type Reader struct {
 	ring     []*rslot // frames read and being opened, oldest at head
 	head     int
 	inflight int
-	released bool // ring[head] is the frame out comes from
+	released int // the frames from ring[head] on that out comes from
 
 	out     []byte // verified plaintext not yet returned
 	seq     uint32 // last frame parsed
@@ -46,6 +46,7 @@ type Reader struct {
 	// is read and not yet parsed; a chunk no frame in flight is in goes
 	// to free, or is compacted in place if it is cur.
 	chunked     bool
+	split       bool // chunks of small frames: opened into chunk.pt
 	chunkSize   int
 	cur         *chunk
 	off, filled int
@@ -55,9 +56,13 @@ type Reader struct {
 }
 
 // chunk is a buffer of whole and partial frames; refs counts the frames in
-// it that are parsed and not yet released.
+// it that are parsed and not yet released. If split, its frames are
+// opened into pt, one after the other (ptn bytes so far), so that the
+// plaintext of consecutive frames is written out at once.
 type chunk struct {
 	buf  []byte
+	pt   []byte
+	ptn  int
 	refs int
 }
 
@@ -68,9 +73,15 @@ const chunkMin = 8 << 10
 // serialChunk bounds the chunks of a 1-worker Reader.
 const serialChunk = 64 << 10
 
+// splitFrame: frames shorter than this are opened out of place when
+// chunked (see chunk.pt).
+const splitFrame = 32 << 10
+
 // rslot is one frame of a Reader.
 type rslot struct {
-	buf  []byte // ciphertext and tag; opened in place
+	buf  []byte // ciphertext and tag; opened in place unless dst
+	dst  []byte // where it is opened to, if split: in c.pt, at ptAt
+	ptAt int
 	c    *chunk // the chunk buf lies in, if chunked
 	pt   []byte // the plaintext, once opened
 	f    frame
@@ -116,6 +127,14 @@ func newReader(src io.Reader, cfg Config) *Reader {
 	if cfg.ReadPast && 2*R <= size {
 		r.chunked = true
 		r.chunkSize = size/R*R + finalHdr - regularHdr
+		// Small frames, written one by one, would cost a write call
+		// each: open them out of place, back to back.
+		r.split = cfg.FrameLength < splitFrame
+		if r.workers == 1 {
+			// The frames a chunk holds, to release together: parsed
+			// only once they arrived (see readAhead).
+			r.ring = make([]*rslot, size/R)
+		}
 	} else if cfg.Tee != nil {
 		// Read frame by frame, never past the body: Tee sees what is read.
 		r.src = io.TeeReader(src, cfg.Tee)
@@ -143,10 +162,14 @@ func NewNonFramedReader(src io.Reader, cfg Config, max int64) (*Reader, error) {
 	return r, nil
 }
 
-// openSlot authenticates and decrypts s in place.
+// openSlot authenticates and decrypts s in place, or into s.dst.
 func (k keyed) openSlot(s *rslot) {
 	ct := s.buf[:s.f.n+tagLen]
-	s.pt, s.err = k.open(ct[:0], ct, s.iv[:], s.f, s.aad[:0])
+	dst := ct[:0]
+	if s.dst != nil {
+		dst = s.dst[:0]
+	}
+	s.pt, s.err = k.open(dst, ct, s.iv[:], s.f, s.aad[:0])
 }
 
 // Read reads verified plaintext. It returns io.EOF only after the whole
@@ -163,8 +186,8 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteTo writes the verified plaintext to w, frame by frame, without an
-// intermediate copy.
+// WriteTo writes the verified plaintext to w without an intermediate
+// copy: a frame at a time, or the frames opened back to back in a chunk.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
@@ -187,12 +210,11 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 
 // next releases the next verified frame into r.out, or sets r.err.
 func (r *Reader) next() {
-	if r.released {
+	for ; r.released > 0; r.released-- {
 		r.ring[r.head].pt = nil
 		r.unref(r.ring[r.head])
 		r.head = (r.head + 1) % len(r.ring)
 		r.inflight--
-		r.released = false
 	}
 	if r.inflight == 0 || len(r.ring)-r.inflight >= r.group {
 		// Refill a group's worth of slots at once: topping up one slot
@@ -208,7 +230,7 @@ func (r *Reader) next() {
 	}
 	s := r.ring[r.head]
 	r.pool.wait(&s.done)
-	r.released = true
+	r.released = 1
 	switch {
 	case s.err != nil:
 		r.fail(s.err)
@@ -223,7 +245,27 @@ func (r *Reader) next() {
 		r.stop()
 	default:
 		r.out = s.pt
+		if s.dst != nil {
+			r.join(s)
+		}
 	}
+}
+
+// join extends out, the plaintext of s, over the next frames in flight
+// already opened and verified, regular, and opened right after it in the
+// same chunk, releasing them with s.
+func (r *Reader) join(s *rslot) {
+	end := s.ptAt + len(s.pt)
+	for r.released < r.inflight {
+		t := r.ring[(r.head+r.released)%len(r.ring)]
+		if !t.done.Load() || t.err != nil || t.f.kind != regularFrame || t.c != s.c || t.ptAt != end {
+			break
+		}
+		t.done.Store(false) // taken, as pool.wait would
+		end += len(t.pt)
+		r.released++
+	}
+	r.out = s.c.pt[s.ptAt:end:end]
 }
 
 // readAhead parses frames until the ring is full, the body ends or
@@ -233,6 +275,9 @@ func (r *Reader) next() {
 func (r *Reader) readAhead() {
 	pending := 0 // parsed, not yet submitted: the last slots in flight
 	for r.inflight < len(r.ring) && !r.ended && r.readErr == nil {
+		if r.workers == 1 && r.inflight > 0 && !r.arrived() {
+			break // serial: release what arrived before waiting for more
+		}
 		i := (r.head + r.inflight) % len(r.ring)
 		if r.ring[i] == nil {
 			// Made on first use: a small message costs the slots it
@@ -290,17 +335,18 @@ func (r *Reader) newPool(workers int) *pool {
 // the workers to finish with the ring.
 func (r *Reader) fail(err error) {
 	r.out, r.err = nil, err
-	for r.inflight > 0 {
+	for i := 0; r.inflight > 0; i++ {
 		s := r.ring[r.head]
-		if !r.released {
+		if i >= r.released {
 			r.pool.wait(&s.done)
 		}
-		r.released = false
 		clear(s.buf)
-		r.unref(s)
+		clear(s.pt)
+		s.pt = nil
 		r.head = (r.head + 1) % len(r.ring)
 		r.inflight--
 	}
+	r.released = 0
 	r.stop()
 }
 
@@ -458,6 +504,10 @@ func (r *Reader) parseChunked(s *rslot) error {
 	s.f, s.c = f, c
 	copy(s.iv[:], f.iv(c.buf[at:]))
 	s.buf = c.buf[at+hl : at+n : at+n]
+	if r.split {
+		s.ptAt, c.ptn = c.ptn, c.ptn+f.n
+		s.dst = c.pt[s.ptAt:c.ptn:c.ptn]
+	}
 	c.refs++
 	r.off += n
 	r.seq = f.seq
@@ -466,6 +516,20 @@ func (r *Reader) parseChunked(s *rslot) error {
 		r.filled = r.off
 	}
 	return nil
+}
+
+// arrived reports whether cur holds the whole next frame, or a header
+// that does not parse: whether parseChunked would return without a Read.
+func (r *Reader) arrived() bool {
+	if r.cur == nil {
+		return false
+	}
+	b := r.cur.buf[r.off:r.filled]
+	if len(b) < 4 || len(b) < headerLen(b) {
+		return false
+	}
+	f, err := parseFrame(b, r.seq+1, r.cfg.FrameLength)
+	return err != nil || len(b) >= headerLen(b)+f.n+tagLen
 }
 
 // need reads until cur holds n unparsed bytes, first moving those it holds
@@ -513,13 +577,16 @@ func (r *Reader) move(n int) {
 				size = 2 * len(old.buf)
 			}
 			c = &chunk{buf: make([]byte, max(n, min(r.chunkSize, size)))}
+			if r.split {
+				c.pt = make([]byte, len(c.buf))
+			}
 		}
 		if old != nil && old.refs == 0 {
 			r.keep(old)
 		}
 	}
 	r.filled = copy(c.buf, tail) // c may be old: copy moves bytes down
-	r.cur, r.off = c, 0
+	r.cur, r.off, c.ptn = c, 0, 0
 }
 
 // unref drops s's reference to its chunk, which is kept for reuse once no
@@ -529,7 +596,7 @@ func (r *Reader) unref(s *rslot) {
 	if c == nil {
 		return
 	}
-	s.c, s.buf = nil, nil
+	s.c, s.buf, s.dst = nil, nil, nil
 	if c.refs--; c.refs == 0 && c != r.cur {
 		r.keep(c)
 	}

@@ -226,3 +226,36 @@ func TestTeeSeesTheBody(t *testing.T) {
 type errWriter struct{ err error }
 
 func (e errWriter) Write([]byte) (int, error) { return 0, e.err }
+
+// countWrites counts the Write calls on its writer.
+type countWrites struct {
+	bytes.Buffer
+	n int
+}
+
+func (c *countWrites) Write(p []byte) (int, error) { c.n++; return c.Buffer.Write(p) }
+
+// TestReadPastJoinsWrites: with ReadPast, WriteTo writes the plaintext of
+// small frames opened back to back in one Write per chunk or so, not one
+// per frame; large frames, one per frame.
+func TestReadPastJoinsWrites(t *testing.T) {
+	for _, frame := range []int{4 << 10, 64 << 10} {
+		for _, workers := range []int{1, 2} {
+			cfg := testConfig(t, frame, workers)
+			cfg.ReadPast = true
+			pt := streamPlaintext(4 << 20)
+			r, _ := NewReader(bytes.NewReader(sealed(t, cfg, pt)), cfg)
+			var dst countWrites
+			if _, err := r.WriteTo(&dst); err != nil || !bytes.Equal(dst.Bytes(), pt) {
+				t.Fatalf("frame %d, %d workers: %v", frame, workers, err)
+			}
+			want := len(pt)/frame + 1
+			if frame < splitFrame {
+				want = 4 * len(pt) / serialChunk
+			}
+			if dst.n > want {
+				t.Errorf("frame %d, %d workers: %d Writes for %d frames, want at most %d", frame, workers, dst.n, len(pt)/frame+1, want)
+			}
+		}
+	}
+}
