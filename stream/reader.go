@@ -343,6 +343,7 @@ func (r *Reader) fail(err error) {
 		clear(s.buf)
 		clear(s.pt)
 		s.pt = nil
+		r.unref(s)
 		r.head = (r.head + 1) % len(r.ring)
 		r.inflight--
 	}
