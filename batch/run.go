@@ -72,7 +72,7 @@ type Options struct {
 	Suite        envelope.SuiteID // 0: envelope's default (0x0578)
 	FrameSize    int              // 0: envelope's default (64 KiB)
 	MaxFrameSize int              // decrypt: largest frame accepted; 0: envelope's default (16 MiB)
-	Concurrency  int              // files at once, frame workers per large file, S3 parts in flight; 0: 4 files and 1 worker per CPU
+	Concurrency  int              // files at once, frame workers per large file, S3 parts in flight; 0: 4 files and a part per CPU, envelope's default workers
 	MaxEDKs      int              // most encrypted data keys a message may carry; 0: no limit
 	// Filters choose the inputs by name, in order, as aws s3's --include
 	// and --exclude (see Filter); on decrypt they see the input names, the
@@ -367,12 +367,12 @@ func (o *Options) loadKeys(ctx context.Context, op Op) (keys, dkeys *Keys, err e
 	return keys, keys, nil
 }
 
-// concurrency maps Options.Concurrency to frame workers per file and files
-// at once; n > 0 is both.
+// concurrency maps Options.Concurrency to S3 parts in flight per object and
+// files at once; n > 0 is both. (Frame workers: see workersFor.)
 func concurrency(n int) (workers, files int) {
-	// Per file, frames are sealed on as many workers as CPUs; across
-	// files, more run at once than there are CPUs, so that one file's
-	// fsync overlaps others' encryption.
+	// Per object, as many parts as CPUs; across files, more run at once
+	// than there are CPUs, so that one file's fsync overlaps others'
+	// encryption.
 	if n > 0 {
 		return n, n
 	}
@@ -859,7 +859,7 @@ type runner struct {
 	dry     *notifier        // DryRun's lines
 	client  *envelope.Client // writes outputs (and opens inputs but for Reencrypt)
 	dclient *envelope.Client // opens inputs
-	workers int
+	workers int              // S3 parts in flight per object (see concurrency)
 
 	bufs  sync.Pool // *[]byte of copyBufSize, for encrypt's copy
 	small sync.Pool // *smallBufs, for small local files (see doSmall)
@@ -935,11 +935,15 @@ func (r *runner) copyBuf() *[]byte {
 	return &b
 }
 
+// workersFor returns the frame workers of an input of size bytes (< 0:
+// unknown): 1 below bigFile; else Options.Concurrency, or, when that is
+// unset, 0: envelope's default, one per CPU, or one fewer for a signing
+// suite, whose hash needs a core of its own.
 func (r *runner) workersFor(size int64) int {
 	if size >= 0 && size < bigFile {
 		return 1
 	}
-	return r.workers
+	return max(r.o.Concurrency, 0)
 }
 
 // encrypt encrypts size bytes (< 0: unknown) of in under ec into j's output.
