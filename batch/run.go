@@ -1013,6 +1013,9 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	// header longer than the buffer is left to envelope alone.
 	peek, _ := br.Peek(br.Size())
 	h, herr := envelope.ParseHeader(bytes.NewReader(peek))
+	if herr == nil && r.op == Decrypt {
+		describe(rec, h) // for a failure's record; replaced once authenticated
+	}
 	if herr == nil {
 		if err := r.o.checkContext(h); err != nil {
 			return err
@@ -1130,12 +1133,16 @@ func checkHeaderContext(h *envelope.Header, expect map[string]string) error {
 	return nil
 }
 
-// describe copies what the audit log records of a header: never values of
-// the encryption context, only its keys.
+// describe sets what the audit log records of a header, replacing what an
+// earlier call set: never values of the encryption context, only its keys.
+// A decrypt describes the header as parsed, then as authenticated, so the
+// record of an input that fails to open still names the message it claims
+// to be.
 func describe(rec *Record, h *envelope.Header) {
 	rec.MessageID = hex.EncodeToString(h.MessageID)
 	rec.Suite = h.Suite.String()
 	rec.Keys = wrappingKeys(h)
+	rec.ContextKeys = rec.ContextKeys[:0]
 	for k := range h.EncryptionContext {
 		rec.ContextKeys = append(rec.ContextKeys, k)
 	}
