@@ -85,7 +85,7 @@ func (g *groupCommit) run(group []*commitReq) {
 	for i, r := range group {
 		r.err = r.a.finish(errs[i])
 		if r.err == nil {
-			dirs[r.a.dirRel] = r.a.dir
+			dirs[r.a.dirRel] = r.a.dir.File
 		}
 	}
 	g.report("link", group)
@@ -94,7 +94,7 @@ func (g *groupCommit) run(group []*commitReq) {
 	}
 	g.report("dirs", group)
 	for i, r := range group {
-		r.a.dir.Close()
+		r.a.dir.release()
 		if i > 0 {
 			r.wake <- false
 		}

@@ -50,7 +50,7 @@ func testGroupCommit(t *testing.T, named, syncfs bool) {
 		if i%2 == 1 {
 			rels[i] = filepath.Join("sub", rels[i])
 		}
-		if files[i], err = createAtomic(root, rels[i], rels[i], nil, false, named); err != nil {
+		if files[i], err = createAtomic(newOutDirs(root), rels[i], rels[i], nil, false, named); err != nil {
 			t.Fatal(err)
 		}
 		files[i].group = g
@@ -165,7 +165,7 @@ func TestGroupCommitSyncFails(t *testing.T) {
 			errs := make([]error, n)
 			var wg sync.WaitGroup
 			for i := range n {
-				a, err := createAtomic(root, fmt.Sprintf("f%d", i), "f", nil, false, named)
+				a, err := createAtomic(newOutDirs(root), fmt.Sprintf("f%d", i), "f", nil, false, named)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -289,5 +289,51 @@ func TestFilesAtOnceLocal(t *testing.T) {
 	}
 	if names := listDir(t, dst); len(names) != src.n {
 		t.Errorf("%d outputs, want %d", len(names), src.n)
+	}
+}
+
+// TestOutDirsShared: outputs open at once in one directory share its
+// descriptor, which closes after the last of them commits or aborts.
+func TestOutDirsShared(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	dirs := newOutDirs(root)
+	var files []*atomicFile
+	for _, rel := range []string{"a", "b", filepath.Join("sub", "c"), filepath.Join("sub", "d")} {
+		a, err := createAtomic(dirs, rel, rel, nil, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, a)
+	}
+	if files[0].dir != files[1].dir || files[2].dir != files[3].dir || files[0].dir == files[2].dir {
+		t.Fatal("outputs of one directory do not share its descriptor, or of two directories do")
+	}
+	if len(dirs.byRel) != 2 {
+		t.Fatalf("%d directories open, want 2", len(dirs.byRel))
+	}
+	top, sub := files[0].dir.File, files[2].dir.File
+	files[0].Write([]byte("a"))
+	if err := files[0].commit(); err != nil {
+		t.Fatal(err)
+	}
+	files[2].abort()
+	if top.Fd() == ^uintptr(0) || sub.Fd() == ^uintptr(0) {
+		t.Fatal("a directory closed while an output in it is open")
+	}
+	files[1].abort()
+	files[3].Write([]byte("d"))
+	if err := files[3].commit(); err != nil {
+		t.Fatal(err)
+	}
+	if top.Fd() != ^uintptr(0) || sub.Fd() != ^uintptr(0) || len(dirs.byRel) != 0 {
+		t.Fatal("a directory left open after its last output")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "sub", "d")); err != nil || string(b) != "d" {
+		t.Fatalf("sub/d: %q, %v", b, err)
 	}
 }
