@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestGroupCommit: outputs committed at once form one group; a group's
@@ -62,13 +63,13 @@ func testGroupCommit(t *testing.T, named, syncfs bool) {
 	}
 
 	var mu sync.Mutex
-	var steps []string
+	steps := map[*atomicFile][]string{} // by the group's first output
 	var sizes []int
 	returned := map[string]bool{}
 	g.step = func(step string, group []*atomicFile) {
 		mu.Lock()
 		defer mu.Unlock()
-		steps = append(steps, step)
+		steps[group[0]] = append(steps[group[0]], step)
 		for _, a := range group {
 			rel := filepath.Join(a.dirRel, a.name)
 			_, err := root.Lstat(rel)
@@ -118,8 +119,10 @@ func testGroupCommit(t *testing.T, named, syncfs bool) {
 	if len(sizes) != 2 || sizes[0]+sizes[1] != n {
 		t.Errorf("groups of %v outputs, want 2 groups of %d in all", sizes, n)
 	}
-	if got := strings.Join(steps, ","); got != "data,link,dirs,data,link,dirs" {
-		t.Errorf("steps %s", got)
+	for a, s := range steps {
+		if got := strings.Join(s, ","); got != "data,link,dirs" {
+			t.Errorf("group of %s: steps %s", a.name, got)
+		}
 	}
 	for i := range n {
 		b, _ := os.ReadFile(filepath.Join(dir, rels[i]))
@@ -335,5 +338,54 @@ func TestOutDirsShared(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "sub", "d")); err != nil || string(b) != "d" {
 		t.Fatalf("sub/d: %q, %v", b, err)
+	}
+}
+
+// TestGroupCommitOverlaps: the data of the next group syncs while a group's
+// outputs are linked and their directory synced.
+func TestGroupCommitOverlaps(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	g := &groupCommit{}
+	hold := holdFirstGroup(g, 3)
+	var first *atomicFile
+	nextData := make(chan struct{})
+	g.step = func(step string, group []*atomicFile) {
+		hold(step, group)
+		switch {
+		case step == "data" && first == nil:
+			first = group[0]
+		case step == "data":
+			close(nextData)
+		case step == "link" && group[0] == first:
+			select {
+			case <-nextData:
+			case <-time.After(time.Minute): // it never comes unless overlapped
+				t.Error("the next group's data waited for this group's links")
+			}
+		}
+	}
+	dirs := newOutDirs(root)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		a, err := createAtomic(dirs, fmt.Sprintf("f%d", i), "f", nil, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.group = g
+		a.Write([]byte("data"))
+		wg.Go(func() {
+			if err := a.commit(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if names := listDir(t, dir); len(names) != 3 {
+		t.Fatalf("outputs %v, want 3", names)
 	}
 }
