@@ -235,6 +235,17 @@ type job struct {
 	// release, if set, frees the job's place among the files at once;
 	// idle calls it once.
 	release func()
+	// input, if set, is the open input; closeInput closes it once.
+	input io.Closer
+}
+
+// closeInput closes j's input, if open: once j only waits for its output's
+// commit, so that a job waiting holds no more than its output open.
+func (j *job) closeInput() {
+	if j.input != nil {
+		j.input.Close()
+		j.input = nil
+	}
 }
 
 // idle frees j's place among the files at once, when j is done or only
@@ -899,6 +910,7 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	} else if in, oerr := j.src.open(ctx, j.in); oerr != nil {
 		err = oerr
 	} else {
+		j.input = in
 		cr := &countReader{r: in, ctx: ctx, p: r.o.Progress}
 		if f, ok := r.smallInput(j, in); ok {
 			err = r.doSmall(ctx, j, cr, f, &rec)
@@ -907,7 +919,7 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 		} else {
 			err = r.decrypt(ctx, j, cr, &rec)
 		}
-		in.Close()
+		j.closeInput()
 		rec.BytesIn = cr.n
 	}
 	rec.Time = start.UTC().Format(time.RFC3339Nano)
@@ -988,11 +1000,13 @@ func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, size int64, 
 }
 
 // commit publishes out unless ctx was cancelled meanwhile. j waits for it
-// idle: another job takes its place meanwhile.
+// idle, its input (read to the end) closed: another job takes its place
+// meanwhile.
 func commit(ctx context.Context, j *job, out output, cw *countWriter, rec *Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	j.closeInput()
 	j.idle()
 	if err := out.commit(); err != nil {
 		return err

@@ -1,6 +1,10 @@
 package batch
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"testing"
+)
 
 // TestWorkersForDefault: a large file gets the library's default frame
 // workers (WithFrameWorkers(0): one fewer than the CPUs for a signing
@@ -25,5 +29,38 @@ func TestWorkersForDefault(t *testing.T) {
 		if got := r.workersFor(c.size); got != c.want {
 			t.Errorf("Concurrency %d, size %d: %d frame workers, want %d", c.concurrency, c.size, got, c.want)
 		}
+	}
+}
+
+// closeCounter counts Close calls.
+type closeCounter struct{ n int }
+
+func (c *closeCounter) Close() error { c.n++; return nil }
+
+// checkOutput is an output whose commit calls check.
+type checkOutput struct {
+	bytes.Buffer
+	check func()
+}
+
+func (o *checkOutput) commit() error { o.check(); return nil }
+func (o *checkOutput) abort()        {}
+
+// TestCommitClosesInput: a job waiting for its output's commit has closed
+// its input (once), so that jobs waiting hold their outputs open only.
+func TestCommitClosesInput(t *testing.T) {
+	in := &closeCounter{}
+	j := &job{input: in}
+	out := &checkOutput{check: func() {
+		if in.n != 1 {
+			t.Errorf("input closed %d times when the commit waits, want 1", in.n)
+		}
+	}}
+	if err := commit(context.Background(), j, out, &countWriter{w: out}, &Record{}); err != nil {
+		t.Fatal(err)
+	}
+	j.closeInput()
+	if in.n != 1 {
+		t.Errorf("input closed %d times, want 1", in.n)
 	}
 }
