@@ -298,12 +298,7 @@ func TestFilesAtOnceLocal(t *testing.T) {
 // TestOutDirsShared: outputs open at once in one directory share its
 // descriptor, which closes after the last of them commits or aborts.
 func TestOutDirsShared(t *testing.T) {
-	dir := t.TempDir()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
+	dir, root := tempRoot(t)
 	dirs := newOutDirs(root)
 	var files []*atomicFile
 	for _, rel := range []string{"a", "b", filepath.Join("sub", "c"), filepath.Join("sub", "d")} {
@@ -344,12 +339,7 @@ func TestOutDirsShared(t *testing.T) {
 // TestGroupCommitOverlaps: the data of the next group syncs while a group's
 // outputs are linked and their directory synced.
 func TestGroupCommitOverlaps(t *testing.T) {
-	dir := t.TempDir()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
+	dir, root := tempRoot(t)
 	g := &groupCommit{}
 	hold := holdFirstGroup(g, 3)
 	var first *atomicFile
@@ -388,4 +378,16 @@ func TestGroupCommitOverlaps(t *testing.T) {
 	if names := listDir(t, dir); len(names) != 3 {
 		t.Fatalf("outputs %v, want 3", names)
 	}
+}
+
+// tempRoot opens a new temporary directory as a root, closed when t ends.
+func tempRoot(t *testing.T) (string, *os.Root) {
+	t.Helper()
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return dir, root
 }
