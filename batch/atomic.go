@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,48 +41,100 @@ const (
 type atomicFile struct {
 	*os.File
 	root      *os.Root
-	dir       *os.File // the target's directory, opened through root
-	dirRel    string   // its name below root
-	name      string   // the target's base name
-	display   string   // the target as shown to the user
-	tmp       string   // base name of the named temporary file; "" while unnamed
+	dir       *outDir // the target's directory, opened through root
+	dirRel    string  // its name below root
+	name      string  // the target's base name
+	display   string  // the target as shown to the user
+	tmp       string  // base name of the named temporary file; "" while unnamed
 	overwrite bool
 	done      bool
 	group     *groupCommit // nil: commit alone, with its own fsyncs
 }
 
-// createAtomic creates the parent directories of rel below root (mode
-// 0700) and a temporary file there (mode 0600). It fails with ErrExists if
-// rel exists and overwrite is false, and with ErrSameFile if rel is the
-// file input (nil when the input is no local file). display names the
-// target in errors. named forces a named temporary file (for tests).
-func createAtomic(root *os.Root, rel, display string, input fs.FileInfo, overwrite, named bool) (*atomicFile, error) {
+// createAtomic creates the parent directories of rel below dirs' root
+// (mode 0700) and a temporary file there (mode 0600). It fails with
+// ErrExists if rel exists and overwrite is false, and with ErrSameFile if
+// rel is the file input (nil when the input is no local file). display
+// names the target in errors. named forces a named temporary file (for
+// tests).
+func createAtomic(dirs *outDirs, rel, display string, input fs.FileInfo, overwrite, named bool) (*atomicFile, error) {
+	root := dirs.root
 	if err := checkTarget(root, rel, display, input, overwrite); err != nil {
 		return nil, err
 	}
 	dirRel, name := filepath.Dir(rel), filepath.Base(rel)
-	if dirRel != "." {
-		if err := root.MkdirAll(dirRel, 0o700); err != nil {
-			return nil, err
-		}
-	}
-	dir, err := root.Open(dirRel)
+	dir, err := dirs.open(dirRel)
 	if err != nil {
 		return nil, err
 	}
 	a := &atomicFile{root: root, dir: dir, dirRel: dirRel, name: name, display: display, overwrite: overwrite}
 	err = errNoUnnamed
 	if !named {
-		a.File, err = openUnnamed(dir)
+		a.File, err = openUnnamed(dir.File)
 	}
 	if errors.Is(err, errNoUnnamed) {
 		a.File, a.tmp, err = a.createNamed()
 	}
 	if err != nil {
-		dir.Close()
+		dir.release()
 		return nil, err
 	}
 	return a, nil
+}
+
+// outDirs shares among the outputs open at once below root one descriptor
+// of each directory they are in: opened (and created, mode 0700, if need
+// be) by the first, closed after the last commits or aborts.
+type outDirs struct {
+	root  *os.Root
+	mu    sync.Mutex
+	byRel map[string]*outDir // by name below root; each with refs > 0
+}
+
+// outDir is an open directory of outDirs and the outputs that use it.
+type outDir struct {
+	*os.File
+	dirs *outDirs
+	rel  string
+	refs int
+}
+
+func newOutDirs(root *os.Root) *outDirs {
+	return &outDirs{root: root, byRel: map[string]*outDir{}}
+}
+
+// open returns rel, opened, creating it if need be; the caller releases
+// it once.
+func (o *outDirs) open(rel string) (*outDir, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if d := o.byRel[rel]; d != nil {
+		d.refs++
+		return d, nil
+	}
+	if rel != "." {
+		if err := o.root.MkdirAll(rel, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	f, err := o.root.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	d := &outDir{File: f, dirs: o, rel: rel, refs: 1}
+	o.byRel[rel] = d
+	return d, nil
+}
+
+// release closes d after its last user released it.
+func (d *outDir) release() {
+	o := d.dirs
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if d.refs--; d.refs == 0 {
+		delete(o.byRel, d.rel)
+		d.Close()
+	}
 }
 
 // tmpName returns a fresh temporary name for the target name.
@@ -144,9 +197,9 @@ func (a *atomicFile) commit() error {
 	err := a.Sync()
 	err = a.finish(err)
 	if err == nil {
-		syncDir(a.dir)
+		syncDir(a.dir.File)
 	}
-	a.dir.Close()
+	a.dir.release()
 	return err
 }
 
@@ -169,12 +222,12 @@ func (a *atomicFile) publish() error {
 	target := filepath.Join(a.dirRel, a.name)
 	if a.tmp == "" {
 		if !a.overwrite {
-			return a.exists(linkUnnamed(a.File, a.dir, a.name))
+			return a.exists(linkUnnamed(a.File, a.dir.File, a.name))
 		}
 		// A rename replaces; it needs a name to rename from.
 		for range 100 {
 			tmp := tmpName(a.name)
-			err := linkUnnamed(a.File, a.dir, tmp)
+			err := linkUnnamed(a.File, a.dir.File, tmp)
 			if errors.Is(err, fs.ErrExist) {
 				continue
 			}
@@ -225,7 +278,7 @@ func (a *atomicFile) abort() {
 	if a.tmp != "" {
 		a.root.Remove(filepath.Join(a.dirRel, a.tmp))
 	}
-	a.dir.Close()
+	a.dir.release()
 }
 
 // syncDir makes a link or rename in dir durable; errors are ignored as

@@ -18,7 +18,9 @@ import (
 //  3. the links: an fsync of each distinct directory.
 //
 // Then, and only then, each commit returns, so an output is reported done,
-// and its audit line written, only once durable. A crash before step 2
+// and its audit line written, only once durable. Step 1 of the next group
+// runs while steps 2 and 3 of a group do: they touch only the group's own
+// files and directories. A crash before step 2
 // leaves no name (an unnamed file vanishes; a named temporary file is
 // removed by a later run); during or after it, a name that survived
 // points at data step 1 made durable before the name existed, so a
@@ -38,7 +40,7 @@ type groupCommit struct {
 
 	mu      sync.Mutex
 	pending []*commitReq // waiting for the next group; the first leads it
-	busy    bool         // a group is being committed
+	busy    bool         // a group's data is being synced
 }
 
 type commitReq struct {
@@ -48,9 +50,10 @@ type commitReq struct {
 }
 
 // commit adds a to the next group and returns once that group is durable,
-// with a's error. The caller that finds no group in progress leads: it
-// commits the pending group, then hands the lead to the first caller that
-// arrived meanwhile, if any, so no caller waits longer than two groups.
+// with a's error. The caller that finds no group syncing its data leads:
+// it syncs the pending group's data, hands the lead to the first caller
+// that arrived meanwhile, if any, then links the group and syncs its
+// directories; so no caller waits longer than two groups.
 func (g *groupCommit) commit(a *atomicFile) error {
 	r := &commitReq{a: a, wake: make(chan bool, 1)}
 	g.mu.Lock()
@@ -65,7 +68,9 @@ func (g *groupCommit) commit(a *atomicFile) error {
 	group := g.pending
 	g.pending = nil
 	g.mu.Unlock()
-	g.run(group)
+	errs := g.syncData(group)
+	g.report("data", group)
+	// The next group's data syncs while this one's names are made.
 	g.mu.Lock()
 	if len(g.pending) > 0 {
 		g.pending[0].wake <- true
@@ -73,19 +78,19 @@ func (g *groupCommit) commit(a *atomicFile) error {
 		g.busy = false
 	}
 	g.mu.Unlock()
+	g.publish(group, errs)
 	return r.err
 }
 
-// run commits group, sets each request's error and wakes each but the
-// first (the leader, the caller).
-func (g *groupCommit) run(group []*commitReq) {
-	errs := g.syncData(group)
-	g.report("data", group)
+// publish links each file of group whose data synced (errs[i] == nil),
+// syncs their directories, sets each request's error and wakes each but
+// the first (the leader, the caller).
+func (g *groupCommit) publish(group []*commitReq, errs []error) {
 	dirs := map[string]*os.File{}
 	for i, r := range group {
 		r.err = r.a.finish(errs[i])
 		if r.err == nil {
-			dirs[r.a.dirRel] = r.a.dir
+			dirs[r.a.dirRel] = r.a.dir.File
 		}
 	}
 	g.report("link", group)
@@ -94,7 +99,7 @@ func (g *groupCommit) run(group []*commitReq) {
 	}
 	g.report("dirs", group)
 	for i, r := range group {
-		r.a.dir.Close()
+		r.a.dir.release()
 		if i > 0 {
 			r.wake <- false
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestGroupCommit: outputs committed at once form one group; a group's
@@ -50,7 +51,7 @@ func testGroupCommit(t *testing.T, named, syncfs bool) {
 		if i%2 == 1 {
 			rels[i] = filepath.Join("sub", rels[i])
 		}
-		if files[i], err = createAtomic(root, rels[i], rels[i], nil, false, named); err != nil {
+		if files[i], err = createAtomic(newOutDirs(root), rels[i], rels[i], nil, false, named); err != nil {
 			t.Fatal(err)
 		}
 		files[i].group = g
@@ -62,13 +63,13 @@ func testGroupCommit(t *testing.T, named, syncfs bool) {
 	}
 
 	var mu sync.Mutex
-	var steps []string
+	steps := map[*atomicFile][]string{} // by the group's first output
 	var sizes []int
 	returned := map[string]bool{}
 	g.step = func(step string, group []*atomicFile) {
 		mu.Lock()
 		defer mu.Unlock()
-		steps = append(steps, step)
+		steps[group[0]] = append(steps[group[0]], step)
 		for _, a := range group {
 			rel := filepath.Join(a.dirRel, a.name)
 			_, err := root.Lstat(rel)
@@ -118,8 +119,10 @@ func testGroupCommit(t *testing.T, named, syncfs bool) {
 	if len(sizes) != 2 || sizes[0]+sizes[1] != n {
 		t.Errorf("groups of %v outputs, want 2 groups of %d in all", sizes, n)
 	}
-	if got := strings.Join(steps, ","); got != "data,link,dirs,data,link,dirs" {
-		t.Errorf("steps %s", got)
+	for a, s := range steps {
+		if got := strings.Join(s, ","); got != "data,link,dirs" {
+			t.Errorf("group of %s: steps %s", a.name, got)
+		}
 	}
 	for i := range n {
 		b, _ := os.ReadFile(filepath.Join(dir, rels[i]))
@@ -165,7 +168,7 @@ func TestGroupCommitSyncFails(t *testing.T) {
 			errs := make([]error, n)
 			var wg sync.WaitGroup
 			for i := range n {
-				a, err := createAtomic(root, fmt.Sprintf("f%d", i), "f", nil, false, named)
+				a, err := createAtomic(newOutDirs(root), fmt.Sprintf("f%d", i), "f", nil, false, named)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -290,4 +293,101 @@ func TestFilesAtOnceLocal(t *testing.T) {
 	if names := listDir(t, dst); len(names) != src.n {
 		t.Errorf("%d outputs, want %d", len(names), src.n)
 	}
+}
+
+// TestOutDirsShared: outputs open at once in one directory share its
+// descriptor, which closes after the last of them commits or aborts.
+func TestOutDirsShared(t *testing.T) {
+	dir, root := tempRoot(t)
+	dirs := newOutDirs(root)
+	var files []*atomicFile
+	for _, rel := range []string{"a", "b", filepath.Join("sub", "c"), filepath.Join("sub", "d")} {
+		a, err := createAtomic(dirs, rel, rel, nil, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, a)
+	}
+	if files[0].dir != files[1].dir || files[2].dir != files[3].dir || files[0].dir == files[2].dir {
+		t.Fatal("outputs of one directory do not share its descriptor, or of two directories do")
+	}
+	if len(dirs.byRel) != 2 {
+		t.Fatalf("%d directories open, want 2", len(dirs.byRel))
+	}
+	top, sub := files[0].dir.File, files[2].dir.File
+	files[0].Write([]byte("a"))
+	if err := files[0].commit(); err != nil {
+		t.Fatal(err)
+	}
+	files[2].abort()
+	if top.Fd() == ^uintptr(0) || sub.Fd() == ^uintptr(0) {
+		t.Fatal("a directory closed while an output in it is open")
+	}
+	files[1].abort()
+	files[3].Write([]byte("d"))
+	if err := files[3].commit(); err != nil {
+		t.Fatal(err)
+	}
+	if top.Fd() != ^uintptr(0) || sub.Fd() != ^uintptr(0) || len(dirs.byRel) != 0 {
+		t.Fatal("a directory left open after its last output")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "sub", "d")); err != nil || string(b) != "d" {
+		t.Fatalf("sub/d: %q, %v", b, err)
+	}
+}
+
+// TestGroupCommitOverlaps: the data of the next group syncs while a group's
+// outputs are linked and their directory synced.
+func TestGroupCommitOverlaps(t *testing.T) {
+	dir, root := tempRoot(t)
+	g := &groupCommit{}
+	hold := holdFirstGroup(g, 3)
+	var first *atomicFile
+	nextData := make(chan struct{})
+	g.step = func(step string, group []*atomicFile) {
+		hold(step, group)
+		switch {
+		case step == "data" && first == nil:
+			first = group[0]
+		case step == "data":
+			close(nextData)
+		case step == "link" && group[0] == first:
+			select {
+			case <-nextData:
+			case <-time.After(time.Minute): // it never comes unless overlapped
+				t.Error("the next group's data waited for this group's links")
+			}
+		}
+	}
+	dirs := newOutDirs(root)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		a, err := createAtomic(dirs, fmt.Sprintf("f%d", i), "f", nil, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.group = g
+		a.Write([]byte("data"))
+		wg.Go(func() {
+			if err := a.commit(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if names := listDir(t, dir); len(names) != 3 {
+		t.Fatalf("outputs %v, want 3", names)
+	}
+}
+
+// tempRoot opens a new temporary directory as a root, closed when t ends.
+func tempRoot(t *testing.T) (string, *os.Root) {
+	t.Helper()
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return dir, root
 }

@@ -240,7 +240,7 @@ func testAtomicFile(t *testing.T, named bool) {
 	}
 	defer root.Close()
 	create := func(rel string, input fs.FileInfo, overwrite bool) (*atomicFile, error) {
-		return createAtomic(root, rel, rel, input, overwrite, named)
+		return createAtomic(newOutDirs(root), rel, rel, input, overwrite, named)
 	}
 	target := filepath.Join("sub", "out.enc")
 

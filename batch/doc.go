@@ -52,10 +52,12 @@
 //     (syncfs(2) of the destination's file system for a group of several
 //     on Linux 5.8 or later, else an fsync per file; a failure fails the
 //     whole group and names none of it), then each output is linked or renamed into place, then
-//     each directory holding one is fsync'd once. Only then is an output
-//     reported done and its audit line written. Up to 128 outputs may wait
-//     for their group beyond --concurrency files being processed; they hold
-//     open file descriptors (three each), not buffers.
+//     each directory holding one is fsync'd once; the next group's data
+//     syncs meanwhile. Only then is an output reported done and its audit
+//     line written. Up to 128 outputs may wait for their group beyond
+//     --concurrency files being processed; they hold one open file
+//     descriptor each (their input is closed, their directory's shared),
+//     not buffers.
 //   - A local input of at most 1 MiB going to a local output is read
 //     whole and encrypted or decrypted in one call (envelope's
 //     EncryptAppend or DecryptAppend) through buffers the run reuses,

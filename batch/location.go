@@ -291,6 +291,7 @@ type localSink struct {
 	root    *os.Root
 	rootErr error
 	group   *groupCommit
+	dirs    *outDirs
 
 	mu      sync.Mutex
 	scanned map[string]bool // directories cleaned of stale temporary files
@@ -344,6 +345,7 @@ func (s *localSink) open() (*os.Root, error) {
 			s.root, s.rootErr = os.OpenRoot(s.dir)
 		}
 		if s.rootErr == nil {
+			s.dirs = newOutDirs(s.root)
 			s.group = &groupCommit{}
 			if syncFSReportsErrors() {
 				s.group.fs, _ = s.root.Open(".") // nil on failure: fsync each file
@@ -365,7 +367,7 @@ func (s *localSink) create(_ context.Context, name, below string, in item, overw
 		cleanStale(root, dir, s.start, s.notes.printf)
 	}
 	s.mu.Unlock()
-	a, err := createAtomic(root, below, name, in.fi, overwrite, s.named)
+	a, err := createAtomic(s.dirs, below, name, in.fi, overwrite, s.named)
 	if err != nil {
 		return nil, err
 	}

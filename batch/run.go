@@ -72,7 +72,7 @@ type Options struct {
 	Suite        envelope.SuiteID // 0: envelope's default (0x0578)
 	FrameSize    int              // 0: envelope's default (64 KiB)
 	MaxFrameSize int              // decrypt: largest frame accepted; 0: envelope's default (16 MiB)
-	Concurrency  int              // files at once, frame workers per large file, S3 parts in flight; 0: 4 files and 1 worker per CPU
+	Concurrency  int              // files at once, frame workers per large file, S3 parts in flight; 0: 4 files and a part per CPU, envelope's default workers
 	MaxEDKs      int              // most encrypted data keys a message may carry; 0: no limit
 	// Filters choose the inputs by name, in order, as aws s3's --include
 	// and --exclude (see Filter); on decrypt they see the input names, the
@@ -235,6 +235,17 @@ type job struct {
 	// release, if set, frees the job's place among the files at once;
 	// idle calls it once.
 	release func()
+	// input, if set, is the open input; closeInput closes it once.
+	input io.Closer
+}
+
+// closeInput closes j's input, if open: once j only waits for its output's
+// commit, so that a job waiting holds no more than its output open.
+func (j *job) closeInput() {
+	if j.input != nil {
+		j.input.Close()
+		j.input = nil
+	}
 }
 
 // idle frees j's place among the files at once, when j is done or only
@@ -367,12 +378,12 @@ func (o *Options) loadKeys(ctx context.Context, op Op) (keys, dkeys *Keys, err e
 	return keys, keys, nil
 }
 
-// concurrency maps Options.Concurrency to frame workers per file and files
-// at once; n > 0 is both.
+// concurrency maps Options.Concurrency to S3 parts in flight per object and
+// files at once; n > 0 is both. (Frame workers: see workersFor.)
 func concurrency(n int) (workers, files int) {
-	// Per file, frames are sealed on as many workers as CPUs; across
-	// files, more run at once than there are CPUs, so that one file's
-	// fsync overlaps others' encryption.
+	// Per object, as many parts as CPUs; across files, more run at once
+	// than there are CPUs, so that one file's fsync overlaps others'
+	// encryption.
 	if n > 0 {
 		return n, n
 	}
@@ -859,7 +870,7 @@ type runner struct {
 	dry     *notifier        // DryRun's lines
 	client  *envelope.Client // writes outputs (and opens inputs but for Reencrypt)
 	dclient *envelope.Client // opens inputs
-	workers int
+	workers int              // S3 parts in flight per object (see concurrency)
 
 	bufs  sync.Pool // *[]byte of copyBufSize, for encrypt's copy
 	small sync.Pool // *smallBufs, for small local files (see doSmall)
@@ -899,6 +910,7 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	} else if in, oerr := j.src.open(ctx, j.in); oerr != nil {
 		err = oerr
 	} else {
+		j.input = in
 		cr := &countReader{r: in, ctx: ctx, p: r.o.Progress}
 		if f, ok := r.smallInput(j, in); ok {
 			err = r.doSmall(ctx, j, cr, f, &rec)
@@ -907,7 +919,7 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 		} else {
 			err = r.decrypt(ctx, j, cr, &rec)
 		}
-		in.Close()
+		j.closeInput()
 		rec.BytesIn = cr.n
 	}
 	rec.Time = start.UTC().Format(time.RFC3339Nano)
@@ -935,11 +947,15 @@ func (r *runner) copyBuf() *[]byte {
 	return &b
 }
 
+// workersFor returns the frame workers of an input of size bytes (< 0:
+// unknown): 1 below bigFile; else Options.Concurrency, or, when that is
+// unset, 0: envelope's default, one per CPU, or one fewer for a signing
+// suite, whose hash needs a core of its own.
 func (r *runner) workersFor(size int64) int {
 	if size >= 0 && size < bigFile {
 		return 1
 	}
-	return r.workers
+	return max(r.o.Concurrency, 0)
 }
 
 // encrypt encrypts size bytes (< 0: unknown) of in under ec into j's output.
@@ -984,11 +1000,13 @@ func (r *runner) encrypt(ctx context.Context, j *job, in io.Reader, size int64, 
 }
 
 // commit publishes out unless ctx was cancelled meanwhile. j waits for it
-// idle: another job takes its place meanwhile.
+// idle, its input (read to the end) closed: another job takes its place
+// meanwhile.
 func commit(ctx context.Context, j *job, out output, cw *countWriter, rec *Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	j.closeInput()
 	j.idle()
 	if err := out.commit(); err != nil {
 		return err
@@ -1009,6 +1027,9 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 	// header longer than the buffer is left to envelope alone.
 	peek, _ := br.Peek(br.Size())
 	h, herr := envelope.ParseHeader(bytes.NewReader(peek))
+	if herr == nil && r.op == Decrypt {
+		describe(rec, h) // for a failure's record; replaced once authenticated
+	}
 	if herr == nil {
 		if err := r.o.checkContext(h); err != nil {
 			return err
@@ -1126,12 +1147,16 @@ func checkHeaderContext(h *envelope.Header, expect map[string]string) error {
 	return nil
 }
 
-// describe copies what the audit log records of a header: never values of
-// the encryption context, only its keys.
+// describe sets what the audit log records of a header, replacing what an
+// earlier call set: never values of the encryption context, only its keys.
+// A decrypt describes the header as parsed, then as authenticated, so the
+// record of an input that fails to open still names the message it claims
+// to be.
 func describe(rec *Record, h *envelope.Header) {
 	rec.MessageID = hex.EncodeToString(h.MessageID)
 	rec.Suite = h.Suite.String()
 	rec.Keys = wrappingKeys(h)
+	rec.ContextKeys = rec.ContextKeys[:0]
 	for k := range h.EncryptionContext {
 		rec.ContextKeys = append(rec.ContextKeys, k)
 	}

@@ -175,6 +175,7 @@ func (r *runner) sealOrOpen(ctx context.Context, j *job, in io.Reader, f statter
 	}
 	h, herr := envelope.ParseHeader(bytes.NewReader(data))
 	if herr == nil {
+		describe(rec, h) // for a failure's record; replaced once authenticated
 		if err := r.o.checkContext(h); err != nil {
 			return nil, err
 		}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,5 +239,80 @@ func TestSmallBuffersCleared(t *testing.T) {
 	r.putSmall(b)
 	if !zero(b.out[:cap(b.out)]) {
 		t.Error("decrypt: plaintext left in the output buffer")
+	}
+}
+
+// TestDecryptFailureNamesMessage: the audit record of an input that fails
+// to open — a frame's tag that does not verify, a key that unwraps none of
+// its data keys — names the message its header claims to be, whether the
+// input took the one-call path or streamed.
+func TestDecryptFailureNamesMessage(t *testing.T) {
+	dir := t.TempDir()
+	src, enc := filepath.Join(dir, "src"), filepath.Join(dir, "enc")
+	os.Mkdir(src, 0o700)
+	for name, n := range map[string]int{"small": 100 << 10, "big": smallFile + 1} {
+		b := make([]byte, n)
+		rand.Read(b)
+		if err := os.WriteFile(filepath.Join(src, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := testKey(t)
+	if _, err := Run(context.Background(), Encrypt, src, enc, Options{Keys: keys}); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, name := range []string{"small", "big"} {
+		p := filepath.Join(enc, name+EncSuffix)
+		msg, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := envelope.ParseHeader(bytes.NewReader(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[p] = hex.EncodeToString(h.MessageID)
+	}
+	tampered := filepath.Join(dir, "tampered")
+	os.Mkdir(tampered, 0o700)
+	for _, name := range []string{"small", "big"} {
+		p := filepath.Join(enc, name+EncSuffix)
+		msg, _ := os.ReadFile(p)
+		msg[len(msg)-200] ^= 1 // in the last frame or the signature
+		q := filepath.Join(tampered, filepath.Base(p))
+		if err := os.WriteFile(q, msg, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ids[q] = ids[p]
+	}
+	for _, c := range []struct {
+		name, src string
+		keys      KeyOptions
+	}{
+		{"tampered", tampered, keys},
+		{"wrong key", enc, testKey(t)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var log bytes.Buffer
+			o := Options{Keys: c.keys, Audit: NewAuditLog(&log)}
+			sum, err := Run(context.Background(), Decrypt, c.src, filepath.Join(t.TempDir(), "dec"), o)
+			if !errors.Is(err, ErrFailed) || sum.Failed != 2 {
+				t.Fatalf("decrypt: %v, %d failed, want both", err, sum.Failed)
+			}
+			lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("%d audit lines, want 2:\n%s", len(lines), log.String())
+			}
+			for _, l := range lines {
+				var rec Record
+				if err := json.Unmarshal([]byte(l), &rec); err != nil {
+					t.Fatal(err)
+				}
+				if rec.Result != ResultFailed || rec.MessageID != ids[rec.Input] || rec.Suite == "" || len(rec.Keys) == 0 {
+					t.Errorf("%s: record %+v, want failed with message ID %s, suite and keys", rec.Input, rec, ids[rec.Input])
+				}
+			}
+		})
 	}
 }

@@ -129,3 +129,4 @@ for suite in $suites; do
 	report "1 x $big_mib MiB file" $((big_mib * 1024 * 1024)) "$c" "$cs" "$s"
 	rm -rf "$work/cp2" "$work/enc2"
 done
+echo "load at the end: $(uptime | sed 's/.*load/load/')"

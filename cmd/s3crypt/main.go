@@ -144,7 +144,7 @@ func runCommand(op batch.Op) *cobra.Command {
 		fl.StringVar(&f.maxFrameSize, "max-frame-length", fmt.Sprintf("%dMiB", envelope.DefaultMaxFrameLength>>20), "refuse messages with longer frames (each is buffered whole, two per worker)")
 	}
 	fl.IntVar(&f.maxEDKs, "max-encrypted-data-keys", s3crypt.DefaultMaxEncryptedDataKeys, "refuse messages with more encrypted data keys, each a key attempt (0: no limit)")
-	fl.IntVar(&f.concurrency, "concurrency", 0, "files processed at once, and frame workers per large file and S3 parts in flight (0: 4 files per CPU, one worker per CPU)")
+	fl.IntVar(&f.concurrency, "concurrency", 0, "files processed at once, and frame workers per large file and S3 parts in flight (0: 4 files per CPU, one worker per CPU, one fewer for signed suites)")
 	filterFlags(cmd, &f.filters)
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
 	fl.BoolVar(&f.dryRun, "dryrun", false, "print what would be read, written and skipped, one line per input, and do nothing: no output, no key used, no audit line")
