@@ -16,6 +16,17 @@ package bench
 //	x-sha384  suite 0578 only: SHA-384 of the 256 MiB ÷ s3crypt time, the
 //	          serial ceiling of a signed message
 //
+// With $PHICRYPT_S3_PID naming the server (scripts/s3-server.sh exports
+// it) on Linux, also the CPU time (user+system) of this process and of the
+// server, which share the machine's cores, around each call:
+//
+//	cpu-s     of the s3crypt call, both processes, per call
+//	x-cpu     of the plain transfer ÷ of the s3crypt call
+//	x-ceil    the x-plain of an s3crypt call that adds its extra CPU time
+//	          with every core busy: plain time ÷ (plain time + extra CPU
+//	          time ÷ cores), the machine's limit when the plain transfer
+//	          already keeps the cores busy
+//
 // The server is the one $PHICRYPT_S3_ENDPOINT names (versitygw over TLS,
 // started by scripts/s3-server.sh; scripts/bench-s3.sh runs the rows),
 // else gofakes3 over loopback HTTP.
@@ -28,6 +39,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,14 +77,15 @@ func BenchmarkS3(b *testing.B) {
 		signed := s == envelope.AES256GCMHKDFSHA512CommitP384
 		b.Run("upload/"+suite, func(b *testing.B) {
 			var tPlain, tOp, tHash time.Duration
+			cpu := newS3CPU()
 			setBytes(b, len(pt))
 			for b.Loop() {
-				tPlain += timed(func() {
+				tPlain += cpu.timed(&cpu.plain, func() {
 					if err := plainUpload(ctx, api, bucket, "plain", pt); err != nil {
 						b.Fatal(err)
 					}
 				})
-				tOp += timed(func() {
+				tOp += cpu.timed(&cpu.op, func() {
 					in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(pt),
 						ContentLength: aws.Int64(int64(len(pt)))}
 					if _, err := c.Put(ctx, in, ec); err != nil {
@@ -83,6 +98,7 @@ func BenchmarkS3(b *testing.B) {
 			}
 			reportOp(b, tOp, len(pt))
 			b.ReportMetric(tPlain.Seconds()/tOp.Seconds(), "x-plain")
+			cpu.report(b, tPlain)
 			if signed {
 				b.ReportMetric(tHash.Seconds()/tOp.Seconds(), "x-sha384")
 			}
@@ -93,9 +109,10 @@ func BenchmarkS3(b *testing.B) {
 				b.Fatal(err)
 			}
 			var tPlain, tGet, tOp, tHash time.Duration
+			cpu := newS3CPU()
 			setBytes(b, len(pt))
 			for b.Loop() {
-				tPlain += timed(func() {
+				tPlain += cpu.timed(&cpu.plain, func() {
 					if err := plainDownload(ctx, api, bucket, "plain", dst); err != nil {
 						b.Fatal(err)
 					}
@@ -111,7 +128,7 @@ func BenchmarkS3(b *testing.B) {
 						b.Fatalf("GetObject: %d bytes, %v", n, err)
 					}
 				})
-				tOp += timed(func() {
+				tOp += cpu.timed(&cpu.op, func() {
 					r, err := c.Get(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
 					if err != nil {
 						b.Fatal(err)
@@ -129,11 +146,88 @@ func BenchmarkS3(b *testing.B) {
 			reportOp(b, tOp, len(pt))
 			b.ReportMetric(tPlain.Seconds()/tOp.Seconds(), "x-plain")
 			b.ReportMetric(tGet.Seconds()/tOp.Seconds(), "x-get")
+			cpu.report(b, tPlain)
 			if signed {
 				b.ReportMetric(tHash.Seconds()/tOp.Seconds(), "x-sha384")
 			}
 		})
 	}
+}
+
+// s3CPU sums the CPU time (user+system) this process and the S3 server
+// spend in the plain transfers and in the s3crypt calls of a benchmark.
+type s3CPU struct {
+	server    string // the server's /proc stat file, "" if unknown
+	ok        bool   // every reading so far succeeded
+	plain, op time.Duration
+}
+
+// newS3CPU returns an s3CPU of the server $PHICRYPT_S3_PID names: without
+// it, or off Linux, it reports nothing.
+func newS3CPU() *s3CPU {
+	pid := os.Getenv(s3test.PIDEnv)
+	return &s3CPU{server: "/proc/" + pid + "/stat", ok: pid != ""}
+}
+
+// timed runs f and returns its wall time, adding the CPU time it took to
+// *sum.
+func (c *s3CPU) timed(sum *time.Duration, f func()) time.Duration {
+	c0 := c.read()
+	t := timed(f)
+	*sum += c.read() - c0
+	return t
+}
+
+// read returns the CPU time so far of this process and the server.
+func (c *s3CPU) read() time.Duration {
+	self, err1 := procCPU("/proc/self/stat")
+	srv, err2 := procCPU(c.server)
+	if err1 != nil || err2 != nil {
+		c.ok = false
+	}
+	return self + srv
+}
+
+// procCPU returns the CPU time in the /proc/PID/stat file name.
+func procCPU(name string) (time.Duration, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return 0, err
+	}
+	return statCPU(string(b))
+}
+
+// statCPU returns utime+stime of a /proc/PID/stat line, in clock ticks of
+// 10 ms (USER_HZ on Linux). The fields after the command, which ends at
+// the last ')' (it may hold one), start with state, field 3; utime and
+// stime are fields 14 and 15.
+func statCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("stat %.40q: no command", stat)
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("stat %.40q: %d fields after the command", stat, len(f))
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond, nil
+}
+
+// report reports cpu-s, x-cpu and x-ceil (see BenchmarkS3) of b.N calls,
+// the plain transfers taking tPlain in all.
+func (c *s3CPU) report(b *testing.B, tPlain time.Duration) {
+	if !c.ok || c.op <= 0 {
+		return
+	}
+	b.ReportMetric(c.op.Seconds()/float64(b.N), "cpu-s")
+	b.ReportMetric(c.plain.Seconds()/c.op.Seconds(), "x-cpu")
+	extra := (c.op - c.plain).Seconds() / float64(runtime.NumCPU())
+	b.ReportMetric(tPlain.Seconds()/(tPlain.Seconds()+extra), "x-ceil")
 }
 
 // reportOp reports the time and throughput of the s3crypt call alone,
@@ -219,6 +313,23 @@ func benchS3(b *testing.B) (*s3.Client, string) {
 		}
 	}
 	return srv.Client, bucket
+}
+
+// statCPU reads utime and stime past a command holding ") " and digits.
+func TestStatCPU(t *testing.T) {
+	stat := "4242 (x) 1 2 3) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 8 0 1234 0 0\n"
+	got, err := statCPU(stat)
+	if err != nil || got != 2870*time.Millisecond {
+		t.Errorf("statCPU = %v, %v; want 2.87s (287 ticks)", got, err)
+	}
+	for _, bad := range []string{"4242 x S 1", "4242 (x) S 1 2 3", "4242 (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 a 37"} {
+		if _, err := statCPU(bad); err == nil {
+			t.Errorf("statCPU(%q): no error", bad)
+		}
+	}
+	if _, err := procCPU("/proc/self/stat"); err != nil && runtime.GOOS == "linux" {
+		t.Errorf("/proc/self/stat: %v", err)
+	}
 }
 
 // BenchmarkS3SmallObjects/size=4KiB: s3crypt Put of one 4 KiB object with

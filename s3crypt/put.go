@@ -134,12 +134,11 @@ func (c *Client) Put(ctx context.Context, in *s3.PutObjectInput, ec map[string]s
 	if err := checkPutInput(in); err != nil {
 		return nil, err
 	}
-	r, size := in.Body, int64(-1)
+	size := int64(-1)
 	eopts := o.encrypt
 	if in.ContentLength != nil {
 		size = *in.ContentLength
 		eopts = slices.Concat(eopts, []envelope.EncryptOption{envelope.WithPlaintextLength(size)})
-		r = io.LimitReader(r, size)
 	}
 	u := &upload{c: c, opt: &o, in: *in, bucket: *in.Bucket, key: *in.Key, free: make(chan []byte, o.concurrency+1)}
 	u.in.Body, u.in.ContentLength = nil, nil
@@ -158,16 +157,7 @@ func (c *Client) Put(ctx context.Context, in *s3.PutObjectInput, ec map[string]s
 		return nil, u.fail(ctx, err)
 	}
 	u.plan(ew.Header(), size)
-	var n int64
-	if wt, ok := r.(io.WriterTo); ok {
-		n, err = wt.WriteTo(ew)
-	} else if size >= 0 && size < copyBufferSize {
-		n, err = io.CopyBuffer(ew, r, make([]byte, max(size, 1))) // r is a LimitReader
-	} else {
-		b := c.bufs.copyBuffer()
-		n, err = io.CopyBuffer(ew, r, *b)
-		c.bufs.copy.Put(b)
-	}
+	n, err := c.feed(ew, in.Body, size)
 	if err == nil {
 		err = ew.Close()
 	}
@@ -181,6 +171,68 @@ func (c *Client) Put(ctx context.Context, in *s3.PutObjectInput, ec map[string]s
 	res.PlaintextLength = n
 	res.Header = ew.Header()
 	return res, nil
+}
+
+// feed writes the plaintext read from r to ew, at most size bytes if size
+// is not negative, and returns how many it wrote.
+func (c *Client) feed(ew io.Writer, r io.Reader, size int64) (int64, error) {
+	if wt, ok := inMemory(r); ok && size >= 0 {
+		// One Write of the bytes in memory: the frames are sealed straight
+		// from them, with no copy into frame buffers.
+		n, err := wt.WriteTo(&capWriter{w: ew, n: size})
+		if err == errCapped {
+			err = nil
+		}
+		return n, err
+	}
+	if size >= 0 {
+		r = io.LimitReader(r, size)
+	}
+	if wt, ok := r.(io.WriterTo); ok {
+		return wt.WriteTo(ew)
+	}
+	if size >= 0 && size < copyBufferSize {
+		return io.CopyBuffer(ew, r, make([]byte, max(size, 1))) // r is a LimitReader
+	}
+	b := c.bufs.copyBuffer()
+	defer c.bufs.copy.Put(b)
+	return io.CopyBuffer(ew, r, *b)
+}
+
+// inMemory returns r as an io.WriterTo if r holds its bytes in memory and
+// its WriteTo hands them over in one Write, consuming only the bytes that
+// Write accepted: capped at ContentLength, it reads no byte past it.
+func inMemory(r io.Reader) (io.WriterTo, bool) {
+	switch r := r.(type) {
+	case *bytes.Reader:
+		return r, true
+	case *bytes.Buffer:
+		return r, true
+	}
+	return nil, false
+}
+
+// errCapped is what a capWriter returns for the bytes past its cap.
+var errCapped = errors.New("s3crypt: body longer than ContentLength")
+
+// capWriter writes at most n bytes to w; a Write of more writes the first
+// n and fails with errCapped.
+type capWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	capped := int64(len(p)) > c.n
+	if capped {
+		p = p[:c.n]
+	}
+	n, err := c.w.Write(p)
+	c.n -= int64(n)
+	if err == nil && capped {
+		err = errCapped
+	}
+	return n, err
 }
 
 // metaPrefix starts every metadata key Put writes; callers' keys may not.

@@ -47,6 +47,7 @@ const (
 	CAEnv        = "PHICRYPT_S3_CA"
 	AccessKeyEnv = "PHICRYPT_S3_ACCESS_KEY"
 	SecretKeyEnv = "PHICRYPT_S3_SECRET_KEY"
+	PIDEnv       = "PHICRYPT_S3_PID" // the server's process ID
 )
 
 // Region is the region every client here uses.
