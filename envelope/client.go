@@ -402,10 +402,12 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 // checkEncryptRequest checks the caller's context and suite before any
 // materials are asked for.
 func checkEncryptRequest(ec map[string]string, cfg *config) error {
-	if err := checkCallerContext(ec); err != nil {
+	var buf [16]wire.Pair
+	pairs, _, err := wire.SortedPairs(ec, buf[:0])
+	if err != nil {
 		return err
 	}
-	if _, err := wire.ContextSize(ec); err != nil {
+	if err := checkCallerContext(pairs); err != nil {
 		return err
 	}
 	if cfg.suite != 0 && !cfg.policy.allowsEncrypt(cfg.suite) {

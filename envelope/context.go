@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/phicrypt/phicrypt/internal/wire"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -66,10 +67,10 @@ func contextString(s *cryptobyte.String, all, what string) (string, error) {
 }
 
 // checkCallerContext rejects keys the SDK reserves for itself.
-func checkCallerContext(ec map[string]string) error {
-	for k := range ec {
-		if strings.HasPrefix(k, reservedPrefix) {
-			return fmt.Errorf("envelope: encryption context key %q: %w", k, ErrInvalidContext)
+func checkCallerContext(pairs []wire.Pair) error {
+	for _, p := range pairs {
+		if strings.HasPrefix(p.Key, reservedPrefix) {
+			return fmt.Errorf("envelope: encryption context key %q: %w", p.Key, ErrInvalidContext)
 		}
 	}
 	return nil

@@ -69,7 +69,8 @@ func (k *RawAES) String() string { return "raw AES keyring " + k.namespace + "/"
 
 // OnEncrypt implements envelope.Keyring.
 func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) error {
-	size, err := wire.ContextSize(m.EncryptionContext)
+	var pbuf [16]wire.Pair
+	pairs, size, err := wire.SortedPairs(m.EncryptionContext, pbuf[:0])
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 		}
 		m.DataKey = dk
 	}
-	aad, _ := wire.AppendContext(buf[infoLen+ctLen:infoLen+ctLen:infoLen+ctLen+size], m.EncryptionContext)
+	aad := wire.AppendPairs(buf[infoLen+ctLen:infoLen+ctLen:infoLen+ctLen+size], pairs)
 	info := buf[:0:infoLen]
 	info = append(info, k.name...)
 	info = binary.BigEndian.AppendUint32(info, tagLen*8)
@@ -109,14 +110,15 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 
 // OnDecrypt implements envelope.Keyring.
 func (k *RawAES) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
-	size, err := wire.ContextSize(m.EncryptionContext)
+	var pbuf [16]wire.Pair
+	pairs, size, err := wire.SortedPairs(m.EncryptionContext, pbuf[:0])
 	if err != nil {
 		return err
 	}
 	want := m.Suite.DataKeyLength()
 	// One allocation: the AAD, then room for the data key.
 	buf := make([]byte, 0, size+want)
-	aad, _ := wire.AppendContext(buf[:0:size], m.EncryptionContext)
+	aad := wire.AppendPairs(buf[:0:size], pairs)
 	return unwrapFirst(k, m, edks, func(e envelope.EncryptedDataKey) ([]byte, error) {
 		info := e.ProviderInfo
 		if e.ProviderID != k.namespace || len(info) != len(k.name)+8+ivLen || !bytes.HasPrefix(info, []byte(k.name)) {
