@@ -604,17 +604,13 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	if err != nil {
 		return nil, nil, err
 	}
-	// The reader, the header, the materials request and the default
-	// materials manager's materials in one allocation. The materials do
-	// not outlive the call: they may share the header's context.
-	op := &struct {
-		r bytes.Reader
-		openStorage
-	}{}
-	op.r.Reset(ciphertext)
-	op.share = true
-	h, s, m, aead, err := c.openMessageWith(ctx, &op.r, &cfg, &op.openStorage)
-	op.r.Reset(nil) // the returned Header holds op: not the ciphertext
+	// The header, the materials request and the default materials
+	// manager's materials in one allocation, the header read straight from
+	// ciphertext. The materials do not outlive the call: they may share
+	// the header's context.
+	op := &openStorage{src: ciphertext, share: true}
+	h, s, m, aead, err := c.openMessageWith(ctx, nil, &cfg, op)
+	op.src = nil // the returned Header holds op: not the ciphertext
 	if err != nil {
 		return nil, nil, err
 	}
@@ -928,6 +924,7 @@ func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*He
 // a call that drops them before it returns, so that a caller's change to
 // the returned Header cannot reach them.
 type openStorage struct {
+	src   []byte // the message, read instead of r if r is nil
 	hs    headerStorage
 	req   DecryptionRequest
 	m     DecryptionMaterials
@@ -936,7 +933,7 @@ type openStorage struct {
 
 // openMessageWith is openMessage with its storage given.
 func (c *Client) openMessageWith(ctx context.Context, r io.Reader, cfg *config, st *openStorage) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
-	h, err := readHeaderInto(r, cfg.maxEDKs, &st.hs)
+	h, err := readHeaderInto(r, st.src, cfg.maxEDKs, &st.hs)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

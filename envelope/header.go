@@ -66,7 +66,7 @@ func ParseHeader(r io.Reader) (*Header, error) { return readHeader(r, 0) }
 
 // readHeader parses a header; maxEDKs > 0 limits the encrypted data keys.
 func readHeader(r io.Reader, maxEDKs int) (*Header, error) {
-	return readHeaderInto(r, maxEDKs, new(headerStorage))
+	return readHeaderInto(r, nil, maxEDKs, new(headerStorage))
 }
 
 // headerStorage is a header with storage for its first 512 bytes and
@@ -78,10 +78,11 @@ type headerStorage struct {
 	edk [1]EncryptedDataKey
 }
 
-// readHeaderInto is readHeader into hs, which the header then holds.
-func readHeaderInto(r io.Reader, maxEDKs int, hs *headerStorage) (*Header, error) {
+// readHeaderInto is readHeader into hs, which the header then holds. With
+// r nil it reads from src, a whole message, as from a bytes.Reader.
+func readHeaderInto(r io.Reader, src []byte, maxEDKs int, hs *headerStorage) (*Header, error) {
 	h := &hs.h
-	hr := headerReader{r: r, raw: hs.raw[:0]}
+	hr := headerReader{r: r, src: src, raw: hs.raw[:0]}
 	if err := hr.readPrefix(h); err != nil {
 		return nil, err
 	}
@@ -111,6 +112,7 @@ func readHeaderInto(r io.Reader, maxEDKs int, hs *headerStorage) (*Header, error
 // with cryptobyte.
 type headerReader struct {
 	r   io.Reader
+	src []byte // if r is nil: the input not yet read, copied with no Read call
 	raw []byte
 	err error // the first read error: ErrTruncated if the input ended early
 }
@@ -127,14 +129,29 @@ func (hr *headerReader) fill(n int) []byte {
 			hr.raw = slices.Grow(hr.raw, max(len(hr.raw), 512))
 		}
 		end := min(cap(hr.raw), start+n)
-		got, err := io.ReadFull(hr.r, hr.raw[len(hr.raw):end])
+		got, err := hr.read(hr.raw[len(hr.raw):end])
 		hr.raw = hr.raw[:len(hr.raw)+got]
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = ErrTruncated
-		}
 		hr.err = err
 	}
 	return hr.raw[start:len(hr.raw):len(hr.raw)]
+}
+
+// read fills p from the input, or fails with ErrTruncated if it ends
+// first or with the reader's error.
+func (hr *headerReader) read(p []byte) (int, error) {
+	if hr.r == nil {
+		n := copy(p, hr.src)
+		hr.src = hr.src[n:]
+		if n < len(p) {
+			return n, ErrTruncated
+		}
+		return n, nil
+	}
+	n, err := io.ReadFull(hr.r, p)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = ErrTruncated
+	}
+	return n, err
 }
 
 // cut returns the error for field, whose bytes did not all arrive.
