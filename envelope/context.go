@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"golang.org/x/crypto/cryptobyte"
@@ -60,7 +59,7 @@ func contextString(s *cryptobyte.String, all, what string) (string, error) {
 		return "", fmt.Errorf("%s truncated", what)
 	}
 	str := all[at : at+len(v)]
-	if !utf8.ValidString(str) {
+	if !wire.ValidUTF8(str) {
 		return "", fmt.Errorf("%s is not UTF-8", what)
 	}
 	return str, nil

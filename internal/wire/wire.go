@@ -56,7 +56,7 @@ func SortedPairs(ec map[string]string, pairs []Pair) ([]Pair, int, error) {
 	}
 	size := 2
 	for k, v := range ec {
-		if !validUTF8(k) || !validUTF8(v) {
+		if !ValidUTF8(k) || !ValidUTF8(v) {
 			return nil, 0, fmt.Errorf("envelope: encryption context key %q: not UTF-8: %w", k, ErrInvalidContext)
 		}
 		size += 4 + len(k) + len(v)
@@ -65,8 +65,22 @@ func SortedPairs(ec map[string]string, pairs []Pair) ([]Pair, int, error) {
 	if size > maxContextLen {
 		return nil, 0, fmt.Errorf("envelope: encryption context of %d bytes, at most %d: %w", size, maxContextLen, ErrInvalidContext)
 	}
-	slices.SortFunc(pairs, func(a, b Pair) int { return strings.Compare(a.Key, b.Key) })
+	sortPairs(pairs)
 	return pairs, size, nil
+}
+
+// sortPairs sorts pairs by key bytes: by insertion for the few pairs of
+// most contexts, with no call per comparison.
+func sortPairs(pairs []Pair) {
+	if len(pairs) > 12 {
+		slices.SortFunc(pairs, func(a, b Pair) int { return strings.Compare(a.Key, b.Key) })
+		return
+	}
+	for i := 1; i < len(pairs); i++ {
+		for j := i; j > 0 && pairs[j].Key < pairs[j-1].Key; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
 }
 
 // AppendPairs appends the serialization of pairs, from SortedPairs, to b,
@@ -85,9 +99,9 @@ func AppendPairs(b []byte, pairs []Pair) []byte {
 	return b
 }
 
-// validUTF8 is utf8.ValidString with a loop over the ASCII bytes of the
+// ValidUTF8 is utf8.ValidString with a loop over the ASCII bytes of the
 // short keys and values contexts hold.
-func validUTF8(s string) bool {
+func ValidUTF8(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return utf8.ValidString(s[i:])
