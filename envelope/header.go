@@ -124,6 +124,12 @@ type headerReader struct {
 // input allocates nothing past the first 512 bytes.
 func (hr *headerReader) fill(n int) []byte {
 	start := len(hr.raw)
+	if hr.r == nil && n <= len(hr.src) && n <= cap(hr.raw)-start {
+		// In memory and with room: one append.
+		hr.raw = append(hr.raw, hr.src[:n]...)
+		hr.src = hr.src[n:]
+		return hr.raw[start:len(hr.raw):len(hr.raw)]
+	}
 	for hr.err == nil && len(hr.raw)-start < n {
 		if len(hr.raw) == cap(hr.raw) {
 			hr.raw = slices.Grow(hr.raw, max(len(hr.raw), 512))

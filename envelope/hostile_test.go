@@ -455,18 +455,24 @@ func TestHostileHeaderDeclaredLength(t *testing.T) {
 func TestDecryptHeaderCut(t *testing.T) {
 	ctx := context.Background()
 	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit)
-	ct := mustEncrypt(t, c, testPlaintext(10), map[string]string{"tenant": "clinic-7"})
-	h, err := envelope.ParseHeader(bytes.NewReader(ct))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n := range h.Len() {
-		_, perr := envelope.ParseHeader(bytes.NewReader(ct[:n]))
-		_, _, derr := c.Decrypt(ctx, ct[:n])
-		pf, _ := envelope.HeaderField(perr)
-		df, _ := envelope.HeaderField(derr)
-		if !errors.Is(derr, envelope.ErrTruncated) || df != pf || derr.Error() != perr.Error() {
-			t.Fatalf("%d of %d header bytes: Decrypt %v, ParseHeader %v", n, h.Len(), derr, perr)
+	// A header within the first 512 bytes the reader holds, and one past them.
+	for _, ec := range []map[string]string{{"tenant": "clinic-7"}, {"big": strings.Repeat("v", 1500)}} {
+		ct := mustEncrypt(t, c, testPlaintext(10), ec)
+		h, err := envelope.ParseHeader(bytes.NewReader(ct))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Decrypt(ctx, ct); err != nil {
+			t.Fatal(err)
+		}
+		for n := range h.Len() {
+			_, perr := envelope.ParseHeader(bytes.NewReader(ct[:n]))
+			_, _, derr := c.Decrypt(ctx, ct[:n])
+			pf, _ := envelope.HeaderField(perr)
+			df, _ := envelope.HeaderField(derr)
+			if !errors.Is(derr, envelope.ErrTruncated) || df != pf || derr.Error() != perr.Error() {
+				t.Fatalf("%d of %d header bytes: Decrypt %v, ParseHeader %v", n, h.Len(), derr, perr)
+			}
 		}
 	}
 	prefix := append([]byte{2, 0x04, 0x78}, make([]byte, 32)...)
