@@ -366,7 +366,8 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 	if ec == nil {
 		ec = map[string]string{}
 	}
-	err := checkEncryptRequest(ec, cfg)
+	var pbuf [16]wire.Pair
+	pairs, err := checkEncryptRequest(ec, cfg, pbuf[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -393,27 +394,27 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 	if err != nil {
 		return nil, err
 	}
-	if err := seal(sl, s, m, cfg.frameLength, exposed); err != nil {
+	if err := seal(sl, s, m, cfg.frameLength, exposed, pairs); err != nil {
 		return nil, err
 	}
 	return sl, nil
 }
 
 // checkEncryptRequest checks the caller's context and suite before any
-// materials are asked for.
-func checkEncryptRequest(ec map[string]string, cfg *config) error {
-	var buf [16]wire.Pair
-	pairs, _, err := wire.SortedPairs(ec, buf[:0])
+// materials are asked for, and returns the context's sorted pairs,
+// appended to pairs[:0].
+func checkEncryptRequest(ec map[string]string, cfg *config, pairs []wire.Pair) ([]wire.Pair, error) {
+	pairs, _, err := wire.SortedPairs(ec, pairs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkCallerContext(pairs); err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.suite != 0 && !cfg.policy.allowsEncrypt(cfg.suite) {
-		return fmt.Errorf("envelope: encrypt with suite %s under %s: %w", cfg.suite, cfg.policy, ErrCommitmentPolicy)
+		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", cfg.suite, cfg.policy, ErrCommitmentPolicy)
 	}
-	return nil
+	return pairs, nil
 }
 
 // checkEncryptionMaterials checks that m, from the materials manager, fits
@@ -461,8 +462,10 @@ func checkEDKCount(n, limit int) error {
 }
 
 // seal builds and authenticates in sl the header of a new message of
-// suite s from the checked materials m; exposed as for begin.
-func seal(sl *sealer, s *suite, m *EncryptionMaterials, frameLength int, exposed bool) error {
+// suite s from the checked materials m; exposed as for begin. pairs are
+// the caller's context's, serialized instead of the header's context if
+// they still hold exactly its pairs.
+func seal(sl *sealer, s *suite, m *EncryptionMaterials, frameLength int, exposed bool, pairs []wire.Pair) error {
 	sl.signKey, sl.suite = m.signingKey, s
 	sl.h = Header{
 		Version:           s.version,
@@ -494,7 +497,10 @@ func seal(sl *sealer, s *suite, m *EncryptionMaterials, frameLength int, exposed
 	if h.Version == 1 {
 		h.iv = make([]byte, ivLen)
 	}
-	if err := h.marshalBody(sl.body[:0]); err != nil {
+	if !holds(pairs, h.EncryptionContext) {
+		pairs = nil
+	}
+	if err := h.marshalBody(sl.body[:0], pairs); err != nil {
 		return err
 	}
 	aad, err := headerAAD(h.body, subset(m.EncryptionContext, m.requiredContextKeys), false)

@@ -69,6 +69,20 @@ func contextString(all string, at *int, what string) (string, error) {
 	return str, nil
 }
 
+// holds reports whether pairs, with distinct keys, are exactly the pairs
+// of ec.
+func holds(pairs []wire.Pair, ec map[string]string) bool {
+	if pairs == nil || len(pairs) != len(ec) {
+		return false
+	}
+	for _, p := range pairs {
+		if v, ok := ec[p.Key]; !ok || v != p.Value {
+			return false
+		}
+	}
+	return true
+}
+
 // checkCallerContext rejects keys the SDK reserves for itself.
 func checkCallerContext(pairs []wire.Pair) error {
 	for _, p := range pairs {

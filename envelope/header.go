@@ -375,8 +375,9 @@ func (hr *headerReader) readAuth(h *Header) error {
 
 // marshalBody serializes the header body of h, which must be a v2 or v1
 // framed header, into h.body, appending to b (grown if too small).
-// EncryptionContext is what the header stores.
-func (h *Header) marshalBody(b []byte) error {
+// EncryptionContext is what the header stores; pairs, if not nil, are its
+// pairs sorted (SortedPairs), serialized without going over the map.
+func (h *Header) marshalBody(b []byte, pairs []wire.Pair) error {
 	b = append(b, h.Version)
 	if h.Version == 1 {
 		b = append(b, typeCustomerAED)
@@ -385,9 +386,13 @@ func (h *Header) marshalBody(b []byte) error {
 	b = append(b, h.MessageID...)
 	lenAt := len(b)
 	b = append(b, 0, 0)
-	b, err := wire.AppendContext(b, h.EncryptionContext)
-	if err != nil {
-		return err
+	if pairs != nil {
+		b = wire.AppendPairs(b, pairs)
+	} else {
+		var err error
+		if b, err = wire.AppendContext(b, h.EncryptionContext); err != nil {
+			return err
+		}
 	}
 	binary.BigEndian.PutUint16(b[lenAt:], uint16(len(b)-lenAt-2))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.EncryptedDataKeys)))
