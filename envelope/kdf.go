@@ -166,7 +166,17 @@ func padMessage(blk *[2 * sha512.BlockSize]byte, prefix int, msg []byte) {
 // the buffer and the length.
 const sha512State = 4 + sha512.Size + sha512.BlockSize + 8
 
-// commitmentMatches compares two commitments in constant time.
+// commitmentMatches compares two commitments in constant time: the XOR of
+// their 8-byte words accumulates with no branch on the bytes, and only
+// whether it is zero is looked at. Anything but two commitKeyLen-byte
+// commitments does not match.
 func commitmentMatches(a, b []byte) bool {
-	return len(a) == len(b) && subtle.ConstantTimeCompare(a, b) == 1
+	if len(a) != commitKeyLen || len(b) != commitKeyLen {
+		return false
+	}
+	var v uint64
+	for i := 0; i < commitKeyLen; i += 8 {
+		v |= binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:])
+	}
+	return subtle.ConstantTimeEq(int32(uint32(v>>32)|uint32(v)), 0) == 1
 }

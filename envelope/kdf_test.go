@@ -73,3 +73,27 @@ func BenchmarkDeriveCommitting(b *testing.B) {
 		deriveCommitting(dk, id, []byte{0x04, 0x78})
 	}
 }
+
+// TestCommitmentMatches: two commitments match only if equal in every bit
+// and both commitKeyLen bytes long.
+func TestCommitmentMatches(t *testing.T) {
+	a := make([]byte, commitKeyLen)
+	rand.Read(a)
+	if !commitmentMatches(a, bytes.Clone(a)) {
+		t.Fatal("equal commitments do not match")
+	}
+	for bit := range 8 * commitKeyLen {
+		b := bytes.Clone(a)
+		b[bit/8] ^= 1 << (bit % 8)
+		if commitmentMatches(a, b) || commitmentMatches(b, a) {
+			t.Fatalf("commitments differing in bit %d match", bit)
+		}
+	}
+	for _, n := range []int{0, 16, commitKeyLen - 1, commitKeyLen + 1, 64} {
+		b := make([]byte, n)
+		copy(b, a)
+		if commitmentMatches(a[:min(n, commitKeyLen)], b) || commitmentMatches(b, b) {
+			t.Fatalf("a %d-byte commitment matches", n)
+		}
+	}
+}
