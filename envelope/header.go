@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"golang.org/x/crypto/cryptobyte"
@@ -165,6 +164,14 @@ func (hr *headerReader) cut(field string) error { return headerErr(field, hr.err
 
 // vector reads a field prefixed by its u16 length.
 func (hr *headerReader) vector(field string) ([]byte, error) {
+	if hr.r == nil && len(hr.src) >= 2 {
+		// In memory: the length is there, so length and field in one fill.
+		n := int(binary.BigEndian.Uint16(hr.src))
+		if b := hr.fill(2 + n); len(b) == 2+n {
+			return b[2:], nil
+		}
+		return nil, hr.cut(field)
+	}
 	var n uint16
 	if s := cryptobyte.String(hr.fill(2)); !s.ReadUint16(&n) {
 		return nil, hr.cut(field + " length")
@@ -268,11 +275,12 @@ func (hr *headerReader) readEDKs(maxEDKs int, edks []EncryptedDataKey) ([]Encryp
 //
 //	len (2) | provider ID | len (2) | provider info | len (2) | ciphertext
 func (hr *headerReader) readEDK() (EncryptedDataKey, error) {
-	id, err := hr.vector("provider ID")
+	b, err := hr.vector("provider ID")
 	if err != nil {
 		return EncryptedDataKey{}, err
 	}
-	if !utf8.Valid(id) {
+	id := providerID(b)
+	if !wire.ValidUTF8(id) {
 		return EncryptedDataKey{}, headerErr("provider ID", errors.New("not UTF-8"))
 	}
 	info, err := hr.vector("provider info")
@@ -283,7 +291,7 @@ func (hr *headerReader) readEDK() (EncryptedDataKey, error) {
 	if err != nil {
 		return EncryptedDataKey{}, err
 	}
-	return EncryptedDataKey{providerID(id), info, ct}, nil
+	return EncryptedDataKey{id, info, ct}, nil
 }
 
 // kmsProviderID is the provider ID of AWS KMS data keys.
