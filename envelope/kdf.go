@@ -78,41 +78,46 @@ func deriveCommitting(dataKey, messageID, suiteID []byte) (key, commit [32]byte)
 		panic("envelope: deriveCommitting input too long")
 	}
 	var st struct {
-		blk          [2 * bs]byte         // a pad block and the message's padded block
-		inner, outer [sha512State]byte    // prk's states after its pad blocks
-		t            [2][sha512State]byte // the states after the inner hashes
-		out          [sha512State]byte    // the state after an outer hash
+		blk          [2 * bs]byte      // a pad block and the message's padded block
+		inner, outer [sha512State]byte // prk's states after its pad blocks
+		out          [sha512State]byte // the state after the last hash
 	}
 	d := sha512.New()
 	m, u := d.(encoding.BinaryAppender), d.(encoding.BinaryUnmarshaler)
-	// hashInto hashes blk[:n] (whole blocks) from the initial state and
-	// returns the state; its hash is state[4:68].
+	// hashInto hashes blk[:n] (whole blocks) from the initial state into
+	// state and returns its hash, state[4:68].
 	hashInto := func(state *[sha512State]byte, n int) []byte {
 		d.Reset()
 		d.Write(st.blk[:n])
 		b, _ := m.AppendBinary(state[:0])
 		return b[4 : 4+sha512.Size]
 	}
-	// continueFrom hashes blk[bs:2*bs] after the state from and returns
-	// the resulting state's hash.
-	continueFrom := func(state, from *[sha512State]byte) []byte {
+	// continueFrom hashes blk[bs:2*bs] after the state from into out and
+	// returns its hash.
+	continueFrom := func(from *[sha512State]byte) []byte {
 		if u.UnmarshalBinary(from[:]) != nil {
 			panic("envelope: SHA-512 state not restored")
 		}
 		d.Write(st.blk[bs:])
-		b, _ := m.AppendBinary(state[:0])
+		b, _ := m.AppendBinary(st.out[:0])
 		return b[4 : 4+sha512.Size]
+	}
+	// expand is HKDF-Expand's T(1) for info, into out.
+	expand := func(out []byte, info []byte) {
+		padMessage(&st.blk, bs, info)
+		padMessage(&st.blk, bs, continueFrom(&st.inner))
+		copy(out, continueFrom(&st.outer))
 	}
 
 	// Extract: prk = HMAC(messageID, dataKey).
 	padKey(&st.blk, messageID, 0x36)
 	padMessage(&st.blk, bs, dataKey)
-	inner := hashInto(&st.t[0], 2*bs)
+	inner := hashInto(&st.out, 2*bs)
 	padKey(&st.blk, messageID, 0x5c)
 	padMessage(&st.blk, bs, inner)
 	prk := hashInto(&st.out, 2*bs)
 
-	// Expand: prk's pad blocks once, then the two inner and outer hashes.
+	// Expand: prk's pad blocks once, then an inner and outer hash each.
 	padKey(&st.blk, prk, 0x36)
 	hashInto(&st.inner, bs)
 	padKey(&st.blk, prk, 0x5c)
@@ -120,21 +125,13 @@ func deriveCommitting(dataKey, messageID, suiteID []byte) (key, commit [32]byte)
 	var info [2 + 10]byte
 	n := copy(info[:], suiteID)
 	n += copy(info[n:], "DERIVEKEY\x01")
-	padMessage(&st.blk, bs, info[:n])
-	tKey := continueFrom(&st.t[0], &st.inner)
-	padMessage(&st.blk, bs, []byte("COMMITKEY\x01"))
-	tCommit := continueFrom(&st.t[1], &st.inner)
-	padMessage(&st.blk, bs, tKey)
-	copy(key[:], continueFrom(&st.out, &st.outer))
-	padMessage(&st.blk, bs, tCommit)
-	copy(commit[:], continueFrom(&st.out, &st.outer))
+	expand(key[:], info[:n])
+	expand(commit[:], []byte("COMMITKEY\x01"))
 
 	d.Reset()
 	clear(st.blk[:])
 	clear(st.inner[:])
 	clear(st.outer[:])
-	clear(st.t[0][:])
-	clear(st.t[1][:])
 	clear(st.out[:])
 	return key, commit
 }
