@@ -93,8 +93,11 @@ func checkCallerContext(pairs []wire.Pair) error {
 	return nil
 }
 
-// subset returns the pairs of ec whose keys are in keys.
+// subset returns the pairs of ec whose keys are in keys; nil for none.
 func subset(ec map[string]string, keys []string) map[string]string {
+	if len(keys) == 0 {
+		return nil
+	}
 	out := make(map[string]string, len(keys))
 	for _, k := range keys {
 		if v, ok := ec[k]; ok {
