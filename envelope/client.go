@@ -366,7 +366,8 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 	if ec == nil {
 		ec = map[string]string{}
 	}
-	err := checkEncryptRequest(ec, cfg)
+	var pbuf [16]wire.Pair
+	pairs, err := checkEncryptRequest(ec, cfg, pbuf[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -393,25 +394,27 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 	if err != nil {
 		return nil, err
 	}
-	if err := seal(sl, s, m, cfg.frameLength, exposed); err != nil {
+	if err := seal(sl, s, m, cfg.frameLength, exposed, pairs); err != nil {
 		return nil, err
 	}
 	return sl, nil
 }
 
 // checkEncryptRequest checks the caller's context and suite before any
-// materials are asked for.
-func checkEncryptRequest(ec map[string]string, cfg *config) error {
-	if err := checkCallerContext(ec); err != nil {
-		return err
+// materials are asked for, and returns the context's sorted pairs,
+// appended to pairs[:0].
+func checkEncryptRequest(ec map[string]string, cfg *config, pairs []wire.Pair) ([]wire.Pair, error) {
+	pairs, _, err := wire.SortedPairs(ec, pairs)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := wire.ContextSize(ec); err != nil {
-		return err
+	if err := checkCallerContext(pairs); err != nil {
+		return nil, err
 	}
 	if cfg.suite != 0 && !cfg.policy.allowsEncrypt(cfg.suite) {
-		return fmt.Errorf("envelope: encrypt with suite %s under %s: %w", cfg.suite, cfg.policy, ErrCommitmentPolicy)
+		return nil, fmt.Errorf("envelope: encrypt with suite %s under %s: %w", cfg.suite, cfg.policy, ErrCommitmentPolicy)
 	}
-	return nil
+	return pairs, nil
 }
 
 // checkEncryptionMaterials checks that m, from the materials manager, fits
@@ -459,8 +462,10 @@ func checkEDKCount(n, limit int) error {
 }
 
 // seal builds and authenticates in sl the header of a new message of
-// suite s from the checked materials m; exposed as for begin.
-func seal(sl *sealer, s *suite, m *EncryptionMaterials, frameLength int, exposed bool) error {
+// suite s from the checked materials m; exposed as for begin. pairs are
+// the caller's context's, serialized instead of the header's context if
+// they still hold exactly its pairs.
+func seal(sl *sealer, s *suite, m *EncryptionMaterials, frameLength int, exposed bool, pairs []wire.Pair) error {
 	sl.signKey, sl.suite = m.signingKey, s
 	sl.h = Header{
 		Version:           s.version,
@@ -492,7 +497,10 @@ func seal(sl *sealer, s *suite, m *EncryptionMaterials, frameLength int, exposed
 	if h.Version == 1 {
 		h.iv = make([]byte, ivLen)
 	}
-	if err := h.marshalBody(sl.body[:0]); err != nil {
+	if !holds(pairs, h.EncryptionContext) {
+		pairs = nil
+	}
+	if err := h.marshalBody(sl.body[:0], pairs); err != nil {
 		return err
 	}
 	aad, err := headerAAD(h.body, subset(m.EncryptionContext, m.requiredContextKeys), false)
@@ -602,17 +610,13 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	if err != nil {
 		return nil, nil, err
 	}
-	// The reader, the header, the materials request and the default
-	// materials manager's materials in one allocation. The materials do
-	// not outlive the call: they may share the header's context.
-	op := &struct {
-		r bytes.Reader
-		openStorage
-	}{}
-	op.r.Reset(ciphertext)
-	op.share = true
-	h, s, m, aead, err := c.openMessageWith(ctx, &op.r, &cfg, &op.openStorage)
-	op.r.Reset(nil) // the returned Header holds op: not the ciphertext
+	// The header, the materials request and the default materials
+	// manager's materials in one allocation, the header read straight from
+	// ciphertext. The materials do not outlive the call: they may share
+	// the header's context.
+	op := &openStorage{src: ciphertext, share: true}
+	h, s, m, aead, err := c.openMessageWith(ctx, nil, &cfg, op)
+	op.src = nil // the returned Header holds op: not the ciphertext
 	if err != nil {
 		return nil, nil, err
 	}
@@ -926,6 +930,7 @@ func (c *Client) openMessage(ctx context.Context, r io.Reader, cfg *config) (*He
 // a call that drops them before it returns, so that a caller's change to
 // the returned Header cannot reach them.
 type openStorage struct {
+	src   []byte // the message, read instead of r if r is nil
 	hs    headerStorage
 	req   DecryptionRequest
 	m     DecryptionMaterials
@@ -934,7 +939,7 @@ type openStorage struct {
 
 // openMessageWith is openMessage with its storage given.
 func (c *Client) openMessageWith(ctx context.Context, r io.Reader, cfg *config, st *openStorage) (*Header, *suite, *DecryptionMaterials, cipher.AEAD, error) {
-	h, err := readHeaderInto(r, cfg.maxEDKs, &st.hs)
+	h, err := readHeaderInto(r, st.src, cfg.maxEDKs, &st.hs)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"golang.org/x/crypto/cryptobyte"
@@ -66,7 +65,7 @@ func ParseHeader(r io.Reader) (*Header, error) { return readHeader(r, 0) }
 
 // readHeader parses a header; maxEDKs > 0 limits the encrypted data keys.
 func readHeader(r io.Reader, maxEDKs int) (*Header, error) {
-	return readHeaderInto(r, maxEDKs, new(headerStorage))
+	return readHeaderInto(r, nil, maxEDKs, new(headerStorage))
 }
 
 // headerStorage is a header with storage for its first 512 bytes and
@@ -78,10 +77,11 @@ type headerStorage struct {
 	edk [1]EncryptedDataKey
 }
 
-// readHeaderInto is readHeader into hs, which the header then holds.
-func readHeaderInto(r io.Reader, maxEDKs int, hs *headerStorage) (*Header, error) {
+// readHeaderInto is readHeader into hs, which the header then holds. With
+// r nil it reads from src, a whole message, as from a bytes.Reader.
+func readHeaderInto(r io.Reader, src []byte, maxEDKs int, hs *headerStorage) (*Header, error) {
 	h := &hs.h
-	hr := headerReader{r: r, raw: hs.raw[:0]}
+	hr := headerReader{r: r, src: src, raw: hs.raw[:0]}
 	if err := hr.readPrefix(h); err != nil {
 		return nil, err
 	}
@@ -111,6 +111,7 @@ func readHeaderInto(r io.Reader, maxEDKs int, hs *headerStorage) (*Header, error
 // with cryptobyte.
 type headerReader struct {
 	r   io.Reader
+	src []byte // if r is nil: the input not yet read, copied with no Read call
 	raw []byte
 	err error // the first read error: ErrTruncated if the input ended early
 }
@@ -122,19 +123,40 @@ type headerReader struct {
 // input allocates nothing past the first 512 bytes.
 func (hr *headerReader) fill(n int) []byte {
 	start := len(hr.raw)
+	if hr.r == nil && n <= len(hr.src) && n <= cap(hr.raw)-start {
+		// In memory and with room: one append.
+		hr.raw = append(hr.raw, hr.src[:n]...)
+		hr.src = hr.src[n:]
+		return hr.raw[start:len(hr.raw):len(hr.raw)]
+	}
 	for hr.err == nil && len(hr.raw)-start < n {
 		if len(hr.raw) == cap(hr.raw) {
 			hr.raw = slices.Grow(hr.raw, max(len(hr.raw), 512))
 		}
 		end := min(cap(hr.raw), start+n)
-		got, err := io.ReadFull(hr.r, hr.raw[len(hr.raw):end])
+		got, err := hr.read(hr.raw[len(hr.raw):end])
 		hr.raw = hr.raw[:len(hr.raw)+got]
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = ErrTruncated
-		}
 		hr.err = err
 	}
 	return hr.raw[start:len(hr.raw):len(hr.raw)]
+}
+
+// read fills p from the input, or fails with ErrTruncated if it ends
+// first or with the reader's error.
+func (hr *headerReader) read(p []byte) (int, error) {
+	if hr.r == nil {
+		n := copy(p, hr.src)
+		hr.src = hr.src[n:]
+		if n < len(p) {
+			return n, ErrTruncated
+		}
+		return n, nil
+	}
+	n, err := io.ReadFull(hr.r, p)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = ErrTruncated
+	}
+	return n, err
 }
 
 // cut returns the error for field, whose bytes did not all arrive.
@@ -142,6 +164,14 @@ func (hr *headerReader) cut(field string) error { return headerErr(field, hr.err
 
 // vector reads a field prefixed by its u16 length.
 func (hr *headerReader) vector(field string) ([]byte, error) {
+	if hr.r == nil && len(hr.src) >= 2 {
+		// In memory: the length is there, so length and field in one fill.
+		n := int(binary.BigEndian.Uint16(hr.src))
+		if b := hr.fill(2 + n); len(b) == 2+n {
+			return b[2:], nil
+		}
+		return nil, hr.cut(field)
+	}
 	var n uint16
 	if s := cryptobyte.String(hr.fill(2)); !s.ReadUint16(&n) {
 		return nil, hr.cut(field + " length")
@@ -245,11 +275,12 @@ func (hr *headerReader) readEDKs(maxEDKs int, edks []EncryptedDataKey) ([]Encryp
 //
 //	len (2) | provider ID | len (2) | provider info | len (2) | ciphertext
 func (hr *headerReader) readEDK() (EncryptedDataKey, error) {
-	id, err := hr.vector("provider ID")
+	b, err := hr.vector("provider ID")
 	if err != nil {
 		return EncryptedDataKey{}, err
 	}
-	if !utf8.Valid(id) {
+	id := providerID(b)
+	if !wire.ValidUTF8(id) {
 		return EncryptedDataKey{}, headerErr("provider ID", errors.New("not UTF-8"))
 	}
 	info, err := hr.vector("provider info")
@@ -260,7 +291,7 @@ func (hr *headerReader) readEDK() (EncryptedDataKey, error) {
 	if err != nil {
 		return EncryptedDataKey{}, err
 	}
-	return EncryptedDataKey{providerID(id), info, ct}, nil
+	return EncryptedDataKey{id, info, ct}, nil
 }
 
 // kmsProviderID is the provider ID of AWS KMS data keys.
@@ -352,8 +383,9 @@ func (hr *headerReader) readAuth(h *Header) error {
 
 // marshalBody serializes the header body of h, which must be a v2 or v1
 // framed header, into h.body, appending to b (grown if too small).
-// EncryptionContext is what the header stores.
-func (h *Header) marshalBody(b []byte) error {
+// EncryptionContext is what the header stores; pairs, if not nil, are its
+// pairs sorted (SortedPairs), serialized without going over the map.
+func (h *Header) marshalBody(b []byte, pairs []wire.Pair) error {
 	b = append(b, h.Version)
 	if h.Version == 1 {
 		b = append(b, typeCustomerAED)
@@ -362,9 +394,13 @@ func (h *Header) marshalBody(b []byte) error {
 	b = append(b, h.MessageID...)
 	lenAt := len(b)
 	b = append(b, 0, 0)
-	b, err := wire.AppendContext(b, h.EncryptionContext)
-	if err != nil {
-		return err
+	if pairs != nil {
+		b = wire.AppendPairs(b, pairs)
+	} else {
+		var err error
+		if b, err = wire.AppendContext(b, h.EncryptionContext); err != nil {
+			return err
+		}
 	}
 	binary.BigEndian.PutUint16(b[lenAt:], uint16(len(b)-lenAt-2))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.EncryptedDataKeys)))

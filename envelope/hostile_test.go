@@ -447,3 +447,46 @@ func TestHostileHeaderDeclaredLength(t *testing.T) {
 		}
 	}
 }
+
+// TestDecryptHeaderCut: Decrypt reads the header straight from its input;
+// every cut of the header fails as ParseHeader of the same bytes through
+// a reader does, field and error, and the declared-length headers of
+// TestHostileHeaderDeclaredLength allocate no more than they hold.
+func TestDecryptHeaderCut(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit)
+	// A header within the first 512 bytes the reader holds, and one past them.
+	for _, ec := range []map[string]string{{"tenant": "clinic-7"}, {"big": strings.Repeat("v", 1500)}} {
+		ct := mustEncrypt(t, c, testPlaintext(10), ec)
+		h, err := envelope.ParseHeader(bytes.NewReader(ct))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Decrypt(ctx, ct); err != nil {
+			t.Fatal(err)
+		}
+		for n := range h.Len() {
+			_, perr := envelope.ParseHeader(bytes.NewReader(ct[:n]))
+			_, _, derr := c.Decrypt(ctx, ct[:n])
+			pf, _ := envelope.HeaderField(perr)
+			df, _ := envelope.HeaderField(derr)
+			if !errors.Is(derr, envelope.ErrTruncated) || df != pf || derr.Error() != perr.Error() {
+				t.Fatalf("%d of %d header bytes: Decrypt %v, ParseHeader %v", n, h.Len(), derr, perr)
+			}
+		}
+	}
+	prefix := append([]byte{2, 0x04, 0x78}, make([]byte, 32)...)
+	msg := append(prefix, 0xff, 0xff, 0, 1, 0) // a 64 KiB context, 3 bytes sent
+	const runs = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		if _, _, err := c.Decrypt(ctx, msg); !errors.Is(err, envelope.ErrTruncated) {
+			t.Fatalf("declared 64 KiB context: %v", err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 4<<10 {
+		t.Errorf("%d bytes allocated for a %d-byte header", per, len(msg))
+	}
+}

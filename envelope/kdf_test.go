@@ -3,7 +3,6 @@ package envelope
 import (
 	"bytes"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/hex"
@@ -37,20 +36,20 @@ func TestDeriveKAT(t *testing.T) {
 	}
 }
 
-// TestHMACSHA512 checks the stack HMAC against crypto/hmac for every key
-// and message length it accepts, and the derivation against crypto/hkdf.
-func TestHMACSHA512(t *testing.T) {
-	buf := make([]byte, 256)
-	rand.Read(buf)
-	for kl := 0; kl <= sha512.BlockSize; kl += 7 {
-		for ml := 0; ml <= sha512.Size; ml += 5 {
-			key, msg := buf[:kl], buf[128:128+ml]
-			h := hmac.New(sha512.New, key)
-			h.Write(msg)
-			want := h.Sum(nil)
-			got := hmacSHA512(key, msg[:ml/2], msg[ml/2:])
-			if !bytes.Equal(got[:], want) {
-				t.Fatalf("key %d, msg %d bytes: %x, want %x", kl, ml, got, want)
+// TestDeriveCommittingHKDF checks the written-out derivation against
+// crypto/hkdf for random inputs, both committing suites and every data
+// key and message ID length it accepts.
+func TestDeriveCommittingHKDF(t *testing.T) {
+	for n := 0; n <= sha512.Size; n++ {
+		dk, id := make([]byte, n), make([]byte, sha512.Size-n)
+		rand.Read(dk)
+		rand.Read(id)
+		for _, suite := range []string{"\x04\x78", "\x05\x78"} {
+			key, commit := deriveCommitting(dk, id, []byte(suite))
+			wantKey, _ := hkdf.Key(sha512.New, dk, id, suite+"DERIVEKEY", 32)
+			wantCommit, _ := hkdf.Key(sha512.New, dk, id, "COMMITKEY", 32)
+			if !bytes.Equal(key[:], wantKey) || !bytes.Equal(commit[:], wantCommit) {
+				t.Fatalf("%d-byte data key, %d-byte message ID: deriveCommitting differs from crypto/hkdf", len(dk), len(id))
 			}
 		}
 	}
@@ -72,5 +71,29 @@ func BenchmarkDeriveCommitting(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		deriveCommitting(dk, id, []byte{0x04, 0x78})
+	}
+}
+
+// TestCommitmentMatches: two commitments match only if equal in every bit
+// and both commitKeyLen bytes long.
+func TestCommitmentMatches(t *testing.T) {
+	a := make([]byte, commitKeyLen)
+	rand.Read(a)
+	if !commitmentMatches(a, bytes.Clone(a)) {
+		t.Fatal("equal commitments do not match")
+	}
+	for bit := range 8 * commitKeyLen {
+		b := bytes.Clone(a)
+		b[bit/8] ^= 1 << (bit % 8)
+		if commitmentMatches(a, b) || commitmentMatches(b, a) {
+			t.Fatalf("commitments differing in bit %d match", bit)
+		}
+	}
+	for _, n := range []int{0, 16, commitKeyLen - 1, commitKeyLen + 1, 64} {
+		b := make([]byte, n)
+		copy(b, a)
+		if commitmentMatches(a[:min(n, commitKeyLen)], b) || commitmentMatches(b, b) {
+			t.Fatalf("a %d-byte commitment matches", n)
+		}
 	}
 }

@@ -39,7 +39,7 @@ func netV400Message(t *testing.T, kr Keyring, id SuiteID, pt []byte) []byte {
 	if s.committing {
 		h.commitKey = commit[:]
 	}
-	if err := h.marshalBody(nil); err != nil {
+	if err := h.marshalBody(nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	aad, _ := headerAAD(h.body, nil, true)

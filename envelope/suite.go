@@ -69,8 +69,11 @@ var suites = [...]suite{
 	{AES256GCMHKDFSHA512CommitP384, 2, 32, kdfSHA512, elliptic.P384(), true},
 }
 
+// lookupSuite returns the suite id. It searches from the end, where the
+// committing suites phicrypt writes are, as it is called several times a
+// message.
 func lookupSuite(id SuiteID) (*suite, bool) {
-	for i := range suites {
+	for i := len(suites) - 1; i >= 0; i-- {
 		if suites[i].id == id {
 			return &suites[i], true
 		}

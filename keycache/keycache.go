@@ -382,10 +382,12 @@ func (m *Manager) live(id string) (*entry, bool) {
 func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.DecryptionRequest) (*envelope.DecryptionMaterials, error) {
 	// A contradiction between the caller's and the message's context is
 	// known from the request alone: no entry, no underlying call.
-	for _, k := range slices.Sorted(maps.Keys(req.ReproducedContext)) {
-		if v, ok := req.EncryptionContext[k]; ok && v != req.ReproducedContext[k] {
-			m.event(Refused, false, "")
-			return nil, fmt.Errorf("keycache: context key %q has another value in the message: %w", k, envelope.ErrContextMismatch)
+	if len(req.ReproducedContext) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(req.ReproducedContext)) {
+			if v, ok := req.EncryptionContext[k]; ok && v != req.ReproducedContext[k] {
+				m.event(Refused, false, "")
+				return nil, fmt.Errorf("keycache: context key %q has another value in the message: %w", k, envelope.ErrContextMismatch)
+			}
 		}
 	}
 	if identityKDF(req.Suite) {
@@ -428,20 +430,36 @@ func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.Decryption
 	return nil, ctx.Err()
 }
 
+// withKey is a copy of materials M and, in the same allocation, room for
+// its data key (the caller zeroes it; the cache keeps its own).
+type withKey[M any] struct {
+	m   M
+	key [32]byte
+}
+
+// cloneKey returns a copy of dk in key if it fits, else in a new slice;
+// nil stays nil.
+func cloneKey(key *[32]byte, dk []byte) []byte {
+	if dk == nil || len(dk) > len(key) {
+		return bytes.Clone(dk)
+	}
+	return key[:copy(key[:], dk):len(dk)]
+}
+
 // copyEnc copies em deeply but for the fields envelope keeps read-only.
 func copyEnc(em *envelope.EncryptionMaterials) *envelope.EncryptionMaterials {
-	c := *em
-	c.EncryptionContext = maps.Clone(em.EncryptionContext)
-	c.DataKey = bytes.Clone(em.DataKey)
-	c.EncryptedDataKeys = slices.Clone(em.EncryptedDataKeys)
-	return &c
+	c := &withKey[envelope.EncryptionMaterials]{m: *em}
+	c.m.EncryptionContext = maps.Clone(em.EncryptionContext)
+	c.m.DataKey = cloneKey(&c.key, em.DataKey)
+	c.m.EncryptedDataKeys = slices.Clone(em.EncryptedDataKeys)
+	return &c.m
 }
 
 func copyDec(dm *envelope.DecryptionMaterials) *envelope.DecryptionMaterials {
-	c := *dm
-	c.EncryptionContext = maps.Clone(dm.EncryptionContext)
-	c.DataKey = bytes.Clone(dm.DataKey)
-	return &c
+	c := &withKey[envelope.DecryptionMaterials]{m: *dm}
+	c.m.EncryptionContext = maps.Clone(dm.EncryptionContext)
+	c.m.DataKey = cloneKey(&c.key, dm.DataKey)
+	return &c.m
 }
 
 // encryptID computes the encrypt entry ID (see the package doc).
@@ -469,12 +487,16 @@ func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
 
 // decryptID computes the decrypt entry ID (see the package doc).
 func (m *Manager) decryptID(req *envelope.DecryptionRequest) (string, error) {
-	edks := make([][sha512.Size]byte, len(req.EncryptedDataKeys))
-	for i, k := range req.EncryptedDataKeys {
-		edks[i] = sha512.Sum512(wire.AppendEncryptedDataKey(nil, k.ProviderID, k.ProviderInfo, k.Ciphertext))
+	// The hashes of a few data keys, the serialized data key and context:
+	// on the stack when they fit.
+	var hbuf [4][sha512.Size]byte
+	var buf [512]byte
+	edks := hbuf[:0]
+	for _, k := range req.EncryptedDataKeys {
+		edks = append(edks, sha512.Sum512(wire.AppendEncryptedDataKey(buf[:0], k.ProviderID, k.ProviderInfo, k.Ciphertext)))
 	}
 	slices.SortFunc(edks, func(a, b [sha512.Size]byte) int { return bytes.Compare(a[:], b[:]) })
-	ec, err := wire.AppendContext(nil, req.EncryptionContext)
+	ec, err := wire.AppendContext(buf[:0], req.EncryptionContext)
 	if err != nil {
 		return "", err
 	}
@@ -496,5 +518,5 @@ func (m *Manager) decryptID(req *envelope.DecryptionRequest) (string, error) {
 		h.Write(rch[:])
 	}
 	h.Write([]byte{byte(req.CommitmentPolicy)})
-	return string(h.Sum(nil)), nil
+	return string(h.Sum(hbuf[0][:0])), nil
 }

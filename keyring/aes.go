@@ -69,7 +69,8 @@ func (k *RawAES) String() string { return "raw AES keyring " + k.namespace + "/"
 
 // OnEncrypt implements envelope.Keyring.
 func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) error {
-	size, err := wire.ContextSize(m.EncryptionContext)
+	var pbuf [16]wire.Pair
+	pairs, size, err := wire.SortedPairs(m.EncryptionContext, pbuf[:0])
 	if err != nil {
 		return err
 	}
@@ -79,44 +80,48 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 			return fmt.Errorf("keyring: suite %s: %w", m.Suite, envelope.ErrUnsupportedSuite)
 		}
 	}
-	// One allocation: provider info, ciphertext, the AAD (the context,
-	// public: it is in the header), then the data key if this keyring
-	// generates it. Each part is capped at its length: the client zeroes
-	// the data key, and nothing appended to one part reaches another.
+	// One allocation: provider info (ending in the IV), the data key if
+	// this keyring generates it, ciphertext and the AAD (the context,
+	// public: it is in the header). The IV and a generated data key are
+	// adjacent, drawn in one read of crypto/rand. Each part is capped at
+	// its length: the client zeroes the data key, and nothing appended to
+	// one part reaches another.
 	infoLen, ctLen := len(k.name)+8+ivLen, keyLen+tagLen
-	buf := make([]byte, 0, infoLen+ctLen+size+keyLen)
+	dkLen := 0
 	if m.DataKey == nil {
-		dk := buf[infoLen+ctLen+size : infoLen+ctLen+size+keyLen : infoLen+ctLen+size+keyLen]
-		if _, err := rand.Read(dk); err != nil {
-			return err
-		}
-		m.DataKey = dk
+		dkLen = keyLen
 	}
-	aad, _ := wire.AppendContext(buf[infoLen+ctLen:infoLen+ctLen:infoLen+ctLen+size], m.EncryptionContext)
+	ctAt := infoLen + dkLen
+	buf := make([]byte, 0, ctAt+ctLen+size)
 	info := buf[:0:infoLen]
 	info = append(info, k.name...)
 	info = binary.BigEndian.AppendUint32(info, tagLen*8)
 	info = binary.BigEndian.AppendUint32(info, ivLen)
 	iv := info[len(info) : len(info)+ivLen]
-	if _, err := rand.Read(iv); err != nil {
+	if _, err := rand.Read(buf[len(info):ctAt]); err != nil {
 		return err
 	}
 	info = info[:len(info)+ivLen]
-	ct := k.aead.Seal(buf[infoLen:infoLen:infoLen+ctLen], iv, m.DataKey, aad)
+	if m.DataKey == nil {
+		m.DataKey = buf[infoLen:ctAt:ctAt]
+	}
+	aad := wire.AppendPairs(buf[ctAt+ctLen:ctAt+ctLen:ctAt+ctLen+size], pairs)
+	ct := k.aead.Seal(buf[ctAt:ctAt:ctAt+ctLen], iv, m.DataKey, aad)
 	m.EncryptedDataKeys = append(m.EncryptedDataKeys, envelope.EncryptedDataKey{ProviderID: k.namespace, ProviderInfo: info, Ciphertext: ct})
 	return nil
 }
 
 // OnDecrypt implements envelope.Keyring.
 func (k *RawAES) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
-	size, err := wire.ContextSize(m.EncryptionContext)
+	var pbuf [16]wire.Pair
+	pairs, size, err := wire.SortedPairs(m.EncryptionContext, pbuf[:0])
 	if err != nil {
 		return err
 	}
 	want := m.Suite.DataKeyLength()
 	// One allocation: the AAD, then room for the data key.
 	buf := make([]byte, 0, size+want)
-	aad, _ := wire.AppendContext(buf[:0:size], m.EncryptionContext)
+	aad := wire.AppendPairs(buf[:0:size], pairs)
 	return unwrapFirst(k, m, edks, func(e envelope.EncryptedDataKey) ([]byte, error) {
 		info := e.ProviderInfo
 		if e.ProviderID != k.namespace || len(info) != len(k.name)+8+ivLen || !bytes.HasPrefix(info, []byte(k.name)) {

@@ -36,6 +36,12 @@ func TestRawAESOneAllocation(t *testing.T) {
 	want := bytes.Clone(m.DataKey)
 	edk := m.EncryptedDataKeys[0]
 	saved := bytes.Clone(edk.Ciphertext)
+	// The data key follows the IV in the buffer: appending to the provider
+	// info reaches neither it nor the ciphertext.
+	_ = append(edk.ProviderInfo, ^want[0], ^edk.Ciphertext[0])
+	if !bytes.Equal(m.DataKey, want) || !bytes.Equal(edk.Ciphertext, saved) || bytes.Equal(want, make([]byte, 32)) {
+		t.Fatal("appending to the provider info changed the data key or its ciphertext")
+	}
 	clear(m.DataKey)
 	if !bytes.Equal(edk.Ciphertext, saved) {
 		t.Fatal("zeroing the data key changed the encrypted data key")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -30,48 +31,83 @@ const maxContextLen = 1<<16 - 1
 //
 // An empty context serializes to no bytes at all.
 func AppendContext(b []byte, ec map[string]string) ([]byte, error) {
-	size, err := ContextSize(ec)
+	var buf [16]Pair // most contexts are small: sort their pairs on the stack
+	pairs, size, err := SortedPairs(ec, buf[:0])
 	if err != nil || size == 0 {
 		return b, err
 	}
-	var kbuf [16]string // most contexts are small: sort their keys on the stack
-	keys := kbuf[:0]
-	for k := range ec {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = slices.Grow(b, size)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(ec)))
-	for _, k := range keys {
-		v := ec[k]
-		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
-		b = append(b, k...)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
-		b = append(b, v...)
-	}
-	return b, nil
+	return AppendPairs(slices.Grow(b, size), pairs), nil
 }
 
-// ContextSize returns the length of ec serialized, after checking that it
-// can be: every key and value UTF-8, at most 2^16-1 pairs and bytes.
-func ContextSize(ec map[string]string) (int, error) {
+// A Pair is a key and its value in an encryption context.
+type Pair struct{ Key, Value string }
+
+// SortedPairs checks that ec can be serialized (every key and value
+// UTF-8, at most 2^16-1 pairs and bytes) and returns its pairs sorted by
+// key bytes, appended to pairs[:0], and the length of ec serialized, in
+// one pass over the map.
+func SortedPairs(ec map[string]string, pairs []Pair) ([]Pair, int, error) {
+	pairs = pairs[:0]
 	if len(ec) == 0 {
-		return 0, nil
+		return pairs, 0, nil
 	}
 	if len(ec) > 1<<16-1 {
-		return 0, fmt.Errorf("envelope: %d encryption context pairs: %w", len(ec), ErrInvalidContext)
+		return nil, 0, fmt.Errorf("envelope: %d encryption context pairs: %w", len(ec), ErrInvalidContext)
 	}
 	size := 2
 	for k, v := range ec {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return 0, fmt.Errorf("envelope: encryption context key %q: not UTF-8: %w", k, ErrInvalidContext)
+		if !ValidUTF8(k) || !ValidUTF8(v) {
+			return nil, 0, fmt.Errorf("envelope: encryption context key %q: not UTF-8: %w", k, ErrInvalidContext)
 		}
 		size += 4 + len(k) + len(v)
+		pairs = append(pairs, Pair{k, v})
 	}
 	if size > maxContextLen {
-		return 0, fmt.Errorf("envelope: encryption context of %d bytes, at most %d: %w", size, maxContextLen, ErrInvalidContext)
+		return nil, 0, fmt.Errorf("envelope: encryption context of %d bytes, at most %d: %w", size, maxContextLen, ErrInvalidContext)
 	}
-	return size, nil
+	sortPairs(pairs)
+	return pairs, size, nil
+}
+
+// sortPairs sorts pairs by key bytes: by insertion for the few pairs of
+// most contexts, with no call per comparison.
+func sortPairs(pairs []Pair) {
+	if len(pairs) > 12 {
+		slices.SortFunc(pairs, func(a, b Pair) int { return strings.Compare(a.Key, b.Key) })
+		return
+	}
+	for i := 1; i < len(pairs); i++ {
+		for j := i; j > 0 && pairs[j].Key < pairs[j-1].Key; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
+}
+
+// AppendPairs appends the serialization of pairs, from SortedPairs, to b,
+// as AppendContext does: no bytes at all for no pairs.
+func AppendPairs(b []byte, pairs []Pair) []byte {
+	if len(pairs) == 0 {
+		return b
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(pairs)))
+	for _, p := range pairs {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(p.Key)))
+		b = append(b, p.Key...)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(p.Value)))
+		b = append(b, p.Value...)
+	}
+	return b
+}
+
+// ValidUTF8 is utf8.ValidString with a loop over the ASCII bytes of the
+// short keys and values contexts hold.
+func ValidUTF8(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.ValidString(s[i:])
+		}
+	}
+	return true
 }
 
 // AppendEncryptedDataKey appends the header serialization of an
