@@ -68,6 +68,11 @@
 //	    the machine's ceiling for a signed stream: SHA-384 of 64 MiB alone
 //	    ÷ the same SHA-384 while raw GCM seals the payload on another
 //	    goroutine (1.0 if two cores do not slow each other); x-raw
+//	BenchmarkFeeds/ceiling/read+{encrypt,decrypt}/frame=F
+//	    the machine's ceiling for a stream fed through io.Reader: raw GCM
+//	    on one goroutine ÷ the same after copying each 256 KiB of its input
+//	    into a reused buffer, as a read does (1/(1+c) for a copy costing c
+//	    of GCM time); x-raw
 //	BenchmarkOneShotPaired/{encrypt,decrypt}/{alloc,append}/size=1MiB/workers=W
 //	    1 MiB one-shot: Encrypt/Decrypt (alloc) or EncryptAppend/
 //	    DecryptAppend into a reused buffer (append), paired with raw GCM on

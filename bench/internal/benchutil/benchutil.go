@@ -119,6 +119,9 @@ func NewGCMBaseline(tb testing.TB, frame int) *GCMBaseline {
 	return &GCMBaseline{aead: aead, frame: frame, dst: make([]byte, frame+aead.Overhead()), nonce: make([]byte, aead.NonceSize())}
 }
 
+// Overhead is the bytes a chunk gains when sealed (the tag).
+func (g *GCMBaseline) Overhead() int { return g.aead.Overhead() }
+
 func (g *GCMBaseline) setNonce(seq uint32) {
 	clear(g.nonce[:len(g.nonce)-4])
 	binary.BigEndian.PutUint32(g.nonce[len(g.nonce)-4:], seq)
@@ -150,9 +153,13 @@ func (g *GCMBaseline) Chunks(pt []byte) [][]byte {
 }
 
 // Open opens the chunks of Chunks in order.
-func (g *GCMBaseline) Open(chunks [][]byte) error {
+func (g *GCMBaseline) Open(chunks [][]byte) error { return g.OpenFrom(1, chunks) }
+
+// OpenFrom opens chunks in order, the first with sequence number first:
+// chunks[i] is chunk first+i of Chunks.
+func (g *GCMBaseline) OpenFrom(first uint32, chunks [][]byte) error {
 	for i, c := range chunks {
-		g.setNonce(uint32(i + 1))
+		g.setNonce(first + uint32(i))
 		if _, err := g.aead.Open(g.dst[:0], g.nonce, c, nil); err != nil {
 			return err
 		}
