@@ -64,10 +64,11 @@
 //	    the N-worker target judged against the machine's own scaling), or
 //	    SHA-384 of the payload (suite 0578). Compare two builds with
 //	    benchstat on x-raw, runs of both interleaved.
-//	BenchmarkFeeds/ceiling/sha384+gcm/frame=64KiB
+//	BenchmarkFeeds/ceiling/sha384+{gcm,read+gcm}/frame=64KiB
 //	    the machine's ceiling for a signed stream: SHA-384 of 64 MiB alone
-//	    ÷ the same SHA-384 while raw GCM seals the payload on another
-//	    goroutine (1.0 if two cores do not slow each other); x-raw
+//	    ÷ the same SHA-384 while another goroutine seals the payload with
+//	    raw GCM, or copies each 256 KiB (a read) and seals it (1.0 if two
+//	    cores do not slow each other); x-raw
 //	BenchmarkFeeds/ceiling/read+{encrypt,decrypt}/frame=F
 //	    the machine's ceiling for a stream fed through io.Reader: raw GCM
 //	    on one goroutine ÷ the same after copying each 256 KiB of its input
