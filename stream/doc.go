@@ -32,6 +32,8 @@
 // declaring up to 4 GiB costs what the source actually sends (frames over
 // 1 MiB are read in chunks until half of them arrived), so a limit on the
 // frame length, if any, is the caller's (envelope applies one).
+// A Reader zeroes the buffers it holds once it returned its last plaintext
+// and io.EOF or an error; a Writer, on Close.
 // A Writer emits the same bytes for the same inputs whatever the sizes of
 // the individual Write calls. Errors are sticky: once a Writer or Reader
 // failed, every later call returns the same error. A broken internal

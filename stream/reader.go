@@ -53,6 +53,7 @@ type Reader struct {
 	free        []*chunk
 	srcErr      error  // what the last Read returned, once it returned it
 	rest        []byte // read past the final frame
+	wiped       bool   // see wipe
 }
 
 // chunk is a buffer of whole and partial frames; refs counts the frames in
@@ -177,6 +178,7 @@ func (k keyed) openSlot(s *rslot) {
 func (r *Reader) Read(p []byte) (int, error) {
 	for len(r.out) == 0 {
 		if r.err != nil {
+			r.wipe()
 			return 0, r.err
 		}
 		r.next()
@@ -199,9 +201,11 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 				return total, err
 			}
 		}
-		if r.err == io.EOF {
-			return total, nil
-		} else if r.err != nil {
+		if r.err != nil {
+			r.wipe()
+			if r.err == io.EOF {
+				return total, nil
+			}
 			return total, r.err
 		}
 		r.next()
@@ -582,12 +586,12 @@ func (r *Reader) move(n int) {
 				c.pt = make([]byte, len(c.buf))
 			}
 		}
-		if old != nil && old.refs == 0 {
-			r.keep(old)
-		}
 	}
 	r.filled = copy(c.buf, tail) // c may be old: copy moves bytes down
 	r.cur, r.off, c.ptn = c, 0, 0
+	if old != nil && old != c && old.refs == 0 {
+		r.keep(old)
+	}
 }
 
 // unref drops s's reference to its chunk, which is kept for reuse once no
@@ -604,10 +608,41 @@ func (r *Reader) unref(s *rslot) {
 }
 
 // keep puts a chunk no frame is in on the free list if it has full size;
-// a smaller one, from the first reads of a body, is let go.
+// a smaller one, from the first reads of a body, is zeroed and let go.
 func (r *Reader) keep(c *chunk) {
 	if len(c.buf) == r.chunkSize {
 		r.free = append(r.free, c)
+		return
+	}
+	clear(c.buf)
+	clear(c.pt)
+}
+
+// wipe zeroes the Reader's buffers once it ended and returned all its
+// plaintext, so that none outlives the stream in memory the Reader holds.
+// No worker runs by then: every frame in flight was waited for.
+func (r *Reader) wipe() {
+	if r.wiped {
+		return
+	}
+	r.wiped = true
+	for _, s := range r.ring {
+		if s != nil {
+			clear(s.buf)
+			clear(s.pt)
+			if s.c != nil {
+				clear(s.c.buf)
+				clear(s.c.pt)
+			}
+		}
+	}
+	if r.cur != nil {
+		clear(r.cur.buf)
+		clear(r.cur.pt)
+	}
+	for _, c := range r.free {
+		clear(c.buf)
+		clear(c.pt)
 	}
 }
 

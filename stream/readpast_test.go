@@ -259,3 +259,56 @@ func TestReadPastJoinsWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderWipesPlaintext: once a Reader returned its last plaintext and
+// io.EOF (through Read or WriteTo), none of the buffers it holds keeps
+// plaintext, whatever the frame length, workers and ReadPast.
+func TestReaderWipesPlaintext(t *testing.T) {
+	left := bytes.Repeat([]byte{0xa5}, 8) // in ciphertext by chance: 2^-64
+	for _, frame := range []int{16, 4 << 10, 64 << 10} {
+		pt := bytes.Repeat([]byte{0xa5}, 5*frame+3)
+		body := sealed(t, testConfig(t, frame, 1), pt)
+		for _, workers := range []int{1, 2} {
+			for _, on := range []bool{false, true} {
+				for _, writeTo := range []bool{false, true} {
+					cfg := testConfig(t, frame, workers)
+					cfg.ReadPast = on
+					r, _ := NewReader(bytes.NewReader(body), cfg)
+					var got []byte
+					var err error
+					if writeTo {
+						var buf bytes.Buffer
+						_, err = r.WriteTo(&buf)
+						got = buf.Bytes()
+					} else {
+						got, err = io.ReadAll(r)
+					}
+					if err != nil || !bytes.Equal(got, pt) {
+						t.Fatalf("frame %d, %d workers: %v", frame, workers, err)
+					}
+					var bufs [][]byte
+					for _, s := range r.ring {
+						if s != nil {
+							bufs = append(bufs, s.buf, s.pt)
+							if s.c != nil {
+								bufs = append(bufs, s.c.buf, s.c.pt)
+							}
+						}
+					}
+					if r.cur != nil {
+						bufs = append(bufs, r.cur.buf, r.cur.pt)
+					}
+					for _, c := range r.free {
+						bufs = append(bufs, c.buf, c.pt)
+					}
+					for _, b := range bufs {
+						if bytes.Contains(b, left) {
+							t.Errorf("frame %d, %d workers, ReadPast %v, WriteTo %v: plaintext left in the Reader's buffers", frame, workers, on, writeTo)
+							break
+						}
+					}
+				}
+			}
+		}
+	}
+}
