@@ -173,6 +173,16 @@ func (k keyed) openSlot(s *rslot) {
 	s.pt, s.err = k.open(dst, ct, s.iv[:], s.f, s.aad[:0])
 }
 
+// openRun opens ring slots first .. first+n-1 (mod the ring length) and
+// marks each done: a job, on a worker or serially on the owner.
+func (k keyed) openRun(ring []*rslot, first, n int) {
+	for i := range n {
+		s := ring[(first+i)%len(ring)]
+		k.openSlot(s)
+		s.done.Store(true)
+	}
+}
+
 // Read reads verified plaintext. It returns io.EOF only after the whole
 // body authenticated and Config.Final accepted it.
 func (r *Reader) Read(p []byte) (int, error) {
@@ -297,11 +307,7 @@ func (r *Reader) readAhead() {
 			// Serial, or a whole body of less than a group (nothing
 			// submitted yet, so every frame in flight is pending): no
 			// goroutine is worth starting.
-			for i := r.inflight - 1 - pending; i < r.inflight; i++ {
-				p := r.ring[(r.head+i)%len(r.ring)]
-				r.k.openSlot(p)
-				p.done.Store(true)
-			}
+			r.k.openRun(r.ring, r.head+r.inflight-1-pending, pending+1)
 			pending = 0
 			continue
 		}
@@ -326,13 +332,7 @@ func (r *Reader) submit(n int) {
 // newPool returns the Reader's pool: workers-1 goroutines and the caller's.
 func (r *Reader) newPool(workers int) *pool {
 	ring, k := r.ring, r.k // not r: an abandoned Reader must be collectable
-	return newPool(r, workers, len(ring), func(first, n int) {
-		for i := range n {
-			s := ring[(first+i)%len(ring)]
-			k.openSlot(s)
-			s.done.Store(true)
-		}
-	})
+	return newPool(r, workers, len(ring), func(first, n int) { k.openRun(ring, first, n) })
 }
 
 // fail sets the error, drops everything not yet released and waits for

@@ -97,6 +97,16 @@ func (k keyed) sealSlot(s *wslot) {
 	k.seal(s.buf[finalHdr-f.kind.hdrLen():], pt, f, s.aad[:0])
 }
 
+// sealRun seals ring slots first .. first+n-1 (mod the ring length) and
+// marks each done: a job, on a worker or serially on the owner.
+func (k keyed) sealRun(ring []*wslot, first, n int) {
+	for i := range n {
+		s := ring[(first+i)%len(ring)]
+		k.sealSlot(s)
+		s.done.Store(true)
+	}
+}
+
 // sealed returns the frame's bytes once sealed.
 func (s *wslot) sealed() []byte {
 	f := s.frame()
@@ -296,11 +306,7 @@ func (w *Writer) submit(final bool) {
 		// Serial, or a whole message of less than a group (no job handed
 		// out yet, so every frame in flight is pending): no goroutine is
 		// worth starting.
-		for i := w.inflight - 1 - w.pending; i < w.inflight; i++ {
-			p := w.slot(w.head + i)
-			w.k.sealSlot(p)
-			p.done.Store(true)
-		}
+		w.k.sealRun(w.ring, w.head+w.inflight-1-w.pending, w.pending+1)
 		w.pending = 0
 	default:
 		if w.pending++; w.pending == w.group || final {
@@ -329,13 +335,7 @@ func (w *Writer) flush() {
 // newPool returns the Writer's pool: workers-1 goroutines and the caller's.
 func (w *Writer) newPool(workers int) *pool {
 	ring, k := w.ring, w.k // not w: an abandoned Writer must be collectable
-	return newPool(w, workers, len(ring), func(first, n int) {
-		for i := range n {
-			s := ring[(first+i)%len(ring)]
-			k.sealSlot(s)
-			s.done.Store(true)
-		}
-	})
+	return newPool(w, workers, len(ring), func(first, n int) { k.sealRun(ring, first, n) })
 }
 
 // drain writes the oldest frames until at most keep are in flight. It
