@@ -878,7 +878,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		return nil, err
 	}
 	d := &DecryptReader{header: h, materials: m}
-	var tee io.Writer // nil unless signed: a nil *asyncHash would not be
+	var tee io.Writer // nil unless signed (a nil *asyncHash in it would not be nil)
 	var digest *asyncHash
 	workers := cfg.workers
 	if s.curve != nil {
