@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 const (
@@ -299,4 +300,17 @@ func grow(b []byte, n, keep int) []byte {
 	g := make([]byte, n)
 	copy(g, b[:min(keep, cap(b))])
 	return g
+}
+
+// readAlign is the alignment of the buffers the stream reads its source
+// into: the kernel copies a read into a cache-line-aligned destination up
+// to 4 times faster on some CPUs (rep movsb on AMD Zen 3).
+const readAlign = 64
+
+// alignedAt returns a slice of length n and capacity c whose byte at off
+// lies on a readAlign boundary.
+func alignedAt(n, c, off int) []byte {
+	b := make([]byte, c+readAlign-1)
+	a := int(-(uintptr(unsafe.Pointer(unsafe.SliceData(b))) + uintptr(off)) & (readAlign - 1))
+	return b[a : a+n : a+c]
 }

@@ -17,7 +17,9 @@ import (
 // as regular ahead and reseal it final at Close: see preseal). Memory is bounded by
 // workers × max(512 KiB, 2 frames) in flight (2 frames serially), plus,
 // for Writes much larger than that, one batch of batchChunks × 256 KiB per
-// worker; Write never retains p.
+// worker; Write never retains p. Frames of up to 128 KiB fed through
+// ReadFrom are packed (see pack): twice workers × 512 KiB in flight, and
+// twice 512 KiB serially.
 type Writer struct {
 	dst     io.Writer
 	cfg     Config
@@ -36,7 +38,17 @@ type Writer struct {
 	seq   uint32 // frames submitted
 	batch []byte // sealed frames of a large Write (see writeBatch)
 	err   error
+
+	// Packed (see pack): slot i reads its plaintext into in[i*F:(i+1)*F]
+	// and seals into its window of out, where regular frames lie back to
+	// back: frame i at out[i*S+packPad:(i+1)*S+packPad], S = F +
+	// RegularOverhead. Nil until packed.
+	in, out []byte
 }
+
+// packPad is what a final frame's header adds to a regular one's: a slot's
+// window of out starts that much before its regular frame.
+const packPad = finalHdr - regularHdr
 
 // wslot is one frame of a Writer.
 type wslot struct {
@@ -221,37 +233,16 @@ func (w *Writer) writeBatch(p []byte) []byte {
 }
 
 // ReadFrom reads plaintext from r into frame buffers until EOF, without
-// the intermediate copy of Write; io.Copy uses it.
+// the intermediate copy of Write; io.Copy uses it. Every Read lands on a
+// cache line (see readAlign). Frames of up to 128 KiB, two or more to a
+// group, are packed once a group of them is written (see pack): a Read
+// then fills many frames and a Write sends many.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
+	defer w.unpack()
 	for w.err == nil {
-		s := w.cur()
-		if s.n < w.cfg.FrameLength {
-			w.reserve(s, min(w.cfg.FrameLength, s.n+eagerAlloc))
-			m, err := r.Read(s.buf[finalHdr+s.n : len(s.buf)-tagLen])
-			s.n += m
-			total += int64(m)
-			if err == io.EOF {
-				return total, nil
-			} else if err != nil {
-				return total, err
-			}
-			continue
-		}
-		// s is full: it is a regular frame once one more byte arrives,
-		// read into the next slot.
-		if w.inflight+2 > len(w.ring) {
-			w.drain(w.inflight - w.group) // a group at once, as in submit
-			continue
-		}
-		next := w.slot(w.head + w.inflight + 1)
-		w.reserve(next, min(w.cfg.FrameLength, eagerAlloc))
-		m, err := r.Read(next.buf[finalHdr : len(next.buf)-tagLen])
-		if m > 0 {
-			next.n = m
-			total += int64(m)
-			w.submit(false)
-		}
+		m, err := w.readStep(r)
+		total += int64(m)
 		if err == io.EOF {
 			return total, nil
 		} else if err != nil {
@@ -259,6 +250,135 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 		}
 	}
 	return total, w.err
+}
+
+// readStep reads once from r into frame buffers and submits what it can,
+// or makes room to read.
+func (w *Writer) readStep(r io.Reader) (int, error) {
+	if w.in != nil {
+		return w.readPacked(r)
+	}
+	s := w.cur()
+	if s.n < w.cfg.FrameLength {
+		w.reserve(s, min(w.cfg.FrameLength, s.n+eagerAlloc))
+		m, err := r.Read(s.buf[finalHdr+s.n : len(s.buf)-tagLen])
+		s.n += m
+		return m, err
+	}
+	// s is full: it is a regular frame once one more byte arrives, read
+	// into the next slot.
+	switch {
+	case groupFrames(w.cfg.FrameLength) > 1 && w.seq >= uint32(groupFrames(w.cfg.FrameLength)) && !s.presealed:
+		w.pack(s)
+		return 0, nil
+	case w.inflight+2 > len(w.ring):
+		w.drain(w.inflight - w.group) // a group at once, as in submit
+		return 0, nil
+	}
+	next := w.slot(w.head + w.inflight + 1)
+	w.reserve(next, min(w.cfg.FrameLength, eagerAlloc))
+	m, err := r.Read(next.buf[finalHdr : len(next.buf)-tagLen])
+	if m > 0 {
+		next.n = m
+		w.submit(false)
+	}
+	return m, err
+}
+
+// pack makes the ring's slots windows of w.in and w.out (see Writer),
+// once every frame in flight is written; cur, full, keeps its plaintext.
+// A serial Writer's ring grows to two groups. Frames of a group are then
+// read by one Read and, lying back to back, written by one Write (see
+// drain): from and to files, a read and a write call per frame cost about
+// what sealing a 4 KiB frame does, and a fifth of the time of 64 KiB ones.
+// Sealing is out of place, from in to out.
+func (w *Writer) pack(cur *wslot) {
+	w.drain(0)
+	if w.err != nil {
+		return
+	}
+	F, n := w.cfg.FrameLength, len(w.ring)
+	if w.workers == 1 {
+		w.group = groupFrames(F)
+		n = 2 * w.group
+	}
+	S := F + RegularOverhead
+	in, out := alignedAt(n*F, n*F, 0), make([]byte, packPad+n*S)
+	var slots []wslot // made at once, not one by one
+	i := w.head
+	if n != len(w.ring) { // serial: a new ring, cur first
+		for _, s := range w.ring {
+			if s != nil && s != cur {
+				clear(s.buf)
+			}
+		}
+		w.ring, w.head, i = make([]*wslot, n), 0, 0
+		w.ring[0] = cur
+	}
+	copy(in[i*F:], cur.buf[finalHdr:finalHdr+cur.n])
+	clear(cur.buf)
+	for j := range n {
+		if w.ring[j] == nil {
+			if slots == nil {
+				slots = make([]wslot, n)
+			}
+			w.ring[j] = &slots[j]
+		}
+		s := w.ring[j]
+		if s != cur {
+			clear(s.buf)
+		}
+		s.buf = out[j*S : j*S+packPad+S : j*S+packPad+S]
+	}
+	cur.src = in[i*F : (i+1)*F]
+	w.in, w.out = in, out
+}
+
+// readPacked is readStep once packed: it reads into the free slots' run
+// of w.in from cur on (from the next slot if cur is full), and submits
+// every full frame more bytes follow. Cur holds its bytes in w.in, until
+// ReadFrom returns (see unpack).
+func (w *Writer) readPacked(r io.Reader) (int, error) {
+	F, L := w.cfg.FrameLength, len(w.ring)
+	c := (w.head + w.inflight) % L
+	cur := w.slot(c)
+	if cur.src == nil && cur.n > 0 && !cur.presealed { // left by Write
+		copy(w.in[c*F:], cur.buf[finalHdr:finalHdr+cur.n])
+		cur.src = w.in[c*F : (c+1)*F]
+	}
+	start, off := c, cur.n
+	if off == F {
+		if w.inflight+2 > L {
+			w.drain(w.inflight - w.group)
+			return 0, nil
+		}
+		start, off = (c+1)%L, 0
+	}
+	free := L - w.inflight // slots not in flight, cur among them
+	if start != c {
+		free--
+	}
+	m, err := r.Read(w.in[start*F+off : (start+min(L-start, free))*F])
+	if m > 0 && start != c {
+		w.submit(false) // cur, full, has more after it
+	}
+	for rest := off + m; rest > 0 && w.err == nil; {
+		s, i := w.cur(), (w.head+w.inflight)%L
+		s.src, s.n = w.in[i*F:(i+1)*F], min(F, rest)
+		if rest -= s.n; rest > 0 {
+			w.submit(false)
+		}
+	}
+	return m, err
+}
+
+// unpack moves cur's plaintext from w.in into its own window, where Write
+// and Close expect it.
+func (w *Writer) unpack() {
+	if s := w.cur(); s.src != nil {
+		copy(s.buf[finalHdr:finalHdr+s.n], s.src[:s.n])
+		s.src = nil
+	}
 }
 
 // reserve makes s.buf hold n plaintext bytes, keeping the s.n it has. It
@@ -272,7 +392,7 @@ func (w *Writer) reserve(s *wslot, n int) {
 		return
 	}
 	size := min(w.cfg.FrameLength, max(n, 4<<10, 2*(cap(s.buf)-finalHdr-tagLen)))
-	g := make([]byte, need, finalHdr+size+tagLen)
+	g := alignedAt(need, finalHdr+size+tagLen, finalHdr) // reads land aligned
 	copy(g, s.buf[:min(len(s.buf), finalHdr+s.n)])
 	s.buf = g
 }
@@ -340,22 +460,42 @@ func (w *Writer) newPool(workers int) *pool {
 
 // drain writes the oldest frames until at most keep are in flight. It
 // waits for every frame it drains, even after a write error, so that no
-// worker still reads a caller's buffer.
+// worker still reads a caller's buffer. Packed regular frames that lie
+// back to back go out in one Write.
 func (w *Writer) drain(keep int) {
+	S := w.cfg.FrameLength + RegularOverhead
+	lo, hi := 0, 0 // w.out[lo:hi]: packed frames drained, not yet written
 	for w.inflight > keep {
 		if w.inflight <= w.pending {
 			w.flush() // the oldest frame is not yet handed out
 		}
 		s := w.ring[w.head]
 		w.pool.wait(&s.done)
-		if w.err == nil {
-			if _, err := w.dst.Write(s.sealed()); err != nil {
-				w.err = err
-			}
+		switch o := w.head*S + packPad; {
+		case w.out != nil && !s.final && o == hi:
+			hi += S
+		case w.out != nil && !s.final:
+			w.write(w.out[lo:hi])
+			lo, hi = o, o+S
+		default:
+			w.write(w.out[lo:hi])
+			lo, hi = 0, 0
+			w.write(s.sealed())
 		}
 		s.src, s.n = nil, 0
 		w.head = (w.head + 1) % len(w.ring)
 		w.inflight--
+	}
+	w.write(w.out[lo:hi])
+}
+
+// write writes b, if not empty and no write failed before.
+func (w *Writer) write(b []byte) {
+	if len(b) == 0 || w.err != nil {
+		return
+	}
+	if _, err := w.dst.Write(b); err != nil {
+		w.err = err
 	}
 }
 
@@ -363,6 +503,9 @@ func (w *Writer) drain(keep int) {
 // writes every frame still in flight, and stops the workers. It does not
 // close the underlying writer.
 func (w *Writer) Close() error {
+	if w.out != nil {
+		w.drain(0) // a final frame's header overlaps its predecessor's window
+	}
 	if w.err == nil {
 		w.submit(true)
 	}
@@ -376,6 +519,8 @@ func (w *Writer) Close() error {
 		}
 	}
 	clear(w.batch)
+	clear(w.in)
+	clear(w.out)
 	err := w.err
 	if w.err == nil {
 		w.err = errClosed
