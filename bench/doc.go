@@ -59,7 +59,9 @@
 //	    reference then the feed; reports x-raw (reference time / feed
 //	    time). FEED: copy (io.Copy from a reader without WriteTo, or to a
 //	    writer without ReadFrom), read32k (decrypt through 32 KiB Reads),
-//	    w32k and w64k (caller Writes of that size), one (one Write). The
+//	    w32k and w64k (caller Writes of that size), one (one Write), file
+//	    (io.Copy from an *os.File in the page cache: the kernel's copy and
+//	    a system call per Read, as users' files cost). The
 //	    reference: raw GCM of the same chunks on W goroutines (suite 0478,
 //	    the N-worker target judged against the machine's own scaling), or
 //	    SHA-384 of the payload (suite 0578). Compare two builds with
@@ -74,6 +76,9 @@
 //	    on one goroutine ÷ the same after copying each 256 KiB of its input
 //	    into a reused buffer, as a read does (1/(1+c) for a copy costing c
 //	    of GCM time); x-raw
+//	BenchmarkFeeds/ceiling/file+encrypt/frame=64KiB
+//	    the same for the file feed: raw GCM ÷ raw GCM of each 256 KiB read
+//	    from the payload's file into a reused buffer; x-raw
 //	BenchmarkOneShotPaired/{encrypt,decrypt}/{alloc,append}/size=1MiB/workers=W
 //	    1 MiB one-shot: Encrypt/Decrypt (alloc) or EncryptAppend/
 //	    DecryptAppend into a reused buffer (append), paired with raw GCM on

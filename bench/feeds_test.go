@@ -5,6 +5,8 @@ import (
 	"crypto/sha512"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -35,6 +37,8 @@ import (
 //	w32k    caller Writes of 32 KiB
 //	w64k    caller Writes of 64 KiB
 //	one     one Write of the whole payload
+//	file    io.Copy from an *os.File (encrypt: the payload; decrypt: its
+//	        message) in the page cache, as a user's io.Copy from a file
 func BenchmarkFeeds(b *testing.B) {
 	sizes := benchSizes(64 * MiB)
 	if len(sizes) == 0 {
@@ -59,6 +63,11 @@ func BenchmarkFeeds(b *testing.B) {
 		cases = append(cases,
 			feedCase{"encrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w},
 			feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w})
+		for _, f := range []int{64 * KiB, 4 * KiB} {
+			cases = append(cases,
+				feedCase{"encrypt", "file", envelope.AES256GCMHKDFSHA512Commit, f, w},
+				feedCase{"decrypt", "file", envelope.AES256GCMHKDFSHA512Commit, f, w})
+		}
 	}
 	// Signed: with every core as workers, and with the default (0), which
 	// leaves the hash a core; 4 KiB frames are what the official SDKs write.
@@ -101,6 +110,27 @@ func BenchmarkFeeds(b *testing.B) {
 			pairRaw(b, len(pt), raw, op)
 		})
 	}
+	// The ceiling of the file feed: raw GCM ÷ the same GCM of each 256 KiB
+	// read from the payload's file into a reused buffer.
+	b.Run("ceiling/file+encrypt/frame=64KiB", func(b *testing.B) {
+		g := benchutil.NewGCMBaseline(b, 64*KiB)
+		name := tempFile(b, pt)
+		buf := make([]byte, 256*KiB)
+		pairRaw(b, len(pt), func() { g.Seal(pt) }, func() {
+			f, err := os.Open(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			for {
+				n, err := io.ReadFull(f, buf)
+				g.Seal(buf[:n])
+				if err != nil {
+					return
+				}
+			}
+		})
+	})
 	for _, fc := range cases {
 		name := fmt.Sprintf("%s/%s/suite=%04x/frame=%s/workers=%d", fc.dir, fc.feed, uint16(fc.suite), sizeName(int64(fc.frame)), fc.workers)
 		b.Run(name, func(b *testing.B) {
@@ -195,6 +225,25 @@ func readCeiling(b *testing.B, dir string, pt []byte, frame int) (raw, op func()
 type onlyReader struct{ io.Reader }
 type onlyWriter struct{ io.Writer }
 
+// tempFile writes b to a new file in the benchmark's temporary
+// directory and returns its name.
+func tempFile(b *testing.B, data []byte) string {
+	name := filepath.Join(b.TempDir(), "input")
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return name
+}
+
+// openFile opens name or fails b.
+func openFile(b *testing.B, name string) *os.File {
+	f, err := os.Open(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
 // feedOp returns one streaming encryption of pt through the given feed,
 // or decryption of its message.
 func feedOp(b *testing.B, dir, feed string, pt []byte, c *envelope.Client) func() {
@@ -206,10 +255,18 @@ func feedOp(b *testing.B, dir, feed string, pt []byte, c *envelope.Client) func(
 		}
 	}
 	if dir == "encrypt" {
+		var name string
+		if feed == "file" {
+			name = tempFile(b, pt)
+		}
 		return func() {
 			w, err := c.NewEncryptWriter(ctx, &sink, benchContext())
 			check(err)
 			switch feed {
+			case "file":
+				f := openFile(b, name)
+				_, err = io.Copy(w, f)
+				f.Close()
 			case "copy":
 				_, err = io.Copy(w, onlyReader{bytes.NewReader(pt)})
 			case "w32k", "w64k":
@@ -229,10 +286,22 @@ func feedOp(b *testing.B, dir, feed string, pt []byte, c *envelope.Client) func(
 	}
 	ct, err := c.Encrypt(ctx, pt, benchContext())
 	check(err)
+	var name string
+	if feed == "file" {
+		name = tempFile(b, ct)
+	}
 	return func() {
-		r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct))
+		var src io.Reader = bytes.NewReader(ct)
+		if feed == "file" {
+			f := openFile(b, name)
+			defer f.Close()
+			src = f
+		}
+		r, err := c.NewDecryptReader(ctx, src)
 		check(err)
 		switch feed {
+		case "file":
+			_, err = io.Copy(onlyWriter{&sink}, r)
 		case "copy":
 			_, err = io.Copy(onlyWriter{&sink}, r)
 		case "read32k":
