@@ -231,8 +231,8 @@ func (a *alignedReads) Read(p []byte) (int, error) {
 }
 
 // TestReadFromAligned: ReadFrom reads from a source that fills every Read
-// into buffers that start on a cache line, packed or not, so that the
-// kernel's copy of a file read runs at full speed.
+// into buffers that start on a readAlign boundary, packed or not, so that
+// the kernel's copy of a file read runs at full speed.
 func TestReadFromAligned(t *testing.T) {
 	for _, frame := range []int{4 << 10, 64 << 10, 256 << 10} {
 		for _, workers := range []int{1, 2} {

@@ -234,7 +234,7 @@ func (w *Writer) writeBatch(p []byte) []byte {
 
 // ReadFrom reads plaintext from r into frame buffers until EOF, without
 // the intermediate copy of Write; io.Copy uses it. Every Read lands on a
-// cache line (see readAlign). Frames of up to 128 KiB, two or more to a
+// readAlign boundary. Frames of up to 128 KiB, two or more to a
 // group, are packed once a group of them is written (see pack): a Read
 // then fills many frames and a Write sends many.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
