@@ -90,12 +90,70 @@ func TestDryRun(t *testing.T) {
 	// With --skip-existing, the inputs whose outputs exist are named as skipped.
 	key := keygen(t, dir, "k.key")
 	mustRun(t, dir, nil, nil, "encrypt", "--key", key, "src/a.csv", "out/")
-	r = mustRun(t, dir, nil, nil, "encrypt", "--key", key, "--dryrun", "--skip-existing", "--json", "src", "out")
+	r = mustRun(t, dir, nil, nil, "encrypt", "--key", key, "--dryrun", "--skip-existing", "src", "out")
 	if !strings.Contains(r.stdout, "(dryrun) skip: src/a.csv: its output out/a.csv.enc exists\n") || strings.Count(r.stdout, "(dryrun) encrypt:") != 4 {
 		t.Fatalf("dry run, skip existing:\n%s", r.stdout)
 	}
+	// With --json, stdout holds the JSON summary alone; the lines go to stderr.
+	r = mustRun(t, dir, nil, nil, "encrypt", "--key", key, "--dryrun", "--skip-existing", "--json", "src", "out")
+	var sum batch.Summary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || !sum.DryRun || sum.OK != 4 || sum.Skipped != 1 ||
+		!strings.Contains(r.stderr, "(dryrun) skip: src/a.csv: its output out/a.csv.enc exists\n") || strings.Count(r.stderr, "(dryrun) encrypt:") != 4 {
+		t.Fatalf("dry run, skip existing, --json: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
+	}
 	if got := files(t, filepath.Join(dir, "out")); strings.Join(got, " ") != "a.csv.enc" {
 		t.Fatalf("outputs after a dry run: %v", got)
+	}
+}
+
+// TestDryRunJSON: with --json, a dry run's stdout is JSON alone, one
+// object a line (jq reads it), whatever the names: a name with a newline,
+// a quote and a control character included. Its (dryrun) lines go to
+// stderr, quoted as without --json, where they go to stdout byte for byte
+// as before.
+func TestDryRunJSON(t *testing.T) {
+	dir := t.TempDir()
+	key := keygen(t, dir, "k.key")
+	hostile := "a\nb\"\x1b[2J.csv"
+	writeFile(t, filepath.Join(dir, "src", hostile), []byte("x"))
+	writeFile(t, filepath.Join(dir, "src", "plain.csv"), []byte("y"))
+	wantLines := []string{
+		`(dryrun) encrypt: "src/a\nb\"\x1b[2J.csv" to "out/a\nb\"\x1b[2J.csv.enc"`,
+		"(dryrun) encrypt: src/plain.csv to out/plain.csv.enc",
+	}
+	sorted := func(s string) []string {
+		lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+		slices.Sort(lines)
+		return lines
+	}
+	r := mustRun(t, dir, nil, nil, "encrypt", "--key", key, "--dryrun", "src", "out")
+	if got := sorted(r.stdout); !slices.Equal(got, wantLines) {
+		t.Fatalf("dry run without --json: stdout\n%q\nwant\n%q", got, wantLines)
+	}
+	mustRun(t, dir, nil, nil, "encrypt", "--key", key, "src", "enc")
+	for _, args := range [][]string{
+		{"encrypt", "--key", key, "--dryrun", "--json", "src", "out"},
+		{"encrypt", "--key", key, "--dryrun", "--json", "--skip-existing", "src", "enc"},
+		{"decrypt", "--key", key, "--dryrun", "--json", "enc", "dec"},
+		{"encrypt", "--key", key, "--dryrun", "--json", "src", "enc"}, // outputs exist: would fail
+	} {
+		r := run(t, dir, nil, nil, args...)
+		if r.code > 1 || r.stdout == "" {
+			t.Fatalf("s3crypt %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				t.Fatalf("s3crypt %s: stdout line %q: %v\nstdout: %s", strings.Join(args, " "), line, err, r.stdout)
+			}
+		}
+		var sum batch.Summary
+		if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || !sum.DryRun || sum.OK+sum.Failed+sum.Skipped != 2 {
+			t.Fatalf("s3crypt %s: summary %+v, %v", strings.Join(args, " "), sum, err)
+		}
+		if n := strings.Count(r.stderr, "(dryrun) "); n != 2 || !strings.Contains(r.stderr, `"src/a\nb\"\x1b[2J.csv"`) && !strings.Contains(r.stderr, `"enc/a\nb\"\x1b[2J.csv.enc"`) {
+			t.Fatalf("s3crypt %s: %d (dryrun) lines on stderr:\n%s", strings.Join(args, " "), n, r.stderr)
+		}
 	}
 }
 
