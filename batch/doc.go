@@ -131,6 +131,8 @@
 // line each, "(dryrun) encrypt: IN to OUT", "(dryrun) skip: …" or
 // "(dryrun) would fail: …", instead of processing it: no key is loaded (no
 // KMS request), nothing is written, and no audit line is appended.
+// Options.DryRunFunc, if set, receives each input's Record instead of its
+// line (s3crypt --dryrun --json prints one JSON object each).
 //
 // # Resuming and sharding
 //

@@ -91,6 +91,11 @@ type Options struct {
 	// read but listings and outputs' metadata, nothing is written, and no
 	// Record goes to Audit.
 	DryRun bool
+	// DryRunFunc, if set, receives each DryRun input's Record instead of
+	// its text line: Op, Input, Output, and Result ResultOK (would be
+	// processed), ResultSkipped or ResultFailed with Error saying why.
+	// The names are exact, neither quoted nor cut; calls are serialized.
+	DryRunFunc func(Record)
 	// Version, if set, is recorded in each Record: the program's version.
 	Version string
 	// SkipExisting skips, as "skipped", an input whose output exists and
@@ -892,15 +897,15 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	switch {
 	case skip:
 		rec.Result, rec.Error = ResultSkipped, "its output exists and is complete (--skip-existing)"
-		r.dry.printf("skip: %s: its output %s exists", Printable(j.in.name), Printable(j.target))
+		r.dryLine(rec, "skip: %s: its output %s exists", Printable(j.in.name), Printable(j.target))
 		return rec
 	case r.o.DryRun && j.err != nil:
 		rec.Result, rec.Error, rec.err = ResultFailed, j.err.Error(), j.err
-		r.dry.printf("would fail: %s: %s", Printable(j.in.name), Printable(j.err.Error()))
+		r.dryLine(rec, "would fail: %s: %s", Printable(j.in.name), Printable(j.err.Error()))
 		return rec
 	case r.o.DryRun:
 		rec.Result, rec.BytesIn = ResultOK, max(j.in.size, 0)
-		r.dry.printf("%s: %s to %s", r.op, Printable(j.in.name), Printable(j.target))
+		r.dryLine(rec, "%s: %s to %s", r.op, Printable(j.in.name), Printable(j.target))
 		return rec
 	}
 	if j.err != nil {
@@ -933,6 +938,21 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 		rec.Result, rec.Error, rec.err = ResultFailed, err.Error(), err
 	}
 	return rec
+}
+
+// dryLine reports a dry run's input: rec to Options.DryRunFunc, if set,
+// else the text line to r.dry; nothing outside a dry run (r.dry nil).
+func (r *runner) dryLine(rec Record, format string, args ...any) {
+	if r.dry == nil {
+		return
+	}
+	if f := r.o.DryRunFunc; f != nil {
+		r.dry.mu.Lock()
+		defer r.dry.mu.Unlock()
+		f(rec)
+		return
+	}
+	r.dry.printf(format, args...)
 }
 
 // copyBufSize is the size of the buffer encrypt copies its input through.

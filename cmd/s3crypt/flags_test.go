@@ -94,12 +94,26 @@ func TestDryRun(t *testing.T) {
 	if !strings.Contains(r.stdout, "(dryrun) skip: src/a.csv: its output out/a.csv.enc exists\n") || strings.Count(r.stdout, "(dryrun) encrypt:") != 4 {
 		t.Fatalf("dry run, skip existing:\n%s", r.stdout)
 	}
-	// With --json, stdout holds the JSON summary alone; the lines go to stderr.
+	// With --json, each input is a JSON line, then the summary.
 	r = mustRun(t, dir, nil, nil, "encrypt", "--key", key, "--dryrun", "--skip-existing", "--json", "src", "out")
+	lines = strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	var sum batch.Summary
-	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || !sum.DryRun || sum.OK != 4 || sum.Skipped != 1 ||
-		!strings.Contains(r.stderr, "(dryrun) skip: src/a.csv: its output out/a.csv.enc exists\n") || strings.Count(r.stderr, "(dryrun) encrypt:") != 4 {
-		t.Fatalf("dry run, skip existing, --json: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
+	if len(lines) != 6 || strings.Contains(r.stdout, "(dryrun)") || r.stderr != "" {
+		t.Fatalf("dry run, skip existing, --json:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+	}
+	if err := json.Unmarshal([]byte(lines[5]), &sum); err != nil || !sum.DryRun || sum.OK != 4 || sum.Skipped != 1 {
+		t.Fatalf("dry run, skip existing, --json: summary %v\n%s", err, r.stdout)
+	}
+	slices.Sort(lines[:5])
+	want = []string{
+		`{"dry_run":true,"op":"encrypt","input":"src/a.csv","output":"out/a.csv.enc","result":"skipped","reason":"its output exists and is complete (--skip-existing)"}`,
+		`{"dry_run":true,"op":"encrypt","input":"src/empty.txt","output":"out/empty.txt.enc","result":"ok"}`,
+		`{"dry_run":true,"op":"encrypt","input":"src/sub/b.json","output":"out/sub/b.json.enc","result":"ok"}`,
+		`{"dry_run":true,"op":"encrypt","input":"src/sub/deeper/c.json","output":"out/sub/deeper/c.json.enc","result":"ok"}`,
+		`{"dry_run":true,"op":"encrypt","input":"src/sub/skip.tmp","output":"out/sub/skip.tmp.enc","result":"ok"}`,
+	}
+	if !slices.Equal(lines[:5], want) {
+		t.Fatalf("dry run, skip existing, --json lines:\n%s\nwant:\n%s", strings.Join(lines[:5], "\n"), strings.Join(want, "\n"))
 	}
 	if got := files(t, filepath.Join(dir, "out")); strings.Join(got, " ") != "a.csv.enc" {
 		t.Fatalf("outputs after a dry run: %v", got)
@@ -108,17 +122,16 @@ func TestDryRun(t *testing.T) {
 
 // TestDryRunJSON: with --json, a dry run's stdout is JSON alone, one
 // object a line (jq reads it), whatever the names: a name with a newline,
-// a quote and a control character included. Its (dryrun) lines go to
-// stderr, quoted as without --json, where they go to stdout byte for byte
-// as before.
+// a quote and a control character comes back exact from its line. Without
+// --json the text lines are as before, byte for byte, the name quoted.
 func TestDryRunJSON(t *testing.T) {
 	dir := t.TempDir()
 	key := keygen(t, dir, "k.key")
-	hostile := "a\nb\"\x1b[2J.csv"
+	hostile := "d/a\nb\"\x1b[2J.csv" // in d/, for the would-fail case
 	writeFile(t, filepath.Join(dir, "src", hostile), []byte("x"))
 	writeFile(t, filepath.Join(dir, "src", "plain.csv"), []byte("y"))
 	wantLines := []string{
-		`(dryrun) encrypt: "src/a\nb\"\x1b[2J.csv" to "out/a\nb\"\x1b[2J.csv.enc"`,
+		`(dryrun) encrypt: "src/d/a\nb\"\x1b[2J.csv" to "out/d/a\nb\"\x1b[2J.csv.enc"`,
 		"(dryrun) encrypt: src/plain.csv to out/plain.csv.enc",
 	}
 	sorted := func(s string) []string {
@@ -131,28 +144,48 @@ func TestDryRunJSON(t *testing.T) {
 		t.Fatalf("dry run without --json: stdout\n%q\nwant\n%q", got, wantLines)
 	}
 	mustRun(t, dir, nil, nil, "encrypt", "--key", key, "src", "enc")
-	for _, args := range [][]string{
-		{"encrypt", "--key", key, "--dryrun", "--json", "src", "out"},
-		{"encrypt", "--key", key, "--dryrun", "--json", "--skip-existing", "src", "enc"},
-		{"decrypt", "--key", key, "--dryrun", "--json", "enc", "dec"},
-		{"encrypt", "--key", key, "--dryrun", "--json", "src", "enc"}, // outputs exist: would fail
+	writeFile(t, filepath.Join(dir, "bad", "d"), nil) // bad/d/… cannot be checked: not a directory
+	type line struct {
+		DryRun                                   bool `json:"dry_run"`
+		Op, Input, Output, Result, Reason, Error string
+	}
+	for _, tt := range []struct {
+		args              []string
+		op, input, output string
+		result            string
+	}{
+		{[]string{"encrypt", "--dryrun", "--json", "src", "out"}, "encrypt", "src/" + hostile, "out/" + hostile + ".enc", "ok"},
+		{[]string{"encrypt", "--dryrun", "--json", "--skip-existing", "src", "enc"}, "encrypt", "src/" + hostile, "enc/" + hostile + ".enc", "skipped"},
+		{[]string{"decrypt", "--dryrun", "--json", "enc", "dec"}, "decrypt", "enc/" + hostile + ".enc", "dec/" + hostile, "ok"},
+		{[]string{"encrypt", "--dryrun", "--json", "--skip-existing", "src", "bad"}, "encrypt", "src/" + hostile, "bad/" + hostile + ".enc", "failed"},
 	} {
+		args := append([]string{tt.args[0], "--key", key}, tt.args[1:]...)
 		r := run(t, dir, nil, nil, args...)
-		if r.code > 1 || r.stdout == "" {
+		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+		if r.code > 1 || len(lines) != 3 || strings.Contains(r.stderr, "(dryrun)") {
 			t.Fatalf("s3crypt %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 		}
-		for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
-			var v map[string]any
-			if err := json.Unmarshal([]byte(line), &v); err != nil {
-				t.Fatalf("s3crypt %s: stdout line %q: %v\nstdout: %s", strings.Join(args, " "), line, err, r.stdout)
+		found := false
+		for _, s := range lines[:2] {
+			var l line
+			if err := json.Unmarshal([]byte(s), &l); err != nil {
+				t.Fatalf("s3crypt %s: stdout line %q: %v\nstdout: %s", strings.Join(args, " "), s, err, r.stdout)
 			}
+			if !l.DryRun || l.Op != tt.op {
+				t.Fatalf("s3crypt %s: line %q", strings.Join(args, " "), s)
+			}
+			if l.Input != tt.input {
+				continue // plain.csv's
+			}
+			why := map[string]string{"ok": "", "skipped": l.Reason, "failed": l.Error}[tt.result]
+			if found || l.Output != tt.output || l.Result != tt.result || (why == "") != (tt.result == "ok") || l.Reason+l.Error != why {
+				t.Fatalf("s3crypt %s: line %q\nread as %+v", strings.Join(args, " "), s, l)
+			}
+			found = true
 		}
 		var sum batch.Summary
-		if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || !sum.DryRun || sum.OK+sum.Failed+sum.Skipped != 2 {
-			t.Fatalf("s3crypt %s: summary %+v, %v", strings.Join(args, " "), sum, err)
-		}
-		if n := strings.Count(r.stderr, "(dryrun) "); n != 2 || !strings.Contains(r.stderr, `"src/a\nb\"\x1b[2J.csv"`) && !strings.Contains(r.stderr, `"enc/a\nb\"\x1b[2J.csv.enc"`) {
-			t.Fatalf("s3crypt %s: %d (dryrun) lines on stderr:\n%s", strings.Join(args, " "), n, r.stderr)
+		if err := json.Unmarshal([]byte(lines[2]), &sum); err != nil || !found || !sum.DryRun || sum.OK+sum.Failed+sum.Skipped != 2 {
+			t.Fatalf("s3crypt %s: hostile name found: %v, summary %+v, %v\nstdout: %s", strings.Join(args, " "), found, sum, err, r.stdout)
 		}
 	}
 }

@@ -147,7 +147,7 @@ func runCommand(op batch.Op) *cobra.Command {
 	fl.IntVar(&f.concurrency, "concurrency", 0, "files processed at once, and frame workers per large file and S3 parts in flight (0: 4 files per CPU, one worker per CPU, one fewer for signed suites)")
 	filterFlags(cmd, &f.filters)
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace existing outputs")
-	fl.BoolVar(&f.dryRun, "dryrun", false, "print what would be read, written and skipped, one line per input (on stderr with --json), and do nothing: no output, no key used, no audit line")
+	fl.BoolVar(&f.dryRun, "dryrun", false, "print what would be read, written and skipped, one line per input (a JSON object with --json), and do nothing: no output, no key used, no audit line")
 	fl.StringVar(&f.put.ServerSideEncryption, "sse", "", "S3 outputs: server-side encryption, aws:kms or AES256 (for a bucket policy that requires the header)")
 	fl.StringVar(&f.put.SSEKMSKeyID, "sse-kms-key-id", "", "S3 outputs: the KMS key of --sse aws:kms (default: the bucket's)")
 	fl.StringVar(&f.put.StorageClass, "storage-class", "", "S3 outputs: storage class, e.g. STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR")
@@ -158,7 +158,7 @@ func runCommand(op batch.Op) *cobra.Command {
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress (unless --progress names one) and no summary unless something failed")
 	fl.StringVar(&f.progress, "progress", "auto", "progress on stderr: bar, lines (plain, every --progress-interval), none, or auto (bar on a terminal, else lines)")
 	fl.DurationVar(&f.progressEvery, "progress-interval", 10*time.Second, "with --progress lines: time between lines")
-	fl.BoolVar(&f.json, "json", false, "print the summary as JSON, alone on stdout")
+	fl.BoolVar(&f.json, "json", false, "print the summary as JSON (with --dryrun, after a JSON line per input)")
 	fl.StringVar(&f.metadata, "metadata-output", "", "append one hash-chained JSON audit line per input to FILE, or - for stdout")
 	fl.StringVar(&f.auditKey, "audit-key", "", "sign digests of the audit log: kms-hmac:KEY, kms-sign:KEY, hmac:FILE or ed25519:FILE")
 	fl.StringVar(&f.auditHead, "audit-head", "", "with --audit-key: copy each digest to FILE or s3://bucket/key, to detect a cut log")
@@ -265,9 +265,7 @@ func (f *runFlags) options(cmd *cobra.Command, op batch.Op, src, dst string) (ba
 		Notices: cmd.ErrOrStderr(),
 	}
 	if f.dryRun && f.json {
-		// batch prints the (dryrun) lines, text, on Stdout (nothing else
-		// uses it in a dry run): keep stdout JSON alone for jq.
-		o.Stdout = cmd.ErrOrStderr()
+		o.DryRunFunc = dryRunJSON(summaryOut(cmd, f, dst))
 	}
 	f.kmsBudget(cmd, &o.Keys)
 	if len(f.decryptKeys) > 0 {
@@ -492,11 +490,45 @@ func kmsCost(requests int64) string {
 // maxSkipsShown bounds the skipped inputs the text summary names.
 const maxSkipsShown = 20
 
-func printSummary(cmd *cobra.Command, f *runFlags, s *batch.Summary, dst string) {
-	out := cmd.OutOrStdout()
+// summaryOut is where the summary goes: stdout, or stderr when DST or
+// the audit log is stdout.
+func summaryOut(cmd *cobra.Command, f *runFlags, dst string) io.Writer {
 	if dst == "-" || f.metadata == "-" {
-		out = cmd.ErrOrStderr()
+		return cmd.ErrOrStderr()
 	}
+	return cmd.OutOrStdout()
+}
+
+// dryRunLine is one input of a --dryrun --json run, a JSON line of its own
+// before the summary, its names those of batch.Record and the summary's
+// skips and failures.
+type dryRunLine struct {
+	DryRun bool   `json:"dry_run"`
+	Op     string `json:"op"`
+	Input  string `json:"input"`
+	Output string `json:"output,omitempty"`
+	Result string `json:"result"`           // ok (would be processed), skipped or failed
+	Reason string `json:"reason,omitempty"` // why skipped
+	Error  string `json:"error,omitempty"`  // why it would fail
+}
+
+// dryRunJSON writes each dry-run input to w as a JSON line (batch
+// serializes the calls); encoding/json escapes any name.
+func dryRunJSON(w io.Writer) func(batch.Record) {
+	return func(rec batch.Record) {
+		l := dryRunLine{DryRun: true, Op: rec.Op, Input: rec.Input, Output: rec.Output, Result: rec.Result}
+		if rec.Result == batch.ResultSkipped {
+			l.Reason = rec.Error
+		} else {
+			l.Error = rec.Error
+		}
+		b, _ := json.Marshal(l)
+		fmt.Fprintf(w, "%s\n", b)
+	}
+}
+
+func printSummary(cmd *cobra.Command, f *runFlags, s *batch.Summary, dst string) {
+	out := summaryOut(cmd, f, dst)
 	if f.json {
 		b, _ := json.Marshal(s)
 		fmt.Fprintf(out, "%s\n", b)
