@@ -47,7 +47,8 @@
 // (Reader) or drained (Writer) a job at a time, so the steady state costs
 // one hand-off per job. Memory in flight is at most W × max(512 KiB, 2
 // frames) of frame buffers whatever the size of the message (a Writer adds
-// one batch for a large Write; see Writer). A Reader reads the ring (2W
+// one batch for a large Write, and doubles it when packed; see Writer). A
+// Reader reads the ring (2W
 // jobs) ahead before it releases a frame, and a Writer writes a frame up
 // to a ring after its plaintext: on a live stream, data arrives that late.
 // A message of less than one job starts no goroutine. The caller's own
@@ -55,6 +56,13 @@
 // serial: if it costs c of the GCM time, W workers on W cores reach at
 // most about 1/(1+c) of raw AES-GCM on W goroutines, the machine's limit,
 // not the pipeline's.
+//
+// A Writer's ReadFrom (what io.Copy calls) reads into buffers aligned to
+// 64 bytes, and once a group of frames of up to 128 KiB is written, packs
+// them: a Read fills a run of frames' plaintext in one array, the frames
+// are sealed out of place into a second one, back to back, and a run of
+// them goes out in one Write — from and to files, a read and a write call
+// per frame cost as much as sealing a 4 KiB frame.
 //
 // A Reader reads a frame (and, with W > 1, the next frame's header) at a
 // time into a buffer of its own, never past the body. With
