@@ -86,7 +86,9 @@
 //	BenchmarkOneShotFirstCall/{encrypt,decrypt}/suite=0478/frame=64KiB/size=64MiB/workers=1
 //	    the first 64 MiB one-shot call of a fresh process (the test binary
 //	    re-executed): x-raw (wall), x-raw-cpu (process CPU time: fresh
-//	    memory's page faults and GC, not other load) and ms/call
+//	    memory's page faults and GC, not other load), x-floor (raw ÷ raw +
+//	    touching a fresh 64 MiB: the most a call writing a fresh output
+//	    of that size can reach) and ms/call
 //	BenchmarkSignedOneShot/{encrypt,decrypt}/size=S
 //	    one-shot 0x0578 EncryptAppend/DecryptAppend, the hash overlapped
 //	    with the frames from 4 MiB
