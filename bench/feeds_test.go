@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -224,25 +223,6 @@ func readCeiling(b *testing.B, dir string, pt []byte, frame int) (raw, op func()
 // ReaderFrom.
 type onlyReader struct{ io.Reader }
 type onlyWriter struct{ io.Writer }
-
-// tempFile writes b to a new file in the benchmark's temporary
-// directory and returns its name.
-func tempFile(b *testing.B, data []byte) string {
-	name := filepath.Join(b.TempDir(), "input")
-	if err := os.WriteFile(name, data, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return name
-}
-
-// openFile opens name or fails b.
-func openFile(b *testing.B, name string) *os.File {
-	f, err := os.Open(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return f
-}
 
 // feedOp returns one streaming encryption of pt through the given feed,
 // or decryption of its message.

@@ -1,12 +1,14 @@
 package bench
 
-// BenchmarkS3/{upload,download}/suite=X/size=256MiB
+// BenchmarkS3/{upload,upload-file,download}/suite=X/size=256MiB
 //
 // s3crypt Put and Get of 256 MiB, each iteration timing the plain
 // aws-sdk-go-v2 transfer of the same bytes first, to the same server, so
 // that a shared machine's drifting load weighs on both alike. The plain
 // upload is the SDK's manager.Uploader pattern (a ReaderAt cut into parts
-// of s3crypt's default part size, that many in flight); the plain download
+// of s3crypt's default part size, that many in flight): of the bytes in
+// memory (upload), or of a file in the page cache, as the CLI uploads
+// (upload-file: sections of the *os.File; Put reads the file); the plain download
 // its manager.Downloader pattern (ranged GETs of the same size and
 // concurrency into one buffer). Units:
 //
@@ -102,6 +104,34 @@ func BenchmarkS3(b *testing.B) {
 			if signed {
 				b.ReportMetric(tHash.Seconds()/tOp.Seconds(), "x-sha384")
 			}
+		})
+		// From a file, as the CLI uploads: the plain uploader sends
+		// sections of it, Put reads it through io.Copy.
+		b.Run("upload-file/"+suite, func(b *testing.B) {
+			file := tempFile(b, pt)
+			var tPlain, tOp time.Duration
+			cpu := newS3CPU()
+			setBytes(b, len(pt))
+			for b.Loop() {
+				tPlain += cpu.timed(&cpu.plain, func() {
+					f := openFile(b, file)
+					defer f.Close()
+					if err := plainUploadFrom(ctx, api, bucket, "plain", f, int64(len(pt))); err != nil {
+						b.Fatal(err)
+					}
+				})
+				tOp += cpu.timed(&cpu.op, func() {
+					f := openFile(b, file)
+					defer f.Close()
+					in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: f, ContentLength: aws.Int64(int64(len(pt)))}
+					if _, err := c.Put(ctx, in, ec); err != nil {
+						b.Fatal(err)
+					}
+				})
+			}
+			reportOp(b, tOp, len(pt))
+			b.ReportMetric(tPlain.Seconds()/tOp.Seconds(), "x-plain")
+			cpu.report(b, tPlain)
 		})
 		b.Run("download/"+suite, func(b *testing.B) {
 			in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(pt), ContentLength: aws.Int64(int64(len(pt)))}
@@ -264,20 +294,38 @@ func plainDownload(ctx context.Context, api *s3.Client, bucket, key string, dst 
 // CRC32 checksums (its default), parts of s3crypt's default part size, its
 // default number in flight.
 func plainUpload(ctx context.Context, api *s3.Client, bucket, key string, data []byte) error {
+	return plainUploadParts(ctx, api, bucket, key, int64(len(data)), func(off, n int64) io.Reader {
+		return bytes.NewReader(data[off : off+n])
+	})
+}
+
+// plainUploadFrom is plainUpload of the size bytes of src, each part sent
+// from a section of it.
+func plainUploadFrom(ctx context.Context, api *s3.Client, bucket, key string, src io.ReaderAt, size int64) error {
+	return plainUploadParts(ctx, api, bucket, key, size, func(off, n int64) io.Reader {
+		return io.NewSectionReader(src, off, n)
+	})
+}
+
+// plainUploadParts uploads size bytes in parts of DefaultPartSize, part
+// returning the body of n bytes at off.
+func plainUploadParts(ctx context.Context, api *s3.Client, bucket, key string, size int64, part func(off, n int64) io.Reader) error {
 	mu, err := api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key,
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
 	if err != nil {
 		return err
 	}
-	nparts := (len(data) + s3crypt.DefaultPartSize - 1) / s3crypt.DefaultPartSize
+	const ps = s3crypt.DefaultPartSize
+	nparts := int((size + ps - 1) / ps)
 	parts := make([]types.CompletedPart, nparts)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s3crypt.DefaultPartConcurrency)
 	for i := range nparts {
-		part := data[i*s3crypt.DefaultPartSize : min(len(data), (i+1)*s3crypt.DefaultPartSize)]
+		off := int64(i) * ps
+		n := min(size-off, ps)
 		g.Go(func() error {
 			out, err := api.UploadPart(gctx, &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: mu.UploadId,
-				PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(part), ContentLength: aws.Int64(int64(len(part))),
+				PartNumber: aws.Int32(int32(i + 1)), Body: part(off, n), ContentLength: aws.Int64(n),
 				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
 			if err != nil {
 				return err

@@ -5,7 +5,7 @@
 # x-ceil, x-cpu, cpu-s (CPU time of the benchmark and the server: see
 # BenchmarkS3) and time. With BASE, it also builds the s3crypt of revision
 # BASE with this tree's benchmark and S3 test client (bench/s3crypt_test.go,
-# internal/s3test) and runs the two binaries in turns (base, new, base,
+# bench/files_test.go, internal/s3test) and runs the two binaries in turns (base, new, base,
 # new, ...), so that a shared machine's drifting load weighs on both alike.
 # Usage: bash scripts/bench-s3.sh [BASE]
 # Env: COUNT (default 6), BENCHTIME (default 1x), BENCH (default
@@ -35,7 +35,7 @@ vs=new
 (cd bench && go test -c -o "$work/new.test" .)
 if [ -n "$base" ]; then
 	git worktree add -q --detach "$work/base-src" "$base"
-	cp bench/s3crypt_test.go "$work/base-src/bench/"
+	cp bench/s3crypt_test.go bench/files_test.go "$work/base-src/bench/"
 	cp internal/s3test/*.go "$work/base-src/internal/s3test/"
 	(cd "$work/base-src/bench" && go test -c -o "$work/base.test" .)
 	vs="base new"
