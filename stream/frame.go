@@ -303,11 +303,12 @@ func grow(b []byte, n, keep int) []byte {
 }
 
 // readAlign is the alignment of the buffers a Writer reads its source
-// into. The kernel copies a file read 3 to 4 times slower into a
-// destination 1 to 31 bytes past a page boundary (seen on AMD EPYC Zen 3:
-// the copy's stores alias its loads from the page-aligned page cache),
-// where a Writer's frame buffer, 24 bytes into a page-aligned allocation,
-// used to start; a 64-byte-aligned destination never is.
+// into. The kernel copies a file read 3 to 4 times slower when its
+// destination lies 1 to 31 bytes further into a page than its source
+// does (seen on AMD EPYC Zen 3: the copy's stores alias its loads), as
+// for a read at a page-aligned file position (frames of a multiple of
+// 4 KiB) into a Writer's frame buffer, which started 24 bytes into a
+// page-aligned allocation; 64-byte-aligned, it never does.
 const readAlign = 64
 
 // alignedAt returns a slice of length n and capacity c whose byte at off
