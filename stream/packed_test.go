@@ -251,3 +251,46 @@ func TestReadFromAligned(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWriterFeeds: any mix of Writes and ReadFroms (reads of any sizes),
+// packed or not, writes the bytes a serial Writer writes from one Write.
+// ops[0] picks the frame length (1–40 bytes: a group is 256 frames, so
+// small messages pack), ops[1] the workers, ops[2:4] the length; each
+// later byte one call: even a Write, odd a ReadFrom, of 1 + b frames.
+func FuzzWriterFeeds(f *testing.F) {
+	f.Add([]byte{3, 0, 0x40, 0x1f, 8, 9, 200, 255, 17})
+	f.Add([]byte{39, 1, 0xff, 0xff, 1, 3, 5, 7})
+	f.Add([]byte{0, 2, 0x00, 0x04, 254, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) < 5 {
+			return
+		}
+		frame, workers := 1+int(ops[0]%40), 1+int(ops[1]%3)
+		pt := streamPlaintext(int(ops[2]) | int(ops[3])<<8)
+		var dst bytes.Buffer
+		w, err := NewWriter(&dst, testConfig(t, frame, workers))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(uint64(len(ops)), uint64(ops[4])))
+		for i, p := 4, pt; len(p) > 0; i++ {
+			b := ops[4+(i-4)%(len(ops)-4)]
+			n := min(len(p), (1+int(b))*frame)
+			if b&1 == 0 {
+				_, err = w.Write(p[:n])
+			} else {
+				_, err = w.ReadFrom(&oddReader{io.LimitReader(bytes.NewReader(p[:n]), int64(n)), rng, frame})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = p[n:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(dst.Bytes(), sealed(t, testConfig(t, frame, 1), pt)) {
+			t.Fatalf("frame %d, %d workers, %d bytes: output differs from a serial Writer's", frame, workers, len(pt))
+		}
+	})
+}
