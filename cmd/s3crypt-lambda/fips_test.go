@@ -119,9 +119,10 @@ func connectProxy(t *testing.T) (url string, hosts func() []string) {
 
 // TestBootstrapFIPS runs main with Go's FIPS 140-3 module off and on (the
 // real fips140.Enabled): off, PHICRYPT_FIPS fails the cold start; on, the
-// KMS clients of PHICRYPT_KEY (encrypt) and of decrypt, and the S3
-// client, connect to the AWS FIPS endpoints, while a loopback S3 endpoint
-// is still used. A proxy records the hosts and refuses them.
+// KMS clients of PHICRYPT_DECRYPT_KEY (its alias resolved at the cold
+// start) and of PHICRYPT_KEY, and the S3 client, connect to the AWS FIPS
+// endpoints, while a loopback S3 endpoint is still used. A proxy records
+// the hosts and refuses them.
 func TestBootstrapFIPS(t *testing.T) {
 	awsEnv(t)
 	cmd, stderr := startMain(t, "GODEBUG=fips140=off", "PHICRYPT_FIPS=true",
@@ -151,7 +152,7 @@ func TestBootstrapFIPS(t *testing.T) {
 		host   string // with PHICRYPT_FIPS=true; "": the AWS endpoint without it
 		plain  string
 	}{
-		{"decrypt key", []string{"PHICRYPT_OP=decrypt", "PHICRYPT_KEY=alias/k"}, false,
+		{"decrypt key", []string{"PHICRYPT_OP=reencrypt", "PHICRYPT_KEY=" + aes, "PHICRYPT_DECRYPT_KEY=alias/d"}, false,
 			"kms-fips.us-east-1.amazonaws.com:443", "kms.us-east-1.amazonaws.com:443"},
 		{"encrypt key, loopback S3", append(slices.Clone(srv.Env), "PHICRYPT_KEY=alias/k", "PHICRYPT_S3_ENDPOINT_URL="+srv.Endpoint), true,
 			"kms-fips.us-east-1.amazonaws.com:443", "kms.us-east-1.amazonaws.com:443"},
