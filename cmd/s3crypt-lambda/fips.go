@@ -30,7 +30,7 @@ func checkFIPSEndpoint(service, u, name string) error {
 			}
 		}
 	}
-	return fmt.Errorf("%s %s: %w: with PHICRYPT_FIPS, %s requests go to the AWS FIPS endpoint (https://%s-fips.REGION.amazonaws.com), or to loopback for tests",
+	return fmt.Errorf("%s %s: %w: with FIPS on (PHICRYPT_FIPS, AWS_USE_FIPS_ENDPOINT), %s requests go to the AWS FIPS endpoint (https://%s-fips.REGION.amazonaws.com), or to loopback for tests",
 		name, batch.Quote(u), batch.ErrFIPSEndpoint, strings.ToUpper(service), service)
 }
 
