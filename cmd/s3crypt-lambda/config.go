@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/fips140"
 	"errors"
 	"fmt"
 	"slices"
@@ -49,10 +50,19 @@ type Config struct {
 	// running is stopped and reported TemporaryFailure.
 	Margin     time.Duration
 	S3Endpoint string // "" for AWS
+	// FIPS uses the AWS FIPS endpoints of KMS and S3 (Keys.FIPS,
+	// DecryptKeys.FIPS and the S3 client); it needs Go's FIPS 140-3 module.
+	FIPS bool
 }
 
 // ConfigFromEnv reads the configuration through getenv (os.Getenv).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	return configFromEnv(getenv, fips140.Enabled)
+}
+
+// configFromEnv is ConfigFromEnv with fipsOn reporting whether Go's FIPS
+// 140-3 module is on (fips140.Enabled).
+func configFromEnv(getenv func(string) string, fipsOn func() bool) (Config, error) {
 	c := Config{
 		Op:          batch.Op(getenv("PHICRYPT_OP")),
 		Destination: getenv("PHICRYPT_DESTINATION"),
@@ -112,7 +122,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.AllowOps = append(c.AllowOps, batch.Op(op))
 	}
 	c.AllowDestinations = splitList(getenv("PHICRYPT_ALLOW_DESTINATIONS"))
-	for name, p := range map[string]*bool{"PHICRYPT_IN_PLACE": &c.InPlace, "PHICRYPT_OVERWRITE": &c.Overwrite} {
+	for name, p := range map[string]*bool{"PHICRYPT_IN_PLACE": &c.InPlace, "PHICRYPT_OVERWRITE": &c.Overwrite, "PHICRYPT_FIPS": &c.FIPS} {
 		if v := getenv(name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -134,6 +144,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if c.Margin, err = time.ParseDuration(v); err != nil || c.Margin < 0 {
 			fail("PHICRYPT_DEADLINE_MARGIN", fmt.Errorf("%q is not a duration ≥ 0", v))
 		}
+	}
+	if c.FIPS {
+		c.Keys.FIPS, c.DecryptKeys.FIPS = true, true
+		errs = append(errs, c.checkFIPS(fipsOn())...)
 	}
 	if err := c.check(); err != nil {
 		errs = append(errs, err)
@@ -161,6 +175,27 @@ func (c *Config) check() error {
 		}
 	}
 	return nil
+}
+
+// checkFIPS refuses FIPS unless Go's FIPS 140-3 module is on (FIPS
+// endpoints with non-FIPS cryptography would be FIPS in name only), and an
+// explicit endpoint that is neither an AWS FIPS endpoint nor on loopback.
+func (c *Config) checkFIPS(moduleOn bool) []error {
+	var errs []error
+	if !moduleOn {
+		errs = append(errs, errors.New("PHICRYPT_FIPS needs Go's FIPS 140-3 module on: set GODEBUG=fips140=on in the function's environment"))
+	}
+	for _, e := range []struct{ name, service, url string }{
+		{"PHICRYPT_KMS_ENDPOINT_URL", "kms", c.Keys.KMSEndpoint},
+		{"PHICRYPT_S3_ENDPOINT_URL", "s3", c.S3Endpoint},
+	} {
+		if e.url != "" {
+			if err := checkFIPSEndpoint(e.service, e.url, e.name); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
 }
 
 // allowed reports whether a user argument may choose op.

@@ -31,6 +31,8 @@
 //	PHICRYPT_CONCURRENCY         frame workers and S3 parts in flight (default: per CPU)
 //	PHICRYPT_DEADLINE_MARGIN     stop a task this long before the invocation's deadline (default 3s)
 //	PHICRYPT_KMS_ENDPOINT_URL, PHICRYPT_S3_ENDPOINT_URL  other endpoints (https, or http to loopback)
+//	PHICRYPT_FIPS                true: FIPS 140-3, the AWS FIPS endpoints of KMS and S3; needs
+//	                             GODEBUG=fips140=on, and an endpoint above to be a FIPS one or loopback
 //
 // Credentials and the region come from the function's role, as for any
 // AWS SDK program. A configuration that does not parse, or keys that do

@@ -35,14 +35,32 @@ func start(ctx context.Context) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	s3c, err := newS3Client(awscfg, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(ctx, cfg, s3c)
+}
+
+// newS3Client makes the function's S3 client: PHICRYPT_S3_ENDPOINT_URL,
+// if set, addressed path-style; with cfg.FIPS, AWS's FIPS endpoint or an
+// explicit one that checkFIPSEndpoint accepts.
+func newS3Client(awscfg aws.Config, cfg Config) (*s3.Client, error) {
+	var fipsErr error
 	s3c, err := s3crypt.NewS3Client(awscfg, func(o *s3.Options) {
+		name := "the endpoint from the AWS configuration (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or endpoint_url)"
 		if cfg.S3Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.S3Endpoint)
 			o.UsePathStyle = true
+			name = "PHICRYPT_S3_ENDPOINT_URL"
 		}
+		fipsErr = fipsS3(o, cfg.FIPS, name)
 	})
+	if fipsErr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, fipsErr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("PHICRYPT_S3_ENDPOINT_URL: %w", err)
 	}
-	return NewHandler(ctx, cfg, s3c)
+	return s3c, nil
 }

@@ -50,19 +50,12 @@ func startMain(t *testing.T, env ...string) (*exec.Cmd, *bytes.Buffer) {
 	return cmd, &stderr
 }
 
-// TestBootstrap runs main as the provided.al2023 runtime would run
-// bootstrap: a cold start from the environment, then one schema 2.0
-// invocation fetched from a Runtime API served here, whose response main
-// posts back.
-func TestBootstrap(t *testing.T) {
-	awsEnv(t)
-	srv := s3test.Fake(t)
-	b := srv.Bucket(t, "lambda-main")
-	put(t, srv, b, "in.txt", []byte("hello"))
-	ev := event(t, "2.0", b, map[string]string{"context": "job=main"}, obj{key: "in.txt"})
-
+// runtimeAPI serves the Lambda Runtime API at the returned host:port: one
+// invocation of ev, whose response (or error) main posts to got as its
+// path, a space and its body.
+func runtimeAPI(t *testing.T, ev []byte) (addr string, got <-chan []byte) {
 	var served atomic.Bool
-	got := make(chan []byte, 1)
+	posted := make(chan []byte, 1)
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/2018-06-01/runtime/invocation/next":
@@ -76,15 +69,30 @@ func TestBootstrap(t *testing.T) {
 			w.Write(ev)
 		case "/2018-06-01/runtime/invocation/req-1/response", "/2018-06-01/runtime/invocation/req-1/error":
 			body, _ := io.ReadAll(r.Body)
-			got <- append([]byte(r.URL.Path+" "), body...)
+			posted <- append([]byte(r.URL.Path+" "), body...)
 			w.WriteHeader(http.StatusAccepted)
 		default:
 			http.NotFound(w, r)
 		}
 	}))
 	t.Cleanup(api.Close)
+	return strings.TrimPrefix(api.URL, "http://"), posted
+}
+
+// TestBootstrap runs main as the provided.al2023 runtime would run
+// bootstrap: a cold start from the environment, then one schema 2.0
+// invocation fetched from a Runtime API served here, whose response main
+// posts back.
+func TestBootstrap(t *testing.T) {
+	awsEnv(t)
+	srv := s3test.Fake(t)
+	b := srv.Bucket(t, "lambda-main")
+	put(t, srv, b, "in.txt", []byte("hello"))
+	ev := event(t, "2.0", b, map[string]string{"context": "job=main"}, obj{key: "in.txt"})
+
+	api, got := runtimeAPI(t, ev)
 	_, stderr := startMain(t, append(srv.Env,
-		"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"),
+		"AWS_LAMBDA_RUNTIME_API="+api,
 		"PHICRYPT_KEY="+aesKey(t, "k"), "PHICRYPT_DESTINATION=s3://"+b+"/enc/",
 		"PHICRYPT_S3_ENDPOINT_URL="+srv.Endpoint)...)
 
