@@ -16,25 +16,11 @@ import (
 // that is neither an AWS FIPS endpoint nor on loopback.
 var ErrFIPSEndpoint = errors.New("not a FIPS endpoint")
 
-// checkFIPSEndpoint accepts, for service "kms" or "s3", an endpoint on
-// loopback (a local test server) or an https AWS endpoint whose host has a
-// "<service>-fips" label (kms-fips.us-east-1.amazonaws.com,
-// s3-fips.dualstack.us-east-1.amazonaws.com, a VPC endpoint
-// vpce-….kms-fips.us-east-1.vpce.amazonaws.com).
+// checkFIPSEndpoint accepts, for service "kms" or "s3", an endpoint
+// endpoint.IsFIPS accepts.
 func checkFIPSEndpoint(service, u, flag string) error {
-	p, err := url.Parse(u)
-	if err == nil {
-		host := strings.ToLower(p.Hostname())
-		if endpoint.IsLoopback(host) {
-			return nil
-		}
-		if strings.EqualFold(p.Scheme, "https") && strings.HasSuffix(host, ".amazonaws.com") {
-			for _, l := range strings.Split(host, ".") {
-				if l == service+"-fips" {
-					return nil
-				}
-			}
-		}
+	if endpoint.IsFIPS(service, u) {
+		return nil
 	}
 	shown := u
 	if len(shown) > 200 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,22 +12,11 @@ import (
 )
 
 // checkFIPSEndpoint accepts, as package batch does for --fips, an endpoint
-// of service ("kms" or "s3") on loopback, or an https AWS endpoint whose
-// host has a "<service>-fips" label; errors wrap batch.ErrFIPSEndpoint.
-// name says where the endpoint came from.
+// of service ("kms" or "s3") endpoint.IsFIPS accepts; errors wrap
+// batch.ErrFIPSEndpoint. name says where the endpoint came from.
 func checkFIPSEndpoint(service, u, name string) error {
-	if p, err := url.Parse(u); err == nil {
-		host := strings.ToLower(p.Hostname())
-		if endpoint.IsLoopback(host) {
-			return nil
-		}
-		if strings.EqualFold(p.Scheme, "https") && strings.HasSuffix(host, ".amazonaws.com") {
-			for l := range strings.SplitSeq(host, ".") {
-				if l == service+"-fips" {
-					return nil
-				}
-			}
-		}
+	if endpoint.IsFIPS(service, u) {
+		return nil
 	}
 	return fmt.Errorf("%s %s: %w: with FIPS on (PHICRYPT_FIPS, AWS_USE_FIPS_ENDPOINT), %s requests go to the AWS FIPS endpoint (https://%s-fips.REGION.amazonaws.com), or to loopback for tests",
 		name, batch.Quote(u), batch.ErrFIPSEndpoint, strings.ToUpper(service), service)

@@ -73,6 +73,31 @@ func IsLoopback(host string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
+// IsFIPS reports whether u is an endpoint FIPS mode accepts for service
+// ("kms" or "s3"): on loopback (a local test server), or an https AWS
+// endpoint whose host has a "<service>-fips" label
+// (kms-fips.us-east-1.amazonaws.com, s3-fips.dualstack.us-east-1.amazonaws.com,
+// a VPC endpoint vpce-….kms-fips.us-east-1.vpce.amazonaws.com).
+func IsFIPS(service, u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(p.Hostname())
+	if IsLoopback(host) {
+		return true
+	}
+	if !strings.EqualFold(p.Scheme, "https") || !strings.HasSuffix(host, ".amazonaws.com") {
+		return false
+	}
+	for l := range strings.SplitSeq(host, ".") {
+		if l == service+"-fips" {
+			return true
+		}
+	}
+	return false
+}
+
 // Guard returns a client that sends a request through c only if CheckURL
 // accepts its URL, whatever set it (explicit endpoint, AWS_ENDPOINT_URL*,
 // the shared config file, a custom resolver). The redirects followed by an

@@ -44,3 +44,28 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestIsFIPS: loopback and https AWS hosts with the service's -fips label
+// pass; other hosts, schemes and services' labels do not.
+func TestIsFIPS(t *testing.T) {
+	for _, c := range []struct {
+		service, u string
+		want       bool
+	}{
+		{"kms", "https://kms-fips.us-east-1.amazonaws.com", true},
+		{"s3", "https://s3-fips.dualstack.us-east-1.amazonaws.com", true},
+		{"kms", "https://vpce-1.kms-fips.us-east-1.vpce.amazonaws.com", true},
+		{"kms", "http://127.0.0.1:4566", true},
+		{"s3", "https://localhost:9000", true},
+		{"kms", "https://kms.us-east-1.amazonaws.com", false},
+		{"kms", "http://kms-fips.us-east-1.amazonaws.com", false},
+		{"kms", "https://s3-fips.us-east-1.amazonaws.com", false},
+		{"kms", "https://kms-fips.example.com", false},
+		{"s3", "https://s3-fips.us-east-1.amazonaws.com.evil.example", false},
+		{"kms", "://bad", false},
+	} {
+		if got := IsFIPS(c.service, c.u); got != c.want {
+			t.Errorf("IsFIPS(%q, %q) = %v, want %v", c.service, c.u, got, c.want)
+		}
+	}
+}
