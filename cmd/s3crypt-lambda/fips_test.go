@@ -125,17 +125,15 @@ func connectProxy(t *testing.T) (url string, hosts func() []string) {
 // the hosts and refuses them.
 func TestBootstrapFIPS(t *testing.T) {
 	awsEnv(t)
-	cmd, stderr := startMain(t, "GODEBUG=fips140=off", "PHICRYPT_FIPS=true",
+	p := startMain(t, "GODEBUG=fips140=off", "PHICRYPT_FIPS=true",
 		"AWS_LAMBDA_RUNTIME_API=127.0.0.1:1", "PHICRYPT_KEY="+aesKey(t, "k"), "PHICRYPT_DESTINATION=s3://b/")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
-		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "PHICRYPT_FIPS") || !strings.Contains(stderr.String(), "GODEBUG=fips140=on") {
-			t.Errorf("FIPS module off: exit %d, stderr:\n%s", cmd.ProcessState.ExitCode(), stderr)
+	case <-p.exited:
+		if stderr := p.stderr.String(); p.cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr, "PHICRYPT_FIPS") || !strings.Contains(stderr, "GODEBUG=fips140=on") {
+			t.Errorf("FIPS module off: exit %d, stderr:\n%s", p.cmd.ProcessState.ExitCode(), stderr)
 		}
 	case <-time.After(30 * time.Second): // a guard, not a synchronization
-		t.Error("FIPS module off: main did not exit")
+		t.Errorf("FIPS module off: main did not exit; stderr:\n%s", p.failure())
 	}
 
 	srv := s3test.Fake(t)
@@ -170,15 +168,14 @@ func TestBootstrapFIPS(t *testing.T) {
 				env = append(env, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:1")
 			}
 			before := len(hosts())
-			cmd, stderr := startMain(t, env...)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			p := startMain(t, env...)
 			select {
 			case <-got:
-			case <-done:
+			case <-p.exited:
 			case <-time.After(30 * time.Second): // a guard, not a synchronization
-				t.Fatalf("%s, FIPS %v: neither a response nor an exit; stderr:\n%s", c.name, fips, stderr)
+				t.Fatalf("%s, FIPS %v: neither a response nor an exit; stderr:\n%s", c.name, fips, p.failure())
 			}
+			p.stop()
 			want := "CONNECT " + c.plain
 			if fips {
 				want = "CONNECT " + c.host

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -32,22 +31,39 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// mainProc is main running in a process of its own (see startMain).
+type mainProc struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	exited chan struct{} // closed once the process ended and stderr is whole
+}
+
 // startMain runs main in a process of its own with env added to this
-// test's environment, until the test ends.
-func startMain(t *testing.T, env ...string) (*exec.Cmd, *bytes.Buffer) {
+// test's environment, until the test ends. The process is waited for
+// once, here: read stderr and cmd.ProcessState only after exited.
+func startMain(t *testing.T, env ...string) *mainProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), runMainEnv+"=1"), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	p := &mainProc{cmd: exec.Command(os.Args[0], "-test.run=^$"), exited: make(chan struct{})}
+	p.cmd.Env = append(append(os.Environ(), runMainEnv+"=1"), env...)
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return cmd, &stderr
+	go func() { p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.stop)
+	return p
+}
+
+// stop kills the process, if it still runs, and waits until it ended.
+func (p *mainProc) stop() {
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// failure returns what the process wrote to stderr, once stopped.
+func (p *mainProc) failure() string {
+	p.stop()
+	return p.stderr.String()
 }
 
 // runtimeAPI serves the Lambda Runtime API at the returned host:port: one
@@ -91,7 +107,7 @@ func TestBootstrap(t *testing.T) {
 	ev := event(t, "2.0", b, map[string]string{"context": "job=main"}, obj{key: "in.txt"})
 
 	api, got := runtimeAPI(t, ev)
-	_, stderr := startMain(t, append(srv.Env,
+	p := startMain(t, append(srv.Env,
 		"AWS_LAMBDA_RUNTIME_API="+api,
 		"PHICRYPT_KEY="+aesKey(t, "k"), "PHICRYPT_DESTINATION=s3://"+b+"/enc/",
 		"PHICRYPT_S3_ENDPOINT_URL="+srv.Endpoint)...)
@@ -100,7 +116,7 @@ func TestBootstrap(t *testing.T) {
 	select {
 	case body = <-got:
 	case <-time.After(30 * time.Second): // a guard, not a synchronization
-		t.Fatalf("no response from main; stderr:\n%s", stderr)
+		t.Fatalf("no response from main; stderr:\n%s", p.failure())
 	}
 	path, raw, _ := bytes.Cut(body, []byte(" "))
 	var resp events.S3BatchJobResponse
@@ -116,17 +132,13 @@ func TestBootstrap(t *testing.T) {
 // TestBootstrapBadConfig: a configuration that does not parse fails the
 // cold start, naming the variable, before any invocation.
 func TestBootstrapBadConfig(t *testing.T) {
-	cmd, stderr := startMain(t, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:1", "PHICRYPT_KEY=", "PHICRYPT_DESTINATION=s3://b/")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	p := startMain(t, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:1", "PHICRYPT_KEY=", "PHICRYPT_DESTINATION=s3://b/")
 	select {
-	case err := <-done:
-		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "PHICRYPT_KEY") {
-			t.Fatalf("exit %v, stderr:\n%s", err, stderr)
+	case <-p.exited:
+		if p.cmd.ProcessState.ExitCode() != 1 || !strings.Contains(p.stderr.String(), "PHICRYPT_KEY") {
+			t.Fatalf("exit %d, stderr:\n%s", p.cmd.ProcessState.ExitCode(), &p.stderr)
 		}
-	case <-ctx.Done():
-		t.Fatal("main did not exit")
+	case <-time.After(30 * time.Second): // a guard, not a synchronization
+		t.Fatalf("main did not exit; stderr:\n%s", p.failure())
 	}
 }
