@@ -116,8 +116,14 @@ func testGroupCommit(t *testing.T, named, syncfs bool) {
 	}
 	wg.Wait()
 
-	if len(sizes) != 2 || sizes[0]+sizes[1] != n {
-		t.Errorf("groups of %v outputs, want 2 groups of %d in all", sizes, n)
+	// Two groups, or one when every commit had joined before the first
+	// group's sync (a loaded machine: -race on 2 cores did it).
+	total := 0
+	for _, k := range sizes {
+		total += k
+	}
+	if len(sizes) < 1 || len(sizes) > 2 || total != n {
+		t.Errorf("groups of %v outputs, want 1 or 2 groups of %d in all", sizes, n)
 	}
 	for a, s := range steps {
 		if got := strings.Join(s, ","); got != "data,link,dirs" {
