@@ -315,6 +315,9 @@ const readAlign = 64
 // lies on a readAlign boundary.
 func alignedAt(n, c, off int) []byte {
 	b := make([]byte, c+readAlign-1)
-	a := int(-(uintptr(unsafe.Pointer(unsafe.SliceData(b))) + uintptr(off)) & (readAlign - 1))
+	a := int(-(addr(b) + uintptr(off)) & (readAlign - 1))
 	return b[a : a+n : a+c]
 }
+
+// addr is the address of p's first byte.
+func addr(p []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(p))) }

@@ -226,9 +226,7 @@ func (w *Writer) writeBatch(p []byte) []byte {
 	j := sealJob{out: w.batch, pt: p[:m*F], s: shape{F: int64(F), regular: int64(m)}, first: w.seq, k: w.k}
 	run(m, chunkFrames(F), w.workers, j.frame) // sealing does not fail
 	w.seq += uint32(m)
-	if _, err := w.dst.Write(w.batch); err != nil {
-		w.err = err
-	}
+	w.write(w.batch)
 	return p[m*F:]
 }
 
@@ -267,8 +265,8 @@ func (w *Writer) readStep(r io.Reader) (int, error) {
 	}
 	// s is full: it is a regular frame once one more byte arrives, read
 	// into the next slot.
-	switch {
-	case groupFrames(w.cfg.FrameLength) > 1 && w.seq >= uint32(groupFrames(w.cfg.FrameLength)) && !s.presealed:
+	switch g := groupFrames(w.cfg.FrameLength); {
+	case g > 1 && w.seq >= uint32(g) && !s.presealed:
 		w.pack(s)
 		return 0, nil
 	case w.inflight+2 > len(w.ring):
