@@ -16,9 +16,12 @@ import (
 // that is neither an AWS FIPS endpoint nor on loopback.
 var ErrFIPSEndpoint = errors.New("not a FIPS endpoint")
 
-// checkFIPSEndpoint accepts, for service "kms" or "s3", an endpoint
-// endpoint.IsFIPS accepts.
-func checkFIPSEndpoint(service, u, flag string) error {
+// CheckFIPSEndpoint accepts, for service "kms" or "s3", an endpoint on
+// loopback or an https AWS FIPS endpoint (endpoint.IsFIPS); its error
+// wraps ErrFIPSEndpoint and names flag, where u came from. KeyOptions.FIPS
+// and S3Options.FIPS check with it; so does a program that builds its own
+// clients (the Lambda function).
+func CheckFIPSEndpoint(service, u, flag string) error {
 	if endpoint.IsFIPS(service, u) {
 		return nil
 	}
@@ -29,13 +32,14 @@ func checkFIPSEndpoint(service, u, flag string) error {
 	return fmt.Errorf("%w: %s %q: with FIPS on, %s requests go to the AWS FIPS endpoint (https://%s-fips.REGION.amazonaws.com), or to loopback for tests", ErrFIPSEndpoint, flag, shown, strings.ToUpper(service), service)
 }
 
-// fipsEndpoint decides a client's FIPS endpoint state: with fips (or FIPS
+// FIPSEndpoint decides a client's FIPS endpoint state: with fips (or FIPS
 // already on in the AWS configuration, AWS_USE_FIPS_ENDPOINT), a client
 // without an explicit endpoint resolves AWS's FIPS endpoint, and an
 // explicit one (base, from a flag or the AWS configuration) must pass
-// checkFIPSEndpoint and is used as is: the SDK refuses FIPS with a custom
-// endpoint, and the endpoint is already known to be FIPS or local.
-func fipsEndpoint(service, flag string, fips bool, base *string, state *aws.FIPSEndpointState) error {
+// CheckFIPSEndpoint and is used as is: the SDK refuses FIPS with a custom
+// endpoint, and the endpoint is already known to be FIPS or local. An
+// empty flag names the AWS configuration.
+func FIPSEndpoint(service, flag string, fips bool, base *string, state *aws.FIPSEndpointState) error {
 	if !fips && *state != aws.FIPSEndpointStateEnabled {
 		return nil
 	}
@@ -46,7 +50,7 @@ func fipsEndpoint(service, flag string, fips bool, base *string, state *aws.FIPS
 	if flag == "" {
 		flag = "endpoint from the AWS configuration (AWS_ENDPOINT_URL_" + strings.ToUpper(service) + ", AWS_ENDPOINT_URL or endpoint_url)"
 	}
-	if err := checkFIPSEndpoint(service, *base, flag); err != nil {
+	if err := CheckFIPSEndpoint(service, *base, flag); err != nil {
 		return err
 	}
 	*state = aws.FIPSEndpointStateUnset

@@ -252,7 +252,7 @@ type kmsClients struct {
 func (k *kmsClients) client(ctx context.Context, region string) (*awskms.Client, error) {
 	if k.cfg == nil {
 		if k.opts.FIPS && k.opts.KMSEndpoint != "" {
-			if err := checkFIPSEndpoint("kms", k.opts.KMSEndpoint, "--kms-endpoint-url"); err != nil {
+			if err := CheckFIPSEndpoint("kms", k.opts.KMSEndpoint, "--kms-endpoint-url"); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 			}
 		}
@@ -300,10 +300,10 @@ func (k *kmsClients) client(ctx context.Context, region string) (*awskms.Client,
 		return nil, err
 	}
 	// FIPS is set on the client, not in cfg, as the SDK refuses FIPS with
-	// an explicit endpoint; fipsEndpoint checks such an endpoint instead.
+	// an explicit endpoint; FIPSEndpoint checks such an endpoint instead.
 	o := c.Options()
 	fipsBefore := o.EndpointOptions.UseFIPSEndpoint
-	if err := fipsEndpoint("kms", flag, k.opts.FIPS, o.BaseEndpoint, &o.EndpointOptions.UseFIPSEndpoint); err != nil {
+	if err := FIPSEndpoint("kms", flag, k.opts.FIPS, o.BaseEndpoint, &o.EndpointOptions.UseFIPSEndpoint); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	if o.EndpointOptions.UseFIPSEndpoint != fipsBefore {

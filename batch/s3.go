@@ -90,7 +90,7 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 			return nil, flag(err)
 		}
 		if o.S3.FIPS {
-			if err := checkFIPSEndpoint("s3", o.S3.EndpointURL, "--endpoint-url"); err != nil {
+			if err := CheckFIPSEndpoint("s3", o.S3.EndpointURL, "--endpoint-url"); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 			}
 		}
@@ -106,7 +106,7 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 	// An endpoint named by the flag or by the AWS configuration
 	// (AWS_ENDPOINT_URL_S3, endpoint_url) is an S3-compatible server:
 	// address it path-style, as "localhost" buckets are not loopback names.
-	// With FIPS, fipsEndpoint picks AWS's FIPS endpoint or checks that one.
+	// With FIPS, FIPSEndpoint picks AWS's FIPS endpoint or checks that one.
 	var fipsErr error
 	api, err := s3crypt.NewS3Client(cfg, func(so *s3.Options) {
 		if o.S3.EndpointURL != "" {
@@ -117,7 +117,7 @@ func connectS3(ctx context.Context, o *Options) (*s3Conn, error) {
 		if o.S3.EndpointURL != "" {
 			name = "--endpoint-url"
 		}
-		fipsErr = fipsEndpoint("s3", name, o.S3.FIPS, so.BaseEndpoint, &so.EndpointOptions.UseFIPSEndpoint)
+		fipsErr = FIPSEndpoint("s3", name, o.S3.FIPS, so.BaseEndpoint, &so.EndpointOptions.UseFIPSEndpoint)
 	})
 	if fipsErr != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, fipsErr)

@@ -190,7 +190,7 @@ func (c *Config) checkFIPS(moduleOn bool) []error {
 		{"PHICRYPT_S3_ENDPOINT_URL", "s3", c.S3Endpoint},
 	} {
 		if e.url != "" {
-			if err := checkFIPSEndpoint(e.service, e.url, e.name); err != nil {
+			if err := batch.CheckFIPSEndpoint(e.service, e.url, e.name); err != nil {
 				errs = append(errs, err)
 			}
 		}

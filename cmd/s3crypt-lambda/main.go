@@ -43,18 +43,19 @@ func start(ctx context.Context) (*Handler, error) {
 }
 
 // newS3Client makes the function's S3 client: PHICRYPT_S3_ENDPOINT_URL,
-// if set, addressed path-style; with cfg.FIPS, AWS's FIPS endpoint or an
-// explicit one that checkFIPSEndpoint accepts.
+// if set, addressed path-style; with cfg.FIPS (or AWS_USE_FIPS_ENDPOINT),
+// AWS's FIPS endpoint or an explicit one batch.CheckFIPSEndpoint accepts,
+// as batch decides for its own clients (batch.FIPSEndpoint).
 func newS3Client(awscfg aws.Config, cfg Config) (*s3.Client, error) {
 	var fipsErr error
 	s3c, err := s3crypt.NewS3Client(awscfg, func(o *s3.Options) {
-		name := "the endpoint from the AWS configuration (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or endpoint_url)"
+		name := "" // the AWS configuration's
 		if cfg.S3Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.S3Endpoint)
 			o.UsePathStyle = true
 			name = "PHICRYPT_S3_ENDPOINT_URL"
 		}
-		fipsErr = fipsS3(o, cfg.FIPS, name)
+		fipsErr = batch.FIPSEndpoint("s3", name, cfg.FIPS, o.BaseEndpoint, &o.EndpointOptions.UseFIPSEndpoint)
 	})
 	if fipsErr != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, fipsErr)
