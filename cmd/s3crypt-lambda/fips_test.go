@@ -2,17 +2,15 @@ package main
 
 import (
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/phicrypt/phicrypt/batch"
+	"github.com/phicrypt/phicrypt/internal/endpoint/endpointtest"
 	"github.com/phicrypt/phicrypt/internal/s3test"
 )
 
@@ -98,25 +96,6 @@ func TestFIPSS3Client(t *testing.T) {
 	}
 }
 
-// connectProxy is an HTTPS proxy that records the host of every CONNECT and
-// refuses it: the AWS endpoints a process resolved, with no network used.
-func connectProxy(t *testing.T) (url string, hosts func() []string) {
-	var mu sync.Mutex
-	var seen []string
-	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Method+" "+r.Host)
-		mu.Unlock()
-		http.Error(w, "test proxy", http.StatusForbidden)
-	}))
-	t.Cleanup(p.Close)
-	return p.URL, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(seen)
-	}
-}
-
 // TestBootstrapFIPS runs main with Go's FIPS 140-3 module off and on (the
 // real fips140.Enabled): off, PHICRYPT_FIPS fails the cold start; on, the
 // KMS clients of PHICRYPT_DECRYPT_KEY (its alias resolved at the cold
@@ -139,7 +118,7 @@ func TestBootstrapFIPS(t *testing.T) {
 	srv := s3test.Fake(t)
 	b := srv.Bucket(t, "lambda-fips")
 	put(t, srv, b, "in.txt", []byte("hello"))
-	proxy, hosts := connectProxy(t)
+	proxy, hosts := endpointtest.ConnectProxy(t)
 	base := []string{"GODEBUG=fips140=on", "HTTPS_PROXY=" + proxy, "NO_PROXY=", "AWS_MAX_ATTEMPTS=1",
 		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true", "AWS_REGION=" + s3test.Region, "PHICRYPT_DESTINATION=s3://" + b + "/enc/"}
 	aes := aesKey(t, "k")

@@ -1,44 +1,23 @@
 package main_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/phicrypt/phicrypt/internal/endpoint/endpointtest"
 	"github.com/phicrypt/phicrypt/kmslocal"
 )
 
 // fipsOn is the environment of a process with Go's FIPS 140-3 module on.
 const fipsOn = "GODEBUG=fips140=on"
 
-// connectProxy is an HTTPS proxy that records the host of every CONNECT and
-// refuses it: the AWS endpoints a process resolved, with no network used.
-func connectProxy(t *testing.T) (url string, hosts func() []string) {
-	var mu sync.Mutex
-	var seen []string
-	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Method+" "+r.Host)
-		mu.Unlock()
-		http.Error(w, "test proxy", http.StatusForbidden)
-	}))
-	t.Cleanup(p.Close)
-	return p.URL, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(seen)
-	}
-}
-
 func TestFIPSEndpoints(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "src", "a.txt"), []byte("a"))
-	proxy, hosts := connectProxy(t)
+	proxy, hosts := endpointtest.ConnectProxy(t)
 	env := []string{"HTTPS_PROXY=" + proxy, "NO_PROXY=", "AWS_MAX_ATTEMPTS=1",
 		"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret", fipsOn}
 	for _, c := range []struct {

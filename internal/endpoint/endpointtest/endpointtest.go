@@ -6,9 +6,12 @@ package endpointtest
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -99,4 +102,24 @@ func (c *CountingClient) Do(r *http.Request) (*http.Response, error) {
 		return http.DefaultClient.Do(r)
 	}
 	return c.Next.Do(r)
+}
+
+// ConnectProxy is an HTTPS proxy that records the host of every CONNECT
+// and refuses it: the AWS endpoints a process resolved (HTTPS_PROXY set
+// to url), with no network used. It stops when the test ends.
+func ConnectProxy(t interface{ Cleanup(func()) }) (url string, hosts func() []string) {
+	var mu sync.Mutex
+	var seen []string
+	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.Host)
+		mu.Unlock()
+		http.Error(w, "test proxy", http.StatusForbidden)
+	}))
+	t.Cleanup(p.Close)
+	return p.URL, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 }
