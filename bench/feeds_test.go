@@ -5,7 +5,6 @@ import (
 	"crypto/sha512"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -116,10 +115,7 @@ func BenchmarkFeeds(b *testing.B) {
 		name := tempFile(b, pt)
 		buf := make([]byte, 256*KiB)
 		pairRaw(b, len(pt), func() { g.Seal(pt) }, func() {
-			f, err := os.Open(name)
-			if err != nil {
-				b.Fatal(err)
-			}
+			f := openFile(b, name)
 			defer f.Close()
 			for {
 				n, err := io.ReadFull(f, buf)
