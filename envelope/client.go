@@ -854,15 +854,7 @@ type DecryptReader struct {
 // NewDecryptReader reads and authenticates the header of the message in r
 // and returns a reader of its plaintext.
 func (c *Client) NewDecryptReader(ctx context.Context, r io.Reader, opts ...DecryptOption) (*DecryptReader, error) {
-	sr := &sourceReader{r: bufio.NewReaderSize(r, headerBuffer)}
-	d, err := c.newDecryptReader(ctx, sr, opts, callDecryptReader)
-	if err != nil {
-		return nil, err
-	}
-	if d.header.FrameLength >= largeFrame {
-		sr.shrink(r) // large frames are read mostly straight into their slots
-	}
-	return d, nil
+	return c.newDecryptReader(ctx, bufio.NewReaderSize(r, sourceBuffer), opts, callDecryptReader)
 }
 
 func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []DecryptOption, k call) (*DecryptReader, error) {

@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -84,13 +83,9 @@ func (c *Client) Reencrypt(ctx context.Context, dst io.Writer, src io.Reader, to
 	if opts == nil {
 		opts = &ReencryptOptions{}
 	}
-	sr := &sourceReader{r: bufio.NewReaderSize(src, headerBuffer)}
-	d, err := c.newDecryptReader(ctx, sr, opts.Decrypt, callDecryptReader)
+	d, err := c.newDecryptReader(ctx, bufio.NewReaderSize(src, sourceBuffer), opts.Decrypt, callDecryptReader)
 	if err != nil {
 		return nil, err
-	}
-	if d.header.FrameLength >= largeFrame {
-		sr.shrink(src)
 	}
 	ec := opts.Context
 	if ec == nil {
@@ -130,34 +125,14 @@ func CarriedContext(ec map[string]string) map[string]string {
 	return out
 }
 
-// Buffering of a message read by NewDecryptReader or Reencrypt: the header
-// is read through headerBuffer bytes. A frame of largeFrame bytes or more
-// is read mostly straight into its slot, but each frame header read
-// refills the buffer with the next frame's first bytes, which are then
-// copied twice; bodyBuffer, much smaller than such a frame, keeps that
-// part small (1/16 of a 64 KiB frame, not 1/2).
-const (
-	headerBuffer = 32 << 10
-	largeFrame   = 32 << 10
-	bodyBuffer   = 4 << 10
-)
-
-// sourceReader reads the old message through r, which shrink replaces.
-type sourceReader struct{ r io.Reader }
-
-func (s *sourceReader) Read(p []byte) (int, error) { return s.r.Read(p) }
-
-// shrink continues reading src through a bodyBuffer buffer, after the
-// bytes the header's buffer holds. Invariant: the bufio.Reader of
-// headerBuffer bytes is read no further.
-func (s *sourceReader) shrink(src io.Reader) {
-	br := s.r.(*bufio.Reader)
-	n := br.Buffered()
-	rest, _ := br.Peek(n)
-	rest = bytes.Clone(rest)
-	_, _ = br.Discard(n) // if br is src itself, its bytes are read once
-	s.r = io.MultiReader(bytes.NewReader(rest), bufio.NewReaderSize(src, bodyBuffer))
-}
+// sourceBuffer is the buffer a message is read through by NewDecryptReader
+// and Reencrypt: the header's fields arrive in one Read, not one each.
+// The body bypasses it: the frame reader's chunks, and frames of 32 KiB
+// or more, are read straight into place once it is empty, and a frame
+// header's Read copies at most this much of the next frame twice (1/16 of
+// a 64 KiB frame). Small, because every stream allocates it: a 1 KiB
+// message's whole cost.
+const sourceBuffer = 4 << 10
 
 // gate passes writes to w until ctx ends or err is set, then fails them.
 type gate struct {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -184,6 +186,47 @@ func TestStreamReleasesEarly(t *testing.T) {
 		rest, err := io.ReadAll(r)
 		if err != nil || !bytes.Equal(rest, pt[16:]) {
 			t.Fatalf("%s: rest: %v", id, err)
+		}
+	}
+}
+
+// TestDecryptReaderSmallMessage: streaming a 1 KiB message costs buffers
+// its size, not a stream's: the source is read through a 4 KiB buffer and
+// the frame reader's first chunk is 4 KiB (they were 32 KiB and 8 KiB:
+// 43-55 KiB allocated per message).
+func TestDecryptReaderSmallMessage(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes what is allocated")
+	}
+	ctx := context.Background()
+	pt := testPlaintext(1 << 10)
+	for _, frame := range []int{4 << 10, 64 << 10, 1 << 20} {
+		for _, workers := range []int{1, 2} {
+			c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit,
+				envelope.WithFrameLength(frame), envelope.WithFrameWorkers(workers))
+			ct := mustEncrypt(t, c, pt, map[string]string{"tenant": "clinic-7"})
+			per := uint64(math.MaxUint64)
+			for range 3 { // the least of three: other goroutines allocate too
+				const runs = 50
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				for range runs {
+					r, err := c.NewDecryptReader(ctx, bytes.NewReader(ct))
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got bytes.Buffer
+					got.Grow(2 << 10)
+					if _, err := io.Copy(&got, r); err != nil || !bytes.Equal(got.Bytes(), pt) {
+						t.Fatalf("frame %d, %d workers: %v", frame, workers, err)
+					}
+				}
+				runtime.ReadMemStats(&after)
+				per = min(per, (after.TotalAlloc-before.TotalAlloc)/runs)
+			}
+			if per > 24<<10 {
+				t.Errorf("frame %d, %d workers: %d bytes allocated to stream a %d-byte message", frame, workers, per, len(pt))
+			}
 		}
 	}
 }

@@ -69,7 +69,7 @@ type chunk struct {
 
 // chunkMin is the first chunk's size: a small message costs a small
 // buffer; chunks double up to Reader.chunkSize.
-const chunkMin = 8 << 10
+const chunkMin = 4 << 10
 
 // serialChunk bounds the chunks of a 1-worker Reader.
 const serialChunk = 64 << 10
