@@ -375,11 +375,12 @@ func TestStatCPU(t *testing.T) {
 	}
 }
 
-// BenchmarkS3SmallObjects/size=4KiB: s3crypt Put of one 4 KiB object with
-// its ContentLength declared (as the CLI's bucket jobs do), default part
-// size, to the server benchS3 names. B/op is the memory allocated per
-// object: a buffer sized to the object, not an 8 MiB part buffer. Run with
-// -benchtime=1000x for the 1,000-object figure.
+// BenchmarkS3SmallObjects: s3crypt Put (put/size=4KiB) of one 4 KiB
+// object with its ContentLength declared (as the CLI's bucket jobs do),
+// default part size, to the server benchS3 names, and Get (get/size=4KiB)
+// of one such object, read to its end. B/op is the memory allocated per
+// object: buffers sized to the object, not an 8 MiB part buffer or a
+// stream's. Run with -benchtime=1000x for the 1,000-object figure.
 func BenchmarkS3SmallObjects(b *testing.B) {
 	api, bucket := benchS3(b)
 	ctx := context.Background()
@@ -390,17 +391,44 @@ func BenchmarkS3SmallObjects(b *testing.B) {
 		b.Fatal(err)
 	}
 	ec := map[string]string{"purpose": "benchmark"}
-	b.Run("size="+sizeName(size), func(b *testing.B) {
+	const objects = 1000
+	put := func(i int) {
+		in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("small/%d", i%objects)),
+			Body: bytes.NewReader(pt), ContentLength: aws.Int64(size)}
+		if _, err := c.Put(ctx, in, ec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("put/size="+sizeName(size), func(b *testing.B) {
 		b.ReportAllocs()
 		setBytes(b, size)
 		i := 0
 		for b.Loop() {
 			i++
-			in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("small/%d", i%1000)),
-				Body: bytes.NewReader(pt), ContentLength: aws.Int64(size)}
-			if _, err := c.Put(ctx, in, ec); err != nil {
+			put(i)
+		}
+	})
+	b.Run("get/size="+sizeName(size), func(b *testing.B) {
+		n := min(b.N, objects)
+		for i := range n {
+			put(i)
+		}
+		b.ReportAllocs()
+		setBytes(b, size)
+		var got bytes.Buffer
+		i := 0
+		for b.Loop() {
+			r, err := c.Get(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("small/%d", i%n))})
+			if err != nil {
 				b.Fatal(err)
 			}
+			got.Reset()
+			_, err = r.WriteTo(&got)
+			r.Close()
+			if err != nil || !bytes.Equal(got.Bytes(), pt) {
+				b.Fatalf("Get: %d bytes, %v", got.Len(), err)
+			}
+			i++
 		}
 	})
 }

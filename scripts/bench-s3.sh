@@ -3,7 +3,7 @@
 # each paired in its iteration with the plain SDK transfer) against a local
 # versitygw over TLS, and prints benchstat of x-plain, x-get, x-sha384,
 # x-ceil, x-cpu, cpu-s (CPU time of the benchmark and the server: see
-# BenchmarkS3) and time. With BASE, it also builds the s3crypt of revision
+# BenchmarkS3), time and memory per op. With BASE, it also builds the s3crypt of revision
 # BASE with this tree's benchmark and S3 test client (bench/s3crypt_test.go,
 # bench/files_test.go, internal/s3test) and runs the two binaries in turns (base, new, base,
 # new, ...), so that a shared machine's drifting load weighs on both alike.
@@ -50,8 +50,10 @@ done
 bs=$(command -v benchstat || echo "$HOME/go/bin/benchstat")
 files=(new="$work/new.txt")
 [ -n "$base" ] && files=(base="$work/base.txt" new="$work/new.txt")
-for u in x-plain x-get x-sha384 x-ceil x-cpu cpu-s sec/op; do
-	grep -q " $u" "$work/new.txt" || continue
+for u in x-plain x-get x-sha384 x-ceil x-cpu cpu-s sec/op B/op allocs/op; do
+	raw=$u
+	[ "$u" = sec/op ] && raw=ns/op # benchstat reads ns/op and reports sec/op
+	grep -q " $raw" "$work/new.txt" || continue
 	echo "== $u"
 	"$bs" -filter ".unit:$u" "${files[@]}" || true
 done
