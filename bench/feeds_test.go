@@ -60,6 +60,7 @@ func BenchmarkFeeds(b *testing.B) {
 		}
 		cases = append(cases,
 			feedCase{"encrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w},
+			feedCase{"encrypt", "one", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w},
 			feedCase{"decrypt", "copy", envelope.AES256GCMHKDFSHA512Commit, 4 * KiB, w})
 		for _, f := range []int{64 * KiB, 4 * KiB} {
 			cases = append(cases,

@@ -9,10 +9,6 @@ import (
 // large enough that scheduling costs nothing, small enough to share work.
 const chunkBytes = 256 << 10
 
-// chunkFrames is the number of frames of length F in chunkBytes, at
-// least one.
-func chunkFrames(F int) int { return max(1, chunkBytes/F) }
-
 // minChunkBytes is the least plaintext Seal and Open hand to a goroutine:
 // below it, starting and waking one costs more than it saves, so a body
 // of at most minChunkBytes is sealed or opened in the calling goroutine.

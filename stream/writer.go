@@ -15,9 +15,9 @@ import (
 // arrives, so that Close seals the last FrameLength bytes as a full-length
 // final frame, as the official SDKs do (a serial Writer may seal a frame
 // as regular ahead and reseal it final at Close: see preseal). Memory is bounded by
-// workers × max(512 KiB, 2 frames) in flight (2 frames serially), plus,
-// for Writes much larger than that, one batch of batchChunks × 256 KiB per
-// worker; Write never retains p. Frames of up to 128 KiB fed through
+// workers × max(512 KiB, 2 frames) in flight (2 frames serially); whole
+// frames of a large Write are sealed straight from p, which Write never
+// retains: it returns once they are written. Frames of up to 128 KiB fed through
 // ReadFrom are packed (see pack): twice workers × 512 KiB in flight, and
 // twice 512 KiB serially.
 type Writer struct {
@@ -35,9 +35,8 @@ type Writer struct {
 	head     int
 	inflight int
 
-	seq   uint32 // frames submitted
-	batch []byte // sealed frames of a large Write (see writeBatch)
-	err   error
+	seq uint32 // frames submitted
+	err error
 
 	// Packed (see pack): slot i reads its plaintext into in[i*F:(i+1)*F]
 	// and seals into its window of out, where regular frames lie back to
@@ -140,8 +139,6 @@ func (w *Writer) Write(p []byte) (int, error) {
 		switch {
 		case s.n == w.cfg.FrameLength:
 			w.submit(false) // more plaintext follows: s is a regular frame
-		case s.n == 0 && w.workers > 1 && len(p) > w.batchFrames()*w.cfg.FrameLength:
-			p = w.writeBatch(p)
 		case s.n == 0 && len(p) == w.cfg.FrameLength && w.workers == 1 && w.seq >= presealAfter && w.seq < MaxFrames-2:
 			w.preseal(s, p)
 			p = p[w.cfg.FrameLength:]
@@ -194,40 +191,6 @@ func (k keyed) unseal(s *wslot) {
 	if _, err := k.open(ct[:0], ct, f.iv(s.buf[finalHdr-regularHdr:]), f, s.aad[:0]); err != nil {
 		panic("stream: internal error: a frame sealed here did not open")
 	}
-}
-
-// batchChunks is how many chunks of chunkBytes (at least one frame each)
-// writeBatch gives each worker: enough that starting and joining the
-// workers is a small part of a batch.
-const batchChunks = 4
-
-// batchFrames is the number of frames writeBatch seals at once.
-func (w *Writer) batchFrames() int {
-	return w.workers * batchChunks * max(1, chunkBytes/w.cfg.FrameLength)
-}
-
-// writeBatch seals the first batchFrames frames of p, which holds more
-// plaintext after them, straight from p into w.batch on the workers, as
-// Seal does, writes them, and returns the rest of p. A large Write thus
-// costs one hand-off per chunk, not per frame.
-func (w *Writer) writeBatch(p []byte) []byte {
-	m, F := w.batchFrames(), w.cfg.FrameLength
-	if uint64(w.seq)+uint64(m) >= MaxFrames {
-		w.err = ErrTooManyFrames
-		return p
-	}
-	w.drain(0) // earlier frames go first
-	if w.err != nil {
-		return p
-	}
-	w.batch = grow(w.batch, m*(F+RegularOverhead), 0)
-	// The shape of m regular frames and a final one: only the regular
-	// frames are sealed.
-	j := sealJob{out: w.batch, pt: p[:m*F], s: shape{F: int64(F), regular: int64(m)}, first: w.seq, k: w.k}
-	run(m, chunkFrames(F), w.workers, j.frame) // sealing does not fail
-	w.seq += uint32(m)
-	w.write(w.batch)
-	return p[m*F:]
 }
 
 // ReadFrom reads plaintext from r into frame buffers until EOF, without
@@ -516,7 +479,6 @@ func (w *Writer) Close() error {
 			clear(s.buf)
 		}
 	}
-	clear(w.batch)
 	clear(w.in)
 	clear(w.out)
 	err := w.err

@@ -7,14 +7,15 @@ import (
 	"testing"
 )
 
-// TestWriterBatch: Writes large enough for writeBatch (alone, or after
-// buffered bytes and frames in flight) give the serial writer's bytes, and
-// the frame after a batch continues its sequence.
-func TestWriterBatch(t *testing.T) {
+// TestWriterLargeWrites: Writes of several rings of whole frames (alone,
+// after buffered bytes and frames in flight, or of random sizes), sealed
+// straight from p, give the serial writer's bytes, and p may be reused
+// once Write returned.
+func TestWriterLargeWrites(t *testing.T) {
 	for _, frame := range []int{100, 4096, 300 << 10} {
 		for _, workers := range []int{2, 3} {
-			w0, _ := NewWriter(new(bytes.Buffer), testConfig(t, frame, workers))
-			size := 3*w0.batchFrames()*frame + 7
+			ring := workers * slotsPerWorker(frame) * frame
+			size := 3*ring + 7
 			pt := make([]byte, size)
 			for i := range pt {
 				pt[i] = byte(i * 7)
@@ -31,22 +32,25 @@ func TestWriterBatch(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					p := pt
+					p := bytes.Clone(pt)
 					switch feed {
 					case "one write":
 					case "small then large":
 						w.Write(p[:frame+3]) // a frame in flight and 3 bytes buffered
+						clear(p[:frame+3])
 						p = p[frame+3:]
 					case "random large writes":
 						for len(p) > 0 {
-							n := min(len(p), 1+rng.IntN(2*w.batchFrames()*frame))
+							n := min(len(p), 1+rng.IntN(2*ring))
 							w.Write(p[:n])
+							clear(p[:n]) // Write retains nothing
 							p = p[n:]
 						}
 					}
 					if _, err := w.Write(p); err != nil {
 						t.Fatal(err)
 					}
+					clear(p)
 					if err := w.Close(); err != nil {
 						t.Fatal(err)
 					}
