@@ -46,10 +46,10 @@
 // opens the oldest job no goroutine has started. A full ring is refilled
 // (Reader) or drained (Writer) a job at a time, so the steady state costs
 // one hand-off per job. Memory in flight is at most W × max(512 KiB, 2
-// frames) of frame buffers whatever the size of the message (a Writer adds
-// one batch for a large Write, and doubles it when packed; see Writer). A
-// Reader reads the ring (2W
-// jobs) ahead before it releases a frame, and a Writer writes a frame up
+// frames) of frame buffers whatever the size of the message (twice that
+// for a packed Writer; see Writer); the whole frames of a large Write are
+// sealed straight from it. A Reader reads the ring (2W jobs) ahead before
+// it releases a frame, and a Writer writes a frame up
 // to a ring after its plaintext: on a live stream, data arrives that late.
 // A message of less than one job starts no goroutine. The caller's own
 // share (reading plaintext into frames, parsing, writing frames out) is
