@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"hash"
 	"runtime"
+	"time"
 
 	"github.com/phicrypt/phicrypt/stream"
 )
@@ -23,7 +24,7 @@ import (
 // Sum, Reset and flush end the goroutine after it hashed every chunk
 // sent; a later Write starts a new one. An asyncHash dropped without any
 // of them (a stream abandoned or failed mid-way) ends its goroutine when
-// it is collected: the goroutine holds only its channels and the
+// it is collected: the goroutine holds only its hashWorker and the
 // underlying hash, never the asyncHash. Not safe for concurrent use.
 type asyncHash struct {
 	h      hash.Hash
@@ -32,6 +33,10 @@ type asyncHash struct {
 	cur    []byte // chunk being filled, or nil; non-nil only while w is
 	nbuf   int    // chunk buffers made for w
 	w      *hashWorker
+	// The goroutines' lives and the time they waited for a chunk, summed
+	// at flush: how much of the hash's time the stream it hashes left it
+	// idle (BenchmarkSignedHashIdle).
+	life, idle time.Duration
 }
 
 // hashWorker is the hashing goroutine's side: what it reads and closes.
@@ -40,6 +45,9 @@ type hashWorker struct {
 	free    chan []byte    // hashed chunk buffers handed back
 	done    chan struct{}  // closed as the goroutine's last act
 	cleanup runtime.Cleanup
+	// Written by the goroutine, read after done: its life and the time it
+	// waited with no chunk to hash.
+	life, idle time.Duration
 }
 
 // hashChunk is bytes to hash; own marks a buffer of the asyncHash, to
@@ -109,15 +117,28 @@ func (a *asyncHash) start() {
 		free: make(chan []byte, asyncHashChunks),
 		done: make(chan struct{}),
 	}
-	go func(h hash.Hash, work <-chan hashChunk, free chan<- []byte, done chan<- struct{}) {
-		defer close(done)
-		for c := range work {
+	go func(h hash.Hash, w *hashWorker) {
+		start := time.Now()
+		for {
+			var t time.Time
+			if len(w.work) == 0 {
+				t = time.Now() // about to wait
+			}
+			c, ok := <-w.work
+			if !t.IsZero() {
+				w.idle += time.Since(t)
+			}
+			if !ok {
+				break
+			}
 			h.Write(c.b)
 			if c.own {
-				free <- c.b
+				w.free <- c.b
 			}
 		}
-	}(a.h, w.work, w.free, w.done)
+		w.life = time.Since(start)
+		close(w.done)
+	}(a.h, w)
 	w.cleanup = runtime.AddCleanup(a, func(work chan hashChunk) { close(work) }, w.work)
 	a.w, a.nbuf = w, 0
 }
@@ -145,6 +166,8 @@ func (a *asyncHash) flush() {
 	a.w.cleanup.Stop()
 	close(a.w.work)
 	<-a.w.done
+	a.life += a.w.life
+	a.idle += a.w.idle
 	a.h.Write(a.cur) // the goroutine is done with h
 	a.w, a.cur = nil, nil
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"math/rand/v2"
@@ -383,5 +384,71 @@ func TestSignedOneShotWorkers(t *testing.T) {
 	}
 	if n := workersDuring(func() { _, _, err = c.Decrypt(ctx, ct) }); err != nil || n > 0 {
 		t.Errorf("signed Decrypt: %d frame workers seen with GOMAXPROCS 2, want none (err %v)", n, err)
+	}
+}
+
+// BenchmarkSignedHashIdle streams 64 MiB through a signed 0x0578 stream,
+// default workers, and reports hash-idle: the share of the hashing
+// goroutine's life it waited for bytes to hash. The stream's other work
+// (reading, sealing or opening, writing) hides behind SHA-384, its serial
+// ceiling, when hash-idle is near 0; what remains between the stream and
+// SHA-384 of the same bytes alone is then the speed of the hash itself on
+// a core whose neighbour is busy.
+func BenchmarkSignedHashIdle(b *testing.B) {
+	ctx := context.Background()
+	pt := make([]byte, 64<<20)
+	b.Run("sha384", func(b *testing.B) { // the ceiling, for reference
+		b.SetBytes(int64(len(pt)))
+		for b.Loop() {
+			sha512.Sum384(pt)
+		}
+	})
+	for _, frame := range []int{64 << 10, 4 << 10} {
+		c, err := New(clearKeyring{}, WithSuite(AES256GCMHKDFSHA512CommitP384), WithFrameLength(frame))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ct bytes.Buffer
+		w, err := c.NewEncryptWriter(ctx, &ct, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.Write(pt); err != nil || w.Close() != nil {
+			b.Fatal(err)
+		}
+		msg := ct.Bytes()
+		report := func(b *testing.B, life, idle time.Duration) {
+			b.SetBytes(int64(len(pt)))
+			b.ReportMetric(float64(idle)/float64(life), "hash-idle")
+		}
+		name := fmt.Sprintf("frame=%dKiB", frame>>10)
+		b.Run("encrypt/"+name, func(b *testing.B) {
+			var life, idle time.Duration
+			for b.Loop() {
+				w, err := c.NewEncryptWriter(ctx, io.Discard, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(w, struct{ io.Reader }{bytes.NewReader(pt)}); err != nil || w.Close() != nil {
+					b.Fatal(err)
+				}
+				life, idle = life+w.hash.life, idle+w.hash.idle
+			}
+			report(b, life, idle)
+		})
+		b.Run("decrypt/"+name, func(b *testing.B) {
+			var life, idle time.Duration
+			for b.Loop() {
+				r, err := c.NewDecryptReader(ctx, bytes.NewReader(msg))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(struct{ io.Writer }{io.Discard}, r); err != nil {
+					b.Fatal(err)
+				}
+				life, idle = life+r.hash.life, idle+r.hash.idle
+			}
+			report(b, life, idle)
+		})
 	}
 }

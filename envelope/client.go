@@ -849,6 +849,7 @@ type DecryptReader struct {
 	header    *Header
 	materials *DecryptionMaterials
 	body      *stream.Reader
+	hash      *asyncHash // the body's, if signed
 }
 
 // NewDecryptReader reads and authenticates the header of the message in r
@@ -877,7 +878,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		// Hashed on another goroutine, overlapping the frame decryption.
 		digest = newAsyncHash(s.signHash()())
 		digest.Write(h.appendTo(nil))
-		tee = digest
+		tee, d.hash = digest, digest
 		workers = signedWorkers(workers)
 	}
 	final := func() error {
