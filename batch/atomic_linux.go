@@ -37,6 +37,12 @@ func linkUnnamed(f, dir *os.File, name string) error {
 	return nil
 }
 
+// startWriteback starts writing n bytes of f from off to disk and returns
+// without waiting for them; errors in writing them show in the next fsync.
+func startWriteback(f *os.File, off, n int64) error {
+	return unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}
+
 // syncFS writes back every dirty file of dir's file system (syncfs(2)).
 func syncFS(dir *os.File) error {
 	return unix.Syncfs(int(dir.Fd()))

@@ -1,6 +1,9 @@
 package batch
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 func TestKernelVersion(t *testing.T) {
 	for release, want := range map[string][2]int{
@@ -20,5 +23,25 @@ func TestKernelVersion(t *testing.T) {
 		if _, _, ok := kernelVersion(release); ok {
 			t.Errorf("kernelVersion(%q) ok", release)
 		}
+	}
+}
+
+// TestStartWriteback: sync_file_range starts the write-back of a range of
+// a regular file; its errors would go unseen in Write, so they are
+// checked here.
+func TestStartWriteback(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "wb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := startWriteback(f, 0, 1<<20); err != nil {
+		t.Fatalf("startWriteback: %v", err)
+	}
+	if err := startWriteback(f, 4096, 1<<20); err != nil { // past the end
+		t.Fatalf("startWriteback past the end: %v", err)
 	}
 }

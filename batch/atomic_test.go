@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -396,4 +397,61 @@ func tempRoot(t *testing.T) (string, *os.Root) {
 	}
 	t.Cleanup(func() { root.Close() })
 	return dir, root
+}
+
+// TestAtomicWriteback: an output starts the write-back of every
+// writebackStep bytes as they are written, in order, each range once,
+// whatever the Write sizes, and a file smaller than that starts none;
+// the content and commit are unchanged.
+func TestAtomicWriteback(t *testing.T) {
+	for _, size := range []int{0, 1000, writebackStep - 1, writebackStep, 3*writebackStep + 12345} {
+		for _, chunk := range []int{4096, 1 << 20, 3*writebackStep + 12345} {
+			t.Run(fmt.Sprintf("size=%d/chunk=%d", size, chunk), func(t *testing.T) {
+				dir := t.TempDir()
+				root, err := os.OpenRoot(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer root.Close()
+				a, err := createAtomic(newOutDirs(root), "out.enc", "out.enc", nil, false, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got [][2]int64
+				a.writeback = func(f *os.File, off, n int64) error {
+					if f != a.File {
+						t.Error("write-back of another file")
+					}
+					got = append(got, [2]int64{off, n})
+					return startWriteback(f, off, n)
+				}
+				data := make([]byte, size)
+				for i := range data {
+					data[i] = byte(i * 7)
+				}
+				for p := data; len(p) > 0; p = p[min(chunk, len(p)):] {
+					if _, err := a.Write(p[:min(chunk, len(p))]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var end int64
+				for _, r := range got {
+					if r[0] != end || r[1] < writebackStep {
+						t.Fatalf("write-back ranges %v: want consecutive ranges of at least %d bytes from 0", got, writebackStep)
+					}
+					end += r[1]
+				}
+				if size-int(end) >= writebackStep || end > int64(size) {
+					t.Errorf("write-back ranges %v for %d bytes: want all but less than %d started", got, size, writebackStep)
+				}
+				if err := a.commit(); err != nil {
+					t.Fatal(err)
+				}
+				b, err := os.ReadFile(filepath.Join(dir, "out.enc"))
+				if err != nil || !bytes.Equal(b, data) {
+					t.Fatalf("committed content: %d bytes, %v", len(b), err)
+				}
+			})
+		}
+	}
 }
