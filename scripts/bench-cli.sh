@@ -24,7 +24,8 @@
 #      ROUNDS=n rounds of the small files (default 1, 5 with OLD);
 #      SUITES="0x0478 0x0578" the suites timed;
 #      DECRYPT=1 also times, each round, decrypting the round's encrypted
-#      small files (each binary its own outputs), against the same cp -r + sync;
+#      small files (each binary its own outputs), against the same cp -r + sync,
+#      and decrypting the big file; with OLD the big file is timed with both;
 #      BIG_MIB=n forces the big file size; BIG_MIB=0 times the small files only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -127,6 +128,18 @@ for suite in $suites; do
 	s=$(t enc "$new" "$suite" "$work/bigdir" "$work/enc2")
 	[ -s "$work/enc2/big.bin.enc" ] || { echo "big: no output"; exit 1; }
 	report "1 x $big_mib MiB file" $((big_mib * 1024 * 1024)) "$c" "$cs" "$s"
-	rm -rf "$work/cp2" "$work/enc2"
+	if [ -n "${DECRYPT:-}" ]; then
+		d=$(t dec "$new" "$work/enc2" "$work/dec2")
+		report "1 x $big_mib MiB decrypt" $((big_mib * 1024 * 1024)) "$c" "$cs" "$d"
+	fi
+	if [ -n "$old" ]; then
+		so=$(t enc "$old" "$suite" "$work/bigdir" "$work/enc2old")
+		report "1 x $big_mib MiB file old" $((big_mib * 1024 * 1024)) "$c" "$cs" "$so"
+		if [ -n "${DECRYPT:-}" ]; then
+			do=$(t dec "$old" "$work/enc2old" "$work/dec2old")
+			report "1 x $big_mib MiB decrypt old" $((big_mib * 1024 * 1024)) "$c" "$cs" "$do"
+		fi
+	fi
+	rm -rf "$work/cp2" "$work/enc2" "$work/dec2" "$work/enc2old" "$work/dec2old"
 done
 echo "load at the end: $(uptime | sed 's/.*load/load/')"
