@@ -46,8 +46,8 @@
 // opens the oldest job no goroutine has started. A full ring is refilled
 // (Reader) or drained (Writer) a job at a time, so the steady state costs
 // one hand-off per job. Memory in flight is at most W × max(512 KiB, 2
-// frames) of frame buffers whatever the size of the message (twice that
-// for a packed Writer; see Writer); the whole frames of a large Write are
+// frames) of frame buffers whatever the size of the message (a packed
+// Writer: twice (W + 2) × 512 KiB; see Writer); the whole frames of a large Write are
 // sealed straight from it. A Reader reads the ring (2W jobs) ahead before
 // it releases a frame, and a Writer writes a frame up
 // to a ring after its plaintext: on a live stream, data arrives that late.

@@ -156,7 +156,7 @@ func (f *failAfter) Write(p []byte) (int, error) {
 func TestPackedWriteError(t *testing.T) {
 	const frame = 4 << 10
 	boom := errors.New("disk full")
-	pt := streamPlaintext(8 * groupFrames(frame) * frame)
+	pt := streamPlaintext(32 * groupFrames(frame) * frame) // more than a packed ring of 3 workers
 	for _, workers := range []int{1, 2, 3} {
 		for _, after := range []int{groupFrames(frame) + 1, groupFrames(frame) + 3} {
 			w, _ := NewWriter(&failAfter{after, boom}, testConfig(t, frame, workers))

@@ -18,8 +18,9 @@ import (
 // workers × max(512 KiB, 2 frames) in flight (2 frames serially); whole
 // frames of a large Write are sealed straight from p, which Write never
 // retains: it returns once they are written. Frames of up to 128 KiB fed through
-// ReadFrom are packed (see pack): twice workers × 512 KiB in flight, and
-// twice 512 KiB serially.
+// ReadFrom are packed (see pack): twice (workers + 2) × 512 KiB in flight
+// (in and out arrays of a ring grown by 4 groups), and twice 512 KiB
+// serially.
 type Writer struct {
 	dst     io.Writer
 	cfg     Config
@@ -44,6 +45,9 @@ type Writer struct {
 	// RegularOverhead. Nil until packed.
 	in, out []byte
 }
+
+// packSlack is the groups a packed Writer with workers adds to its ring.
+const packSlack = 4
 
 // packPad is what a final frame's header adds to a regular one's: a slot's
 // window of out starts that much before its regular frame.
@@ -248,7 +252,11 @@ func (w *Writer) readStep(r io.Reader) (int, error) {
 
 // pack makes the ring's slots windows of w.in and w.out (see Writer),
 // once every frame in flight is written; cur, full, keeps its plaintext.
-// A serial Writer's ring grows to two groups. Frames of a group are then
+// A serial Writer's ring grows to two groups; with W workers it grows by
+// packSlack groups (2 workers: from 4 to 8), so that the caller, who reads
+// every byte while the others only seal, has room to read ahead rather
+// than wait (2 workers: 0.59-0.65 → 0.66-0.74 of raw GCM on 2 goroutines).
+// Frames of a group are then
 // read by one Read and, lying back to back, written by one Write (see
 // drain): from and to files, a read and a write call per frame cost about
 // what sealing a 4 KiB frame does, and a fifth of the time of 64 KiB ones.
@@ -258,7 +266,7 @@ func (w *Writer) pack(cur *wslot) {
 	if w.err != nil {
 		return
 	}
-	F, n := w.cfg.FrameLength, len(w.ring)
+	F, n := w.cfg.FrameLength, len(w.ring)+packSlack*w.group
 	if w.workers == 1 {
 		w.group = groupFrames(F)
 		n = 2 * w.group
@@ -267,7 +275,11 @@ func (w *Writer) pack(cur *wslot) {
 	in, out := alignedAt(n*F, n*F, 0), make([]byte, packPad+n*S)
 	var slots []wslot // made at once, not one by one
 	i := w.head
-	if n != len(w.ring) { // serial: a new ring, cur first
+	if n != len(w.ring) { // a new ring, cur first
+		if w.pool != nil { // made for the old ring: the next flush makes another
+			w.pool.stop()
+			w.pool = nil
+		}
 		for _, s := range w.ring {
 			if s != nil && s != cur {
 				clear(s.buf)
