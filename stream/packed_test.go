@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // oddReader returns reads of pseudo-random sizes, 1 to 3 frames.
@@ -134,6 +137,56 @@ func TestPackedFewCalls(t *testing.T) {
 		if src.n > limit || dst.n > limit {
 			t.Errorf("%d workers: %d Reads and %d Writes for %d frames, want at most %d each", workers, src.n, dst.n, len(pt)/frame, limit)
 		}
+	}
+}
+
+// TestPackedRing: once packed, a serial Writer's ring holds two groups and
+// a Writer with W workers 2W + packSlack groups, its in and out arrays a
+// frame (and its sealed frame) per slot; its output is still a serial
+// Writer's, the pool made for the old ring having been replaced.
+func TestPackedRing(t *testing.T) {
+	for _, frame := range []int{4 << 10, 64 << 10} {
+		g := groupFrames(frame)
+		pt := streamPlaintext(24*g*frame + 77)
+		for _, workers := range []int{1, 2, 3} {
+			var dst bytes.Buffer
+			w, _ := NewWriter(&dst, testConfig(t, frame, workers))
+			if _, err := w.ReadFrom(io.LimitReader(bytes.NewReader(pt), int64(len(pt)))); err != nil {
+				t.Fatal(err)
+			}
+			want := 2 * g
+			if workers > 1 {
+				want = (2*workers + packSlack) * g
+			}
+			if len(w.ring) != want || len(w.in) != want*frame || len(w.out) != packPad+want*(frame+RegularOverhead) {
+				t.Errorf("frame %d, %d workers: ring of %d slots, in %d, out %d bytes; want %d slots", frame, workers, len(w.ring), len(w.in), len(w.out), want)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(dst.Bytes(), sealed(t, testConfig(t, frame, 1), pt)) {
+				t.Fatalf("frame %d, %d workers: output differs from a serial Writer's", frame, workers)
+			}
+			if n := poolGoroutines(); n > 0 { // the old pool's among them
+				t.Errorf("frame %d, %d workers: %d pool goroutines still run after Close", frame, workers, n)
+			}
+			runtime.KeepAlive(w) // else its cleanup would stop any pool
+		}
+	}
+}
+
+// poolGoroutines returns the pool goroutines running a second after the
+// call or once none does, whichever comes first: stopped, they end soon.
+func poolGoroutines() int {
+	deadline := time.Now().Add(time.Second)
+	for {
+		b := make([]byte, 1<<20)
+		b = b[:runtime.Stack(b, true)]
+		n := strings.Count(string(b), "created by github.com/phicrypt/phicrypt/stream.(*pool).submit")
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
