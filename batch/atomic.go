@@ -49,8 +49,9 @@ type atomicFile struct {
 	overwrite bool
 	done      bool
 	group     *groupCommit // nil: commit alone, with its own fsyncs
-	// Bytes written, and the first whose write-back Write has not
-	// started (see Write) with writeback (startWriteback; tests record).
+	// Write has written written bytes and started the write-back of the
+	// first flushed of them with writeback (startWriteback; in tests, a
+	// recorder).
 	written, flushed int64
 	writeback        func(f *os.File, off, n int64) error
 }
