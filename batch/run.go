@@ -1041,12 +1041,10 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 		opts = append(opts, envelope.WithExpectedContext(r.o.ExpectContext))
 	}
 	opts = r.o.maxFrameOption(opts)
-	br := bufio.NewReaderSize(in, 256<<10)
 	// The header, read ahead without consuming it, to refuse a wrong
 	// context before any key is used and to name the keys on failure. A
-	// header longer than the buffer is left to envelope alone.
-	peek, _ := br.Peek(br.Size())
-	h, herr := envelope.ParseHeader(bytes.NewReader(peek))
+	// header longer than the peek is left to envelope alone.
+	h, src, herr := peekHeader(in)
 	if herr == nil && r.op == Decrypt {
 		describe(rec, h) // for a failure's record; replaced once authenticated
 	}
@@ -1055,7 +1053,7 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 			return err
 		}
 	}
-	d, err := r.dclient.NewDecryptReader(ctx, br, opts...)
+	d, err := r.dclient.NewDecryptReader(ctx, src, opts...)
 	if err != nil {
 		err = frameLimitHint(err)
 		if herr == nil && errors.Is(err, envelope.ErrNoDecryptionKey) {
@@ -1082,6 +1080,24 @@ func (r *runner) decrypt(ctx context.Context, j *job, in io.Reader, rec *Record)
 		return err
 	}
 	return commit(ctx, j, out, cw, rec)
+}
+
+// headerPeek is how much of a message decrypt reads ahead to parse its
+// header.
+const headerPeek = 256 << 10
+
+// peekHeader parses the header of the message in in from its first
+// headerPeek bytes, and returns a reader of the whole message: those bytes,
+// then the rest of in, read straight from it (through a buffer, the frame
+// reader's chunks, smaller than the peek, would each be copied twice).
+func peekHeader(in io.Reader) (*envelope.Header, io.Reader, error) {
+	br := bufio.NewReaderSize(in, headerPeek)
+	peek, err := br.Peek(headerPeek)
+	h, herr := envelope.ParseHeader(bytes.NewReader(peek))
+	if err != nil {
+		return h, br, herr // all of in, or the error that cut it short, is in br
+	}
+	return h, io.MultiReader(bytes.NewReader(peek), in), herr
 }
 
 // reencrypt encrypts the plaintext of d, the decrypting reader of a message

@@ -3,7 +3,13 @@ package batch
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"testing"
+	"testing/iotest"
+
+	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/keyring"
 )
 
 // TestWorkersForDefault: a large file gets the library's default frame
@@ -62,5 +68,67 @@ func TestCommitClosesInput(t *testing.T) {
 	j.closeInput()
 	if in.n != 1 {
 		t.Errorf("input closed %d times, want 1", in.n)
+	}
+}
+
+// readSizes records the length of every Read's buffer.
+type readSizes struct {
+	r     io.Reader
+	sizes []int
+}
+
+func (s *readSizes) Read(p []byte) (int, error) {
+	s.sizes = append(s.sizes, len(p))
+	return s.r.Read(p)
+}
+
+// TestPeekHeader: decrypt's header peek parses the header and hands the
+// whole message on; past the peeked bytes the message is read straight
+// from the input with the reader's own buffers (through a peek-sized
+// buffer, every smaller read was a fill of it and a second copy); an
+// input shorter than the peek, or one that fails, reads as it was.
+func TestPeekHeader(t *testing.T) {
+	kr, err := keyring.NewRawAES(KeyNamespace, "k1", make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := envelope.New(kr, envelope.WithFrameLength(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, n := range []int{0, 1000, headerPeek, 3 * headerPeek} {
+		msg, err := c.Encrypt(ctx, make([]byte, n), map[string]string{"tenant": "t1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &readSizes{r: bytes.NewReader(msg)}
+		h, src, err := peekHeader(in)
+		if err != nil || h.EncryptionContext["tenant"] != "t1" {
+			t.Fatalf("%d bytes: header %v, %v", n, h, err)
+		}
+		peeked := len(in.sizes)
+		var got bytes.Buffer
+		buf := make([]byte, 8<<10)
+		if _, err := io.CopyBuffer(struct{ io.Writer }{&got}, struct{ io.Reader }{src}, buf); err != nil || !bytes.Equal(got.Bytes(), msg) {
+			t.Fatalf("%d bytes: %d bytes read back, %v", n, got.Len(), err)
+		}
+		if len(msg) <= headerPeek {
+			continue // all of it was peeked
+		}
+		for _, size := range in.sizes[peeked:] {
+			if size > len(buf) {
+				t.Fatalf("%d bytes: the input was read %d bytes at a time after the peek (%v), want the reader's %d", n, size, in.sizes[peeked:], len(buf))
+			}
+		}
+	}
+	boom := errors.New("disk on fire")
+	in := io.MultiReader(bytes.NewReader([]byte{2, 0x04}), iotest.ErrReader(boom))
+	_, src, err := peekHeader(in)
+	if err == nil {
+		t.Fatal("a 2-byte header parsed")
+	}
+	if _, err := io.ReadAll(src); !errors.Is(err, boom) {
+		t.Fatalf("reading a failed input: %v, want %v", err, boom)
 	}
 }
