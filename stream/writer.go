@@ -256,11 +256,10 @@ func (w *Writer) readStep(r io.Reader) (int, error) {
 // packSlack groups (2 workers: from 4 to 8), so that the caller, who reads
 // every byte while the others only seal, has room to read ahead rather
 // than wait (2 workers: 0.59-0.65 → 0.66-0.74 of raw GCM on 2 goroutines).
-// Frames of a group are then
-// read by one Read and, lying back to back, written by one Write (see
-// drain): from and to files, a read and a write call per frame cost about
-// what sealing a 4 KiB frame does, and a fifth of the time of 64 KiB ones.
-// Sealing is out of place, from in to out.
+// Frames of a group are then read by one Read and, lying back to back,
+// written by one Write (see drain): from and to files, a read and a write
+// call per frame cost about what sealing a 4 KiB frame does, and a fifth
+// of the time of 64 KiB ones. Sealing is out of place, from in to out.
 func (w *Writer) pack(cur *wslot) {
 	w.drain(0)
 	if w.err != nil {
