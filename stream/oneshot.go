@@ -57,20 +57,16 @@ func Seal(dst, plaintext []byte, cfg Config) ([]byte, error) {
 	return out, nil
 }
 
-// sealJob seals frames of pt into their places in out, as laid out by s,
-// after first frames sealed earlier: frame i has sequence number
-// first+i+1.
+// sealJob seals frames of pt into their places in out, as laid out by s.
 type sealJob struct {
 	out, pt []byte
 	s       shape
-	first   uint32
 	k       keyed
 	aad     [aadCap]byte // scratch of a serial run
 }
 
 func (j *sealJob) frame(i int, aad []byte) error {
 	f, o := j.s.frame(int64(i))
-	f.seq += j.first
 	p := int64(i) * j.s.F
 	j.k.seal(j.out[o:o+int64(f.size())], j.pt[p:p+int64(f.n)], f, aad)
 	return nil

@@ -272,37 +272,29 @@ func (w *Writer) pack(cur *wslot) {
 	}
 	S := F + RegularOverhead
 	in, out := alignedAt(n*F, n*F, 0), make([]byte, packPad+n*S)
-	var slots []wslot // made at once, not one by one
-	i := w.head
-	if n != len(w.ring) { // a new ring, cur first
-		if w.pool != nil { // made for the old ring: the next flush makes another
-			w.pool.stop()
-			w.pool = nil
-		}
-		for _, s := range w.ring {
-			if s != nil && s != cur {
-				clear(s.buf)
-			}
-		}
-		w.ring, w.head, i = make([]*wslot, n), 0, 0
-		w.ring[0] = cur
+	// The ring always grows, so it is a new one, cur first; the pool, made
+	// for the old one, goes, and the next flush makes another.
+	if w.pool != nil {
+		w.pool.stop()
+		w.pool = nil
 	}
-	copy(in[i*F:], cur.buf[finalHdr:finalHdr+cur.n])
-	clear(cur.buf)
-	for j := range n {
-		if w.ring[j] == nil {
-			if slots == nil {
-				slots = make([]wslot, n)
-			}
-			w.ring[j] = &slots[j]
-		}
-		s := w.ring[j]
-		if s != cur {
+	for _, s := range w.ring {
+		if s != nil && s != cur {
 			clear(s.buf)
 		}
+	}
+	slots := make([]wslot, n-1) // made at once, not one by one
+	w.ring, w.head = make([]*wslot, n), 0
+	w.ring[0] = cur
+	for j := 1; j < n; j++ {
+		w.ring[j] = &slots[j-1]
+	}
+	copy(in, cur.buf[finalHdr:finalHdr+cur.n])
+	clear(cur.buf)
+	for j, s := range w.ring {
 		s.buf = out[j*S : j*S+packPad+S : j*S+packPad+S]
 	}
-	cur.src = in[i*F : (i+1)*F]
+	cur.src = in[:F]
 	w.in, w.out = in, out
 }
 
