@@ -8,14 +8,29 @@
 # timing starts after a `sync`, so earlier writes are not flushed on its
 # clock.
 #
-# The small files are timed ROUNDS times, cp -r + sync, this tree's s3crypt
-# and (OLD) an older binary in turns, the order rotating each round; every
+# The small files are timed ROUNDS times, cp -r + sync, the ceiling, this
+# tree's s3crypt and (OLD) an older binary in turns, the order rotating
+# each round; every
 # run writes a directory of its own, kept until the end: deleting outputs
 # between runs makes ext4 reuse the inodes just freed, which slows whoever
 # comes next (cp -r, in older versions of this script). Each line gives the
-# ratio (cp -r + sync seconds) / (s3crypt seconds) of its round; the last
-# lines the median of the rounds and, with OLD, the median of the rounds'
-# new/old seconds, which a shared machine's load disturbs least.
+# ratio (cp -r + sync seconds) / (s3crypt seconds) of its round, and
+# x-ceil, (ceiling seconds) / (s3crypt seconds); the last lines the medians
+# of the rounds and, with OLD, the median of the rounds' new/old seconds,
+# which a shared machine's load disturbs least.
+#
+# The ceiling is bench/cmd/cliceiling: the same files read, sealed with raw
+# AES-256-GCM (and, for a signing suite, a P-384 key pair, SHA-384 and a
+# signature per file) and written through unnamed files linked into place,
+# 4 files per CPU at once, one syncfs at the end; no message format beyond
+# its cryptography. What s3crypt takes beyond it is s3crypt's; up to it, the
+# machine's (its ratio to cp -r + sync is printed too).
+#
+# Inputs and outputs are never deleted before the end: ext4 skips inodes
+# freed in the last minutes when it allocates new ones, at a cost in CPU
+# to whoever creates files next. For the same reason, wait a few minutes
+# after deleting many files (or a previous run of this script) before
+# timing.
 #
 # Usage: bash scripts/bench-cli.sh
 # env: OLD=path of another s3crypt binary (built from an older revision,
@@ -39,6 +54,7 @@ rounds=${ROUNDS:-$([ -n "$old" ] && echo 5 || echo 1)}
 suites=${SUITES:-0x0478 0x0578}
 
 go build -o "$work/s3crypt" ./cmd/s3crypt
+go build -o "$work/cliceiling" ./bench/cmd/cliceiling
 new="$work/s3crypt"
 if [ -n "$old" ]; then
 	cp "$old" "$work/s3crypt-old"
@@ -61,40 +77,52 @@ cpsync() { cp -r "$1" "$2" && sync; }
 enc() { # binary suite src dst
 	"$1" encrypt --quiet --suite "$2" --key "aes:$work/k.key" "$3" "$4"
 }
+ceil() { # suite src dst
+	local mode=gcm
+	case $1 in 0x0214 | 0x0346 | 0x0378 | 0x0578) mode=signed ;; esac
+	"$work/cliceiling" "$mode" "$2" "$3"
+}
 dec() { # binary src dst
 	"$1" decrypt --quiet --key "aes:$work/k.key" "$2" "$3"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-report() { # name bytes cp_seconds cp_sync_seconds s3crypt_seconds
-	awk -v n="$1" -v b="$2" -v c="$3" -v cs="$4" -v s="$5" 'BEGIN {
+report() { # name bytes cp_seconds cp_sync_seconds s3crypt_seconds [ceiling_seconds]
+	awk -v n="$1" -v b="$2" -v c="$3" -v cs="$4" -v s="$5" -v x="${6:-}" 'BEGIN {
 		mib = b / 1048576
-		printf "%-24s cp -r %6.2fs %6.1f MiB/s | cp -r+sync %6.2fs %6.1f MiB/s | s3crypt %6.2fs %6.1f MiB/s | s3crypt/cp %.2f, s3crypt/(cp+sync) %.2f\n",
-			n, c, mib / c, cs, mib / cs, s, mib / s, c / s, cs / s }'
+		printf "%-24s cp -r %6.2fs %6.1f MiB/s | cp -r+sync %6.2fs %6.1f MiB/s | s3crypt %6.2fs %6.1f MiB/s | s3crypt/cp %.2f, s3crypt/(cp+sync) %.2f",
+			n, c, mib / c, cs, mib / cs, s, mib / s, c / s, cs / s
+		if (x != "")
+			printf " | ceiling %5.2fs, x-ceil %.2f", x, x / s
+		printf "\n" }'
 }
 
 small=$((1000 * 100 * 1024))
 for suite in $suites; do
 	echo "== suite $suite: 1000 x 100 KiB files, $rounds round(s)"
-	for f in new old dnew dold newold dnewold; do : >"$work/ratios.$f"; done
+	for f in new old dnew dold newold dnewold ceil xceil; do : >"$work/ratios.$f"; done
 	for r in $(seq 1 "$rounds"); do
 		c=$(t cp -r "$work/small" "$work/cp.$suite.$r")
 		declare -A s=()
 		# The order rotates: cp -r + sync first, then s3crypt(s), and back.
-		runs=(cs new)
-		[ -n "$old" ] && runs=(cs new old)
+		runs=(cs ceil new)
+		[ -n "$old" ] && runs=(cs ceil new old)
 		n=${#runs[@]}
 		for i in $(seq 0 $((n - 1))); do
 			k=${runs[$(((i + r) % n))]}
 			case $k in
 			cs) s[cs]=$(t cpsync "$work/small" "$work/cs.$suite.$r") ;;
+			ceil) s[ceil]=$(t ceil "$suite" "$work/small" "$work/ceil.$suite.$r") ;;
 			new) s[new]=$(t enc "$new" "$suite" "$work/small" "$work/new.$suite.$r") ;;
 			old) s[old]=$(t enc "$old" "$suite" "$work/small" "$work/old.$suite.$r") ;;
 			esac
 		done
 		[ "$(ls "$work/new.$suite.$r" | wc -l)" = 1000 ] || { echo "small: wrong output count"; exit 1; }
-		report "round $r new" "$small" "$c" "${s[cs]}" "${s[new]}"
+		[ "$(ls "$work/ceil.$suite.$r" | wc -l)" = 1000 ] || { echo "small: wrong ceiling output count"; exit 1; }
+		report "round $r new" "$small" "$c" "${s[cs]}" "${s[new]}" "${s[ceil]}"
 		echo "${s[cs]} / ${s[new]}" | bc -l >>"$work/ratios.new"
+		echo "${s[cs]} / ${s[ceil]}" | bc -l >>"$work/ratios.ceil"
+		echo "${s[ceil]} / ${s[new]}" | bc -l >>"$work/ratios.xceil"
 		if [ -n "$old" ]; then
 			report "round $r old" "$small" "$c" "${s[cs]}" "${s[old]}"
 			echo "${s[cs]} / ${s[old]}" | bc -l >>"$work/ratios.old"
@@ -116,6 +144,7 @@ for suite in $suites; do
 	printf "suite %s, median of %d rounds: s3crypt/(cp -r+sync) new %.2f" "$suite" "$rounds" "$(median <"$work/ratios.new")"
 	[ -n "$old" ] && printf ", old %.2f; new/old seconds %.2f" "$(median <"$work/ratios.old")" "$(median <"$work/ratios.newold")"
 	echo
+	printf "suite %s, median of %d rounds: ceiling/(cp -r+sync) %.2f, x-ceil (ceiling/s3crypt seconds) %.2f\n" "$suite" "$rounds" "$(median <"$work/ratios.ceil")" "$(median <"$work/ratios.xceil")"
 	if [ -n "${DECRYPT:-}" ]; then
 		printf "suite %s, decrypt, median of %d rounds: s3crypt/(cp -r+sync) new %.2f" "$suite" "$rounds" "$(median <"$work/ratios.dnew")"
 		[ -n "$old" ] && printf ", old %.2f; new/old seconds %.2f" "$(median <"$work/ratios.dold")" "$(median <"$work/ratios.dnewold")"
