@@ -89,6 +89,15 @@
 //	    1 MiB one-shot: Encrypt/Decrypt (alloc) or EncryptAppend/
 //	    DecryptAppend into a reused buffer (append), paired with raw GCM on
 //	    W goroutines; reports x-raw
+//	BenchmarkOneShotPaired/ceiling/alloc/size=1MiB
+//	    the machine's ceiling for alloc: raw GCM of 1 MiB into a reused
+//	    chunk ÷ the same into a fresh 1 MiB output per call; x-raw
+//	BenchmarkSmallPaired/{encrypt,decrypt}/{alloc,append}/size=1KiB
+//	    one-shot 1 KiB messages, 0x0478, raw AES keyring, paired with the
+//	    least cryptography such a message needs on crypto/* directly
+//	    (random key, ID and IV; the key's wrapping; the committing KDF's
+//	    10 SHA-512 compressions; the message key's AES-GCM; header tag;
+//	    frame); reports x-raw, msg-ns and crypto-ns (ns/op counts both)
 //	BenchmarkOneShotFirstCall/{encrypt,decrypt}/suite=0478/frame=64KiB/size=64MiB/workers=1
 //	    the first 64 MiB one-shot call of a fresh process (the test binary
 //	    re-executed): x-raw (wall), x-raw-cpu (process CPU time: fresh
