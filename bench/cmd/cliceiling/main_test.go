@@ -9,7 +9,7 @@ import (
 
 func TestRun(t *testing.T) {
 	src := t.TempDir()
-	files := map[string]int{"empty": 0, "one": 1, "chunk": chunk, "more": 2*chunk + 100}
+	files := map[string]int{"empty": 0, "one": 1, "chunk": chunk, "more": 2*chunk + 100, "big": 2*readChunk + 100}
 	for name, n := range files {
 		if err := os.WriteFile(filepath.Join(src, name), bytes.Repeat([]byte{'p'}, n), 0o600); err != nil {
 			t.Fatal(err)

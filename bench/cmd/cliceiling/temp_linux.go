@@ -20,5 +20,11 @@ func openTemp(dir *os.File, name string) (*os.File, func() error, error) {
 
 func syncFS(dir *os.File) error { return unix.Syncfs(int(dir.Fd())) }
 
+// startWriteback starts writing n bytes of f from off to disk, not
+// waiting.
+func startWriteback(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}
+
 // refusesExisting: publishing fails on an existing name (linkat).
 const refusesExisting = true
