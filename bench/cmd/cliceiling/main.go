@@ -5,7 +5,7 @@
 //
 // For each regular file of SRC, on 4 × GOMAXPROCS goroutines at once (as
 // s3crypt's default), it reads the file 1 MiB at a time (a small file in
-// one read), and then by MODE:
+// one read; a larger read sealed on every core), and then by MODE:
 //
 //	copy    writes it unchanged
 //	gcm     seals it with raw AES-256-GCM in 64 KiB chunks (s3crypt's
@@ -49,6 +49,7 @@ const (
 	chunk         = 64 << 10 // s3crypt's default frame length
 	readChunk     = 1 << 20  // a read's size: small files in one read
 	writebackStep = 8 << 20  // s3crypt's: write-back started every 8 MiB
+	parallelMin   = 256 << 10
 )
 
 func main() {
@@ -158,7 +159,6 @@ func one(mode string, aead cipher.AEAD, path string, dir *os.File, name string, 
 	in = grow(in, int(min(fi.Size(), readChunk)))
 	var outs [2][]byte // sealed chunks: one sealed while the other is hashed
 	outs[0] = out
-	var nonce [12]byte
 	var written, flushed int64
 	for k, off := 0, int64(0); off < fi.Size(); k++ {
 		n, err := f.ReadAt(in[:min(int64(len(in)), fi.Size()-off)], off)
@@ -169,12 +169,8 @@ func one(mode string, aead cipher.AEAD, path string, dir *os.File, name string, 
 		off += int64(n)
 		b := in[:n]
 		if mode != "copy" {
-			o := outs[k%2][:0]
-			for i := 0; i < n; i += chunk {
-				binary.BigEndian.PutUint64(nonce[4:], uint64(off)+uint64(i))
-				o = aead.Seal(o, nonce[:], b[i:min(i+chunk, n)], nil)
-			}
-			outs[k%2], b = o, o
+			outs[k%2] = seal(aead, outs[k%2], b, off)
+			b = outs[k%2]
 		}
 		h.write(b)
 		if _, err := w.Write(b); err != nil {
@@ -197,6 +193,36 @@ func one(mode string, aead cipher.AEAD, path string, dir *os.File, name string, 
 		}
 	}
 	return in, out, publish()
+}
+
+// seal seals b, read at off, chunk by chunk into out (grown), on as many
+// goroutines as GOMAXPROCS when b is larger than parallelMin (a large
+// file's read, as s3crypt's frame workers seal it), and returns it.
+func seal(aead cipher.AEAD, out, b []byte, off int64) []byte {
+	n := len(b) + (len(b)+chunk-1)/chunk*aead.Overhead()
+	out = grow(out, n)
+	part := func(i, j int) { // chunks i to j
+		for ; i < j; i++ {
+			var nonce [12]byte
+			binary.BigEndian.PutUint64(nonce[4:], uint64(off)+uint64(i))
+			p := b[i*chunk : min((i+1)*chunk, len(b))]
+			o := i * (chunk + aead.Overhead())
+			aead.Seal(out[o:o], nonce[:], p, nil)
+		}
+	}
+	chunks := (len(b) + chunk - 1) / chunk
+	workers := runtime.GOMAXPROCS(0)
+	if len(b) <= parallelMin || workers == 1 {
+		part(0, chunks)
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (chunks + workers - 1) / workers
+	for i := 0; i < chunks; i += per {
+		wg.Go(func() { part(i, min(i+per, chunks)) })
+	}
+	wg.Wait()
+	return out
 }
 
 // A hasher computes SHA-384 of what it is given, on a goroutine of its
