@@ -52,7 +52,7 @@ const (
 	chunk         = 64 << 10 // s3crypt's default frame length
 	readChunk     = 1 << 20  // a read's size: small files in one read
 	writebackStep = 8 << 20  // s3crypt's: write-back started every 8 MiB
-	parallelMin   = 256 << 10
+	parallelMin   = 256 << 10 // a larger read is sealed on every core
 )
 
 func main() {
