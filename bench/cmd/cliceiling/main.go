@@ -49,9 +49,9 @@ import (
 )
 
 const (
-	chunk         = 64 << 10 // s3crypt's default frame length
-	readChunk     = 1 << 20  // a read's size: small files in one read
-	writebackStep = 8 << 20  // s3crypt's: write-back started every 8 MiB
+	chunk         = 64 << 10  // s3crypt's default frame length
+	readChunk     = 1 << 20   // a read's size: small files in one read
+	writebackStep = 8 << 20   // s3crypt's: write-back started every 8 MiB
 	parallelMin   = 256 << 10 // a larger read is sealed on every core
 )
 
