@@ -50,8 +50,8 @@ type atomicFile struct {
 	done      bool
 	group     *groupCommit // nil: commit alone, with its own fsyncs
 	// Write has written written bytes and started the write-back of the
-	// first flushed of them with writeback (startWriteback; in tests, a
-	// recorder).
+	// first flushed of them (all of them once a grouped commit began) with
+	// writeback (startWriteback; in tests, a recorder).
 	written, flushed int64
 	writeback        func(f *os.File, off, n int64) error
 }
@@ -216,6 +216,12 @@ func (a *atomicFile) commit() error {
 	}
 	a.done = true
 	if a.group != nil {
+		// The rest's write-back starts now, not at the group's syncfs: the
+		// disk works while the group gathers (a small file: all of it).
+		if a.written > a.flushed {
+			_ = a.writeback(a.File, a.flushed, a.written-a.flushed) // errors show in the group's sync
+			a.flushed = a.written
+		}
 		return a.group.commit(a)
 	}
 	err := a.Sync()

@@ -406,52 +406,73 @@ func tempRoot(t *testing.T) (string, *os.Root) {
 func TestAtomicWriteback(t *testing.T) {
 	for _, size := range []int{0, 1000, writebackStep - 1, writebackStep, 3*writebackStep + 12345} {
 		for _, chunk := range []int{4096, 1 << 20, 3*writebackStep + 12345} {
-			t.Run(fmt.Sprintf("size=%d/chunk=%d", size, chunk), func(t *testing.T) {
-				dir := t.TempDir()
-				root, err := os.OpenRoot(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer root.Close()
-				a, err := createAtomic(newOutDirs(root), "out.enc", "out.enc", nil, false, false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got [][2]int64
-				a.writeback = func(f *os.File, off, n int64) error {
-					if f != a.File {
-						t.Error("write-back of another file")
-					}
-					got = append(got, [2]int64{off, n})
-					return startWriteback(f, off, n)
-				}
-				data := make([]byte, size)
-				for i := range data {
-					data[i] = byte(i * 7)
-				}
-				for p := data; len(p) > 0; p = p[min(chunk, len(p)):] {
-					if _, err := a.Write(p[:min(chunk, len(p))]); err != nil {
-						t.Fatal(err)
-					}
-				}
-				var end int64
-				for _, r := range got {
-					if r[0] != end || r[1] < writebackStep {
-						t.Fatalf("write-back ranges %v: want consecutive ranges of at least %d bytes from 0", got, writebackStep)
-					}
-					end += r[1]
-				}
-				if size-int(end) >= writebackStep || end > int64(size) {
-					t.Errorf("write-back ranges %v for %d bytes: want all but less than %d started", got, size, writebackStep)
-				}
-				if err := a.commit(); err != nil {
-					t.Fatal(err)
-				}
-				b, err := os.ReadFile(filepath.Join(dir, "out.enc"))
-				if err != nil || !bytes.Equal(b, data) {
-					t.Fatalf("committed content: %d bytes, %v", len(b), err)
-				}
-			})
+			for _, grouped := range []bool{false, true} {
+				testAtomicWriteback(t, size, chunk, grouped)
+			}
 		}
 	}
+}
+
+// testAtomicWriteback writes size bytes in chunk-byte writes and checks
+// the write-back started: every whole step while written, the rest too
+// when the commit is grouped.
+func testAtomicWriteback(t *testing.T, size, chunk int, grouped bool) {
+	t.Run(fmt.Sprintf("size=%d/chunk=%d/grouped=%v", size, chunk, grouped), func(t *testing.T) {
+		dir := t.TempDir()
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer root.Close()
+		a, err := createAtomic(newOutDirs(root), "out.enc", "out.enc", nil, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [][2]int64
+		a.writeback = func(f *os.File, off, n int64) error {
+			if f != a.File {
+				t.Error("write-back of another file")
+			}
+			got = append(got, [2]int64{off, n})
+			return startWriteback(f, off, n)
+		}
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		for p := data; len(p) > 0; p = p[min(chunk, len(p)):] {
+			if _, err := a.Write(p[:min(chunk, len(p))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var end int64
+		for _, r := range got {
+			if r[0] != end || r[1] < writebackStep {
+				t.Fatalf("write-back ranges %v: want consecutive ranges of at least %d bytes from 0", got, writebackStep)
+			}
+			end += r[1]
+		}
+		if size-int(end) >= writebackStep || end > int64(size) {
+			t.Errorf("write-back ranges %v for %d bytes: want all but less than %d started", got, size, writebackStep)
+		}
+		if grouped {
+			a.group = &groupCommit{}
+		}
+		before := len(got)
+		if err := a.commit(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "out.enc"))
+		if err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("committed content: %d bytes, %v", len(b), err)
+		}
+		switch tail := got[before:]; {
+		case !grouped && len(tail) != 0:
+			t.Errorf("an ungrouped commit (which fsyncs at once) started write-back %v", tail)
+		case grouped && int(end) < size && (len(tail) != 1 || tail[0] != [2]int64{end, int64(size) - end}):
+			t.Errorf("a grouped commit started write-back %v; want the rest, [%d, %d)", tail, end, size)
+		case grouped && int(end) == size && len(tail) != 0:
+			t.Errorf("a grouped commit started write-back %v with none left", tail)
+		}
+	})
 }

@@ -59,8 +59,9 @@
 //     descriptor each (their input is closed, their directory's shared),
 //     not buffers. While a local output is written, the write-back of
 //     every 8 MiB starts as soon as they are written (sync_file_range(2)
-//     on Linux), so the sync finds a large file mostly on disk already;
-//     it is still what makes the output durable.
+//     on Linux), and of the rest once the output joins its group, so the
+//     group's sync finds the data mostly on its way to disk already; it
+//     is still what makes the output durable.
 //   - A local input of at most 1 MiB going to a local output is read
 //     whole and encrypted or decrypted in one call (envelope's
 //     EncryptAppend or DecryptAppend) through buffers the run reuses,
