@@ -14,8 +14,10 @@
 # run writes a directory of its own, kept until the end: deleting outputs
 # between runs makes ext4 reuse the inodes just freed, which slows whoever
 # comes next (cp -r, in older versions of this script). Each line gives the
-# ratio (cp -r + sync seconds) / (s3crypt seconds) of its round, and
-# x-ceil, (ceiling seconds) / (s3crypt seconds); the last lines the medians
+# ratio (cp -r + sync seconds) / (s3crypt seconds) of its round, x-ceil,
+# (ceiling seconds) / (s3crypt seconds), and x-ceil-cpu, the same of the
+# CPU seconds each used (steadier than wall time on a VM whose disk
+# drifts: s3crypt's own cost beside the least work); the last lines the medians
 # of the rounds and, with OLD, the median of the rounds' new/old seconds,
 # which a shared machine's load disturbs least.
 #
@@ -72,8 +74,19 @@ cat "$work"/small/* "$work/bigdir/big.bin" >/dev/null # warm the page cache
 echo "load: $(uptime | sed 's/.*load/load/'), nproc $(nproc)"
 
 now() { date +%s.%N; }
-# t CMD... : prints the seconds CMD took
-t() { local s e; sync; s=$(now); "$@" >/dev/null 2>&1; e=$(now); echo "$e - $s" | bc -l; }
+# t CMD... : prints the seconds CMD took, and leaves in $work/cpu the CPU
+# seconds it used (user + system, its children's included): on a shared
+# VM whose disk drifts, CPU is the steadier measure of a program's own cost
+t() {
+	local s e TIMEFORMAT='%3U %3S'
+	sync
+	s=$(now)
+	{ time "$@" >/dev/null 2>&1; } 2>"$work/cpu.raw"
+	e=$(now)
+	awk '{ print $1 + $2 }' "$work/cpu.raw" >"$work/cpu"
+	echo "$e - $s" | bc -l
+}
+cpu() { cat "$work/cpu"; }
 cpsync() { cp -r "$1" "$2" && sync; }
 enc() { # binary suite src dst
 	"$1" encrypt --quiet --suite "$2" --key "aes:$work/k.key" "$3" "$4"
@@ -88,20 +101,22 @@ dec() { # binary src dst
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-report() { # name bytes cp_seconds cp_sync_seconds s3crypt_seconds [ceiling_seconds]
-	awk -v n="$1" -v b="$2" -v c="$3" -v cs="$4" -v s="$5" -v x="${6:-}" 'BEGIN {
+report() { # name bytes cp_seconds cp_sync_seconds s3crypt_seconds [ceiling_seconds s3crypt_cpu ceiling_cpu]
+	awk -v n="$1" -v b="$2" -v c="$3" -v cs="$4" -v s="$5" -v x="${6:-}" -v sc="${7:-}" -v xc="${8:-}" 'BEGIN {
 		mib = b / 1048576
 		printf "%-24s cp -r %6.2fs %6.1f MiB/s | cp -r+sync %6.2fs %6.1f MiB/s | s3crypt %6.2fs %6.1f MiB/s | s3crypt/cp %.2f, s3crypt/(cp+sync) %.2f",
 			n, c, mib / c, cs, mib / cs, s, mib / s, c / s, cs / s
 		if (x != "")
 			printf " | ceiling %5.2fs, x-ceil %.2f", x, x / s
+		if (sc != "" && xc != "" && sc > 0)
+			printf " | CPU s3crypt %.2fs, ceiling %.2fs, x-ceil-cpu %.2f", sc, xc, xc / sc
 		printf "\n" }'
 }
 
 small=$((1000 * 100 * 1024))
 for suite in $suites; do
 	echo "== suite $suite: 1000 x 100 KiB files, $rounds round(s)"
-	for f in new old dnew dold newold dnewold ceil xceil; do : >"$work/ratios.$f"; done
+	for f in new old dnew dold newold dnewold ceil xceil xceilcpu; do : >"$work/ratios.$f"; done
 	for r in $(seq 1 "$rounds"); do
 		c=$(t cp -r "$work/small" "$work/cp.$suite.$r")
 		declare -A s=()
@@ -113,17 +128,24 @@ for suite in $suites; do
 			k=${runs[$(((i + r) % n))]}
 			case $k in
 			cs) s[cs]=$(t cpsync "$work/small" "$work/cs.$suite.$r") ;;
-			ceil) s[ceil]=$(t ceil "$suite" "$work/small" "$work/ceil.$suite.$r") ;;
-			new) s[new]=$(t enc "$new" "$suite" "$work/small" "$work/new.$suite.$r") ;;
+			ceil)
+				s[ceil]=$(t ceil "$suite" "$work/small" "$work/ceil.$suite.$r")
+				s[ceilcpu]=$(cpu)
+				;;
+			new)
+				s[new]=$(t enc "$new" "$suite" "$work/small" "$work/new.$suite.$r")
+				s[newcpu]=$(cpu)
+				;;
 			old) s[old]=$(t enc "$old" "$suite" "$work/small" "$work/old.$suite.$r") ;;
 			esac
 		done
 		[ "$(ls "$work/new.$suite.$r" | wc -l)" = 1000 ] || { echo "small: wrong output count"; exit 1; }
 		[ "$(ls "$work/ceil.$suite.$r" | wc -l)" = 1000 ] || { echo "small: wrong ceiling output count"; exit 1; }
-		report "round $r new" "$small" "$c" "${s[cs]}" "${s[new]}" "${s[ceil]}"
+		report "round $r new" "$small" "$c" "${s[cs]}" "${s[new]}" "${s[ceil]}" "${s[newcpu]}" "${s[ceilcpu]}"
 		echo "${s[cs]} / ${s[new]}" | bc -l >>"$work/ratios.new"
 		echo "${s[cs]} / ${s[ceil]}" | bc -l >>"$work/ratios.ceil"
 		echo "${s[ceil]} / ${s[new]}" | bc -l >>"$work/ratios.xceil"
+		echo "${s[ceilcpu]} / ${s[newcpu]}" | bc -l >>"$work/ratios.xceilcpu"
 		if [ -n "$old" ]; then
 			report "round $r old" "$small" "$c" "${s[cs]}" "${s[old]}"
 			echo "${s[cs]} / ${s[old]}" | bc -l >>"$work/ratios.old"
@@ -145,7 +167,7 @@ for suite in $suites; do
 	printf "suite %s, median of %d rounds: s3crypt/(cp -r+sync) new %.2f" "$suite" "$rounds" "$(median <"$work/ratios.new")"
 	[ -n "$old" ] && printf ", old %.2f; new/old seconds %.2f" "$(median <"$work/ratios.old")" "$(median <"$work/ratios.newold")"
 	echo
-	printf "suite %s, median of %d rounds: ceiling/(cp -r+sync) %.2f, x-ceil (ceiling/s3crypt seconds) %.2f\n" "$suite" "$rounds" "$(median <"$work/ratios.ceil")" "$(median <"$work/ratios.xceil")"
+	printf "suite %s, median of %d rounds: ceiling/(cp -r+sync) %.2f, x-ceil (ceiling/s3crypt seconds) %.2f, x-ceil-cpu (CPU seconds) %.2f\n" "$suite" "$rounds" "$(median <"$work/ratios.ceil")" "$(median <"$work/ratios.xceil")" "$(median <"$work/ratios.xceilcpu")"
 	if [ -n "${DECRYPT:-}" ]; then
 		printf "suite %s, decrypt, median of %d rounds: s3crypt/(cp -r+sync) new %.2f" "$suite" "$rounds" "$(median <"$work/ratios.dnew")"
 		[ -n "$old" ] && printf ", old %.2f; new/old seconds %.2f" "$(median <"$work/ratios.dold")" "$(median <"$work/ratios.dnewold")"
@@ -156,9 +178,10 @@ for suite in $suites; do
 	rm -rf "$work/cp2"
 	cs=$(t cpsync "$work/bigdir" "$work/cp2")
 	s=$(t enc "$new" "$suite" "$work/bigdir" "$work/enc2")
+	sc=$(cpu)
 	[ -s "$work/enc2/big.bin.enc" ] || { echo "big: no output"; exit 1; }
 	x=$(t ceil "$suite" "$work/bigdir" "$work/ceil2")
-	report "1 x $big_mib MiB file" $((big_mib * 1024 * 1024)) "$c" "$cs" "$s" "$x"
+	report "1 x $big_mib MiB file" $((big_mib * 1024 * 1024)) "$c" "$cs" "$s" "$x" "$sc" "$(cpu)"
 	if [ -n "${DECRYPT:-}" ]; then
 		d=$(t dec "$new" "$work/enc2" "$work/dec2")
 		report "1 x $big_mib MiB decrypt" $((big_mib * 1024 * 1024)) "$c" "$cs" "$d"
