@@ -83,12 +83,13 @@ func (a *atomicFile) Write(p []byte) (int, error) {
 // tests).
 func createAtomic(dirs *outDirs, rel, display string, input fs.FileInfo, overwrite, named bool) (*atomicFile, error) {
 	root := dirs.root
-	if err := checkTarget(root, rel, display, input, overwrite); err != nil {
-		return nil, err
-	}
 	dirRel, name := filepath.Dir(rel), filepath.Base(rel)
 	dir, err := dirs.open(dirRel)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTarget(dir.in, name, display, input, overwrite); err != nil {
+		dir.release()
 		return nil, err
 	}
 	a := &atomicFile{root: root, dir: dir, dirRel: dirRel, name: name, display: display, overwrite: overwrite, writeback: startWriteback}
@@ -118,6 +119,7 @@ type outDirs struct {
 // outDir is an open directory of outDirs and the outputs that use it.
 type outDir struct {
 	*os.File
+	in   *os.Root // the same directory: its names looked up without a walk from the root
 	dirs *outDirs
 	rel  string
 	refs int
@@ -141,11 +143,16 @@ func (o *outDirs) open(rel string) (*outDir, error) {
 			return nil, err
 		}
 	}
-	f, err := o.root.Open(rel)
+	in, err := o.root.OpenRoot(rel)
 	if err != nil {
 		return nil, err
 	}
-	d := &outDir{File: f, dirs: o, rel: rel, refs: 1}
+	f, err := in.Open(".")
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	d := &outDir{File: f, in: in, dirs: o, rel: rel, refs: 1}
 	o.byRel[rel] = d
 	return d, nil
 }
@@ -158,6 +165,7 @@ func (d *outDir) release() {
 	if d.refs--; d.refs == 0 {
 		delete(o.byRel, d.rel)
 		d.Close()
+		d.in.Close()
 	}
 }
 
@@ -184,10 +192,11 @@ func (a *atomicFile) createNamed() (*os.File, string, error) {
 	return nil, "", fmt.Errorf("%s: no free temporary name", Quote(a.display))
 }
 
-// checkTarget refuses a target that is the input, or that exists when
-// overwrite is false.
-func checkTarget(root *os.Root, rel, display string, input fs.FileInfo, overwrite bool) error {
-	fi, err := root.Stat(rel)
+// checkTarget refuses a target, name in dir, that is the input, or that
+// exists when overwrite is false. A symbolic link is not followed: it
+// exists, and an overwrite replaces the link, never what it points to.
+func checkTarget(dir *os.Root, name, display string, input fs.FileInfo, overwrite bool) error {
+	fi, err := dir.Lstat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil

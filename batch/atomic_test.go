@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -475,4 +476,40 @@ func testAtomicWriteback(t *testing.T, size, chunk int, grouped bool) {
 			t.Errorf("a grouped commit started write-back %v with none left", tail)
 		}
 	})
+}
+
+// TestTargetSymlink: a target that is a symbolic link exists (ErrExists),
+// dangling too, before anything is encrypted; with overwrite the link is
+// replaced, never what it points to.
+func TestTargetSymlink(t *testing.T) {
+	dir, root := tempRoot(t)
+	if err := os.WriteFile(filepath.Join(dir, "theirs"), []byte("theirs"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("theirs", filepath.Join(dir, "link"))
+	os.Symlink("nowhere", filepath.Join(dir, "dangling"))
+	dirs := newOutDirs(root)
+	for _, name := range []string{"link", "dangling"} {
+		if _, err := createAtomic(dirs, name, name, nil, false, false); !errors.Is(err, ErrExists) {
+			t.Errorf("%s: %v, want ErrExists", name, err)
+		}
+		a, err := createAtomic(dirs, name, name, nil, true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Write([]byte("mine"))
+		if err := a.commit(); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); err != nil || fi.Mode()&fs.ModeSymlink != 0 || string(b) != "mine" {
+			t.Errorf("%s after overwrite: %v, %v, %q; want a file holding the output", name, fi, err, b)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "theirs")); string(b) != "theirs" {
+		t.Errorf("written through the link: %q", b)
+	}
+	if len(dirs.byRel) != 0 {
+		t.Errorf("directories left open: %v", dirs.byRel)
+	}
 }

@@ -31,6 +31,9 @@
 //     inside the directory (relative or absolute link alike); a link
 //     leading out of it is skipped with a notice on stderr unless
 //     --follow-symlinks is given. Links to directories are never walked.
+//     In a destination, a link where an output goes counts as an existing
+//     output (dangling or not): refused without --overwrite, replaced
+//     (the link itself, never what it points to) with it.
 //   - Strings from inputs (file names, object keys, context keys and
 //     values, key names, error texts built from them) are quoted Go-style
 //     on the terminal and in the text summary, cut to 1 KiB; JSON output
