@@ -217,9 +217,12 @@ func (s *localSource) list(_ context.Context, keep func(string) bool, yield func
 				return nil
 			}
 		}
-		if it.viaRoot {
+		switch {
+		case d.Type()&fs.ModeSymlink == 0:
+			it.fi, err = d.Info() // read with the directory: no walk from the root
+		case it.viaRoot:
 			it.fi, err = s.r.Stat(it.path)
-		} else {
+		default:
 			it.fi, err = os.Stat(it.path)
 		}
 		if err != nil || !it.fi.Mode().IsRegular() {
