@@ -34,8 +34,9 @@
 //     AES-256-GCM (signing suites: also a P-384 key pair, SHA-384 and a
 //     signature per file) and writes the same files as s3crypt does, with
 //     no message format, and one syncfs at the end; it reports x-ceil,
-//     ceiling seconds ÷ s3crypt seconds, beside the ceiling's own ratio to
-//     cp -r and sync.
+//     ceiling seconds ÷ s3crypt seconds, and x-ceil-cpu, the same of the
+//     CPU seconds each used, beside the ceiling's own ratio to cp -r and
+//     sync.
 //
 // # What is measured
 //
