@@ -69,10 +69,16 @@ const writebackStep = 8 << 20
 func (a *atomicFile) Write(p []byte) (int, error) {
 	n, err := a.File.Write(p)
 	if a.written += int64(n); a.written-a.flushed >= writebackStep {
-		_ = a.writeback(a.File, a.flushed, a.written-a.flushed) // errors show in commit's fsync
-		a.flushed = a.written
+		a.writebackRest()
 	}
 	return n, err
+}
+
+// writebackRest starts the write-back of the bytes written since the last
+// start. Its errors show in the sync that makes the output durable.
+func (a *atomicFile) writebackRest() {
+	_ = a.writeback(a.File, a.flushed, a.written-a.flushed)
+	a.flushed = a.written
 }
 
 // createAtomic creates the parent directories of rel below dirs' root
@@ -228,8 +234,7 @@ func (a *atomicFile) commit() error {
 		// The rest's write-back starts now, not at the group's syncfs: the
 		// disk works while the group gathers (a small file: all of it).
 		if a.written > a.flushed {
-			_ = a.writeback(a.File, a.flushed, a.written-a.flushed) // errors show in the group's sync
-			a.flushed = a.written
+			a.writebackRest()
 		}
 		return a.group.commit(a)
 	}
