@@ -350,14 +350,7 @@ func TestInspect(t *testing.T) {
 // FuzzInspect: no input makes Inspect panic, and a message it accepts has
 // a consistent length.
 func FuzzInspect(f *testing.F) {
-	kr, err := keyring.NewRawAES(KeyNamespace, "k1", make([]byte, 32))
-	if err != nil {
-		f.Fatal(err)
-	}
-	c, err := envelope.New(kr, envelope.WithFrameLength(64))
-	if err != nil {
-		f.Fatal(err)
-	}
+	c := zeroKeyClient(f, 64)
 	for _, n := range []int{0, 100} {
 		ct, err := c.Encrypt(context.Background(), make([]byte, n), map[string]string{"a": "b"})
 		if err != nil {

@@ -88,14 +88,7 @@ func (s *readSizes) Read(p []byte) (int, error) {
 // buffer, every smaller read was a fill of it and a second copy); an
 // input shorter than the peek, or one that fails, reads as it was.
 func TestPeekHeader(t *testing.T) {
-	kr, err := keyring.NewRawAES(KeyNamespace, "k1", make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := envelope.New(kr, envelope.WithFrameLength(4096))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := zeroKeyClient(t, 4096)
 	ctx := context.Background()
 	for _, n := range []int{0, 1000, headerPeek, 3 * headerPeek} {
 		msg, err := c.Encrypt(ctx, make([]byte, n), map[string]string{"tenant": "t1"})
@@ -131,4 +124,19 @@ func TestPeekHeader(t *testing.T) {
 	if _, err := io.ReadAll(src); !errors.Is(err, boom) {
 		t.Fatalf("reading a failed input: %v, want %v", err, boom)
 	}
+}
+
+// zeroKeyClient is a client of a raw AES keyring ("k1", an all-zero key)
+// writing frames of frame bytes.
+func zeroKeyClient(tb testing.TB, frame int) *envelope.Client {
+	tb.Helper()
+	kr, err := keyring.NewRawAES(KeyNamespace, "k1", make([]byte, 32))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := envelope.New(kr, envelope.WithFrameLength(frame))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
