@@ -14,6 +14,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/stream"
@@ -263,6 +264,11 @@ func WithMaxNonFramedLength(n int64) DecryptOption {
 type Client struct {
 	cmm MaterialsManager
 	cfg config
+
+	// sealers holds zeroed sealers for one-shot encryption, shared by
+	// the Clients With derives: a sealer is put back only after a call
+	// that succeeded, when nothing else refers to it.
+	sealers *sync.Pool
 }
 
 // New returns a Client whose data keys come from kr through the default
@@ -280,7 +286,7 @@ func NewWithMaterialsManager(cmm MaterialsManager, opts ...ClientOption) (*Clien
 	if cmm == nil {
 		return nil, errors.New("envelope: nil materials manager")
 	}
-	c := &Client{cmm: cmm, cfg: defaultConfig()}
+	c := &Client{cmm: cmm, cfg: defaultConfig(), sealers: new(sync.Pool)}
 	for _, o := range opts {
 		c.cfg.set(o)
 	}
@@ -293,7 +299,7 @@ func NewWithMaterialsManager(cmm MaterialsManager, opts ...ClientOption) (*Clien
 // With returns a Client over c's materials manager whose defaults are c's
 // with opts applied, as if they had been given to New.
 func (c *Client) With(opts ...ClientOption) (*Client, error) {
-	d := &Client{cmm: c.cmm, cfg: c.cfg}
+	d := &Client{cmm: c.cmm, cfg: c.cfg, sealers: c.sealers}
 	for _, o := range opts {
 		d.cfg.set(o)
 	}
@@ -362,7 +368,7 @@ const sealerHeaderBytes = 384
 // begin gets materials and builds the header of a new message. exposed
 // says whether the caller will see the Header (EncryptWriter.Header): if
 // not, the header may share the materials' context, read-only.
-func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, exposed bool) (*sealer, error) {
+func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, exposed bool, sl *sealer) (*sealer, error) {
 	if ec == nil {
 		ec = map[string]string{}
 	}
@@ -371,7 +377,6 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 	if err != nil {
 		return nil, err
 	}
-	sl := &sealer{}
 	sl.req = EncryptionRequest{
 		EncryptionContext: ec,
 		Suite:             cfg.suite,
@@ -547,7 +552,7 @@ func (c *Client) EncryptAppend(ctx context.Context, dst, plaintext []byte, ec ma
 	if err != nil {
 		return nil, fromStream(err)
 	}
-	s, err := c.begin(ctx, ec, &cfg, false)
+	s, err := c.begin(ctx, ec, &cfg, false, c.sealer())
 	if err != nil {
 		return nil, err
 	}
@@ -566,7 +571,23 @@ func (c *Client) EncryptAppend(ctx context.Context, dst, plaintext []byte, ec ma
 	if err != nil {
 		return nil, fromStream(err)
 	}
+	c.putSealer(s)
 	return out, nil
+}
+
+// sealer returns a zeroed sealer, from c's pool if it holds one.
+func (c *Client) sealer() *sealer {
+	if sl, ok := c.sealers.Get().(*sealer); ok {
+		return sl
+	}
+	return new(sealer)
+}
+
+// putSealer zeroes sl and keeps it for another one-shot call. Only a
+// sealer no goroutine, keyring or returned value refers to may be put.
+func (c *Client) putSealer(sl *sealer) {
+	*sl = sealer{}
+	c.sealers.Put(sl)
 }
 
 // growExact returns dst with room for n more bytes: dst itself if it has
@@ -715,7 +736,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 			return nil, fromStream(err)
 		}
 	}
-	s, err := c.begin(ctx, ec, &cfg, true)
+	s, err := c.begin(ctx, ec, &cfg, true, new(sealer))
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 func SealNonFramed(ctx context.Context, c *Client, id SuiteID, pt []byte, ec map[string]string) ([]byte, error) {
 	cfg := c.cfg
 	cfg.suite, cfg.policy = id, ForbidEncryptAllowDecrypt
-	sl, err := c.begin(ctx, ec, &cfg, false)
+	sl, err := c.begin(ctx, ec, &cfg, false, new(sealer))
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,9 @@ type DecryptionMaterials struct {
 	verificationKey     *ecdsa.PublicKey // for signing suites
 }
 
-// A Keyring generates, encrypts and decrypts data keys.
+// A Keyring generates, encrypts and decrypts data keys. It must not keep
+// m after a call returns: the Client reuses its storage for other
+// messages.
 type Keyring interface {
 	// OnEncrypt generates m.DataKey if it is nil, then appends at least
 	// one encrypted data key for it to m.EncryptedDataKeys.
@@ -86,6 +88,9 @@ type DecryptionRequest struct {
 // A MaterialsManager assembles the materials of each message. It is the
 // extension point for caching (package keycache) and context policies.
 // Materials returned belong to the caller, which zeroes their data key.
+//
+// It must not keep req after a call returns (copy what it keeps): the
+// Client reuses its storage for other messages.
 type MaterialsManager interface {
 	GetEncryptionMaterials(ctx context.Context, req *EncryptionRequest) (*EncryptionMaterials, error)
 	DecryptMaterials(ctx context.Context, req *DecryptionRequest) (*DecryptionMaterials, error)
