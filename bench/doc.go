@@ -92,7 +92,15 @@
 //	    W goroutines; reports x-raw
 //	BenchmarkOneShotPaired/ceiling/alloc/size=1MiB
 //	    the machine's ceiling for alloc: raw GCM of 1 MiB into a reused
-//	    chunk ÷ the same into a fresh 1 MiB output per call; x-raw
+//	    chunk ÷ the least a call returning a new message does: the AES-GCM
+//	    of a new key built (each message has its own) and the same sealing
+//	    into a fresh 1 MiB output; x-raw
+//	BenchmarkOneShotBetween
+//	    1 MiB Encrypt without a buffer as a program calls it, with small
+//	    allocations of its own between calls, paired with that ceiling
+//	    after the same allocations; reports x-ceil and the minor page
+//	    faults of each call (msg-faults, ceil-faults): in a small heap the
+//	    runtime hands either fresh pages its scavenger had released
 //	BenchmarkSmallPaired/{encrypt,decrypt}/{alloc,append}/size=1KiB
 //	    one-shot 1 KiB messages, 0x0478, raw AES keyring, paired with the
 //	    least cryptography such a message needs on crypto/* directly
