@@ -33,10 +33,11 @@ type asyncHash struct {
 	cur    []byte // chunk being filled, or nil; non-nil only while w is
 	nbuf   int    // chunk buffers made for w
 	w      *hashWorker
-	// The goroutines' lives and the time they waited for a chunk, summed
-	// at flush: how much of the hash's time the stream it hashes left it
-	// idle (BenchmarkSignedHashIdle).
-	life, idle time.Duration
+	// The goroutines' lives, the time they waited for a chunk and the
+	// time they took to hand hashed buffers back, summed at flush: how
+	// much of the hash's time the stream it hashes took from it
+	// (BenchmarkSignedHashIdle).
+	life, idle, back time.Duration
 }
 
 // hashWorker is the hashing goroutine's side: what it reads and closes.
@@ -45,9 +46,10 @@ type hashWorker struct {
 	free    chan []byte    // hashed chunk buffers handed back
 	done    chan struct{}  // closed as the goroutine's last act
 	cleanup runtime.Cleanup
-	// Written by the goroutine, read after done: its life and the time it
-	// waited with no chunk to hash.
-	life, idle time.Duration
+	// Written by the goroutine, read after done: its life, the time it
+	// waited with no chunk to hash and the time its sends on free took
+	// (a send that wakes a Write waiting for a buffer).
+	life, idle, back time.Duration
 }
 
 // hashChunk is bytes to hash; own marks a buffer of the asyncHash, to
@@ -133,7 +135,9 @@ func (a *asyncHash) start() {
 			}
 			h.Write(c.b)
 			if c.own {
+				t := time.Now()
 				w.free <- c.b
+				w.back += time.Since(t)
 			}
 		}
 		w.life = time.Since(start)
@@ -168,6 +172,7 @@ func (a *asyncHash) flush() {
 	<-a.w.done
 	a.life += a.w.life
 	a.idle += a.w.idle
+	a.back += a.w.back
 	a.h.Write(a.cur) // the goroutine is done with h
 	a.w, a.cur = nil, nil
 }
