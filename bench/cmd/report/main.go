@@ -1,8 +1,10 @@
 // Command report runs the benchmarks of package bench (and, with -peers,
 // of the bench/peers module), and prints a markdown report: the machine,
 // the speed targets of bench/doc.go judged PASS or MISS, and a table of every
-// benchmark with MB/s, ns/op, allocs/op and its ratio to raw AES-256-GCM of
-// the same frame length and payload measured in the same run.
+// benchmark with MB/s, ns/op, allocs/op, its ratio to raw AES-256-GCM of
+// the same frame length and payload measured in the same run (for a paired
+// benchmark, the x-… ratios it measured against its reference in the same
+// iterations) and its other metrics.
 //
 // Usage, from anywhere in the repository:
 //

@@ -69,20 +69,23 @@ type collector struct {
 	machine string // from a machineMarker line
 	order   []key
 	samples map[key]map[string][]float64
+	run     map[key]int // the run a result was first seen in
 }
 
 func newCollector() *collector {
-	return &collector{samples: map[key]map[string][]float64{}}
+	return &collector{samples: map[key]map[string][]float64{}, run: map[key]int{}}
 }
 
 // add parses the benchmark lines of r, and the machine description of a
 // machineMarker line. Results belong to source "main"
 // until a sourceMarker line names another. After a sizesMarker line naming
-// sizes, only results of those payload sizes are kept, and results with no
-// size only if the sizes include 1KiB: a run of large payloads also runs
-// the size-less benchmarks, at a -benchtime chosen for large payloads.
+// sizes, only results of those payload sizes are kept. A result with no
+// size belongs to the first run (sizesMarker to the next) that reports
+// it: a run of large payloads also runs the size-less benchmarks of the
+// small run, at a -benchtime chosen for large payloads, while those that
+// need large payloads (BenchmarkFeeds) run only there.
 func (c *collector) add(r io.Reader) error {
-	source, sizes := "main", ""
+	source, sizes, run := "main", "", 0
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -91,8 +94,10 @@ func (c *collector) add(r io.Reader) error {
 			switch k {
 			case sourceMarker:
 				source, sizes = v, ""
+				run++
 			case sizesMarker:
 				sizes = v
+				run++
 			case machineMarker:
 				c.machine = v
 			}
@@ -103,9 +108,13 @@ func (c *collector) add(r io.Reader) error {
 		}
 		k := key{source, name, procs}
 		s, seen := c.samples[k]
+		if seen && c.run[k] != run {
+			continue // a size-less result of a later run
+		}
 		if !seen {
 			s = map[string][]float64{}
 			c.samples[k] = s
+			c.run[k] = run
 			c.order = append(c.order, k)
 		}
 		for unit, v := range m {
@@ -115,18 +124,13 @@ func (c *collector) add(r io.Reader) error {
 	return sc.Err()
 }
 
-// sizeKept reports whether a result belongs to a run of the comma-separated
-// sizes ("" is every size).
+// sizeKept reports whether a result may belong to a run of the
+// comma-separated sizes ("" is every size): its size is one of them, or
+// it has none.
 func sizeKept(name, sizes string) bool {
-	if sizes == "" {
-		return true
-	}
 	_, params := parts(name)
 	size := params["size"]
-	if size == "" {
-		size = "1KiB"
-	}
-	return slices.Contains(strings.Split(sizes, ","), size)
+	return sizes == "" || size == "" || slices.Contains(strings.Split(sizes, ","), size)
 }
 
 // results returns the medians, in order of first appearance.

@@ -60,7 +60,9 @@ func TestCollectorMediansAndPasses(t *testing.T) {
 		"BenchmarkRawGCM/seal/frame=64KiB/size=1KiB-2 10 900 ns/op 1 MB/s",
 		"BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 1 9 ns/op", // not this pass's size
 		"phicrypt-sizes: 64MiB,1GiB",
-		"BenchmarkECDSA/sign/P384-2 3 9999 ns/op", // size-less: belongs to the small pass
+		"BenchmarkECDSA/sign/P384-2 3 9999 ns/op",                        // size-less: belongs to the small pass
+		"BenchmarkFeeds/encrypt/copy/frame=64KiB-2 3 40 ns/op 0.9 x-raw", // size-less, in this pass only
+		"BenchmarkFeeds/encrypt/copy/frame=64KiB-2 3 60 ns/op 0.7 x-raw",
 		"BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 3 50 ns/op 1000 MB/s",
 		"BenchmarkRawGCM/seal/frame=64KiB/size=64MiB-2 3 70 ns/op 800 MB/s",
 		"phicrypt-source: peers",
@@ -81,6 +83,7 @@ func TestCollectorMediansAndPasses(t *testing.T) {
 		{"main", "BenchmarkECDSA/sign/P384", 2}:                     {"ns/op": 300},
 		{"main", "BenchmarkRawGCM/seal/frame=64KiB/size=1KiB", 2}:   {"ns/op": 200, "MB/s": 5},
 		{"main", "BenchmarkRawGCM/seal/frame=64KiB/size=64MiB", 2}:  {"ns/op": 60, "MB/s": 900},
+		{"main", "BenchmarkFeeds/encrypt/copy/frame=64KiB", 2}:      {"ns/op": 50, "x-raw": 0.8},
 		{"peers", "BenchmarkRawGCM/seal/frame=64KiB/size=64MiB", 2}: {"ns/op": 60, "MB/s": 900},
 	}
 	if len(got) != len(want) {
@@ -225,5 +228,34 @@ func TestReportFromSavedOutput(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-in", filepath.Join(t.TempDir(), "none")}, &out, &errOut); err == nil {
 		t.Error("a missing -in file gave no error")
+	}
+}
+
+// TestWriteTable: a paired benchmark shows its x-… ratios, not its MB/s
+// over the baseline's (its time counts the reference's too), and every
+// benchmark lists its own metrics last.
+func TestWriteTable(t *testing.T) {
+	c := newCollector()
+	if err := c.add(strings.NewReader(`phicrypt-source: main
+BenchmarkRawGCM/seal/frame=64KiB/size=1MiB-2 10 100 ns/op 1000 MB/s
+BenchmarkStream/writer/frame=64KiB/size=1MiB/workers=1-2 10 125 ns/op 800 MB/s 3 allocs/op
+BenchmarkOneShotPaired/encrypt/alloc/size=1MiB/workers=1-2 10 300 ns/op 500 MB/s 0.5 x-raw 5 allocs/op
+BenchmarkOneShotBetween-2 10 900 ns/op 100 MB/s 0.7 x-ceil 23.5 msg-faults 16 ceil-faults
+BenchmarkPeakHeap/size=1GiB-2 1 1 ns/op 0.7 peak-heap-MiB
+`)); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	newIndex(c.results()).writeTable(&b, "main")
+	for _, want := range []string{
+		"| RawGCM/seal/frame=64KiB/size=1MiB | 1000 | 100 | – | 1 (baseline) | – |",
+		"| Stream/writer/frame=64KiB/size=1MiB/workers=1 | 800 | 125 | 3 | 0.80 | – |",
+		"| OneShotPaired/encrypt/alloc/size=1MiB/workers=1 | 500 | 300 | 5 | x-raw 0.50 (paired) | – |",
+		"| OneShotBetween | 100 | 900 | – | x-ceil 0.70 (paired) | ceil-faults 16, msg-faults 23.5 |",
+		"| PeakHeap/size=1GiB | – | 1.0 | – | – | peak-heap-MiB 0.7 |",
+	} {
+		if !strings.Contains(b.String(), want+"\n") {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
 	}
 }

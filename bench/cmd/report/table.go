@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -92,10 +94,14 @@ func (ix *index) ratio(r result) (float64, bool) {
 	return r.Metrics["MB/s"] / b.Metrics["MB/s"], true
 }
 
-// writeTable prints one markdown table of every result of source.
+// writeTable prints one markdown table of every result of source. A
+// paired benchmark (one reporting x-… ratios, measured against its
+// reference in the same iterations) shows those ratios rather than its
+// MB/s over a baseline's, which would count the reference's time too; a
+// benchmark's other metrics of its own are listed last.
 func (ix *index) writeTable(w io.Writer, source string) {
-	fmt.Fprintln(w, "| benchmark | MB/s | ns/op | allocs/op | × raw GCM |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| benchmark | MB/s | ns/op | allocs/op | × raw GCM | other |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|---|")
 	for _, r := range ix.rs {
 		if r.Source != source {
 			continue
@@ -104,15 +110,40 @@ func (ix *index) writeTable(w io.Writer, source string) {
 		if ix.multi {
 			name += fmt.Sprintf("-%d", r.Procs)
 		}
+		paired, other := ownMetrics(r)
 		ratio := "–"
-		if v, ok := ix.ratio(r); ok {
-			ratio = fmt.Sprintf("%.2f", v)
-		} else if strings.HasPrefix(r.Name, "BenchmarkRawGCM/") {
+		switch {
+		case paired != "":
+			ratio = paired + " (paired)"
+		case strings.HasPrefix(r.Name, "BenchmarkRawGCM/"):
 			ratio = "1 (baseline)"
+		default:
+			if v, ok := ix.ratio(r); ok {
+				ratio = fmt.Sprintf("%.2f", v)
+			}
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", name,
-			metric(r, "MB/s", "%.0f"), metric(r, "ns/op", "%.0f"), metric(r, "allocs/op", "%.0f"), ratio)
+		if other == "" {
+			other = "–"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", name,
+			metric(r, "MB/s", "%.0f"), metric(r, "ns/op", "%.0f"), metric(r, "allocs/op", "%.0f"), ratio, other)
 	}
+}
+
+// ownMetrics lists, sorted by unit, a result's x-… ratios and its other
+// metrics beyond go test's own (ns/op, MB/s, B/op, allocs/op).
+func ownMetrics(r result) (ratios, other string) {
+	var xs, os []string
+	for _, u := range slices.Sorted(maps.Keys(r.Metrics)) {
+		switch {
+		case u == "ns/op" || u == "MB/s" || u == "B/op" || u == "allocs/op":
+		case strings.HasPrefix(u, "x-"):
+			xs = append(xs, fmt.Sprintf("%s %.2f", u, r.Metrics[u]))
+		default:
+			os = append(os, fmt.Sprintf("%s %.4g", u, r.Metrics[u]))
+		}
+	}
+	return strings.Join(xs, ", "), strings.Join(os, ", ")
 }
 
 func metric(r result, unit, format string) string {
