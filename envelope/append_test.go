@@ -142,8 +142,9 @@ func TestSmallMessageAllocs(t *testing.T) {
 // TestOneShotReuse: one-shot encryption reuses a Client's per-message
 // storage; messages encrypted one after another and on many goroutines at
 // once, with contexts and suites that differ (a header that fits the
-// storage and one that does not, signed and unsigned), each decrypt to
-// their own plaintext, context and suite. Under -race it also checks that
+// storage and one that does not, signed and unsigned, a signed one hashed
+// on a goroutine beside its sealing), each decrypt to their own
+// plaintext, context and suite. Under -race it also checks that
 // no storage is reused while a call still uses it.
 func TestOneShotReuse(t *testing.T) {
 	ctx := context.Background()
@@ -179,8 +180,11 @@ func TestOneShotReuse(t *testing.T) {
 		}
 		return nil
 	}
+	// A signed message large enough to be hashed beside its sealing, on
+	// a goroutine of its own (sealSigned), one after another only.
+	large := msg{map[string]string{"a": "b"}, envelope.AES256GCMHKDFSHA512CommitP384, testPlaintext(5 << 20)}
 	for range 3 {
-		for _, m := range msgs {
+		for _, m := range append(msgs, large) {
 			if err := check(m); err != nil {
 				t.Fatal(err)
 			}
