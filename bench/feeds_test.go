@@ -2,8 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/sha512"
 	"fmt"
 	"io"
@@ -331,14 +329,7 @@ func freshSeal(b *testing.B, pt []byte) func() {
 	nonce := make([]byte, 12)
 	chunks := (len(pt) + 64*KiB - 1) / (64 * KiB)
 	return func() {
-		block, err := aes.NewCipher(key)
-		if err != nil {
-			b.Fatal(err)
-		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			b.Fatal(err)
-		}
+		aead := benchutil.GCMOf(b, key)
 		out := make([]byte, 0, len(pt)+chunks*aead.Overhead())
 		for p := pt; len(p) > 0; p = p[min(len(p), 64*KiB):] {
 			out = aead.Seal(out, nonce, p[:min(len(p), 64*KiB)], nil)

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha512"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phicrypt/phicrypt/bench/internal/benchutil"
 	"github.com/phicrypt/phicrypt/envelope"
 )
 
@@ -102,15 +102,7 @@ func (s *smallCrypto) derive(dk, id []byte) cipher.AEAD {
 	s.h.Reset()
 	s.h.Write(s.kdf)
 	s.key = s.h.Sum(s.key[:0])
-	block, err := aes.NewCipher(s.key[:32])
-	if err != nil {
-		s.b.Fatal(err)
-	}
-	g, err := cipher.NewGCM(block)
-	if err != nil {
-		s.b.Fatal(err)
-	}
-	return g
+	return benchutil.GCMOf(s.b, s.key[:32])
 }
 
 func (s *smallCrypto) encrypt() {

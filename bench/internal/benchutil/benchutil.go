@@ -91,8 +91,12 @@ func Key(tb testing.TB) []byte {
 }
 
 // NewGCM returns AES-256-GCM under a fresh random key.
-func NewGCM(tb testing.TB) cipher.AEAD {
-	blk, err := aes.NewCipher(Key(tb))
+func NewGCM(tb testing.TB) cipher.AEAD { return GCMOf(tb, Key(tb)) }
+
+// GCMOf returns AES-GCM under key, built as a message's key is: an AES
+// key schedule, then its GCM.
+func GCMOf(tb testing.TB, key []byte) cipher.AEAD {
+	blk, err := aes.NewCipher(key)
 	if err != nil {
 		tb.Fatal(err)
 	}
