@@ -365,17 +365,18 @@ type sealer struct {
 // of its own: a context of a few pairs and one raw keyring's data key.
 const sealerHeaderBytes = 384
 
-// begin gets materials and builds the header of a new message. exposed
-// says whether the caller will see the Header (EncryptWriter.Header): if
-// not, the header may share the materials' context, read-only.
-func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, exposed bool, sl *sealer) (*sealer, error) {
+// begin gets materials and builds the header of a new message in sl, a
+// zeroed sealer. exposed says whether the caller will see the Header
+// (EncryptWriter.Header): if not, the header may share the materials'
+// context, read-only.
+func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, exposed bool, sl *sealer) error {
 	if ec == nil {
 		ec = map[string]string{}
 	}
 	var pbuf [16]wire.Pair
 	pairs, err := checkEncryptRequest(ec, cfg, pbuf[:0])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sl.req = EncryptionRequest{
 		EncryptionContext: ec,
@@ -392,17 +393,14 @@ func (c *Client) begin(ctx context.Context, ec map[string]string, cfg *config, e
 		m, err = c.cmm.GetEncryptionMaterials(ctx, &sl.req)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer clear(m.DataKey)
 	s, err := checkEncryptionMaterials(m, cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := seal(sl, s, m, cfg.frameLength, exposed, pairs); err != nil {
-		return nil, err
-	}
-	return sl, nil
+	return seal(sl, s, m, cfg.frameLength, exposed, pairs)
 }
 
 // checkEncryptRequest checks the caller's context and suite before any
@@ -552,8 +550,8 @@ func (c *Client) EncryptAppend(ctx context.Context, dst, plaintext []byte, ec ma
 	if err != nil {
 		return nil, fromStream(err)
 	}
-	s, err := c.begin(ctx, ec, &cfg, false, c.sealer())
-	if err != nil {
+	s := c.sealer()
+	if err := c.begin(ctx, ec, &cfg, false, s); err != nil {
 		return nil, err
 	}
 	size := int64(s.header.Len()) + bodyLen
@@ -736,8 +734,8 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 			return nil, fromStream(err)
 		}
 	}
-	s, err := c.begin(ctx, ec, &cfg, true, new(sealer))
-	if err != nil {
+	s := new(sealer)
+	if err := c.begin(ctx, ec, &cfg, true, s); err != nil {
 		return nil, err
 	}
 	ew := &EncryptWriter{sealer: s, dst: w, declared: cfg.plaintextLength}

@@ -13,8 +13,8 @@ import (
 func SealNonFramed(ctx context.Context, c *Client, id SuiteID, pt []byte, ec map[string]string) ([]byte, error) {
 	cfg := c.cfg
 	cfg.suite, cfg.policy = id, ForbidEncryptAllowDecrypt
-	sl, err := c.begin(ctx, ec, &cfg, false, new(sealer))
-	if err != nil {
+	sl := new(sealer)
+	if err := c.begin(ctx, ec, &cfg, false, sl); err != nil {
 		return nil, err
 	}
 	// The v1 body ends content type (1) | reserved (4) | IV length (1) |
