@@ -105,10 +105,9 @@ func run(mode, src, dst string) (float64, error) {
 	var wg sync.WaitGroup
 	for range 4 * runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
-			var in, out []byte
+			var bufs buffers
 			for name := range names {
-				var err error
-				if in, out, err = one(mode, aead, filepath.Join(src, name), dir, name, in, out); err != nil {
+				if err := one(mode, aead, filepath.Join(src, name), dir, name, &bufs); err != nil {
 					select {
 					case errs <- fmt.Errorf("%s: %w", name, err):
 					default:
@@ -138,36 +137,42 @@ func run(mode, src, dst string) (float64, error) {
 	return time.Since(start).Seconds(), nil
 }
 
+// buffers are a worker's, reused from file to file: what it reads, and
+// the sealed chunks, one sealed while the other is hashed.
+type buffers struct {
+	in   []byte
+	outs [2][]byte
+}
+
 // one makes name in dir from the file at path, read readChunk bytes at a
-// time; in and out are buffers to reuse, returned grown.
-func one(mode string, aead cipher.AEAD, path string, dir *os.File, name string, in, out []byte) ([]byte, []byte, error) {
+// time into bufs, grown as needed.
+func one(mode string, aead cipher.AEAD, path string, dir *os.File, name string, bufs *buffers) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return in, out, err
+		return err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return in, out, err
+		return err
 	}
 	w, publish, err := openTemp(dir, name)
 	if err != nil {
-		return in, out, err
+		return err
 	}
 	defer w.Close()
 	var h *hasher
 	if mode == "signed" {
 		h = newHasher(fi.Size() > readChunk)
 	}
-	in = grow(in, int(min(fi.Size(), readChunk)))
-	var outs [2][]byte // sealed chunks: one sealed while the other is hashed
-	outs[0] = out
+	bufs.in = grow(bufs.in, int(min(fi.Size(), readChunk)))
+	in, outs := bufs.in, &bufs.outs
 	var written, flushed int64
 	for k, off := 0, int64(0); off < fi.Size(); k++ {
 		n, err := f.ReadAt(in[:min(int64(len(in)), fi.Size()-off)], off)
 		if err != nil {
 			h.close()
-			return in, outs[0], err
+			return err
 		}
 		off += int64(n)
 		b := in[:n]
@@ -178,25 +183,24 @@ func one(mode string, aead cipher.AEAD, path string, dir *os.File, name string, 
 		h.write(b)
 		if _, err := w.Write(b); err != nil {
 			h.close()
-			return in, outs[0], err
+			return err
 		}
 		if written += int64(len(b)); written-flushed >= writebackStep {
 			startWriteback(w, flushed, written-flushed) // as s3crypt: the disk works while the rest is sealed
 			flushed = written
 		}
 	}
-	out = outs[0]
 	startWriteback(w, flushed, written-flushed) // the rest: the disk starts on it now
 	if h != nil {
 		sig, err := sign(h.sum())
 		if err != nil {
-			return in, out, err
+			return err
 		}
 		if _, err := w.Write(sig); err != nil {
-			return in, out, err
+			return err
 		}
 	}
-	return in, out, publish()
+	return publish()
 }
 
 // seal seals b, read at off, chunk by chunk into out (grown), on as many
