@@ -269,6 +269,9 @@ type Client struct {
 	// the Clients With derives: a sealer is put back only after a call
 	// that succeeded, when nothing else refers to it.
 	sealers *sync.Pool
+	// buffers holds the large buffers of finished streams for the next,
+	// zeroed; shared likewise.
+	buffers *stream.Buffers
 }
 
 // New returns a Client whose data keys come from kr through the default
@@ -286,7 +289,7 @@ func NewWithMaterialsManager(cmm MaterialsManager, opts ...ClientOption) (*Clien
 	if cmm == nil {
 		return nil, errors.New("envelope: nil materials manager")
 	}
-	c := &Client{cmm: cmm, cfg: defaultConfig(), sealers: new(sync.Pool)}
+	c := &Client{cmm: cmm, cfg: defaultConfig(), sealers: new(sync.Pool), buffers: new(stream.Buffers)}
 	for _, o := range opts {
 		c.cfg.set(o)
 	}
@@ -299,7 +302,7 @@ func NewWithMaterialsManager(cmm MaterialsManager, opts ...ClientOption) (*Clien
 // With returns a Client over c's materials manager whose defaults are c's
 // with opts applied, as if they had been given to New.
 func (c *Client) With(opts ...ClientOption) (*Client, error) {
-	d := &Client{cmm: c.cmm, cfg: c.cfg, sealers: c.sealers}
+	d := &Client{cmm: c.cmm, cfg: c.cfg, sealers: c.sealers, buffers: c.buffers}
 	for _, o := range opts {
 		d.cfg.set(o)
 	}
@@ -749,7 +752,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 	if _, err := w.Write(s.header.appendTo(nil)); err != nil {
 		return nil, err
 	}
-	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: workers})
+	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: workers, Buffers: c.buffers})
 	if err != nil {
 		return nil, fromStream(err)
 	}
@@ -918,7 +921,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 	}
 	// The body is read in chunks, past its end if need be (what follows
 	// it is Rest); the hash sees the body alone, through Tee.
-	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: workers, Final: final, ReadPast: true, Tee: tee}
+	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: workers, Final: final, ReadPast: true, Tee: tee, Buffers: c.buffers}
 	if h.FrameLength == 0 {
 		d.body, err = stream.NewNonFramedReader(r, bc, cfg.maxNonFramed)
 	} else {

@@ -46,6 +46,11 @@ type Config struct {
 	// order, before the frame they belong to is opened, and nothing past
 	// the body, whatever ReadPast. envelope hashes a signed body with it.
 	Tee io.Writer
+
+	// Buffers, if not nil, lends the Reader or Writer its large buffers and
+	// takes them back, zeroed, once it is done with them (see Buffers).
+	// Streams that share one reuse each other's memory.
+	Buffers *Buffers
 }
 
 func (c *Config) check() error {

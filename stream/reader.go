@@ -581,9 +581,9 @@ func (r *Reader) move(n int) {
 			if old != nil {
 				size = 2 * len(old.buf)
 			}
-			c = &chunk{buf: make([]byte, max(n, min(r.chunkSize, size)))}
+			c = &chunk{buf: r.chunkBuf(max(n, min(r.chunkSize, size)))}
 			if r.split {
-				c.pt = make([]byte, len(c.buf))
+				c.pt = r.chunkBuf(len(c.buf))
 			}
 		}
 	}
@@ -621,29 +621,54 @@ func (r *Reader) keep(c *chunk) {
 // wipe zeroes the Reader's buffers once it ended and returned all its
 // plaintext, so that none outlives the stream in memory the Reader holds.
 // No worker runs by then: every frame in flight was waited for.
+// Whole chunks go back to Config.Buffers, each once, and the Reader keeps
+// no reference to them.
 func (r *Reader) wipe() {
 	if r.wiped {
 		return
 	}
 	r.wiped = true
+	chunks := r.free
+	if r.cur != nil {
+		chunks = append(chunks, r.cur)
+	}
 	for _, s := range r.ring {
-		if s != nil {
+		if s == nil {
+			continue
+		}
+		if s.c != nil {
+			chunks = append(chunks, s.c)
+		} else {
 			clear(s.buf)
 			clear(s.pt)
-			if s.c != nil {
-				clear(s.c.buf)
-				clear(s.c.pt)
-			}
 		}
+		s.buf, s.dst, s.pt, s.c = nil, nil, nil, nil
 	}
-	if r.cur != nil {
-		clear(r.cur.buf)
-		clear(r.cur.pt)
+	for _, c := range chunks {
+		r.dropChunkBuf(c.buf) // once: nil after, for a chunk in many slots
+		r.dropChunkBuf(c.pt)
+		c.buf, c.pt = nil, nil
 	}
-	for _, c := range r.free {
-		clear(c.buf)
-		clear(c.pt)
+	r.cur, r.free = nil, nil
+}
+
+// chunkBuf returns a zeroed chunk buffer of n bytes: from Config.Buffers
+// if it is a whole chunk.
+func (r *Reader) chunkBuf(n int) []byte {
+	if n == r.chunkSize {
+		return r.cfg.Buffers.get(n, 0)
 	}
+	return make([]byte, n)
+}
+
+// dropChunkBuf zeroes b, which nothing uses any more, and gives it to
+// Config.Buffers if it is a whole chunk.
+func (r *Reader) dropChunkBuf(b []byte) {
+	if len(b) == r.chunkSize {
+		r.cfg.Buffers.put(b, 0)
+		return
+	}
+	clear(b)
 }
 
 func (r *Reader) truncated(err error) error {

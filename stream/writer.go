@@ -271,7 +271,7 @@ func (w *Writer) pack(cur *wslot) {
 		n = 2 * w.group
 	}
 	S := F + RegularOverhead
-	in, out := alignedAt(n*F, n*F, 0), make([]byte, packPad+n*S)
+	in, out := w.cfg.Buffers.get(n*F, 0), w.cfg.Buffers.get(packPad+n*S, 0)
 	// The ring always grows, so it is a new one, cur first; the pool, made
 	// for the old one, goes, and the next flush makes another.
 	if w.pool != nil {
@@ -280,7 +280,7 @@ func (w *Writer) pack(cur *wslot) {
 	}
 	for _, s := range w.ring {
 		if s != nil && s != cur {
-			clear(s.buf)
+			w.release(s)
 		}
 	}
 	slots := make([]wslot, n-1) // made at once, not one by one
@@ -290,7 +290,7 @@ func (w *Writer) pack(cur *wslot) {
 		w.ring[j] = &slots[j-1]
 	}
 	copy(in, cur.buf[finalHdr:finalHdr+cur.n])
-	clear(cur.buf)
+	w.release(cur)
 	for j, s := range w.ring {
 		s.buf = out[j*S : j*S+packPad+S : j*S+packPad+S]
 	}
@@ -356,9 +356,30 @@ func (w *Writer) reserve(s *wslot, n int) {
 		return
 	}
 	size := min(w.cfg.FrameLength, max(n, 4<<10, 2*(cap(s.buf)-finalHdr-tagLen)))
-	g := alignedAt(need, finalHdr+size+tagLen, finalHdr) // reads land aligned
+	var g []byte
+	if size == w.cfg.FrameLength {
+		g = w.cfg.Buffers.get(w.frameCap(), finalHdr)[:need]
+	} else {
+		g = alignedAt(need, finalHdr+size+tagLen, finalHdr) // reads land aligned
+	}
 	copy(g, s.buf[:min(len(s.buf), finalHdr+s.n)])
+	w.release(s)
 	s.buf = g
+}
+
+// frameCap is the capacity of a slot's buffer once it holds a whole frame:
+// header space, the plaintext (at a readAlign boundary), the tag.
+func (w *Writer) frameCap() int { return finalHdr + w.cfg.FrameLength + tagLen }
+
+// release zeroes s's buffer, its own (not a window of w.out), and lets it
+// go: to w.cfg.Buffers if it holds a whole frame.
+func (w *Writer) release(s *wslot) {
+	if cap(s.buf) == w.frameCap() {
+		w.cfg.Buffers.put(s.buf, finalHdr)
+	} else {
+		clear(s.buf[:cap(s.buf)])
+	}
+	s.buf = nil
 }
 
 // submit hands the current frame to the workers (or seals it here) and
@@ -371,11 +392,10 @@ func (w *Writer) submit(final bool) {
 	w.seq++
 	s := w.cur()
 	s.seq, s.final = w.seq, final
-	keep := finalHdr + s.n
 	if s.src != nil {
-		keep = 0
+		s.buf = s.buf[:0] // sealed from s.src: nothing in s.buf to keep
 	}
-	s.buf = grow(s.buf, finalHdr+s.n+tagLen, keep)
+	w.reserve(s, s.n) // room for the sealed frame
 	w.inflight++
 	switch {
 	case s.presealed:
@@ -478,12 +498,19 @@ func (w *Writer) Close() error {
 		w.pool.stop()
 	}
 	for _, s := range w.ring {
-		if s != nil {
-			clear(s.buf)
+		switch {
+		case s == nil:
+		case w.out != nil:
+			s.buf, s.src = nil, nil // a window of w.out
+		default:
+			w.release(s)
 		}
 	}
-	clear(w.in)
-	clear(w.out)
+	if w.out != nil {
+		w.cfg.Buffers.put(w.in, 0)
+		w.cfg.Buffers.put(w.out, 0)
+		w.in, w.out = nil, nil
+	}
 	err := w.err
 	if w.err == nil {
 		w.err = errClosed

@@ -1,0 +1,100 @@
+package envelope_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/phicrypt/phicrypt/envelope"
+)
+
+// TestStreamsShareBuffers: the streams of one Client, and of the Clients
+// With derives from it, reuse each other's buffers (see stream.Buffers).
+// Streams encrypted and decrypted through io.Copy one after another and
+// on 8 goroutines at once, with frame lengths, worker counts and suites
+// that differ, each decrypt to their own plaintext, through a stream and
+// in one call; a tampered one fails and a stream after it is unharmed.
+func TestStreamsShareBuffers(t *testing.T) {
+	ctx := context.Background()
+	base := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit)
+	type job struct {
+		frame, workers, size int
+		suite                envelope.SuiteID
+		tamper               bool
+	}
+	var jobs []job
+	for _, frame := range []int{4096, 64 << 10} {
+		for _, workers := range []int{1, 2, 3} {
+			for _, size := range []int{100, 3*frame + 1, 3 << 20} {
+				jobs = append(jobs, job{frame, workers, size, envelope.AES256GCMHKDFSHA512Commit, size > 1<<20})
+			}
+			jobs = append(jobs, job{frame, workers, 1 << 20, envelope.AES256GCMHKDFSHA512CommitP384, false})
+		}
+	}
+	pt := testPlaintext(3 << 20)
+	ec := map[string]string{"tenant": "t-1"}
+	run := func(j job) error {
+		c, err := base.With(envelope.WithFrameWorkers(j.workers))
+		if err != nil {
+			return err
+		}
+		var ct bytes.Buffer
+		w, err := c.NewEncryptWriter(ctx, &ct, ec, envelope.WithFrameLength(j.frame), envelope.WithSuite(j.suite))
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, struct{ io.Reader }{bytes.NewReader(pt[:j.size])}); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		one, _, err := c.Decrypt(ctx, ct.Bytes())
+		if err != nil || !bytes.Equal(one, pt[:j.size]) {
+			return fmt.Errorf("%+v: one-shot decrypt: %v", j, err)
+		}
+		msg := ct.Bytes()
+		if j.tamper {
+			msg = bytes.Clone(msg)
+			msg[len(msg)/2] ^= 1
+		}
+		r, err := c.NewDecryptReader(ctx, bytes.NewReader(msg))
+		if err != nil {
+			return err
+		}
+		var got bytes.Buffer
+		_, err = io.Copy(struct{ io.Writer }{&got}, r)
+		switch {
+		case j.tamper && err == nil:
+			return fmt.Errorf("%+v: a tampered message decrypted", j)
+		case !j.tamper && (err != nil || !bytes.Equal(got.Bytes(), pt[:j.size])):
+			return fmt.Errorf("%+v: stream decrypt: %v", j, err)
+		}
+		return nil
+	}
+	for _, j := range jobs {
+		if err := run(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(jobs))
+	sem := make(chan struct{}, 8)
+	for i := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := run(jobs[len(jobs)-1-i]); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,72 @@
+package stream
+
+import "sync"
+
+// Buffers keeps the large buffers of finished Writers and Readers for the
+// next ones that share it (Config.Buffers), so that a program streaming
+// one message after another reuses memory it already touched rather than
+// having the runtime hand every stream fresh pages, each faulted in and
+// zeroed by the kernel (with 2 workers a Writer fed by io.Copy holds 4 MiB).
+//
+// Every buffer is zeroed before it is kept, so none carries a message's
+// bytes into another, and a buffer is kept only once no goroutine uses
+// it: when a Writer's Close returns, or a Reader has returned all its
+// plaintext. A Writer or Reader dropped before then keeps its buffers
+// to itself, for the garbage collector. Kept buffers go as sync.Pool's do,
+// after two collections unused.
+//
+// At most maxBufferShapes lengths are kept (a Reader's come from the frame
+// length a message declares): buffers of other lengths are made and
+// dropped as without Buffers. The zero value is ready to use; Buffers is
+// safe for concurrent use.
+type Buffers struct {
+	mu    sync.Mutex
+	pools map[bufShape]*sync.Pool
+}
+
+// maxBufferShapes bounds the lengths a Buffers keeps buffers of.
+const maxBufferShapes = 8
+
+// bufShape is what a buffer is kept by: its capacity and the offset in it
+// that lies on a readAlign boundary.
+type bufShape struct{ c, off int }
+
+// pool returns the pool of buffers of shape sh, or nil if b is nil or
+// keeps maxBufferShapes other shapes already.
+func (b *Buffers) pool(sh bufShape) *sync.Pool {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.pools[sh]
+	if p == nil && len(b.pools) < maxBufferShapes {
+		if b.pools == nil {
+			b.pools = make(map[bufShape]*sync.Pool)
+		}
+		p = new(sync.Pool)
+		b.pools[sh] = p
+	}
+	return p
+}
+
+// get returns a zeroed slice of length and capacity c whose byte at off
+// lies on a readAlign boundary, kept or new.
+func (b *Buffers) get(c, off int) []byte {
+	if p := b.pool(bufShape{c, off}); p != nil {
+		if v, ok := p.Get().(*[]byte); ok {
+			return *v
+		}
+	}
+	return alignedAt(c, c, off)
+}
+
+// put zeroes buf, which get returned and nothing uses any more, and keeps
+// it. off must be what get was given.
+func (b *Buffers) put(buf []byte, off int) {
+	buf = buf[:cap(buf)]
+	clear(buf)
+	if p := b.pool(bufShape{len(buf), off}); p != nil {
+		p.Put(&buf)
+	}
+}

@@ -1,0 +1,305 @@
+package stream
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// TestBuffersShared: Writers that share one Buffers, one after another and
+// on many goroutines at once, every feed and worker count, each write the
+// specification's bytes for their own plaintext. A buffer lent to two
+// streams at once, or kept before its last frame went out, corrupts one
+// (and -race reports it).
+func TestBuffersShared(t *testing.T) {
+	type job struct {
+		frame, size, workers int
+		feed                 string
+	}
+	var jobs []job
+	for _, frame := range []int{100, 4096, 64 << 10} {
+		for _, size := range []int{0, frame, 9*frame + 3, bigBody(frame)} {
+			for _, workers := range []int{1, 2, 3} {
+				for _, feed := range []string{"write", "chunky", "readfrom", "frames+readfrom"} {
+					if feed == "chunky" && size > 1<<20 {
+						continue // too slow: writes of up to 300 bytes
+					}
+					jobs = append(jobs, job{frame, size, workers, feed})
+				}
+			}
+		}
+	}
+	bufs, bodies := new(Buffers), specBodies(t)
+	run := func(j job) error {
+		cfg := testConfig(t, j.frame, j.workers)
+		cfg.Buffers = bufs
+		pt := bodies.pt[:j.size]
+		var out bytes.Buffer
+		w, err := NewWriter(&out, cfg)
+		if err != nil {
+			return err
+		}
+		switch j.feed {
+		case "write":
+			_, err = w.Write(pt)
+		case "chunky":
+			err = chunky(w, pt, uint64(j.size))
+		case "readfrom":
+			_, err = w.ReadFrom(io.LimitReader(bytes.NewReader(pt), int64(j.size)))
+		case "frames+readfrom":
+			p := pt
+			for ; len(p) >= j.frame && len(p) > len(pt)/2 && err == nil; p = p[j.frame:] {
+				_, err = w.Write(p[:j.frame])
+			}
+			if err == nil {
+				_, err = w.ReadFrom(io.LimitReader(bytes.NewReader(p), int64(len(p))))
+			}
+		}
+		if err == nil {
+			err = w.Close()
+		}
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(out.Bytes(), bodies.body(j.frame, j.size)) {
+			return fmt.Errorf("%+v: body differs from the specification's", j)
+		}
+		return nil
+	}
+	serialThenConcurrent(t, len(jobs), func(i int) error { return run(jobs[i]) })
+}
+
+// bigBody is a plaintext length that fills a packed Writer's ring, or a
+// 3-worker Reader's, with frames of the given length at least once over.
+func bigBody(frame int) int { return min(3<<20, 4096*frame) }
+
+// bodies holds the specification's body of each plaintext length and
+// frame length of the shared-Buffers tests, made once: under -race making
+// them per stream took most of the tests' time.
+type bodies struct {
+	pt []byte
+	mu sync.Mutex
+	m  map[[2]int][]byte
+	t  *testing.T
+}
+
+func specBodies(t *testing.T) *bodies {
+	return &bodies{pt: streamPlaintext(3 << 20), m: make(map[[2]int][]byte), t: t}
+}
+
+// body returns the body of the first size bytes of b.pt in frames of
+// frame bytes; the caller must not change it.
+func (b *bodies) body(frame, size int) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := [2]int{frame, size}
+	if b.m[k] == nil {
+		cfg := testConfig(b.t, frame, 1)
+		b.m[k] = specSeal(cfg.AEAD, cfg.MessageID, frame, b.pt[:size], false)
+	}
+	return b.m[k]
+}
+
+// serialThenConcurrent runs run(0) .. run(n-1) one after another, then
+// again, last first, on 8 goroutines at once, and fails t on the
+// first error.
+func serialThenConcurrent(t *testing.T, n int, run func(i int) error) {
+	for i := range n {
+		if err := run(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := run(n - 1 - i); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// TestBuffersZeroed: what a Writer gives back to its Buffers is all zero,
+// the packed arrays of io.Copy and the frame buffers of Write alike.
+func TestBuffersZeroed(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one P: a Put is seen by the next Get
+	const frame = 4096
+	for _, workers := range []int{1, 2} {
+		for _, feed := range []string{"write", "readfrom"} {
+			bufs := new(Buffers)
+			cfg := testConfig(t, frame, workers)
+			cfg.Buffers = bufs
+			pt := bytes.Repeat([]byte{0xA5}, 1<<20+17)
+			w, err := NewWriter(io.Discard, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if feed == "write" {
+				_, err = w.Write(pt)
+			} else {
+				_, err = w.ReadFrom(io.LimitReader(bytes.NewReader(pt), int64(len(pt))))
+			}
+			if err == nil {
+				err = w.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept := 0
+			for sh, p := range bufs.pools {
+				for v := p.Get(); v != nil; v = p.Get() {
+					b := *v.(*[]byte)
+					if len(b) != sh.c || addr(b[sh.off:])%readAlign != 0 {
+						t.Fatalf("workers %d %s: a kept buffer of %d bytes, aligned at %d, under shape %+v", workers, feed, len(b), addr(b[sh.off:])%readAlign, sh)
+					}
+					if i := bytes.IndexFunc(b, func(r rune) bool { return r != 0 }); i >= 0 {
+						t.Fatalf("workers %d %s: a kept buffer of %d bytes holds a non-zero byte at %d", workers, feed, len(b), i)
+					}
+					kept++
+				}
+			}
+			if kept == 0 {
+				t.Fatalf("workers %d %s: no buffer kept", workers, feed)
+			}
+		}
+	}
+}
+
+// TestBuffersReused: streams that share a Buffers reuse each other's
+// memory: with 2 workers, io.Copy into a Writer holds 4 MiB of packed
+// arrays, which a second stream takes back instead of allocating.
+func TestBuffersReused(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop what is put in it")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	pt := streamPlaintext(8 << 20)
+	perStream := func(bufs *Buffers) uint64 {
+		cfg := testConfig(t, 64<<10, 2)
+		cfg.Buffers = bufs
+		var before, after runtime.MemStats
+		const n = 8
+		runtime.ReadMemStats(&before)
+		for range n {
+			w, err := NewWriter(io.Discard, cfg)
+			if err == nil {
+				_, err = w.ReadFrom(struct{ io.Reader }{bytes.NewReader(pt)})
+			}
+			if err == nil {
+				err = w.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		return (after.TotalAlloc - before.TotalAlloc) / n
+	}
+	without, with := perStream(nil), perStream(new(Buffers))
+	if without < 4<<20 || with > without/4 {
+		t.Fatalf("bytes allocated per stream: %d without Buffers, %d with (want < a quarter)", without, with)
+	}
+}
+
+// TestBuffersSharedReaders: Readers that share one Buffers, one after
+// another and on many goroutines at once, every worker count and read
+// size, each return their own plaintext, or fail on a tampered body with
+// nothing of it released after the bad frame. A chunk lent to two Readers
+// at once, or kept while a frame in it is still released, corrupts one.
+func TestBuffersSharedReaders(t *testing.T) {
+	type job struct {
+		frame, size, workers, read int
+		tamper                     bool
+	}
+	var jobs []job
+	for _, frame := range []int{100, 4096, 64 << 10} {
+		for _, size := range []int{0, frame, 9*frame + 3, bigBody(frame)} {
+			for _, workers := range []int{1, 2, 3} {
+				for _, read := range []int{0, 1000, 32 << 10} {
+					if read == 1000 && size > 1<<20 {
+						continue // too slow under -race
+					}
+					jobs = append(jobs, job{frame, size, workers, read, false})
+					if size > 2*frame && (read == 0 || size < 1<<20) {
+						jobs = append(jobs, job{frame, size, workers, read, true})
+					}
+				}
+			}
+		}
+	}
+	bufs, bodies := new(Buffers), specBodies(t)
+	run := func(j job) error {
+		cfg := testConfig(t, j.frame, j.workers)
+		pt := bodies.pt[:j.size]
+		body := bytes.Clone(bodies.body(j.frame, j.size))
+		good := len(pt)
+		if j.tamper {
+			at := len(body) / 2
+			body[at] ^= 1
+			good = at / (j.frame + RegularOverhead) * j.frame // frames before the bad one
+		}
+		cfg.Buffers, cfg.ReadPast = bufs, true
+		got, err := readBody(body, cfg, j.read)
+		switch {
+		case !j.tamper && err != io.EOF:
+			return fmt.Errorf("%+v: %v", j, err)
+		case j.tamper && (err == io.EOF || len(got) > good):
+			return fmt.Errorf("%+v: tampered body: %d bytes released, %v", j, len(got), err)
+		case !bytes.Equal(got, pt[:len(got)]) || !j.tamper && len(got) != len(pt):
+			return fmt.Errorf("%+v: plaintext differs", j)
+		}
+		return nil
+	}
+	serialThenConcurrent(t, len(jobs), func(i int) error { return run(jobs[i]) })
+}
+
+// TestBuffersZeroedReaders: what a Reader gives back to its Buffers, once
+// it returned all its plaintext or failed, is all zero.
+func TestBuffersZeroedReaders(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, frame := range []int{4096, 64 << 10} {
+		for _, workers := range []int{1, 2} {
+			if workers == 1 && 2*(frame+RegularOverhead) > serialChunk {
+				continue // read frame by frame into a buffer of its own: no chunks
+			}
+			for _, tamper := range []bool{false, true} {
+				bufs := new(Buffers)
+				cfg := testConfig(t, frame, workers)
+				pt := bytes.Repeat([]byte{0xA5}, 1<<20+17)
+				body := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, false)
+				if tamper {
+					body[len(body)*3/4] ^= 1
+				}
+				cfg.Buffers, cfg.ReadPast = bufs, true
+				if _, err := readBody(body, cfg, 0); (err == io.EOF) == tamper {
+					t.Fatalf("frame %d workers %d tamper %v: %v", frame, workers, tamper, err)
+				}
+				kept := 0
+				for _, p := range bufs.pools {
+					for v := p.Get(); v != nil; v = p.Get() {
+						b := *v.(*[]byte)
+						if i := bytes.IndexFunc(b, func(r rune) bool { return r != 0 }); i >= 0 {
+							t.Fatalf("frame %d workers %d tamper %v: a kept buffer of %d bytes holds a non-zero byte at %d", frame, workers, tamper, len(b), i)
+						}
+						kept++
+					}
+				}
+				if kept == 0 {
+					t.Fatalf("frame %d workers %d tamper %v: no buffer kept", frame, workers, tamper)
+				}
+			}
+		}
+	}
+}
