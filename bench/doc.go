@@ -83,6 +83,12 @@
 //	    on one goroutine ÷ the same after copying each 256 KiB of its input
 //	    into a reused buffer, as a read does (1/(1+c) for a copy costing c
 //	    of GCM time); x-raw
+//	BenchmarkFeeds/ceiling/read+encrypt/frame=64KiB/workers=N
+//	    the same on every core (N = GOMAXPROCS, if more than 1): each of N
+//	    goroutines copies and seals its own share of the payload, as if N
+//	    readers fed N workers, ÷ raw GCM on N goroutines. A bound no stream
+//	    from one io.Reader reaches: there one goroutine copies every byte
+//	    and other cores seal what it copied; x-raw
 //	BenchmarkFeeds/ceiling/file+encrypt/frame=64KiB
 //	    the same for the file feed: raw GCM ÷ raw GCM of each 256 KiB read
 //	    from the payload's file into a reused buffer; x-raw

@@ -111,6 +111,25 @@ func BenchmarkFeeds(b *testing.B) {
 			pairRaw(b, len(pt), raw, op)
 		})
 	}
+	// The same ceiling on every core: each goroutine copies and seals its
+	// own share of pt, as if N readers fed N workers (no hand-off, each
+	// chunk sealed by the core that copied it) ÷ raw GCM on N goroutines.
+	if n > 1 {
+		b.Run(fmt.Sprintf("ceiling/read+encrypt/frame=64KiB/workers=%d", n), func(b *testing.B) {
+			per := (len(pt)/n + 64*KiB - 1) / (64 * KiB) * (64 * KiB)
+			parts := make([]func(), n)
+			for i := range parts {
+				_, parts[i] = readCeiling(b, "encrypt", pt[min(len(pt), i*per):min(len(pt), (i+1)*per)], 64*KiB)
+			}
+			pairRaw(b, len(pt), rawGCMOn(b, "encrypt", pt, 64*KiB, n), func() {
+				var wg sync.WaitGroup
+				for _, p := range parts {
+					wg.Go(p)
+				}
+				wg.Wait()
+			})
+		})
+	}
 	// The ceiling of the file feed: raw GCM ÷ the same GCM of each 256 KiB
 	// read from the payload's file into a reused buffer.
 	b.Run("ceiling/file+encrypt/frame=64KiB", func(b *testing.B) {
