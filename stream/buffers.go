@@ -15,13 +15,20 @@ import "sync"
 // to itself, for the garbage collector. Kept buffers go as sync.Pool's do,
 // after two collections unused.
 //
-// At most maxBufferShapes lengths are kept (a Reader's come from the frame
-// length a message declares): buffers of other lengths are made and
-// dropped as without Buffers. The zero value is ready to use; Buffers is
-// safe for concurrent use.
+// Buffers of at most maxBufferShapes lengths are kept (a Reader's come
+// from the frame length a message declares): asked for another, it drops
+// the buffers of the length least recently asked for. The zero value is
+// ready to use; Buffers is safe for concurrent use.
 type Buffers struct {
 	mu    sync.Mutex
-	pools map[bufShape]*sync.Pool
+	pools map[bufShape]*shapePool
+	tick  uint64 // calls of pool, for the least recently used shape
+}
+
+// shapePool is the pool of one shape and when it was last asked for.
+type shapePool struct {
+	sync.Pool
+	used uint64
 }
 
 // maxBufferShapes bounds the lengths a Buffers keeps buffers of.
@@ -31,23 +38,34 @@ const maxBufferShapes = 8
 // that lies on a readAlign boundary.
 type bufShape struct{ c, off int }
 
-// pool returns the pool of buffers of shape sh, or nil if b is nil or
-// keeps maxBufferShapes other shapes already.
+// pool returns the pool of buffers of shape sh, or nil if b is nil.
 func (b *Buffers) pool(sh bufShape) *sync.Pool {
 	if b == nil {
 		return nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.tick++
 	p := b.pools[sh]
-	if p == nil && len(b.pools) < maxBufferShapes {
+	if p == nil {
 		if b.pools == nil {
-			b.pools = make(map[bufShape]*sync.Pool)
+			b.pools = make(map[bufShape]*shapePool)
 		}
-		p = new(sync.Pool)
+		if len(b.pools) == maxBufferShapes {
+			var old bufShape
+			oldest := ^uint64(0)
+			for s, q := range b.pools {
+				if q.used < oldest {
+					old, oldest = s, q.used
+				}
+			}
+			delete(b.pools, old)
+		}
+		p = new(shapePool)
 		b.pools[sh] = p
 	}
-	return p
+	p.used = b.tick
+	return &p.Pool
 }
 
 // get returns a zeroed slice of length and capacity c whose byte at off
@@ -67,6 +85,7 @@ func (b *Buffers) put(buf []byte, off int) {
 	buf = buf[:cap(buf)]
 	clear(buf)
 	if p := b.pool(bufShape{len(buf), off}); p != nil {
-		p.Put(&buf)
+		box := buf // a heap box only when kept: not buf, whose address would escape on every call
+		p.Put(&box)
 	}
 }

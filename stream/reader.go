@@ -445,7 +445,7 @@ func (r *Reader) readFrame(s *rslot) error {
 		// least regularHdr bytes: read them with it, one Read per frame
 		// instead of three, never past the body. Not serially: a
 		// 1-worker Reader releases a frame before it reads on.
-		s.buf = grow(s.buf, n+regularHdr, 0)
+		r.frameBuf(s, n+regularHdr)
 		m, err := io.ReadFull(r.src, s.buf)
 		if m < n {
 			return err
@@ -455,7 +455,7 @@ func (r *Reader) readFrame(s *rslot) error {
 		return nil
 	}
 	if n <= cap(s.buf) || n <= eagerAlloc {
-		s.buf = grow(s.buf, n, 0)
+		r.frameBuf(s, n)
 		return r.readFull(s.buf)
 	}
 	s.buf = nil // too small: let it go
@@ -636,10 +636,13 @@ func (r *Reader) wipe() {
 		if s == nil {
 			continue
 		}
-		if s.c != nil {
+		switch {
+		case s.c != nil:
 			chunks = append(chunks, s.c)
-		} else {
-			clear(s.buf)
+		case cap(s.buf) == r.frameCap() && !r.nonFrame:
+			r.cfg.Buffers.put(s.buf, 0) // its plaintext, s.pt, with it
+		default:
+			clear(s.buf[:cap(s.buf)])
 			clear(s.pt)
 		}
 		s.buf, s.dst, s.pt, s.c = nil, nil, nil, nil
@@ -650,6 +653,26 @@ func (r *Reader) wipe() {
 		c.buf, c.pt = nil, nil
 	}
 	r.cur, r.free = nil, nil
+}
+
+// frameCap is the capacity of a whole frame's buffer when frames are
+// read one by one: a regular frame, tag and the next frame's header.
+func (r *Reader) frameCap() int { return r.cfg.FrameLength + tagLen + regularHdr }
+
+// frameBuf makes s.buf n bytes long, keeping none of its bytes: from
+// Config.Buffers if it takes a whole frame's buffer of at most eagerAlloc
+// bytes. A buffer too small is zeroed and let go.
+func (r *Reader) frameBuf(s *rslot, n int) {
+	if n <= cap(s.buf) {
+		s.buf = s.buf[:n]
+		return
+	}
+	clear(s.buf[:cap(s.buf)])
+	if c := r.frameCap(); n <= c && c <= eagerAlloc && !r.nonFrame {
+		s.buf = r.cfg.Buffers.get(c, 0)[:n]
+		return
+	}
+	s.buf = make([]byte, n)
 }
 
 // chunkBuf returns a zeroed chunk buffer of n bytes: from Config.Buffers
