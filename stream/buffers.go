@@ -71,12 +71,20 @@ func (b *Buffers) pool(sh bufShape) *sync.Pool {
 // get returns a zeroed slice of length and capacity c whose byte at off
 // lies on a readAlign boundary, kept or new.
 func (b *Buffers) get(c, off int) []byte {
+	if k := b.take(c, off); k != nil {
+		return k
+	}
+	return alignedAt(c, c, off)
+}
+
+// take is get of a kept buffer only: nil if b keeps none of that shape.
+func (b *Buffers) take(c, off int) []byte {
 	if p := b.pool(bufShape{c, off}); p != nil {
 		if v, ok := p.Get().(*[]byte); ok {
 			return *v
 		}
 	}
-	return alignedAt(c, c, off)
+	return nil
 }
 
 // put zeroes buf, which get returned and nothing uses any more, and keeps

@@ -180,38 +180,74 @@ func TestBuffersZeroed(t *testing.T) {
 }
 
 // TestBuffersReused: streams that share a Buffers reuse each other's
-// memory: with 2 workers, io.Copy into a Writer holds 4 MiB of packed
-// arrays, which a second stream takes back instead of allocating.
+// memory rather than allocate their own: the packed arrays of io.Copy into
+// a Writer (4 MiB with 2 workers), the frame buffers small writes fill
+// (grown by doubling from 4 KiB without a kept one), a Reader's chunks
+// (likewise) and the frame buffer of one that reads frame by frame.
 func TestBuffersReused(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop what is put in it")
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	pt := streamPlaintext(8 << 20)
-	perStream := func(bufs *Buffers) uint64 {
-		cfg := testConfig(t, 64<<10, 2)
-		cfg.Buffers = bufs
-		var before, after runtime.MemStats
-		const n = 8
-		runtime.ReadMemStats(&before)
-		for range n {
+	for _, c := range []struct {
+		name           string
+		frame, workers int
+		size           int
+		least          uint64 // allocated per stream without Buffers, at least
+	}{
+		{"copy", 64 << 10, 2, 8 << 20, 4 << 20},
+		{"chunky", 64 << 10, 1, 64 << 10, 120 << 10},
+		{"read", 64 << 10, 2, 1 << 20, 200 << 10},
+		{"read", 4 << 10, 1, 1 << 20, 100 << 10},
+		{"read", 64 << 10, 1, 1 << 20, 64 << 10},
+	} {
+		cfg := testConfig(t, c.frame, c.workers)
+		cfg.ReadPast = true
+		body, err := Seal(nil, pt[:c.size], cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream := func() error {
+			if c.name == "read" {
+				r, _ := NewReader(bytes.NewReader(body), cfg)
+				_, err := io.Copy(struct{ io.Writer }{io.Discard}, r)
+				return err
+			}
 			w, err := NewWriter(io.Discard, cfg)
-			if err == nil {
-				_, err = w.ReadFrom(struct{ io.Reader }{bytes.NewReader(pt)})
+			if err != nil {
+				return err
+			}
+			if c.name == "copy" {
+				_, err = w.ReadFrom(struct{ io.Reader }{bytes.NewReader(pt[:c.size])})
+			} else {
+				err = chunky(w, pt[:c.size], 1)
 			}
 			if err == nil {
 				err = w.Close()
 			}
-			if err != nil {
+			return err
+		}
+		perStream := func(bufs *Buffers) uint64 {
+			cfg.Buffers = bufs
+			if err := stream(); err != nil { // the first stream of bufs fills it
 				t.Fatal(err)
 			}
+			var before, after runtime.MemStats
+			const n = 8
+			runtime.ReadMemStats(&before)
+			for range n {
+				if err := stream(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			return (after.TotalAlloc - before.TotalAlloc) / n
 		}
-		runtime.ReadMemStats(&after)
-		return (after.TotalAlloc - before.TotalAlloc) / n
-	}
-	without, with := perStream(nil), perStream(new(Buffers))
-	if without < 4<<20 || with > without/4 {
-		t.Fatalf("bytes allocated per stream: %d without Buffers, %d with (want < a quarter)", without, with)
+		without, with := perStream(nil), perStream(new(Buffers))
+		if without < c.least || with > without/4 {
+			t.Errorf("%s, frame %d, %d workers, %d bytes: allocated per stream %d without Buffers, %d with (want at least %d and under a quarter)", c.name, c.frame, c.workers, c.size, without, with, c.least)
+		}
 	}
 }
 

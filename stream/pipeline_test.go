@@ -337,3 +337,51 @@ func TestParallelTruncationMatchesSerial(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStreamWorkers streams bodies of 256 KiB to 4 MiB (64 KiB
+// frames) through a Writer (one Write, or io.Copy from a reader) and back
+// through a Reader (io.Copy to a writer), with 1 and 2 workers and one
+// Buffers for all, as a Client's streams share one: 2 workers should never
+// be slower than 1. They were, while a goroutine the pipeline started or
+// woke waited ~50 µs in its waker's next-to-run slot (see pool.submit).
+func BenchmarkStreamWorkers(b *testing.B) {
+	for _, n := range []int{256 << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20} {
+		pt := make([]byte, n)
+		for _, op := range []string{"write", "copy", "read"} {
+			for _, w := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/size=%dKiB/workers=%d", op, n>>10, w), func(b *testing.B) {
+					cfg := testConfig(b, 64<<10, w)
+					cfg.Buffers, cfg.ReadPast = new(Buffers), true
+					body, err := Seal(nil, pt, cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					src := bytes.NewReader(nil)
+					b.SetBytes(int64(n))
+					b.ReportAllocs()
+					for b.Loop() {
+						if op == "read" {
+							src.Reset(body)
+							r, _ := NewReader(src, cfg)
+							_, err = io.Copy(struct{ io.Writer }{io.Discard}, r)
+						} else {
+							w, _ := NewWriter(io.Discard, cfg)
+							src.Reset(pt)
+							if op == "write" {
+								_, err = w.Write(pt)
+							} else {
+								_, err = io.Copy(w, struct{ io.Reader }{src})
+							}
+							if err == nil {
+								err = w.Close()
+							}
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -581,7 +581,16 @@ func (r *Reader) move(n int) {
 			if old != nil {
 				size = 2 * len(old.buf)
 			}
-			c = &chunk{buf: r.chunkBuf(max(n, min(r.chunkSize, size)))}
+			c = new(chunk)
+			if n <= r.chunkSize {
+				// A whole chunk another stream left costs nothing: no
+				// growing from chunkMin, which would make and copy each
+				// size on the way.
+				c.buf = r.cfg.Buffers.take(r.chunkSize, 0)
+			}
+			if c.buf == nil {
+				c.buf = r.chunkBuf(max(n, min(r.chunkSize, size)))
+			}
 			if r.split {
 				c.pt = r.chunkBuf(len(c.buf))
 			}

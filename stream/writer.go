@@ -346,9 +346,10 @@ func (w *Writer) unpack() {
 }
 
 // reserve makes s.buf hold n plaintext bytes, keeping the s.n it has. It
-// grows by doubling from 4 KiB up to the frame length, so a small message
-// costs a small buffer and filling a frame byte by byte copies each byte
-// O(1) times.
+// takes a whole frame's buffer if Config.Buffers keeps one, else grows by
+// doubling from 4 KiB up to the frame length, so a small message costs a
+// small buffer and filling a frame byte by byte copies each byte O(1)
+// times.
 func (w *Writer) reserve(s *wslot, n int) {
 	need := finalHdr + n + tagLen
 	if need <= cap(s.buf) {
@@ -356,12 +357,13 @@ func (w *Writer) reserve(s *wslot, n int) {
 		return
 	}
 	size := min(w.cfg.FrameLength, max(n, 4<<10, 2*(cap(s.buf)-finalHdr-tagLen)))
-	var g []byte
-	if size == w.cfg.FrameLength {
-		g = w.cfg.Buffers.get(w.frameCap(), finalHdr)[:need]
-	} else {
-		g = alignedAt(need, finalHdr+size+tagLen, finalHdr) // reads land aligned
+	// A whole frame's buffer another stream left costs nothing: no
+	// growing by doubling, which makes and copies each size on the way.
+	g := w.cfg.Buffers.take(w.frameCap(), finalHdr)
+	if g == nil {
+		g = alignedAt(finalHdr+size+tagLen, finalHdr+size+tagLen, finalHdr) // reads land aligned
 	}
+	g = g[:need]
 	copy(g, s.buf[:min(len(s.buf), finalHdr+s.n)])
 	w.release(s)
 	s.buf = g
