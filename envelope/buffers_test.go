@@ -5,10 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/stream"
 )
 
 // TestStreamsShareBuffers: the streams of one Client, and of the Clients
@@ -96,5 +100,53 @@ func TestStreamsShareBuffers(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// poolGoroutines counts the goroutines of stream pipelines alive now.
+func poolGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "stream.(*pool).submit.func")
+}
+
+// TestSmallDeclaredStreamSerial: a stream declared (WithPlaintextLength)
+// under stream.MinParallel is sealed by the caller alone, whatever the
+// workers, where a pipeline would cost more than it saves; an undeclared
+// one of the same length starts one.
+func TestSmallDeclaredStreamSerial(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameWorkers(2))
+	pt := testPlaintext(stream.MinParallel - 1)
+	// Pipelines of earlier tests' abandoned streams end when collected:
+	// let them, so that none ends while this test counts.
+	for i := 0; i < 100 && poolGoroutines() > 0; i++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, declared := range []bool{false, true} {
+		opts := []envelope.EncryptOption{envelope.WithFrameLength(64 << 10)}
+		if declared {
+			opts = append(opts, envelope.WithPlaintextLength(int64(len(pt))))
+		}
+		var ct bytes.Buffer
+		w, err := c.NewEncryptWriter(ctx, &ct, nil, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := poolGoroutines()
+		if _, err := w.Write(pt); err != nil {
+			t.Fatal(err)
+		}
+		started := poolGoroutines() - before
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, err := c.Decrypt(ctx, ct.Bytes()); err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("declared %v: %v", declared, err)
+		}
+		if declared && started > 0 || !declared && started < 1 {
+			t.Errorf("declared %v: %d pipeline goroutines started writing %d bytes with 2 workers", declared, started, len(pt))
+		}
 	}
 }

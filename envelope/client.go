@@ -238,8 +238,11 @@ func WithPlaintextLength(n int64) EncryptOption {
 // WithFrameWorkers sets how many goroutines seal or open the frames of one
 // message: 0 (the default) uses runtime.GOMAXPROCS(0), one fewer (at
 // least 1) for signing suites, whose hash has a goroutine of its own; 1
-// works serially in the calling goroutine. The bytes written are the same
-// for any value.
+// works serially in the calling goroutine. It is a most: where more
+// goroutines would cost more than they save, fewer work — the calling
+// goroutine alone for a one-shot message of up to 128 KiB, or a stream
+// declared (WithPlaintextLength) under stream.MinParallel (2 MiB). The
+// bytes written are the same for any value.
 func WithFrameWorkers(n int) CommonOption {
 	return commonOption(func(c *config) { c.workers = n })
 }
@@ -748,6 +751,9 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 		ew.hash = newAsyncHash(s.suite.signHash()())
 		w = io.MultiWriter(w, ew.hash)
 		workers = signedWorkers(workers)
+	}
+	if cfg.plaintextLength >= 0 && cfg.plaintextLength < stream.MinParallel {
+		workers = 1 // the caller alone is faster
 	}
 	if _, err := w.Write(s.header.appendTo(nil)); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/stream"
 )
 
 // headPrefix is the first range Head and Open fetch: enough for the header
@@ -114,7 +116,13 @@ func (c *Client) Get(ctx context.Context, in *s3.GetObjectInput, opts ...GetOpti
 	if err != nil {
 		return nil, err
 	}
-	d, err := c.enc.NewDecryptReader(ctx, f, o.decrypt...)
+	dopts := o.decrypt
+	if ob.size >= 0 && ob.size < stream.MinParallel {
+		// The object's size bounds its plaintext's: the caller alone
+		// opens a body this small faster than a pipeline would.
+		dopts = slices.Concat(dopts, []envelope.DecryptOption{envelope.WithFrameWorkers(1)})
+	}
+	d, err := c.enc.NewDecryptReader(ctx, f, dopts...)
 	if err != nil {
 		f.Close()
 		return nil, ob.headerError(f, err)
