@@ -107,7 +107,7 @@ func TestStreamsShareBuffers(t *testing.T) {
 func poolGoroutines() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "stream.(*pool).submit.func")
+	return strings.Count(string(buf), "created by github.com/phicrypt/phicrypt/stream.(*pool).submit")
 }
 
 // TestSmallDeclaredStreamSerial: a stream declared (WithPlaintextLength)

@@ -241,7 +241,7 @@ func WithPlaintextLength(n int64) EncryptOption {
 // works serially in the calling goroutine. It is a most: where more
 // goroutines would cost more than they save, fewer work — the calling
 // goroutine alone for a one-shot message of up to 128 KiB, or a stream
-// declared (WithPlaintextLength) under stream.MinParallel (2 MiB). The
+// declared (WithPlaintextLength) under stream.MinParallel (4 MiB). The
 // bytes written are the same for any value.
 func WithFrameWorkers(n int) CommonOption {
 	return commonOption(func(c *config) { c.workers = n })

@@ -24,13 +24,15 @@ func TestGetSmallObjectSerial(t *testing.T) {
 	c := newClient(t, api)
 	pipelines := func() int {
 		buf := make([]byte, 1<<20)
-		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "stream.(*pool).submit.func")
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "created by github.com/phicrypt/phicrypt/stream.(*pool).submit")
 	}
-	// Pipelines of earlier tests' abandoned streams end when collected:
-	// let them, so that none ends while this test counts.
-	for i := 0; i < 100 && pipelines() > 0; i++ {
-		runtime.GC()
-		time.Sleep(5 * time.Millisecond)
+	// Pipelines of Put's and earlier tests' streams end when closed or
+	// collected: let them, so that none ends while this test counts.
+	settle := func() {
+		for i := 0; i < 100 && pipelines() > 0; i++ {
+			runtime.GC()
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	for _, size := range []int{stream.MinParallel - 64<<10, 2 * stream.MinParallel} {
 		data := randomBytes(size, uint64(size))
@@ -39,6 +41,7 @@ func TestGetSmallObjectSerial(t *testing.T) {
 		if _, err := c.Put(ctx, putIn(testBucket, key, bytes.NewReader(data), int64(size)), testContext, eopts); err != nil {
 			t.Fatal(err)
 		}
+		settle()
 		r, err := c.Get(ctx, getIn(testBucket, key), s3crypt.WithDecryptOptions(envelope.WithFrameWorkers(2)))
 		if err != nil {
 			t.Fatal(err)
@@ -55,7 +58,7 @@ func TestGetSmallObjectSerial(t *testing.T) {
 			t.Fatalf("%d bytes: %v", size, err)
 		}
 		if small := size < stream.MinParallel; small && started > 0 || !small && started < 1 {
-			t.Errorf("%d bytes, 2 workers: %d pipeline goroutines started", size, started)
+			t.Errorf("%d bytes, 2 workers: %d pipeline goroutines started (%d before)", size, started, before)
 		}
 	}
 }

@@ -35,13 +35,15 @@ func groupFrames(F int) int { return max(1, min(maxGroup, groupBytes/F)) }
 func slotsPerWorker(F int) int { return 2 * groupFrames(F) }
 
 // MinParallel is the least plaintext for which a Writer or Reader with
-// two workers beats one with one on a 2-core machine: below it, starting
-// the pipeline's goroutine and handing it jobs cost more than they save
-// (BenchmarkStreamWorkers: 2 workers up to 1.3 × slower than 1 at 1 MiB,
-// faster from 2 MiB). Seal and Open decide for themselves (minChunkBytes);
-// a stream's length is known only to its caller: envelope seals a stream
-// of a declared length below MinParallel in the calling goroutine alone.
-const MinParallel = 2 << 20
+// two workers beats one with one on a 2-core machine, however it is fed:
+// below it, starting the pipeline's goroutine and handing it jobs cost
+// more than they save (BenchmarkStreamWorkers: 2 workers up to 1.3 ×
+// slower than 1 at 1 MiB; at 2 MiB faster for one Write and for a Reader,
+// still slower for io.Copy; faster for all at 4 MiB). Seal and Open decide
+// for themselves (minChunkBytes); a stream's length is known only to its
+// caller: envelope seals a stream of a declared length below MinParallel
+// in the calling goroutine alone.
+const MinParallel = 4 << 20
 
 // workersFor returns the number of workers for a configured value.
 func workersFor(n int) int {
