@@ -31,8 +31,10 @@ type shapePool struct {
 	used uint64
 }
 
-// maxBufferShapes bounds the lengths a Buffers keeps buffers of.
-const maxBufferShapes = 8
+// maxBufferShapes bounds the lengths a Buffers keeps buffers of: a
+// Client streaming with one frame length uses up to 6 (a Writer's frames,
+// in and out arrays; a Reader's frames, chunks and their plaintext).
+const maxBufferShapes = 16
 
 // bufShape is what a buffer is kept by: its capacity and the offset in it
 // that lies on a readAlign boundary.

@@ -648,7 +648,7 @@ func (r *Reader) wipe() {
 		switch {
 		case s.c != nil:
 			chunks = append(chunks, s.c)
-		case cap(s.buf) == r.frameCap() && !r.nonFrame:
+		case cap(s.buf) == r.frameCap() && r.keepsFrames():
 			r.cfg.Buffers.put(s.buf, 0) // its plaintext, s.pt, with it
 		default:
 			clear(s.buf[:cap(s.buf)])
@@ -668,16 +668,21 @@ func (r *Reader) wipe() {
 // read one by one: a regular frame, tag and the next frame's header.
 func (r *Reader) frameCap() int { return r.cfg.FrameLength + tagLen + regularHdr }
 
-// frameBuf makes s.buf n bytes long, keeping none of its bytes: from
-// Config.Buffers if it takes a whole frame's buffer of at most eagerAlloc
-// bytes. A buffer too small is zeroed and let go.
+// keepsFrames reports whether whole frame buffers come from and go back to
+// Config.Buffers: for frames of up to eagerAlloc (a larger one is
+// allocated as its bytes arrive).
+func (r *Reader) keepsFrames() bool { return r.frameCap() <= eagerAlloc && !r.nonFrame }
+
+// frameBuf makes s.buf n bytes long, keeping none of its bytes: a whole
+// frame's buffer from Config.Buffers if keepsFrames. A buffer too small
+// is zeroed and let go.
 func (r *Reader) frameBuf(s *rslot, n int) {
 	if n <= cap(s.buf) {
 		s.buf = s.buf[:n]
 		return
 	}
 	clear(s.buf[:cap(s.buf)])
-	if c := r.frameCap(); n <= c && c <= eagerAlloc && !r.nonFrame {
+	if c := r.frameCap(); n <= c && r.keepsFrames() {
 		s.buf = r.cfg.Buffers.get(c, 0)[:n]
 		return
 	}
