@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -110,6 +112,16 @@ func poolGoroutines() int {
 	return strings.Count(string(buf), "created by github.com/phicrypt/phicrypt/stream.(*pool).submit")
 }
 
+// settlePipelines waits (up to ~0.5 s) until no pipeline goroutine is
+// left: those of earlier tests' abandoned streams end when collected, and
+// none must end while a test counts them.
+func settlePipelines() {
+	for i := 0; i < 100 && poolGoroutines() > 0; i++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestSmallDeclaredStreamSerial: a stream declared (WithPlaintextLength)
 // under stream.MinParallel is sealed by the caller alone, whatever the
 // workers, where a pipeline would cost more than it saves; an undeclared
@@ -118,12 +130,7 @@ func TestSmallDeclaredStreamSerial(t *testing.T) {
 	ctx := context.Background()
 	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameWorkers(2))
 	pt := testPlaintext(stream.MinParallel - 1)
-	// Pipelines of earlier tests' abandoned streams end when collected:
-	// let them, so that none ends while this test counts.
-	for i := 0; i < 100 && poolGoroutines() > 0; i++ {
-		runtime.GC()
-		time.Sleep(5 * time.Millisecond)
-	}
+	settlePipelines()
 	for _, declared := range []bool{false, true} {
 		opts := []envelope.EncryptOption{envelope.WithFrameLength(64 << 10)}
 		if declared {
@@ -147,6 +154,68 @@ func TestSmallDeclaredStreamSerial(t *testing.T) {
 		}
 		if declared && started > 0 || !declared && started < 1 {
 			t.Errorf("declared %v: %d pipeline goroutines started writing %d bytes with 2 workers", declared, started, len(pt))
+		}
+	}
+}
+
+// TestSmallKnownSourceSerial: NewDecryptReader opens a message its source
+// tells the length of (an in-memory reader's Len, a regular file's size)
+// in the calling goroutine alone when it is under stream.MinParallel,
+// whatever the workers; through the pipeline when it is larger or the
+// source does not tell.
+func TestSmallKnownSourceSerial(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameWorkers(2))
+	settlePipelines()
+	small := testPlaintext(stream.MinParallel - 64<<10)
+	big := testPlaintext(2 * stream.MinParallel)
+	encrypt := func(pt []byte) []byte {
+		ct, err := c.Encrypt(ctx, pt, nil, envelope.WithFrameLength(64<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ct
+	}
+	smallCT, bigCT := encrypt(small), encrypt(big)
+	file := filepath.Join(t.TempDir(), "small.enc")
+	if err := os.WriteFile(file, smallCT, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, tc := range []struct {
+		name     string
+		src      io.Reader
+		pt       []byte
+		pipeline bool
+	}{
+		{"bytes.Reader, small", bytes.NewReader(smallCT), small, false},
+		{"file, small", f, small, false},
+		{"plain reader, small", struct{ io.Reader }{bytes.NewReader(smallCT)}, small, true},
+		{"bytes.Reader, large", bytes.NewReader(bigCT), big, true},
+	} {
+		before := poolGoroutines()
+		r, err := c.NewDecryptReader(ctx, tc.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 1000)
+		if _, err := io.ReadFull(r, head); err != nil {
+			t.Fatal(err)
+		}
+		started := poolGoroutines() - before
+		rest, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(append(head, rest...), tc.pt) {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if tc.pipeline && started < 1 || !tc.pipeline && started > 0 {
+			t.Errorf("%s: %d pipeline goroutines started, 2 workers", tc.name, started)
+		}
+		for i := 0; i < 100 && poolGoroutines() > before; i++ {
+			time.Sleep(5 * time.Millisecond) // the pipeline ends at io.EOF
 		}
 	}
 }

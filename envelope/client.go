@@ -13,6 +13,7 @@ import (
 	"hash"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 
@@ -240,9 +241,10 @@ func WithPlaintextLength(n int64) EncryptOption {
 // least 1) for signing suites, whose hash has a goroutine of its own; 1
 // works serially in the calling goroutine. It is a most: where more
 // goroutines would cost more than they save, fewer work — the calling
-// goroutine alone for a one-shot message of up to 128 KiB, or a stream
-// declared (WithPlaintextLength) under stream.MinParallel (4 MiB). The
-// bytes written are the same for any value.
+// goroutine alone for a one-shot message of up to 128 KiB, a stream
+// declared (WithPlaintextLength) under stream.MinParallel (4 MiB), or one
+// decrypted from a source that tells a length under it (NewDecryptReader).
+// The bytes written are the same for any value.
 func WithFrameWorkers(n int) CommonOption {
 	return commonOption(func(c *config) { c.workers = n })
 }
@@ -882,11 +884,37 @@ type DecryptReader struct {
 
 // NewDecryptReader reads and authenticates the header of the message in r
 // and returns a reader of its plaintext.
+//
+// A message r tells the length of (an in-memory reader's Len, a regular
+// file's size) under stream.MinParallel is opened in the calling
+// goroutine alone, whatever WithFrameWorkers says.
 func (c *Client) NewDecryptReader(ctx context.Context, r io.Reader, opts ...DecryptOption) (*DecryptReader, error) {
-	return c.newDecryptReader(ctx, bufio.NewReaderSize(r, sourceBuffer), opts, callDecryptReader)
+	return c.newDecryptReader(ctx, bufio.NewReaderSize(r, sourceBuffer), remaining(r), opts, callDecryptReader)
 }
 
-func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []DecryptOption, k call) (*DecryptReader, error) {
+// remaining returns the bytes r holds from where it is, if it tells: an
+// in-memory reader's Len, a regular file's size less its offset; else -1.
+func remaining(r io.Reader) int64 {
+	switch v := r.(type) {
+	case interface{ Len() int }:
+		return int64(v.Len())
+	case *os.File:
+		fi, err := v.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			return -1
+		}
+		off, err := v.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return -1
+		}
+		return fi.Size() - off
+	}
+	return -1
+}
+
+// newDecryptReader is NewDecryptReader of r, which holds size bytes if
+// size >= 0.
+func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, size int64, opts []DecryptOption, k call) (*DecryptReader, error) {
 	cfg, err := c.decryptConfig(opts, k)
 	if err != nil {
 		return nil, err
@@ -908,6 +936,9 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, opts []Decry
 		digest.Write(h.appendTo(nil))
 		tee, d.hash = digest, digest
 		workers = signedWorkers(workers)
+	}
+	if size >= 0 && size < stream.MinParallel {
+		workers = 1 // the caller alone is faster
 	}
 	final := func() error {
 		var rest io.Reader = r

@@ -83,7 +83,7 @@ func (c *Client) Reencrypt(ctx context.Context, dst io.Writer, src io.Reader, to
 	if opts == nil {
 		opts = &ReencryptOptions{}
 	}
-	d, err := c.newDecryptReader(ctx, bufio.NewReaderSize(src, sourceBuffer), opts.Decrypt, callDecryptReader)
+	d, err := c.newDecryptReader(ctx, bufio.NewReaderSize(src, sourceBuffer), remaining(src), opts.Decrypt, callDecryptReader)
 	if err != nil {
 		return nil, err
 	}
