@@ -41,8 +41,9 @@ func slotsPerWorker(F int) int { return 2 * groupFrames(F) }
 // slower than 1 at 1 MiB; at 2 MiB faster for one Write and for a Reader,
 // still slower for io.Copy; faster for all at 4 MiB). Seal and Open decide
 // for themselves (minChunkBytes); a stream's length is known only to its
-// caller: envelope seals a stream of a declared length below MinParallel
-// in the calling goroutine alone.
+// caller: envelope seals or opens a stream it knows to be shorter (a
+// declared length, a source that tells its own) in the calling goroutine
+// alone.
 const MinParallel = 4 << 20
 
 // workersFor returns the number of workers for a configured value.
