@@ -56,7 +56,9 @@
 // sealed straight from it. A Reader reads the ring (2W jobs) ahead before
 // it releases a frame, and a Writer writes a frame up
 // to a ring after its plaintext: on a live stream, data arrives that late.
-// A message of less than one job starts no goroutine. The caller's own
+// A message of less than one job starts no goroutine; under MinParallel
+// (4 MiB) a pipeline costs more than it saves, which only a caller that
+// knows the length can act on (envelope does). The caller's own
 // share (reading plaintext into frames, parsing, writing frames out) is
 // serial: if it costs c of the GCM time, W workers on W cores reach at
 // most about 1/(1+c) of raw AES-GCM on W goroutines, the machine's limit,
