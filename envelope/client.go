@@ -754,9 +754,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 		w = io.MultiWriter(w, ew.hash)
 		workers = signedWorkers(workers)
 	}
-	if cfg.plaintextLength >= 0 && cfg.plaintextLength < stream.MinParallel {
-		workers = 1 // the caller alone is faster
-	}
+	workers = workersForLength(cfg.plaintextLength, workers)
 	if _, err := w.Write(s.header.appendTo(nil)); err != nil {
 		return nil, err
 	}
@@ -912,6 +910,15 @@ func remaining(r io.Reader) int64 {
 	return -1
 }
 
+// workersForLength returns workers for a stream of n bytes (n < 0:
+// unknown): 1 under stream.MinParallel, where the caller alone is faster.
+func workersForLength(n int64, workers int) int {
+	if n >= 0 && n < stream.MinParallel {
+		return 1
+	}
+	return workers
+}
+
 // newDecryptReader is NewDecryptReader of r, which holds size bytes if
 // size >= 0.
 func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, size int64, opts []DecryptOption, k call) (*DecryptReader, error) {
@@ -937,9 +944,7 @@ func (c *Client) newDecryptReader(ctx context.Context, r io.Reader, size int64, 
 		tee, d.hash = digest, digest
 		workers = signedWorkers(workers)
 	}
-	if size >= 0 && size < stream.MinParallel {
-		workers = 1 // the caller alone is faster
-	}
+	workers = workersForLength(size, workers)
 	final := func() error {
 		var rest io.Reader = r
 		if b := d.body.Rest(); len(b) > 0 {
