@@ -588,8 +588,8 @@ func (r *Reader) move(n int) {
 				// size on the way.
 				c.buf = r.cfg.Buffers.take(r.chunkSize, 0)
 			}
-			if c.buf == nil {
-				c.buf = r.chunkBuf(max(n, min(r.chunkSize, size)))
+			if c.buf == nil { // none kept: made, not asked of Buffers again
+				c.buf = make([]byte, max(n, min(r.chunkSize, size)))
 			}
 			if r.split {
 				c.pt = r.chunkBuf(len(c.buf))
