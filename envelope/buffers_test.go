@@ -7,13 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/stream"
 )
 
@@ -105,23 +104,6 @@ func TestStreamsShareBuffers(t *testing.T) {
 	}
 }
 
-// poolGoroutines counts the goroutines of stream pipelines alive now.
-func poolGoroutines() int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "created by github.com/phicrypt/phicrypt/stream.(*pool).submit")
-}
-
-// settlePipelines waits (up to ~0.5 s) until no pipeline goroutine is
-// left: those of earlier tests' abandoned streams end when collected, and
-// none must end while a test counts them.
-func settlePipelines() {
-	for i := 0; i < 100 && poolGoroutines() > 0; i++ {
-		runtime.GC()
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestSmallDeclaredStreamSerial: a stream declared (WithPlaintextLength)
 // under stream.MinParallel is sealed by the caller alone, whatever the
 // workers, where a pipeline would cost more than it saves; an undeclared
@@ -130,7 +112,7 @@ func TestSmallDeclaredStreamSerial(t *testing.T) {
 	ctx := context.Background()
 	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameWorkers(2))
 	pt := testPlaintext(stream.MinParallel - 1)
-	settlePipelines()
+	testkit.SettlePipelines()
 	for _, declared := range []bool{false, true} {
 		opts := []envelope.EncryptOption{envelope.WithFrameLength(64 << 10)}
 		if declared {
@@ -141,11 +123,11 @@ func TestSmallDeclaredStreamSerial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := poolGoroutines()
+		before := testkit.Pipelines()
 		if _, err := w.Write(pt); err != nil {
 			t.Fatal(err)
 		}
-		started := poolGoroutines() - before
+		started := testkit.Pipelines() - before
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +148,7 @@ func TestSmallDeclaredStreamSerial(t *testing.T) {
 func TestSmallKnownSourceSerial(t *testing.T) {
 	ctx := context.Background()
 	c := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit, envelope.WithFrameWorkers(2))
-	settlePipelines()
+	testkit.SettlePipelines()
 	small := testPlaintext(stream.MinParallel - 64<<10)
 	big := testPlaintext(2 * stream.MinParallel)
 	encrypt := func(pt []byte) []byte {
@@ -197,7 +179,7 @@ func TestSmallKnownSourceSerial(t *testing.T) {
 		{"plain reader, small", struct{ io.Reader }{bytes.NewReader(smallCT)}, small, true},
 		{"bytes.Reader, large", bytes.NewReader(bigCT), big, true},
 	} {
-		before := poolGoroutines()
+		before := testkit.Pipelines()
 		r, err := c.NewDecryptReader(ctx, tc.src)
 		if err != nil {
 			t.Fatal(err)
@@ -206,7 +188,7 @@ func TestSmallKnownSourceSerial(t *testing.T) {
 		if _, err := io.ReadFull(r, head); err != nil {
 			t.Fatal(err)
 		}
-		started := poolGoroutines() - before
+		started := testkit.Pipelines() - before
 		rest, err := io.ReadAll(r)
 		if err != nil || !bytes.Equal(append(head, rest...), tc.pt) {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -214,7 +196,7 @@ func TestSmallKnownSourceSerial(t *testing.T) {
 		if tc.pipeline && started < 1 || !tc.pipeline && started > 0 {
 			t.Errorf("%s: %d pipeline goroutines started, 2 workers", tc.name, started)
 		}
-		for i := 0; i < 100 && poolGoroutines() > before; i++ {
+		for i := 0; i < 100 && testkit.Pipelines() > before; i++ {
 			time.Sleep(5 * time.Millisecond) // the pipeline ends at io.EOF
 		}
 	}

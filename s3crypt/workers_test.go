@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/s3crypt"
 	"github.com/phicrypt/phicrypt/stream"
 )
@@ -22,18 +21,6 @@ func TestGetSmallObjectSerial(t *testing.T) {
 	api := fakeS3(t)
 	ctx := context.Background()
 	c := newClient(t, api)
-	pipelines := func() int {
-		buf := make([]byte, 1<<20)
-		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "created by github.com/phicrypt/phicrypt/stream.(*pool).submit")
-	}
-	// Pipelines of Put's and earlier tests' streams end when closed or
-	// collected: let them, so that none ends while this test counts.
-	settle := func() {
-		for i := 0; i < 100 && pipelines() > 0; i++ {
-			runtime.GC()
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	for _, size := range []int{stream.MinParallel - 64<<10, 2 * stream.MinParallel} {
 		data := randomBytes(size, uint64(size))
 		key := strings.Repeat("k", 1+size%7)
@@ -41,17 +28,17 @@ func TestGetSmallObjectSerial(t *testing.T) {
 		if _, err := c.Put(ctx, putIn(testBucket, key, bytes.NewReader(data), int64(size)), testContext, eopts); err != nil {
 			t.Fatal(err)
 		}
-		settle()
+		testkit.SettlePipelines() // Put's pipelines end first
 		r, err := c.Get(ctx, getIn(testBucket, key), s3crypt.WithDecryptOptions(envelope.WithFrameWorkers(2)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := pipelines()
+		before := testkit.Pipelines()
 		head := make([]byte, 1000)
 		if _, err := io.ReadFull(r, head); err != nil {
 			t.Fatal(err)
 		}
-		started := pipelines() - before
+		started := testkit.Pipelines() - before
 		rest, err := io.ReadAll(r)
 		r.Close()
 		if err != nil || !bytes.Equal(append(head, rest...), data) {

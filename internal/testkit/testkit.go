@@ -1,5 +1,5 @@
 // Package testkit holds the test keyrings and keyring wrappers that the
-// tests of several packages share. Only tests import it; its keys are
+// tests of several packages share, and a count of stream pipelines' goroutines. Only tests import it; its keys are
 // fixed or generated for tests and protect nothing.
 package testkit
 
@@ -9,8 +9,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/binary"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/keyring"
@@ -88,4 +91,22 @@ func EDKHeader(n int, name func(i int) string) []byte {
 	}
 	b = append(b, 2, 0, 0, 16, 0)            // framed, 4096-byte frames
 	return append(b, make([]byte, 32+16)...) // commit key, auth tag
+}
+
+// Pipelines counts the goroutines of stream pipelines (a Writer's or
+// Reader's workers) alive now.
+func Pipelines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "created by github.com/phicrypt/phicrypt/stream.(*pool).submit")
+}
+
+// SettlePipelines waits (up to ~0.5 s) until no pipeline goroutine is
+// left: those of streams closed or abandoned earlier end soon after, or
+// when collected, and none must end while a test counts them.
+func SettlePipelines() {
+	for i := 0; i < 100 && Pipelines() > 0; i++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
 }
