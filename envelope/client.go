@@ -650,7 +650,7 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	msg := ciphertext
 	body := ciphertext[h.Len():]
 	bc := stream.Config{AEAD: aead, MessageID: h.MessageID, FrameLength: int(h.FrameLength), Workers: cfg.workers}
-	var digest chan []byte
+	var digest func() []byte // the digest of header and body, if signed
 	if s.curve != nil {
 		bc.Workers = signedWorkers(bc.Workers)
 		// Hash header and body while the frames are opened.
@@ -659,12 +659,21 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 			return nil, nil, fromStream(err)
 		}
 		msg = ciphertext[:h.Len()+n]
-		digest = make(chan []byte, 1)
-		go func() {
+		hash := func() []byte {
 			hh := s.signHash()()
 			hh.Write(msg)
-			digest <- hh.Sum(nil)
-		}()
+			return hh.Sum(nil)
+		}
+		if len(msg) <= asyncHashChunk {
+			// A small message is hashed after its frames are opened, on
+			// this goroutine: starting another costs more than the overlap
+			// saves.
+			digest = hash
+		} else {
+			ch := make(chan []byte, 1)
+			go func() { ch <- hash() }()
+			digest = func() []byte { return <-ch }
+		}
 	}
 	start := len(dst)
 	var pt []byte
@@ -678,7 +687,7 @@ func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts
 	err = fromStream(err)
 	rest := body[n:]
 	if digest != nil {
-		d := <-digest
+		d := digest()
 		if err == nil {
 			var sig []byte
 			if sig, rest, err = splitFooter(rest); err == nil && !ecdsa.VerifyASN1(m.verificationKey, d, sig) {
