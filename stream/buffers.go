@@ -90,10 +90,11 @@ func (b *Buffers) take(c, off int) []byte {
 }
 
 // put zeroes buf, which get returned and nothing uses any more, and keeps
-// it. off must be what get was given.
-func (b *Buffers) put(buf []byte, off int) {
+// it. Only buf[:used] may have been written since get: the rest is still
+// zero. off must be what get was given.
+func (b *Buffers) put(buf []byte, used, off int) {
+	clear(buf[:used])
 	buf = buf[:cap(buf)]
-	clear(buf)
 	if p := b.pool(bufShape{len(buf), off}); p != nil {
 		box := buf // a heap box only when kept: not buf, whose address would escape on every call
 		p.Put(&box)

@@ -51,6 +51,7 @@ type Reader struct {
 	cur         *chunk
 	off, filled int
 	free        []*chunk
+	window      int    // the most a Read is given: doubles while Reads fill it
 	srcErr      error  // what the last Read returned, once it returned it
 	rest        []byte // read past the final frame
 	wiped       bool   // see wipe
@@ -65,6 +66,9 @@ type chunk struct {
 	pt   []byte
 	ptn  int
 	refs int
+	// The bytes of buf and pt anything may have written (a Read may
+	// use all of what it is given): every byte after them is zero.
+	used, ptUsed int
 }
 
 // chunkMin is the first chunk's size: a small message costs a small
@@ -133,6 +137,7 @@ func newReader(src io.Reader, cfg Config) *Reader {
 	if cfg.ReadPast && 2*R <= size {
 		r.chunked = true
 		r.chunkSize = size/R*R + finalHdr - regularHdr
+		r.window = chunkMin
 		// Small frames, written one by one, would cost a write call
 		// each: open them out of place, back to back.
 		r.split = cfg.FrameLength < splitFrame
@@ -516,6 +521,7 @@ func (r *Reader) parseChunked(s *rslot) error {
 	s.buf = c.buf[at+hl : at+n : at+n]
 	if r.split {
 		s.ptAt, c.ptn = c.ptn, c.ptn+f.n
+		c.ptUsed = max(c.ptUsed, c.ptn)
 		s.dst = c.pt[s.ptAt:c.ptn:c.ptn]
 	}
 	c.refs++
@@ -555,7 +561,16 @@ func (r *Reader) need(n int) error {
 		if r.cur == nil || r.off+n > len(r.cur.buf) {
 			r.move(n)
 		}
-		m, err := r.src.Read(r.cur.buf[r.filled:])
+		// A Read is given what is missing, or more up to a window that
+		// doubles while Reads fill it: a short message leaves little of
+		// a whole chunk to zero.
+		c := r.cur
+		p := c.buf[r.filled:min(len(c.buf), r.filled+max(r.window, n-(r.filled-r.off)))]
+		c.used = max(c.used, r.filled+len(p))
+		m, err := r.src.Read(p)
+		if m == len(p) {
+			r.window = min(2*r.window, r.chunkSize)
+		}
 		r.filled += m
 		if err != nil {
 			r.srcErr = err
@@ -587,13 +602,14 @@ func (r *Reader) move(n int) {
 				size = 2 * len(old.buf)
 			}
 			c = new(chunk)
-			if n <= r.chunkSize {
-				// A whole chunk another stream left costs nothing: no
+			if n <= r.chunkSize && r.cfg.Buffers != nil {
+				// With Buffers, chunks are whole from the first: kept or
+				// made, each goes back to them, for the next stream (no
 				// growing from chunkMin, which would make and copy each
-				// size on the way.
-				c.buf = r.cfg.Buffers.take(r.chunkSize, 0)
-			}
-			if c.buf == nil { // none kept: made, not asked of Buffers again
+				// size on the way). The Read window bounds what a short
+				// message leaves to zero.
+				c.buf = r.cfg.Buffers.get(r.chunkSize, 0)
+			} else {
 				c.buf = make([]byte, max(n, min(r.chunkSize, size)))
 			}
 			if r.split {
@@ -602,6 +618,7 @@ func (r *Reader) move(n int) {
 		}
 	}
 	r.filled = copy(c.buf, tail) // c may be old: copy moves bytes down
+	c.used = max(c.used, r.filled)
 	r.cur, r.off, c.ptn = c, 0, 0
 	if old != nil && old != c && old.refs == 0 {
 		r.keep(old)
@@ -628,8 +645,8 @@ func (r *Reader) keep(c *chunk) {
 		r.free = append(r.free, c)
 		return
 	}
-	clear(c.buf)
-	clear(c.pt)
+	clear(c.buf[:c.used])
+	clear(c.pt[:c.ptUsed])
 }
 
 // wipe zeroes the Reader's buffers once it ended and returned all its
@@ -654,7 +671,7 @@ func (r *Reader) wipe() {
 		case s.c != nil:
 			chunks = append(chunks, s.c)
 		case cap(s.buf) == r.frameCap() && r.keepsFrames():
-			r.cfg.Buffers.put(s.buf, 0) // its plaintext, s.pt, with it
+			r.cfg.Buffers.put(s.buf, cap(s.buf), 0) // its plaintext, s.pt, with it
 		default:
 			clear(s.buf[:cap(s.buf)])
 			clear(s.pt)
@@ -662,9 +679,9 @@ func (r *Reader) wipe() {
 		s.buf, s.dst, s.pt, s.c = nil, nil, nil, nil
 	}
 	for _, c := range chunks {
-		r.dropChunkBuf(c.buf) // once: nil after, for a chunk in many slots
-		r.dropChunkBuf(c.pt)
-		c.buf, c.pt = nil, nil
+		r.dropChunkBuf(c.buf, c.used) // once: nil after, for a chunk in many slots
+		r.dropChunkBuf(c.pt, c.ptUsed)
+		c.buf, c.pt, c.used, c.ptUsed = nil, nil, 0, 0
 	}
 	r.cur, r.free = nil, nil
 }
@@ -703,14 +720,15 @@ func (r *Reader) chunkBuf(n int) []byte {
 	return make([]byte, n)
 }
 
-// dropChunkBuf zeroes b, which nothing uses any more, and gives it to
-// Config.Buffers if it is a whole chunk.
-func (r *Reader) dropChunkBuf(b []byte) {
+// dropChunkBuf zeroes b, which nothing uses any more and of which only
+// b[:used] was written, and gives it to Config.Buffers if it is a whole
+// chunk.
+func (r *Reader) dropChunkBuf(b []byte, used int) {
 	if len(b) == r.chunkSize {
-		r.cfg.Buffers.put(b, 0)
+		r.cfg.Buffers.put(b, used, 0)
 		return
 	}
-	clear(b)
+	clear(b[:used])
 }
 
 func (r *Reader) truncated(err error) error {

@@ -377,7 +377,7 @@ func (w *Writer) frameCap() int { return finalHdr + w.cfg.FrameLength + tagLen }
 // go: to w.cfg.Buffers if it holds a whole frame.
 func (w *Writer) release(s *wslot) {
 	if cap(s.buf) == w.frameCap() {
-		w.cfg.Buffers.put(s.buf, finalHdr)
+		w.cfg.Buffers.put(s.buf, cap(s.buf), finalHdr)
 	} else {
 		clear(s.buf[:cap(s.buf)])
 	}
@@ -509,8 +509,8 @@ func (w *Writer) Close() error {
 		}
 	}
 	if w.out != nil {
-		w.cfg.Buffers.put(w.in, 0)
-		w.cfg.Buffers.put(w.out, 0)
+		w.cfg.Buffers.put(w.in, len(w.in), 0)
+		w.cfg.Buffers.put(w.out, len(w.out), 0)
 		w.in, w.out = nil, nil
 	}
 	err := w.err
