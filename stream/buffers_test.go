@@ -182,8 +182,9 @@ func TestBuffersZeroed(t *testing.T) {
 // TestBuffersReused: streams that share a Buffers reuse each other's
 // memory rather than allocate their own: the packed arrays of io.Copy into
 // a Writer (4 MiB with 2 workers), the frame buffers small writes fill
-// (grown by doubling from 4 KiB without a kept one), a Reader's chunks
-// (likewise) and the frame buffer of one that reads frame by frame.
+// (grown by doubling from 4 KiB without Buffers), a Reader's chunks
+// (likewise) and the frame buffer of one that reads frame by frame, for
+// long messages and short.
 func TestBuffersReused(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop what is put in it")
@@ -201,6 +202,11 @@ func TestBuffersReused(t *testing.T) {
 		{"read", 64 << 10, 2, 1 << 20, 200 << 10},
 		{"read", 4 << 10, 1, 1 << 20, 100 << 10},
 		{"read", 64 << 10, 1, 1 << 20, 64 << 10},
+		// A short message: a whole frame's buffer or chunk from the
+		// first, of which only what was used is zeroed.
+		{"chunky", 64 << 10, 1, 1 << 10, 4 << 10},
+		{"read", 4 << 10, 1, 1 << 10, 4 << 10},
+		{"read", 64 << 10, 2, 1 << 10, 4 << 10},
 	} {
 		cfg := testConfig(t, c.frame, c.workers)
 		cfg.ReadPast = true
@@ -248,6 +254,7 @@ func TestBuffersReused(t *testing.T) {
 		if without < c.least || with > without/4 {
 			t.Errorf("%s, frame %d, %d workers, %d bytes: allocated per stream %d without Buffers, %d with (want at least %d and under a quarter)", c.name, c.frame, c.workers, c.size, without, with, c.least)
 		}
+		t.Logf("%s, frame %d, %d workers, %d bytes: allocated per stream %d without Buffers, %d with", c.name, c.frame, c.workers, c.size, without, with)
 	}
 }
 
@@ -437,6 +444,47 @@ func TestReadPastSmallFirstRead(t *testing.T) {
 			}
 			if src.big > chunkMin {
 				t.Errorf("%d workers: a Read of a 1 KiB message was given %d bytes, want at most %d", workers, src.big, chunkMin)
+			}
+		}
+	}
+}
+
+// TestBuffersZeroedScribblingWriterSource: the same for a Writer fed by
+// ReadFrom (io.Copy): its first Reads get a window that doubles from 4 KiB,
+// and of a kept frame buffer it zeroes only what it gave them, which still
+// leaves every kept buffer zero.
+func TestBuffersZeroedScribblingWriterSource(t *testing.T) {
+	for _, frame := range []int{4096, 64 << 10} {
+		for _, workers := range []int{1, 2} {
+			for _, size := range []int{1 << 10, 1<<20 + 17} {
+				for _, most := range []int{1000, 1 << 30} {
+					bufs := new(Buffers)
+					cfg := testConfig(t, frame, workers)
+					cfg.Buffers = bufs
+					pt := bytes.Repeat([]byte{0xA5}, size)
+					for range 2 { // the second takes the first's buffers
+						src := &scribbler{r: bytes.NewReader(pt), max: most}
+						var out bytes.Buffer
+						w, _ := NewWriter(&out, cfg)
+						if _, err := w.ReadFrom(src); err != nil || w.Close() != nil {
+							t.Fatalf("frame %d workers %d size %d: %v", frame, workers, size, err)
+						}
+						if want := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, false); !bytes.Equal(out.Bytes(), want) {
+							t.Fatalf("frame %d workers %d size %d: not the specification's bytes", frame, workers, size)
+						}
+						if size < 4<<10 && src.big > 4<<10 {
+							t.Errorf("frame %d workers %d: a Read of a %d-byte message was given %d bytes, want at most 4 KiB", frame, workers, size, src.big)
+						}
+					}
+					for _, p := range bufs.pools {
+						for v := p.Get(); v != nil; v = p.Get() {
+							b := *v.(*[]byte)
+							if i := bytes.IndexFunc(b, func(r rune) bool { return r != 0 }); i >= 0 {
+								t.Fatalf("frame %d workers %d size %d most %d: a kept buffer of %d bytes holds %#x at %d", frame, workers, size, most, len(b), b[i], i)
+							}
+						}
+					}
+				}
 			}
 		}
 	}

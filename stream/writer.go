@@ -56,8 +56,10 @@ const packPad = finalHdr - regularHdr
 // wslot is one frame of a Writer.
 type wslot struct {
 	// buf is finalHdr bytes of header space, the plaintext (sealed in
-	// place) or the ciphertext of src, then the tag.
+	// place) or the ciphertext of src, then the tag. Nothing is written
+	// past its length: of its capacity, only buf[:used] may have been.
 	buf   []byte
+	used  int
 	src   []byte // plaintext outside buf (the caller's p), or nil
 	n     int    // plaintext length
 	seq   uint32
@@ -225,7 +227,9 @@ func (w *Writer) readStep(r io.Reader) (int, error) {
 	}
 	s := w.cur()
 	if s.n < w.cfg.FrameLength {
-		w.reserve(s, min(w.cfg.FrameLength, s.n+eagerAlloc))
+		// A window that doubles from 4 KiB: a short message leaves
+		// little of a whole frame's buffer to zero.
+		w.reserve(s, min(w.cfg.FrameLength, s.n+max(4<<10, s.n)))
 		m, err := r.Read(s.buf[finalHdr+s.n : len(s.buf)-tagLen])
 		s.n += m
 		return m, err
@@ -345,8 +349,10 @@ func (w *Writer) unpack() {
 	}
 }
 
-// reserve makes s.buf hold n plaintext bytes, keeping the s.n it has. It
-// takes a whole frame's buffer if Config.Buffers keeps one, else grows by
+// reserve makes s.buf hold n plaintext bytes, keeping the s.n it has.
+// With Config.Buffers it takes a whole frame's buffer, kept or made (for
+// frames of up to eagerAlloc; larger ones only if kept): it goes back to
+// them, and only what was written of it is zeroed. Else it grows by
 // doubling from 4 KiB up to the frame length, so a small message costs a
 // small buffer and filling a frame byte by byte copies each byte O(1)
 // times.
@@ -354,19 +360,20 @@ func (w *Writer) reserve(s *wslot, n int) {
 	need := finalHdr + n + tagLen
 	if need <= cap(s.buf) {
 		s.buf = s.buf[:need]
+		s.used = max(s.used, need)
 		return
 	}
-	size := min(w.cfg.FrameLength, max(n, 4<<10, 2*(cap(s.buf)-finalHdr-tagLen)))
-	// A whole frame's buffer another stream left costs nothing: no
-	// growing by doubling, which makes and copies each size on the way.
-	g := w.cfg.Buffers.take(w.frameCap(), finalHdr)
-	if g == nil {
+	var g []byte
+	if w.cfg.Buffers != nil && w.cfg.FrameLength <= eagerAlloc {
+		g = w.cfg.Buffers.get(w.frameCap(), finalHdr)
+	} else if g = w.cfg.Buffers.take(w.frameCap(), finalHdr); g == nil {
+		size := min(w.cfg.FrameLength, max(n, 4<<10, 2*(cap(s.buf)-finalHdr-tagLen)))
 		g = alignedAt(finalHdr+size+tagLen, finalHdr+size+tagLen, finalHdr) // reads land aligned
 	}
 	g = g[:need]
 	copy(g, s.buf[:min(len(s.buf), finalHdr+s.n)])
 	w.release(s)
-	s.buf = g
+	s.buf, s.used = g, need
 }
 
 // frameCap is the capacity of a slot's buffer once it holds a whole frame:
@@ -377,11 +384,11 @@ func (w *Writer) frameCap() int { return finalHdr + w.cfg.FrameLength + tagLen }
 // go: to w.cfg.Buffers if it holds a whole frame.
 func (w *Writer) release(s *wslot) {
 	if cap(s.buf) == w.frameCap() {
-		w.cfg.Buffers.put(s.buf, cap(s.buf), finalHdr)
+		w.cfg.Buffers.put(s.buf, s.used, finalHdr)
 	} else {
-		clear(s.buf[:cap(s.buf)])
+		clear(s.buf[:s.used])
 	}
-	s.buf = nil
+	s.buf, s.used = nil, 0
 }
 
 // submit hands the current frame to the workers (or seals it here) and
