@@ -159,19 +159,7 @@ func TestBuffersZeroed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			kept := 0
-			for sh, p := range bufs.pools {
-				for v := p.Get(); v != nil; v = p.Get() {
-					b := *v.(*[]byte)
-					if len(b) != sh.c || addr(b[sh.off:])%readAlign != 0 {
-						t.Fatalf("workers %d %s: a kept buffer of %d bytes, aligned at %d, under shape %+v", workers, feed, len(b), addr(b[sh.off:])%readAlign, sh)
-					}
-					if i := bytes.IndexFunc(b, func(r rune) bool { return r != 0 }); i >= 0 {
-						t.Fatalf("workers %d %s: a kept buffer of %d bytes holds a non-zero byte at %d", workers, feed, len(b), i)
-					}
-					kept++
-				}
-			}
+			kept := drainKept(t, bufs, fmt.Sprintf("workers %d %s", workers, feed))
 			if kept == 0 && !raceEnabled { // -race makes sync.Pool drop some of what is put
 				t.Fatalf("workers %d %s: no buffer kept", workers, feed)
 			}
@@ -329,16 +317,7 @@ func TestBuffersZeroedReaders(t *testing.T) {
 				if _, err := readBody(body, cfg, 0); (err == io.EOF) == tamper {
 					t.Fatalf("frame %d workers %d tamper %v: %v", frame, workers, tamper, err)
 				}
-				kept := 0
-				for _, p := range bufs.pools {
-					for v := p.Get(); v != nil; v = p.Get() {
-						b := *v.(*[]byte)
-						if i := bytes.IndexFunc(b, func(r rune) bool { return r != 0 }); i >= 0 {
-							t.Fatalf("frame %d workers %d tamper %v: a kept buffer of %d bytes holds a non-zero byte at %d", frame, workers, tamper, len(b), i)
-						}
-						kept++
-					}
-				}
+				kept := drainKept(t, bufs, fmt.Sprintf("frame %d workers %d tamper %v", frame, workers, tamper))
 				if kept == 0 && !raceEnabled { // -race makes sync.Pool drop some of what is put
 					t.Fatalf("frame %d workers %d tamper %v: no buffer kept", frame, workers, tamper)
 				}
@@ -413,14 +392,7 @@ func TestBuffersZeroedScribblingSource(t *testing.T) {
 					if _, err := r.WriteTo(&out); err != nil || !bytes.Equal(out.Bytes(), pt) {
 						t.Fatalf("frame %d workers %d size %d: %v", frame, workers, size, err)
 					}
-					for _, p := range bufs.pools {
-						for v := p.Get(); v != nil; v = p.Get() {
-							b := *v.(*[]byte)
-							if i := bytes.IndexFunc(b, func(r rune) bool { return r != 0 }); i >= 0 {
-								t.Fatalf("frame %d workers %d size %d most %d: a kept buffer of %d bytes holds %#x at %d", frame, workers, size, most, len(b), b[i], i)
-							}
-						}
-					}
+					drainKept(t, bufs, fmt.Sprintf("frame %d workers %d size %d most %d", frame, workers, size, most))
 				}
 			}
 		}
@@ -476,16 +448,30 @@ func TestBuffersZeroedScribblingWriterSource(t *testing.T) {
 							t.Errorf("frame %d workers %d: a Read of a %d-byte message was given %d bytes, want at most 4 KiB", frame, workers, size, src.big)
 						}
 					}
-					for _, p := range bufs.pools {
-						for v := p.Get(); v != nil; v = p.Get() {
-							b := *v.(*[]byte)
-							if i := bytes.IndexFunc(b, func(r rune) bool { return r != 0 }); i >= 0 {
-								t.Fatalf("frame %d workers %d size %d most %d: a kept buffer of %d bytes holds %#x at %d", frame, workers, size, most, len(b), b[i], i)
-							}
-						}
-					}
+					drainKept(t, bufs, fmt.Sprintf("frame %d workers %d size %d most %d", frame, workers, size, most))
 				}
 			}
 		}
 	}
+}
+
+// drainKept empties bufs and returns how many buffers it kept, failing
+// the test (what names the case) if one is not all zero or not of the
+// shape it is kept under.
+func drainKept(t *testing.T, bufs *Buffers, what string) int {
+	t.Helper()
+	kept := 0
+	for sh, p := range bufs.pools {
+		for v := p.Get(); v != nil; v = p.Get() {
+			b := *v.(*[]byte)
+			if len(b) != sh.c || addr(b[sh.off:])%readAlign != 0 {
+				t.Fatalf("%s: a kept buffer of %d bytes, aligned at %d, under shape %+v", what, len(b), addr(b[sh.off:])%readAlign, sh)
+			}
+			if i := bytes.IndexFunc(b, func(r rune) bool { return r != 0 }); i >= 0 {
+				t.Fatalf("%s: a kept buffer of %d bytes holds %#x at %d", what, len(b), b[i], i)
+			}
+			kept++
+		}
+	}
+	return kept
 }
