@@ -111,17 +111,24 @@ func BenchmarkFeeds(b *testing.B) {
 			pairRaw(b, len(pt), raw, op)
 		})
 	}
-	// The same ceiling on every core: each goroutine copies and seals its
-	// own share of pt, as if N readers fed N workers (no hand-off, each
-	// chunk sealed by the core that copied it) ÷ raw GCM on N goroutines.
-	if n > 1 {
-		b.Run(fmt.Sprintf("ceiling/read+encrypt/frame=64KiB/workers=%d", n), func(b *testing.B) {
-			per := (len(pt)/n + 64*KiB - 1) / (64 * KiB) * (64 * KiB)
+	// The same ceiling on every core: each goroutine copies and seals (or
+	// opens) its own share of pt, as if N readers fed N workers (no
+	// hand-off, each chunk sealed by the core that copied it) ÷ raw GCM on
+	// N goroutines.
+	for _, cc := range []struct {
+		dir   string
+		frame int
+	}{{"encrypt", 64 * KiB}, {"decrypt", 64 * KiB}, {"decrypt", 4 * KiB}} {
+		if n == 1 {
+			break
+		}
+		b.Run(fmt.Sprintf("ceiling/read+%s/frame=%s/workers=%d", cc.dir, sizeName(int64(cc.frame)), n), func(b *testing.B) {
+			per := (len(pt)/n + cc.frame - 1) / cc.frame * cc.frame
 			parts := make([]func(), n)
 			for i := range parts {
-				_, parts[i] = readCeiling(b, "encrypt", pt[min(len(pt), i*per):min(len(pt), (i+1)*per)], 64*KiB)
+				_, parts[i] = readCeiling(b, cc.dir, pt[min(len(pt), i*per):min(len(pt), (i+1)*per)], cc.frame)
 			}
-			pairRaw(b, len(pt), rawGCMOn(b, "encrypt", pt, 64*KiB, n), func() {
+			pairRaw(b, len(pt), rawGCMOn(b, cc.dir, pt, cc.frame, n), func() {
 				var wg sync.WaitGroup
 				for _, p := range parts {
 					wg.Go(p)

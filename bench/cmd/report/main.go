@@ -154,6 +154,11 @@ func report(stdout io.Writer, raw *bytes.Buffer, o options, args, cmds []string)
 	fmt.Fprintln(stdout, "\n### Targets (bench/doc.go)")
 	fmt.Fprintln(stdout)
 	writeTargets(stdout, ix.targets())
+	if fs := ix.feedTargets(); anyRan(fs) {
+		fmt.Fprintln(stdout, "\n### Feeds and one-shot calls (bench/doc.go)")
+		fmt.Fprintln(stdout)
+		writeFeedTargets(stdout, fs)
+	}
 	for _, s := range []struct{ source, title string }{{"main", "phicrypt"}, {"peers", "peers (bench/peers, same run)"}} {
 		if !ix.has(s.source) {
 			continue

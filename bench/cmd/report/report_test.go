@@ -259,3 +259,37 @@ BenchmarkPeakHeap/size=1GiB-2 1 1 ns/op 0.7 peak-heap-MiB
 		}
 	}
 }
+
+// TestFeedTargets: a feed row passes at its target; short of it, it is at
+// the machine's ceiling only if it reaches 0.95 of a ceiling below the
+// target measured in the same run; a row that did not run is n/a.
+func TestFeedTargets(t *testing.T) {
+	c := newCollector()
+	out := "phicrypt-source: main\n" +
+		"BenchmarkFeeds/ceiling/read+encrypt/frame=64KiB-2 3 1 ns/op 0.85 x-raw\n" +
+		"BenchmarkFeeds/encrypt/copy/suite=0478/frame=64KiB/workers=1-2 3 1 ns/op 0.82 x-raw\n" +
+		"BenchmarkFeeds/encrypt/w32k/suite=0478/frame=64KiB/workers=1-2 3 1 ns/op 0.70 x-raw\n" +
+		"BenchmarkFeeds/encrypt/one/suite=0478/frame=64KiB/workers=1-2 3 1 ns/op 0.96 x-raw\n" +
+		"BenchmarkFeeds/encrypt/w64k/suite=0478/frame=64KiB/workers=1-2 3 1 ns/op 0.89 x-raw\n" +
+		"BenchmarkFeeds/ceiling/read+decrypt/frame=64KiB-2 3 1 ns/op 0.99 x-raw\n" +
+		"BenchmarkFeeds/decrypt/copy/suite=0478/frame=64KiB/workers=1-2 3 1 ns/op 0.94 x-raw\n"
+	if err := c.add(strings.NewReader(out)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, ft := range newIndex(c.results()).feedTargets() {
+		got[ft.What] = ft.Status + " " + ft.Got + " " + ft.Ceiling
+	}
+	for what, want := range map[string]string{
+		"encrypt, 1 worker, io.Copy from a reader without WriteTo ≥ 0.95": "MISS, at the machine's ceiling 0.82 0.85 (0.96 of it)",
+		"encrypt, 1 worker, 32 KiB Writes ≥ 0.95":                         "MISS 0.70 0.85 (0.82 of it)",
+		"encrypt, 1 worker, one Write ≥ 0.95":                             "PASS 0.96 ",
+		"encrypt, 1 worker, 64 KiB Writes ≥ 0.90":                         "MISS 0.89 ",
+		"decrypt, 1 worker, io.Copy to a writer without ReadFrom ≥ 0.95":  "MISS 0.94 0.99 (0.95 of it)",
+		"encrypt, 1 worker, io.Copy from a file ≥ 0.95":                   "n/a not run: Feeds/encrypt/file/suite=0478/frame=64KiB/workers=1 ",
+	} {
+		if got[what] != want {
+			t.Errorf("%s: got %q, want %q", what, got[what], want)
+		}
+	}
+}
