@@ -696,15 +696,15 @@ func (r *Reader) frameCap() int { return r.cfg.FrameLength + tagLen + regularHdr
 func (r *Reader) keepsFrames() bool { return r.frameCap() <= eagerAlloc && !r.nonFrame }
 
 // frameBuf makes s.buf n bytes long, keeping none of its bytes: a whole
-// frame's buffer from Config.Buffers if keepsFrames. A buffer too small
-// is zeroed and let go.
+// frame's buffer from Config.Buffers if keepsFrames, else n bytes (memory
+// follows the input). A buffer too small is zeroed and let go.
 func (r *Reader) frameBuf(s *rslot, n int) {
 	if n <= cap(s.buf) {
 		s.buf = s.buf[:n]
 		return
 	}
 	clear(s.buf[:cap(s.buf)])
-	if c := r.frameCap(); n <= c && r.keepsFrames() {
+	if c := r.frameCap(); n <= c && r.keepsFrames() && r.cfg.Buffers != nil {
 		s.buf = r.cfg.Buffers.get(c, 0)[:n]
 		return
 	}
