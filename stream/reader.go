@@ -304,9 +304,15 @@ func (r *Reader) readAhead() {
 		}
 		i := (r.head + r.inflight) % len(r.ring)
 		if r.ring[i] == nil {
-			// Made on first use: a small message costs the slots it
-			// fills. Workers read only slots submitted to them.
-			r.ring[i] = new(rslot)
+			// Made on first use, as many at once as are made already
+			// (the ring fills in order the first time, so every slot
+			// from i on is nil): a small message costs the slots it
+			// fills, a long one a few allocations. Workers read only
+			// slots submitted to them.
+			batch := make([]rslot, min(len(r.ring)-i, max(1, i)))
+			for j := range batch {
+				r.ring[i+j] = &batch[j]
+			}
 		}
 		s := r.ring[i]
 		if r.readErr = r.parse(s); r.readErr != nil {
