@@ -378,44 +378,30 @@ func (s *scribbler) Read(p []byte) (int, error) {
 // source that scribbles on all it is given, short messages and long, with
 // short and whole Reads, still leaves every kept buffer zero.
 func TestBuffersZeroedScribblingSource(t *testing.T) {
+	scribbleCases(func(frame, workers, size, most int) {
+		bufs := new(Buffers)
+		cfg := testConfig(t, frame, workers)
+		pt := bytes.Repeat([]byte{0xA5}, size)
+		body := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, false)
+		cfg.Buffers, cfg.ReadPast = bufs, true
+		r, _ := NewReader(&scribbler{r: bytes.NewReader(body), max: most}, cfg)
+		var out bytes.Buffer
+		if _, err := r.WriteTo(&out); err != nil || !bytes.Equal(out.Bytes(), pt) {
+			t.Fatalf("frame %d workers %d size %d: %v", frame, workers, size, err)
+		}
+		drainKept(t, bufs, fmt.Sprintf("frame %d workers %d size %d most %d", frame, workers, size, most))
+	})
+}
+
+// scribbleCases calls f with every frame length, worker count, message
+// size and most bytes a Read returns that the scribbling-source tests try.
+func scribbleCases(f func(frame, workers, size, most int)) {
 	for _, frame := range []int{4096, 64 << 10} {
 		for _, workers := range []int{1, 2} {
 			for _, size := range []int{1 << 10, 1<<20 + 17} {
 				for _, most := range []int{1000, 1 << 30} {
-					bufs := new(Buffers)
-					cfg := testConfig(t, frame, workers)
-					pt := bytes.Repeat([]byte{0xA5}, size)
-					body := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, false)
-					cfg.Buffers, cfg.ReadPast = bufs, true
-					r, _ := NewReader(&scribbler{r: bytes.NewReader(body), max: most}, cfg)
-					var out bytes.Buffer
-					if _, err := r.WriteTo(&out); err != nil || !bytes.Equal(out.Bytes(), pt) {
-						t.Fatalf("frame %d workers %d size %d: %v", frame, workers, size, err)
-					}
-					drainKept(t, bufs, fmt.Sprintf("frame %d workers %d size %d most %d", frame, workers, size, most))
+					f(frame, workers, size, most)
 				}
-			}
-		}
-	}
-}
-
-// TestReadPastSmallFirstRead: a Reader gives the first Reads of a body a
-// small window, however large its chunks, so that a short message leaves
-// little of a kept chunk to zero (a 1 KiB message at 64 KiB frames had
-// 128 KiB to clear: 10 → 14 µs).
-func TestReadPastSmallFirstRead(t *testing.T) {
-	for _, workers := range []int{1, 2} {
-		cfg := testConfig(t, 64<<10, workers)
-		cfg.ReadPast, cfg.Buffers = true, new(Buffers)
-		pt := streamPlaintext(1 << 10)
-		for range 2 { // the second takes the first's chunk whole
-			src := &scribbler{r: bytes.NewReader(sealed(t, cfg, pt)), max: 1 << 30}
-			r, _ := NewReader(src, cfg)
-			if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, pt) {
-				t.Fatalf("read: %v", err)
-			}
-			if src.big > chunkMin {
-				t.Errorf("%d workers: a Read of a 1 KiB message was given %d bytes, want at most %d", workers, src.big, chunkMin)
 			}
 		}
 	}
@@ -426,33 +412,27 @@ func TestReadPastSmallFirstRead(t *testing.T) {
 // and of a kept frame buffer it zeroes only what it gave them, which still
 // leaves every kept buffer zero.
 func TestBuffersZeroedScribblingWriterSource(t *testing.T) {
-	for _, frame := range []int{4096, 64 << 10} {
-		for _, workers := range []int{1, 2} {
-			for _, size := range []int{1 << 10, 1<<20 + 17} {
-				for _, most := range []int{1000, 1 << 30} {
-					bufs := new(Buffers)
-					cfg := testConfig(t, frame, workers)
-					cfg.Buffers = bufs
-					pt := bytes.Repeat([]byte{0xA5}, size)
-					for range 2 { // the second takes the first's buffers
-						src := &scribbler{r: bytes.NewReader(pt), max: most}
-						var out bytes.Buffer
-						w, _ := NewWriter(&out, cfg)
-						if _, err := w.ReadFrom(src); err != nil || w.Close() != nil {
-							t.Fatalf("frame %d workers %d size %d: %v", frame, workers, size, err)
-						}
-						if want := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, false); !bytes.Equal(out.Bytes(), want) {
-							t.Fatalf("frame %d workers %d size %d: not the specification's bytes", frame, workers, size)
-						}
-						if size < 4<<10 && src.big > 4<<10 {
-							t.Errorf("frame %d workers %d: a Read of a %d-byte message was given %d bytes, want at most 4 KiB", frame, workers, size, src.big)
-						}
-					}
-					drainKept(t, bufs, fmt.Sprintf("frame %d workers %d size %d most %d", frame, workers, size, most))
-				}
+	scribbleCases(func(frame, workers, size, most int) {
+		bufs := new(Buffers)
+		cfg := testConfig(t, frame, workers)
+		cfg.Buffers = bufs
+		pt := bytes.Repeat([]byte{0xA5}, size)
+		for range 2 { // the second takes the first's buffers
+			src := &scribbler{r: bytes.NewReader(pt), max: most}
+			var out bytes.Buffer
+			w, _ := NewWriter(&out, cfg)
+			if _, err := w.ReadFrom(src); err != nil || w.Close() != nil {
+				t.Fatalf("frame %d workers %d size %d: %v", frame, workers, size, err)
+			}
+			if want := specSeal(cfg.AEAD, cfg.MessageID, frame, pt, false); !bytes.Equal(out.Bytes(), want) {
+				t.Fatalf("frame %d workers %d size %d: not the specification's bytes", frame, workers, size)
+			}
+			if size < 4<<10 && src.big > 4<<10 {
+				t.Errorf("frame %d workers %d: a Read of a %d-byte message was given %d bytes, want at most 4 KiB", frame, workers, size, src.big)
 			}
 		}
-	}
+		drainKept(t, bufs, fmt.Sprintf("frame %d workers %d size %d most %d", frame, workers, size, most))
+	})
 }
 
 // drainKept empties bufs and returns how many buffers it kept, failing
