@@ -54,10 +54,11 @@ func (ix *index) feedTargets() []feedTarget {
 			f + c.dir + "/copy/suite=0578/frame=" + c.frame + "/workers=0", 0.95, f + "ceiling/sha384+read+gcm/frame=64KiB"})
 	}
 	const o = "BenchmarkOneShotPaired/"
-	for _, w := range []string{"1", N} {
-		if w == "0" || (w == N && n < 2) {
-			continue
-		}
+	ws := []string{"1"}
+	if n >= 2 {
+		ws = append(ws, N)
+	}
+	for _, w := range ws {
 		for _, dir := range []string{"encrypt", "decrypt"} {
 			cases = append(cases,
 				feedCase{fmt.Sprintf("1 MiB one-shot %s, %s worker(s), into a caller's buffer ≥ 0.85", dir, w), o + dir + "/append/size=1MiB/workers=" + w, 0.85, ""},
