@@ -11,10 +11,8 @@ import (
 // reference, beside the machine's ceiling for that feed measured in the
 // same run, when bench measures one.
 type feedTarget struct {
-	What    string
-	Got     string
+	target
 	Ceiling string // "" when there is none
-	Status  string
 }
 
 // A feedCase names a row, its target and its ceiling's row ("" if none).
@@ -77,10 +75,9 @@ func (ix *index) feedTarget(c feedCase) feedTarget {
 	r, ok := ix.main(c.name)
 	v, okV := r.Metrics["x-raw"]
 	if !ok || !okV {
-		t := missing(c.what, c.name)
-		return feedTarget{What: t.What, Got: t.Got, Status: t.Status}
+		return feedTarget{target: missing(c.what, c.name)}
 	}
-	t := feedTarget{What: c.what, Got: fmt.Sprintf("%.2f", v), Status: "PASS"}
+	t := feedTarget{target: target{c.what, fmt.Sprintf("%.2f", v), "PASS"}}
 	var ceil float64
 	if cr, ok := ix.main(c.ceiling); ok && c.ceiling != "" {
 		ceil = cr.Metrics["x-raw"]
