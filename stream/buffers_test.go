@@ -227,16 +227,25 @@ func TestBuffersReused(t *testing.T) {
 			if err := stream(); err != nil { // the first stream of bufs fills it
 				t.Fatal(err)
 			}
-			var before, after runtime.MemStats
-			const n = 8
-			runtime.ReadMemStats(&before)
-			for range n {
-				if err := stream(); err != nil {
-					t.Fatal(err)
+			// The least of a few rounds: sync.Pool keeps what a
+			// goroutine puts last in its P's private slot, which a Get
+			// on another P cannot take, so a stream whose goroutine moved
+			// may miss one buffer now and then (seen under qemu with 2
+			// workers). A Buffers that keeps nothing misses every round.
+			best := ^uint64(0)
+			for range 3 {
+				var before, after runtime.MemStats
+				const n = 8
+				runtime.ReadMemStats(&before)
+				for range n {
+					if err := stream(); err != nil {
+						t.Fatal(err)
+					}
 				}
+				runtime.ReadMemStats(&after)
+				best = min(best, (after.TotalAlloc-before.TotalAlloc)/n)
 			}
-			runtime.ReadMemStats(&after)
-			return (after.TotalAlloc - before.TotalAlloc) / n
+			return best
 		}
 		without, with := perStream(nil), perStream(new(Buffers))
 		if without < c.least || with > without/4 {
