@@ -17,10 +17,12 @@ import (
 // as regular ahead and reseal it final at Close: see preseal). Memory is bounded by
 // workers × max(512 KiB, 2 frames) in flight (2 frames serially); whole
 // frames of a large Write are sealed straight from p, which Write never
-// retains: it returns once they are written. Frames of up to 128 KiB fed through
-// ReadFrom are packed (see pack): twice (workers + 2) × 512 KiB in flight
-// (in and out arrays of a ring grown by 4 groups), and twice 512 KiB
-// serially.
+// retains: it returns once they are written. Frames of up to 128 KiB fed
+// through ReadFrom, two or more to a group, are read a group at a time
+// once a group was written: serially into a packed ring (see pack; twice
+// 512 KiB), with W workers by each worker in turn into buffers of its own
+// (see turns.go; W × 2 × 512 KiB), in both cases a group's plaintext and
+// its frames.
 type Writer struct {
 	dst     io.Writer
 	cfg     Config
@@ -44,10 +46,9 @@ type Writer struct {
 	// back: frame i at out[i*S+packPad:(i+1)*S+packPad], S = F +
 	// RegularOverhead. Nil until packed.
 	in, out []byte
-}
 
-// packSlack is the groups a packed Writer with workers adds to its ring.
-const packSlack = 4
+	turned int // readTurns calls, for tests
+}
 
 // packPad is what a final frame's header adds to a regular one's: a slot's
 // window of out starts that much before its regular frame.
@@ -201,9 +202,12 @@ func (k keyed) unseal(s *wslot) {
 
 // ReadFrom reads plaintext from r into frame buffers until EOF, without
 // the intermediate copy of Write; io.Copy uses it. Every Read lands on a
-// readAlign boundary. Frames of up to 128 KiB, two or more to a
-// group, are packed once a group of them is written (see pack): a Read
-// then fills many frames and a Write sends many.
+// readAlign boundary. Frames of up to 128 KiB, two or more to a group,
+// are read a group at a time once a group of them is written (see pack
+// and turns.go): a Read then fills many frames and a Write sends many.
+// With workers, r's Read and the Writer's io.Writer are called from
+// several goroutines, one call at a time, each call ordered after the one
+// before; a panic in either reaches ReadFrom's caller.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	defer w.unpack()
@@ -237,8 +241,10 @@ func (w *Writer) readStep(r io.Reader) (int, error) {
 	// s is full: it is a regular frame once one more byte arrives, read
 	// into the next slot.
 	switch g := groupFrames(w.cfg.FrameLength); {
+	case g > 1 && w.seq >= uint32(g) && w.workers > 1:
+		return w.readTurns(r)
 	case g > 1 && w.seq >= uint32(g) && !s.presealed:
-		w.pack(s)
+		w.pack(s) // serial
 		return 0, nil
 	case w.inflight+2 > len(w.ring):
 		w.drain(w.inflight - w.group) // a group at once, as in submit
@@ -254,12 +260,10 @@ func (w *Writer) readStep(r io.Reader) (int, error) {
 	return m, err
 }
 
-// pack makes the ring's slots windows of w.in and w.out (see Writer),
-// once every frame in flight is written; cur, full, keeps its plaintext.
-// A serial Writer's ring grows to two groups; with W workers it grows by
-// packSlack groups (2 workers: from 4 to 8), so that the caller, who reads
-// every byte while the others only seal, has room to read ahead rather
-// than wait (2 workers: 0.59-0.65 → 0.66-0.74 of raw GCM on 2 goroutines).
+// pack makes a serial Writer's ring two groups of slots, windows of w.in
+// and w.out (see Writer), once every frame in flight is written; cur,
+// full, keeps its plaintext. (With workers ReadFrom reads in turns
+// instead: see turns.go.)
 // Frames of a group are then read by one Read and, lying back to back,
 // written by one Write (see drain): from and to files, a read and a write
 // call per frame cost about what sealing a 4 KiB frame does, and a fifth
@@ -269,19 +273,11 @@ func (w *Writer) pack(cur *wslot) {
 	if w.err != nil {
 		return
 	}
-	F, n := w.cfg.FrameLength, len(w.ring)+packSlack*w.group
-	if w.workers == 1 {
-		w.group = groupFrames(F)
-		n = 2 * w.group
-	}
-	S := F + RegularOverhead
+	F := w.cfg.FrameLength
+	w.group = groupFrames(F)
+	n, S := 2*w.group, F+RegularOverhead
 	in, out := w.cfg.Buffers.get(n*F, 0), w.cfg.Buffers.get(packPad+n*S, 0)
-	// The ring always grows, so it is a new one, cur first; the pool, made
-	// for the old one, goes, and the next flush makes another.
-	if w.pool != nil {
-		w.pool.stop()
-		w.pool = nil
-	}
+	// The ring always grows, so it is a new one, cur first.
 	for _, s := range w.ring {
 		if s != nil && s != cur {
 			w.release(s)

@@ -1,0 +1,385 @@
+package stream
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Reading in turns: ReadFrom of a Writer with W > 1 workers, once a group
+// of frames has gone out (see readTurns). Each of W goroutines, the
+// caller's among them, takes the read turn, reads the next group of
+// frames into a buffer of its own, gives the turn up, seals the group
+// where it read it and writes it in order. Were the caller to read every
+// group for the others to seal, each byte would be read by one core and
+// sealed by another: the buffers' cache lines would cross between cores
+// twice per use, and the copy out of the source ran at a third of its
+// speed (2 workers: 0.5-0.6 of raw GCM on 2 goroutines, against 0.8 for
+// the same work done where it was read).
+//
+// Invariants:
+//   - Groups are read in order, one Read sequence at a time (the turn):
+//     group j holds plaintext bytes [j*G - carry, (j+1)*G - carry) of what
+//     readTurns reads, G the group's plaintext, so its frame i has
+//     sequence number seq0 + j*g + i + 1.
+//   - Only the last group read is short; a full group's last frame (its
+//     tail) is sealed as regular ahead, out of place, its plaintext kept:
+//     it is written only once the next group's read returned a byte (its
+//     verdict), else it is the Writer's current frame when readTurns
+//     returns.
+//   - Groups are written in order. A worker reads only into a slot of its
+//     own (slotsPerTurner) that holds no group not yet written, so at most
+//     len(slots) groups are unwritten and at[j mod len(slots)] names
+//     group j's slot until it is written.
+//   - A worker that has read group j+1 and sealed it wrote, or left to
+//     the worker writing, every group up to j+1 that is sealed and whose
+//     verdict is known (tryWrite): the lowest unwritten group always
+//     becomes writable, so a worker waiting for a free slot never waits
+//     forever.
+
+// turnSlot is one group's buffers and state.
+type turnSlot struct {
+	in, out         []byte
+	inUsed, outUsed int // written since get: what put zeroes
+	group           int // the group it holds
+	m               int // plaintext bytes read into in
+	nseal           int // frames sealed
+	spec            bool
+	aad             [aadCap]byte // scratch
+	busy            atomic.Bool  // holds a group not yet written
+	sealed          atomic.Bool  // nseal frames sealed: the writer may take it
+	verdict         atomic.Int32 // verdictMore or verdictEnd once known
+}
+
+// slotsPerTurner is the slots of each worker: one being sealed or waiting
+// to be written while the next is read. A worker uses only its own, so
+// that a buffer stays in the cache of the core that reads and seals it.
+const slotsPerTurner = 2
+
+const (
+	verdictMore = 1 // more plaintext follows the group: its tail is regular
+	verdictEnd  = 2 // none does: the group's last frame is the current one
+)
+
+// turns is the shared state of one readTurns.
+type turns struct {
+	w     *Writer
+	r     io.Reader
+	F, g  int // frame length, frames per group
+	seq0  int64
+	carry int                        // plaintext of the Writer's current frame, group 0's first bytes
+	slots []turnSlot                 // worker i's are slots[i*slotsPerTurner:][:slotsPerTurner]
+	at    []atomic.Pointer[turnSlot] // group j's slot at j mod len(slots), once read
+
+	busy    atomic.Bool  // the read turn is taken
+	next    int          // the next group to read: the turn's holder only
+	stop    atomic.Bool  // the last group was read, or something failed
+	failed  atomic.Bool  // a Write failed, or too many frames
+	written atomic.Int64 // groups written
+	read    int64        // plaintext read from r: the turn's holder only
+	readErr error        // what ended reading: the turn's holder only
+
+	wmu   sync.Mutex  // held while writing
+	dirty atomic.Bool // a group may have become writable since wmu was tried
+	err   error       // a Write's error (wmu)
+	tail  []byte      // the current frame's plaintext once known (wmu)
+	wrote int64       // frames written (wmu)
+
+	turn, room waiters // for the read turn; for a slot written
+	pmu        sync.Mutex
+	panicked   any // a panic of a worker, re-raised on the caller (pmu)
+}
+
+// readTurns reads r to its end in turns (see above), starting from a
+// Writer whose current frame is full and has nothing in flight after it
+// drained. It returns what it read and the error that ended reading
+// (io.EOF at the end), with every frame but the last written and the last
+// one current, or w.err set.
+func (w *Writer) readTurns(r io.Reader) (int, error) {
+	w.drain(0)
+	if w.err != nil {
+		return 0, nil
+	}
+	w.turned++
+	cur := w.cur()
+	F, g := w.cfg.FrameLength, groupFrames(w.cfg.FrameLength)
+	G, S := g*F, F+RegularOverhead
+	t := &turns{w: w, r: r, F: F, g: g, seq0: int64(w.seq), carry: cur.n}
+	t.slots = make([]turnSlot, slotsPerTurner*w.workers)
+	t.at = make([]atomic.Pointer[turnSlot], len(t.slots))
+	for i := range t.slots {
+		sl := &t.slots[i]
+		sl.in, sl.out = w.cfg.Buffers.get(G, 0), w.cfg.Buffers.get(packPad+g*S, 0)
+		sl.group = -1
+	}
+	t.turn.init()
+	t.room.init()
+
+	var wg sync.WaitGroup
+	for i := 1; i < w.workers; i++ {
+		wg.Go(func() {
+			defer t.recover()
+			t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner])
+		})
+	}
+	func() {
+		defer t.recover()
+		t.work(t.slots[:slotsPerTurner])
+	}()
+	wg.Wait()
+	if t.panicked != nil {
+		panic(t.panicked)
+	}
+	t.wmu.Lock()
+	t.writeReady() // nothing is left unless a worker panicked
+	t.wmu.Unlock()
+
+	// The Writer takes over: its current frame is the tail.
+	if t.err != nil {
+		w.err = t.err
+	}
+	w.seq = uint32(t.seq0 + t.wrote)
+	cur.n = 0
+	w.reserve(cur, len(t.tail))
+	cur.n = copy(cur.buf[finalHdr:], t.tail)
+	for i := range t.slots {
+		sl := &t.slots[i]
+		w.cfg.Buffers.put(sl.in, sl.inUsed, 0)
+		w.cfg.Buffers.put(sl.out, sl.outUsed, 0)
+	}
+	err := t.readErr
+	if w.err != nil {
+		err = nil // ReadFrom returns w.err
+	}
+	return int(t.read), err
+}
+
+// recover keeps a worker's panic (a Reader's or Writer's) for the caller.
+func (t *turns) recover() {
+	if p := recover(); p != nil {
+		t.pmu.Lock() // not wmu: a Write may have panicked holding it
+		if t.panicked == nil {
+			t.panicked = p
+		}
+		t.pmu.Unlock()
+		t.fail()
+	}
+}
+
+// fail stops every worker.
+func (t *turns) fail() {
+	t.failed.Store(true)
+	t.stop.Store(true)
+	t.turn.wake()
+	t.room.wake()
+}
+
+// work reads, seals and writes groups into the worker's own slots until
+// reading ends or fails.
+func (t *turns) work(own []turnSlot) {
+	for {
+		var sl *turnSlot
+		t.room.wait(func() bool {
+			for i := range own {
+				if !own[i].busy.Load() {
+					sl = &own[i]
+					return true
+				}
+			}
+			return t.failed.Load()
+		})
+		if sl == nil {
+			return
+		}
+		held := false
+		t.turn.wait(func() bool {
+			if t.stop.Load() {
+				return true
+			}
+			held = t.busy.CompareAndSwap(false, true)
+			return held
+		})
+		if !held {
+			return
+		}
+		stopped := t.stop.Load()
+		if !stopped {
+			t.readGroup(sl)
+		}
+		t.busy.Store(false)
+		t.turn.wake()
+		if stopped {
+			return
+		}
+		t.seal(sl)
+		t.tryWrite()
+	}
+}
+
+// readGroup, with the turn, reads the next group into sl, a free slot,
+// and sets the verdict of the group before it.
+func (t *turns) readGroup(sl *turnSlot) {
+	j := t.next
+	sl.busy.Store(true)
+	off := 0
+	if j == 0 {
+		off = copy(sl.in, t.w.cur().buf[finalHdr:finalHdr+t.carry])
+	}
+	G := t.g * t.F
+	var err error
+	for empty := 0; off < G && err == nil; {
+		var m int
+		m, err = t.r.Read(sl.in[off:G])
+		if m != 0 {
+			empty = 0
+		} else if empty++; empty == 100 && err == nil {
+			err = io.ErrNoProgress
+		}
+		sl.inUsed = max(sl.inUsed, G) // a Read may use all it is given
+		if m < 0 || m > G-off {
+			err = fmt.Errorf("stream: Read returned %d of %d bytes: %w", m, G-off, io.ErrShortBuffer)
+			m = 0
+		}
+		off += m
+		t.read += int64(m)
+	}
+	sl.group, sl.m = j, off
+	t.at[j%len(t.at)].Store(sl)
+	t.next++
+	if j > 0 {
+		v := int32(verdictMore)
+		if off == 0 {
+			v = verdictEnd
+		}
+		t.at[(j-1)%len(t.at)].Load().verdict.Store(v)
+		t.dirty.Store(true) // the group before may be writable now
+	}
+	if err != nil {
+		t.readErr = err
+		sl.verdict.Store(verdictEnd)
+		t.stop.Store(true)
+	}
+}
+
+// seal seals a group's frames into its out: every full frame of a full
+// group, its tail ahead as regular; all but the last of the last group.
+func (t *turns) seal(sl *turnSlot) {
+	n := (sl.m + t.F - 1) / t.F
+	sl.spec = sl.m == t.g*t.F && sl.verdict.Load() != verdictEnd
+	if !sl.spec {
+		n-- // the last frame, full or not, is the current one
+	}
+	S := t.F + RegularOverhead
+	for i := range max(n, 0) {
+		seq := t.seq0 + int64(sl.group*t.g+i) + 1
+		if seq > MaxFrames-1 {
+			n = i
+			break
+		}
+		f := frame{uint32(seq), regularFrame, t.F}
+		t.w.k.seal(sl.out[packPad+i*S:], sl.in[i*t.F:(i+1)*t.F], f, sl.aad[:0])
+	}
+	sl.nseal = max(n, 0)
+	sl.outUsed = max(sl.outUsed, packPad+sl.nseal*S)
+	sl.sealed.Store(true)
+}
+
+// tryWrite writes the groups that are writable, unless another worker is
+// writing: that one sees dirty and looks again.
+func (t *turns) tryWrite() {
+	t.dirty.Store(true)
+	for t.dirty.Load() && t.wmu.TryLock() {
+		t.dirty.Store(false)
+		t.writeReady()
+		t.wmu.Unlock()
+	}
+}
+
+// writeReady, with wmu, writes groups in order while the next one is
+// sealed and its verdict known.
+func (t *turns) writeReady() {
+	S := t.F + RegularOverhead
+	for {
+		j := t.written.Load()
+		sl := t.at[j%int64(len(t.at))].Load()
+		if sl == nil || !sl.sealed.Load() || int64(sl.group) != j {
+			return
+		}
+		v := sl.verdict.Load()
+		if v == 0 {
+			return
+		}
+		n := sl.nseal
+		if v == verdictEnd {
+			if sl.spec {
+				n-- // sealed ahead, and no byte followed: current
+			}
+			if last := n * t.F; sl.m > last {
+				t.tail = sl.in[last:sl.m]
+			}
+		}
+		if int64(sl.group)*int64(t.g)+int64(n)+t.seq0 > MaxFrames-1 && t.err == nil {
+			t.err = ErrTooManyFrames
+		}
+		if t.err == nil && n > 0 {
+			if _, err := t.w.dst.Write(sl.out[packPad : packPad+n*S]); err != nil {
+				t.err = err
+			}
+		}
+		if t.err != nil {
+			t.fail()
+		} else {
+			t.wrote += int64(n)
+		}
+		sl.sealed.Store(false)
+		sl.verdict.Store(0)
+		t.written.Add(1)
+		sl.busy.Store(false)
+		t.room.wake()
+	}
+}
+
+// waiters is what goroutines wait on for a condition another goroutine
+// makes true: they spin briefly, then sleep until wake. On a virtual
+// machine a sleeping goroutine's core may take 30-50 µs to wake, about a
+// read turn's length.
+type waiters struct {
+	mu       sync.Mutex
+	cond     sync.Cond
+	sleepers atomic.Int32
+}
+
+func (ws *waiters) init() { ws.cond.L = &ws.mu }
+
+// spinTries is how many times wait yields before it sleeps.
+const spinTries = 200
+
+// wait returns once ok, which reads only atomics, returns true.
+func (ws *waiters) wait(ok func() bool) {
+	for range spinTries {
+		if ok() {
+			return
+		}
+		runtime.Gosched()
+	}
+	ws.mu.Lock()
+	ws.sleepers.Add(1)
+	for !ok() {
+		ws.cond.Wait()
+	}
+	ws.sleepers.Add(-1)
+	ws.mu.Unlock()
+}
+
+// wake wakes the sleepers after what they wait on changed: a sleeper
+// counted itself before it last looked, so it sees the change or is
+// woken.
+func (ws *waiters) wake() {
+	if ws.sleepers.Load() > 0 {
+		ws.mu.Lock()
+		ws.cond.Broadcast()
+		ws.mu.Unlock()
+	}
+}

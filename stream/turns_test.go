@@ -1,0 +1,197 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+)
+
+// ragged returns Reads of 1 to max bytes, and its last data with io.EOF
+// if withEOF.
+type ragged struct {
+	b       []byte
+	rng     *rand.Rand
+	max     int
+	withEOF bool
+}
+
+func (r *ragged) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 1+r.rng.IntN(r.max))], r.b)
+	r.b = r.b[n:]
+	if r.withEOF && len(r.b) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// turnLengths are message lengths around the group boundaries of frame
+// length F for readTurns, which starts once more than g+1 frames came.
+func turnLengths(F int) []int {
+	G := groupFrames(F) * F
+	var ls []int
+	for _, k := range []int{2, 3, 6} {
+		for _, d := range []int{-F - 1, -F, -1, 0, 1, F - 1, F, F + 1} {
+			ls = append(ls, k*G+d)
+		}
+	}
+	return ls
+}
+
+// TestTurnsMatchSerial: a Writer with several workers fed by ReadFrom,
+// which reads in turns, writes the bytes of a serial Writer given one
+// Write: for lengths on and about group and frame boundaries, Reads whole,
+// ragged or ending with io.EOF, and plaintext written before and after.
+func TestTurnsMatchSerial(t *testing.T) {
+	for _, F := range []int{100, 4096, 64 << 10} {
+		for _, workers := range []int{2, 3} {
+			for _, n := range turnLengths(F) {
+				for _, feed := range []string{"whole", "ragged", "eof", "prefix"} {
+					pt := streamPlaintext(n)
+					var dst bytes.Buffer
+					w, _ := NewWriter(&dst, testConfig(t, F, workers))
+					body, after := pt, []byte(nil)
+					var src io.Reader = struct{ io.Reader }{bytes.NewReader(body)}
+					switch feed {
+					case "ragged", "eof":
+						src = &ragged{b: body, rng: rand.New(rand.NewPCG(uint64(n), 1)), max: 3 * F, withEOF: feed == "eof"}
+					case "prefix":
+						w.Write(pt[:F/2+1])
+						body, after = pt[F/2+1:n-7], pt[n-7:]
+						src = struct{ io.Reader }{bytes.NewReader(body)}
+					}
+					m, err := w.ReadFrom(src)
+					if err != nil || m != int64(len(body)) {
+						t.Fatalf("F %d, %d workers, %d bytes, %s: ReadFrom = %d, %v", F, workers, n, feed, m, err)
+					}
+					w.Write(after)
+					if err := w.Close(); err != nil {
+						t.Fatal(err)
+					}
+					if w.turned == 0 {
+						t.Fatalf("F %d, %d workers, %d bytes, %s: not read in turns", F, workers, n, feed)
+					}
+					if !bytes.Equal(dst.Bytes(), sealed(t, testConfig(t, F, 1), pt)) {
+						t.Fatalf("F %d, %d workers, %d bytes, %s: output differs from a serial Writer's", F, workers, n, feed)
+					}
+				}
+			}
+		}
+	}
+}
+
+// failingSource returns its bytes, then err.
+type failingSource struct {
+	b   []byte
+	err error
+}
+
+func (f *failingSource) Read(p []byte) (int, error) {
+	if len(f.b) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.b)
+	f.b = f.b[n:]
+	return n, nil
+}
+
+// TestTurnsReadError: a Read that fails ends ReadFrom with its error and
+// the count of what came before, all of which the Writer keeps: Close then
+// writes the message of exactly those bytes.
+func TestTurnsReadError(t *testing.T) {
+	boom := errors.New("connection reset")
+	for _, F := range []int{4096, 64 << 10} {
+		for _, n := range turnLengths(F) {
+			pt := streamPlaintext(n)
+			var dst bytes.Buffer
+			w, _ := NewWriter(&dst, testConfig(t, F, 2))
+			m, err := w.ReadFrom(&failingSource{b: pt, err: boom})
+			if !errors.Is(err, boom) || m != int64(n) {
+				t.Fatalf("F %d, %d bytes: ReadFrom = %d, %v; want %d, %v", F, n, m, err, n, boom)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if w.turned == 0 || !bytes.Equal(dst.Bytes(), sealed(t, testConfig(t, F, 1), pt)) {
+				t.Fatalf("F %d, %d bytes: turned %d; output differs from a serial Writer's", F, n, w.turned)
+			}
+		}
+	}
+}
+
+// TestTurnsNoProgress: a source that returns nothing and no error, again
+// and again, ends ReadFrom with io.ErrNoProgress rather than spinning.
+func TestTurnsNoProgress(t *testing.T) {
+	const F = 4096
+	pt := streamPlaintext(3 * groupFrames(F) * F)
+	w, _ := NewWriter(io.Discard, testConfig(t, F, 2))
+	_, err := w.ReadFrom(io.MultiReader(bytes.NewReader(pt), &failingSource{}))
+	if !errors.Is(err, io.ErrNoProgress) || w.turned == 0 {
+		t.Fatalf("ReadFrom: %v (turned %d), want io.ErrNoProgress", err, w.turned)
+	}
+}
+
+// panicky panics once its bytes are read.
+type panicky struct{ b []byte }
+
+func (p *panicky) Read(b []byte) (int, error) {
+	if len(p.b) == 0 {
+		panic("source exploded")
+	}
+	n := copy(b, p.b)
+	p.b = p.b[n:]
+	return n, nil
+}
+
+// TestTurnsPanic: a source's panic, on whichever worker read, reaches the
+// caller of ReadFrom, and no worker is left running.
+func TestTurnsPanic(t *testing.T) {
+	const F = 4096
+	for _, groups := range []int{2, 3, 7} {
+		w, _ := NewWriter(io.Discard, testConfig(t, F, 3))
+		got := func() (p any) {
+			defer func() { p = recover() }()
+			w.ReadFrom(&panicky{b: streamPlaintext(groups*groupFrames(F)*F + 5)})
+			return nil
+		}()
+		if got != "source exploded" || w.turned == 0 {
+			t.Fatalf("%d groups: recovered %v (turned %d), want the source's panic", groups, got, w.turned)
+		}
+		if n := goroutinesLeft("stream.(*Writer).readTurns.func"); n > 0 {
+			t.Fatalf("%d groups: %d workers still run", groups, n)
+		}
+	}
+}
+
+// TestTurnsBuffersZeroed: the slots readTurns takes from Buffers go back
+// zeroed, and the next stream takes them.
+func TestTurnsBuffersZeroed(t *testing.T) {
+	for _, F := range []int{4096, 64 << 10} {
+		cfg := testConfig(t, F, 2)
+		cfg.Buffers = new(Buffers)
+		pt := streamPlaintext(5*groupFrames(F)*F + 3)
+		for i := range 2 {
+			w, _ := NewWriter(io.Discard, cfg)
+			if _, err := w.ReadFrom(struct{ io.Reader }{bytes.NewReader(pt)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if w.turned == 0 {
+				t.Fatal("not read in turns")
+			}
+			if i == 0 {
+				continue
+			}
+			if kept := drainKept(t, cfg.Buffers, fmt.Sprintf("F %d", F)); kept < 2*2*2 && !raceEnabled {
+				t.Fatalf("F %d: %d buffers kept, want the 2 × 2 slots' in and out", F, kept)
+			}
+		}
+	}
+}
