@@ -38,7 +38,7 @@
 // Config.Buffers, if set, for the next stream to reuse: a stream's memory
 // is then memory a previous stream touched, not fresh pages the kernel
 // faults in and zeroes per stream (with 2 workers, io.Copy into a Writer
-// holds 4 MiB).
+// holds 2 MiB).
 // A Writer emits the same bytes for the same inputs whatever the sizes of
 // the individual Write calls. Errors are sticky: once a Writer or Reader
 // failed, every later call returns the same error. A broken internal
@@ -51,8 +51,8 @@
 // opens the oldest job no goroutine has started. A full ring is refilled
 // (Reader) or drained (Writer) a job at a time, so the steady state costs
 // one hand-off per job. Memory in flight is at most W × max(512 KiB, 2
-// frames) of frame buffers whatever the size of the message (a packed
-// Writer: twice (W + 2) × 512 KiB; see Writer); the whole frames of a large Write are
+// frames) of frame buffers whatever the size of the message (a Writer fed
+// by ReadFrom: twice that; see Writer); the whole frames of a large Write are
 // sealed straight from it. A Reader reads the ring (2W jobs) ahead before
 // it releases a frame, and a Writer writes a frame up
 // to a ring after its plaintext: on a live stream, data arrives that late.
@@ -65,11 +65,17 @@
 // not the pipeline's.
 //
 // A Writer's ReadFrom (what io.Copy calls) reads into buffers aligned to
-// 64 bytes, and once a group of frames of up to 128 KiB is written, packs
-// them: a Read fills a run of frames' plaintext in one array, the frames
-// are sealed out of place into a second one, back to back, and a run of
-// them goes out in one Write — from and to files, a read and a write call
-// per frame cost as much as sealing a 4 KiB frame.
+// 64 bytes, and once a group of frames of up to 128 KiB is written, reads
+// a group at a time: a Read fills a run of frames' plaintext in one array,
+// the frames are sealed out of place into a second one, back to back, and
+// a run of them goes out in one Write — from and to files, a read and a
+// write call per frame cost as much as sealing a 4 KiB frame. Serially
+// the arrays are a ring of two groups; with W > 1 workers each worker,
+// the caller's goroutine among them, takes the read turn in order, reads
+// the next group into arrays of its own, seals it and writes it in order,
+// so no byte is read on one core and sealed on another, and the caller's
+// share is no longer serial: a Writer fed by io.Copy from one io.Reader
+// reaches what W goroutines each copying and sealing their own share do.
 //
 // A Reader reads a frame (and, with W > 1, the next frame's header) at a
 // time into a buffer of its own, never past the body. With

@@ -104,6 +104,11 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 	}
 	w.turned++
 	cur := w.cur()
+	for _, s := range w.ring {
+		if s != nil && s != cur {
+			w.release(s) // the slots hold the frames from here on
+		}
+	}
 	F, g := w.cfg.FrameLength, groupFrames(w.cfg.FrameLength)
 	G, S := g*F, F+RegularOverhead
 	t := &turns{w: w, r: r, F: F, g: g, seq0: int64(w.seq), carry: cur.n}
