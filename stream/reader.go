@@ -55,6 +55,8 @@ type Reader struct {
 	srcErr      error  // what the last Read returned, once it returned it
 	rest        []byte // read past the final frame
 	wiped       bool   // see wipe
+
+	turned int // writeTurns calls, for tests
 }
 
 // chunk is a buffer of whole and partial frames; refs counts the frames in
@@ -210,16 +212,27 @@ func (r *Reader) Read(p []byte) (int, error) {
 
 // WriteTo writes the verified plaintext to w without an intermediate
 // copy: a frame at a time, or the frames opened back to back in a chunk.
+// A chunked Reader with workers opens the rest of a body longer than a
+// job in turns (see readturns.go): w's Write is then called from several
+// goroutines, one call at a time and in order, and a panic in it or in
+// the source's Read reaches WriteTo's caller.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
-		if len(r.out) > 0 {
-			n, err := w.Write(r.out)
-			total += int64(n)
-			r.out = r.out[n:]
+		if r.turnsReady() {
+			n, err := r.settle(w)
+			total += n
 			if err != nil {
 				return total, err
 			}
+			if r.turnsReady() {
+				total += r.writeTurns(w)
+			}
+			continue
+		}
+		n, err := r.writeOut(w)
+		if total += n; err != nil {
+			return total, err
 		}
 		if r.err != nil {
 			r.wipe()
@@ -232,19 +245,40 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
+// writeOut writes r.out, if any, to w.
+func (r *Reader) writeOut(w io.Writer) (int64, error) {
+	if len(r.out) == 0 {
+		return 0, nil
+	}
+	n, err := w.Write(r.out)
+	r.out = r.out[n:]
+	return int64(n), err
+}
+
 // next releases the next verified frame into r.out, or sets r.err.
 func (r *Reader) next() {
+	r.release()
+	if r.inflight == 0 || len(r.ring)-r.inflight >= r.group {
+		// Refill a group's worth of slots at once: topping up one slot
+		// at a time would hand the workers one frame per job.
+		r.readAhead()
+	}
+	r.take()
+}
+
+// release lets go of the frames whose plaintext r.out was.
+func (r *Reader) release() {
 	for ; r.released > 0; r.released-- {
 		r.ring[r.head].pt = nil
 		r.unref(r.ring[r.head])
 		r.head = (r.head + 1) % len(r.ring)
 		r.inflight--
 	}
-	if r.inflight == 0 || len(r.ring)-r.inflight >= r.group {
-		// Refill a group's worth of slots at once: topping up one slot
-		// at a time would hand the workers one frame per job.
-		r.readAhead()
-	}
+}
+
+// take waits for the oldest frame in flight and releases it into r.out,
+// or sets r.err.
+func (r *Reader) take() {
 	if r.inflight == 0 {
 		if r.readErr == nil {
 			panic("stream: internal error: nothing read ahead and no error")
@@ -573,18 +607,12 @@ func (r *Reader) need(n int) error {
 		c := r.cur
 		p := c.buf[r.filled:min(len(c.buf), r.filled+max(r.window, n-(r.filled-r.off)))]
 		c.used = max(c.used, r.filled+len(p))
-		m, err := r.src.Read(p)
+		m, err := readOnce(r.src, p, &empty)
 		if m == len(p) {
 			r.window = min(2*r.window, r.chunkSize)
 		}
 		r.filled += m
-		if err != nil {
-			r.srcErr = err
-		} else if m > 0 {
-			empty = 0
-		} else if empty++; empty == 100 {
-			r.srcErr = io.ErrNoProgress
-		}
+		r.srcErr = err
 	}
 	return nil
 }

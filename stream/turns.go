@@ -1,10 +1,7 @@
 package stream
 
 import (
-	"fmt"
 	"io"
-	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
@@ -73,23 +70,15 @@ type turns struct {
 	slots []turnSlot                 // worker i's are slots[i*slotsPerTurner:][:slotsPerTurner]
 	at    []atomic.Pointer[turnSlot] // group j's slot at j mod len(slots), once read
 
-	busy    atomic.Bool  // the read turn is taken
+	turnstile
 	next    int          // the next group to read: the turn's holder only
-	stop    atomic.Bool  // the last group was read, or something failed
-	failed  atomic.Bool  // a Write failed, or too many frames
 	written atomic.Int64 // groups written
 	read    int64        // plaintext read from r: the turn's holder only
 	readErr error        // what ended reading: the turn's holder only
 
-	wmu   sync.Mutex  // held while writing
-	dirty atomic.Bool // a group may have become writable since wmu was tried
-	err   error       // a Write's error (wmu)
-	tail  []byte      // the current frame's plaintext once known (wmu)
-	wrote int64       // frames written (wmu)
-
-	turn, room waiters // for the read turn; for a slot written
-	pmu        sync.Mutex
-	panicked   any // a panic of a worker, re-raised on the caller (pmu)
+	err   error  // a Write's error (wmu)
+	tail  []byte // the current frame's plaintext once known (wmu)
+	wrote int64  // frames written (wmu)
 }
 
 // readTurns reads r to its end in turns (see above), starting from a
@@ -119,24 +108,8 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 		sl.in, sl.out = w.cfg.Buffers.get(G, 0), w.cfg.Buffers.get(packPad+g*S, 0)
 		sl.group = -1
 	}
-	t.turn.init()
-	t.room.init()
-
-	var wg sync.WaitGroup
-	for i := 1; i < w.workers; i++ {
-		wg.Go(func() {
-			defer t.recover()
-			t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner])
-		})
-	}
-	func() {
-		defer t.recover()
-		t.work(t.slots[:slotsPerTurner])
-	}()
-	wg.Wait()
-	if t.panicked != nil {
-		panic(t.panicked)
-	}
+	t.init()
+	t.run(w.workers, func(i int) { t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
 	t.wmu.Lock()
 	t.writeReady() // nothing is left unless a worker panicked
 	t.wmu.Unlock()
@@ -161,67 +134,35 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 	return int(t.read), err
 }
 
-// recover keeps a worker's panic (a Reader's or Writer's) for the caller.
-func (t *turns) recover() {
-	if p := recover(); p != nil {
-		t.pmu.Lock() // not wmu: a Write may have panicked holding it
-		if t.panicked == nil {
-			t.panicked = p
-		}
-		t.pmu.Unlock()
-		t.fail()
-	}
-}
-
-// fail stops every worker.
-func (t *turns) fail() {
-	t.failed.Store(true)
-	t.stop.Store(true)
-	t.turn.wake()
-	t.room.wake()
-}
-
 // work reads, seals and writes groups into the worker's own slots until
 // reading ends or fails.
 func (t *turns) work(own []turnSlot) {
 	for {
 		var sl *turnSlot
-		t.room.wait(func() bool {
-			for i := range own {
-				if !own[i].busy.Load() {
-					sl = &own[i]
-					return true
-				}
-			}
-			return t.failed.Load()
-		})
-		if sl == nil {
+		if !t.take(func() bool { sl = freeSlot(own); return sl != nil }) {
 			return
 		}
-		held := false
-		t.turn.wait(func() bool {
-			if t.stop.Load() {
-				return true
-			}
-			held = t.busy.CompareAndSwap(false, true)
-			return held
-		})
-		if !held {
-			return
-		}
-		stopped := t.stop.Load()
-		if !stopped {
-			t.readGroup(sl)
-		}
-		t.busy.Store(false)
-		t.turn.wake()
-		if stopped {
-			return
-		}
+		t.readGroup(sl)
+		t.give()
 		t.seal(sl)
-		t.tryWrite()
+		t.write(t.writeReady)
 	}
 }
+
+// freeSlot returns the first of own that holds no group, or nil.
+func freeSlot[S any, P interface {
+	*S
+	free() bool
+}](own []S) *S {
+	for i := range own {
+		if P(&own[i]).free() {
+			return &own[i]
+		}
+	}
+	return nil
+}
+
+func (sl *turnSlot) free() bool { return !sl.busy.Load() }
 
 // readGroup, with the turn, reads the next group into sl, a free slot,
 // and sets the verdict of the group before it.
@@ -235,18 +176,9 @@ func (t *turns) readGroup(sl *turnSlot) {
 	G := t.g * t.F
 	var err error
 	for empty := 0; off < G && err == nil; {
-		var m int
-		m, err = t.r.Read(sl.in[off:G])
-		if m != 0 {
-			empty = 0
-		} else if empty++; empty == 100 && err == nil {
-			err = io.ErrNoProgress
-		}
 		sl.inUsed = max(sl.inUsed, G) // a Read may use all it is given
-		if m < 0 || m > G-off {
-			err = fmt.Errorf("stream: Read returned %d of %d bytes: %w", m, G-off, io.ErrShortBuffer)
-			m = 0
-		}
+		var m int
+		m, err = readOnce(t.r, sl.in[off:G], &empty)
 		off += m
 		t.read += int64(m)
 	}
@@ -291,17 +223,6 @@ func (t *turns) seal(sl *turnSlot) {
 	sl.sealed.Store(true)
 }
 
-// tryWrite writes the groups that are writable, unless another worker is
-// writing: that one sees dirty and looks again.
-func (t *turns) tryWrite() {
-	t.dirty.Store(true)
-	for t.dirty.Load() && t.wmu.TryLock() {
-		t.dirty.Store(false)
-		t.writeReady()
-		t.wmu.Unlock()
-	}
-}
-
 // writeReady, with wmu, writes groups in order while the next one is
 // sealed and its verdict known.
 func (t *turns) writeReady() {
@@ -343,48 +264,5 @@ func (t *turns) writeReady() {
 		t.written.Add(1)
 		sl.busy.Store(false)
 		t.room.wake()
-	}
-}
-
-// waiters is what goroutines wait on for a condition another goroutine
-// makes true: they spin briefly, then sleep until wake. On a virtual
-// machine a sleeping goroutine's core may take 30-50 µs to wake, about a
-// read turn's length.
-type waiters struct {
-	mu       sync.Mutex
-	cond     sync.Cond
-	sleepers atomic.Int32
-}
-
-func (ws *waiters) init() { ws.cond.L = &ws.mu }
-
-// spinTries is how many times wait yields before it sleeps.
-const spinTries = 200
-
-// wait returns once ok, which reads only atomics, returns true.
-func (ws *waiters) wait(ok func() bool) {
-	for range spinTries {
-		if ok() {
-			return
-		}
-		runtime.Gosched()
-	}
-	ws.mu.Lock()
-	ws.sleepers.Add(1)
-	for !ok() {
-		ws.cond.Wait()
-	}
-	ws.sleepers.Add(-1)
-	ws.mu.Unlock()
-}
-
-// wake wakes the sleepers after what they wait on changed: a sleeper
-// counted itself before it last looked, so it sees the change or is
-// woken.
-func (ws *waiters) wake() {
-	if ws.sleepers.Load() > 0 {
-		ws.mu.Lock()
-		ws.cond.Broadcast()
-		ws.mu.Unlock()
 	}
 }

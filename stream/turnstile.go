@@ -1,0 +1,177 @@
+package stream
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// A turnstile is what the W goroutines of a Writer's or Reader's turns
+// (turns.go, readturns.go) share: the read turn, the wait for a slot of
+// one's own, the lock of whoever writes, and a panic to raise again on
+// the caller's goroutine.
+type turnstile struct {
+	busy   atomic.Bool // the read turn is taken
+	stop   atomic.Bool // nothing more is to be read
+	failed atomic.Bool // nothing more is to be written either
+
+	turn, room waiters // for the read turn; for a slot of one's own
+
+	wmu   sync.Mutex  // held by whoever writes
+	dirty atomic.Bool // something may have become writable since wmu was tried
+
+	pmu      sync.Mutex
+	panicked any // a worker's panic (pmu)
+}
+
+func (ts *turnstile) init() {
+	ts.turn.init()
+	ts.room.init()
+}
+
+// run runs work(i) on n goroutines, i = 0 the caller's, and raises the
+// first panic of any of them again once all returned.
+func (ts *turnstile) run(n int, work func(i int)) {
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Go(func() {
+			defer ts.recover()
+			work(i)
+		})
+	}
+	func() {
+		defer ts.recover()
+		work(0)
+	}()
+	wg.Wait()
+	if ts.panicked != nil {
+		panic(ts.panicked)
+	}
+}
+
+// recover keeps a worker's panic (a source's, a destination's) and stops
+// the others.
+func (ts *turnstile) recover() {
+	if p := recover(); p != nil {
+		ts.pmu.Lock() // not wmu: a Write may have panicked holding it
+		if ts.panicked == nil {
+			ts.panicked = p
+		}
+		ts.pmu.Unlock()
+		ts.fail()
+	}
+}
+
+// fail stops every worker.
+func (ts *turnstile) fail() {
+	ts.failed.Store(true)
+	ts.stop.Store(true)
+	ts.turn.wake()
+	ts.room.wake()
+}
+
+// take waits until free, which reads only atomics, reports a slot of the
+// caller's own free, then for the read turn. It returns false, holding
+// nothing, once reading stopped.
+func (ts *turnstile) take(free func() bool) bool {
+	ok := false
+	ts.room.wait(func() bool {
+		ok = free()
+		return ok || ts.failed.Load()
+	})
+	if !ok {
+		return false
+	}
+	held := false
+	ts.turn.wait(func() bool {
+		if ts.stop.Load() {
+			return true
+		}
+		held = ts.busy.CompareAndSwap(false, true)
+		return held
+	})
+	if held && ts.stop.Load() {
+		ts.give()
+		return false
+	}
+	return held
+}
+
+// give gives the read turn up.
+func (ts *turnstile) give() {
+	ts.busy.Store(false)
+	ts.turn.wake()
+}
+
+// write runs ready, which writes what is writable, with wmu, unless
+// another worker holds it: that one sees dirty and runs it again.
+func (ts *turnstile) write(ready func()) {
+	ts.dirty.Store(true)
+	for ts.dirty.Load() && ts.wmu.TryLock() {
+		ts.dirty.Store(false)
+		ready()
+		ts.wmu.Unlock()
+	}
+}
+
+// readOnce reads once from src into p and returns what it read and the
+// error to keep: io.ErrNoProgress once *empty, the Reads in a row that
+// returned nothing and no error, reaches 100; a count outside p is an
+// error, never trusted.
+func readOnce(src io.Reader, p []byte, empty *int) (int, error) {
+	m, err := src.Read(p)
+	if m < 0 || m > len(p) {
+		return 0, fmt.Errorf("stream: Read returned %d of %d bytes: %w", m, len(p), io.ErrShortBuffer)
+	}
+	if m > 0 || err != nil {
+		*empty = 0
+	} else if *empty++; *empty == 100 {
+		err = io.ErrNoProgress
+	}
+	return m, err
+}
+
+// waiters is what goroutines wait on for a condition another goroutine
+// makes true: they spin briefly, then sleep until wake. On a virtual
+// machine a sleeping goroutine's core may take 30-50 µs to wake, about a
+// read turn's length.
+type waiters struct {
+	mu       sync.Mutex
+	cond     sync.Cond
+	sleepers atomic.Int32
+}
+
+func (ws *waiters) init() { ws.cond.L = &ws.mu }
+
+// spinTries is how many times wait yields before it sleeps.
+const spinTries = 200
+
+// wait returns once ok, which reads only atomics, returns true.
+func (ws *waiters) wait(ok func() bool) {
+	for range spinTries {
+		if ok() {
+			return
+		}
+		runtime.Gosched()
+	}
+	ws.mu.Lock()
+	ws.sleepers.Add(1)
+	for !ok() {
+		ws.cond.Wait()
+	}
+	ws.sleepers.Add(-1)
+	ws.mu.Unlock()
+}
+
+// wake wakes the sleepers after what they wait on changed: a sleeper
+// counted itself before it last looked, so it sees the change or is
+// woken.
+func (ws *waiters) wake() {
+	if ws.sleepers.Load() > 0 {
+		ws.mu.Lock()
+		ws.cond.Broadcast()
+		ws.mu.Unlock()
+	}
+}
