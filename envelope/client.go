@@ -800,7 +800,11 @@ func (w *EncryptWriter) Write(p []byte) (int, error) {
 // length (WithPlaintextLength) it reads at most that many bytes, then one
 // more to see the end: a byte past the length fails with
 // ErrPlaintextLength and no frame holding it is written. An error of r
-// leaves the writer usable: the bytes read before it are kept.
+// leaves the writer usable: the bytes read before it are kept. With more
+// than one frame worker the workers take turns reading r and writing to
+// the destination, so r's Read and the destination's Write are called
+// from several goroutines, one call at a time and each ordered after the
+// one before; a panic in either reaches the caller.
 func (w *EncryptWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.err != nil {
 		return 0, w.err
@@ -1169,7 +1173,11 @@ func (d *DecryptReader) Read(p []byte) (int, error) {
 	return n, fromStream(err)
 }
 
-// WriteTo writes the verified plaintext to w, frame by frame.
+// WriteTo writes the verified plaintext to w, frame by frame. With more
+// than one frame worker and a body over a few MiB, the workers take turns
+// reading the source and writing to w, so the source's Read and w's
+// Write are called from several goroutines, one call at a time and each
+// ordered after the one before; a panic in either reaches the caller.
 func (d *DecryptReader) WriteTo(w io.Writer) (int64, error) {
 	n, err := d.body.WriteTo(w)
 	return n, fromStream(err)

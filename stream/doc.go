@@ -90,6 +90,12 @@
 // waits for bytes past the body, but a Read may return some: Rest holds
 // them for the layer above (envelope reads the footer from there), and
 // Config.Tee sees the body alone (envelope hashes a signed one with it).
+// With W > 1 workers, WriteTo (what io.Copy calls) opens the rest of a
+// body longer than its ring in turns, as a Writer's ReadFrom reads: each
+// worker takes the read turn in order, reads and parses the next chunk
+// into buffers of its own (the few bytes of a frame the previous chunk
+// cut are carried over), opens it there and writes its plaintext in
+// order, the final frame only once Final accepted it.
 //
 // A body's lengths follow from the frame length: SealedLength (body from
 // plaintext), PlaintextLength (plaintext from body), SealedRange (the
