@@ -35,8 +35,11 @@ func (r *ragged) Read(p []byte) (int, error) {
 func turnLengths(F int) []int {
 	G := groupFrames(F) * F
 	var ls []int
-	for _, k := range []int{2, 3, 6} {
-		for _, d := range []int{-F - 1, -F, -1, 0, 1, F - 1, F, F + 1} {
+	for _, k := range []int{2, 5} {
+		for _, d := range []int{-F - 1, -F, -1, 0, 1, F + 1} {
+			if raceEnabled && d != 0 && d != 1 {
+				continue // the race detector: a whole last group, and one byte more
+			}
 			ls = append(ls, k*G+d)
 		}
 	}
