@@ -51,6 +51,7 @@ func BenchmarkPaired(b *testing.B) {
 			b.ReportMetric(tRaw.Seconds()/tOne.Seconds(), "x-raw-1w")
 			b.ReportMetric(tRaw.Seconds()/tMany.Seconds(), "x-raw-Nw")
 			b.ReportMetric(tOne.Seconds()/(float64(n)*tMany.Seconds()), "scaling")
+			b.ReportMetric(float64(n), "workers") // the N of x-raw-Nw, for the report
 		})
 	}
 }

@@ -32,7 +32,7 @@ import (
 //     group j's slot until it is written.
 //   - A worker that has read group j+1 and sealed it wrote, or left to
 //     the worker writing, every group up to j+1 that is sealed and whose
-//     verdict is known (tryWrite): the lowest unwritten group always
+//     verdict is known (turnstile.write): the lowest unwritten group always
 //     becomes writable, so a worker waiting for a free slot never waits
 //     forever.
 
@@ -111,7 +111,7 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 	t.init()
 	t.run(w.workers, func(i int) { t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
 	t.wmu.Lock()
-	t.writeReady() // nothing is left unless a worker panicked
+	t.writeReady() // a last look: the workers leave nothing writable
 	t.wmu.Unlock()
 
 	// The Writer takes over: its current frame is the tail.

@@ -183,6 +183,32 @@ func TestTargets(t *testing.T) {
 		t.Errorf("N-worker targets = %q, want %q", n, wantN)
 	}
 
+	// A paired measurement alone (a filtered run: no stream rows to tell
+	// N) is divided by the N it reports, and judged only if N ≥ 2.
+	for _, c := range []struct {
+		line, want string
+	}{
+		{"BenchmarkPaired/encrypt/stream/suite=0478/frame=64KiB/size=64MiB-2 3 1 ns/op 0.97 x-raw-1w 1.86 x-raw-Nw 2 workers\n", "PASS paired 0.93 × N × raw"},
+		{"BenchmarkPaired/encrypt/stream/suite=0478/frame=64KiB/size=64MiB-2 3 1 ns/op 0.97 x-raw-1w 1.86 x-raw-Nw\n", "n/a"},
+	} {
+		col := newCollector()
+		if err := col.add(strings.NewReader("phicrypt-source: main\n" + c.line)); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, tg := range newIndex(col.results()).targets() {
+			if strings.HasPrefix(tg.What, "the same with N workers") && got == "" {
+				got = tg.Status
+				if tg.Status != "n/a" {
+					got += " " + tg.Got
+				}
+			}
+		}
+		if got != c.want {
+			t.Errorf("Paired alone, %q: N-worker target %q, want %q", c.line, got, c.want)
+		}
+	}
+
 	// A paired measurement decides over the separate rows.
 	c = newCollector()
 	paired := fixture + "phicrypt-source: main\n" +

@@ -167,7 +167,11 @@ func (ix *index) streamTargets(op, raw string) []target {
 		what += fmt.Sprintf(" (N = %d)", n)
 	}
 	nf := float64(max(n, 1))
-	second := measure{paired: hasPaired, pairedV: paired.Metrics["x-raw-Nw"] / nf, unit: "× N × raw"}
+	pairedN := paired.Metrics["workers"] // the N BenchmarkPaired used, if it says
+	if pairedN == 0 {
+		pairedN = nf // older output: the workers of the stream rows
+	}
+	second := measure{paired: hasPaired && pairedN >= 2, pairedV: paired.Metrics["x-raw-Nw"] / pairedN, unit: "× N × raw"}
 	if okMany && okOne && okRatio && n >= 2 {
 		// many / (N × raw), with raw = one / ratio.
 		v := many.Metrics["MB/s"] * ratio / (nf * one.Metrics["MB/s"])
