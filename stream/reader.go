@@ -535,30 +535,16 @@ func (r *Reader) Rest() []byte { return r.rest }
 // parseChunked parses the next frame where it lies in cur, reading it
 // first if needed, and points s.buf at it.
 func (r *Reader) parseChunked(s *rslot) error {
-	if err := r.need(4); err != nil {
-		return r.truncated(err)
-	}
-	hl := headerLen(r.cur.buf[r.off:])
-	if err := r.need(hl); err != nil {
-		return r.truncated(err)
-	}
-	f, err := parseFrame(r.cur.buf[r.off:], r.seq+1, r.cfg.FrameLength)
+	f, hl, err := r.frameHead(func() []byte { return r.cur.buf[r.off:] }, r.need, r.seq+1)
 	if err != nil {
 		return err
 	}
 	n := hl + f.n + tagLen
-	if err := r.need(n); err != nil {
-		return r.truncated(err)
-	}
 	c, at := r.cur, r.off
-	if r.cfg.Tee != nil {
-		if _, err := r.cfg.Tee.Write(c.buf[at : at+n]); err != nil {
-			return err
-		}
+	if err := r.place(s, f, c.buf[at:at+n], hl); err != nil {
+		return err
 	}
-	s.f, s.c = f, c
-	copy(s.iv[:], f.iv(c.buf[at:]))
-	s.buf = c.buf[at+hl : at+n : at+n]
+	s.c = c
 	if r.split {
 		s.ptAt, c.ptn = c.ptn, c.ptn+f.n
 		c.ptUsed = max(c.ptUsed, c.ptn)
@@ -571,6 +557,43 @@ func (r *Reader) parseChunked(s *rslot) error {
 		r.rest = bytes.Clone(c.buf[r.off:r.filled])
 		r.filled = r.off
 	}
+	return nil
+}
+
+// frameHead waits, through need, for the next frame's header, parses it
+// and waits for the rest of the frame: view returns the bytes from the
+// frame's start (need may move them), want is its sequence number. A
+// body that ends first is ErrTruncated after frame want-1. It returns
+// the frame and its header's length.
+func (r *Reader) frameHead(view func() []byte, need func(int) error, want uint32) (frame, int, error) {
+	if err := need(4); err != nil {
+		return frame{}, 0, truncatedAt(err, want-1)
+	}
+	hl := headerLen(view())
+	if err := need(hl); err != nil {
+		return frame{}, 0, truncatedAt(err, want-1)
+	}
+	f, err := parseFrame(view(), want, r.cfg.FrameLength)
+	if err != nil {
+		return frame{}, 0, err
+	}
+	if err := need(hl + f.n + tagLen); err != nil {
+		return frame{}, 0, truncatedAt(err, want-1)
+	}
+	return f, hl, nil
+}
+
+// place gives Tee frame f's bytes b, header (hl bytes) to tag, and points
+// s at it: its IV, and its ciphertext and tag to open.
+func (r *Reader) place(s *rslot, f frame, b []byte, hl int) error {
+	if r.cfg.Tee != nil {
+		if _, err := r.cfg.Tee.Write(b); err != nil {
+			return err
+		}
+	}
+	s.f = f
+	copy(s.iv[:], f.iv(b))
+	s.buf = b[hl:len(b):len(b)]
 	return nil
 }
 
@@ -765,9 +788,13 @@ func (r *Reader) dropChunkBuf(b []byte, used int) {
 	clear(b[:used])
 }
 
-func (r *Reader) truncated(err error) error {
+func (r *Reader) truncated(err error) error { return truncatedAt(err, r.seq) }
+
+// truncatedAt is ErrTruncated after frame seq if err is the end of the
+// source, else err.
+func truncatedAt(err error, seq uint32) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errTruncated(r.seq)
+		return errTruncated(seq)
 	}
 	return err
 }

@@ -116,10 +116,10 @@ func (r *Reader) writeTurns(w io.Writer) int64 {
 			r.cfg.Buffers.put(sl.pt, sl.ptUsed, 0)
 		}
 	}
-	r.out, r.err = nil, t.err
-	if r.err == nil {
-		r.err = errTruncated(t.seq) // unreachable: a worker ends only on an error or the end
+	if t.err == nil {
+		panic("stream: internal error: turns ended with no error and no final frame")
 	}
+	r.out, r.err = nil, t.err
 	return t.n
 }
 
@@ -165,34 +165,19 @@ func (t *openTurns) readChunk(sl *openSlot) {
 		}
 		return nil
 	}
-	var err error
 	for len(sl.frames) < t.k {
-		if err = fill(4); err != nil {
-			break
-		}
-		hl := headerLen(sl.buf[off:])
-		if err = fill(hl); err != nil {
-			break
-		}
-		var f frame
-		if f, err = parseFrame(sl.buf[off:], t.seq+1, r.cfg.FrameLength); err != nil {
+		f, hl, err := r.frameHead(func() []byte { return sl.buf[off:] }, fill, t.seq+1)
+		if err != nil {
 			sl.err = err
 			break
 		}
 		n := hl + f.n + tagLen
-		if err = fill(n); err != nil {
+		sl.frames = append(sl.frames, rslot{})
+		s := &sl.frames[len(sl.frames)-1]
+		if err := r.place(s, f, sl.buf[off:off+n], hl); err != nil {
+			sl.frames, sl.err = sl.frames[:len(sl.frames)-1], err
 			break
 		}
-		if r.cfg.Tee != nil {
-			if _, err := r.cfg.Tee.Write(sl.buf[off : off+n]); err != nil {
-				sl.err = err
-				break
-			}
-		}
-		sl.frames = append(sl.frames, rslot{f: f})
-		s := &sl.frames[len(sl.frames)-1]
-		copy(s.iv[:], f.iv(sl.buf[off:]))
-		s.buf = sl.buf[off+hl : off+n : off+n]
 		if r.split {
 			s.ptAt = ptn
 			s.dst = sl.pt[ptn : ptn+f.n : ptn+f.n]
@@ -208,22 +193,11 @@ func (t *openTurns) readChunk(sl *openSlot) {
 			return
 		}
 	}
-	if err != nil && sl.err == nil {
-		sl.err = errTruncatedOr(err, t.seq)
-	}
 	if sl.err != nil {
 		t.stop.Store(true)
 		return
 	}
 	t.carry = append(t.carry[:0], sl.buf[off:filled]...)
-}
-
-// errTruncatedOr is Reader.truncated for a sequence number.
-func errTruncatedOr(err error, seq uint32) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return errTruncated(seq)
-	}
-	return err
 }
 
 // open opens sl's frames in order, up to the first that fails.

@@ -93,11 +93,7 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 	}
 	w.turned++
 	cur := w.cur()
-	for _, s := range w.ring {
-		if s != nil && s != cur {
-			w.release(s) // the slots hold the frames from here on
-		}
-	}
+	w.releaseBut(cur) // the slots hold the frames from here on
 	F, g := w.cfg.FrameLength, groupFrames(w.cfg.FrameLength)
 	G, S := g*F, F+RegularOverhead
 	t := &turns{w: w, r: r, F: F, g: g, seq0: int64(w.seq), carry: cur.n}
@@ -128,8 +124,11 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 		w.cfg.Buffers.put(sl.out, sl.outUsed, 0)
 	}
 	err := t.readErr
-	if w.err != nil {
+	switch {
+	case w.err != nil:
 		err = nil // ReadFrom returns w.err
+	case err == nil:
+		panic("stream: internal error: turns ended with no read error and no write error")
 	}
 	return int(t.read), err
 }
@@ -175,8 +174,8 @@ func (t *turns) readGroup(sl *turnSlot) {
 	}
 	G := t.g * t.F
 	var err error
+	sl.inUsed = G // a Read may use all it is given; one always comes (carry < G)
 	for empty := 0; off < G && err == nil; {
-		sl.inUsed = max(sl.inUsed, G) // a Read may use all it is given
 		var m int
 		m, err = readOnce(t.r, sl.in[off:G], &empty)
 		off += m

@@ -278,11 +278,7 @@ func (w *Writer) pack(cur *wslot) {
 	n, S := 2*w.group, F+RegularOverhead
 	in, out := w.cfg.Buffers.get(n*F, 0), w.cfg.Buffers.get(packPad+n*S, 0)
 	// The ring always grows, so it is a new one, cur first.
-	for _, s := range w.ring {
-		if s != nil && s != cur {
-			w.release(s)
-		}
-	}
+	w.releaseBut(cur)
 	slots := make([]wslot, n-1) // made at once, not one by one
 	w.ring, w.head = make([]*wslot, n), 0
 	w.ring[0] = cur
@@ -370,6 +366,16 @@ func (w *Writer) reserve(s *wslot, n int) {
 	copy(g, s.buf[:min(len(s.buf), finalHdr+s.n)])
 	w.release(s)
 	s.buf, s.used = g, need
+}
+
+// releaseBut releases the buffer of every ring slot but cur, none of
+// them in flight.
+func (w *Writer) releaseBut(cur *wslot) {
+	for _, s := range w.ring {
+		if s != nil && s != cur {
+			w.release(s)
+		}
+	}
 }
 
 // frameCap is the capacity of a slot's buffer once it holds a whole frame:
