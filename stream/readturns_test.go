@@ -146,14 +146,15 @@ func TestOpenTurnsFinal(t *testing.T) {
 	}
 }
 
-// TestOpenTurnsWriteError: a destination that fails ends WriteTo with its
-// error, and no worker is left running.
+// TestOpenTurnsWriteError: a destination that fails while the body is
+// opened in turns ends WriteTo with its error, and no worker is left
+// running.
 func TestOpenTurnsWriteError(t *testing.T) {
 	boom := errors.New("disk full")
-	for _, after := range []int{12, 20, 30} { // of 39 Writes, the first 4-8 before the turns
+	for _, after := range []int{0, 3, 12} { // Writes in turns before the failure
 		_, body, cfg := turnsBody(t, 4096, 2, 8<<20)
 		r, _ := NewReader(bytes.NewReader(body), cfg)
-		_, err := r.WriteTo(&failAfter{after, boom})
+		_, err := r.WriteTo(&failInTurns{r: r, n: after, err: boom})
 		if !errors.Is(err, boom) || r.turned == 0 {
 			t.Fatalf("fail after %d: %v (turned %d), want %v", after, err, r.turned, boom)
 		}
@@ -163,19 +164,39 @@ func TestOpenTurnsWriteError(t *testing.T) {
 	}
 }
 
+// failInTurns fails every Write after its first n once r opens in turns
+// (how many Writes come before depends on how frames were joined).
+type failInTurns struct {
+	r   *Reader
+	n   int
+	err error
+}
+
+func (f *failInTurns) Write(p []byte) (int, error) {
+	if f.r.turned == 0 { // set before the workers start
+		return len(p), nil
+	}
+	if f.n == 0 {
+		return 0, f.err
+	}
+	f.n--
+	return len(p), nil
+}
+
 // TestOpenTurnsPanic: a source's or a destination's panic reaches the
 // caller of WriteTo, and no worker is left running.
 func TestOpenTurnsPanic(t *testing.T) {
 	_, body, cfg := turnsBody(t, 4096, 3, 8<<20)
 	for _, who := range []string{"source", "destination"} {
 		var src io.Reader = bytes.NewReader(body)
-		var dst io.Writer = io.Discard
 		if who == "source" {
 			src = &panicky{b: body[:len(body)/2]}
-		} else {
-			dst = &panicAfter{n: 20}
 		}
 		r, _ := NewReader(src, cfg)
+		var dst io.Writer = io.Discard
+		if who == "destination" {
+			dst = &panicAfter{r: r, n: 3}
+		}
 		got := func() (p any) {
 			defer func() { p = recover() }()
 			r.WriteTo(dst)
@@ -190,10 +211,16 @@ func TestOpenTurnsPanic(t *testing.T) {
 	}
 }
 
-// panicAfter panics on its Write after n.
-type panicAfter struct{ n int }
+// panicAfter panics on its Write after n once r opens in turns.
+type panicAfter struct {
+	r *Reader
+	n int
+}
 
 func (p *panicAfter) Write(b []byte) (int, error) {
+	if p.r.turned == 0 {
+		return len(b), nil
+	}
 	if p.n == 0 {
 		panic("destination exploded")
 	}
