@@ -218,11 +218,18 @@ func TestGetReusesPartBuffers(t *testing.T) {
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a GC empties the pool
 	get()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	get()
-	runtime.ReadMemStats(&after)
-	n := after.TotalAlloc - before.TotalAlloc
+	// The least of three Gets: sync.Pool keeps what a goroutine puts last
+	// in its P's private slot, which a Get on another P cannot take, so a
+	// Get may miss one part's buffer now and then (11.3 MiB once in CI).
+	// Without reuse every Get allocates all three parts.
+	n := ^uint64(0)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		get()
+		runtime.ReadMemStats(&after)
+		n = min(n, after.TotalAlloc-before.TotalAlloc)
+	}
 	t.Logf("second Get allocated %.1f MiB", float64(n)/MiB)
 	if n >= 2*part && !raceEnabled { // without reuse: 3 parts and the decryption's own
 		t.Errorf("second Get allocated %.1f MiB, want under two parts (%d MiB)", float64(n)/MiB, 2*part/MiB)
