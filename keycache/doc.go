@@ -21,6 +21,18 @@
 // expected context to the decrypt ID when it is not empty: it changes
 // what the materials authenticate.)
 //
+// Events and logs report these IDs, but no request pays for them: the
+// cache looks an entry up by the bytes its ID would hash, laid out
+// unambiguously, so two requests share an entry exactly when their IDs
+// are equal, at no SHA-512 per message. Only a key longer than 1 KiB
+// (five or more data keys, a large context) is replaced by its ID, which
+// bounds what an entry holds:
+//
+//	encrypt: 'e' | SHA512(partition) | 00, or 01 | suite (2) | policy (1) | context
+//	decrypt: 'd' | SHA512(partition) | suite (2) | policy (1) | count (2) | EDK… sorted
+//	         | len (4) | context | len (4) | expected context
+//	longer:  'h' | ID
+//
 // # Limits
 //
 // Every encrypt entry carries three limits, checked and charged

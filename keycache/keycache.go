@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -190,7 +191,7 @@ func (m *Manager) Stats() Stats {
 	}
 }
 
-func (m *Manager) event(kind EventKind, enc bool, id string) {
+func (m *Manager) event(kind EventKind, enc bool, id *entryID) {
 	switch kind {
 	case Hit:
 		m.hits.Add(1)
@@ -213,10 +214,7 @@ func (m *Manager) event(kind EventKind, enc bool, id string) {
 	if m.opts.OnEvent == nil && m.opts.Logger == nil {
 		return
 	}
-	short := ""
-	if len(id) >= 8 {
-		short = hex.EncodeToString([]byte(id[:8]))
-	}
+	short := id.short(m)
 	if m.opts.OnEvent != nil {
 		m.opts.OnEvent(Event{Kind: kind, Encrypt: enc, ID: short})
 	}
@@ -234,7 +232,7 @@ func identityKDF(id envelope.SuiteID) bool {
 // GetEncryptionMaterials implements envelope.MaterialsManager.
 func (m *Manager) GetEncryptionMaterials(ctx context.Context, req *envelope.EncryptionRequest) (*envelope.EncryptionMaterials, error) {
 	if req.PlaintextLength < 0 || identityKDF(req.Suite) || uint64(req.PlaintextLength) > m.opts.MaxBytes {
-		m.event(Bypass, true, "")
+		m.event(Bypass, true, nil)
 		m.calls.Add(1)
 		return m.under.GetEncryptionMaterials(ctx, req)
 	}
@@ -273,7 +271,7 @@ func (m *Manager) GetEncryptionMaterials(ctx context.Context, req *envelope.Encr
 
 // useEncrypt charges one message of n bytes to e and returns a copy of its
 // materials, or reports that e is too old, exhausted or gone.
-func (m *Manager) useEncrypt(e *entry, id string, n uint64, hit bool) (*envelope.EncryptionMaterials, bool) {
+func (m *Manager) useEncrypt(e *entry, id entryID, n uint64, hit bool) (*envelope.EncryptionMaterials, bool) {
 	e.mu.Lock()
 	if e.dead {
 		defer e.mu.Unlock()
@@ -285,25 +283,25 @@ func (m *Manager) useEncrypt(e *entry, id string, n uint64, hit bool) (*envelope
 	}
 	switch {
 	case m.opts.Now().Sub(e.created) > m.opts.MaxAge:
-		m.kill(id, e)
-		m.event(Expired, true, id)
+		m.kill(id.key, e)
+		m.event(Expired, true, &id)
 		return nil, false
 	case e.messages+1 > m.opts.MaxMessages || e.bytes+n > m.opts.MaxBytes:
-		m.kill(id, e)
-		m.event(Exhausted, true, id)
+		m.kill(id.key, e)
+		m.event(Exhausted, true, &id)
 		return nil, false
 	}
 	e.messages++
 	e.bytes += n
 	out := copyEnc(e.enc)
 	if e.messages == m.opts.MaxMessages || e.bytes == m.opts.MaxBytes {
-		m.kill(id, e) // used up: no later request need find it
-		m.event(Exhausted, true, id)
+		m.kill(id.key, e) // used up: no later request need find it
+		m.event(Exhausted, true, &id)
 	} else {
 		e.mu.Unlock()
 	}
 	if hit {
-		m.event(Hit, true, id)
+		m.event(Hit, true, &id)
 	}
 	return out, true
 }
@@ -328,24 +326,24 @@ func (m *Manager) kill(id string, e *entry) {
 
 // lookup returns the live entry for id, creating it with fill on a miss;
 // concurrent misses for one id share one fill.
-func (m *Manager) lookup(ctx context.Context, id string, enc bool, fill func() (*entry, error)) (*entry, bool, error) {
-	if e, ok := m.live(id); ok {
+func (m *Manager) lookup(ctx context.Context, id entryID, enc bool, fill func() (*entry, error)) (*entry, bool, error) {
+	if e, ok := m.live(id.key); ok {
 		return e, true, nil
 	}
 	filled := false // whether this goroutine made the underlying call
-	v, err, _ := m.flight.Do(id, func() (any, error) {
-		if e, ok := m.live(id); ok { // filled while we waited
+	v, err, _ := m.flight.Do(id.key, func() (any, error) {
+		if e, ok := m.live(id.key); ok { // filled while we waited
 			return e, nil
 		}
 		filled = true
-		m.event(Miss, enc, id)
+		m.event(Miss, enc, &id)
 		m.calls.Add(1)
 		e, err := fill()
 		if err != nil {
 			return nil, err
 		}
 		if !e.dead {
-			if evicted := m.cache.lru.Add(id, e); evicted {
+			if evicted := m.cache.lru.Add(id.key, e); evicted {
 				m.cache.evict.Add(1)
 			}
 		}
@@ -385,13 +383,13 @@ func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.Decryption
 	if len(req.ReproducedContext) > 0 {
 		for _, k := range slices.Sorted(maps.Keys(req.ReproducedContext)) {
 			if v, ok := req.EncryptionContext[k]; ok && v != req.ReproducedContext[k] {
-				m.event(Refused, false, "")
+				m.event(Refused, false, nil)
 				return nil, fmt.Errorf("keycache: context key %q has another value in the message: %w", k, envelope.ErrContextMismatch)
 			}
 		}
 	}
 	if identityKDF(req.Suite) {
-		m.event(Bypass, false, "")
+		m.event(Bypass, false, nil)
 		m.calls.Add(1)
 		return m.under.DecryptMaterials(ctx, req)
 	}
@@ -416,14 +414,14 @@ func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.Decryption
 			continue
 		}
 		if m.opts.Now().Sub(e.created) > m.opts.MaxAge {
-			m.kill(id, e)
-			m.event(Expired, false, id)
+			m.kill(id.key, e)
+			m.event(Expired, false, &id)
 			continue
 		}
 		out := copyDec(e.dec)
 		e.mu.Unlock()
 		if hit {
-			m.event(Hit, false, id)
+			m.event(Hit, false, &id)
 		}
 		return out, nil
 	}
@@ -462,8 +460,134 @@ func copyDec(dm *envelope.DecryptionMaterials) *envelope.DecryptionMaterials {
 	return &c.m
 }
 
-// encryptID computes the encrypt entry ID (see the package doc).
-func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
+// maxExactKey is the longest entry key kept as the bytes that decide the
+// entry; a longer one (a message of many or large data keys, a large
+// context) is its SHA-512 ID, so a key is at most this long.
+const maxExactKey = 1024
+
+// entryID names an entry: key, what the Cache looks it up by (the package
+// doc gives its layout), and the request it came from, from which the
+// SHA-512 ID is computed only when an event reports it. Every field of key
+// is fixed, counted or length-prefixed, so distinct inputs give distinct
+// keys; it is never logged (it holds the context).
+type entryID struct {
+	key string
+	enc *envelope.EncryptionRequest
+	dec *envelope.DecryptionRequest
+}
+
+// short returns the hex of the first 8 bytes of the SHA-512 ID, as events
+// and logs show it; "" for a request that has none.
+func (id *entryID) short(m *Manager) string {
+	var full string
+	switch {
+	case id == nil:
+		return ""
+	case id.key[0] == 'h':
+		full = id.key[1:]
+	case id.enc != nil:
+		full, _ = m.encryptHash(id.enc)
+	case id.dec != nil:
+		full, _ = m.decryptHash(id.dec)
+	}
+	if len(full) < 8 {
+		return ""
+	}
+	return hex.EncodeToString([]byte(full[:8]))
+}
+
+// encryptID returns the entry ID of an encrypt request.
+func (m *Manager) encryptID(req *envelope.EncryptionRequest) (entryID, error) {
+	var buf [maxExactKey]byte // on the stack
+	b := append(buf[:0], 'e')
+	b = append(b, m.partHash[:]...)
+	b = appendSuite(b, req.Suite)
+	b = append(b, byte(req.CommitmentPolicy))
+	b, err := wire.AppendContext(b, req.EncryptionContext)
+	if err != nil {
+		return entryID{}, err
+	}
+	if len(b) > maxExactKey {
+		h, err := m.encryptHash(req)
+		return entryID{key: "h" + h, enc: req}, err
+	}
+	return entryID{key: string(b), enc: req}, nil
+}
+
+// appendSuite appends 00 for no suite, else 01 | suite.
+func appendSuite(b []byte, s envelope.SuiteID) []byte {
+	if s == 0 {
+		return append(b, 0)
+	}
+	return append(b, 1, byte(s>>8), byte(s))
+}
+
+// decryptID returns the entry ID of a decrypt request.
+func (m *Manager) decryptID(req *envelope.DecryptionRequest) (entryID, error) {
+	var buf [maxExactKey]byte // on the stack
+	b := append(buf[:0], 'd')
+	b = append(b, m.partHash[:]...)
+	b = append(b, byte(req.Suite>>8), byte(req.Suite), byte(req.CommitmentPolicy))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(req.EncryptedDataKeys)))
+	var at [4]int // where each data key starts
+	starts := at[:0]
+	for _, k := range req.EncryptedDataKeys {
+		if len(b) > maxExactKey || len(starts) == len(at) {
+			break // more than an exact key holds: hashed below
+		}
+		starts = append(starts, len(b))
+		b = wire.AppendEncryptedDataKey(b, k.ProviderID, k.ProviderInfo, k.Ciphertext)
+	}
+	if len(b) > maxExactKey || len(starts) < len(req.EncryptedDataKeys) {
+		h, err := m.decryptHash(req)
+		return entryID{key: "h" + h, dec: req}, err
+	}
+	if len(starts) > 1 {
+		sortRuns(b, starts)
+	}
+	for _, ec := range []map[string]string{req.EncryptionContext, req.ReproducedContext} {
+		at := len(b)
+		b = append(b, 0, 0, 0, 0)
+		var err error
+		if b, err = wire.AppendContext(b, ec); err != nil {
+			return entryID{}, err
+		}
+		binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	}
+	if len(b) > maxExactKey {
+		h, err := m.decryptHash(req)
+		return entryID{key: "h" + h, dec: req}, err
+	}
+	return entryID{key: string(b), dec: req}, nil
+}
+
+// sortRuns sorts the runs of b that start at starts (at most 4, in
+// order; the last ends at len(b)) by their bytes, in place: by insertion,
+// for the few data keys a message has.
+func sortRuns(b []byte, starts []int) {
+	var runs [4][2]int
+	for i, s := range starts {
+		end := len(b)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		runs[i] = [2]int{s, end}
+	}
+	for i := 1; i < len(starts); i++ {
+		for j := i; j > 0 && bytes.Compare(b[runs[j][0]:runs[j][1]], b[runs[j-1][0]:runs[j-1][1]]) < 0; j-- {
+			runs[j], runs[j-1] = runs[j-1], runs[j]
+		}
+	}
+	var sb [maxExactKey]byte
+	sorted := sb[:0]
+	for _, r := range runs[:len(starts)] {
+		sorted = append(sorted, b[r[0]:r[1]]...)
+	}
+	copy(b[starts[0]:], sorted)
+}
+
+// encryptHash computes the encrypt entry's SHA-512 ID (see the package doc).
+func (m *Manager) encryptHash(req *envelope.EncryptionRequest) (string, error) {
 	var ecb [512]byte // serialized context, on the stack when it fits
 	ec, err := wire.AppendContext(ecb[:0], req.EncryptionContext)
 	if err != nil {
@@ -472,11 +596,7 @@ func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
 	// partition hash | 00, or 01 | suite | context hash | policy byte
 	var b [sha512.Size + 3 + sha512.Size + 1]byte
 	n := copy(b[:], m.partHash[:])
-	if req.Suite == 0 {
-		n += copy(b[n:], []byte{0})
-	} else {
-		n += copy(b[n:], []byte{1, byte(req.Suite >> 8), byte(req.Suite)})
-	}
+	n += len(appendSuite(b[n:n], req.Suite))
 	ech := sha512.Sum512(ec)
 	n += copy(b[n:], ech[:])
 	// The policy decides the default suite and what may be used.
@@ -485,8 +605,8 @@ func (m *Manager) encryptID(req *envelope.EncryptionRequest) (string, error) {
 	return string(id[:]), nil
 }
 
-// decryptID computes the decrypt entry ID (see the package doc).
-func (m *Manager) decryptID(req *envelope.DecryptionRequest) (string, error) {
+// decryptHash computes the decrypt entry's SHA-512 ID (see the package doc).
+func (m *Manager) decryptHash(req *envelope.DecryptionRequest) (string, error) {
 	// The hashes of a few data keys, the serialized data key and context:
 	// on the stack when they fit.
 	var hbuf [4][sha512.Size]byte
