@@ -277,7 +277,7 @@ func (m *Manager) useEncrypt(e *entry, id entryID, n uint64, hit bool) (*envelop
 		defer e.mu.Unlock()
 		if e.created.IsZero() && e.enc != nil && e.messages == 0 { // uncachable materials: used once
 			e.messages = 1
-			return copyEnc(e.enc), true
+			return copyEnc(e.enc, id.enc), true
 		}
 		return nil, false
 	}
@@ -293,7 +293,7 @@ func (m *Manager) useEncrypt(e *entry, id entryID, n uint64, hit bool) (*envelop
 	}
 	e.messages++
 	e.bytes += n
-	out := copyEnc(e.enc)
+	out := copyEnc(e.enc, id.enc)
 	if e.messages == m.opts.MaxMessages || e.bytes == m.opts.MaxBytes {
 		m.kill(id.key, e) // used up: no later request need find it
 		m.event(Exhausted, true, &id)
@@ -418,7 +418,7 @@ func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.Decryption
 			m.event(Expired, false, &id)
 			continue
 		}
-		out := copyDec(e.dec)
+		out := copyDec(e.dec, req)
 		e.mu.Unlock()
 		if hit {
 			m.event(Hit, false, &id)
@@ -429,10 +429,12 @@ func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.Decryption
 }
 
 // withKey is a copy of materials M and, in the same allocation, room for
-// its data key (the caller zeroes it; the cache keeps its own).
+// its data key (the caller zeroes it; the cache keeps its own) and for one
+// encrypted data key.
 type withKey[M any] struct {
 	m   M
 	key [32]byte
+	edk [1]envelope.EncryptedDataKey
 }
 
 // cloneKey returns a copy of dk in key if it fits, else in a new slice;
@@ -444,18 +446,30 @@ func cloneKey(key *[32]byte, dk []byte) []byte {
 	return key[:copy(key[:], dk):len(dk)]
 }
 
-// copyEnc copies em deeply but for the fields envelope keeps read-only.
-func copyEnc(em *envelope.EncryptionMaterials) *envelope.EncryptionMaterials {
+// contextFor returns the context for materials handed out: the request's
+// own map if the cached context ec has exactly its pairs (materials may
+// share the request's map, as the default manager's do), else a copy of
+// ec. Never the cache's map, which a caller might change.
+func contextFor(ec, req map[string]string) map[string]string {
+	if maps.Equal(ec, req) {
+		return req
+	}
+	return maps.Clone(ec)
+}
+
+// copyEnc copies em deeply, for the request req, but for the fields
+// envelope keeps read-only.
+func copyEnc(em *envelope.EncryptionMaterials, req *envelope.EncryptionRequest) *envelope.EncryptionMaterials {
 	c := &withKey[envelope.EncryptionMaterials]{m: *em}
-	c.m.EncryptionContext = maps.Clone(em.EncryptionContext)
+	c.m.EncryptionContext = contextFor(em.EncryptionContext, req.EncryptionContext)
 	c.m.DataKey = cloneKey(&c.key, em.DataKey)
-	c.m.EncryptedDataKeys = slices.Clone(em.EncryptedDataKeys)
+	c.m.EncryptedDataKeys = append(c.edk[:0], em.EncryptedDataKeys...)
 	return &c.m
 }
 
-func copyDec(dm *envelope.DecryptionMaterials) *envelope.DecryptionMaterials {
+func copyDec(dm *envelope.DecryptionMaterials, req *envelope.DecryptionRequest) *envelope.DecryptionMaterials {
 	c := &withKey[envelope.DecryptionMaterials]{m: *dm}
-	c.m.EncryptionContext = maps.Clone(dm.EncryptionContext)
+	c.m.EncryptionContext = contextFor(dm.EncryptionContext, req.EncryptionContext)
 	c.m.DataKey = cloneKey(&c.key, dm.DataKey)
 	return &c.m
 }
