@@ -57,15 +57,7 @@ func TestMaterialsAreCopies(t *testing.T) {
 	}
 	t.Run("decrypt", func(t *testing.T) {
 		m := testManager(t, "p")
-		c := client(t, m)
-		ct, err := c.Encrypt(ctx, []byte("record"), ec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := envelope.ParseHeader(bytes.NewReader(ct))
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, h := sealed(t, client(t, m), ec)
 		var wantDK []byte
 		for i := range 3 {
 			got, err := m.DecryptMaterials(ctx, &envelope.DecryptionRequest{
@@ -91,4 +83,18 @@ func TestMaterialsAreCopies(t *testing.T) {
 
 func sameEDK(a, b envelope.EncryptedDataKey) bool {
 	return a.ProviderID == b.ProviderID && bytes.Equal(a.ProviderInfo, b.ProviderInfo) && bytes.Equal(a.Ciphertext, b.Ciphertext)
+}
+
+// sealed returns a message of c under ec and its header.
+func sealed(t *testing.T, c *envelope.Client, ec map[string]string) ([]byte, *envelope.Header) {
+	t.Helper()
+	ct, err := c.Encrypt(context.Background(), []byte("record"), ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := envelope.ParseHeader(bytes.NewReader(ct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ct, h
 }

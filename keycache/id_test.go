@@ -150,14 +150,7 @@ func TestEventIDs(t *testing.T) {
 	c := client(t, m)
 	ctx := context.Background()
 	ec := map[string]string{"tenant": "clinic-7", "purpose": "lab-results"}
-	ct, err := c.Encrypt(ctx, []byte("record"), ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := envelope.ParseHeader(bytes.NewReader(ct))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ct, h := sealed(t, c, ec)
 	if _, _, err := c.Decrypt(ctx, ct); err != nil {
 		t.Fatal(err)
 	}
