@@ -546,7 +546,7 @@ func (m *Manager) decryptID(req *envelope.DecryptionRequest) (entryID, error) {
 	var at [4]int // where each data key starts
 	starts := at[:0]
 	for _, k := range req.EncryptedDataKeys {
-		if len(b) > maxExactKey || len(starts) == len(at) {
+		if len(starts) == len(at) || len(b)+6+len(k.ProviderID)+len(k.ProviderInfo)+len(k.Ciphertext) > maxExactKey {
 			break // more than an exact key holds: hashed below
 		}
 		starts = append(starts, len(b))
