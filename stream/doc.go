@@ -79,7 +79,7 @@
 //
 // A Reader reads a frame (and, with W > 1, the next frame's header) at a
 // time into a buffer of its own, never past the body. With
-// Config.ReadPast it reads chunks instead, of a job's frames (64 KiB
+// Config.ReadPast it reads chunks instead, of a job's frames (128 KiB
 // serially), and opens each frame where it landed: one copy of the
 // ciphertext, the read itself, and one Read per chunk rather than per
 // frame, which 4 KiB frames (the official SDKs' default) need. Frames
