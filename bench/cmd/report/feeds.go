@@ -77,18 +77,21 @@ func (ix *index) feedTarget(c feedCase) feedTarget {
 	if !ok || !okV {
 		return feedTarget{target: missing(c.what, c.name)}
 	}
-	t := feedTarget{target: target{c.what, fmt.Sprintf("%.2f", v), "PASS"}}
-	var ceil float64
+	t := feedTarget{target: judged(c.what, fmt.Sprintf("%.2f", v), v >= c.min)}
 	if cr, ok := ix.main(c.ceiling); ok && c.ceiling != "" {
-		ceil = cr.Metrics["x-raw"]
+		ceil := cr.Metrics["x-raw"]
 		t.Ceiling = fmt.Sprintf("%.2f (%.2f of it)", ceil, v/ceil)
+		t.target = withCeiling(t.target, v, ceil, c.min)
 	}
-	switch {
-	case v >= c.min:
-	case ceil > 0 && ceil < c.min && v >= 0.95*ceil:
+	return t
+}
+
+// withCeiling marks t, a ratio v judged against min, as missed at the
+// machine's ceiling when the ceiling measured beside it, ceil, is itself
+// under min and v reaches 0.95 of it.
+func withCeiling(t target, v, ceil, min float64) target {
+	if t.Status == "MISS" && ceil > 0 && ceil < min && v >= 0.95*ceil {
 		t.Status = "MISS, at the machine's ceiling"
-	default:
-		t.Status = "MISS"
 	}
 	return t
 }

@@ -228,6 +228,34 @@ func TestTargets(t *testing.T) {
 	}; strings.Join(dec, "|") != strings.Join(want, "|") {
 		t.Errorf("paired decrypt targets = %q, want %q", dec, want)
 	}
+
+	// The paired 1-worker decrypt is read from a bytes.Reader: beside the
+	// read ceiling of the same run, it is judged as the copy feed is.
+	for _, c := range []struct{ ceiling, want string }{
+		{"", "MISS paired 0.81 ×"},
+		{"0.83", "MISS, at the machine's ceiling paired 0.81 ×; ceiling 0.83 (0.98 of it)"},
+		{"0.90", "MISS paired 0.81 ×; ceiling 0.90 (0.90 of it)"},
+		{"0.97", "MISS paired 0.81 ×; ceiling 0.97 (0.84 of it)"},
+	} {
+		in := "phicrypt-source: main\n" +
+			"BenchmarkPaired/decrypt/stream/suite=0478/frame=64KiB/size=64MiB-2 3 1 ns/op 0.81 x-raw-1w 1.5 x-raw-Nw 2 workers\n"
+		if c.ceiling != "" {
+			in += "BenchmarkFeeds/ceiling/read+decrypt/frame=64KiB-2 3 1 ns/op " + c.ceiling + " x-raw\n"
+		}
+		col := newCollector()
+		if err := col.add(strings.NewReader(in)); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, tg := range newIndex(col.results()).targets() {
+			if strings.HasPrefix(tg.What, "streaming decrypt") {
+				got = tg.Status + " " + tg.Got
+			}
+		}
+		if got != c.want {
+			t.Errorf("ceiling %q: 1-worker decrypt %q, want %q", c.ceiling, got, c.want)
+		}
+	}
 }
 
 func TestReportFromSavedOutput(t *testing.T) {
