@@ -173,6 +173,34 @@ func TestTargets(t *testing.T) {
 		t.Errorf("got %d distinct targets, want %d: %v", len(got), len(want), got)
 	}
 
+	// BenchmarkSignedSmallPaired decides the 0x0578 rows over the
+	// separate ones (which miss encrypt and pass decrypt above), and
+	// alone when they did not run.
+	signed := "phicrypt-source: main\n" +
+		"BenchmarkSignedSmallPaired/encrypt/size=1KiB-2 100 1 ns/op 294000 ecdsa-ns 306000 msg-ns 0.9608 x-raw\n" +
+		"BenchmarkSignedSmallPaired/decrypt/size=1KiB-2 100 1 ns/op 510000 ecdsa-ns 554000 msg-ns 0.9206 x-raw\n"
+	for _, in := range []string{fixture + signed, signed} {
+		sc := newCollector()
+		if err := sc.add(strings.NewReader(in)); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, tg := range newIndex(sc.results()).targets() {
+			got[tg.What] = tg.Status + " " + tg.Got
+		}
+		enc, dec := "PASS paired: message 306.0 µs = 1.04 × keygen+sign (294.0 µs)", "MISS paired: message 554.0 µs = 1.09 × verify (510.0 µs)"
+		if in != signed {
+			enc += "; separate runs 400.0 µs = 1.14 × keygen+sign (350.0 µs)"
+			dec += "; separate runs 500.0 µs = 1.04 × verify (480.0 µs)"
+		}
+		if g := got["1 KiB encrypt, 0x0578: ≤ 1.05 × (ECDSA P-384 keygen + sign)"]; g != enc {
+			t.Errorf("paired 0x0578 encrypt: %q, want %q", g, enc)
+		}
+		if g := got["1 KiB decrypt, 0x0578: ≤ 1.05 × ECDSA P-384 verify"]; g != dec {
+			t.Errorf("paired 0x0578 decrypt: %q, want %q", g, dec)
+		}
+	}
+
 	var n []string
 	for _, tg := range newIndex(c.results()).targets() {
 		if strings.HasPrefix(tg.What, "the same with N workers") {
