@@ -43,6 +43,10 @@
 // the individual Write calls. Errors are sticky: once a Writer or Reader
 // failed, every later call returns the same error. A broken internal
 // invariant panics with "stream: internal error", never goes on quietly.
+// A source's Read count is checked, never trusted: one outside [0, len(p)]
+// fails the stream with io.ErrShortBuffer, and 100 Reads in a row that
+// return nothing and no error with io.ErrNoProgress (a Writer's ReadFrom
+// keeps what it read before, as for any read error).
 //
 // With Config.Workers W > 1 a Writer or Reader is a pipeline: a ring of
 // frames in flight, handed out in jobs of 256 KiB of plaintext (one frame

@@ -80,19 +80,20 @@ func Scan(r io.Reader, frameLen int) (frames, plaintextLen, bodyLen int64, err e
 		return 0, 0, 0, err
 	}
 	var hdr [finalHdr]byte
+	src := &source{r: r}
 	for seq := uint32(1); ; seq++ {
-		if _, err := io.ReadFull(r, hdr[:4]); err != nil {
+		if _, err := io.ReadFull(src, hdr[:4]); err != nil {
 			return 0, 0, 0, scanErr(err, errTruncated(seq-1))
 		}
 		h := hdr[:headerLen(hdr[:4])]
-		if _, err := io.ReadFull(r, h[4:]); err != nil {
+		if _, err := io.ReadFull(src, h[4:]); err != nil {
 			return 0, 0, 0, scanErr(err, errTruncated(seq-1))
 		}
 		f, err := parseFrame(h, seq, frameLen)
 		if err != nil {
 			return 0, 0, 0, err
 		}
-		if err := skip(r, int64(f.n+tagLen)); err != nil {
+		if err := skip(r, src, int64(f.n+tagLen)); err != nil {
 			return 0, 0, 0, scanErr(err, fmt.Errorf("stream: frame %d: %w", seq, ErrTruncated))
 		}
 		if f.kind == finalFrame {
@@ -113,7 +114,7 @@ func scanErr(err, truncated error) error {
 // skip discards the next n bytes of r: by seeking if r is an io.Seeker
 // (an early end is io.ErrUnexpectedEOF, as for any reader), else by
 // reading them.
-func skip(r io.Reader, n int64) error {
+func skip(r io.Reader, src *source, n int64) error {
 	if s, ok := r.(io.Seeker); ok {
 		if pos, err := s.Seek(0, io.SeekCurrent); err == nil {
 			end, err := s.Seek(0, io.SeekEnd)
@@ -127,7 +128,7 @@ func skip(r io.Reader, n int64) error {
 			return err
 		}
 	}
-	m, err := io.CopyN(io.Discard, r, n)
+	m, err := io.CopyN(io.Discard, src, n)
 	if m < n && (err == nil || err == io.EOF) {
 		return io.ErrUnexpectedEOF
 	}

@@ -16,7 +16,8 @@ import (
 // verified. Unless Config.ReadPast, it never reads past the end of the
 // body, so the caller can read a footer from the same source afterwards.
 type Reader struct {
-	src       io.Reader
+	src       io.Reader // checked, or a TeeReader of checked
+	checked   source
 	cfg       Config
 	k         keyed
 	nonFrame  bool
@@ -117,7 +118,9 @@ func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 }
 
 func newReader(src io.Reader, cfg Config) *Reader {
-	r := &Reader{src: src, cfg: cfg, k: cfg.keyed()}
+	r := &Reader{cfg: cfg, k: cfg.keyed()}
+	r.checked.r = src
+	r.src = &r.checked
 	r.workers = workersFor(cfg.Workers)
 	n := 1
 	if r.workers > 1 {
@@ -156,7 +159,7 @@ func newReader(src io.Reader, cfg Config) *Reader {
 		}
 	} else if cfg.Tee != nil {
 		// Read frame by frame, never past the body: Tee sees what is read.
-		r.src = io.TeeReader(src, cfg.Tee)
+		r.src = io.TeeReader(r.src, cfg.Tee)
 	}
 	return r
 }
@@ -623,7 +626,7 @@ func (r *Reader) arrived() bool {
 // regular frame), so it never waits for bytes past the body; a Read may
 // return some, which parseChunked keeps as Rest.
 func (r *Reader) need(n int) error {
-	for empty := 0; r.filled-r.off < n; {
+	for r.filled-r.off < n {
 		if r.srcErr != nil {
 			return r.srcErr
 		}
@@ -636,7 +639,7 @@ func (r *Reader) need(n int) error {
 		c := r.cur
 		p := c.buf[r.filled:min(len(c.buf), r.filled+max(r.window, n-(r.filled-r.off)))]
 		c.used = max(c.used, r.filled+len(p))
-		m, err := readOnce(r.src, p, &empty)
+		m, err := r.src.Read(p)
 		if m == len(p) {
 			r.window = min(2*r.window, r.chunkSize)
 		}

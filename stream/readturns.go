@@ -154,12 +154,12 @@ func (t *openTurns) readChunk(sl *openSlot) {
 	off, ptn := 0, 0
 	// fill reads until the chunk holds n bytes from off.
 	fill := func(n int) error {
-		for empty := 0; filled-off < n; {
+		for filled-off < n {
 			if t.srcErr != nil {
 				return t.srcErr
 			}
 			sl.used = len(sl.buf) // a Read may use all it is given
-			m, err := readOnce(r.src, sl.buf[filled:], &empty)
+			m, err := r.src.Read(sl.buf[filled:])
 			filled += m
 			t.srcErr = err
 		}

@@ -175,9 +175,9 @@ func (t *turns) readGroup(sl *turnSlot) {
 	G := t.g * t.F
 	var err error
 	sl.inUsed = G // a Read may use all it is given; one always comes (carry < G)
-	for empty := 0; off < G && err == nil; {
+	for off < G && err == nil {
 		var m int
-		m, err = readOnce(t.r, sl.in[off:G], &empty)
+		m, err = t.r.Read(sl.in[off:G])
 		off += m
 		t.read += int64(m)
 	}

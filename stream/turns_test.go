@@ -200,35 +200,3 @@ func TestTurnsBuffersZeroed(t *testing.T) {
 }
 
 // liar claims one byte more than it was given once its bytes are read.
-type liar struct{ b []byte }
-
-func (l *liar) Read(p []byte) (int, error) {
-	if len(l.b) == 0 {
-		return len(p) + 1, nil
-	}
-	n := copy(p, l.b)
-	l.b = l.b[n:]
-	return n, nil
-}
-
-// TestReadCountOutOfRange: a source that claims to have read more than
-// it was given fails the stream with io.ErrShortBuffer, never taken at
-// its word: a chunked Reader (serially and opening in turns) and a Writer
-// reading in turns.
-func TestReadCountOutOfRange(t *testing.T) {
-	const F = 4096
-	pt := streamPlaintext(3 << 20)
-	body := sealed(t, testConfig(t, F, 1), pt)
-	for _, workers := range []int{1, 2} {
-		cfg := testConfig(t, F, workers)
-		cfg.ReadPast = true
-		r, _ := NewReader(&liar{b: body[:len(body)-F]}, cfg)
-		if _, err := r.WriteTo(io.Discard); !errors.Is(err, io.ErrShortBuffer) {
-			t.Fatalf("Reader, %d workers: %v, want io.ErrShortBuffer", workers, err)
-		}
-	}
-	w, _ := NewWriter(io.Discard, testConfig(t, F, 2))
-	if _, err := w.ReadFrom(&liar{b: pt}); !errors.Is(err, io.ErrShortBuffer) || w.turned == 0 {
-		t.Fatalf("Writer: %v (turned %d), want io.ErrShortBuffer", err, w.turned)
-	}
-}

@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"fmt"
-	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -114,23 +112,6 @@ func (ts *turnstile) write(ready func()) {
 		ready()
 		ts.wmu.Unlock()
 	}
-}
-
-// readOnce reads once from src into p and returns what it read and the
-// error to keep: io.ErrNoProgress once *empty, the Reads in a row that
-// returned nothing and no error, reaches 100; a count outside p is an
-// error, never trusted.
-func readOnce(src io.Reader, p []byte, empty *int) (int, error) {
-	m, err := src.Read(p)
-	if m < 0 || m > len(p) {
-		return 0, fmt.Errorf("stream: Read returned %d of %d bytes: %w", m, len(p), io.ErrShortBuffer)
-	}
-	if m > 0 || err != nil {
-		*empty = 0
-	} else if *empty++; *empty == 100 {
-		err = io.ErrNoProgress
-	}
-	return m, err
 }
 
 // waiters is what goroutines wait on for a condition another goroutine

@@ -25,6 +25,7 @@ import (
 // its frames.
 type Writer struct {
 	dst     io.Writer
+	src     source // ReadFrom's, while it runs
 	cfg     Config
 	k       keyed
 	workers int
@@ -211,8 +212,10 @@ func (k keyed) unseal(s *wslot) {
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	defer w.unpack()
+	w.src = source{r: r}
+	defer func() { w.src = source{} }()
 	for w.err == nil {
-		m, err := w.readStep(r)
+		m, err := w.readStep(&w.src)
 		total += int64(m)
 		if err == io.EOF {
 			return total, nil
