@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/phicrypt/phicrypt/internal/readcheck"
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/stream"
 )
@@ -900,7 +901,7 @@ type DecryptReader struct {
 // file's size) under stream.MinParallel is opened in the calling
 // goroutine alone, whatever WithFrameWorkers says.
 func (c *Client) NewDecryptReader(ctx context.Context, r io.Reader, opts ...DecryptOption) (*DecryptReader, error) {
-	return c.newDecryptReader(ctx, bufio.NewReaderSize(r, sourceBuffer), remaining(r), opts, callDecryptReader)
+	return c.newDecryptReader(ctx, bufio.NewReaderSize(&readcheck.Reader{R: r}, sourceBuffer), remaining(r), opts, callDecryptReader)
 }
 
 // remaining returns the bytes r holds from where it is, if it tells: an

@@ -8,6 +8,8 @@ import (
 	"io"
 	"maps"
 	"strings"
+
+	"github.com/phicrypt/phicrypt/internal/readcheck"
 )
 
 // ReencryptOptions configure one Reencrypt call; nil means the zero value.
@@ -83,7 +85,7 @@ func (c *Client) Reencrypt(ctx context.Context, dst io.Writer, src io.Reader, to
 	if opts == nil {
 		opts = &ReencryptOptions{}
 	}
-	d, err := c.newDecryptReader(ctx, bufio.NewReaderSize(src, sourceBuffer), remaining(src), opts.Decrypt, callDecryptReader)
+	d, err := c.newDecryptReader(ctx, bufio.NewReaderSize(&readcheck.Reader{R: src}, sourceBuffer), remaining(src), opts.Decrypt, callDecryptReader)
 	if err != nil {
 		return nil, err
 	}

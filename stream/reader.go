@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+
+	"github.com/phicrypt/phicrypt/internal/readcheck"
 )
 
 // A Reader opens a framed (or legacy non-framed) body read from an
@@ -17,7 +19,7 @@ import (
 // body, so the caller can read a footer from the same source afterwards.
 type Reader struct {
 	src       io.Reader // checked, or a TeeReader of checked
-	checked   source
+	checked   readcheck.Reader
 	cfg       Config
 	k         keyed
 	nonFrame  bool
@@ -119,7 +121,7 @@ func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 
 func newReader(src io.Reader, cfg Config) *Reader {
 	r := &Reader{cfg: cfg, k: cfg.keyed()}
-	r.checked.r = src
+	r.checked.R = src
 	r.src = &r.checked
 	r.workers = workersFor(cfg.Workers)
 	n := 1

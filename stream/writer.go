@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"sync/atomic"
+
+	"github.com/phicrypt/phicrypt/internal/readcheck"
 )
 
 // A Writer seals plaintext into frames and writes them, in order, to an
@@ -25,7 +27,7 @@ import (
 // its frames.
 type Writer struct {
 	dst     io.Writer
-	src     source // ReadFrom's, while it runs
+	src     readcheck.Reader // ReadFrom's, while it runs
 	cfg     Config
 	k       keyed
 	workers int
@@ -212,8 +214,8 @@ func (k keyed) unseal(s *wslot) {
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	defer w.unpack()
-	w.src = source{r: r}
-	defer func() { w.src = source{} }()
+	w.src = readcheck.Reader{R: r}
+	defer func() { w.src = readcheck.Reader{} }()
 	for w.err == nil {
 		m, err := w.readStep(&w.src)
 		total += int64(m)
