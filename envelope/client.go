@@ -17,7 +17,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/phicrypt/phicrypt/internal/readcheck"
+	"github.com/phicrypt/phicrypt/internal/iocheck"
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/stream"
 )
@@ -765,7 +765,7 @@ func (c *Client) NewEncryptWriter(ctx context.Context, w io.Writer, ec map[strin
 		workers = signedWorkers(workers)
 	}
 	workers = workersForLength(cfg.plaintextLength, workers)
-	if _, err := w.Write(s.header.appendTo(nil)); err != nil {
+	if _, err := iocheck.Write(w, s.header.appendTo(nil)); err != nil {
 		return nil, err
 	}
 	ew.body, err = stream.NewWriter(w, stream.Config{AEAD: s.aead, MessageID: s.header.MessageID, FrameLength: cfg.frameLength, Workers: workers, Buffers: c.buffers})
@@ -873,7 +873,7 @@ func (w *EncryptWriter) Close() error {
 	if err != nil {
 		return err
 	}
-	_, err = w.dst.Write(footer)
+	_, err = iocheck.Write(w.dst, footer)
 	return err
 }
 
@@ -901,7 +901,7 @@ type DecryptReader struct {
 // file's size) under stream.MinParallel is opened in the calling
 // goroutine alone, whatever WithFrameWorkers says.
 func (c *Client) NewDecryptReader(ctx context.Context, r io.Reader, opts ...DecryptOption) (*DecryptReader, error) {
-	return c.newDecryptReader(ctx, bufio.NewReaderSize(&readcheck.Reader{R: r}, sourceBuffer), remaining(r), opts, callDecryptReader)
+	return c.newDecryptReader(ctx, bufio.NewReaderSize(&iocheck.Reader{R: r}, sourceBuffer), remaining(r), opts, callDecryptReader)
 }
 
 // remaining returns the bytes r holds from where it is, if it tells: an

@@ -9,7 +9,7 @@ import (
 	"maps"
 	"strings"
 
-	"github.com/phicrypt/phicrypt/internal/readcheck"
+	"github.com/phicrypt/phicrypt/internal/iocheck"
 )
 
 // ReencryptOptions configure one Reencrypt call; nil means the zero value.
@@ -85,7 +85,7 @@ func (c *Client) Reencrypt(ctx context.Context, dst io.Writer, src io.Reader, to
 	if opts == nil {
 		opts = &ReencryptOptions{}
 	}
-	d, err := c.newDecryptReader(ctx, bufio.NewReaderSize(&readcheck.Reader{R: src}, sourceBuffer), remaining(src), opts.Decrypt, callDecryptReader)
+	d, err := c.newDecryptReader(ctx, bufio.NewReaderSize(&iocheck.Reader{R: src}, sourceBuffer), remaining(src), opts.Decrypt, callDecryptReader)
 	if err != nil {
 		return nil, err
 	}

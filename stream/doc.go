@@ -46,7 +46,9 @@
 // A source's Read count is checked, never trusted: one outside [0, len(p)]
 // fails the stream with io.ErrShortBuffer, and 100 Reads in a row that
 // return nothing and no error with io.ErrNoProgress (a Writer's ReadFrom
-// keeps what it read before, as for any read error).
+// keeps what it read before, as for any read error). So is a
+// destination's Write count: outside [0, len(p)], or short with no
+// error, it is io.ErrShortWrite, as io.Copy reports it.
 //
 // With Config.Workers W > 1 a Writer or Reader is a pipeline: a ring of
 // frames in flight, handed out in jobs of 256 KiB of plaintext (one frame

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/phicrypt/phicrypt/internal/readcheck"
+	"github.com/phicrypt/phicrypt/internal/iocheck"
 )
 
 // The lengths of a framed body follow from the frame length alone (see
@@ -82,7 +82,7 @@ func Scan(r io.Reader, frameLen int) (frames, plaintextLen, bodyLen int64, err e
 		return 0, 0, 0, err
 	}
 	var hdr [finalHdr]byte
-	src := &readcheck.Reader{R: r}
+	src := &iocheck.Reader{R: r}
 	for seq := uint32(1); ; seq++ {
 		if _, err := io.ReadFull(src, hdr[:4]); err != nil {
 			return 0, 0, 0, scanErr(err, errTruncated(seq-1))
@@ -116,7 +116,7 @@ func scanErr(err, truncated error) error {
 // skip discards the next n bytes of r: by seeking if r is an io.Seeker
 // (an early end is io.ErrUnexpectedEOF, as for any reader), else by
 // reading them.
-func skip(r io.Reader, src *readcheck.Reader, n int64) error {
+func skip(r io.Reader, src *iocheck.Reader, n int64) error {
 	if s, ok := r.(io.Seeker); ok {
 		if pos, err := s.Seek(0, io.SeekCurrent); err == nil {
 			end, err := s.Seek(0, io.SeekEnd)

@@ -8,7 +8,7 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/phicrypt/phicrypt/internal/readcheck"
+	"github.com/phicrypt/phicrypt/internal/iocheck"
 )
 
 // A Reader opens a framed (or legacy non-framed) body read from an
@@ -19,7 +19,7 @@ import (
 // body, so the caller can read a footer from the same source afterwards.
 type Reader struct {
 	src       io.Reader // checked, or a TeeReader of checked
-	checked   readcheck.Reader
+	checked   iocheck.Reader
 	cfg       Config
 	k         keyed
 	nonFrame  bool
@@ -261,7 +261,7 @@ func (r *Reader) writeOut(w io.Writer) (int64, error) {
 	if len(r.out) == 0 {
 		return 0, nil
 	}
-	n, err := w.Write(r.out)
+	n, err := iocheck.Write(w, r.out)
 	r.out = r.out[n:]
 	return int64(n), err
 }
@@ -598,7 +598,7 @@ func (r *Reader) frameHead(view func() []byte, need func(int) error, want uint32
 // s at it: its IV, and its ciphertext and tag to open.
 func (r *Reader) place(s *rslot, f frame, b []byte, hl int) error {
 	if r.cfg.Tee != nil {
-		if _, err := r.cfg.Tee.Write(b); err != nil {
+		if _, err := iocheck.Write(r.cfg.Tee, b); err != nil {
 			return err
 		}
 	}

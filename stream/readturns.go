@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"sync/atomic"
+
+	"github.com/phicrypt/phicrypt/internal/iocheck"
 )
 
 // Opening in turns: WriteTo of a chunked Reader with W > 1 workers, once
@@ -238,7 +240,7 @@ func (t *openTurns) writeChunk(sl *openSlot) error {
 	var lo, hi int // split: sl.pt[lo:hi] verified, not yet written
 	flush := func() error {
 		if hi > lo {
-			n, err := t.dst.Write(sl.pt[lo:hi])
+			n, err := iocheck.Write(t.dst, sl.pt[lo:hi])
 			t.n += int64(n)
 			lo = hi
 			return err
@@ -266,7 +268,7 @@ func (t *openTurns) writeChunk(sl *openSlot) error {
 		if sl.pt != nil {
 			hi = s.ptAt + len(s.pt)
 		} else {
-			n, err := t.dst.Write(s.pt)
+			n, err := iocheck.Write(t.dst, s.pt)
 			t.n += int64(n)
 			if err != nil {
 				return err

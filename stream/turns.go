@@ -3,6 +3,8 @@ package stream
 import (
 	"io"
 	"sync/atomic"
+
+	"github.com/phicrypt/phicrypt/internal/iocheck"
 )
 
 // Reading in turns: ReadFrom of a Writer with W > 1 workers, once a group
@@ -249,7 +251,7 @@ func (t *turns) writeReady() {
 			t.err = ErrTooManyFrames
 		}
 		if t.err == nil && n > 0 {
-			if _, err := t.w.dst.Write(sl.out[packPad : packPad+n*S]); err != nil {
+			if _, err := iocheck.Write(t.w.dst, sl.out[packPad:packPad+n*S]); err != nil {
 				t.err = err
 			}
 		}

@@ -5,7 +5,7 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/phicrypt/phicrypt/internal/readcheck"
+	"github.com/phicrypt/phicrypt/internal/iocheck"
 )
 
 // A Writer seals plaintext into frames and writes them, in order, to an
@@ -27,7 +27,7 @@ import (
 // its frames.
 type Writer struct {
 	dst     io.Writer
-	src     readcheck.Reader // ReadFrom's, while it runs
+	src     iocheck.Reader // ReadFrom's, while it runs
 	cfg     Config
 	k       keyed
 	workers int
@@ -214,8 +214,8 @@ func (k keyed) unseal(s *wslot) {
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	defer w.unpack()
-	w.src = readcheck.Reader{R: r}
-	defer func() { w.src = readcheck.Reader{} }()
+	w.src = iocheck.Reader{R: r}
+	defer func() { w.src = iocheck.Reader{} }()
 	for w.err == nil {
 		m, err := w.readStep(&w.src)
 		total += int64(m)
@@ -494,7 +494,7 @@ func (w *Writer) write(b []byte) {
 	if len(b) == 0 || w.err != nil {
 		return
 	}
-	if _, err := w.dst.Write(b); err != nil {
+	if _, err := iocheck.Write(w.dst, b); err != nil {
 		w.err = err
 	}
 }

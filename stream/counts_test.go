@@ -124,3 +124,81 @@ func TestSourceCounts(t *testing.T) {
 		t.Fatalf("Reader in turns: %v (turned %d), want io.ErrShortBuffer", err, r.turned)
 	}
 }
+
+// miswrite is a destination that, once it holds at bytes, answers one
+// Write with count: -1, past p (having taken p), or half of p taken and
+// no error.
+type miswrite struct {
+	bytes.Buffer
+	at, count int
+	done      bool
+}
+
+func (m *miswrite) Write(p []byte) (int, error) {
+	if m.done || m.Len() < m.at {
+		return m.Buffer.Write(p)
+	}
+	m.done = true
+	switch m.count {
+	case -1:
+		return -1, nil
+	case 0:
+		m.Buffer.Write(p[:len(p)/2])
+		return len(p) / 2, nil
+	default:
+		m.Buffer.Write(p)
+		return len(p) + 1, nil
+	}
+}
+
+// TestDestinationCounts: a destination's Write count is never taken at
+// its word either. A short count with no error, a negative one or one
+// past p fails a Writer (Write, ReadFrom, in turns) and a Reader's WriteTo
+// (frame by frame, chunked, in turns) with io.ErrShortWrite. Before, a
+// Writer ignored the count (a message with a hole, Close nil), and a
+// Reader skipped plaintext on a short count (WriteTo nil, a hole in the
+// output) and panicked on the others.
+func TestDestinationCounts(t *testing.T) {
+	const F = 4096
+	pt := streamPlaintext(1 << 20)
+	for _, count := range []int{0, -1, 1} {
+		for _, workers := range []int{1, 2} {
+			for _, feed := range []string{"Write", "ReadFrom"} {
+				d := &miswrite{at: 600_000, count: count}
+				w, _ := NewWriter(d, testConfig(t, F, workers))
+				var err error
+				if feed == "Write" {
+					_, err = w.Write(pt)
+				} else {
+					_, err = w.ReadFrom(struct{ io.Reader }{bytes.NewReader(pt)})
+				}
+				err = errors.Join(err, w.Close())
+				if !errors.Is(err, io.ErrShortWrite) || (workers == 2 && feed == "ReadFrom") != (w.turned > 0) {
+					t.Fatalf("Writer, %d workers, %s, count %d: %v (turned %d), want io.ErrShortWrite", workers, feed, count, err, w.turned)
+				}
+			}
+		}
+		body := sealed(t, testConfig(t, F, 1), pt)
+		for _, readPast := range []bool{false, true} {
+			for _, workers := range []int{1, 2} {
+				cfg := testConfig(t, F, workers)
+				cfg.ReadPast = readPast
+				r, _ := NewReader(bytes.NewReader(body), cfg)
+				d := &miswrite{at: 600_000, count: count}
+				n, err := r.WriteTo(d)
+				if !errors.Is(err, io.ErrShortWrite) || !bytes.HasPrefix(pt, d.Bytes()) || n > int64(d.Len()) {
+					t.Fatalf("Reader, ReadPast %v, %d workers, count %d: %v, wrote %d, destination holds %d (a prefix: %v)", readPast, workers, count, err, n, d.Len(), bytes.HasPrefix(pt, d.Bytes()))
+				}
+			}
+		}
+	}
+	// A Reader opening in turns.
+	cfg := testConfig(t, F, 2)
+	cfg.ReadPast = true
+	long := streamPlaintext(3 << 20)
+	r, _ := NewReader(bytes.NewReader(sealed(t, testConfig(t, F, 1), long)), cfg)
+	d := &miswrite{at: 2 << 20}
+	if _, err := r.WriteTo(d); !errors.Is(err, io.ErrShortWrite) || r.turned == 0 || !bytes.HasPrefix(long, d.Bytes()) {
+		t.Fatalf("Reader in turns: %v (turned %d), want io.ErrShortWrite and a prefix", err, r.turned)
+	}
+}

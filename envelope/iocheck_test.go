@@ -83,3 +83,64 @@ func TestSourceCountsChecked(t *testing.T) {
 		}
 	}
 }
+
+// shortDst takes half of one Write, once it holds at bytes, and says so
+// with no error.
+type shortDst struct {
+	bytes.Buffer
+	at   int
+	done bool
+}
+
+func (d *shortDst) Write(p []byte) (int, error) {
+	if d.done || d.Len() < d.at {
+		return d.Buffer.Write(p)
+	}
+	d.done = true
+	d.Buffer.Write(p[:len(p)/2])
+	return len(p) / 2, nil
+}
+
+// TestDestinationCountsChecked: a destination that takes part of a
+// Write and reports no error fails an EncryptWriter with
+// io.ErrShortWrite wherever it happens (the header, the body, a signed
+// message's footer) and a DecryptReader's WriteTo; before, the header and
+// footer were written with their count ignored, a message with a hole and
+// Close nil.
+func TestDestinationCountsChecked(t *testing.T) {
+	ctx := context.Background()
+	pt := testPlaintext(100_000)
+	for _, id := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
+		c := newClient(t, aesKeyring(t), id, envelope.WithFrameLength(4096))
+		msg, err := c.Encrypt(ctx, pt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// In the header; in the body; signed, in the footer (2 + at most
+		// 104 bytes: its Write starts past len(msg)-110, the final
+		// frame's before).
+		ats := []int{0, len(msg) / 2}
+		if id == envelope.AES256GCMHKDFSHA512CommitP384 {
+			ats = append(ats, len(msg)-110)
+		}
+		for _, at := range ats {
+			d := &shortDst{at: at}
+			w, err := c.NewEncryptWriter(ctx, d, nil)
+			if err == nil {
+				_, err = w.Write(pt)
+				err = errors.Join(err, w.Close())
+			}
+			if !errors.Is(err, io.ErrShortWrite) {
+				t.Errorf("suite %04x, EncryptWriter, short at %d of %d: %v, want io.ErrShortWrite", uint16(id), at, len(msg), err)
+			}
+		}
+		r, err := c.NewDecryptReader(ctx, bytes.NewReader(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &shortDst{at: len(pt) / 2}
+		if _, err := io.Copy(d, r); !errors.Is(err, io.ErrShortWrite) || !bytes.HasPrefix(pt, d.Bytes()) {
+			t.Errorf("suite %04x, DecryptReader: %v, want io.ErrShortWrite and a prefix", uint16(id), err)
+		}
+	}
+}

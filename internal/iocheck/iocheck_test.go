@@ -1,4 +1,4 @@
-package readcheck
+package iocheck
 
 import (
 	"errors"
@@ -52,5 +52,39 @@ func TestRead(t *testing.T) {
 	r.R = says{0, nil}
 	if _, err := r.Read(p); err != nil {
 		t.Fatalf("an empty Read after progress: %v", err)
+	}
+}
+
+type writes struct {
+	n   int
+	err error
+}
+
+func (w writes) Write(p []byte) (int, error) { return w.n, w.err }
+
+func TestWrite(t *testing.T) {
+	p := make([]byte, 8)
+	failed := errors.New("disk full")
+	for _, c := range []struct {
+		n    int
+		err  error
+		want int
+		is   error
+	}{
+		{8, nil, 8, nil},
+		{3, failed, 3, failed},
+		{3, nil, 3, io.ErrShortWrite},
+		{0, nil, 0, io.ErrShortWrite},
+		{-1, nil, 0, io.ErrShortWrite},
+		{9, nil, 0, io.ErrShortWrite},
+		{-1, failed, 0, io.ErrShortWrite},
+	} {
+		n, err := Write(writes{c.n, c.err}, p)
+		if n != c.want || !errors.Is(err, c.is) || (c.is == nil) != (err == nil) {
+			t.Errorf("destination says %d, %v: got %d, %v; want %d, %v", c.n, c.err, n, err, c.want, c.is)
+		}
+	}
+	if n, err := Write(writes{0, nil}, nil); n != 0 || err != nil {
+		t.Errorf("an empty Write: %d, %v", n, err)
 	}
 }
