@@ -33,6 +33,12 @@
 //	         | len (4) | context | len (4) | expected context
 //	longer:  'h' | ID
 //
+// Both forms serialize a data key with 16-bit lengths, as a header does,
+// so a decrypt request whose data keys no header could hold (a field
+// past 65535 bytes) is refused with envelope.ErrMalformedHeader before
+// any lookup: a wrapped length would let two distinct data keys share an
+// entry. FuzzEntryKeys checks that keys and IDs are equal together.
+//
 // # Limits
 //
 // Every encrypt entry carries three limits, checked and charged

@@ -1,7 +1,10 @@
 package keycache
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
@@ -45,5 +48,64 @@ func TestHostileContextMismatchStats(t *testing.T) {
 	}
 	if st := m.Stats(); st.Misses != before.Misses+1 || st.UnderlyingCalls != before.UnderlyingCalls+1 {
 		t.Fatalf("stats %+v after a good decrypt", st)
+	}
+}
+
+// anyKey "decrypts" every data key to the SHA-256 of its ciphertext:
+// distinct data keys, distinct keys.
+type anyKey struct{ calls int }
+
+func (k *anyKey) OnEncrypt(context.Context, *envelope.EncryptionMaterials) error {
+	return errors.New("anyKey: decrypt only")
+}
+
+func (k *anyKey) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
+	k.calls++
+	d := sha256.Sum256(edks[0].Ciphertext)
+	m.DataKey = d[:]
+	return nil
+}
+
+// TestOversizedDataKeyFields: a request whose data keys no header could
+// hold (a field past 65535 bytes) is refused before any lookup. Both
+// entry IDs serialize data keys with 16-bit lengths; a longer field
+// wraps, and two distinct data keys, a and b below, serialize to the same
+// bytes: b was served a's data key.
+func TestOversizedDataKeyFields(t *testing.T) {
+	ctx := context.Background()
+	tail := []byte("ct")
+	// a: info of 65536+1 bytes whose bytes 1..2 are len(tail); b: info of
+	// 1 byte, then a ciphertext that is the rest of a's serialization.
+	info := bytes.Repeat([]byte{'i'}, 1<<16+1)
+	binary.BigEndian.PutUint16(info[1:], uint16(len(tail)))
+	a := envelope.EncryptedDataKey{ProviderID: "p", ProviderInfo: info, Ciphertext: tail}
+	b := envelope.EncryptedDataKey{ProviderID: "p", ProviderInfo: info[:1], Ciphertext: append(bytes.Clone(info[3:]), append([]byte{0, byte(len(tail))}, tail...)...)}
+	var sa, sb []byte
+	for _, k := range []envelope.EncryptedDataKey{a, b} {
+		s := binary.BigEndian.AppendUint16(nil, uint16(len(k.ProviderID)))
+		s = append(s, k.ProviderID...)
+		s = binary.BigEndian.AppendUint16(s, uint16(len(k.ProviderInfo)))
+		s = append(s, k.ProviderInfo...)
+		s = binary.BigEndian.AppendUint16(s, uint16(len(k.Ciphertext)))
+		sa, sb = sb, append(s, k.Ciphertext...)
+	}
+	if !bytes.Equal(sa, sb) {
+		t.Fatal("the two data keys do not collide: the test is wrong")
+	}
+	kr := &anyKey{}
+	cache, _ := NewCache(10)
+	m, err := New(envelope.NewDefaultMaterialsManager(kr), cache, Options{MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range []envelope.EncryptedDataKey{a, b} {
+		req := &envelope.DecryptionRequest{Suite: 0x0478, CommitmentPolicy: envelope.RequireEncryptRequireDecrypt, EncryptedDataKeys: []envelope.EncryptedDataKey{k}, EncryptionContext: map[string]string{}}
+		if dm, err := m.DecryptMaterials(ctx, req); !errors.Is(err, envelope.ErrMalformedHeader) {
+			want := sha256.Sum256(k.Ciphertext)
+			t.Errorf("data key %c: %v (served its own key: %v), want ErrMalformedHeader", "ab"[i], err, dm != nil && bytes.Equal(dm.DataKey, want[:]))
+		}
+	}
+	if kr.calls != 0 {
+		t.Errorf("%d keyring calls, want 0", kr.calls)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/phicrypt/phicrypt/internal/wire"
 )
 
-func testManager(t *testing.T, partition string) *Manager {
+func testManager(t testing.TB, partition string) *Manager {
 	t.Helper()
 	cache, _ := NewCache(10)
 	m, err := New(envelope.NewDefaultMaterialsManager(newCounting(t).kr), cache, Options{MaxAge: time.Hour, Partition: partition})

@@ -536,8 +536,19 @@ func appendSuite(b []byte, s envelope.SuiteID) []byte {
 	return append(b, 1, byte(s>>8), byte(s))
 }
 
-// decryptID returns the entry ID of a decrypt request.
+// decryptID returns the entry ID of a decrypt request. Its data keys must
+// fit a header, as a parsed message's do: both IDs serialize them with
+// 16-bit lengths, which a longer field would wrap, and so two distinct
+// sets of data keys would share an entry.
 func (m *Manager) decryptID(req *envelope.DecryptionRequest) (entryID, error) {
+	if len(req.EncryptedDataKeys) > 1<<16-1 {
+		return entryID{}, fmt.Errorf("keycache: %d encrypted data keys, more than a header holds: %w", len(req.EncryptedDataKeys), envelope.ErrMalformedHeader)
+	}
+	for _, k := range req.EncryptedDataKeys {
+		if n := max(len(k.ProviderID), len(k.ProviderInfo), len(k.Ciphertext)); n > 1<<16-1 {
+			return entryID{}, fmt.Errorf("keycache: encrypted data key field of %d bytes, more than a header holds: %w", n, envelope.ErrMalformedHeader)
+		}
+	}
 	var buf [maxExactKey]byte // on the stack
 	b := append(buf[:0], 'd')
 	b = append(b, m.partHash[:]...)
