@@ -234,3 +234,87 @@ func TestDecryptHeaderDropsCiphertext(t *testing.T) {
 	}
 	t.Fatal("the ciphertext is still reachable from the Header Decrypt returned")
 }
+
+// TestAppendOverlap: EncryptAppend and DecryptAppend refuse a dst whose
+// spare capacity overlaps their input, in place included, with
+// ErrBufferOverlap, no output and the input untouched, before a data key
+// is requested. Without the check a small record encrypted in place, as
+// crypto/cipher's Seal allows, returned a message of its header's bytes
+// instead of the record, with no error; a larger one panicked on a
+// worker goroutine, which no caller can recover.
+func TestAppendOverlap(t *testing.T) {
+	ctx := context.Background()
+	ec := map[string]string{"tenant": "a"}
+	for _, id := range []envelope.SuiteID{envelope.AES256GCMHKDFSHA512Commit, envelope.AES256GCMHKDFSHA512CommitP384} {
+		for _, n := range []int{100, 1 << 20} {
+			kr := &keyCalls{Keyring: aesKeyring(t)}
+			c := newClient(t, kr, id, envelope.WithFrameLength(4096), envelope.WithFrameWorkers(2))
+			pt := testPlaintext(n)
+			ct, err := c.Encrypt(ctx, pt, ec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kr.calls = 0
+			// b holds src, with room for any output after it.
+			enc := func(dst, in []byte) ([]byte, error) { return c.EncryptAppend(ctx, dst, in, ec) }
+			dec := func(dst, in []byte) ([]byte, error) { out, _, err := c.DecryptAppend(ctx, dst, in); return out, err }
+			for _, tc := range []struct {
+				name    string
+				src     []byte
+				op      func(dst, in []byte) ([]byte, error)
+				dst, in func(b []byte) []byte
+			}{
+				{"EncryptAppend in place", pt, enc, func(b []byte) []byte { return b[:0] }, func(b []byte) []byte { return b }},
+				{"EncryptAppend, dst's spare capacity on the plaintext's tail", pt, enc, func(b []byte) []byte { return b[:10] }, func(b []byte) []byte { return b[20:] }},
+				{"DecryptAppend in place", ct, dec, func(b []byte) []byte { return b[:0] }, func(b []byte) []byte { return b }},
+				{"DecryptAppend, the message inside dst's spare capacity", ct, dec, func(b []byte) []byte { return b[:0:len(b)] }, func(b []byte) []byte { return b[1:] }},
+			} {
+				name := fmt.Sprintf("%s/%s/%d bytes", tc.name, id, n)
+				b := append(make([]byte, 0, 3*len(tc.src)+4096), tc.src...)
+				var out []byte
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							err = fmt.Errorf("panic: %v", r)
+						}
+					}()
+					out, err = tc.op(tc.dst(b), tc.in(b))
+				}()
+				if !errors.Is(err, envelope.ErrBufferOverlap) || out != nil {
+					t.Errorf("%s: %d bytes, %v; want ErrBufferOverlap", name, len(out), err)
+				}
+				if !bytes.Equal(b, tc.src) {
+					t.Errorf("%s: the input changed", name)
+				}
+			}
+			if kr.calls != 0 {
+				t.Errorf("%s/%d bytes: %d keyring calls, want 0", id, n, kr.calls)
+			}
+			// The output after its input, in the same buffer: no overlap.
+			b := append(make([]byte, 0, 3*n+4096), pt...)
+			out, err := c.EncryptAppend(ctx, b, b, ec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _, err := c.Decrypt(ctx, out[n:]); err != nil || !bytes.Equal(got, pt) {
+				t.Errorf("%s/%d bytes: EncryptAppend after its input: %v", id, n, err)
+			}
+		}
+	}
+}
+
+// keyCalls counts the encrypt and decrypt calls that reach its keyring.
+type keyCalls struct {
+	envelope.Keyring
+	calls int
+}
+
+func (k *keyCalls) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials) error {
+	k.calls++
+	return k.Keyring.OnEncrypt(ctx, m)
+}
+
+func (k *keyCalls) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
+	k.calls++
+	return k.Keyring.OnDecrypt(ctx, m, edks)
+}

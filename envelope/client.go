@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/phicrypt/phicrypt/internal/alias"
 	"github.com/phicrypt/phicrypt/internal/iocheck"
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/stream"
@@ -544,9 +545,16 @@ func (c *Client) Encrypt(ctx context.Context, plaintext []byte, ec map[string]st
 // to dst, as crypto/cipher's Seal does: a caller that passes a buffer
 // with room for the message (dst[:0] of the last one) allocates nothing
 // per byte. dst grows by at most the message's length, which is known
-// before anything is sealed. dst must not overlap plaintext. On error it
-// returns nil; dst past len(dst) may then hold a partial message.
+// before anything is sealed. dst's spare capacity must not overlap
+// plaintext, in place (dst = plaintext[:0]) included: the message starts
+// with its header and is longer than plaintext, so it would overwrite
+// plaintext before it is sealed. Such a call fails with ErrBufferOverlap
+// before a data key is requested. On error it returns nil; dst past
+// len(dst) may then hold a partial message.
 func (c *Client) EncryptAppend(ctx context.Context, dst, plaintext []byte, ec map[string]string, opts ...EncryptOption) ([]byte, error) {
+	if alias.SpareOverlaps(dst, plaintext) {
+		return nil, fmt.Errorf("envelope: dst's spare capacity overlaps the plaintext: %w", ErrBufferOverlap)
+	}
 	cfg, err := c.encryptConfig(opts)
 	if err != nil {
 		return nil, err
@@ -631,9 +639,16 @@ func (c *Client) Decrypt(ctx context.Context, ciphertext []byte, opts ...Decrypt
 // buffer with room for it allocates nothing per byte. dst grows by the
 // plaintext's length, known from the frames before any is opened (for a
 // legacy non-framed body, its declared length, checked first against
-// WithMaxNonFramedLength and the input). dst must not overlap
-// ciphertext. On error it returns nil and zeroes what it had appended.
+// WithMaxNonFramedLength and the input). dst's spare capacity must not
+// overlap ciphertext, in place (dst = ciphertext[:0]) included: frames
+// opened on several cores, and the signature's hash, read ciphertext the
+// output would already have overwritten. Such a call fails with
+// ErrBufferOverlap before a data key is requested. On error it returns
+// nil and zeroes what it had appended.
 func (c *Client) DecryptAppend(ctx context.Context, dst, ciphertext []byte, opts ...DecryptOption) ([]byte, *Header, error) {
+	if alias.SpareOverlaps(dst, ciphertext) {
+		return nil, nil, fmt.Errorf("envelope: dst's spare capacity overlaps the ciphertext: %w", ErrBufferOverlap)
+	}
 	cfg, err := c.decryptConfig(opts, callDecrypt)
 	if err != nil {
 		return nil, nil, err

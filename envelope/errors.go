@@ -27,6 +27,11 @@ var (
 	// ErrTooManyFrames reports a message that would need more than 2^32-1 frames.
 	ErrTooManyFrames = stream.ErrTooManyFrames
 
+	// ErrBufferOverlap reports an EncryptAppend or DecryptAppend whose dst
+	// has spare capacity overlapping its input (in place included), which
+	// the output would overwrite before it is read.
+	ErrBufferOverlap = stream.ErrBufferOverlap
+
 	// ErrMalformedHeader reports a header that cannot be parsed; the error
 	// names the field.
 	ErrMalformedHeader = errors.New("malformed message header")
@@ -179,7 +184,7 @@ func fromStream(err error) error {
 		return err
 	}
 	switch err {
-	case ErrAuthentication, ErrTruncated, ErrMalformedBody, ErrTooManyFrames, stream.ErrInvalidConfig:
+	case ErrAuthentication, ErrTruncated, ErrMalformedBody, ErrTooManyFrames, ErrBufferOverlap, stream.ErrInvalidConfig:
 		return &streamError{err}
 	}
 	if strings.HasPrefix(err.Error(), "stream: ") {

@@ -21,4 +21,9 @@ var (
 	// ErrInvalidConfig reports a Config that cannot be used: no AES-GCM
 	// AEAD, a message ID of the wrong length, a frame length out of range.
 	ErrInvalidConfig = errors.New("invalid stream configuration")
+
+	// ErrBufferOverlap reports a one-shot call whose dst has spare
+	// capacity (dst[len(dst):cap(dst)]) overlapping its input: the output
+	// would overwrite input not yet read. Nothing is written.
+	ErrBufferOverlap = errors.New("output buffer overlaps the input")
 )

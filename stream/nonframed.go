@@ -3,6 +3,8 @@ package stream
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/phicrypt/phicrypt/internal/alias"
 )
 
 // NonFramedLength returns the length of the legacy non-framed body at the
@@ -37,6 +39,9 @@ func OpenNonFramed(dst, body []byte, cfg Config, max int64) ([]byte, int, error)
 	cfg.FrameLength, cfg.Workers = 1, 1 // unused; satisfy check
 	if err := cfg.check(); err != nil {
 		return nil, 0, err
+	}
+	if alias.SpareOverlaps(dst, body) {
+		return nil, 0, ErrBufferOverlap
 	}
 	size, err := NonFramedLength(body, max)
 	if err != nil {

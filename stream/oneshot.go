@@ -3,6 +3,8 @@ package stream
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/phicrypt/phicrypt/internal/alias"
 )
 
 // chunkBytes is the plaintext a worker takes at a time in Seal and Open:
@@ -36,6 +38,9 @@ func oneShotSerial(s shape, per, workers int) bool {
 func Seal(dst, plaintext []byte, cfg Config) ([]byte, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
+	}
+	if alias.SpareOverlaps(dst, plaintext) {
+		return nil, ErrBufferOverlap
 	}
 	s, err := sealedShape(int64(len(plaintext)), cfg.FrameLength)
 	if err != nil {
@@ -81,6 +86,9 @@ func (j *sealJob) frame(i int, aad []byte) error {
 func Open(dst, body []byte, cfg Config) ([]byte, int, error) {
 	if err := cfg.check(); err != nil {
 		return nil, 0, err
+	}
+	if alias.SpareOverlaps(dst, body) {
+		return nil, 0, ErrBufferOverlap
 	}
 	s, err := layout(body, cfg.FrameLength)
 	if err != nil {
