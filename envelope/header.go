@@ -60,8 +60,22 @@ const (
 
 // ParseHeader reads and parses a message header from r, reading nothing
 // past it. It authenticates nothing: use it to describe a message, never
-// to trust one.
+// to trust one. It limits nothing but what the format does (65535 data
+// keys of up to 3 × 64 KiB): bound r, or use Client.ParseHeader, for a
+// header from an untrusted source.
 func ParseHeader(r io.Reader) (*Header, error) { return readHeader(r, 0) }
+
+// ParseHeader is the package's ParseHeader under c's decrypt limits, with
+// opts applied: a header with more encrypted data keys than
+// WithMaxEncryptedDataKeys allows fails with ErrTooManyEncryptedDataKeys
+// once their count is read, before any key is.
+func (c *Client) ParseHeader(r io.Reader, opts ...DecryptOption) (*Header, error) {
+	cfg, err := c.decryptConfig(opts, callDecrypt)
+	if err != nil {
+		return nil, err
+	}
+	return readHeader(r, cfg.maxEDKs)
+}
 
 // readHeader parses a header; maxEDKs > 0 limits the encrypted data keys.
 func readHeader(r io.Reader, maxEDKs int) (*Header, error) {

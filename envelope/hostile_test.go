@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -488,5 +489,38 @@ func TestDecryptHeaderCut(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 4<<10 {
 		t.Errorf("%d bytes allocated for a %d-byte header", per, len(msg))
+	}
+}
+
+// TestClientParseHeaderLimit: Client.ParseHeader applies the client's
+// WithMaxEncryptedDataKeys, and a call's own, once the count is read; the
+// package's ParseHeader limits nothing.
+func TestClientParseHeaderLimit(t *testing.T) {
+	hdr := testkit.EDKHeader(5, func(i int) string { return fmt.Sprint("k", i) })
+	limited := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit, envelope.WithMaxEncryptedDataKeys(4))
+	open := newClient(t, aesKeyring(t), envelope.AES256GCMHKDFSHA512Commit)
+	for _, c := range []struct {
+		name string
+		p    func(r io.Reader) (*envelope.Header, error)
+		ok   bool
+	}{
+		{"package", envelope.ParseHeader, true},
+		{"client without a limit", func(r io.Reader) (*envelope.Header, error) { return open.ParseHeader(r) }, true},
+		{"client of 4", func(r io.Reader) (*envelope.Header, error) { return limited.ParseHeader(r) }, false},
+		{"call of 4", func(r io.Reader) (*envelope.Header, error) {
+			return open.ParseHeader(r, envelope.WithMaxEncryptedDataKeys(4))
+		}, false},
+		{"call of 5 over a client of 4", func(r io.Reader) (*envelope.Header, error) {
+			return limited.ParseHeader(r, envelope.WithMaxEncryptedDataKeys(5))
+		}, true},
+	} {
+		r := bytes.NewReader(hdr)
+		h, err := c.p(r)
+		switch {
+		case c.ok && (err != nil || len(h.EncryptedDataKeys) != 5):
+			t.Errorf("%s: %v, want the 5 data keys", c.name, err)
+		case !c.ok && !errors.Is(err, envelope.ErrTooManyEncryptedDataKeys):
+			t.Errorf("%s: %v, want ErrTooManyEncryptedDataKeys", c.name, err)
+		}
 	}
 }

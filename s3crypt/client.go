@@ -87,6 +87,11 @@ var (
 	// ErrTooLarge reports a stream of unknown size that outgrew the
 	// MaxParts parts of a multipart upload.
 	ErrTooLarge = errors.New("object too large for the part size")
+
+	// ErrBadResponse reports a GET answered with what the request cannot
+	// have asked for: a negative length, or more or fewer bytes than the
+	// range and the object's size allow.
+	ErrBadResponse = errors.New("S3 response does not fit the request")
 )
 
 // envelopeError is an error of the envelope package as this package

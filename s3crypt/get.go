@@ -47,10 +47,16 @@ type Object struct {
 
 // Head describes in.Bucket/in.Key from its header alone, fetched with a
 // ranged GET, and decrypts nothing. Nothing it returns is authenticated.
-// The fields of in go to the GET as they would to Get's (see Get).
+// The fields of in go to the GET as they would to Get's (see Get). A
+// header with more encrypted data keys than Get allows
+// (WithMaxEncryptedDataKeys) fails as Get's does, before they are fetched.
 func (c *Client) Head(ctx context.Context, in *s3.HeadObjectInput) (*Object, error) {
 	if in == nil {
 		return nil, fmt.Errorf("s3crypt: nil HeadObjectInput: %w", envelope.ErrInvalidOption)
+	}
+	o, err := callOptions[GetOption](c, callGet, nil)
+	if err != nil {
+		return nil, err
 	}
 	gin, err := checkGetInput("HeadObjectInput", &s3.GetObjectInput{
 		Bucket: in.Bucket, Key: in.Key, VersionId: in.VersionId, PartNumber: in.PartNumber, Range: in.Range,
@@ -69,7 +75,7 @@ func (c *Client) Head(ctx context.Context, in *s3.HeadObjectInput) (*Object, err
 		return nil, err
 	}
 	src := &ctxReaderAt{ob: ob, ctx: ctx}
-	h, err := envelope.ParseHeader(bufio.NewReaderSize(io.NewSectionReader(src, 0, ob.size), headPrefix))
+	h, err := c.enc.ParseHeader(bufio.NewReaderSize(io.NewSectionReader(src, 0, ob.size), headPrefix), o.decrypt...)
 	if err != nil {
 		return nil, ob.headerError(src, err)
 	}
@@ -262,6 +268,10 @@ func (c *Client) openObject(ctx context.Context, in *s3.GetObjectInput, n int64)
 		versionID: aws.ToString(out.VersionId), lastModified: aws.ToTime(out.LastModified), meta: out.Metadata,
 		contentType: aws.ToString(out.ContentType)}
 	got = aws.ToInt64(out.ContentLength)
+	if got < 0 { // HTTP/2 passes on a header it refused: the SDK parses it
+		out.Body.Close()
+		return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: Content-Length %d: %w", bucket, key, got, ErrBadResponse)
+	}
 	ob.size = got // a server that ignored the range sent the whole object
 	if cr := aws.ToString(out.ContentRange); cr != "" {
 		if ob.size, err = totalFromContentRange(cr); err != nil {
@@ -271,7 +281,7 @@ func (c *Client) openObject(ctx context.Context, in *s3.GetObjectInput, n int64)
 	}
 	if got > n || got > ob.size || got < min(n, ob.size) {
 		out.Body.Close()
-		return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: %d bytes for a range of %d", bucket, key, got, n)
+		return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: %d bytes for a range of %d: %w", bucket, key, got, n, ErrBadResponse)
 	}
 	return ob, out.Body, got, nil
 }
@@ -308,6 +318,9 @@ func (ob *object) get(ctx context.Context, p []byte, off int64) error {
 		return fmt.Errorf("s3crypt: get %s/%s: %w", ob.bucket, ob.key, ErrObjectChanged)
 	}
 	if _, err := io.ReadFull(out.Body, p); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // an empty body is as cut as a short one: never the object's end
+		}
 		return fmt.Errorf("s3crypt: get %s/%s at %d: %w", ob.bucket, ob.key, off, err)
 	}
 	return nil
