@@ -20,6 +20,11 @@ var ErrExists = errors.New("output exists (use --overwrite to replace it)")
 // ErrSameFile reports an output that is the input itself.
 var ErrSameFile = errors.New("output is the input file")
 
+// ErrReservedName reports an output whose name is of the form of the
+// named temporary files (".NAME.s3crypt-pPID-N.tmp"), which a later run
+// writing into its directory would remove as stale.
+var ErrReservedName = errors.New("name reserved for s3crypt's temporary files")
+
 // errNoUnnamed reports a platform or file system without unnamed
 // temporary files (O_TMPFILE); a named temporary file is used instead.
 var errNoUnnamed = errors.New("no unnamed temporary files here")
@@ -90,6 +95,9 @@ func (a *atomicFile) writebackRest() {
 func createAtomic(dirs *outDirs, rel, display string, input fs.FileInfo, overwrite, named bool) (*atomicFile, error) {
 	root := dirs.root
 	dirRel, name := filepath.Dir(rel), filepath.Base(rel)
+	if staleTmpPID(name) != 0 {
+		return nil, fmt.Errorf("%s: %w", Quote(display), ErrReservedName)
+	}
 	dir, err := dirs.open(dirRel)
 	if err != nil {
 		return nil, err

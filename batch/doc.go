@@ -49,7 +49,17 @@
 //     unverified plaintext behind. Elsewhere, or where the file system
 //     refuses O_TMPFILE, it is named ".NAME.s3crypt-p<PID>-<N>.tmp"; a later
 //     run writing into that directory removes such files whose process has
-//     ended and that predate the run, with a notice.
+//     ended and that predate the run, with a notice — but for a directory
+//     written into itself, whose files so named are inputs: they are
+//     skipped, neither read nor removed. An output of that form fails with
+//     ErrReservedName.
+//   - Local source and destination are compared with every symbolic link
+//     resolved: a destination inside the source tree, or a source inside
+//     the destination tree (where the output of src/x could be the input
+//     x.enc), is refused with ErrUsage. A directory written into itself
+//     (also through a link) skips, on encrypt, the names that end in the
+//     suffix and, on decrypt, those whose output would end in it (another
+//     input's name).
 //   - Local outputs are committed in groups: those finished while a group
 //     is being made durable form the next. A group's data is synced first
 //     (syncfs(2) of the destination's file system for a group of several

@@ -296,8 +296,9 @@ type localSink struct {
 	group   *groupCommit
 	dirs    *outDirs
 
-	mu      sync.Mutex
-	scanned map[string]bool // directories cleaned of stale temporary files
+	mu        sync.Mutex
+	scanned   map[string]bool // directories cleaned of stale temporary files
+	keepStale bool            // clean none: the destination is the source
 }
 
 func newLocalSink(path string, notes *notifier) *localSink {
@@ -365,7 +366,7 @@ func (s *localSink) create(_ context.Context, name, below string, in item, overw
 	}
 	dir := filepath.Dir(below)
 	s.mu.Lock()
-	if !s.scanned[dir] {
+	if !s.scanned[dir] && !s.keepStale {
 		s.scanned[dir] = true
 		cleanStale(root, dir, s.start, s.notes.printf)
 	}

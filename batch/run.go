@@ -11,6 +11,7 @@ import (
 	"hash/maphash"
 	"io"
 	"maps"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -583,6 +584,11 @@ func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, er
 	if err != nil {
 		return nil, err
 	}
+	if ls, ok := d.(*localSink); ok && in.inPlace {
+		// Its directories are the source's: a name there that looks
+		// like a stale temporary file may be an input (see keep).
+		ls.keepStale = true
+	}
 	p := &plan{op: op, src: s, dst: d, in: in, single: single, stdout: dl.kind == locStdio, shard: o.Shard, suffix: in.suffix}
 	if dl.kind == locLocal && !single {
 		p.outputs = newOutputSet()
@@ -647,7 +653,7 @@ type inputKeep struct {
 	f       *filters
 	suffix  string
 	decrypt bool // keep only names ending in suffix
-	inPlace bool // encrypting a directory into itself: drop names ending in suffix
+	inPlace bool // a local directory into itself: see keep
 
 	names, kept, filtered int
 	skips                 []Skip // the first MaxFailures
@@ -665,8 +671,14 @@ func (k *inputKeep) keep(rel string) bool {
 	case k.decrypt && !has:
 		k.skip(rel, "no "+Quote(k.suffix)+" suffix (--suffix names another)")
 		return false
-	case k.inPlace && has:
+	case k.inPlace && !k.decrypt && has:
 		k.skip(rel, "already has the "+Quote(k.suffix)+" suffix, in the directory encrypted into itself")
+		return false
+	case k.inPlace && k.decrypt && strings.HasSuffix(strings.TrimSuffix(rel, k.suffix), k.suffix):
+		k.skip(rel, "its output would be an input, in the directory decrypted into itself")
+		return false
+	case k.inPlace && staleTmpPID(path.Base(rel)) != 0:
+		k.skip(rel, "named as s3crypt's temporary files are, in the directory written into itself: neither read nor removed")
 		return false
 	}
 	k.kept++
@@ -687,7 +699,7 @@ func (k *inputKeep) nothingMatched() error {
 	if k.filtered > 0 {
 		why = append(why, fmt.Sprintf("%d by --include/--exclude", k.filtered))
 	}
-	if n := k.names - k.filtered; n > 0 && k.inPlace {
+	if n := k.names - k.filtered; n > 0 && k.inPlace && !k.decrypt {
 		why = append(why, fmt.Sprintf("%d already have the %s suffix", n, Quote(k.suffix)))
 	} else if n > 0 {
 		why = append(why, fmt.Sprintf("%d lack the %s suffix (--suffix names another)", n, Quote(k.suffix)))
@@ -710,7 +722,7 @@ func inputFilter(op Op, sl, dl location, o *Options) (*inputKeep, error) {
 		if err := checkOverlap(sl.path, dl.path); err != nil {
 			return nil, err
 		}
-		k.inPlace = op == Encrypt && sameDir(sl.path, dl.path)
+		k.inPlace = sameDir(sl.path, dl.path)
 	}
 	return k, nil
 }
@@ -850,23 +862,52 @@ func OutputName(op Op, rel, suffix string) string {
 }
 
 // checkOverlap refuses a destination inside a source tree (other than the
-// source itself), whose outputs the walk could meet again.
+// source itself), whose outputs the walk could meet again, and a source
+// inside a destination tree, where an output can land on an input (the
+// output of src/x can be the input x.enc). Paths are compared resolved
+// (resolvedPath): a symbolic link is the directory it leads to.
 func checkOverlap(src, dst string) error {
-	as, err1 := filepath.Abs(src)
-	ad, err2 := filepath.Abs(dst)
-	if err1 != nil || err2 != nil || as == ad {
+	as, ad := resolvedPath(src), resolvedPath(dst)
+	if as == "" || ad == "" || as == ad {
 		return nil
 	}
-	if strings.HasPrefix(ad, as+string(filepath.Separator)) {
-		return fmt.Errorf("%w: destination %s is inside source %s", ErrUsage, dst, src)
+	sep := string(filepath.Separator)
+	switch {
+	case strings.HasPrefix(ad, strings.TrimSuffix(as, sep)+sep):
+		return fmt.Errorf("%w: destination %s is inside source %s", ErrUsage, Quote(dst), Quote(src))
+	case strings.HasPrefix(as, strings.TrimSuffix(ad, sep)+sep):
+		return fmt.Errorf("%w: source %s is inside destination %s, where an output could replace an input", ErrUsage, Quote(src), Quote(dst))
 	}
 	return nil
 }
 
+// sameDir reports whether a and b are one directory, links resolved.
 func sameDir(a, b string) bool {
-	aa, err1 := filepath.Abs(a)
-	ab, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == ab
+	ra, rb := resolvedPath(a), resolvedPath(b)
+	return ra != "" && ra == rb
+}
+
+// resolvedPath returns p absolute with every symbolic link in it resolved:
+// its longest existing ancestor through filepath.EvalSymlinks, then the
+// names below it that do not exist yet. "" if p cannot be made absolute.
+func resolvedPath(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	var rest []string
+	for {
+		if r, err := filepath.EvalSymlinks(a); err == nil {
+			slices.Reverse(rest)
+			return filepath.Join(append([]string{r}, rest...)...)
+		}
+		parent := filepath.Dir(a)
+		if parent == a {
+			return filepath.Clean(p)
+		}
+		rest = append(rest, filepath.Base(a))
+		a = parent
+	}
 }
 
 type runner struct {
