@@ -384,11 +384,14 @@ func cleanStale(root *os.Root, dirRel string, since time.Time, notice func(strin
 // removeUnlocked removes the file p below root unless a process holds its
 // lock (one in another PID namespace, say).
 func removeUnlocked(root *os.Root, p string) bool {
-	f, err := root.OpenFile(p, os.O_RDONLY, 0)
+	f, err := root.OpenFile(p, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
+	if checkRegular(f, p) != nil {
+		return false
+	}
 	if _, err := lockFile(f); err != nil {
 		return false
 	}

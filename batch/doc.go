@@ -83,7 +83,9 @@
 //     decrypt refuses the same inputs (--max-frame-length included). An
 //     input whose size or modification time changes while it is read, or
 //     whose size differs from the listing's, fails with ErrInputChanged
-//     and writes nothing.
+//     and writes nothing, small or streamed; so does one that is no
+//     longer a regular file when it is opened (opened non-blocking: a
+//     FIFO put in its place cannot stall the run).
 //   - On decrypt nothing is committed before the whole message verified,
 //     the signature included: a local output stays temporary, stdout and
 //     plaintext S3 uploads are fed from an unlinked spool file only after

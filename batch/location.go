@@ -268,10 +268,35 @@ func realPath(p string) (string, error) {
 }
 
 func (s *localSource) open(_ context.Context, it item) (io.ReadCloser, error) {
+	var f *os.File
+	var err error
 	if it.viaRoot {
-		return s.r.Open(it.path)
+		f, err = s.r.OpenFile(it.path, os.O_RDONLY|openNonblock, 0)
+	} else {
+		f, err = os.OpenFile(it.path, os.O_RDONLY|openNonblock, 0)
 	}
-	return os.Open(it.path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRegular(f, it.path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// checkRegular fails with ErrInputChanged unless f, opened as name, is a
+// regular file: the listing saw one, and a FIFO or device would block a
+// read, or never end.
+func checkRegular(f *os.File, name string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is now %s, not a regular file: %w", Quote(name), fi.Mode().Type(), ErrInputChanged)
+	}
+	return nil
 }
 
 func (s *localSource) close() {

@@ -91,6 +91,43 @@ func readWhole(r io.Reader, f statter, size int64, buf []byte) ([]byte, error) {
 	return buf[:n], nil
 }
 
+// unchangedReader reads a streamed local input, f, listed at size bytes
+// (-1: unknown), through r, and ends it with ErrInputChanged instead of
+// io.EOF when f's size or modification time changed since its first Read
+// or its size is not the listing's: the output, written only after the
+// end, is never committed from a file rewritten meanwhile. Like
+// readWhole's, the check is as fine as the file system's timestamps.
+type unchangedReader struct {
+	r      io.Reader
+	f      statter
+	size   int64
+	before fs.FileInfo
+}
+
+func (u *unchangedReader) Read(p []byte) (int, error) {
+	if u.before == nil {
+		fi, err := u.f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		if u.size >= 0 && fi.Size() != u.size {
+			return 0, fmt.Errorf("%w: %d bytes when listed, %d when opened", ErrInputChanged, u.size, fi.Size())
+		}
+		u.before = fi
+	}
+	n, err := u.r.Read(p)
+	if err == io.EOF {
+		after, serr := u.f.Stat()
+		switch {
+		case serr != nil:
+			return n, serr
+		case after.Size() != u.before.Size() || !after.ModTime().Equal(u.before.ModTime()):
+			return n, fmt.Errorf("%w: modified during the read", ErrInputChanged)
+		}
+	}
+	return n, err
+}
+
 // doSmall encrypts or decrypts j, a small local input read through in
 // (counting f's bytes), in one call, then writes and commits the output:
 // a message of the same form, and as durable, as the streaming path's.

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package batch
+
+const openNonblock = 0
