@@ -128,6 +128,13 @@ type outDirs struct {
 	root  *os.Root
 	mu    sync.Mutex
 	byRel map[string]*outDir // by name below root; each with refs > 0
+
+	// newParents holds the parent of each directory open created whose
+	// entry there is not yet durable; syncNewParents syncs them under
+	// syncMu, so that no output is reported done before its directory's
+	// whole path is.
+	newParents map[string]bool
+	syncMu     sync.Mutex
 }
 
 // outDir is an open directory of outDirs and the outputs that use it.
@@ -140,7 +147,7 @@ type outDir struct {
 }
 
 func newOutDirs(root *os.Root) *outDirs {
-	return &outDirs{root: root, byRel: map[string]*outDir{}}
+	return &outDirs{root: root, byRel: map[string]*outDir{}, newParents: map[string]bool{}}
 }
 
 // open returns rel, opened, creating it if need be; the caller releases
@@ -153,7 +160,7 @@ func (o *outDirs) open(rel string) (*outDir, error) {
 		return d, nil
 	}
 	if rel != "." {
-		if err := o.root.MkdirAll(rel, 0o700); err != nil {
+		if err := o.mkdirs(rel); err != nil {
 			return nil, err
 		}
 	}
@@ -169,6 +176,45 @@ func (o *outDirs) open(rel string) (*outDir, error) {
 	d := &outDir{File: f, in: in, dirs: o, rel: rel, refs: 1}
 	o.byRel[rel] = d
 	return d, nil
+}
+
+// mkdirs creates rel and its missing parents below root, mode 0700, one
+// at a time, noting the parent of each it creates. Called with o.mu held.
+func (o *outDirs) mkdirs(rel string) error {
+	if fi, err := o.root.Stat(rel); err == nil && fi.IsDir() {
+		return nil
+	}
+	parent := filepath.Dir(rel)
+	if parent != "." {
+		if err := o.mkdirs(parent); err != nil {
+			return err
+		}
+	}
+	switch err := o.root.Mkdir(rel, 0o700); {
+	case err == nil:
+		o.newParents[parent] = true
+	case !errors.Is(err, fs.ErrExist): // another job's, or not a directory: OpenRoot tells
+		return err
+	}
+	return nil
+}
+
+// syncNewParents syncs the parents of the directories created so far,
+// before the outputs in them are reported done. A caller that finds none
+// left waits for those another is syncing.
+func (o *outDirs) syncNewParents() {
+	o.syncMu.Lock()
+	defer o.syncMu.Unlock()
+	o.mu.Lock()
+	ps := o.newParents
+	o.newParents = map[string]bool{}
+	o.mu.Unlock()
+	for p := range ps {
+		if f, err := o.root.Open(p); err == nil {
+			syncDir(f)
+			f.Close()
+		}
+	}
 }
 
 // release closes d after its last user released it.
@@ -249,6 +295,7 @@ func (a *atomicFile) commit() error {
 	err := a.Sync()
 	err = a.finish(err)
 	if err == nil {
+		a.dir.dirs.syncNewParents()
 		syncDir(a.dir.File)
 	}
 	a.dir.release()

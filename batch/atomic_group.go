@@ -94,6 +94,9 @@ func (g *groupCommit) publish(group []*commitReq, errs []error) {
 		}
 	}
 	g.report("link", group)
+	if len(dirs) > 0 {
+		group[0].a.dir.dirs.syncNewParents() // the outputs' new directories' entries
+	}
 	for _, d := range dirs {
 		syncDir(d)
 	}

@@ -65,7 +65,8 @@
 //     (syncfs(2) of the destination's file system for a group of several
 //     on Linux 5.8 or later, else an fsync per file; a failure fails the
 //     whole group and names none of it), then each output is linked or renamed into place, then
-//     each directory holding one is fsync'd once; the next group's data
+//     the parent of each directory the run created is fsync'd, and each
+//     directory holding an output once; the next group's data
 //     syncs meanwhile. Only then is an output reported done and its audit
 //     line written. Up to 128 outputs may wait for their group beyond
 //     --concurrency files being processed; they hold one open file

@@ -332,6 +332,29 @@ func newLocalSink(path string, notes *notifier) *localSink {
 	return &localSink{path: path, dir: path, isDir: isDir, start: time.Now(), notes: notes, scanned: map[string]bool{}}
 }
 
+// mkdirAllDurable is os.MkdirAll(dir, 0700) that then syncs the parent
+// of each directory it created, so that the destination's path is as
+// durable as the outputs reported done in it.
+func mkdirAllDurable(dir string) error {
+	var created []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, d := range created {
+		if f, err := os.Open(filepath.Dir(d)); err == nil {
+			syncDir(f)
+			f.Close()
+		}
+	}
+	return nil
+}
+
 // flush closes the root; every output committed is durable already.
 func (s *localSink) flush() {
 	if s.root != nil {
@@ -370,7 +393,7 @@ func (s *localSink) complete(_ context.Context, name string, _ Op, _ envelope.Su
 // open creates the root directory and opens it, once.
 func (s *localSink) open() (*os.Root, error) {
 	s.once.Do(func() {
-		if s.rootErr = os.MkdirAll(s.dir, 0o700); s.rootErr == nil {
+		if s.rootErr = mkdirAllDurable(s.dir); s.rootErr == nil {
 			s.root, s.rootErr = os.OpenRoot(s.dir)
 		}
 		if s.rootErr == nil {

@@ -22,11 +22,16 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "tools"
 command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
-if [ -z "${SKIP_ARM64:-}" ] && ! command -v qemu-aarch64-static >/dev/null; then
+# qemu-user-static: the arm64 run; strace: batch's TestNewDirsSynced (it skips without).
+pkgs=()
+if [ -z "${SKIP_ARM64:-}" ] && ! command -v qemu-aarch64-static >/dev/null; then pkgs+=(qemu-user-static); fi
+command -v strace >/dev/null || pkgs+=(strace)
+if [ "${#pkgs[@]}" -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 	else
-		echo "qemu-aarch64-static missing and not root: arm64 run skipped"; SKIP_ARM64=1
+		echo "missing and not root: ${pkgs[*]}; the arm64 run and the traced durability test are skipped"
+		command -v qemu-aarch64-static >/dev/null || SKIP_ARM64=1
 	fi
 fi
 
