@@ -27,6 +27,11 @@
 //     case too), the later in listing order fails with ErrSameOutput and
 //     the earlier, which may be written already, stands. The rest of the
 //     batch goes on.
+//   - A local source is walked at most 256 directories deep (each
+//     directory is opened from the root, one name at a time): a deeper one
+//     fails the listing with ErrTreeTooDeep. --skip-existing looks for an
+//     output through the destination's root, as it would be written: a
+//     link leading out of it fails the input.
 //   - A symbolic link in a source directory is followed when its target is
 //     inside the directory (relative or absolute link alike); a link
 //     leading out of it is skipped with a notice on stderr unless

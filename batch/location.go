@@ -187,7 +187,17 @@ func (s *localSource) single(context.Context) (bool, error) {
 
 // list walks the directory in lexical order (each directory's entries are
 // read whole to sort them) or yields the file.
-func (s *localSource) list(_ context.Context, keep func(string) bool, yield func(item) error) (int, error) {
+// maxTreeDepth is the most directories deep a local source is walked:
+// each directory is opened from the root, one name at a time, so a chain
+// of n costs n²/2 opens; a deeper one (no real tree is, 4096-byte paths
+// hold ~2,000 levels) fails the listing with ErrTreeTooDeep.
+const maxTreeDepth = 256
+
+// ErrTreeTooDeep reports a local source holding a directory more than
+// maxTreeDepth directories below its root.
+var ErrTreeTooDeep = errors.New("directory tree too deep")
+
+func (s *localSource) list(ctx context.Context, keep func(string) bool, yield func(item) error) (int, error) {
 	if s.file != nil {
 		return 0, yield(item{name: s.root, rel: filepath.Base(s.root), size: s.file.Size(), path: s.root, fi: s.file})
 	}
@@ -203,6 +213,12 @@ func (s *localSource) list(_ context.Context, keep func(string) bool, yield func
 	err = fs.WalkDir(s.r.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err // an interrupt stops the walk, not only what it yields
+		}
+		if d.IsDir() && strings.Count(rel, "/") >= maxTreeDepth {
+			return fmt.Errorf("%s: more than %d directories deep: %w", Quote(filepath.Join(s.root, filepath.FromSlash(rel))), maxTreeDepth, ErrTreeTooDeep)
 		}
 		if d.IsDir() || !keep(rel) {
 			if !d.IsDir() {
@@ -380,7 +396,20 @@ func (s *localSink) target(rel string, single bool) (string, string, error) {
 // complete reports whether a regular file exists at name: local outputs
 // appear only whole (linked or renamed into place after fsync).
 func (s *localSink) complete(_ context.Context, name string, _ Op, _ envelope.SuiteID) (bool, error) {
-	fi, err := os.Lstat(name)
+	if _, err := os.Lstat(s.dir); errors.Is(err, fs.ErrNotExist) {
+		return false, nil // nothing is complete, and a dry run creates nothing
+	}
+	root, err := s.open()
+	if err != nil {
+		return false, err
+	}
+	rel, err := filepath.Rel(s.dir, name)
+	if err != nil {
+		return false, err
+	}
+	// Through the root, as the output would be written: a link leading
+	// out of the destination is an error there, not a complete output.
+	fi, err := root.Lstat(rel)
 	switch {
 	case err == nil:
 		return fi.Mode().IsRegular(), nil
