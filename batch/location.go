@@ -258,7 +258,12 @@ func (s *localSource) list(ctx context.Context, keep func(string) bool, yield fu
 // that leads out without follow, and for a dangling one.
 func (s *localSource) resolve(realRoot string, it *item) bool {
 	t, err := realPath(it.name)
-	if err != nil {
+	switch {
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		// Not resolvable by its absolute path (one past PATH_MAX, say):
+		// read through the root, which follows a link only within it.
+		return true
+	case err != nil:
 		s.notes.printf("skipped %s: a symbolic link that leads nowhere", Quote(it.name))
 		return false
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -111,5 +112,35 @@ func TestSkipExistingThroughOutsideLink(t *testing.T) {
 	sum, err := Run(context.Background(), Encrypt, src, out, Options{Keys: testKey(t), SkipExisting: true})
 	if err == nil || sum.Failed != 1 || sum.Skipped != 0 {
 		t.Fatalf("%+v, %v: want the input failed, not skipped", sum, err)
+	}
+}
+
+// TestDeepLinkRead: a symbolic link to a file beside it, in a directory
+// whose absolute path is longer than PATH_MAX, is read through the root
+// as the file is. Before, resolving it by its absolute path failed
+// (ENAMETOOLONG) and it was skipped as a link that leads nowhere, exit 0.
+func TestDeepLinkRead(t *testing.T) {
+	d := t.TempDir()
+	rel := "src"
+	for range 25 {
+		rel = filepath.Join(rel, strings.Repeat("d", 200))
+	}
+	root, err := os.OpenRoot(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := root.MkdirAll(rel, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.WriteFile(filepath.Join(rel, "f"), []byte("deep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Symlink("f", filepath.Join(rel, "l")); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), Encrypt, filepath.Join(d, "src"), filepath.Join(d, "out"), Options{Keys: testKey(t), Notices: io.Discard})
+	if err != nil || sum.OK != 2 {
+		t.Fatalf("%+v, %v: want f and l encrypted", sum, err)
 	}
 }
