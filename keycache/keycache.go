@@ -18,7 +18,6 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/internal/wire"
@@ -141,7 +140,7 @@ type Manager struct {
 	cache                                                               *Cache
 	opts                                                                Options
 	partHash                                                            [sha512.Size]byte
-	flight                                                              singleflight.Group
+	flight                                                              flight
 	hits, misses, bypasses, calls, expired, exhausted, encHits, decHits atomic.Int64
 	refused                                                             atomic.Int64
 }
@@ -245,19 +244,23 @@ func (m *Manager) GetEncryptionMaterials(ctx context.Context, req *envelope.Encr
 	// pass makes progress for someone; under contention a request may lose
 	// a few races for the last uses of an entry.
 	for ctx.Err() == nil {
-		e, hit, err := m.lookup(ctx, id, true, func() (*entry, error) {
-			under := *req
-			under.EncryptionContext = maps.Clone(req.EncryptionContext)
-			under.PlaintextLength = -1 // the spec strips it from the underlying request
-			em, err := m.under.GetEncryptionMaterials(ctx, &under)
-			if err != nil {
-				return nil, err
-			}
-			if identityKDF(em.Suite) {
-				return &entry{enc: em, dead: true}, nil // never stored
-			}
-			return &entry{enc: em, created: m.opts.Now()}, nil
-		})
+		e, hit := m.live(id.key)
+		var err error
+		if !hit {
+			e, hit, err = m.lookup(ctx, id, true, func() (*entry, error) {
+				under := *req
+				under.EncryptionContext = maps.Clone(req.EncryptionContext)
+				under.PlaintextLength = -1 // the spec strips it from the underlying request
+				em, err := m.under.GetEncryptionMaterials(ctx, &under)
+				if err != nil {
+					return nil, err
+				}
+				if identityKDF(em.Suite) {
+					return &entry{enc: em, dead: true}, nil // never stored
+				}
+				return &entry{enc: em, created: m.opts.Now()}, nil
+			})
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -325,36 +328,93 @@ func (m *Manager) kill(id string, e *entry) {
 }
 
 // lookup returns the live entry for id, creating it with fill on a miss;
-// concurrent misses for one id share one fill.
+// concurrent misses for one id share one fill, which runs on the
+// goroutine, and under the context, of the request that started it (a
+// panic in the underlying manager reaches that request's caller). A
+// request waits for another's fill only as long as its own context
+// allows, and one whose context is live tries again, under its own, when
+// the fill it shared failed on its starter's cancellation or deadline.
+// Callers look for a live entry first (m.live), so that a hit builds no
+// fill closure.
 func (m *Manager) lookup(ctx context.Context, id entryID, enc bool, fill func() (*entry, error)) (*entry, bool, error) {
-	if e, ok := m.live(id.key); ok {
-		return e, true, nil
-	}
-	filled := false // whether this goroutine made the underlying call
-	v, err, _ := m.flight.Do(id.key, func() (any, error) {
-		if e, ok := m.live(id.key); ok { // filled while we waited
-			return e, nil
+	for {
+		if e, ok := m.live(id.key); ok {
+			return e, true, nil
 		}
-		filled = true
-		m.event(Miss, enc, &id)
-		m.calls.Add(1)
-		e, err := fill()
-		if err != nil {
-			return nil, err
-		}
-		if !e.dead {
-			if evicted := m.cache.lru.Add(id.key, e); evicted {
-				m.cache.evict.Add(1)
+		filled := false // whether this request made the underlying call
+		e, leader, err := m.flight.do(ctx, id.key, func() (*entry, error) {
+			if e, ok := m.live(id.key); ok { // filled while we waited
+				return e, nil
 			}
+			filled = true
+			m.event(Miss, enc, &id)
+			m.calls.Add(1)
+			e, err := fill()
+			if err != nil {
+				return nil, err
+			}
+			if !e.dead {
+				if evicted := m.cache.lru.Add(id.key, e); evicted {
+					m.cache.evict.Add(1)
+				}
+			}
+			return e, nil
+		})
+		if err != nil {
+			if !leader && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+				continue // another request's cancellation, not ours
+			}
+			return nil, false, err
 		}
-		return e, nil
-	})
-	if err != nil {
-		return nil, false, err
+		// Requests that shared another's call are hits: Hits + Misses +
+		// Bypasses counts every request once.
+		return e, !filled, nil
 	}
-	// Requests that shared another's call are hits: Hits + Misses +
-	// Bypasses counts every request once.
-	return v.(*entry), !filled, nil
+}
+
+// flight shares one fill among the concurrent misses of a key.
+type flight struct {
+	mu    sync.Mutex
+	calls map[string]*flightCall
+}
+
+type flightCall struct {
+	done chan struct{}
+	e    *entry
+	err  error
+}
+
+// errFillPanicked is what the requests waiting for a fill that panicked
+// get; the panic goes on in the request that ran it.
+var errFillPanicked = errors.New("keycache: the underlying materials manager panicked")
+
+// do runs fill for key unless a fill for key is in flight, and else waits
+// for that one as long as ctx allows. leader reports whether it ran fill.
+func (f *flight) do(ctx context.Context, key string, fill func() (*entry, error)) (e *entry, leader bool, err error) {
+	f.mu.Lock()
+	if c, ok := f.calls[key]; ok {
+		f.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.e, false, c.err
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+	if f.calls == nil {
+		f.calls = map[string]*flightCall{}
+	}
+	c := &flightCall{done: make(chan struct{}), err: errFillPanicked}
+	f.calls[key] = c
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.calls, key)
+		f.mu.Unlock()
+		close(c.done)
+	}()
+	c.e, c.err = fill()
+	return c.e, true, c.err
 }
 
 // live returns the cached entry for id unless it is dead, dropping a dead
@@ -398,13 +458,17 @@ func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.Decryption
 		return nil, err
 	}
 	for ctx.Err() == nil {
-		e, hit, err := m.lookup(ctx, id, false, func() (*entry, error) {
-			dm, err := m.under.DecryptMaterials(ctx, req)
-			if err != nil {
-				return nil, err
-			}
-			return &entry{dec: dm, created: m.opts.Now()}, nil
-		})
+		e, hit := m.live(id.key)
+		var err error
+		if !hit {
+			e, hit, err = m.lookup(ctx, id, false, func() (*entry, error) {
+				dm, err := m.under.DecryptMaterials(ctx, req)
+				if err != nil {
+					return nil, err
+				}
+				return &entry{dec: dm, created: m.opts.Now()}, nil
+			})
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -60,7 +63,7 @@ func NewClient(ctx context.Context, cfg aws.Config, endpoint string) (*awskms.Cl
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
-		o.HTTPClient = guard(o.HTTPClient)
+		o.HTTPClient = bounded{guard(o.HTTPClient), RequestTimeout}
 	})
 	if u := c.Options().BaseEndpoint; endpoint == "" && u != nil {
 		if err := CheckEndpoint(*u); err != nil {
@@ -68,6 +71,78 @@ func NewClient(ctx context.Context, cfg aws.Config, endpoint string) (*awskms.Cl
 		}
 	}
 	return c, nil
+}
+
+// MaxResponseBytes is the most bytes of a KMS response body NewClient's
+// client reads: KMS's largest answer (GenerateDataKey: a ciphertext blob
+// of at most 6144 bytes and a key of at most 1024, in base64 JSON) is
+// under 16 KiB. A longer body fails the call with ErrResponseTooLarge
+// before it is decoded.
+const MaxResponseBytes = 1 << 20
+
+// RequestTimeout bounds each KMS request of NewClient's client whose
+// context has no deadline, its body included: a KMS that never answers,
+// or never ends its answer, fails the request (the SDK retries it)
+// instead of hanging the caller.
+const RequestTimeout = 30 * time.Second
+
+// ErrResponseTooLarge reports a KMS response body longer than
+// MaxResponseBytes.
+var ErrResponseTooLarge = errors.New("kms: response body too large")
+
+// bounded limits a KMS request's time (timeout, when its context has no
+// deadline) and its response body (MaxResponseBytes).
+type bounded struct {
+	next    aws.HTTPClient
+	timeout time.Duration
+}
+
+func (b bounded) Do(req *http.Request) (*http.Response, error) {
+	cancel := context.CancelFunc(func() {})
+	if _, ok := req.Context().Deadline(); !ok {
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(req.Context(), b.timeout)
+		req = req.WithContext(ctx)
+	}
+	resp, err := b.next.Do(req)
+	if err != nil {
+		cancel()
+		return resp, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: MaxResponseBytes, cancel: cancel}
+	return resp, nil
+}
+
+// limitedBody reads at most left more bytes of rc, then fails; Close ends
+// the request's timeout.
+type limitedBody struct {
+	rc     io.ReadCloser
+	left   int64
+	cancel context.CancelFunc
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// One byte past the limit tells a longer body from one that
+		// ends exactly there.
+		var one [1]byte
+		n, err := l.rc.Read(one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, MaxResponseBytes)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.rc.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+func (l *limitedBody) Close() error {
+	l.cancel()
+	return l.rc.Close()
 }
 
 // guard wraps an SDK HTTP client with the per-request endpoint check.

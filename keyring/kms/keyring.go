@@ -58,9 +58,28 @@ func buildConfig(opts []Option) config {
 	return c
 }
 
+// ErrBadResponse reports a KMS answer the request cannot have asked for:
+// a data key of the wrong length, an empty or oversized ciphertext blob,
+// a KeyId other than the key asked (Decrypt) or no key ARN at all.
+var ErrBadResponse = errors.New("kms: answer does not fit the request")
+
+// maxQuoted is the most bytes of a KMS error message, or of the SDK's
+// error text, an Error quotes: the rest is counted, not copied.
+const maxQuoted = 256
+
+// clip returns s cut to maxQuoted bytes (on a rune boundary), with the
+// number of bytes cut.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	cut := strings.ToValidUTF8(s[:maxQuoted], "")
+	return fmt.Sprintf("%s… (%d bytes more)", cut, len(s)-len(cut))
+}
+
 // Error is a failed AWS KMS call. It never holds key material. Error
 // quotes the key ID (a discovery keyring's comes from the message header)
-// and KMS's code and message.
+// and KMS's code and message, each cut to 256 bytes.
 type Error struct {
 	Op    string // "GenerateDataKey", "Encrypt" or "Decrypt"
 	KeyID string // the KeyId of the request
@@ -74,9 +93,9 @@ type Error struct {
 func (e *Error) Error() string {
 	var ae smithy.APIError
 	if e.Code != "" && errors.As(e.Err, &ae) {
-		return fmt.Sprintf("KMS %s with key %q failed: %q: %q", e.Op, e.KeyID, e.Code, ae.ErrorMessage())
+		return fmt.Sprintf("KMS %s with key %q failed: %q: %q", e.Op, clip(e.KeyID), clip(e.Code), clip(ae.ErrorMessage()))
 	}
-	return fmt.Sprintf("KMS %s with key %q failed: %v", e.Op, e.KeyID, e.Err)
+	return fmt.Sprintf("KMS %s with key %q failed: %s", e.Op, clip(e.KeyID), clip(e.Err.Error()))
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -184,7 +203,7 @@ func (k *Keyring) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials
 		}
 		dk, generated = out.Plaintext, true
 		if len(dk) != n {
-			return fail(fmt.Errorf("kms: %v: GenerateDataKey returned a %d-byte data key, want %d", k, len(dk), n))
+			return fail(fmt.Errorf("kms: %v: GenerateDataKey returned a %d-byte data key, want %d: %w", k, len(dk), n, ErrBadResponse))
 		}
 		edk, err := makeEDK("GenerateDataKey", k.keys[0], out.KeyId, out.CiphertextBlob)
 		if err != nil {
@@ -221,10 +240,10 @@ func (k *Keyring) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials
 func makeEDK(op, requested string, keyID *string, blob []byte) (envelope.EncryptedDataKey, error) {
 	arn := aws.ToString(keyID)
 	if _, err := parseKeyARN(arn); err != nil {
-		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s returned KeyId %q: %w", op, requested, arn, err)
+		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s returned KeyId %q: %w: %w", op, requested, arn, ErrBadResponse, err)
 	}
 	if len(blob) == 0 || len(blob) > 0xffff {
-		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s returned a %d-byte ciphertext blob", op, requested, len(blob))
+		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s returned a %d-byte ciphertext blob: %w", op, requested, len(blob), ErrBadResponse)
 	}
 	return envelope.EncryptedDataKey{ProviderID: ProviderID, ProviderInfo: []byte(arn), Ciphertext: blob}, nil
 }
@@ -263,11 +282,11 @@ func decryptOne(ctx context.Context, client Client, grantTokens []string, m *env
 	}
 	if got := aws.ToString(out.KeyId); got != keyID {
 		zero(out.Plaintext)
-		return fmt.Errorf("KMS Decrypt with key %q answered for key %q", keyID, got)
+		return fmt.Errorf("KMS Decrypt with key %q answered for key %q: %w", keyID, got, ErrBadResponse)
 	}
 	if n := m.Suite.DataKeyLength(); len(out.Plaintext) != n {
 		zero(out.Plaintext)
-		return fmt.Errorf("KMS Decrypt with key %q returned a %d-byte data key, want %d", keyID, len(out.Plaintext), n)
+		return fmt.Errorf("KMS Decrypt with key %q returned a %d-byte data key, want %d: %w", keyID, len(out.Plaintext), n, ErrBadResponse)
 	}
 	m.DataKey = out.Plaintext
 	return nil
