@@ -109,3 +109,46 @@ func TestOversizedDataKeyFields(t *testing.T) {
 		t.Errorf("%d keyring calls, want 0", kr.calls)
 	}
 }
+
+// panicky panics in OnDecrypt once entered is signalled and after wait.
+type panicky struct {
+	entered chan struct{}
+	wait    time.Duration
+}
+
+func (p *panicky) OnEncrypt(context.Context, *envelope.EncryptionMaterials) error {
+	return errors.New("panicky: decrypt only")
+}
+
+func (p *panicky) OnDecrypt(context.Context, *envelope.DecryptionMaterials, []envelope.EncryptedDataKey) error {
+	close(p.entered)
+	time.Sleep(p.wait)
+	panic("keyring bug")
+}
+
+// TestFillPanic: a panic in the underlying manager reaches the caller of
+// the request whose miss ran it, on its own goroutine (recoverable), and
+// a request that waited for that fill gets an error instead of waiting
+// forever.
+func TestFillPanic(t *testing.T) {
+	kr := &panicky{entered: make(chan struct{}), wait: 200 * time.Millisecond}
+	cache, _ := NewCache(10)
+	m, err := New(envelope.NewDefaultMaterialsManager(kr), cache, Options{MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &envelope.DecryptionRequest{Suite: 0x0478, CommitmentPolicy: envelope.RequireEncryptRequireDecrypt,
+		EncryptedDataKeys: []envelope.EncryptedDataKey{edk("p", "i", "c")}, EncryptionContext: map[string]string{}}
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		m.DecryptMaterials(context.Background(), req)
+	}()
+	<-kr.entered
+	if _, err := m.DecryptMaterials(context.Background(), req); !errors.Is(err, errFillPanicked) {
+		t.Errorf("the waiting request: %v, want errFillPanicked", err)
+	}
+	if r := <-recovered; r != "keyring bug" {
+		t.Errorf("the request that ran the fill recovered %v, want the keyring's panic", r)
+	}
+}
