@@ -25,6 +25,7 @@ import (
 	"github.com/phicrypt/phicrypt/envelope"
 	"github.com/phicrypt/phicrypt/keycache"
 	"github.com/phicrypt/phicrypt/s3crypt"
+	"github.com/phicrypt/phicrypt/stream"
 )
 
 // Op is what a run does to each input.
@@ -1020,7 +1021,7 @@ func (r *runner) workersFor(size int64) int {
 	if size >= 0 && size < bigFile {
 		return 1
 	}
-	return max(r.o.Concurrency, 0)
+	return min(max(r.o.Concurrency, 0), stream.MaxWorkers)
 }
 
 // encrypt encrypts size bytes (< 0: unknown) of in under ec into j's output.

@@ -199,7 +199,7 @@ func signedWorkers(n int) int {
 	if n > 0 {
 		return n
 	}
-	return max(1, runtime.GOMAXPROCS(0)-1)
+	return min(max(1, runtime.GOMAXPROCS(0)-1), stream.MaxWorkers)
 }
 
 // sealSignedMin is the least plaintext sealSigned hashes beside the

@@ -99,8 +99,8 @@ func (c *config) check() error {
 	if !c.policy.valid() {
 		return fmt.Errorf("envelope: unknown commitment policy %d: %w", c.policy, ErrInvalidOption)
 	}
-	if c.workers < 0 {
-		return fmt.Errorf("envelope: negative frame workers: %w", ErrInvalidOption)
+	if c.workers < 0 || c.workers > stream.MaxWorkers {
+		return fmt.Errorf("envelope: %d frame workers, want 0..%d: %w", c.workers, stream.MaxWorkers, ErrInvalidOption)
 	}
 	if c.maxEDKs < 0 {
 		return fmt.Errorf("envelope: negative maximum of encrypted data keys: %w", ErrInvalidOption)
@@ -239,8 +239,9 @@ func WithPlaintextLength(n int64) EncryptOption {
 }
 
 // WithFrameWorkers sets how many goroutines seal or open the frames of one
-// message: 0 (the default) uses runtime.GOMAXPROCS(0), one fewer (at
-// least 1) for signing suites, whose hash has a goroutine of its own; 1
+// message, at most stream.MaxWorkers (256; more fails with
+// ErrInvalidOption): 0 (the default) uses runtime.GOMAXPROCS(0), capped
+// there, one fewer (at least 1) for signing suites, whose hash has a goroutine of its own; 1
 // works serially in the calling goroutine. It is a most: where more
 // goroutines would cost more than they save, fewer work — the calling
 // goroutine alone for a one-shot message of up to 128 KiB, a stream
@@ -752,6 +753,7 @@ type EncryptWriter struct {
 	declared int64
 	written  int64
 	err      error
+	closed   bool
 }
 
 // NewEncryptWriter writes the header of a new message to w and returns a
@@ -833,14 +835,14 @@ func (w *EncryptWriter) ReadFrom(r io.Reader) (int64, error) {
 	n, err := w.body.ReadFrom(body)
 	w.written += n
 	switch {
-	case err != nil && err == src.err:
-		return n, err // the source's error; the writer is sound
+	case err != nil && src.err != nil && err == error(src.err):
+		return n, src.err.err // the source's error; the writer is sound
 	case err != nil:
 		w.err = fromStream(err)
 		return n, w.err
 	case w.declared >= 0 && w.written == w.declared:
 		var one [1]byte
-		m, err := io.ReadFull(r, one[:])
+		m, err := io.ReadFull(&iocheck.Reader{R: r}, one[:])
 		clear(one[:])
 		if m > 0 {
 			w.err = fmt.Errorf("envelope: more than %d bytes written: %w", w.declared, ErrPlaintextLength)
@@ -857,28 +859,53 @@ func (w *EncryptWriter) ReadFrom(r io.Reader) (int64, error) {
 // telling a source's failure from the writer's.
 type errSource struct {
 	r   io.Reader
-	err error
+	err *sourceError // its last
 }
+
+// sourceError is a source's error as the writer passes it on: a pointer,
+// so that telling it apart compares no error values (one of a type
+// holding a slice panics when compared with ==).
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
 
 func (s *errSource) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if err != nil && err != io.EOF {
-		s.err = err
+		s.err = &sourceError{err}
+		return n, s.err
 	}
 	return n, err
 }
 
 // Close writes the final frame and, for signing suites, the signature. It
 // does not close the underlying writer.
+//
+// A writer that failed, or whose length differs from the declared one,
+// is ended by Close without writing anything more (no final frame, no
+// signature: the message stays incomplete): its frame workers and hash
+// goroutine stop, its buffers are released, and Close returns the error.
 func (w *EncryptWriter) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if w.err == nil && w.declared >= 0 && w.written != w.declared {
+		w.err = fmt.Errorf("envelope: %d bytes written, %d declared: %w", w.written, w.declared, ErrPlaintextLength)
+	}
 	if w.err != nil {
+		w.body.Abort(w.err)
+		if w.hash != nil {
+			w.hash.flush()
+		}
 		return w.err
 	}
 	w.err = errors.New("envelope: EncryptWriter closed")
-	if w.declared >= 0 && w.written != w.declared {
-		return fmt.Errorf("envelope: %d bytes written, %d declared: %w", w.written, w.declared, ErrPlaintextLength)
-	}
 	if err := w.body.Close(); err != nil {
+		if w.hash != nil {
+			w.hash.flush()
+		}
 		return fromStream(err)
 	}
 	if w.hash == nil {
@@ -1186,7 +1213,16 @@ func (d *DecryptReader) EncryptionContext() map[string]string {
 // Read reads verified plaintext; see DecryptReader.
 func (d *DecryptReader) Read(p []byte) (int, error) {
 	n, err := d.body.Read(p)
-	return n, fromStream(err)
+	return n, d.ended(err)
+}
+
+// ended passes on err of the body; an error ends the hash's goroutine,
+// which would otherwise wait for more until the reader is collected.
+func (d *DecryptReader) ended(err error) error {
+	if err != nil && err != io.EOF && d.hash != nil {
+		d.hash.flush()
+	}
+	return fromStream(err)
 }
 
 // WriteTo writes the verified plaintext to w, frame by frame. With more
@@ -1196,5 +1232,5 @@ func (d *DecryptReader) Read(p []byte) (int, error) {
 // ordered after the one before; a panic in either reaches the caller.
 func (d *DecryptReader) WriteTo(w io.Writer) (int64, error) {
 	n, err := d.body.WriteTo(w)
-	return n, fromStream(err)
+	return n, d.ended(err)
 }

@@ -101,12 +101,15 @@ func (c *Client) Reencrypt(ctx context.Context, dst io.Writer, src io.Reader, to
 	n, err := d.WriteTo(w)
 	if err != nil {
 		// The final frame and the footer must not reach dst: shut the
-		// gate, then close the frame writer to stop its workers and zero
-		// its buffers.
+		// gate, then end the writer as failed, which writes nothing more,
+		// stops its workers and hash goroutine and zeroes its buffers.
 		if g.err == nil {
 			g.err = errReencryptFailed
 		}
-		_ = w.body.Close()
+		if w.err == nil {
+			w.err = err
+		}
+		w.Close()
 		return nil, err
 	}
 	if err := w.Close(); err != nil {

@@ -60,6 +60,9 @@ func (c *Config) check() error {
 	if n := len(c.MessageID); n != 16 && n != 32 {
 		return fmt.Errorf("stream: message ID of %d bytes, want 16 or 32: %w", n, ErrInvalidConfig)
 	}
+	if c.Workers < 0 || c.Workers > MaxWorkers {
+		return fmt.Errorf("stream: %d workers, want 0..%d: %w", c.Workers, MaxWorkers, ErrInvalidConfig)
+	}
 	return checkFrameLength(c.FrameLength)
 }
 

@@ -158,7 +158,18 @@ func run(n, per, workers int, fn func(i int, aad []byte) error) error {
 	var next atomic.Int64
 	var mu sync.Mutex
 	errAt, firstErr := n, error(nil)
+	var panicked any // a worker's panic (a caller's ReaderAt, say), raised again in the caller
 	work := func() {
+		defer func() {
+			if p := recover(); p != nil {
+				mu.Lock()
+				if panicked == nil {
+					panicked = p
+				}
+				mu.Unlock()
+				next.Store(int64(chunks)) // the others stop at their next chunk
+			}
+		}()
 		var aad [aadCap]byte
 		for {
 			c := int(next.Add(1) - 1)
@@ -188,5 +199,8 @@ func run(n, per, workers int, fn func(i int, aad []byte) error) error {
 		wg.Go(work)
 	}
 	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 	return firstErr
 }

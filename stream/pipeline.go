@@ -49,10 +49,16 @@ const MinParallel = 4 << 20
 // workersFor returns the number of workers for a configured value.
 func workersFor(n int) int {
 	if n <= 0 {
-		return runtime.GOMAXPROCS(0)
+		return min(runtime.GOMAXPROCS(0), MaxWorkers)
 	}
-	return n
+	return min(n, MaxWorkers)
 }
+
+// MaxWorkers is the most goroutines that seal or open one message's
+// frames: each holds ring slots or chunk buffers of its own. A Config
+// asking for more fails with ErrInvalidConfig; the default (0) uses
+// GOMAXPROCS, capped at MaxWorkers.
+const MaxWorkers = 256
 
 // group is a job: ring slots first .. first+n-1 (mod the ring length),
 // whose first frame has sequence number seq (never 0).

@@ -41,8 +41,9 @@ type Writer struct {
 	head     int
 	inflight int
 
-	seq uint32 // frames submitted
-	err error
+	seq    uint32 // frames submitted
+	err    error
+	broken bool // a call panicked (guard): Close only stops the workers
 
 	// Packed (see pack): slot i reads its plaintext into in[i*F:(i+1)*F]
 	// and seals into its window of out, where regular frames lie back to
@@ -142,6 +143,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	defer w.guard()
 	total := len(p)
 	direct := false
 	for len(p) > 0 && w.err == nil {
@@ -212,6 +214,10 @@ func (k keyed) unseal(s *wslot) {
 // several goroutines, one call at a time, each call ordered after the one
 // before; a panic in either reaches ReadFrom's caller.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	defer w.guard()
 	var total int64
 	defer w.unpack()
 	w.src = iocheck.Reader{R: r}
@@ -503,6 +509,16 @@ func (w *Writer) write(b []byte) {
 // writes every frame still in flight, and stops the workers. It does not
 // close the underlying writer.
 func (w *Writer) Close() error {
+	if w.broken {
+		// The ring is as the panic left it: wait on nothing, write
+		// nothing; the workers end after the frames they hold, whose
+		// buffers are left to the collector.
+		if w.pool != nil {
+			w.pool.stop()
+		}
+		return w.err
+	}
+	defer w.guard()
 	if w.out != nil {
 		w.drain(0) // a final frame's header overlaps its predecessor's window
 	}
@@ -535,3 +551,30 @@ func (w *Writer) Close() error {
 }
 
 var errClosed = errors.New("stream: write after Close")
+
+// errPanicked is the error of a Writer one of whose calls panicked (its
+// destination's Write, say): its frames and ring are as the panic left
+// them, so it writes nothing more, and a later Close only stops it.
+var errPanicked = errors.New("stream: Writer unusable: a call panicked")
+
+// guard, deferred by the Writer's methods, marks w broken when the call
+// panics, and lets the panic go on.
+func (w *Writer) guard() {
+	if p := recover(); p != nil {
+		w.broken = true
+		w.err = errPanicked
+		panic(p)
+	}
+}
+
+// Abort ends w without writing anything more (no frame in flight, no
+// final frame: the message stays incomplete, and no reader takes it for
+// whole), stops its workers and releases its buffers. err becomes w's
+// error unless it has one; Abort returns it.
+func (w *Writer) Abort(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	w.Close()
+	return w.err
+}
