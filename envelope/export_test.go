@@ -63,3 +63,6 @@ func ContentType(h *Header) byte {
 	}
 	return contentFramed
 }
+
+// GoroutinesIn is goroutinesIn, for the external tests.
+var GoroutinesIn = goroutinesIn

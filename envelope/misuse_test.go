@@ -27,31 +27,11 @@ func probePanics(f func()) (p any) {
 	return nil
 }
 
-// probeGoroutinesIn counts goroutines whose stack mentions fn.
-func probeGoroutinesIn(fn string) int {
-	b := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(b, true)
-		if n < len(b) {
-			b = b[:n]
-			break
-		}
-		b = make([]byte, 2*len(b))
-	}
-	count := 0
-	for g := range strings.SplitSeq(string(b), "\n\n") {
-		if strings.Contains(g, fn) {
-			count++
-		}
-	}
-	return count
-}
-
 // probeWorkerGoroutines waits (without GC) up to ~1s for the pool/hash
 // goroutines to end and returns how many remain.
 func probeWorkerGoroutines() int {
 	count := func() int {
-		return probeGoroutinesIn("stream.(*pool).submit.func") + probeGoroutinesIn("envelope.(*asyncHash).start.func")
+		return envelope.GoroutinesIn("stream.(*pool).submit.func") + envelope.GoroutinesIn("envelope.(*asyncHash).start.func")
 	}
 	n := count()
 	for i := 0; i < 200 && n > 0; i++ {
@@ -327,7 +307,7 @@ func TestReencryptDestinationErrorStopsWorkers(t *testing.T) {
 		t.Fatalf("Reencrypt: %v, want the destination's error", err)
 	}
 	if n := probeWorkerGoroutines(); n > before {
-		t.Errorf("after Reencrypt failed, %d worker/hash goroutines still run (%d before; %d hashing)", n, before, probeGoroutinesIn("envelope.(*asyncHash).start.func"))
+		t.Errorf("after Reencrypt failed, %d worker/hash goroutines still run (%d before; %d hashing)", n, before, envelope.GoroutinesIn("envelope.(*asyncHash).start.func"))
 	}
 }
 
