@@ -62,7 +62,7 @@ func TestTreeTooDeep(t *testing.T) {
 	if !errors.Is(err, ErrTreeTooDeep) {
 		t.Fatalf("a tree 2,500 deep: %v, want ErrTreeTooDeep", err)
 	}
-	if el := time.Since(start); el > 5*time.Second {
+	if el := time.Since(start); el > 30*time.Second { // the error comes after 256 levels: ~1 s, more under -race
 		t.Fatalf("refused after %v", el)
 	}
 }
