@@ -48,7 +48,13 @@
 // return nothing and no error with io.ErrNoProgress (a Writer's ReadFrom
 // keeps what it read before, as for any read error). So is a
 // destination's Write count: outside [0, len(p)], or short with no
-// error, it is io.ErrShortWrite, as io.Copy reports it.
+// error, it is io.ErrShortWrite, as io.Copy reports it. A panic of a
+// source, a destination or a ReaderAt on a worker goroutine is raised
+// again in the caller; a Writer one of whose calls panicked writes
+// nothing more, and its Close only stops its workers. Writer.Abort ends
+// a stream without its final frame. Config.Workers is at most MaxWorkers
+// (256); one-shot Seal and Open refuse a dst whose spare capacity
+// overlaps their input (ErrBufferOverlap).
 //
 // With Config.Workers W > 1 a Writer or Reader is a pipeline: a ring of
 // frames in flight, handed out in jobs of 256 KiB of plaintext (one frame
