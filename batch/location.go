@@ -185,8 +185,6 @@ func (s *localSource) single(context.Context) (bool, error) {
 	return true, nil
 }
 
-// list walks the directory in lexical order (each directory's entries are
-// read whole to sort them) or yields the file.
 // maxTreeDepth is the most directories deep a local source is walked:
 // each directory is opened from the root, one name at a time, so a chain
 // of n costs n²/2 opens; a deeper one (no real tree is, 4096-byte paths
@@ -197,6 +195,8 @@ const maxTreeDepth = 256
 // maxTreeDepth directories below its root.
 var ErrTreeTooDeep = errors.New("directory tree too deep")
 
+// list walks the directory in lexical order (each directory's entries are
+// read whole to sort them) or yields the file.
 func (s *localSource) list(ctx context.Context, keep func(string) bool, yield func(item) error) (int, error) {
 	if s.file != nil {
 		return 0, yield(item{name: s.root, rel: filepath.Base(s.root), size: s.file.Size(), path: s.root, fi: s.file})

@@ -959,16 +959,18 @@ func (r *runner) do(ctx context.Context, j *job) Record {
 	} else {
 		j.input = in
 		cr := &countReader{r: in, ctx: ctx, p: r.o.Progress}
-		var src io.Reader = cr
-		if f, ok := in.(statter); ok {
-			src = &unchangedReader{r: cr, f: f, size: j.in.size}
-		}
 		if f, ok := r.smallInput(j, in); ok {
-			err = r.doSmall(ctx, j, cr, f, &rec)
-		} else if r.op == Encrypt {
-			err = r.encrypt(ctx, j, src, j.in.size, r.o.Context, &rec)
+			err = r.doSmall(ctx, j, cr, f, &rec) // readWhole checks the file
 		} else {
-			err = r.decrypt(ctx, j, src, &rec)
+			var src io.Reader = cr
+			if f, ok := in.(statter); ok {
+				src = &unchangedReader{r: cr, f: f, size: j.in.size}
+			}
+			if r.op == Encrypt {
+				err = r.encrypt(ctx, j, src, j.in.size, r.o.Context, &rec)
+			} else {
+				err = r.decrypt(ctx, j, src, &rec)
+			}
 		}
 		j.closeInput()
 		rec.BytesIn = cr.n

@@ -335,12 +335,9 @@ func (m *Manager) kill(id string, e *entry) {
 // allows, and one whose context is live tries again, under its own, when
 // the fill it shared failed on its starter's cancellation or deadline.
 // Callers look for a live entry first (m.live), so that a hit builds no
-// fill closure.
+// fill closure; the fill looks again, under the flight, and on each try.
 func (m *Manager) lookup(ctx context.Context, id entryID, enc bool, fill func() (*entry, error)) (*entry, bool, error) {
 	for {
-		if e, ok := m.live(id.key); ok {
-			return e, true, nil
-		}
 		filled := false // whether this request made the underlying call
 		e, leader, err := m.flight.do(ctx, id.key, func() (*entry, error) {
 			if e, ok := m.live(id.key); ok { // filled while we waited

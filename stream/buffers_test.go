@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/phicrypt/phicrypt/internal/alias"
 )
 
 // TestBuffersShared: Writers that share one Buffers, one after another and
@@ -353,8 +355,8 @@ func TestBuffersShapes(t *testing.T) {
 	}
 	for _, sh := range []bufShape{{1001, 0}, {5000, 24}, {64, 7}} {
 		g := b.get(sh.c, sh.off)
-		if len(g) != sh.c || cap(g) != sh.c || addr(g[sh.off:])%readAlign != 0 {
-			t.Fatalf("get(%d, %d): len %d cap %d, byte %d at %d past a %d-byte boundary", sh.c, sh.off, len(g), cap(g), sh.off, addr(g[sh.off:])%readAlign, readAlign)
+		if len(g) != sh.c || cap(g) != sh.c || alias.Addr(g[sh.off:])%readAlign != 0 {
+			t.Fatalf("get(%d, %d): len %d cap %d, byte %d at %d past a %d-byte boundary", sh.c, sh.off, len(g), cap(g), sh.off, alias.Addr(g[sh.off:])%readAlign, readAlign)
 		}
 	}
 	var nilb *Buffers // no Buffers: buffers are made and zeroed, never kept
@@ -453,8 +455,8 @@ func drainKept(t *testing.T, bufs *Buffers, what string) int {
 	for sh, p := range bufs.pools {
 		for v := p.Get(); v != nil; v = p.Get() {
 			b := *v.(*[]byte)
-			if len(b) != sh.c || addr(b[sh.off:])%readAlign != 0 {
-				t.Fatalf("%s: a kept buffer of %d bytes, aligned at %d, under shape %+v", what, len(b), addr(b[sh.off:])%readAlign, sh)
+			if len(b) != sh.c || alias.Addr(b[sh.off:])%readAlign != 0 {
+				t.Fatalf("%s: a kept buffer of %d bytes, aligned at %d, under shape %+v", what, len(b), alias.Addr(b[sh.off:])%readAlign, sh)
 			}
 			if i := bytes.IndexFunc(b, func(r rune) bool { return r != 0 }); i >= 0 {
 				t.Fatalf("%s: a kept buffer of %d bytes holds %#x at %d", what, len(b), b[i], i)

@@ -4,7 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"unsafe"
+
+	"github.com/phicrypt/phicrypt/internal/alias"
 )
 
 const (
@@ -315,9 +316,6 @@ const readAlign = 64
 // lies on a readAlign boundary.
 func alignedAt(n, c, off int) []byte {
 	b := make([]byte, c+readAlign-1)
-	a := int(-(addr(b) + uintptr(off)) & (readAlign - 1))
+	a := int(-(alias.Addr(b) + uintptr(off)) & (readAlign - 1))
 	return b[a : a+n : a+c]
 }
-
-// addr is the address of p's first byte.
-func addr(p []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(p))) }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/phicrypt/phicrypt/internal/alias"
 )
 
 // oddReader returns reads of pseudo-random sizes, 1 to 3 frames.
@@ -269,7 +271,7 @@ func TestAlignedAt(t *testing.T) {
 			if len(b) != c/2 || cap(b) != c {
 				t.Fatalf("alignedAt(%d, %d, %d): len %d cap %d", c/2, c, off, len(b), cap(b))
 			}
-			if a := addr(b[:c][off:]) % readAlign; a != 0 {
+			if a := alias.Addr(b[:c][off:]) % readAlign; a != 0 {
 				t.Errorf("alignedAt(%d, %d, %d): byte %d at %d mod %d", c/2, c, off, off, a, readAlign)
 			}
 		}
@@ -285,7 +287,7 @@ type alignedReads struct {
 
 func (a *alignedReads) Read(p []byte) (int, error) {
 	a.n++
-	if len(p) > 0 && addr(p)%readAlign != 0 {
+	if len(p) > 0 && alias.Addr(p)%readAlign != 0 {
 		a.skewed++
 	}
 	return a.r.Read(p)

@@ -51,7 +51,7 @@ func workersFor(n int) int {
 	if n <= 0 {
 		return min(runtime.GOMAXPROCS(0), MaxWorkers)
 	}
-	return min(n, MaxWorkers)
+	return n // at most MaxWorkers: Config.check
 }
 
 // MaxWorkers is the most goroutines that seal or open one message's

@@ -1,5 +1,6 @@
-// Package alias tells whether an append-style call's output would land on
-// its input.
+// Package alias tells where a slice lies in memory: whether an
+// append-style call's output would land on its input, and a buffer's
+// address, for alignment.
 package alias
 
 import "unsafe"
@@ -12,8 +13,9 @@ func SpareOverlaps(dst, in []byte) bool {
 	if len(spare) == 0 || len(in) == 0 {
 		return false
 	}
-	a, b := addr(spare), addr(in)
+	a, b := Addr(spare), Addr(in)
 	return a < b+uintptr(len(in)) && b < a+uintptr(len(spare))
 }
 
-func addr(p []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(p))) }
+// Addr is the address of p's first byte (of its array, if p is empty).
+func Addr(p []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(p))) }
