@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"hash"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/phicrypt/phicrypt/stream"
@@ -18,8 +19,8 @@ import (
 // one hashing goroutine, started on the first chunk, which hashes them in
 // order and hands the buffers back. At most asyncHashChunks buffers exist
 // (one being filled, the others queued or being hashed): Write blocks
-// until one is handed back, so memory stays bounded when the caller
-// outruns the hash. With GOMAXPROCS 1 everything is hashed inline.
+// until asyncHashWake are handed back, so memory stays bounded when the
+// caller outruns the hash. With GOMAXPROCS 1 everything is hashed inline.
 //
 // Sum, Reset and flush end the goroutine after it hashed every chunk
 // sent; a later Write starts a new one. An asyncHash dropped without any
@@ -38,12 +39,25 @@ type asyncHash struct {
 	// much of the hash's time the stream it hashes took from it
 	// (BenchmarkSignedHashIdle).
 	life, idle, back time.Duration
+	sleeps           int // times a Write slept for buffers (TestAsyncHashSleeps)
 }
 
 // hashWorker is the hashing goroutine's side: what it reads and closes.
+//
+// A Write that finds no buffer free sleeps until asyncHashWake are, not
+// until the first is: each wake-up costs the hashing goroutine, the
+// stream's bottleneck, a few microseconds (on a VM an interrupt to the
+// sleeping core), once per asyncHashWake chunks instead of per chunk.
+// nfree counts the buffers in free; waiting is set by a Write about to
+// sleep on wake, and whoever clears it (the Write finding enough free
+// after all, or the goroutine having handed enough back) decides whether
+// a wake is sent: exactly one per sleep.
 type hashWorker struct {
 	work    chan hashChunk // chunks to hash, in order; closed to stop
 	free    chan []byte    // hashed chunk buffers handed back
+	wake    chan struct{}  // a Write waiting (see waiting) may go on
+	nfree   atomic.Int32   // buffers in free
+	waiting atomic.Bool    // a Write waits for asyncHashWake buffers
 	done    chan struct{}  // closed as the goroutine's last act
 	cleanup runtime.Cleanup
 	// Written by the goroutine, read after done: its life, the time it
@@ -62,6 +76,7 @@ type hashChunk struct {
 const (
 	asyncHashChunk  = 128 << 10
 	asyncHashChunks = 8 // at most 1 MiB of chunks per asyncHash
+	asyncHashWake   = asyncHashChunks / 2
 )
 
 func newAsyncHash(h hash.Hash) *asyncHash {
@@ -99,16 +114,21 @@ func (a *asyncHash) buffer() []byte {
 	if a.w == nil {
 		a.start()
 	}
-	select {
-	case b := <-a.w.free:
-		return b[:0]
-	default:
-	}
-	if a.nbuf < asyncHashChunks {
+	w := a.w
+	if w.nfree.Load() == 0 && a.nbuf < asyncHashChunks {
 		a.nbuf++
 		return make([]byte, 0, asyncHashChunk)
 	}
-	return (<-a.w.free)[:0]
+	if w.nfree.Load() == 0 {
+		// Every buffer is queued or being hashed: all come back.
+		w.waiting.Store(true)
+		if w.nfree.Load() < asyncHashWake || !w.waiting.CompareAndSwap(true, false) {
+			<-w.wake
+			a.sleeps++
+		}
+	}
+	w.nfree.Add(-1)
+	return (<-w.free)[:0]
 }
 
 // start starts the hashing goroutine.
@@ -117,6 +137,7 @@ func (a *asyncHash) start() {
 		// Buffered for every chunk, so that neither side blocks on a send.
 		work: make(chan hashChunk, asyncHashChunks),
 		free: make(chan []byte, asyncHashChunks),
+		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
 	go func(h hash.Hash, w *hashWorker) {
@@ -136,7 +157,10 @@ func (a *asyncHash) start() {
 			h.Write(c.b)
 			if c.own {
 				t := time.Now()
-				w.free <- c.b
+				w.free <- c.b // never blocks: room for every buffer
+				if w.nfree.Add(1) >= asyncHashWake && w.waiting.Load() && w.waiting.CompareAndSwap(true, false) {
+					w.wake <- struct{}{}
+				}
 				w.back += time.Since(t)
 			}
 		}

@@ -455,3 +455,63 @@ func BenchmarkSignedHashIdle(b *testing.B) {
 		})
 	}
 }
+
+// slowHash is a hash that takes d per Write, slower than any caller.
+type slowHash struct {
+	hash.Hash
+	d func() time.Duration
+}
+
+func (h slowHash) Write(p []byte) (int, error) {
+	time.Sleep(h.d())
+	return h.Hash.Write(p)
+}
+
+// TestAsyncHashSleeps: a caller that outruns the hash sleeps once per
+// asyncHashWake buffers handed back, not once per buffer (each wake-up is
+// time taken from the hashing goroutine), and the digest is that of the
+// bytes written, whatever the timing of the two sides.
+func TestAsyncHashSleeps(t *testing.T) {
+	if runtime.GOMAXPROCS(0) == 1 {
+		t.Skip("GOMAXPROCS 1 hashes inline")
+	}
+	data := make([]byte, 40*asyncHashChunk+5)
+	for i := range data {
+		data[i] = byte(i * 131)
+	}
+	want := sha512.Sum384(data)
+	a := newAsyncHash(slowHash{sha512.New384(), func() time.Duration { return 200 * time.Microsecond }})
+	for p := data; len(p) > 0; p = p[min(len(p), 16<<10):] {
+		a.Write(p[:min(len(p), 16<<10)])
+	}
+	if got := a.Sum(nil); !bytes.Equal(got, want[:]) {
+		t.Fatal("digest differs")
+	}
+	// 40 chunks: 1 hashed inline, asyncHashChunks made, the rest waited
+	// for: a sleep per buffer would be ~32.
+	if maxSleeps := (40 - asyncHashChunks) / 2; a.sleeps == 0 || a.sleeps > maxSleeps {
+		t.Fatalf("the writer slept %d times for buffers; want 1..%d", a.sleeps, maxSleeps)
+	}
+
+	// Random delays on both sides: the hand-off between a Write about to
+	// sleep and the goroutine handing buffers back loses no wake-up (the
+	// test would hang) and no byte.
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 30 {
+		hr := rand.New(rand.NewPCG(5, uint64(i))) // the hashing goroutine's
+		h := slowHash{sha512.New384(), func() time.Duration { return time.Duration(hr.IntN(3)) * 20 * time.Microsecond }}
+		a := newAsyncHash(h)
+		n := r.IntN(len(data))
+		for p := data[:n]; len(p) > 0; {
+			k := min(len(p), 1+r.IntN(3*asyncHashChunk))
+			a.Write(p[:k])
+			p = p[k:]
+			if r.IntN(4) == 0 {
+				time.Sleep(time.Duration(r.IntN(50)) * time.Microsecond)
+			}
+		}
+		if got, want := a.Sum(nil), sha512.Sum384(data[:n]); !bytes.Equal(got, want[:]) {
+			t.Fatalf("%d bytes: digest differs", n)
+		}
+	}
+}
