@@ -103,11 +103,12 @@
 //	    1 MiB one-shot: Encrypt/Decrypt (alloc) or EncryptAppend/
 //	    DecryptAppend into a reused buffer (append), paired with raw GCM on
 //	    W goroutines; reports x-raw
-//	BenchmarkOneShotPaired/ceiling/alloc/size=1MiB
+//	BenchmarkOneShotPaired/ceiling/alloc/size=1MiB[/workers=W]
 //	    the machine's ceiling for alloc: raw GCM of 1 MiB into a reused
 //	    chunk ÷ the least a call returning a new message does: the AES-GCM
 //	    of a new key built (each message has its own) and the same sealing
-//	    into a fresh 1 MiB output; x-raw
+//	    into a fresh 1 MiB output; with W, both on W goroutines (the
+//	    reference of alloc with W workers); x-raw
 //	BenchmarkOneShotBetween
 //	    1 MiB Encrypt without a buffer as a program calls it, with small
 //	    allocations of its own between calls, paired with that ceiling

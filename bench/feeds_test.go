@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/sha512"
 	"fmt"
 	"io"
@@ -339,30 +340,55 @@ func BenchmarkOneShotPaired(b *testing.B) {
 	// does (freshSeal).
 	b.Run("ceiling/alloc/size=1MiB", func(b *testing.B) {
 		g := benchutil.NewGCMBaseline(b, 64*KiB)
-		pairRaw(b, len(pt), func() { g.Seal(pt) }, freshSeal(b, pt))
+		pairRaw(b, len(pt), func() { g.Seal(pt) }, freshSeal(b, pt, 1))
 	})
+	// The same on W goroutines, the reference of mode alloc with W
+	// workers: the new output is one allocation, its pages touched by the
+	// goroutine sealing each share.
+	for _, w := range benchWorkers()[1:] {
+		b.Run(fmt.Sprintf("ceiling/alloc/size=1MiB/workers=%d", w), func(b *testing.B) {
+			pairRaw(b, len(pt), rawGCMOn(b, "encrypt", pt, 64*KiB, w), freshSeal(b, pt, w))
+		})
+	}
 }
 
 // freshSeal returns the least a one-shot call that returns a new message
 // of pt does, in 64 KiB chunks: build the AES-GCM of a new key (each
-// message has its own) and seal into a fresh output, laid end to end.
+// message has its own) and seal into a fresh output, laid end to end, the
+// chunks shared out among w goroutines as rawGCMOn shares them.
 // Without the key schedule's allocations, a loop that allocates nothing
 // but its outputs gets their pages back untouched; with them, or with any
 // other allocation between calls as in a program, Go's page allocator
 // hands out pages its scavenger has released (BenchmarkOneShotBetween).
-func freshSeal(b *testing.B, pt []byte) func() {
+func freshSeal(b *testing.B, pt []byte, w int) func() {
 	key := benchutil.Key(b)
 	nonce := make([]byte, 12)
-	chunks := (len(pt) + 64*KiB - 1) / (64 * KiB)
+	const F = 64 * KiB
+	chunks := (len(pt) + F - 1) / F
+	per := (chunks + w - 1) / w // chunks per goroutine
+	seal := func(aead cipher.AEAD, out []byte, i int) []byte {
+		p := pt[min(len(pt), i*per*F):min(len(pt), (i+1)*per*F)]
+		for ; len(p) > 0; p = p[min(len(p), F):] {
+			out = aead.Seal(out, nonce, p[:min(len(p), F)], nil)
+		}
+		return out
+	}
 	return func() {
 		aead := benchutil.GCMOf(b, key)
-		out := make([]byte, 0, len(pt)+chunks*aead.Overhead())
-		for p := pt; len(p) > 0; p = p[min(len(p), 64*KiB):] {
-			out = aead.Seal(out, nonce, p[:min(len(p), 64*KiB)], nil)
+		out := make([]byte, len(pt)+chunks*aead.Overhead())
+		if w == 1 {
+			out = out[:0:len(out)]
+			if out = seal(aead, out, 0); len(out) != cap(out) {
+				b.Fatalf("sealed %d bytes into %d", len(out), cap(out))
+			}
+			return
 		}
-		if len(out) != cap(out) {
-			b.Fatalf("sealed %d bytes into %d", len(out), cap(out))
+		var wg sync.WaitGroup
+		for i := range w {
+			at := min(len(out), i*per*(F+aead.Overhead()))
+			wg.Go(func() { seal(aead, out[at:at], i) })
 		}
+		wg.Wait()
 	}
 }
 
@@ -381,7 +407,7 @@ func BenchmarkOneShotBetween(b *testing.B) {
 	pt := payload(MiB)
 	c := newClient(b, envelope.AES256GCMHKDFSHA512Commit, 64*KiB, 1)
 	op, _ := oneShotOp(b, c, "encrypt", "alloc", pt)
-	ceil := freshSeal(b, pt)
+	ceil := freshSeal(b, pt, 1)
 	var keep []any
 	between := func() {
 		keep = keep[:0]
