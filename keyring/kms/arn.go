@@ -29,7 +29,7 @@ var ErrInvalidARN = errors.New("not a valid AWS KMS ARN")
 func ParseARN(s string) (ARN, error) {
 	parts := strings.Split(s, ":")
 	if len(parts) != 6 {
-		return ARN{}, fmt.Errorf("kms: %q has %d ':'-separated parts, want 6: %w", s, len(parts), ErrInvalidARN)
+		return ARN{}, fmt.Errorf("kms: %q has %d ':'-separated parts, want 6: %w", clip(s), len(parts), ErrInvalidARN)
 	}
 	a := ARN{Partition: parts[1], Service: parts[2], Region: parts[3], Account: parts[4]}
 	var fail string
@@ -52,13 +52,13 @@ func ParseARN(s string) (ARN, error) {
 		case !ok:
 			fail = "has no '/' in its resource"
 		case a.ResourceType != "key" && a.ResourceType != "alias":
-			fail = "has resource type " + fmt.Sprintf("%q", a.ResourceType) + ", want key or alias"
+			fail = "has resource type " + fmt.Sprintf("%q", clip(a.ResourceType)) + ", want key or alias"
 		case a.ResourceID == "":
 			fail = "has an empty resource id"
 		}
 	}
 	if fail != "" {
-		return ARN{}, fmt.Errorf("kms: %q %s: %w", s, fail, ErrInvalidARN)
+		return ARN{}, fmt.Errorf("kms: %q %s: %w", clip(s), fail, ErrInvalidARN)
 	}
 	return a, nil
 }
@@ -83,7 +83,7 @@ func parseKeyARN(s string) (ARN, error) {
 		return ARN{}, err
 	}
 	if !a.IsKey() {
-		return ARN{}, fmt.Errorf("kms: %q names an alias, want a key ARN: %w", s, ErrInvalidARN)
+		return ARN{}, fmt.Errorf("kms: %q names an alias, want a key ARN: %w", clip(s), ErrInvalidARN)
 	}
 	return a, nil
 }

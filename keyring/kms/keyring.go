@@ -240,7 +240,7 @@ func (k *Keyring) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials
 func makeEDK(op, requested string, keyID *string, blob []byte) (envelope.EncryptedDataKey, error) {
 	arn := aws.ToString(keyID)
 	if _, err := parseKeyARN(arn); err != nil {
-		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s returned KeyId %q: %w: %w", op, requested, arn, ErrBadResponse, err)
+		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s returned KeyId %q: %w: %w", op, requested, clip(arn), ErrBadResponse, err)
 	}
 	if len(blob) == 0 || len(blob) > 0xffff {
 		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s returned a %d-byte ciphertext blob: %w", op, requested, len(blob), ErrBadResponse)
@@ -282,11 +282,11 @@ func decryptOne(ctx context.Context, client Client, grantTokens []string, m *env
 	}
 	if got := aws.ToString(out.KeyId); got != keyID {
 		zero(out.Plaintext)
-		return fmt.Errorf("KMS Decrypt with key %q answered for key %q: %w", keyID, got, ErrBadResponse)
+		return fmt.Errorf("KMS Decrypt with key %q answered for key %q: %w", clip(keyID), clip(got), ErrBadResponse)
 	}
 	if n := m.Suite.DataKeyLength(); len(out.Plaintext) != n {
 		zero(out.Plaintext)
-		return fmt.Errorf("KMS Decrypt with key %q returned a %d-byte data key, want %d: %w", keyID, len(out.Plaintext), n, ErrBadResponse)
+		return fmt.Errorf("KMS Decrypt with key %q returned a %d-byte data key, want %d: %w", clip(keyID), len(out.Plaintext), n, ErrBadResponse)
 	}
 	m.DataKey = out.Plaintext
 	return nil
@@ -340,5 +340,5 @@ func storedUnder(info, requested string) string {
 	if info == requested {
 		return ""
 	}
-	return " (stored under " + strconv.Quote(info) + ")" // info comes from the header
+	return " (stored under " + strconv.Quote(clip(info)) + ")" // info comes from the header
 }
