@@ -1,13 +1,18 @@
 package kmslocal_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/phicrypt/phicrypt/kmslocal"
+	"github.com/phicrypt/phicrypt/kmslocal/kmstest"
 )
 
 // putPolicyRefused checks PutKeyPolicy(policy) fails with code and leaves
@@ -63,5 +68,58 @@ func TestHostilePolicyNameBounded(t *testing.T) {
 	wantCode(t, err, "NotFoundException")
 	if n := len(err.Error()); n > 600 {
 		t.Fatalf("error of %d bytes: %.200s...", n, err)
+	}
+}
+
+// TestHostileRequestFieldsBounded: a request whose KeyId (in each form
+// resolve reads: key id, foreign ARN, ARN of another resource type, alias),
+// EncryptionAlgorithm, KeySpec, Origin, AliasName or X-Amz-Target is
+// 100 KiB, or whose JSON holds a 100 KiB number in an integer field,
+// was echoed whole into the error message (and the log line) it got,
+// where PolicyName and the other enum fields are cut to 64 bytes.
+func TestHostileRequestFieldsBounded(t *testing.T) {
+	e := kmstest.Start(t, kmslocal.Options{})
+	c := e.Client
+	k := createKey(t, c)
+	long := strings.Repeat("x", 100<<10)
+	one := func(o *kms.Options) { o.RetryMaxAttempts = 1 }
+	check := func(name string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		} else if n := len(err.Error()); n > 600 {
+			t.Errorf("%s: error of %d bytes: %.200s...", name, n, err)
+		}
+	}
+	for _, id := range []string{long, "arn:" + long, e.Server.KeyARN("") + "../" + long, "alias/" + long,
+		strings.TrimSuffix(e.Server.KeyARN(""), "key/") + "alias/" + long} {
+		_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("p")}, one)
+		check(fmt.Sprintf("Encrypt KeyId %.30q", id), err)
+	}
+	_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyId, Plaintext: []byte("p"), EncryptionAlgorithm: types.EncryptionAlgorithmSpec(long)}, one)
+	check("EncryptionAlgorithm", err)
+	_, err = c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: k.KeyId, KeySpec: types.DataKeySpec(long)}, one)
+	check("GenerateDataKey KeySpec", err)
+	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{Origin: types.OriginType(long)}, one)
+	check("CreateKey Origin", err)
+	_, err = c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/" + long), TargetKeyId: k.KeyId}, one)
+	check("CreateAlias AliasName", err)
+	for name, req := range map[string]struct{ target, body string }{
+		"X-Amz-Target":  {"TrentService." + long, "{}"},
+		"JSON overflow": {"TrentService.GenerateDataKey", `{"NumberOfBytes":` + strings.Repeat("9", 100<<10) + `}`},
+	} {
+		r, _ := http.NewRequest(http.MethodPost, e.Endpoint, strings.NewReader(req.body))
+		r.Header.Set("X-Amz-Target", req.target)
+		r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		resp, err := e.HTTP.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Message string }
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || len(body.Message) == 0 || len(body.Message) > 400 {
+			t.Errorf("%s: status %d, message of %d bytes: %.200s", name, resp.StatusCode, len(body.Message), body.Message)
+		}
 	}
 }

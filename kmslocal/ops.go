@@ -55,7 +55,12 @@ func op[Req, Resp any](f func(*Server, context.Context, *Req) (*Resp, error)) ha
 		var req Req
 		if len(bytes.TrimSpace(body)) != 0 {
 			if err := json.Unmarshal(body, &req); err != nil {
-				return nil, apiErr(ErrSerialization, "malformed request: %v", err)
+				// encoding/json quotes a number it cannot store whole.
+				msg := err.Error()
+				if len(msg) > 256 {
+					msg = msg[:256] + "…"
+				}
+				return nil, apiErr(ErrSerialization, "malformed request: %s", msg)
 			}
 		}
 		if err := ctx.Err(); err != nil {
@@ -124,7 +129,7 @@ func (s *Server) checkUsable(k key) error {
 
 func checkAlgorithm(alg string) error {
 	if alg != "" && alg != symmetricDefault {
-		return apiErr(ErrInvalidKeyUsage, "encryption algorithm %s is not supported by symmetric keys", alg)
+		return apiErr(ErrInvalidKeyUsage, "encryption algorithm %s is not supported by symmetric keys", bounded(alg))
 	}
 	return nil
 }
@@ -227,7 +232,7 @@ func (s *Server) createKey(_ context.Context, in *createKeyReq) (*keyMetadataRes
 	}
 	switch {
 	case in.Origin != "" && in.Origin != "AWS_KMS":
-		return nil, apiErr(ErrUnsupportedOperation, "Origin %s is not supported", in.Origin)
+		return nil, apiErr(ErrUnsupportedOperation, "Origin %s is not supported", bounded(in.Origin))
 	case in.CustomKeyStoreId != "" || in.XksKeyId != "":
 		return nil, apiErr(ErrUnsupportedOperation, "custom key stores are not supported")
 	case len(in.Description) > maxDescription:
@@ -566,7 +571,7 @@ func (s *Server) generate(in *generateDataKeyReq, withPlaintext bool) (*generate
 	case in.KeySpec == "":
 		return nil, apiErr(ErrValidation, "Please specify either number of bytes or key spec.")
 	default:
-		return nil, apiErr(ErrValidation, "KeySpec %q is not AES_128 or AES_256", in.KeySpec)
+		return nil, apiErr(ErrValidation, "KeySpec %q is not AES_128 or AES_256", bounded(in.KeySpec))
 	}
 	k, err := s.usableKey(in.KeyId)
 	if err != nil {

@@ -178,7 +178,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := s.ops[op]
 	if !ok || h == nil {
 		s.counts[unknownOp].Add(1)
-		s.writeError(w, r, target, apiErr(ErrUnsupportedOperation, "unknown operation %q", target))
+		s.writeError(w, r, bounded(target), apiErr(ErrUnsupportedOperation, "unknown operation %q", bounded(target)))
 		return
 	}
 	s.counts[op].Add(1)
@@ -249,26 +249,26 @@ func (s *Server) resolveLocked(ref string) (*key, error) {
 	if strings.HasPrefix(ref, "arn:") {
 		rest, ok := strings.CutPrefix(ref, s.arnPrefix)
 		if !ok {
-			return nil, apiErr(ErrNotFound, "%s is not in this region and account (%s)", ref, strings.TrimSuffix(s.arnPrefix, ":"))
+			return nil, apiErr(ErrNotFound, "%s is not in this region and account (%s)", bounded(ref), strings.TrimSuffix(s.arnPrefix, ":"))
 		}
 		if id, ok := strings.CutPrefix(rest, "key/"); ok {
 			name = id
 		} else if strings.HasPrefix(rest, "alias/") {
 			name = rest
 		} else {
-			return nil, apiErr(ErrNotFound, "invalid ARN %s", ref)
+			return nil, apiErr(ErrNotFound, "invalid ARN %s", bounded(ref))
 		}
 	}
 	if strings.HasPrefix(name, "alias/") {
 		a, ok := s.st.aliases[name]
 		if !ok {
-			return nil, apiErr(ErrNotFound, "Alias %s is not found.", s.aliasARN(name))
+			return nil, apiErr(ErrNotFound, "Alias %s is not found.", s.aliasARN(bounded(name)))
 		}
 		name = a.target
 	}
 	k, ok := s.st.keys[name]
 	if !ok {
-		return nil, apiErr(ErrNotFound, "Key '%s' does not exist", s.KeyARN(name))
+		return nil, apiErr(ErrNotFound, "Key '%s' does not exist", s.KeyARN(bounded(name)))
 	}
 	return k, nil
 }

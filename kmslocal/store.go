@@ -298,7 +298,7 @@ func writeFileAtomic(path string, data []byte) error {
 func validAliasName(name string) error {
 	rest, ok := strings.CutPrefix(name, "alias/")
 	if !ok || rest == "" || len(name) > 256 {
-		return apiErr(ErrValidation, "alias name %q must be alias/<name>, at most 256 characters", name)
+		return apiErr(ErrValidation, "alias name %q must be alias/<name>, at most 256 characters", bounded(name))
 	}
 	if strings.HasPrefix(name, "alias/aws/") {
 		return apiErr(ErrInvalidAliasName, "alias name %q is reserved for AWS managed keys", name)
