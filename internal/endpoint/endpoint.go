@@ -47,7 +47,7 @@ func CheckURL(u *url.URL) error {
 	case strings.EqualFold(u.Scheme, "https"):
 		return nil
 	case !strings.EqualFold(u.Scheme, "http"):
-		return bad("scheme " + u.Scheme + ", want https")
+		return bad("scheme " + cut(u.Scheme) + ", want https")
 	case !IsLoopback(host):
 		return bad("plain http to a host that is not loopback")
 	}
@@ -56,11 +56,15 @@ func CheckURL(u *url.URL) error {
 
 // show quotes scheme://host of u (no user info, path or query), bounded.
 func show(u *url.URL) string {
-	s := u.Scheme + "://" + u.Host
+	return fmt.Sprintf("%q", cut(u.Scheme+"://"+u.Host))
+}
+
+// cut bounds s to maxShown bytes.
+func cut(s string) string {
 	if len(s) > maxShown {
 		s = s[:maxShown] + "..."
 	}
-	return fmt.Sprintf("%q", s)
+	return s
 }
 
 // IsLoopback reports whether host (no port) is "localhost" or a loopback

@@ -77,3 +77,17 @@ func TestHostileGuardRefusesRedirect(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileSchemeBounded: an endpoint whose scheme is 1 MiB (a flag, an
+// AWS_ENDPOINT_URL* value or an endpoint_url line) was refused with an
+// error repeating the scheme whole and unquoted after show's cut copy.
+func TestHostileSchemeBounded(t *testing.T) {
+	u := strings.Repeat("a", 1<<20) + "://example.com"
+	err := Check(u)
+	if !errors.Is(err, ErrInsecure) {
+		t.Fatalf("%.200v, want ErrInsecure", err)
+	}
+	if n := len(err.Error()); n > 1<<10 {
+		t.Errorf("error of %d bytes for a %d-byte URL", n, len(u))
+	}
+}
