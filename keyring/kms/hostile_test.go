@@ -57,3 +57,42 @@ func TestHostileResponseKeyIDCut(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileEncryptAnswerForAnotherKey: asked to GenerateDataKey or
+// Encrypt under a key named by its ARN or key id, a KMS answers with a
+// data key wrapped under another key (its KeyId the other key's ARN).
+// OnEncrypt accepted it and wrote an EDK the configured key cannot
+// decrypt: the message is sealed for someone else's key while the writer
+// believes it is under its own, although the README counts a KeyId that
+// does not fit the request as ErrBadResponse (as Decrypt already did). An
+// alias may name any key, so an alias request accepts any key ARN.
+func TestHostileEncryptAnswerForAnotherKey(t *testing.T) {
+	env := kmstest.Start(t, kmslocal.Options{})
+	a, b, other := env.CreateKey(t), env.CreateKey(t, "alias/hostile-b"), env.CreateKey(t)
+	keyID := func(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+	spoil := func(o **string) { *o = aws.String(other) }
+	for name, c := range map[string]struct {
+		kr *kms.Keyring
+		hc *hookClient
+	}{
+		"GenerateDataKey ARN":    {hc: &hookClient{next: env.Client, gdk: func(o *awskms.GenerateDataKeyOutput) { spoil(&o.KeyId) }}},
+		"GenerateDataKey key id": {hc: &hookClient{next: env.Client, gdk: func(o *awskms.GenerateDataKeyOutput) { spoil(&o.KeyId) }}},
+		"Encrypt ARN":            {hc: &hookClient{next: env.Client, enc: func(_ *awskms.EncryptInput, o *awskms.EncryptOutput) { spoil(&o.KeyId) }}},
+		"Encrypt key id":         {hc: &hookClient{next: env.Client, enc: func(_ *awskms.EncryptInput, o *awskms.EncryptOutput) { spoil(&o.KeyId) }}},
+	} {
+		gen, add := a, b
+		if strings.HasSuffix(name, "key id") {
+			gen, add = keyID(a), keyID(b)
+		}
+		em := &envelope.EncryptionMaterials{Suite: envelope.AES256GCMHKDFSHA512Commit, EncryptionContext: ec}
+		err := strict(t, c.hc, gen, kms.WithAdditionalKeys(add)).OnEncrypt(ctx, em)
+		if !errors.Is(err, kms.ErrBadResponse) || em.DataKey != nil || len(em.EncryptedDataKeys) != 0 {
+			t.Errorf("%s: %v (EDKs %d), want ErrBadResponse", name, err, len(em.EncryptedDataKeys))
+		}
+	}
+	// An alias names whatever key it names: its answer is that key's ARN.
+	em := &envelope.EncryptionMaterials{Suite: envelope.AES256GCMHKDFSHA512Commit, EncryptionContext: ec}
+	if err := strict(t, env.Client, "alias/hostile-b", kms.WithAdditionalKeys(keyID(a))).OnEncrypt(ctx, em); err != nil || len(em.EncryptedDataKeys) != 2 {
+		t.Fatalf("alias generator: %v", err)
+	}
+}

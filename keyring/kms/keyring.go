@@ -60,7 +60,8 @@ func buildConfig(opts []Option) config {
 
 // ErrBadResponse reports a KMS answer the request cannot have asked for:
 // a data key of the wrong length, an empty or oversized ciphertext blob,
-// a KeyId other than the key asked (Decrypt) or no key ARN at all.
+// a KeyId other than the key asked (Decrypt; GenerateDataKey and Encrypt
+// asked by key ARN or key id) or no key ARN at all.
 var ErrBadResponse = errors.New("kms: answer does not fit the request")
 
 // maxQuoted is the most bytes of a KMS error message, or of the SDK's
@@ -236,16 +237,35 @@ func (k *Keyring) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials
 }
 
 // makeEDK checks a GenerateDataKey or Encrypt response: the KeyId must be a
-// key ARN and the blob non-empty.
+// key ARN, the one asked for when the request named a key by its ARN or
+// key id (an alias may name any key), and the blob non-empty.
 func makeEDK(op, requested string, keyID *string, blob []byte) (envelope.EncryptedDataKey, error) {
 	arn := aws.ToString(keyID)
-	if _, err := parseKeyARN(arn); err != nil {
+	a, err := parseKeyARN(arn)
+	if err != nil {
 		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s returned KeyId %q: %w: %w", op, requested, clip(arn), ErrBadResponse, err)
+	}
+	if !answersFor(requested, a, arn) {
+		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s answered for key %q: %w", op, requested, clip(arn), ErrBadResponse)
 	}
 	if len(blob) == 0 || len(blob) > 0xffff {
 		return envelope.EncryptedDataKey{}, fmt.Errorf("KMS %s with key %s returned a %d-byte ciphertext blob: %w", op, requested, len(blob), ErrBadResponse)
 	}
 	return envelope.EncryptedDataKey{ProviderID: ProviderID, ProviderInfo: []byte(arn), Ciphertext: blob}, nil
+}
+
+// answersFor reports whether the key ARN arn (parsed: a) can be KMS's
+// answer to a request for the key identifier requested: the same ARN for
+// a key ARN, an ARN of that key id for a key id, any key for an alias.
+func answersFor(requested string, a ARN, arn string) bool {
+	switch {
+	case strings.HasPrefix(requested, "arn:"):
+		r, err := ParseARN(requested)
+		return err != nil || !r.IsKey() || requested == arn
+	case strings.HasPrefix(requested, "alias/"):
+		return true
+	}
+	return a.ResourceID == requested
 }
 
 // kmsEDKs returns the indices of edks with provider ID "aws-kms", failing
