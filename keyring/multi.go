@@ -24,18 +24,30 @@ func NewMulti(generator envelope.Keyring, children ...envelope.Keyring) (*Multi,
 	return &Multi{generator, children}, nil
 }
 
-// OnEncrypt implements envelope.Keyring.
+// OnEncrypt implements envelope.Keyring. If a keyring fails, a data key
+// generated here is zeroed and m is left as it was.
 func (k *Multi) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials) error {
+	generated, n := m.DataKey == nil, len(m.EncryptedDataKeys)
+	fail := func(err error) error {
+		if generated {
+			clear(m.DataKey)
+			m.DataKey = nil
+		}
+		if len(m.EncryptedDataKeys) >= n {
+			m.EncryptedDataKeys = m.EncryptedDataKeys[:n]
+		}
+		return err
+	}
 	if k.generator != nil {
 		if err := k.generator.OnEncrypt(ctx, m); err != nil {
-			return err
+			return fail(err)
 		}
 	} else if m.DataKey == nil {
 		return errors.New("keyring: multi-keyring without a generator has no data key to wrap")
 	}
 	for _, c := range k.children {
 		if err := c.OnEncrypt(ctx, m); err != nil {
-			return err
+			return fail(err)
 		}
 	}
 	return nil

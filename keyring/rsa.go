@@ -101,6 +101,7 @@ func (k *RawRSA) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 	if k.pub == nil {
 		return fmt.Errorf("keyring: %s has no public key to encrypt with", k)
 	}
+	generated := m.DataKey == nil
 	if err := generateDataKey(m); err != nil {
 		return err
 	}
@@ -113,6 +114,10 @@ func (k *RawRSA) OnEncrypt(_ context.Context, m *envelope.EncryptionMaterials) e
 		ct, err = rsa.EncryptOAEP(k.padding.hash(), rand.Reader, k.pub, m.DataKey, nil)
 	}
 	if err != nil {
+		if generated {
+			clear(m.DataKey)
+			m.DataKey = nil
+		}
 		return fmt.Errorf("keyring: %s: %w", k, err)
 	}
 	m.EncryptedDataKeys = append(m.EncryptedDataKeys, envelope.EncryptedDataKey{ProviderID: k.namespace, ProviderInfo: []byte(k.name), Ciphertext: ct})
