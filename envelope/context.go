@@ -44,7 +44,7 @@ func parseContext(b []byte) (map[string]string, error) {
 			return nil, err
 		}
 		if ec[k] = v; len(ec) != i+1 {
-			return nil, fmt.Errorf("duplicate key %q", k)
+			return nil, fmt.Errorf("duplicate key %q", truncate(k, maxReasonLength)) // k is the header's: up to 64 KiB
 		}
 	}
 	if at < len(all) {

@@ -43,3 +43,19 @@ func TestParseContext(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileContextKeyCut: a header's context repeating a key of 64 KiB
+// less one byte, each byte an escape that %q writes as 4, failed with the
+// whole key quoted (~256 KiB of error text from a header anyone can
+// write); the key is cut to 256 bytes before it is quoted.
+func TestHostileContextKeyCut(t *testing.T) {
+	k := strings.Repeat("\x1b", 0xffff)
+	pair := string([]byte{0xff, 0xff}) + k + "\x00\x00"
+	_, err := parseContext([]byte("\x00\x02" + pair + pair))
+	if err == nil || !strings.HasPrefix(err.Error(), `duplicate key "\x1b`) {
+		t.Fatalf("%.100v, want a duplicate key error", err)
+	}
+	if n := len(err.Error()); n > 4*maxReasonLength+32 {
+		t.Fatalf("error text of %d bytes for a %d-byte key", n, len(k))
+	}
+}
