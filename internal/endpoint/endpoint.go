@@ -79,9 +79,12 @@ func IsLoopback(host string) bool {
 
 // IsFIPS reports whether u is an endpoint FIPS mode accepts for service
 // ("kms" or "s3"): on loopback (a local test server), or an https AWS
-// endpoint whose host has a "<service>-fips" label
+// endpoint whose host has a "<service>-fips" label followed by a region,
+// or by "dualstack" and a region
 // (kms-fips.us-east-1.amazonaws.com, s3-fips.dualstack.us-east-1.amazonaws.com,
-// a VPC endpoint vpce-….kms-fips.us-east-1.vpce.amazonaws.com).
+// bucket.s3-fips.us-east-1.amazonaws.com, a VPC endpoint
+// vpce-….kms-fips.us-east-1.vpce.amazonaws.com). A bucket named s3-fips in
+// a host (s3-fips.s3.us-east-1.amazonaws.com) is not the service's label.
 func IsFIPS(service, u string) bool {
 	p, err := url.Parse(u)
 	if err != nil {
@@ -94,12 +97,42 @@ func IsFIPS(service, u string) bool {
 	if !strings.EqualFold(p.Scheme, "https") || !strings.HasSuffix(host, ".amazonaws.com") {
 		return false
 	}
-	for l := range strings.SplitSeq(host, ".") {
-		if l == service+"-fips" {
+	labels := strings.Split(host, ".")
+	for i, l := range labels {
+		if l != service+"-fips" || i+1 >= len(labels) {
+			continue
+		}
+		next := labels[i+1]
+		if next == "dualstack" && i+2 < len(labels) {
+			next = labels[i+2]
+		}
+		if isRegion(next) {
 			return true
 		}
 	}
 	return false
+}
+
+// isRegion reports whether l has the form of an AWS region name: letters,
+// then groups of letters, then a number, separated by '-' (us-east-1,
+// us-gov-west-1, cn-north-1, eu-isoe-west-1).
+func isRegion(l string) bool {
+	parts := strings.Split(l, "-")
+	if len(parts) < 3 {
+		return false
+	}
+	for i, p := range parts {
+		if p == "" {
+			return false
+		}
+		for _, c := range []byte(p) {
+			digit := c >= '0' && c <= '9'
+			if digit != (i == len(parts)-1) || !digit && (c < 'a' || c > 'z') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Guard returns a client that sends a request through c only if CheckURL

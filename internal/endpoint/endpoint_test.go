@@ -63,6 +63,17 @@ func TestIsFIPS(t *testing.T) {
 		{"kms", "https://kms-fips.example.com", false},
 		{"s3", "https://s3-fips.us-east-1.amazonaws.com.evil.example", false},
 		{"kms", "://bad", false},
+		{"s3", "https://my-bucket.s3-fips.us-east-1.amazonaws.com", true},
+		{"s3", "https://s3-fips.us-gov-west-1.amazonaws.com", true},
+		{"kms", "https://kms-fips.eu-isoe-west-1.amazonaws.com", true},
+		// A bucket named s3-fips (or with such a label) on the non-FIPS
+		// endpoint, virtual-hosted.
+		{"s3", "https://s3-fips.s3.us-east-1.amazonaws.com", false},
+		{"s3", "https://a.s3-fips.b.s3.dualstack.us-east-1.amazonaws.com", false},
+		{"s3", "https://s3-fips.s3-fips.amazonaws.com", false},
+		{"kms", "https://kms-fips.amazonaws.com", false},
+		{"kms", "https://kms-fips.dualstack.amazonaws.com", false},
+		{"kms", "https://kms-fips.us-east-x.amazonaws.com", false},
 	} {
 		if got := IsFIPS(c.service, c.u); got != c.want {
 			t.Errorf("IsFIPS(%q, %q) = %v, want %v", c.service, c.u, got, c.want)
