@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/internal/endpoint"
@@ -44,6 +45,10 @@ func CheckEndpoint(u string) error {
 // host either; such calls fail, unretried and undialed, with an error
 // wrapping ErrInsecureEndpoint.
 //
+// Bounds: a request whose context has no deadline gets RequestTimeout; a
+// response body is read up to MaxResponseBytes and, with the SDK's default
+// HTTP client, its headers up to MaxResponseHeaderBytes.
+//
 // TLS: unless cfg.HTTPClient is set, the client uses the SDK's default
 // HTTP client (aws/transport/http.NewBuildableClient), whose transport sets
 // tls.Config.MinVersion to DefaultHTTPTransportTLSMinVersion =
@@ -63,6 +68,11 @@ func NewClient(ctx context.Context, cfg aws.Config, endpoint string) (*awskms.Cl
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
+		if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+			o.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) {
+				t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
+			})
+		}
 		o.HTTPClient = bounded{guard(o.HTTPClient), RequestTimeout}
 	})
 	if u := c.Options().BaseEndpoint; endpoint == "" && u != nil {
@@ -79,6 +89,12 @@ func NewClient(ctx context.Context, cfg aws.Config, endpoint string) (*awskms.Cl
 // under 16 KiB. A longer body fails the call with ErrResponseTooLarge
 // before it is decoded.
 const MaxResponseBytes = 1 << 20
+
+// MaxResponseHeaderBytes is the most bytes of a KMS response's headers
+// NewClient's client reads when it uses the SDK's default HTTP client
+// (net/http's own default is 10 MiB; KMS sends under 1 KiB). Longer
+// headers fail the request.
+const MaxResponseHeaderBytes = 64 << 10
 
 // RequestTimeout bounds each KMS request of NewClient's client whose
 // context has no deadline, its body included: a KMS that never answers,

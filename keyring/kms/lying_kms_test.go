@@ -91,14 +91,7 @@ func TestHugeResponse(t *testing.T) {
 		w.Write(body)
 	}))
 	defer srv.Close()
-	kr := strict(t, newGuardedClient(t, srv.URL), probeARN)
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	em := &envelope.EncryptionMaterials{Suite: envelope.AES256GCMHKDFSHA512Commit}
-	err := kr.OnEncrypt(ctx, em)
-	runtime.ReadMemStats(&after)
-	alloc := after.TotalAlloc - before.TotalAlloc
+	alloc, err := encryptOnce(t, srv.URL)
 	t.Logf("allocated %d MiB; err %.200v", alloc>>20, err)
 	if !errors.Is(err, kms.ErrResponseTooLarge) {
 		t.Fatalf("%.300v, want ErrResponseTooLarge", err)
@@ -106,6 +99,48 @@ func TestHugeResponse(t *testing.T) {
 	if alloc > 16<<20 {
 		t.Fatalf("one KMS answer made the client allocate %d MiB", alloc>>20)
 	}
+}
+
+// TestHugeResponseHeaders: a KMS answers with 8 MiB of headers (net/http's
+// own limit is 10 MiB: they were read and held, each try) before any body;
+// NewClient's client refuses them past MaxResponseHeaderBytes.
+func TestHugeResponseHeaders(t *testing.T) {
+	var raw strings.Builder // written as is: the server allocates nothing per answer
+	raw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n")
+	for i := range 128 {
+		fmt.Fprintf(&raw, "X-Pad-%d: %s\r\n", i, strings.Repeat("x", 64<<10))
+	}
+	raw.WriteString("Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+	answer := []byte(raw.String())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		conn.Write(answer)
+	}))
+	defer srv.Close()
+	alloc, err := encryptOnce(t, srv.URL)
+	t.Logf("allocated %d KiB; err %.200v", alloc>>10, err)
+	if err == nil {
+		t.Fatal("an answer with 8 MiB of headers was taken")
+	}
+	if alloc > 4<<20 { // 3 tries
+		t.Fatalf("one KMS answer's headers made the client allocate %d MiB", alloc>>20)
+	}
+}
+
+// encryptOnce runs one OnEncrypt of a keyring whose KMS is at url, with
+// NewClient's client, and returns the bytes it allocated and its error.
+func encryptOnce(t *testing.T, url string) (uint64, error) {
+	kr := strict(t, newGuardedClient(t, url), probeARN)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := kr.OnEncrypt(ctx, &envelope.EncryptionMaterials{Suite: envelope.AES256GCMHKDFSHA512Commit})
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc, err
 }
 
 // gateClient holds every Decrypt/GenerateDataKey until gate is closed
