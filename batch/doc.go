@@ -24,9 +24,10 @@
 //     filepath.IsLocal refuses) fails that input with ErrUnsafeName, for
 //     local and S3 destinations alike; of two inputs whose outputs would
 //     be one local file (on macOS and Windows, names differing only in
-//     case too), the later in listing order fails with ErrSameOutput and
-//     the earlier, which may be written already, stands. The rest of the
-//     batch goes on.
+//     case too), or one S3 object (a manifest naming a key twice, or in
+//     two buckets), the later in listing order fails with ErrSameOutput
+//     and the earlier, which may be written already, stands. The rest of
+//     the batch goes on.
 //   - A local source is walked at most 256 directories deep (each
 //     directory is opened from the root, one name at a time): a deeper one
 //     fails the listing with ErrTreeTooDeep. --skip-existing looks for an
@@ -108,9 +109,10 @@
 // the shard's inputs wait in a queue of at most 1,000 from which the
 // workers take them in listing order. Work thus starts with the first page,
 // and memory does not grow with the number of inputs but for one set: for
-// a tree written to a local destination, a 64-bit hash (seeded anew each
-// run) of each output, 8 to 16 bytes an input (16 MB for a million), to
-// find inputs sharing an output (ErrSameOutput). Two distinct names
+// a tree written to a local destination, or a manifest to an S3 one, a
+// 64-bit hash (seeded anew each run) of each output, 8 to 16 bytes an
+// input (16 MB for a million), to find inputs sharing an output
+// (ErrSameOutput). Two distinct names
 // whose hashes collide (odds about n²/2⁶⁵: 1 in 37 million for a million
 // inputs) fail the later input too; a rerun, seeded anew, does not.
 // Measured (scripts/bench-listing.sh): listing 1,000,000 objects from a

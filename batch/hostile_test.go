@@ -5,11 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // TestHostileUnsafeNames: object keys and names that, joined to the
@@ -141,5 +149,63 @@ func TestHostileManyFailures(t *testing.T) {
 	}
 	if s.Failed != MaxFailures+500 || len(s.Failures) != MaxFailures || s.FailuresOmitted != 500 || s.Failures[0].Input != "0" {
 		t.Fatalf("failed %d, %d named, %d omitted", s.Failed, len(s.Failures), s.FailuresOmitted)
+	}
+}
+
+// manifestS3 is an in-process S3 endpoint that serves any GET of an
+// object as "plaintext of " + its bucket and key, and stores PUTs.
+type manifestS3 struct {
+	mu   sync.Mutex
+	puts map[string][]string // key -> bodies, in order
+}
+
+func (f *manifestS3) RoundTrip(r *http.Request) (*http.Response, error) {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+	}
+	reply := func(code int, b string) (*http.Response, error) {
+		return &http.Response{StatusCode: code, Header: http.Header{"Etag": {`"0"`}}, Body: io.NopCloser(strings.NewReader(b)), ContentLength: int64(len(b)), Request: r}, nil
+	}
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.Method {
+	case http.MethodGet:
+		return reply(200, "plaintext of "+bucket+"/"+key)
+	case http.MethodHead:
+		return reply(404, "") // as two HEADs racing before either PUT see it
+	case http.MethodPut:
+		if f.puts == nil {
+			f.puts = map[string][]string{}
+		}
+		f.puts[bucket+"/"+key] = append(f.puts[bucket+"/"+key], string(body))
+		return reply(200, "")
+	}
+	return reply(501, "")
+}
+
+// TestHostileManifestSameS3Output: a manifest names one key in two
+// buckets (or one row twice); written to an S3 prefix, both outputs are
+// the same object. Both were uploaded and reported done, the later
+// replacing the earlier: one input's output was lost with exit 0. The
+// later must fail with ErrSameOutput, as it does into a local directory.
+func TestHostileManifestSameS3Output(t *testing.T) {
+	m := filepath.Join(t.TempDir(), "m.csv")
+	if err := os.WriteFile(m, []byte("b1,k\nb2,k\nb1,j\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, overwrite := range []bool{false, true} {
+		f := &manifestS3{}
+		api := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://s3.test"), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), HTTPClient: &http.Client{Transport: f}})
+		sum, err := Run(context.Background(), Encrypt, "", "s3://out/p/", Options{Keys: testKey(t), S3Client: api, Manifest: m, Overwrite: overwrite, Concurrency: 1})
+		if err == nil || sum == nil || sum.Failed != 1 || len(sum.Failures) != 1 || !errors.Is(sum.Failures[0].Err, ErrSameOutput) {
+			t.Fatalf("overwrite %v: Run = %+v, %v; want one ErrSameOutput", overwrite, sum, err)
+		}
+		if n := len(f.puts["out/p/k.enc"]); n != 1 {
+			t.Fatalf("overwrite %v: s3://out/p/k.enc uploaded %d times", overwrite, n)
+		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 // files are read from its destination bucket), streaming, from a local
 // file or an s3:// object. An object's name below the source is its key,
 // whatever its bucket, so objects of two buckets with one key share an
-// output.
+// output: the later fails with ErrSameOutput.
 type manifestSource struct {
 	c   *s3Conn
 	loc location // the manifest's

@@ -532,8 +532,9 @@ type plan struct {
 	suffix string
 	// skipped counts what the listing skipped (see source.list); set by list.
 	skipped int
-	// outputs, for a local destination of a tree, holds a hash of each
-	// output so far, to tell inputs that share one (ErrSameOutput).
+	// outputs, for a local destination of a tree or an S3 one of a
+	// manifest, holds a hash of each output so far, to tell inputs that
+	// share one (ErrSameOutput).
 	outputs *outputSet
 	closed  bool
 }
@@ -591,8 +592,14 @@ func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, er
 		ls.keepStale = true
 	}
 	p := &plan{op: op, src: s, dst: d, in: in, single: single, stdout: dl.kind == locStdio, shard: o.Shard, suffix: in.suffix}
-	if dl.kind == locLocal && !single {
+	switch {
+	case dl.kind == locLocal && !single:
 		p.outputs = newOutputSet()
+	case dl.kind == locS3 && o.Manifest != "":
+		// A manifest may name one key twice, or in two buckets: without
+		// the set both uploads succeed and the later replaces the
+		// earlier. (A prefix's listing names each key once.)
+		p.outputs = &outputSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1024), exact: true}
 	}
 	return p, nil
 }
@@ -766,16 +773,17 @@ func checkInPlace(ctx context.Context, op Op, sl, dl location, o *Options) error
 }
 
 // outputSet holds a 64-bit hash, seeded anew for each run, of each local
-// output's sameOutputKey, in an open-addressing table at most 3/4 full: 8
-// to 16 bytes per input (16 MB for a million), instead of its name. A
-// hash found again is taken for a shared output; two distinct names
-// collide with odds of about n²/2⁶⁵ (1 in 37 million for a million
-// inputs), and then fail the later input conservatively, differently in a
-// rerun, whose seed differs.
+// output's sameOutputKey (an S3 output's name as it is), in an
+// open-addressing table at most 3/4 full: 8 to 16 bytes per input (16 MB
+// for a million), instead of its name. A hash found again is taken for a
+// shared output; two distinct names collide with odds of about n²/2⁶⁵ (1
+// in 37 million for a million inputs), and then fail the later input
+// conservatively, differently in a rerun, whose seed differs.
 type outputSet struct {
 	seed  maphash.Seed
 	slots []uint64 // a power of two long; 0 marks a free slot
 	n     int
+	exact bool // S3 keys: compared as they are, neither cleaned nor case-folded
 }
 
 func newOutputSet() *outputSet {
@@ -784,7 +792,10 @@ func newOutputSet() *outputSet {
 
 // add records target's output and reports whether it is new.
 func (o *outputSet) add(target string) bool {
-	h := max(maphash.String(o.seed, sameOutputKey(target)), 1)
+	if !o.exact {
+		target = sameOutputKey(target)
+	}
+	h := max(maphash.String(o.seed, target), 1)
 	if 4*(o.n+1) > 3*len(o.slots) {
 		old := o.slots
 		o.slots = make([]uint64, 2*len(old))
