@@ -209,3 +209,36 @@ func TestHostileManifestSameS3Output(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileReencryptOverlappingS3: reencrypt keeps each input's name
+// below DST, so a DST that is SRC spelled with or without the trailing
+// slash, or a prefix inside SRC or around it, makes outputs of inputs:
+// "s3://b/p s3://b/p/ --overwrite" replaced every input of an unversioned
+// bucket, past the "to itself" refusal that compared the strings only.
+func TestHostileReencryptOverlappingS3(t *testing.T) {
+	for _, c := range []struct {
+		src, dst string
+		refuse   bool
+	}{
+		{"s3://b/p", "s3://b/p/", true},
+		{"s3://b/p/", "s3://b/p", true},
+		{"s3://b/p/", "s3://b/p/new/", true},
+		{"s3://b/p/new/", "s3://b/p/", true},
+		{"s3://b/", "s3://b/new/", true},
+		{"s3://b/p/x.enc", "s3://b/p/", true},
+		{"s3://b/p/", "s3://b/pq/", false},
+		{"s3://b/p/", "s3://c/p/", false},
+		{"s3://b/p/x.enc", "s3://b/p/y.enc", false},
+	} {
+		f := &manifestS3{}
+		api := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://s3.test"), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), HTTPClient: &http.Client{Transport: f}})
+		_, err := Run(context.Background(), Reencrypt, c.src, c.dst, Options{Keys: testKey(t), S3Client: api, Overwrite: true, Concurrency: 1})
+		if got := errors.Is(err, ErrUsage); got != c.refuse {
+			t.Errorf("reencrypt %s %s: %v, want refused %v", c.src, c.dst, err, c.refuse)
+		}
+		if c.refuse && len(f.puts) > 0 {
+			t.Errorf("reencrypt %s %s: wrote %v", c.src, c.dst, f.puts)
+		}
+	}
+}

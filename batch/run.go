@@ -735,6 +735,23 @@ func inputFilter(op Op, sl, dl location, o *Options) (*inputKeep, error) {
 	return k, nil
 }
 
+// s3Overlap reports whether S3 locations a and b are in one bucket and
+// one's key, as a folder, holds the other's: "s3://b/p" and "s3://b/p/",
+// or "s3://b/p/" and "s3://b/p/q/" (an object, "s3://b/p/x", too).
+func s3Overlap(a, b location) bool {
+	if a.kind != locS3 || b.kind != locS3 || a.bucket != b.bucket {
+		return false
+	}
+	folder := func(k string) string {
+		if k != "" && !strings.HasSuffix(k, "/") {
+			k += "/"
+		}
+		return k
+	}
+	ka, kb := folder(a.key), folder(b.key)
+	return strings.HasPrefix(ka, kb) || strings.HasPrefix(kb, ka)
+}
+
 // ErrNotVersioned reports an in-place Reencrypt in a bucket without
 // versioning, where each old message would be gone for good.
 var ErrNotVersioned = errors.New("bucket versioning is not enabled")
@@ -755,6 +772,12 @@ func checkInPlace(ctx context.Context, op Op, sl, dl location, o *Options) error
 		return fmt.Errorf("%w: --in-place and --skip-existing exclude each other: every input exists as its output", ErrUsage)
 	case same && op == Reencrypt && !o.InPlace:
 		return fmt.Errorf("%w: reencrypt %s to itself would replace its inputs: give another DST, or --in-place for an s3:// location in a versioned bucket", ErrUsage, sl)
+	case op == Reencrypt && !o.InPlace && s3Overlap(sl, dl):
+		// An output keeps its input's name below DST: with SRC and DST
+		// one prefix ("s3://b/p" and "s3://b/p/") or one inside the
+		// other, an output is an input's key (and the listing meets
+		// the outputs written into it).
+		return fmt.Errorf("%w: reencrypt %s to %s would replace its inputs: give a DST outside SRC, or --in-place for an s3:// location in a versioned bucket", ErrUsage, Quote(sl.String()), Quote(dl.String()))
 	case !o.InPlace:
 		return nil
 	}
