@@ -20,6 +20,10 @@ var ErrExists = errors.New("output exists (use --overwrite to replace it)")
 // ErrSameFile reports an output that is the input itself.
 var ErrSameFile = errors.New("output is the input file")
 
+// ErrAuditOutput reports an output that is the run's audit log
+// (--metadata-output), which --overwrite would replace, losing its lines.
+var ErrAuditOutput = errors.New("output is the audit log (--metadata-output)")
+
 // ErrReservedName reports an output whose name is of the form of the
 // named temporary files (".NAME.s3crypt-pPID-N.tmp"), which a later run
 // writing into its directory would remove as stale.
@@ -102,7 +106,7 @@ func createAtomic(dirs *outDirs, rel, display string, input fs.FileInfo, overwri
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTarget(dir.in, name, display, input, overwrite); err != nil {
+	if err := checkTarget(dir.in, name, display, input, dirs.audit, overwrite); err != nil {
 		dir.release()
 		return nil, err
 	}
@@ -126,6 +130,7 @@ func createAtomic(dirs *outDirs, rel, display string, input fs.FileInfo, overwri
 // be) by the first, closed after the last commits or aborts.
 type outDirs struct {
 	root  *os.Root
+	audit fs.FileInfo // the run's audit log, if a local file: never an output
 	mu    sync.Mutex
 	byRel map[string]*outDir // by name below root; each with refs > 0
 
@@ -252,10 +257,11 @@ func (a *atomicFile) createNamed() (*os.File, string, error) {
 	return nil, "", fmt.Errorf("%s: no free temporary name", Quote(a.display))
 }
 
-// checkTarget refuses a target, name in dir, that is the input, or that
-// exists when overwrite is false. A symbolic link is not followed: it
-// exists, and an overwrite replaces the link, never what it points to.
-func checkTarget(dir *os.Root, name, display string, input fs.FileInfo, overwrite bool) error {
+// checkTarget refuses a target, name in dir, that is the input or the
+// audit log (audit, if not nil), or that exists when overwrite is false. A
+// symbolic link is not followed: it exists, and an overwrite replaces the
+// link, never what it points to.
+func checkTarget(dir *os.Root, name, display string, input, audit fs.FileInfo, overwrite bool) error {
 	fi, err := dir.Lstat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -265,6 +271,9 @@ func checkTarget(dir *os.Root, name, display string, input fs.FileInfo, overwrit
 	}
 	if input != nil && os.SameFile(input, fi) {
 		return fmt.Errorf("%s: %w", Quote(display), ErrSameFile)
+	}
+	if audit != nil && os.SameFile(audit, fi) {
+		return fmt.Errorf("%s: %w", Quote(display), ErrAuditOutput)
 	}
 	if !overwrite {
 		return fmt.Errorf("%s: %w", Quote(display), ErrExists)

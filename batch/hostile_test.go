@@ -242,3 +242,46 @@ func TestHostileReencryptOverlappingS3(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileOutputReplacesAuditLog: an input named after the audit log
+// ("audit.jsonl.enc", decrypted into the directory that holds
+// --metadata-output audit.jsonl) with --overwrite renamed its output over
+// the log: the lines written so far were replaced by the input's
+// plaintext, and those written after went to the unlinked file, with
+// exit 0. The input fails with ErrAuditOutput; the log stays whole.
+func TestHostileOutputReplacesAuditLog(t *testing.T) {
+	dir, key := t.TempDir(), testKey(t)
+	src, enc, out := filepath.Join(dir, "src"), filepath.Join(dir, "enc"), filepath.Join(dir, "out")
+	for _, d := range []string{src, out} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{"a", "audit.jsonl", "z"} {
+		if err := os.WriteFile(filepath.Join(src, n), []byte("attacker's "+n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Run(context.Background(), Encrypt, src, enc, Options{Keys: key}); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(out, "audit.jsonl")
+	audit, err := OpenAudit(context.Background(), logPath, AuditOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), Decrypt, enc, out, Options{Keys: key, Audit: audit, Overwrite: true, Concurrency: 1})
+	if cerr := audit.Close(); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err == nil || sum.Failed != 1 || sum.OK != 2 || !errors.Is(sum.Failures[0].Err, ErrAuditOutput) {
+		t.Fatalf("Run = %+v, %v; want the log's namesake to fail with ErrAuditOutput", sum, err)
+	}
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := VerifyLog(bytes.NewReader(b)); err != nil || bytes.Count(b, []byte("\n")) != 3 {
+		t.Fatalf("the log after the run: %+v, %v:\n%s", res, err, b)
+	}
+}

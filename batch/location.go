@@ -345,6 +345,7 @@ type localSink struct {
 	mu        sync.Mutex
 	scanned   map[string]bool // directories cleaned of stale temporary files
 	keepStale bool            // clean none: the destination is the source
+	audit     fs.FileInfo     // the run's audit log, if a local file: never replaced
 }
 
 func newLocalSink(path string, notes *notifier) *localSink {
@@ -432,6 +433,7 @@ func (s *localSink) open() (*os.Root, error) {
 		}
 		if s.rootErr == nil {
 			s.dirs = newOutDirs(s.root)
+			s.dirs.audit = s.audit
 			s.group = &groupCommit{}
 			if syncFSReportsErrors() {
 				s.group.fs, _ = s.root.Open(".") // nil on failure: fsync each file

@@ -591,6 +591,15 @@ func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, er
 		// like a stale temporary file may be an input (see keep).
 		ls.keepStale = true
 	}
+	if ls, ok := d.(*localSink); ok && o.Audit != nil && o.Audit.f != nil {
+		// An input named after the log (decrypting "audit.jsonl.enc"
+		// next to --metadata-output audit.jsonl) would, with
+		// --overwrite, replace it: its lines, and those written after,
+		// to the unlinked file, lost.
+		if fi, err := o.Audit.f.Stat(); err == nil {
+			ls.audit = fi
+		}
+	}
 	p := &plan{op: op, src: s, dst: d, in: in, single: single, stdout: dl.kind == locStdio, shard: o.Shard, suffix: in.suffix}
 	switch {
 	case dl.kind == locLocal && !single:
