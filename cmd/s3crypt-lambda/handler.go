@@ -346,9 +346,10 @@ func transient(err error) bool {
 }
 
 // bound cuts s to maxResult bytes at a rune boundary and escapes what is
-// not printable, so a resultString stays one readable line.
+// not printable (as batch.Printable: C1 controls, bidi overrides and line
+// separators too), so a resultString stays one readable line.
 func bound(s string) string {
-	if strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f || r == utf8.RuneError }) {
+	if strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) || r == utf8.RuneError }) {
 		s = strings.Trim(strconv.Quote(s), `"`)
 	}
 	if len(s) <= maxResult {

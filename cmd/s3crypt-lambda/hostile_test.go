@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -136,4 +137,20 @@ func FuzzEvent(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHostileResultStringControls: an object key carrying what
+// batch.Printable quotes but bound let through raw: C1 controls (U+009B
+// is CSI to a terminal), DEL's neighbours, bidi overrides that reorder
+// what a person reads (U+202E), line and paragraph separators.
+func TestHostileResultStringControls(t *testing.T) {
+	for _, s := range []string{"a\u009b2Kb", "a\u0085b", "invoice\u202Efdp.exe", "a\u2028b", "a\u2029b", "a\u200bb", "a\ufeffb"} {
+		r := bound("s3://dst/" + s)
+		if strings.ContainsFunc(r, func(c rune) bool { return !strconv.IsPrint(c) }) {
+			t.Errorf("bound(%q) = %q: raw", s, r)
+		}
+	}
+	if r := bound("s3://dst/plain é key.enc"); r != "s3://dst/plain é key.enc" {
+		t.Errorf("a printable key changed: %q", r)
+	}
 }
