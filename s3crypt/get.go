@@ -286,6 +286,24 @@ func (c *Client) openObject(ctx context.Context, in *s3.GetObjectInput, n int64)
 	return ob, out.Body, got, nil
 }
 
+// fitsRange checks a later GET's answer against the range of n bytes at
+// off it asked for, in an object of size bytes: a Content-Range must name
+// that range, and a body longer than n (a server that ignored the range)
+// is refused; a shorter one is left to the read, which reports the cut
+// (io.ErrUnexpectedEOF).
+func fitsRange(out *s3.GetObjectOutput, off, n, size int64) error {
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		var a, b, total int64
+		if k, err := fmt.Sscanf(cr, "bytes %d-%d/%d", &a, &b, &total); err != nil || k != 3 || a != off || b != off+n-1 || total != size {
+			return fmt.Errorf("Content-Range %q for bytes %d-%d/%d", cr[:min(len(cr), 100)], off, off+n-1, size)
+		}
+	}
+	if l := aws.ToInt64(out.ContentLength); l > n {
+		return fmt.Errorf("%d bytes for a range of %d", l, n)
+	}
+	return nil
+}
+
 // totalFromContentRange returns the size in "bytes a-b/size".
 func totalFromContentRange(cr string) (int64, error) {
 	i := strings.LastIndexByte(cr, '/')
@@ -316,6 +334,9 @@ func (ob *object) get(ctx context.Context, p []byte, off int64) error {
 	defer out.Body.Close()
 	if et := aws.ToString(out.ETag); ob.etag != "" && et != "" && et != ob.etag {
 		return fmt.Errorf("s3crypt: get %s/%s: %w", ob.bucket, ob.key, ErrObjectChanged)
+	}
+	if err := fitsRange(out, off, int64(len(p)), ob.size); err != nil {
+		return fmt.Errorf("s3crypt: get %s/%s at %d: %w: %w", ob.bucket, ob.key, off, err, ErrBadResponse)
 	}
 	if _, err := io.ReadFull(out.Body, p); err != nil {
 		if err == io.EOF {

@@ -354,3 +354,52 @@ func TestLaterGetEmptyBody(t *testing.T) {
 		t.Errorf("ReadAt with an empty GET body: %d, %v; errors.Is(err, io.EOF) = %v", n, err, errors.Is(err, io.EOF))
 	}
 }
+
+// TestHostileLaterGetWrongRange: a later ranged GET answered with other
+// bytes than those asked for, of the right length: another range, named
+// as such in its Content-Range, or the whole object (200, no
+// Content-Range). The bytes reached decryption and failed as tampering
+// (ErrAuthentication); the answer does not fit the request:
+// ErrBadResponse, from Get and from ReadAt.
+func TestHostileLaterGetWrongRange(t *testing.T) {
+	obj := probeMessage(t, probeData(12*probeMiB, 9), 64<<10)
+	for name, hook := range map[string]func(i int64, in *s3.GetObjectInput, lo, hi int64, out *s3.GetObjectOutput) (*s3.GetObjectOutput, error){
+		"another range": func(i int64, _ *s3.GetObjectInput, lo, hi int64, out *s3.GetObjectOutput) (*s3.GetObjectOutput, error) {
+			if lo == 0 {
+				return out, nil
+			}
+			n := min(hi, int64(len(obj))-1) + 1 - lo
+			out.Body = io.NopCloser(bytes.NewReader(obj[:n]))
+			out.ContentRange = aws.String(fmt.Sprintf("bytes 0-%d/%d", n-1, len(obj)))
+			return out, nil
+		},
+		"whole object": func(i int64, _ *s3.GetObjectInput, lo, _ int64, out *s3.GetObjectOutput) (*s3.GetObjectOutput, error) {
+			if lo == 0 {
+				return out, nil
+			}
+			out.Body, out.ContentLength, out.ContentRange = io.NopCloser(bytes.NewReader(obj)), aws.Int64(int64(len(obj))), nil
+			return out, nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			api := newProbeAPI(obj)
+			api.hook = hook
+			c := probeClient(t, api)
+			r, err := c.Get(context.Background(), probeIn())
+			if err == nil {
+				_, err = io.Copy(io.Discard, r)
+				r.Close()
+			}
+			if !errors.Is(err, ErrBadResponse) {
+				t.Errorf("Get: %v, want ErrBadResponse", err)
+			}
+			ra, err := c.Open(context.Background(), probeIn())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ra.ReadAt(make([]byte, 1000), 6*probeMiB); !errors.Is(err, ErrBadResponse) {
+				t.Errorf("ReadAt: %v, want ErrBadResponse", err)
+			}
+		})
+	}
+}
