@@ -13,7 +13,8 @@ import (
 //
 //  1. the data: syncfs(2) of the destination's file system (Linux 5.8 or
 //     later, whose syncfs reports write-back errors) for more than one
-//     file, else an fsync of each file;
+//     file, else an fsync of each file; a file on another file system
+//     (below a mount point in the destination) is fsync'd in any case;
 //  2. each file linked (or renamed) under its target name;
 //  3. the links: an fsync of each distinct directory.
 //
@@ -37,6 +38,8 @@ type groupCommit struct {
 	// step, if set, is called after each step of a group ("data", "link",
 	// "dirs") with the group's outputs, for tests.
 	step func(name string, group []*atomicFile)
+	// fsync, if set, replaces each file's own fsync, for tests.
+	fsync func(*os.File) error
 
 	mu      sync.Mutex
 	pending []*commitReq // waiting for the next group; the first leads it
@@ -124,21 +127,44 @@ func (g *groupCommit) report(step string, group []*commitReq) {
 // file's error.
 func (g *groupCommit) syncData(group []*commitReq) []error {
 	errs := make([]error, len(group))
+	each := make([]int, 0, len(group)) // the files fsync'd one by one
 	// One file alone is fsync'd: as cheap, and it waits for no other
-	// process's writes.
+	// process's writes. A file on another file system (below a mount
+	// point in the destination) is fsync'd too: the syncfs does not
+	// reach it.
 	if g.fs != nil && len(group) > 1 {
-		if err := syncFS(g.fs); err != nil {
-			err = &os.PathError{Op: "syncfs", Path: g.fs.Name(), Err: err}
-			for i := range errs {
-				errs[i] = err
+		var on []int
+		for i, r := range group {
+			if sameFileSystem(g.fs, r.a.File) {
+				on = append(on, i)
+			} else {
+				each = append(each, i)
 			}
 		}
-		return errs
+		if len(on) > 0 {
+			if err := syncFS(g.fs); err != nil {
+				err = &os.PathError{Op: "syncfs", Path: g.fs.Name(), Err: err}
+				for _, i := range on {
+					errs[i] = err
+				}
+			}
+		}
+	} else {
+		for i := range group {
+			each = append(each, i)
+		}
 	}
 	// Concurrent fsyncs share the file system's journal commits.
 	var wg sync.WaitGroup
-	for i, r := range group {
-		wg.Go(func() { errs[i] = r.a.Sync() })
+	for _, i := range each {
+		f := group[i].a.File
+		wg.Go(func() {
+			if g.fsync != nil {
+				errs[i] = g.fsync(f)
+			} else {
+				errs[i] = f.Sync()
+			}
+		})
 	}
 	wg.Wait()
 	return errs

@@ -48,6 +48,18 @@ func syncFS(dir *os.File) error {
 	return unix.Syncfs(int(dir.Fd()))
 }
 
+// sameFileSystem reports whether a syncfs(2) of dir writes f back: false
+// for a file below a mount point inside the destination (another file
+// system), or one that cannot be looked at (its own fsync tells); true
+// when dir cannot be (its syncfs tells).
+func sameFileSystem(dir, f *os.File) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(int(dir.Fd()), &a) != nil {
+		return true
+	}
+	return unix.Fstat(int(f.Fd()), &b) == nil && a.Dev == b.Dev
+}
+
 // syncFSReportsErrors reports whether syncfs(2) returns the write-back
 // errors of the files it wrote, which Linux does since 5.8; before, it
 // returned 0 whatever happened.

@@ -1,7 +1,10 @@
 package batch
 
 import (
+	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -43,5 +46,57 @@ func TestStartWriteback(t *testing.T) {
 	}
 	if err := startWriteback(f, 4096, 1<<20); err != nil { // past the end
 		t.Fatalf("startWriteback past the end: %v", err)
+	}
+}
+
+// TestHostileGroupOnOtherFileSystem: an output below a mount point inside
+// the destination (a directory of the tree on another file system) was
+// made "durable" by the syncfs of the destination's file system, which
+// does not write it back: linked, reported done and logged with its data
+// still in the page cache. Each such file is fsync'd itself.
+func TestHostileGroupOnOtherFileSystem(t *testing.T) {
+	other, err := os.Open("/dev/shm")
+	if err != nil {
+		t.Skip("no /dev/shm:", err)
+	}
+	defer other.Close()
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	probe, err := root.Open(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	if sameFileSystem(other, probe) {
+		t.Skip("/dev/shm and the test's temporary directory are one file system")
+	}
+	g := &groupCommit{fs: other} // the destination's file system, not the outputs'
+	var synced atomic.Int32
+	g.fsync = func(f *os.File) error { synced.Add(1); return f.Sync() }
+	const n = 3
+	g.step = holdFirstGroup(g, n) // a first group of one, then one of two
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		a, err := createAtomic(newOutDirs(root), fmt.Sprintf("f%d", i), "f", nil, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.group = g
+		a.Write([]byte("data"))
+		wg.Go(func() { errs[i] = a.commit() })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := synced.Load(); got != n {
+		t.Fatalf("%d of %d outputs fsync'd; the rest were left to a syncfs of another file system", got, n)
 	}
 }

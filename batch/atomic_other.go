@@ -21,3 +21,5 @@ func startWriteback(*os.File, int64, int64) error { return nil }
 func syncFS(*os.File) error { return errors.ErrUnsupported }
 
 func syncFSReportsErrors() bool { return false }
+
+func sameFileSystem(_, _ *os.File) bool { return false }

@@ -69,7 +69,9 @@
 //   - Local outputs are committed in groups: those finished while a group
 //     is being made durable form the next. A group's data is synced first
 //     (syncfs(2) of the destination's file system for a group of several
-//     on Linux 5.8 or later, else an fsync per file; a failure fails the
+//     on Linux 5.8 or later, and an fsync of each output on another file
+//     system, below a mount point in the destination; else an fsync per
+//     file; a failure fails the
 //     whole group and names none of it), then each output is linked or renamed into place, then
 //     the parent of each directory the run created is fsync'd, and each
 //     directory holding an output once; the next group's data
