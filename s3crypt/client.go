@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -116,7 +118,29 @@ func fromEnvelope(err error, bucket, key string) error {
 	if err == nil || err == io.EOF || !strings.HasPrefix(err.Error(), "envelope: ") {
 		return err
 	}
-	return &envelopeError{prefix: "s3crypt: " + bucket + "/" + key + ": ", err: err}
+	return &envelopeError{prefix: "s3crypt: " + objName(bucket, key) + ": ", err: err}
+}
+
+// maxName is the most bytes of a bucket/key an error shows.
+const maxName = 1024
+
+// objName is bucket/key as errors show it: as it is when printable (and
+// at most maxName bytes), else quoted Go-style, cut to maxName bytes, so
+// that a key's control characters (a newline, a terminal escape) reach no
+// log or terminal raw.
+func objName(bucket, key string) string {
+	s := bucket + "/" + key
+	if len(s) <= maxName && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return s
+	}
+	if len(s) > maxName {
+		cut := maxName
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 type options struct {

@@ -93,7 +93,7 @@ func (f *fetcher) fill(c *chunk, body io.ReadCloser) {
 			err = nil
 		}
 		if err != nil {
-			err = fmt.Errorf("s3crypt: get %s/%s at %d: %w", f.ob.bucket, f.ob.key, n, err)
+			err = fmt.Errorf("s3crypt: get %s at %d: %w", objName(f.ob.bucket, f.ob.key), n, err)
 		}
 		c.mu.Lock()
 		c.n, c.err = n, err

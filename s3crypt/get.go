@@ -224,7 +224,7 @@ func (c *Client) fetchObject(ctx context.Context, in *s3.GetObjectInput, n int64
 	defer body.Close()
 	ob.prefix = make([]byte, got)
 	if _, err := io.ReadFull(body, ob.prefix); err != nil {
-		return nil, fmt.Errorf("s3crypt: get %s/%s: %w", ob.bucket, ob.key, err)
+		return nil, fmt.Errorf("s3crypt: get %s: %w", objName(ob.bucket, ob.key), err)
 	}
 	return ob, nil
 }
@@ -260,9 +260,9 @@ func (c *Client) openObject(ctx context.Context, in *s3.GetObjectInput, n int64)
 		err = mapError(err)
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" { // an empty object
-			return nil, nil, 0, fmt.Errorf("s3crypt: %s/%s: empty object: %w", bucket, key, ErrNotEncrypted)
+			return nil, nil, 0, fmt.Errorf("s3crypt: %s: empty object: %w", objName(bucket, key), ErrNotEncrypted)
 		}
-		return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
+		return nil, nil, 0, fmt.Errorf("s3crypt: get %s: %w", objName(bucket, key), err)
 	}
 	ob = &object{api: c.s3, in: *in, bucket: bucket, key: key, etag: aws.ToString(out.ETag),
 		versionID: aws.ToString(out.VersionId), lastModified: aws.ToTime(out.LastModified), meta: out.Metadata,
@@ -270,18 +270,18 @@ func (c *Client) openObject(ctx context.Context, in *s3.GetObjectInput, n int64)
 	got = aws.ToInt64(out.ContentLength)
 	if got < 0 { // HTTP/2 passes on a header it refused: the SDK parses it
 		out.Body.Close()
-		return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: Content-Length %d: %w", bucket, key, got, ErrBadResponse)
+		return nil, nil, 0, fmt.Errorf("s3crypt: get %s: Content-Length %d: %w", objName(bucket, key), got, ErrBadResponse)
 	}
 	ob.size = got // a server that ignored the range sent the whole object
 	if cr := aws.ToString(out.ContentRange); cr != "" {
 		if ob.size, err = totalFromContentRange(cr); err != nil {
 			out.Body.Close()
-			return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: %w", bucket, key, err)
+			return nil, nil, 0, fmt.Errorf("s3crypt: get %s: %w", objName(bucket, key), err)
 		}
 	}
 	if got > n || got > ob.size || got < min(n, ob.size) {
 		out.Body.Close()
-		return nil, nil, 0, fmt.Errorf("s3crypt: get %s/%s: %d bytes for a range of %d: %w", bucket, key, got, n, ErrBadResponse)
+		return nil, nil, 0, fmt.Errorf("s3crypt: get %s: %d bytes for a range of %d: %w", objName(bucket, key), got, n, ErrBadResponse)
 	}
 	return ob, out.Body, got, nil
 }
@@ -308,11 +308,11 @@ func fitsRange(out *s3.GetObjectOutput, off, n, size int64) error {
 func totalFromContentRange(cr string) (int64, error) {
 	i := strings.LastIndexByte(cr, '/')
 	if i < 0 {
-		return 0, fmt.Errorf("bad Content-Range %q", cr)
+		return 0, fmt.Errorf("bad Content-Range %q", cr[:min(len(cr), 100)])
 	}
 	n, err := strconv.ParseInt(cr[i+1:], 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad Content-Range %q", cr)
+		return 0, fmt.Errorf("bad Content-Range %q", cr[:min(len(cr), 100)])
 	}
 	return n, nil
 }
@@ -329,20 +329,20 @@ func (ob *object) get(ctx context.Context, p []byte, off int64) error {
 	}
 	out, err := ob.api.GetObject(ctx, &in)
 	if err != nil {
-		return fmt.Errorf("s3crypt: get %s/%s at %d: %w", ob.bucket, ob.key, off, mapError(err))
+		return fmt.Errorf("s3crypt: get %s at %d: %w", objName(ob.bucket, ob.key), off, mapError(err))
 	}
 	defer out.Body.Close()
 	if et := aws.ToString(out.ETag); ob.etag != "" && et != "" && et != ob.etag {
-		return fmt.Errorf("s3crypt: get %s/%s: %w", ob.bucket, ob.key, ErrObjectChanged)
+		return fmt.Errorf("s3crypt: get %s: %w", objName(ob.bucket, ob.key), ErrObjectChanged)
 	}
 	if err := fitsRange(out, off, int64(len(p)), ob.size); err != nil {
-		return fmt.Errorf("s3crypt: get %s/%s at %d: %w: %w", ob.bucket, ob.key, off, err, ErrBadResponse)
+		return fmt.Errorf("s3crypt: get %s at %d: %w: %w", objName(ob.bucket, ob.key), off, err, ErrBadResponse)
 	}
 	if _, err := io.ReadFull(out.Body, p); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF // an empty body is as cut as a short one: never the object's end
 		}
-		return fmt.Errorf("s3crypt: get %s/%s at %d: %w", ob.bucket, ob.key, off, err)
+		return fmt.Errorf("s3crypt: get %s at %d: %w", objName(ob.bucket, ob.key), off, err)
 	}
 	return nil
 }
@@ -396,7 +396,7 @@ func (ob *object) headerError(src sourceError, err error) error {
 		return serr
 	}
 	if errors.Is(err, envelope.ErrMalformedHeader) || errors.Is(err, envelope.ErrUnsupportedSuite) {
-		return fmt.Errorf("s3crypt: %s/%s: %w: %w", ob.bucket, ob.key, ErrNotEncrypted, &envelopeError{err: err})
+		return fmt.Errorf("s3crypt: %s: %w: %w", objName(ob.bucket, ob.key), ErrNotEncrypted, &envelopeError{err: err})
 	}
 	return fromEnvelope(err, ob.bucket, ob.key)
 }

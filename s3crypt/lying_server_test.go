@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -401,5 +403,33 @@ func TestHostileLaterGetWrongRange(t *testing.T) {
 				t.Errorf("ReadAt: %v, want ErrBadResponse", err)
 			}
 		})
+	}
+}
+
+// TestHostileKeyInErrors: an object key is whoever named the object's:
+// with a newline and a terminal escape it forged a line of a log, or
+// rewrote a terminal's, through the text of an error about it (Get, Open,
+// Head), raw; and a long one flooded it. Errors show it quoted, cut.
+func TestHostileKeyInErrors(t *testing.T) {
+	ct := probeMessage(t, probeData(3*probeMiB, 10), 64<<10)
+	tampered := bytes.Clone(ct)
+	tampered[len(tampered)/2] ^= 1
+	for name, obj := range map[string][]byte{"not encrypted": probeData(100, 1), "tampered": tampered} {
+		for _, key := range []string{"k\n2026-01-01 ok: all verified\x1b[2K", "k\u009b2K", strings.Repeat("é", 1000)} {
+			c := probeClient(t, newProbeAPI(obj))
+			in := &s3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String(key)}
+			r, err := c.Get(context.Background(), in)
+			if err == nil {
+				_, err = io.Copy(io.Discard, r)
+				r.Close()
+			}
+			if err == nil {
+				t.Fatalf("%s: Get succeeded", name)
+			}
+			msg := err.Error()
+			if strings.ContainsFunc(msg, func(r rune) bool { return !strconv.IsPrint(r) }) || len(msg) > 1024+300 {
+				t.Errorf("%s, key %.20q: error of %d bytes with the key raw: %.200q", name, key, len(msg), msg)
+			}
+		}
 	}
 }
