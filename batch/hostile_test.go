@@ -155,8 +155,9 @@ func TestHostileManyFailures(t *testing.T) {
 // manifestS3 is an in-process S3 endpoint that serves any GET of an
 // object as "plaintext of " + its bucket and key, and stores PUTs.
 type manifestS3 struct {
-	mu   sync.Mutex
-	puts map[string][]string // key -> bodies, in order
+	mu      sync.Mutex
+	puts    map[string][]string // key -> bodies, in order
+	objects map[string]bool     // bucket/key that HEAD finds
 }
 
 func (f *manifestS3) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -175,6 +176,12 @@ func (f *manifestS3) RoundTrip(r *http.Request) (*http.Response, error) {
 	case http.MethodGet:
 		return reply(200, "plaintext of "+bucket+"/"+key)
 	case http.MethodHead:
+		if f.objects[bucket+"/"+key] {
+			resp, err := reply(200, "")
+			resp.ContentLength = 0
+			resp.Header.Set("Content-Length", strconv.Itoa(len("plaintext of "+bucket+"/"+key)))
+			return resp, err
+		}
 		return reply(404, "") // as two HEADs racing before either PUT see it
 	case http.MethodPut:
 		if f.puts == nil {
@@ -283,5 +290,27 @@ func TestHostileOutputReplacesAuditLog(t *testing.T) {
 	}
 	if res, err := VerifyLog(bytes.NewReader(b)); err != nil || bytes.Count(b, []byte("\n")) != 3 {
 		t.Fatalf("the log after the run: %+v, %v:\n%s", res, err, b)
+	}
+}
+
+// TestHostileS3OutputIsInput: one object as SRC and DST ("s3crypt
+// encrypt s3://b/k s3://b/k --overwrite", a slip of the hand) replaced the
+// input with its own ciphertext (decrypt: a message with its plaintext),
+// where a local file given twice fails with ErrSameFile.
+func TestHostileS3OutputIsInput(t *testing.T) {
+	f := &manifestS3{objects: map[string]bool{"b/p/k": true}}
+	api := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://s3.test"), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), HTTPClient: &http.Client{Transport: f}})
+	sum, err := Run(context.Background(), Encrypt, "s3://b/p/k", "s3://b/p/k", Options{Keys: testKey(t), S3Client: api, Overwrite: true})
+	if err == nil || sum.Failed != 1 || !errors.Is(sum.Failures[0].Err, ErrSameFile) {
+		t.Fatalf("Run = %+v, %v; want ErrSameFile", sum, err)
+	}
+	if len(f.puts) > 0 {
+		t.Fatalf("wrote %v", f.puts)
+	}
+	// Into the prefix holding it, the output is another object.
+	sum, err = Run(context.Background(), Encrypt, "s3://b/p/k", "s3://b/p/", Options{Keys: testKey(t), S3Client: api, Overwrite: true})
+	if err != nil || sum.OK != 1 || len(f.puts["b/p/k.enc"]) != 1 {
+		t.Fatalf("Run into the prefix = %+v, %v; puts %v", sum, err, f.puts)
 	}
 }

@@ -536,6 +536,7 @@ type plan struct {
 	// manifest, holds a hash of each output so far, to tell inputs that
 	// share one (ErrSameOutput).
 	outputs *outputSet
+	inPlace bool // Options.InPlace: an S3 output replaces its input
 	closed  bool
 }
 
@@ -600,7 +601,7 @@ func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, er
 			ls.audit = fi
 		}
 	}
-	p := &plan{op: op, src: s, dst: d, in: in, single: single, stdout: dl.kind == locStdio, shard: o.Shard, suffix: in.suffix}
+	p := &plan{op: op, src: s, dst: d, in: in, single: single, stdout: dl.kind == locStdio, shard: o.Shard, suffix: in.suffix, inPlace: o.InPlace}
 	switch {
 	case dl.kind == locLocal && !single:
 		p.outputs = newOutputSet()
@@ -630,6 +631,11 @@ func (p *plan) list(ctx context.Context, pr Progress, yield func(*job) error) (i
 		// later fails in whichever shard holds it.
 		if j.err == nil && p.outputs != nil && !p.outputs.add(j.target) {
 			j.err = fmt.Errorf("%w: %s is also the output of an input listed before", ErrSameOutput, Quote(j.target))
+		}
+		if _, ok := p.dst.(*s3Sink); ok && j.err == nil && it.bucket != "" && !p.inPlace && j.target == s3Name(it.bucket, it.path) {
+			// "encrypt s3://b/k s3://b/k --overwrite": the object
+			// itself, as ErrSameFile keeps a local input.
+			j.err = fmt.Errorf("%s: %w", Quote(j.target), ErrSameFile)
 		}
 		if !p.shard.has(it.rel) {
 			return nil
