@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,6 +177,23 @@ func (f *manifestS3) RoundTrip(r *http.Request) (*http.Response, error) {
 	defer f.mu.Unlock()
 	switch r.Method {
 	case http.MethodGet:
+		if r.URL.Query().Get("list-type") == "2" {
+			prefix := r.URL.Query().Get("prefix")
+			var keys []string
+			for k := range f.objects {
+				if b, k, _ := strings.Cut(k, "/"); b == bucket && strings.HasPrefix(k, prefix) {
+					keys = append(keys, k)
+				}
+			}
+			slices.Sort(keys)
+			var x strings.Builder
+			fmt.Fprintf(&x, `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>%s</Name><Prefix>%s</Prefix><KeyCount>%d</KeyCount><IsTruncated>false</IsTruncated>`, bucket, prefix, len(keys))
+			for _, k := range keys {
+				fmt.Fprintf(&x, "<Contents><Key>%s</Key><Size>%d</Size></Contents>", k, len("plaintext of "+bucket+"/"+k))
+			}
+			x.WriteString("</ListBucketResult>")
+			return reply(200, x.String())
+		}
 		return reply(200, "plaintext of "+bucket+"/"+key)
 	case http.MethodHead:
 		if f.objects[bucket+"/"+key] {
@@ -312,5 +332,37 @@ func TestHostileS3OutputIsInput(t *testing.T) {
 	sum, err = Run(context.Background(), Encrypt, "s3://b/p/k", "s3://b/p/", Options{Keys: testKey(t), S3Client: api, Overwrite: true})
 	if err != nil || sum.OK != 1 || len(f.puts["b/p/k.enc"]) != 1 {
 		t.Fatalf("Run into the prefix = %+v, %v; puts %v", sum, err, f.puts)
+	}
+}
+
+// TestHostileS3PrefixIntoItself: an S3 prefix encrypted into itself, as a
+// local directory may be: the outputs land among the inputs, where the
+// listing's later pages meet them, and each was encrypted again
+// ("a.enc.enc", then "a.enc.enc.enc"…, as far as the listing ran behind),
+// and an existing "x.enc.enc" was decrypted over the input "x.enc". The
+// rules of a local directory written into itself apply: on encrypt, names
+// with the suffix are skipped; on decrypt, those whose output is an input.
+func TestHostileS3PrefixIntoItself(t *testing.T) {
+	f := &manifestS3{objects: map[string]bool{"b/p/a": true, "b/p/a.enc": true}}
+	api := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://s3.test"), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), HTTPClient: &http.Client{Transport: f}})
+	for _, dst := range []string{"s3://b/p/", "s3://b/p"} {
+		f.puts = nil
+		sum, err := Run(context.Background(), Encrypt, "s3://b/p/", dst, Options{Keys: testKey(t), S3Client: api, Overwrite: true, Concurrency: 1})
+		if err != nil || sum.OK != 1 || len(f.puts) != 1 || len(f.puts["b/p/a.enc"]) != 1 {
+			t.Fatalf("encrypt s3://b/p/ %s: %+v, %v; puts %v", dst, sum, err, slices.Collect(maps.Keys(f.puts)))
+		}
+	}
+}
+
+// TestHostileS3PrefixDecryptIntoItself: decrypting a prefix into itself,
+// "x.enc.enc" is skipped: its output would be the input "x.enc".
+func TestHostileS3PrefixDecryptIntoItself(t *testing.T) {
+	f := &manifestS3{objects: map[string]bool{"b/p/x.enc": true, "b/p/x.enc.enc": true}}
+	api := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://s3.test"), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), HTTPClient: &http.Client{Transport: f}})
+	sum, _ := Run(context.Background(), Decrypt, "s3://b/p/", "s3://b/p/", Options{Keys: testKey(t), S3Client: api, Overwrite: true, Concurrency: 1})
+	if sum.Files != 1 || len(sum.Skips) != 1 || sum.Skips[0].Input != "x.enc.enc" {
+		t.Fatalf("decrypt s3://b/p/ into itself: %+v", sum)
 	}
 }

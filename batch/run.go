@@ -676,7 +676,7 @@ type inputKeep struct {
 	f       *filters
 	suffix  string
 	decrypt bool // keep only names ending in suffix
-	inPlace bool // a local directory into itself: see keep
+	inPlace bool // a local directory, or an S3 prefix, into itself: see keep
 
 	names, kept, filtered int
 	skips                 []Skip // the first MaxFailures
@@ -747,6 +747,12 @@ func inputFilter(op Op, sl, dl location, o *Options) (*inputKeep, error) {
 		}
 		k.inPlace = sameDir(sl.path, dl.path)
 	}
+	if op != Reencrypt && sl.kind == locS3 && dl.kind == locS3 && sl.bucket == dl.bucket && s3Folder(sl.key) == s3Folder(dl.key) {
+		// A prefix encrypted or decrypted into itself: its outputs land
+		// among its inputs, where the listing's later pages would meet
+		// them. (Reencrypt's outputs are its inputs: --in-place only.)
+		k.inPlace = true
+	}
 	return k, nil
 }
 
@@ -757,14 +763,16 @@ func s3Overlap(a, b location) bool {
 	if a.kind != locS3 || b.kind != locS3 || a.bucket != b.bucket {
 		return false
 	}
-	folder := func(k string) string {
-		if k != "" && !strings.HasSuffix(k, "/") {
-			k += "/"
-		}
-		return k
-	}
-	ka, kb := folder(a.key), folder(b.key)
+	ka, kb := s3Folder(a.key), s3Folder(b.key)
 	return strings.HasPrefix(ka, kb) || strings.HasPrefix(kb, ka)
+}
+
+// s3Folder is key as a prefix holding objects: "p" and "p/" are "p/".
+func s3Folder(key string) string {
+	if key != "" && !strings.HasSuffix(key, "/") {
+		key += "/"
+	}
+	return key
 }
 
 // ErrNotVersioned reports an in-place Reencrypt in a bucket without
