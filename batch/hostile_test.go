@@ -366,3 +366,22 @@ func TestHostileS3PrefixDecryptIntoItself(t *testing.T) {
 		t.Fatalf("decrypt s3://b/p/ into itself: %+v", sum)
 	}
 }
+
+// TestHostileS3DestinationInsideSource: "encrypt s3://b/ s3://b/enc/"
+// listed the destination with the source: its objects, the run's own
+// outputs among them as the listing reached them, were encrypted again
+// into enc/enc/…, and those again, each level one more copy of the data.
+// Names below the destination are skipped.
+func TestHostileS3DestinationInsideSource(t *testing.T) {
+	f := &manifestS3{objects: map[string]bool{"b/a": true, "b/enc/old.enc": true, "b/z": true}}
+	api := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://s3.test"), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), HTTPClient: &http.Client{Transport: f}})
+	for _, c := range [][2]string{{"s3://b/", "s3://b/enc/"}, {"s3://b", "s3://b/enc"}} {
+		f.puts = nil
+		sum, err := Run(context.Background(), Encrypt, c[0], c[1], Options{Keys: testKey(t), S3Client: api, Concurrency: 1})
+		puts := slices.Sorted(maps.Keys(f.puts))
+		if err != nil || sum.OK != 2 || len(sum.Skips) != 1 || !slices.Equal(puts, []string{"b/enc/a.enc", "b/enc/z.enc"}) {
+			t.Fatalf("encrypt %s %s: %+v, %v; puts %v", c[0], c[1], sum, err, puts)
+		}
+	}
+}

@@ -677,6 +677,9 @@ type inputKeep struct {
 	suffix  string
 	decrypt bool // keep only names ending in suffix
 	inPlace bool // a local directory, or an S3 prefix, into itself: see keep
+	// belowDst, for an S3 destination inside the source, is where it is
+	// below the source ("enc/"): names there are outputs, not inputs.
+	belowDst string
 
 	names, kept, filtered int
 	skips                 []Skip // the first MaxFailures
@@ -691,6 +694,9 @@ func (k *inputKeep) keep(rel string) bool {
 	}
 	has := strings.HasSuffix(rel, k.suffix)
 	switch {
+	case k.belowDst != "" && strings.HasPrefix(rel, k.belowDst):
+		k.skip(rel, "below the destination, inside the source: outputs are not read as inputs")
+		return false
 	case k.decrypt && !has:
 		k.skip(rel, "no "+Quote(k.suffix)+" suffix (--suffix names another)")
 		return false
@@ -752,6 +758,13 @@ func inputFilter(op Op, sl, dl location, o *Options) (*inputKeep, error) {
 		// among its inputs, where the listing's later pages would meet
 		// them. (Reencrypt's outputs are its inputs: --in-place only.)
 		k.inPlace = true
+	}
+	if sl.kind == locS3 && dl.kind == locS3 && sl.bucket == dl.bucket {
+		if below, ok := strings.CutPrefix(s3Folder(dl.key), s3Folder(sl.key)); ok && below != "" {
+			// DST inside SRC ("s3://b/" into "s3://b/enc/"): what is
+			// below DST, this run's outputs among it, is no input.
+			k.belowDst = below
+		}
 	}
 	return k, nil
 }
