@@ -1,9 +1,7 @@
 package batch
 
 import (
-	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -79,19 +77,7 @@ func TestHostileGroupOnOtherFileSystem(t *testing.T) {
 	g.fsync = func(f *os.File) error { synced.Add(1); return f.Sync() }
 	const n = 3
 	g.step = holdFirstGroup(g, n) // a first group of one, then one of two
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		a, err := createAtomic(newOutDirs(root), fmt.Sprintf("f%d", i), "f", nil, false, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.group = g
-		a.Write([]byte("data"))
-		wg.Go(func() { errs[i] = a.commit() })
-	}
-	wg.Wait()
-	for _, err := range errs {
+	for _, err := range commitGroup(t, g, root, n, false) {
 		if err != nil {
 			t.Fatal(err)
 		}

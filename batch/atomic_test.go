@@ -173,18 +173,7 @@ func TestGroupCommitSyncFails(t *testing.T) {
 			g := &groupCommit{fs: broken}
 			const n = 3
 			g.step = holdFirstGroup(g, n)
-			errs := make([]error, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				a, err := createAtomic(newOutDirs(root), fmt.Sprintf("f%d", i), "f", nil, false, named)
-				if err != nil {
-					t.Fatal(err)
-				}
-				a.group = g
-				a.Write([]byte("data"))
-				wg.Go(func() { errs[i] = a.commit() })
-			}
-			wg.Wait()
+			errs := commitGroup(t, g, root, n, named)
 			failed := 0
 			for _, err := range errs {
 				if err != nil {
@@ -199,6 +188,25 @@ func TestGroupCommitSyncFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// commitGroup writes n outputs f0..f{n-1} into root, each committed
+// through g on a goroutine of its own, and returns each commit's error.
+func commitGroup(t *testing.T, g *groupCommit, root *os.Root, n int, named bool) []error {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		a, err := createAtomic(newOutDirs(root), fmt.Sprintf("f%d", i), "f", nil, false, named)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.group = g
+		a.Write([]byte("data"))
+		wg.Go(func() { errs[i] = a.commit() })
+	}
+	wg.Wait()
+	return errs
 }
 
 // holdFirstGroup returns a groupCommit.step that holds g's first group
