@@ -543,6 +543,9 @@ type plan struct {
 // prepare parses src and dst, checks that they can work together, and
 // finds whether src is a single input; nothing is listed yet.
 func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, error) {
+	if err := o.Shard.check(); err != nil {
+		return nil, err
+	}
 	if o.Manifest != "" {
 		if src != "" {
 			return nil, fmt.Errorf("%w: a manifest names the inputs: no SRC with --manifest", ErrUsage)

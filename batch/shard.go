@@ -46,6 +46,19 @@ func ParseShard(spec string, getenv func(string) string) (Shard, error) {
 	return Shard{Index: i, Count: n}, nil
 }
 
+// check refuses a Shard ParseShard would not return: an index outside
+// 0..Count-1, or a negative Count. (Such a Shard selected every input, or
+// none, without a word.)
+func (s Shard) check() error {
+	if s == (Shard{}) {
+		return nil
+	}
+	if s.Count < 1 || s.Index < 0 || s.Index >= s.Count {
+		return fmt.Errorf("%w: shard %d of %d: want an index from 0 to the count less 1", ErrUsage, s.Index, s.Count)
+	}
+	return nil
+}
+
 // has reports whether rel, an input's name below its source, is the
 // shard's: FNV-1a 64 of rel, mod Count, is Index. The hash depends on the
 // name alone, so every process given the same inputs and Count agrees.

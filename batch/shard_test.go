@@ -3,6 +3,8 @@ package batch
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -58,5 +60,26 @@ func TestShardPartition(t *testing.T) {
 	}
 	if !(Shard{}).has("x") || !(Shard{0, 1}).has("x") {
 		t.Error("no shard, or one of one, must hold every name")
+	}
+}
+
+// TestRunRefusesBadShard: Options.Shard set by a program, not parsed from
+// --shard, with an index outside its count selected no input (or, with a
+// count of 0 or 1, every input) and the run reported success; it is a
+// usage error before anything is listed.
+func TestRunRefusesBadShard(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a.csv"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys := testKey(t)
+	for _, s := range []Shard{{Index: 3, Count: 3}, {Index: -1, Count: 2}, {Index: 2, Count: 1}, {Index: 1, Count: 0}, {Index: 0, Count: -4}} {
+		_, err := Run(t.Context(), Encrypt, src, dst, Options{Keys: keys, Shard: s})
+		if !errors.Is(err, ErrUsage) {
+			t.Errorf("shard %+v: %v, want ErrUsage", s, err)
+		}
+	}
+	if _, err := Run(t.Context(), Encrypt, src, dst, Options{Keys: keys, Shard: Shard{Index: 0, Count: 1}}); err != nil {
+		t.Fatalf("shard 0 of 1: %v", err)
 	}
 }
