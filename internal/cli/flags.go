@@ -22,7 +22,7 @@ func ParseSize(s string) (int, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n*int64(mult) > 1<<32-1 {
+	if err != nil || n <= 0 || n > (1<<32-1)/int64(mult) { // no product: it could wrap
 		return 0, fmt.Errorf("%w: size %q: want a number of bytes from 1 to 4GiB-1, e.g. 65536 or 64KiB", batch.ErrUsage, s)
 	}
 	return int(n) * mult, nil
