@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/phicrypt/phicrypt/envelope"
@@ -402,12 +404,25 @@ func NewS3Client(cfg aws.Config, optFns ...func(*s3.Options)) (*s3.Client, error
 // s3.Options.DisableLogOutputChecksumValidationSkipped: the ranged GETs of
 // Get and Open carry no whole-object checksum to validate, and would each
 // log "Response has no supported checksum"; frames are authenticated by
-// the message itself. NewS3Client applies it and also refuses a bad
-// endpoint at once.
+// the message itself. With the SDK's default HTTP client, a response's
+// headers are read up to MaxResponseHeaderBytes (net/http's own limit is
+// 10 MiB). NewS3Client applies it and also refuses a bad endpoint at
+// once.
 func SecureEndpoint(o *s3.Options) {
 	o.DisableLogOutputChecksumValidationSkipped = true
+	if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+		o.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) {
+			t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
+		})
+	}
 	o.HTTPClient = guardEndpoint(o.HTTPClient)
 }
+
+// MaxResponseHeaderBytes is the most bytes of an S3 response's headers a
+// client SecureEndpoint set up with the SDK's default HTTP client reads:
+// S3 allows 2 KiB of user metadata and sends a few more headers; longer
+// headers fail the request.
+const MaxResponseHeaderBytes = 256 << 10
 
 // CheckEndpoint accepts an S3 endpoint URL that is https, or http to a
 // loopback host (127.0.0.0/8, ::1, "localhost"); errors wrap

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/internal/wire"
 	"github.com/phicrypt/phicrypt/keyring"
 )
@@ -431,5 +432,32 @@ func TestHostileKeyInErrors(t *testing.T) {
 				t.Errorf("%s, key %.20q: error of %d bytes with the key raw: %.200q", name, key, len(msg), msg)
 			}
 		}
+	}
+}
+
+// TestHostileResponseHeaders: an S3 endpoint answers with 8 MiB of
+// headers, under net/http's own 10 MiB limit: a client from NewS3Client
+// read and held them, 64 MiB allocated for one HEAD. SecureEndpoint sets
+// the default transport's limit to MaxResponseHeaderBytes.
+func TestHostileResponseHeaders(t *testing.T) {
+	srv := httptest.NewServer(testkit.ServeRaw(testkit.HeaderFlood("ETag: \"e\"\r\n", 128, "")))
+	defer srv.Close()
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("AK", "SK", "")}
+	api, err := NewS3Client(cfg, func(o *s3.Options) { o.UsePathStyle, o.RetryMaxAttempts = true, 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = api.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("b"), Key: aws.String("k")})
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %d KiB; err %.200v", alloc>>10, err)
+	if err == nil {
+		t.Fatal("an answer with 8 MiB of headers was taken")
+	}
+	if alloc > 4<<20 {
+		t.Fatalf("one S3 answer's headers made the client allocate %d MiB", alloc>>20)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/binary"
+	"fmt"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -109,4 +111,31 @@ func SettlePipelines() {
 		runtime.GC()
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// HeaderFlood returns a raw HTTP/1.1 200 answer with headers (each line
+// ending "\r\n") first, then n headers of 64 KiB each, then an empty body
+// of Content-Length 0 unless body is set: an endpoint whose headers alone
+// are n × 64 KiB.
+func HeaderFlood(headers string, n int, body string) []byte {
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 200 OK\r\n" + headers)
+	for i := range n {
+		fmt.Fprintf(&b, "X-Amz-Meta-Pad-%d: %s\r\n", i, strings.Repeat("x", 64<<10))
+	}
+	fmt.Fprintf(&b, "Content-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	return []byte(b.String())
+}
+
+// ServeRaw is an HTTP handler that writes answer as is on the request's
+// connection and closes it, allocating nothing per request.
+func ServeRaw(answer []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		conn.Write(answer)
+	})
 }

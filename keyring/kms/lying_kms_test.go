@@ -22,6 +22,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/phicrypt/phicrypt/envelope"
+	"github.com/phicrypt/phicrypt/internal/testkit"
 	"github.com/phicrypt/phicrypt/keycache"
 	"github.com/phicrypt/phicrypt/keyring/kms"
 	"github.com/phicrypt/phicrypt/kmslocal"
@@ -105,21 +106,7 @@ func TestHugeResponse(t *testing.T) {
 // own limit is 10 MiB: they were read and held, each try) before any body;
 // NewClient's client refuses them past MaxResponseHeaderBytes.
 func TestHugeResponseHeaders(t *testing.T) {
-	var raw strings.Builder // written as is: the server allocates nothing per answer
-	raw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n")
-	for i := range 128 {
-		fmt.Fprintf(&raw, "X-Pad-%d: %s\r\n", i, strings.Repeat("x", 64<<10))
-	}
-	raw.WriteString("Content-Length: 2\r\nConnection: close\r\n\r\n{}")
-	answer := []byte(raw.String())
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		conn.Write(answer)
-	}))
+	srv := httptest.NewServer(testkit.ServeRaw(testkit.HeaderFlood("Content-Type: application/x-amz-json-1.1\r\n", 128, "{}")))
 	defer srv.Close()
 	alloc, err := encryptOnce(t, srv.URL)
 	t.Logf("allocated %d KiB; err %.200v", alloc>>10, err)
