@@ -52,7 +52,10 @@
 // A request the limits could never admit, a request of unknown plaintext
 // length, and the identity-KDF suites (0x0014, 0x0046, 0x0078, whose data
 // key is the message key) bypass the cache, as in the other SDKs.
-// Concurrent misses for one entry make one call to the underlying manager.
+// Concurrent misses for one entry make one call to the underlying manager,
+// and a request makes at most one: the request that made the call is
+// served from it, its use charged before the entry is cached, so no other
+// request's add can evict the entry (zeroing its key) first.
 // A decrypt request whose expected context gives a key another value than
 // the message's is refused with envelope.ErrContextMismatch before any
 // lookup, counted in Stats.Refused, not as a miss or an underlying call.

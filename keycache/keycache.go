@@ -246,6 +246,7 @@ func (m *Manager) GetEncryptionMaterials(ctx context.Context, req *envelope.Encr
 	for ctx.Err() == nil {
 		e, hit := m.live(id.key)
 		var err error
+		var own *envelope.EncryptionMaterials // this request's fill, if it made one
 		if !hit {
 			e, hit, err = m.lookup(ctx, id, true, func() (*entry, error) {
 				under := *req
@@ -255,14 +256,19 @@ func (m *Manager) GetEncryptionMaterials(ctx context.Context, req *envelope.Encr
 				if err != nil {
 					return nil, err
 				}
+				e := &entry{enc: em, created: m.opts.Now()}
 				if identityKDF(em.Suite) {
-					return &entry{enc: em, dead: true}, nil // never stored
+					e = &entry{enc: em, dead: true} // never stored
 				}
-				return &entry{enc: em, created: m.opts.Now()}, nil
+				own = m.ownEncrypt(e, id, n)
+				return e, nil
 			})
 		}
 		if err != nil {
 			return nil, err
+		}
+		if own != nil {
+			return own, nil
 		}
 		out, ok := m.useEncrypt(e, id, n, hit)
 		if ok {
@@ -272,16 +278,35 @@ func (m *Manager) GetEncryptionMaterials(ctx context.Context, req *envelope.Encr
 	return nil, ctx.Err()
 }
 
+// ownEncrypt serves the request that filled e from it, before e is cached
+// (so that no other request's add can evict it, zeroing its key, before
+// its filler used it: a filler makes one underlying call, never more): it
+// charges one message of n bytes and returns a copy of the materials. An
+// entry this use exhausts, or one that may not be cached (dead already),
+// is killed and never cached.
+func (m *Manager) ownEncrypt(e *entry, id entryID, n uint64) *envelope.EncryptionMaterials {
+	e.mu.Lock()
+	out := copyEnc(e.enc, id.enc)
+	uncachable := e.dead
+	e.messages, e.bytes = 1, n
+	switch {
+	case uncachable:
+		m.kill(id.key, e)
+	case e.messages == m.opts.MaxMessages || e.bytes == m.opts.MaxBytes:
+		m.kill(id.key, e) // used up: never cached
+		m.event(Exhausted, true, &id)
+	default:
+		e.mu.Unlock()
+	}
+	return out
+}
+
 // useEncrypt charges one message of n bytes to e and returns a copy of its
 // materials, or reports that e is too old, exhausted or gone.
 func (m *Manager) useEncrypt(e *entry, id entryID, n uint64, hit bool) (*envelope.EncryptionMaterials, bool) {
 	e.mu.Lock()
-	if e.dead {
-		defer e.mu.Unlock()
-		if e.created.IsZero() && e.enc != nil && e.messages == 0 { // uncachable materials: used once
-			e.messages = 1
-			return copyEnc(e.enc, id.enc), true
-		}
+	if e.dead { // used up, evicted, or uncachable (its filler used it)
+		e.mu.Unlock()
 		return nil, false
 	}
 	switch {
@@ -457,17 +482,24 @@ func (m *Manager) DecryptMaterials(ctx context.Context, req *envelope.Decryption
 	for ctx.Err() == nil {
 		e, hit := m.live(id.key)
 		var err error
+		var own *envelope.DecryptionMaterials // this request's fill, if it made one
 		if !hit {
 			e, hit, err = m.lookup(ctx, id, false, func() (*entry, error) {
 				dm, err := m.under.DecryptMaterials(ctx, req)
 				if err != nil {
 					return nil, err
 				}
+				// Copied before the entry is cached: an eviction
+				// cannot zero the key its filler is served.
+				own = copyDec(dm, req)
 				return &entry{dec: dm, created: m.opts.Now()}, nil
 			})
 		}
 		if err != nil {
 			return nil, err
+		}
+		if own != nil {
+			return own, nil
 		}
 		e.mu.Lock()
 		if e.dead {

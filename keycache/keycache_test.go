@@ -235,3 +235,57 @@ func TestEvictionZeroes(t *testing.T) {
 		t.Fatal("a caller's copy was zeroed")
 	}
 }
+
+// TestFillerUsesItsFill: with more distinct contexts in flight than the
+// cache holds, an entry one request filled could be evicted (its data key
+// zeroed) by another's before the filler used it; the filler then called
+// the underlying manager again, and again: more underlying calls than
+// requests, and Misses counting a request more than once. The filler is
+// now served from its own call, charged to the entry before it is cached:
+// at most one underlying call per request, every request counted once.
+func TestFillerUsesItsFill(t *testing.T) {
+	for _, dir := range []string{"encrypt", "decrypt"} {
+		kr := newCounting(t)
+		cache, _ := NewCache(1)
+		m, _ := New(envelope.NewDefaultMaterialsManager(kr), cache, Options{MaxAge: time.Hour, MaxMessages: 1000})
+		c := client(t, m)
+		const goroutines, each = 64, 100
+		msgs := make([][]byte, goroutines*each)
+		if dir == "decrypt" {
+			plain, _ := envelope.New(kr, envelope.WithSuite(envelope.AES256GCMHKDFSHA512Commit))
+			for i := range msgs {
+				msgs[i], _ = plain.Encrypt(context.Background(), []byte("r"), map[string]string{"i": string(rune('a' + i%200))})
+			}
+		}
+		base := m.Stats()
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range goroutines {
+			wg.Go(func() {
+				<-start
+				for i := range each {
+					k := g*each + i
+					var err error
+					if dir == "encrypt" {
+						_, err = c.Encrypt(context.Background(), []byte("r"), map[string]string{"i": string(rune('a' + k%200))})
+					} else {
+						_, _, err = c.Decrypt(context.Background(), msgs[k])
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		s := m.Stats()
+		requests := int64(goroutines * each)
+		calls := s.UnderlyingCalls - base.UnderlyingCalls
+		counted := s.Hits + s.Misses + s.Bypasses + s.Refused - (base.Hits + base.Misses + base.Bypasses + base.Refused)
+		if calls > requests || counted != requests {
+			t.Errorf("%s: %d requests made %d underlying calls and were counted %d times (misses %d)", dir, requests, calls, counted, s.Misses-base.Misses)
+		}
+	}
+}
