@@ -296,7 +296,7 @@ func TestFilesAtOnceLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &plan{op: Encrypt, src: src, dst: newLocalSink(dst, o.notes), in: in, suffix: EncSuffix, outputs: newOutputSet()}
+	p := &plan{op: Encrypt, src: src, dst: newLocalSink(dst, o.notes), in: in, suffix: EncSuffix, outputs: newOutputSet(false)}
 	sum := &Summary{}
 	listed, err := r.runJobs(context.Background(), p, 2, sum)
 	p.close()

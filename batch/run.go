@@ -607,12 +607,12 @@ func prepare(ctx context.Context, op Op, src, dst string, o *Options) (*plan, er
 	p := &plan{op: op, src: s, dst: d, in: in, single: single, stdout: dl.kind == locStdio, shard: o.Shard, suffix: in.suffix, inPlace: o.InPlace}
 	switch {
 	case dl.kind == locLocal && !single:
-		p.outputs = newOutputSet()
+		p.outputs = newOutputSet(false)
 	case dl.kind == locS3 && o.Manifest != "":
 		// A manifest may name one key twice, or in two buckets: without
 		// the set both uploads succeed and the later replaces the
 		// earlier. (A prefix's listing names each key once.)
-		p.outputs = &outputSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1024), exact: true}
+		p.outputs = newOutputSet(true)
 	}
 	return p, nil
 }
@@ -756,14 +756,16 @@ func inputFilter(op Op, sl, dl location, o *Options) (*inputKeep, error) {
 		}
 		k.inPlace = sameDir(sl.path, dl.path)
 	}
-	if op != Reencrypt && sl.kind == locS3 && dl.kind == locS3 && sl.bucket == dl.bucket && s3Folder(sl.key) == s3Folder(dl.key) {
-		// A prefix encrypted or decrypted into itself: its outputs land
-		// among its inputs, where the listing's later pages would meet
-		// them. (Reencrypt's outputs are its inputs: --in-place only.)
-		k.inPlace = true
-	}
 	if sl.kind == locS3 && dl.kind == locS3 && sl.bucket == dl.bucket {
-		if below, ok := strings.CutPrefix(s3Folder(dl.key), s3Folder(sl.key)); ok && below != "" {
+		src, dst := s3Folder(sl.key), s3Folder(dl.key)
+		if op != Reencrypt && src == dst {
+			// A prefix encrypted or decrypted into itself: its outputs
+			// land among its inputs, where the listing's later pages
+			// would meet them. (Reencrypt's outputs are its inputs:
+			// --in-place only.)
+			k.inPlace = true
+		}
+		if below, ok := strings.CutPrefix(dst, src); ok && below != "" {
 			// DST inside SRC ("s3://b/" into "s3://b/enc/"): what is
 			// below DST, this run's outputs among it, is no input.
 			k.belowDst = below
@@ -848,8 +850,9 @@ type outputSet struct {
 	exact bool // S3 keys: compared as they are, neither cleaned nor case-folded
 }
 
-func newOutputSet() *outputSet {
-	return &outputSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1024)}
+// newOutputSet returns an empty set; exact for S3 keys.
+func newOutputSet(exact bool) *outputSet {
+	return &outputSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1024), exact: exact}
 }
 
 // add records target's output and reports whether it is new.

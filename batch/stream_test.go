@@ -279,7 +279,7 @@ func TestScanStreams(t *testing.T) {
 func TestSameOutputListedTwice(t *testing.T) {
 	dst := t.TempDir()
 	p := &plan{op: Encrypt, src: listSource{names: []string{"a", "b", "a", "c", "b"}}, dst: newLocalSink(dst, nil),
-		in: &inputKeep{f: &filters{}, suffix: EncSuffix}, suffix: EncSuffix, outputs: newOutputSet()}
+		in: &inputKeep{f: &filters{}, suffix: EncSuffix}, suffix: EncSuffix, outputs: newOutputSet(false)}
 	var errs []string
 	n, err := p.list(context.Background(), nil, func(j *job) error {
 		switch {
@@ -300,7 +300,7 @@ func TestSameOutputListedTwice(t *testing.T) {
 // TestOutputSet: the set of output hashes finds every repeat, across
 // its growth, and nothing else.
 func TestOutputSet(t *testing.T) {
-	o := newOutputSet()
+	o := newOutputSet(false)
 	const n = 5000
 	for i := range n {
 		if !o.add("/d/" + strconv.Itoa(i)) {

@@ -56,11 +56,7 @@ func op[Req, Resp any](f func(*Server, context.Context, *Req) (*Resp, error)) ha
 		if len(bytes.TrimSpace(body)) != 0 {
 			if err := json.Unmarshal(body, &req); err != nil {
 				// encoding/json quotes a number it cannot store whole.
-				msg := err.Error()
-				if len(msg) > 256 {
-					msg = msg[:256] + "…"
-				}
-				return nil, apiErr(ErrSerialization, "malformed request: %s", msg)
+				return nil, apiErr(ErrSerialization, "malformed request: %s", cutTo(err.Error(), 256))
 			}
 		}
 		if err := ctx.Err(); err != nil {

@@ -71,9 +71,12 @@ func keySpecOf(in *createKeyReq) (string, error) {
 }
 
 // bounded cuts an attacker's string for an error message.
-func bounded(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+func bounded(s string) string { return cutTo(s, 64) }
+
+// cutTo cuts s to n bytes, marking a cut with "…".
+func cutTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
 	}
 	return s
 }
