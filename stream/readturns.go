@@ -96,13 +96,7 @@ func (r *Reader) writeTurns(w io.Writer) int64 {
 	t.slots = make([]openSlot, slotsPerTurner*r.workers)
 	t.at = make([]atomic.Pointer[openSlot], len(t.slots))
 	for i := range t.slots {
-		sl := &t.slots[i]
-		sl.buf = r.cfg.Buffers.get(r.chunkSize, 0)
-		if r.split {
-			sl.pt = r.cfg.Buffers.get(r.chunkSize, 0)
-		}
-		sl.frames = make([]rslot, t.k)
-		sl.group = -1
+		t.slots[i].group = -1 // buffers: on first use (work)
 	}
 	t.init()
 	t.run(r.workers, func(i int) { t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
@@ -113,6 +107,9 @@ func (r *Reader) writeTurns(w io.Writer) int64 {
 	clear(t.carry)
 	for i := range t.slots {
 		sl := &t.slots[i]
+		if sl.buf == nil {
+			continue
+		}
 		r.cfg.Buffers.put(sl.buf, sl.used, 0)
 		if sl.pt != nil {
 			r.cfg.Buffers.put(sl.pt, sl.ptUsed, 0)
@@ -130,7 +127,7 @@ func (r *Reader) writeTurns(w io.Writer) int64 {
 func (t *openTurns) work(own []openSlot) {
 	for {
 		var sl *openSlot
-		if !t.take(func() bool { sl = freeSlot(own); return sl != nil }) {
+		if !t.take(func() bool { sl = freeSlot(own); return sl != nil }, func() { t.ready(sl) }) {
 			return
 		}
 		t.readChunk(sl)
@@ -141,6 +138,18 @@ func (t *openTurns) work(own []openSlot) {
 }
 
 func (sl *openSlot) free() bool { return !sl.busy.Load() }
+
+// ready gives sl its buffers on first use.
+func (t *openTurns) ready(sl *openSlot) {
+	if sl.buf == nil {
+		r := t.r
+		sl.buf = r.cfg.Buffers.get(r.chunkSize, 0)
+		if r.split {
+			sl.pt = r.cfg.Buffers.get(r.chunkSize, 0)
+		}
+		sl.frames = make([]rslot, t.k)
+	}
+}
 
 // readChunk, with the turn, reads and parses up to k frames into sl, a
 // free slot: the carried bytes first, then Reads only while a frame is

@@ -7,8 +7,8 @@ import (
 	"github.com/phicrypt/phicrypt/internal/iocheck"
 )
 
-// Reading in turns: ReadFrom of a Writer with W > 1 workers, once a group
-// of frames has gone out (see readTurns). Each of W goroutines, the
+// Reading in turns: ReadFrom of a Writer with W > 1 workers, from its
+// first full frame on (see readTurns). Each of W goroutines, the
 // caller's among them, takes the read turn, reads the next group of
 // frames into a buffer of its own, gives the turn up, seals the group
 // where it read it and writes it in order. Were the caller to read every
@@ -97,14 +97,11 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 	cur := w.cur()
 	w.releaseBut(cur) // the slots hold the frames from here on
 	F, g := w.cfg.FrameLength, groupFrames(w.cfg.FrameLength)
-	G, S := g*F, F+RegularOverhead
 	t := &turns{w: w, r: r, F: F, g: g, seq0: int64(w.seq), carry: cur.n}
 	t.slots = make([]turnSlot, slotsPerTurner*w.workers)
 	t.at = make([]atomic.Pointer[turnSlot], len(t.slots))
 	for i := range t.slots {
-		sl := &t.slots[i]
-		sl.in, sl.out = w.cfg.Buffers.get(G, 0), w.cfg.Buffers.get(packPad+g*S, 0)
-		sl.group = -1
+		t.slots[i].group = -1 // buffers: on first use (work)
 	}
 	t.init()
 	t.run(w.workers, func(i int) { t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
@@ -121,9 +118,11 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 	w.reserve(cur, len(t.tail))
 	cur.n = copy(cur.buf[finalHdr:], t.tail)
 	for i := range t.slots {
-		sl := &t.slots[i]
-		w.cfg.Buffers.put(sl.in, sl.inUsed, 0)
-		w.cfg.Buffers.put(sl.out, sl.outUsed, 0)
+		if sl := &t.slots[i]; sl.in != nil {
+			w.slotted++
+			w.cfg.Buffers.put(sl.in, sl.inUsed, 0)
+			w.cfg.Buffers.put(sl.out, sl.outUsed, 0)
+		}
 	}
 	err := t.readErr
 	switch {
@@ -140,7 +139,7 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 func (t *turns) work(own []turnSlot) {
 	for {
 		var sl *turnSlot
-		if !t.take(func() bool { sl = freeSlot(own); return sl != nil }) {
+		if !t.take(func() bool { sl = freeSlot(own); return sl != nil }, func() { t.ready(sl) }) {
 			return
 		}
 		t.readGroup(sl)
@@ -164,6 +163,15 @@ func freeSlot[S any, P interface {
 }
 
 func (sl *turnSlot) free() bool { return !sl.busy.Load() }
+
+// ready gives sl its buffers on first use: a stream that ends in its first
+// group uses one slot of one worker.
+func (t *turns) ready(sl *turnSlot) {
+	if sl.in == nil {
+		g := t.g
+		sl.in, sl.out = t.w.cfg.Buffers.get(g*t.F, 0), t.w.cfg.Buffers.get(packPad+g*(t.F+RegularOverhead), 0)
+	}
+}
 
 // readGroup, with the turn, reads the next group into sl, a free slot,
 // and sets the verdict of the group before it.

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // ragged returns Reads of 1 to max bytes, and its last data with io.EOF
@@ -192,11 +195,56 @@ func TestTurnsBuffersZeroed(t *testing.T) {
 			if i == 0 {
 				continue
 			}
-			if kept := drainKept(t, cfg.Buffers, fmt.Sprintf("F %d", F)); kept < 2*2*2 && !raceEnabled {
-				t.Fatalf("F %d: %d buffers kept, want the 2 × 2 slots' in and out", F, kept)
+			// Slots get buffers on first use: at least one per worker
+			// that joined, at most 2 × 2.
+			if w.slotted < 1 || w.slotted > 2*2 {
+				t.Fatalf("F %d: %d slots given buffers", F, w.slotted)
+			}
+			if kept := drainKept(t, cfg.Buffers, fmt.Sprintf("F %d", F)); kept < 2*w.slotted && !raceEnabled {
+				t.Fatalf("F %d: %d buffers kept, want the %d used slots' in and out", F, kept, w.slotted)
 			}
 		}
 	}
 }
 
 // liar claims one byte more than it was given once its bytes are read.
+
+// TestTurnstileLateHelper: a helper that starts only after the caller's
+// work returned runs no work and is not waited for (a short stream does
+// not pay a core's wake-up); one that joined is waited for. Before, run
+// waited for every helper, which then ran its work after the caller's.
+func TestTurnstileLateHelper(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the helper starts only once the caller yields
+	var ts turnstile
+	ts.init()
+	var ran atomic.Bool
+	ts.run(2, func(i int) {
+		if i == 1 {
+			ran.Store(true)
+		}
+	})
+	for range 100 {
+		runtime.Gosched() // the late helper starts and leaves
+	}
+	if ran.Load() {
+		t.Fatal("a helper that started after the caller's work ran its own")
+	}
+
+	runtime.GOMAXPROCS(2)
+	var ts2 turnstile
+	ts2.init()
+	joined := make(chan struct{})
+	var finished atomic.Bool
+	ts2.run(2, func(i int) {
+		if i == 0 {
+			<-joined
+			return
+		}
+		close(joined)
+		time.Sleep(20 * time.Millisecond)
+		finished.Store(true)
+	})
+	if !finished.Load() {
+		t.Fatal("run returned before a helper that joined finished")
+	}
+}

@@ -30,20 +30,38 @@ func (ts *turnstile) init() {
 }
 
 // run runs work(i) on n goroutines, i = 0 the caller's, and raises the
-// first panic of any of them again once all returned.
+// first panic of any of them again once all returned. A goroutine that
+// starts only after the caller's work(0) returned does not run work at
+// all, and the caller does not wait for it: on a virtual machine an idle
+// core may take 100 µs or more to start a goroutine, and work(0) may
+// have done everything by then (a short stream). work(i) for i > 0 must
+// hold nothing before it starts: the caller's finishes without it.
 func (ts *turnstile) run(n int, work func(i int)) {
-	var wg sync.WaitGroup
+	// join[i-1]: 0 until helper i or the caller swaps it, 1 once the
+	// helper joined (it then closes done[i-1] when it returns), 2 once the
+	// caller closed the door on a helper that had not joined.
+	join := make([]atomic.Int32, n-1)
+	done := make([]chan struct{}, n-1)
 	for i := 1; i < n; i++ {
-		wg.Go(func() {
+		done[i-1] = make(chan struct{})
+		go func() {
+			if !join[i-1].CompareAndSwap(0, 1) {
+				return
+			}
+			defer close(done[i-1])
 			defer ts.recover()
 			work(i)
-		})
+		}()
 	}
 	func() {
 		defer ts.recover()
 		work(0)
 	}()
-	wg.Wait()
+	for i := range join {
+		if !join[i].CompareAndSwap(0, 2) {
+			<-done[i]
+		}
+	}
 	if ts.panicked != nil {
 		panic(ts.panicked)
 	}
@@ -71,9 +89,10 @@ func (ts *turnstile) fail() {
 }
 
 // take waits until free, which reads only atomics, reports a slot of the
-// caller's own free, then for the read turn. It returns false, holding
-// nothing, once reading stopped.
-func (ts *turnstile) take(free func() bool) bool {
+// caller's own free, runs ready (the slot's buffers are made there, by the
+// core that uses them, and outside the turn), then waits for the read
+// turn. It returns false, holding nothing, once reading stopped.
+func (ts *turnstile) take(free func() bool, ready func()) bool {
 	ok := false
 	ts.room.wait(func() bool {
 		ok = free()
@@ -82,6 +101,7 @@ func (ts *turnstile) take(free func() bool) bool {
 	if !ok {
 		return false
 	}
+	ready()
 	held := false
 	ts.turn.wait(func() bool {
 		if ts.stop.Load() {

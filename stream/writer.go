@@ -51,7 +51,8 @@ type Writer struct {
 	// RegularOverhead. Nil until packed.
 	in, out []byte
 
-	turned int // readTurns calls, for tests
+	turned  int // readTurns calls, for tests
+	slotted int // turn slots given buffers, for tests
 }
 
 // packPad is what a final frame's header adds to a regular one's: a slot's
@@ -208,8 +209,9 @@ func (k keyed) unseal(s *wslot) {
 // ReadFrom reads plaintext from r into frame buffers until EOF, without
 // the intermediate copy of Write; io.Copy uses it. Every Read lands on a
 // readAlign boundary. Frames of up to 128 KiB, two or more to a group,
-// are read a group at a time once a group of them is written (see pack
-// and turns.go): a Read then fills many frames and a Write sends many.
+// are read a group at a time: serially once a group of them is written
+// (see pack), with workers from the first full frame on (see turns.go).
+// A Read then fills many frames and a Write sends many.
 // With workers, r's Read and the Writer's io.Writer are called from
 // several goroutines, one call at a time, each call ordered after the one
 // before; a panic in either reaches ReadFrom's caller.
@@ -252,7 +254,7 @@ func (w *Writer) readStep(r io.Reader) (int, error) {
 	// s is full: it is a regular frame once one more byte arrives, read
 	// into the next slot.
 	switch g := groupFrames(w.cfg.FrameLength); {
-	case g > 1 && w.seq >= uint32(g) && w.workers > 1:
+	case g > 1 && w.workers > 1:
 		return w.readTurns(r)
 	case g > 1 && w.seq >= uint32(g) && !s.presealed:
 		w.pack(s) // serial
