@@ -71,16 +71,16 @@ func TestSourceCounts(t *testing.T) {
 		count int
 		want  error
 	}{{-1, io.ErrShortBuffer}, {1, io.ErrShortBuffer}, {0, io.ErrNoProgress}} {
-		// 2,000 bytes in: before a 2-worker Writer reads in turns (its
-		// first frame is not full); 50,000 and 900,000: in turns.
-		for _, at := range []int{2_000, 50_000, 900_000} {
+		// 50,000 bytes in: before a 2-worker Writer reads in turns;
+		// 900,000: in turns.
+		for _, at := range []int{50_000, 900_000} {
 			for _, workers := range []int{1, 2} {
 				var out bytes.Buffer
 				w, _ := NewWriter(&out, testConfig(t, F, workers))
 				var n int64
 				var err error
 				within(t, "Writer", func() { n, err = w.ReadFrom(&miscount{b: pt, at: at, count: c.count}) })
-				if !errors.Is(err, c.want) || (workers == 2 && at > F) != (w.turned > 0) {
+				if !errors.Is(err, c.want) || (workers == 2 && at > 300_000) != (w.turned > 0) {
 					t.Fatalf("Writer, %d workers, count %d at %d: %v (turned %d), want %v", workers, c.count, at, err, w.turned, c.want)
 				}
 				if err := w.Close(); err != nil {

@@ -219,13 +219,7 @@ func TestPackedWriteError(t *testing.T) {
 	boom := errors.New("disk full")
 	pt := streamPlaintext(32 * groupFrames(frame) * frame) // more than a packed ring of 3 workers
 	for _, workers := range []int{1, 2, 3} {
-		// A serial Writer writes its first group frame by frame, then
-		// a group at a time; one reading in turns, a group at a time.
-		afters := []int{groupFrames(frame) + 1, groupFrames(frame) + 3}
-		if workers > 1 {
-			afters = []int{1, 3}
-		}
-		for _, after := range afters {
+		for _, after := range []int{groupFrames(frame) + 1, groupFrames(frame) + 3} {
 			w, _ := NewWriter(&failAfter{after, boom}, testConfig(t, frame, workers))
 			_, err := w.ReadFrom(io.LimitReader(bytes.NewReader(pt), int64(len(pt))))
 			if err == nil {

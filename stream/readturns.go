@@ -99,7 +99,7 @@ func (r *Reader) writeTurns(w io.Writer) int64 {
 		t.slots[i].group = -1 // buffers: on first use (work)
 	}
 	t.init()
-	t.run(r.workers, func(i int) { t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
+	t.run(r.workers, true, func(i int) { t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
 	t.wmu.Lock()
 	t.writeReady()
 	t.wmu.Unlock()

@@ -7,8 +7,8 @@ import (
 	"github.com/phicrypt/phicrypt/internal/iocheck"
 )
 
-// Reading in turns: ReadFrom of a Writer with W > 1 workers, from its
-// first full frame on (see readTurns). Each of W goroutines, the
+// Reading in turns: ReadFrom of a Writer with W > 1 workers, once it read
+// a group of frames (see readTurns). Each of W goroutines, the
 // caller's among them, takes the read turn, reads the next group of
 // frames into a buffer of its own, gives the turn up, seals the group
 // where it read it and writes it in order. Were the caller to read every
@@ -89,6 +89,12 @@ type turns struct {
 // (io.EOF at the end), with every frame but the last written and the last
 // one current, or w.err set.
 func (w *Writer) readTurns(r io.Reader) (int, error) {
+	if w.pool == nil {
+		// The first group: no goroutine yet, and none for frames that
+		// are here to seal.
+		w.k.sealRun(w.ring, w.head+w.inflight-w.pending, w.pending)
+		w.pending = 0
+	}
 	w.drain(0)
 	if w.err != nil {
 		return 0, nil
@@ -104,7 +110,7 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 		t.slots[i].group = -1 // buffers: on first use (work)
 	}
 	t.init()
-	t.run(w.workers, func(i int) { t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
+	t.run(w.workers, false, func(i int) { t.work(i, t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
 	t.wmu.Lock()
 	t.writeReady() // a last look: the workers leave nothing writable
 	t.wmu.Unlock()
@@ -135,17 +141,24 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 }
 
 // work reads, seals and writes groups into the worker's own slots until
-// reading ends or fails.
-func (t *turns) work(own []turnSlot) {
+// reading ends or fails. Worker 0, the caller's, starts the others once a
+// group was read and more may follow: a stream of one group starts none.
+func (t *turns) work(i int, own []turnSlot) {
+	var sl *turnSlot // a group read ahead (seal), else the next one read
 	for {
-		var sl *turnSlot
-		if !t.take(func() bool { sl = freeSlot(own); return sl != nil }, func() { t.ready(sl) }) {
-			return
+		if sl == nil {
+			if !t.take(func() bool { sl = freeSlot(own); return sl != nil }, func() { t.ready(sl) }) {
+				return
+			}
+			t.readGroup(sl)
+			t.give()
+			if i == 0 && !t.stop.Load() {
+				t.spawn() // the stream is longer than a group: helpers
+			}
 		}
-		t.readGroup(sl)
-		t.give()
-		t.seal(sl)
+		ahead := t.seal(sl, own)
 		t.write(t.writeReady)
+		sl = ahead
 	}
 }
 
@@ -184,10 +197,17 @@ func (t *turns) readGroup(sl *turnSlot) {
 	}
 	G := t.g * t.F
 	var err error
-	sl.inUsed = G // a Read may use all it is given; one always comes (carry < G)
-	for off < G && err == nil {
+	for off < G && err == nil { // one Read always comes: carry < G
+		// A Read may use all it is given, and put zeroes all it was
+		// given: the first group is read into a window that doubles, so
+		// that a short stream leaves little to zero.
+		end := G
+		if j == 0 {
+			end = min(G, 2*off)
+		}
+		sl.inUsed = max(sl.inUsed, end)
 		var m int
-		m, err = t.r.Read(sl.in[off:G])
+		m, err = t.r.Read(sl.in[off:end])
 		off += m
 		t.read += int64(m)
 	}
@@ -209,27 +229,66 @@ func (t *turns) readGroup(sl *turnSlot) {
 	}
 }
 
-// seal seals a group's frames into its out: every full frame of a full
-// group, its tail ahead as regular; all but the last of the last group.
-func (t *turns) seal(sl *turnSlot) {
-	n := (sl.m + t.F - 1) / t.F
-	sl.spec = sl.m == t.g*t.F && sl.verdict.Load() != verdictEnd
-	if !sl.spec {
-		n-- // the last frame, full or not, is the current one
+// seal seals a group's frames into its out: all but the last of the
+// last group; every frame of a full group, its tail (the last frame) once
+// its verdict says more follows, or ahead, as regular, if the verdict is
+// still unknown and the next group is being read. It returns the group it
+// read to learn the verdict, if any: the caller seals it next.
+func (t *turns) seal(sl *turnSlot, own []turnSlot) (ahead *turnSlot) {
+	n := (sl.m + t.F - 1) / t.F // frames with plaintext
+	done := t.sealFrames(sl, 0, n-1)
+	full := sl.m == t.g*t.F
+	if full && done == n-1 && sl.verdict.Load() == 0 {
+		ahead = t.readAhead(own)
 	}
+	sl.spec = false
+	if full && done == n-1 && sl.verdict.Load() != verdictEnd {
+		done = t.sealFrames(sl, n-1, n)
+		sl.spec = done == n
+	}
+	sl.nseal = done
+	sl.outUsed = max(sl.outUsed, packPad+done*(t.F+RegularOverhead))
+	sl.sealed.Store(true)
+	return ahead
+}
+
+// sealFrames seals frames from .. to-1 of sl as regular, and returns the
+// index after the last it sealed: it stops before the sequence number
+// MaxFrames, which only a final frame may take.
+func (t *turns) sealFrames(sl *turnSlot, from, to int) int {
 	S := t.F + RegularOverhead
-	for i := range max(n, 0) {
+	for i := from; i < to; i++ {
 		seq := t.seq0 + int64(sl.group*t.g+i) + 1
 		if seq > MaxFrames-1 {
-			n = i
-			break
+			return i
 		}
 		f := frame{uint32(seq), regularFrame, t.F}
 		t.w.k.seal(sl.out[packPad+i*S:], sl.in[i*t.F:(i+1)*t.F], f, sl.aad[:0])
 	}
-	sl.nseal = max(n, 0)
-	sl.outUsed = max(sl.outUsed, packPad+sl.nseal*S)
-	sl.sealed.Store(true)
+	return max(from, to)
+}
+
+// readAhead reads the next group into a free slot of own, if the turn is
+// free, and returns it; it is called by a worker whose full group's
+// verdict is unknown, which the read then settles. A worker alone (the
+// stream's first groups, before a helper starts; its last ones) so learns
+// whether more follows instead of sealing its tail ahead, which is wasted
+// when nothing does (a 256 KiB stream sealed 5 frames of 64 KiB for 4).
+// With the turn taken the next group is being read, almost surely not
+// empty: the tail is sealed ahead.
+func (t *turns) readAhead(own []turnSlot) *turnSlot {
+	next := freeSlot(own)
+	if next == nil || !t.busy.CompareAndSwap(false, true) {
+		return nil
+	}
+	if t.stop.Load() {
+		t.give()
+		return nil
+	}
+	t.ready(next)
+	t.readGroup(next)
+	t.give()
+	return next
 }
 
 // writeReady, with wmu, writes groups in order while the next one is
@@ -246,17 +305,20 @@ func (t *turns) writeReady() {
 		if v == 0 {
 			return
 		}
-		n := sl.nseal
+		// need: the group's frames that must be regular; sealing stops
+		// short of them only at MaxFrames.
+		n, need := sl.nseal, (sl.m+t.F-1)/t.F
 		if v == verdictEnd {
+			need = max(need-1, 0) // the last is the current frame
 			if sl.spec {
 				n-- // sealed ahead, and no byte followed: current
 			}
-			if last := n * t.F; sl.m > last {
-				t.tail = sl.in[last:sl.m]
-			}
 		}
-		if int64(sl.group)*int64(t.g)+int64(n)+t.seq0 > MaxFrames-1 && t.err == nil {
+		if n < need && t.err == nil {
 			t.err = ErrTooManyFrames
+		}
+		if last := n * t.F; v == verdictEnd && t.err == nil && sl.m > last {
+			t.tail = sl.in[last:sl.m]
 		}
 		if t.err == nil && n > 0 {
 			if _, err := iocheck.Write(t.w.dst, sl.out[packPad:packPad+n*S]); err != nil {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io"
@@ -218,7 +219,7 @@ func TestTurnstileLateHelper(t *testing.T) {
 	var ts turnstile
 	ts.init()
 	var ran atomic.Bool
-	ts.run(2, func(i int) {
+	ts.run(2, true, func(i int) {
 		if i == 1 {
 			ran.Store(true)
 		}
@@ -235,7 +236,7 @@ func TestTurnstileLateHelper(t *testing.T) {
 	ts2.init()
 	joined := make(chan struct{})
 	var finished atomic.Bool
-	ts2.run(2, func(i int) {
+	ts2.run(2, true, func(i int) {
 		if i == 0 {
 			<-joined
 			return
@@ -246,5 +247,91 @@ func TestTurnstileLateHelper(t *testing.T) {
 	})
 	if !finished.Load() {
 		t.Fatal("run returned before a helper that joined finished")
+	}
+}
+
+// TestTurnsMaxFrames: near the last sequence number, a Writer reading in
+// turns fails with ErrTooManyFrames exactly when a serial one does, and
+// writes the same frames when it does not. Before, a full group whose
+// frames stopped at MaxFrames made its writer slice from -F and panic.
+func TestTurnsMaxFrames(t *testing.T) {
+	const F = 4096
+	g := uint32(groupFrames(F))
+	for _, left := range []uint32{1, 2, g - 1, g, g + 1, 2 * g, 2*g + 1} {
+		for _, size := range []int{F, F + 5, int(g) * F, int(g)*F + 5, 200 * F, 200*F + 1} {
+			var outs [2][]byte
+			var errs [2]error
+			for i, workers := range []int{1, 2} {
+				var out bytes.Buffer
+				w, _ := NewWriter(&out, testConfig(t, F, workers))
+				w.seq = MaxFrames - left // as if that many frames were written
+				_, err := w.ReadFrom(struct{ io.Reader }{bytes.NewReader(streamPlaintext(size))})
+				if cerr := w.Close(); err == nil {
+					err = cerr
+				}
+				if workers == 2 && size > F && w.turned == 0 {
+					t.Fatalf("left %d, size %d: not read in turns", left, size)
+				}
+				outs[i], errs[i] = out.Bytes(), err
+			}
+			if errs[0] != nil && !errors.Is(errs[0], ErrTooManyFrames) {
+				t.Fatalf("left %d, size %d: serial: %v", left, size, errs[0])
+			}
+			if !errors.Is(errs[1], ErrTooManyFrames) != (errs[0] == nil) {
+				t.Fatalf("left %d, size %d: in turns %v, serially %v", left, size, errs[1], errs[0])
+			}
+			if errs[0] == nil && !bytes.Equal(outs[0], outs[1]) {
+				t.Fatalf("left %d, size %d: the frames written differ", left, size)
+			}
+		}
+	}
+}
+
+// countingAEAD counts Seal calls.
+type countingAEAD struct {
+	cipher.AEAD
+	seals atomic.Int64
+}
+
+func (c *countingAEAD) Seal(dst, nonce, pt, ad []byte) []byte {
+	c.seals.Add(1)
+	return c.AEAD.Seal(dst, nonce, pt, ad)
+}
+
+// TestTurnsSealEachFrameOnce: a worker whose full group's verdict is
+// unknown reads the next group (the turn being free) instead of sealing
+// the group's last frame ahead as regular, which a stream ending there
+// sealed twice (once more as final). With one core the helper never runs
+// before the caller is done, so every group is the caller's.
+func TestTurnsSealEachFrameOnce(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, F := range []int{4096, 64 << 10} {
+		G := groupFrames(F) * F
+		// The last group of turns is full: they start after a group,
+		// their first holding its last frame.
+		for _, size := range []int{2*G - F, 3*G - F, 2 * G} {
+			cfg := testConfig(t, F, 2)
+			ca := &countingAEAD{AEAD: cfg.AEAD}
+			cfg.AEAD = ca
+			var out bytes.Buffer
+			w, _ := NewWriter(&out, cfg)
+			pt := streamPlaintext(size)
+			if _, err := w.ReadFrom(struct{ io.Reader }{bytes.NewReader(pt)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if w.turned != 1 {
+				t.Fatalf("F %d, size %d: read in turns %d times", F, size, w.turned)
+			}
+			if frames := int64((size + F - 1) / F); ca.seals.Load() != frames {
+				t.Errorf("F %d, size %d: %d seals for %d frames", F, size, ca.seals.Load(), frames)
+			}
+			r, _ := NewReader(&out, testConfig(t, F, 1))
+			if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("F %d, size %d: read back: %v", F, size, err)
+			}
+		}
 	}
 }

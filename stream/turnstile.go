@@ -22,6 +22,8 @@ type turnstile struct {
 
 	pmu      sync.Mutex
 	panicked any // a worker's panic (pmu)
+
+	spawn func() // starts the helpers of run, once; work(0) only
 }
 
 func (ts *turnstile) init() {
@@ -30,28 +32,35 @@ func (ts *turnstile) init() {
 }
 
 // run runs work(i) on n goroutines, i = 0 the caller's, and raises the
-// first panic of any of them again once all returned. A goroutine that
-// starts only after the caller's work(0) returned does not run work at
-// all, and the caller does not wait for it: on a virtual machine an idle
-// core may take 100 µs or more to start a goroutine, and work(0) may
-// have done everything by then (a short stream). work(i) for i > 0 must
-// hold nothing before it starts: the caller's finishes without it.
-func (ts *turnstile) run(n int, work func(i int)) {
+// first panic of any of them again once all returned. The others start
+// when work(0) calls spawn, or at once if eager. One that starts only
+// after work(0) returned does not run work at all, and the caller does
+// not wait for it: on a virtual machine an idle core may take 100 µs or
+// more to start a goroutine, and work(0) may have done everything by then
+// (a short stream). So work(i) for i > 0 must hold nothing before it
+// starts: work(0) finishes without it.
+func (ts *turnstile) run(n int, eager bool, work func(i int)) {
 	// join[i-1]: 0 until helper i or the caller swaps it, 1 once the
 	// helper joined (it then closes done[i-1] when it returns), 2 once the
 	// caller closed the door on a helper that had not joined.
 	join := make([]atomic.Int32, n-1)
 	done := make([]chan struct{}, n-1)
-	for i := 1; i < n; i++ {
-		done[i-1] = make(chan struct{})
-		go func() {
-			if !join[i-1].CompareAndSwap(0, 1) {
-				return
-			}
-			defer close(done[i-1])
-			defer ts.recover()
-			work(i)
-		}()
+	ts.spawn = func() {
+		ts.spawn = func() {}
+		for i := 1; i < n; i++ {
+			done[i-1] = make(chan struct{})
+			go func() {
+				if !join[i-1].CompareAndSwap(0, 1) {
+					return
+				}
+				defer close(done[i-1])
+				defer ts.recover()
+				work(i)
+			}()
+		}
+	}
+	if eager {
+		ts.spawn()
 	}
 	func() {
 		defer ts.recover()

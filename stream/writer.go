@@ -209,9 +209,8 @@ func (k keyed) unseal(s *wslot) {
 // ReadFrom reads plaintext from r into frame buffers until EOF, without
 // the intermediate copy of Write; io.Copy uses it. Every Read lands on a
 // readAlign boundary. Frames of up to 128 KiB, two or more to a group,
-// are read a group at a time: serially once a group of them is written
-// (see pack), with workers from the first full frame on (see turns.go).
-// A Read then fills many frames and a Write sends many.
+// are read a group at a time once a group of them was read (see pack and
+// turns.go): a Read then fills many frames and a Write sends many.
 // With workers, r's Read and the Writer's io.Writer are called from
 // several goroutines, one call at a time, each call ordered after the one
 // before; a panic in either reaches ReadFrom's caller.
@@ -254,7 +253,9 @@ func (w *Writer) readStep(r io.Reader) (int, error) {
 	// s is full: it is a regular frame once one more byte arrives, read
 	// into the next slot.
 	switch g := groupFrames(w.cfg.FrameLength); {
-	case g > 1 && w.workers > 1:
+	case g > 1 && w.workers > 1 && w.seq >= uint32(g-1):
+		// A group read: s and the frames before it, pending unless
+		// Writes handed them out.
 		return w.readTurns(r)
 	case g > 1 && w.seq >= uint32(g) && !s.presealed:
 		w.pack(s) // serial
