@@ -59,7 +59,8 @@ type Reader struct {
 	rest        []byte // read past the final frame
 	wiped       bool   // see wipe
 
-	turned int // writeTurns calls, for tests
+	long   bool // a group was parsed and more followed: WriteTo turns
+	turned int  // writeTurns calls, for tests
 }
 
 // chunk is a buffer of whole and partial frames; refs counts the frames in
@@ -372,7 +373,15 @@ func (r *Reader) readAhead() {
 			pending = 0
 			continue
 		}
-		if pending++; pending == r.group || r.ended {
+		if pending++; pending == r.group && r.pool == nil && !r.long && !r.ended && r.chunked {
+			// The first group of a body longer than one: opened here,
+			// then WriteTo opens the rest in turns (turnsReady), Read
+			// in the pipeline.
+			r.k.openRun(r.ring, r.head+r.inflight-pending, pending)
+			pending, r.long = 0, true
+			break
+		}
+		if pending == r.group || r.ended {
 			r.submit(pending)
 			pending = 0
 		}

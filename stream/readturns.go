@@ -61,10 +61,10 @@ type openTurns struct {
 }
 
 // turnsReady reports whether WriteTo should open the rest of the body in
-// turns: chunked, several workers, a pipeline running (the body is longer
-// than a job), nothing ended or failed yet.
+// turns: chunked, several workers, the body longer than a job (its first
+// group opened, or a pipeline running), nothing ended or failed yet.
 func (r *Reader) turnsReady() bool {
-	return r.chunked && r.workers > 1 && r.pool != nil && !r.ended && r.readErr == nil && r.err == nil && r.srcErr == nil
+	return r.chunked && r.workers > 1 && (r.pool != nil || r.long) && !r.ended && r.readErr == nil && r.err == nil && r.srcErr == nil
 }
 
 // settle writes every frame in flight to w, releasing each in order as
@@ -99,7 +99,7 @@ func (r *Reader) writeTurns(w io.Writer) int64 {
 		t.slots[i].group = -1 // buffers: on first use (work)
 	}
 	t.init()
-	t.run(r.workers, true, func(i int) { t.work(t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
+	t.run(r.workers, func(i int) { t.work(i, t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
 	t.wmu.Lock()
 	t.writeReady()
 	t.wmu.Unlock()
@@ -123,8 +123,9 @@ func (r *Reader) writeTurns(w io.Writer) int64 {
 }
 
 // work reads, parses, opens and writes chunks in the worker's own slots
-// until the body ends or something fails.
-func (t *openTurns) work(own []openSlot) {
+// until the body ends or something fails. Worker 0, the caller's, starts
+// the others once it read a chunk and more may follow.
+func (t *openTurns) work(i int, own []openSlot) {
 	for {
 		var sl *openSlot
 		if !t.take(func() bool { sl = freeSlot(own); return sl != nil }, func() { t.ready(sl) }) {
@@ -132,6 +133,9 @@ func (t *openTurns) work(own []openSlot) {
 		}
 		t.readChunk(sl)
 		t.give()
+		if i == 0 && !t.stop.Load() {
+			t.spawn()
+		}
 		t.open(sl)
 		t.write(t.writeReady)
 	}

@@ -247,3 +247,25 @@ func TestOpenTurnsBuffersZeroed(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenTurnsAfterAGroup: WriteTo with workers opens a body's first
+// group in the caller's goroutine and the rest in turns, with no pipeline
+// goroutine ever started; a body of at most a group is opened serially.
+// Before, turns waited for a pipeline that had filled the ring (four
+// groups), and a body of one to four groups never turned.
+func TestOpenTurnsAfterAGroup(t *testing.T) {
+	for _, F := range []int{4096, 64 << 10} {
+		G := groupFrames(F) * F
+		for _, n := range []int{G / 2, G, G + G/2, 10 * G} {
+			pt, body, cfg := turnsBody(t, F, 2, n)
+			r, _ := NewReader(bytes.NewReader(body), cfg)
+			var out bytes.Buffer
+			if _, err := r.WriteTo(struct{ io.Writer }{&out}); err != nil || !bytes.Equal(out.Bytes(), pt) {
+				t.Fatalf("F %d, %d bytes: %v", F, n, err)
+			}
+			if want := n > G; (r.turned == 1) != want || r.pool != nil {
+				t.Errorf("F %d, %d bytes: turned %d times, pipeline %v; want turns %v, no pipeline", F, n, r.turned, r.pool != nil, want)
+			}
+		}
+	}
+}

@@ -110,7 +110,7 @@ func (w *Writer) readTurns(r io.Reader) (int, error) {
 		t.slots[i].group = -1 // buffers: on first use (work)
 	}
 	t.init()
-	t.run(w.workers, false, func(i int) { t.work(i, t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
+	t.run(w.workers, func(i int) { t.work(i, t.slots[i*slotsPerTurner:][:slotsPerTurner]) })
 	t.wmu.Lock()
 	t.writeReady() // a last look: the workers leave nothing writable
 	t.wmu.Unlock()

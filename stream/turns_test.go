@@ -219,8 +219,10 @@ func TestTurnstileLateHelper(t *testing.T) {
 	var ts turnstile
 	ts.init()
 	var ran atomic.Bool
-	ts.run(2, true, func(i int) {
-		if i == 1 {
+	ts.run(2, func(i int) {
+		if i == 0 {
+			ts.spawn()
+		} else {
 			ran.Store(true)
 		}
 	})
@@ -236,8 +238,9 @@ func TestTurnstileLateHelper(t *testing.T) {
 	ts2.init()
 	joined := make(chan struct{})
 	var finished atomic.Bool
-	ts2.run(2, true, func(i int) {
+	ts2.run(2, func(i int) {
 		if i == 0 {
+			ts2.spawn()
 			<-joined
 			return
 		}

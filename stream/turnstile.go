@@ -33,13 +33,13 @@ func (ts *turnstile) init() {
 
 // run runs work(i) on n goroutines, i = 0 the caller's, and raises the
 // first panic of any of them again once all returned. The others start
-// when work(0) calls spawn, or at once if eager. One that starts only
-// after work(0) returned does not run work at all, and the caller does
-// not wait for it: on a virtual machine an idle core may take 100 µs or
-// more to start a goroutine, and work(0) may have done everything by then
-// (a short stream). So work(i) for i > 0 must hold nothing before it
+// when work(0) calls spawn, once it knows there is work for them. One
+// that starts only after work(0) returned does not run work at all, and
+// the caller does not wait for it: on a virtual machine an idle core may
+// take 100 µs or more to start a goroutine, and work(0) may have done
+// everything by then. So work(i) for i > 0 must hold nothing before it
 // starts: work(0) finishes without it.
-func (ts *turnstile) run(n int, eager bool, work func(i int)) {
+func (ts *turnstile) run(n int, work func(i int)) {
 	// join[i-1]: 0 until helper i or the caller swaps it, 1 once the
 	// helper joined (it then closes done[i-1] when it returns), 2 once the
 	// caller closed the door on a helper that had not joined.
@@ -58,9 +58,6 @@ func (ts *turnstile) run(n int, eager bool, work func(i int)) {
 				work(i)
 			}()
 		}
-	}
-	if eager {
-		ts.spawn()
 	}
 	func() {
 		defer ts.recover()
