@@ -23,11 +23,13 @@ import (
 //     group j holds plaintext bytes [j*G - carry, (j+1)*G - carry) of what
 //     readTurns reads, G the group's plaintext, so its frame i has
 //     sequence number seq0 + j*g + i + 1.
-//   - Only the last group read is short; a full group's last frame (its
-//     tail) is sealed as regular ahead, out of place, its plaintext kept:
-//     it is written only once the next group's read returned a byte (its
+//   - Only the last group read is short. A full group's last frame (its
+//     tail) is regular only if the next group's read returns a byte (its
 //     verdict), else it is the Writer's current frame when readTurns
-//     returns.
+//     returns. Its sealer learns the verdict, reading the next group
+//     itself if the turn is free (readAhead), before it seals the tail;
+//     with the read under way it seals the tail ahead, out of place, its
+//     plaintext kept, and the writer drops it on a verdict of no more.
 //   - Groups are written in order. A worker reads only into a slot of its
 //     own (slotsPerTurner) that holds no group not yet written, so at most
 //     len(slots) groups are unwritten and at[j mod len(slots)] names
@@ -41,11 +43,11 @@ import (
 // turnSlot is one group's buffers and state.
 type turnSlot struct {
 	in, out         []byte
-	inUsed, outUsed int // written since get: what put zeroes
-	group           int // the group it holds
-	m               int // plaintext bytes read into in
-	nseal           int // frames sealed
-	spec            bool
+	inUsed, outUsed int          // written since get: what put zeroes
+	group           int          // the group it holds
+	m               int          // plaintext bytes read into in
+	nseal           int          // frames sealed
+	spec            bool         // the tail is among them: a full group's last
 	aad             [aadCap]byte // scratch
 	busy            atomic.Bool  // holds a group not yet written
 	sealed          atomic.Bool  // nseal frames sealed: the writer may take it
@@ -203,7 +205,7 @@ func (t *turns) readGroup(sl *turnSlot) {
 		// that a short stream leaves little to zero.
 		end := G
 		if j == 0 {
-			end = min(G, 2*off)
+			end = min(G, max(2*off, t.F))
 		}
 		sl.inUsed = max(sl.inUsed, end)
 		var m int
@@ -285,7 +287,7 @@ func (t *turns) readAhead(own []turnSlot) *turnSlot {
 		t.give()
 		return nil
 	}
-	t.ready(next)
+	t.ready(next) // under the turn: once per slot
 	t.readGroup(next)
 	t.give()
 	return next

@@ -310,9 +310,10 @@ func TestTurnsSealEachFrameOnce(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, F := range []int{4096, 64 << 10} {
 		G := groupFrames(F) * F
-		// The last group of turns is full: they start after a group,
-		// their first holding its last frame.
-		for _, size := range []int{2*G - F, 3*G - F, 2 * G} {
+		// Turns start after a group and a frame (their first group
+		// holds that frame): G, 2G and 3G end them on a full group, or
+		// without them; 2G + F/2 on a short one.
+		for _, size := range []int{G, 2 * G, 3 * G, 2*G + F/2} {
 			cfg := testConfig(t, F, 2)
 			ca := &countingAEAD{AEAD: cfg.AEAD}
 			cfg.AEAD = ca
@@ -325,8 +326,8 @@ func TestTurnsSealEachFrameOnce(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if w.turned != 1 {
-				t.Fatalf("F %d, size %d: read in turns %d times", F, size, w.turned)
+			if want := size > G; (w.turned == 1) != want || w.pool != nil {
+				t.Fatalf("F %d, size %d: read in turns %d times (want %v), pipeline %v", F, size, w.turned, want, w.pool != nil)
 			}
 			if frames := int64((size + F - 1) / F); ca.seals.Load() != frames {
 				t.Errorf("F %d, size %d: %d seals for %d frames", F, size, ca.seals.Load(), frames)

@@ -253,9 +253,9 @@ func (w *Writer) readStep(r io.Reader) (int, error) {
 	// s is full: it is a regular frame once one more byte arrives, read
 	// into the next slot.
 	switch g := groupFrames(w.cfg.FrameLength); {
-	case g > 1 && w.workers > 1 && w.seq >= uint32(g-1):
-		// A group read: s and the frames before it, pending unless
-		// Writes handed them out.
+	case g > 1 && w.workers > 1 && w.seq >= uint32(g):
+		// A group and a full frame read: the group pending unless
+		// Writes handed it out.
 		return w.readTurns(r)
 	case g > 1 && w.seq >= uint32(g) && !s.presealed:
 		w.pack(s) // serial
@@ -438,7 +438,10 @@ func (w *Writer) submit(final bool) {
 		w.k.sealRun(w.ring, w.head+w.inflight-1-w.pending, w.pending+1)
 		w.pending = 0
 	default:
-		if w.pending++; w.pending == w.group || final {
+		// ReadFrom's first group stays pending: readTurns seals it here,
+		// and a stream that ends within a byte of it starts no goroutine.
+		first := w.src.R != nil && w.pool == nil
+		if w.pending++; w.pending == w.group && !first || final {
 			w.flush()
 		}
 	}
