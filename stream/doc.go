@@ -88,6 +88,10 @@
 // so no byte is read on one core and sealed on another, and the caller's
 // share is no longer serial: a Writer fed by io.Copy from one io.Reader
 // reaches what W goroutines each copying and sealing their own share do.
+// It reads in turns once a group and a frame after it were read (the
+// group sealed by the caller); the other workers start only then, and
+// one that starts after the caller finished runs nothing and is not
+// waited for: on a VM an idle core can take 100 µs to start a goroutine.
 //
 // A Reader reads a frame (and, with W > 1, the next frame's header) at a
 // time into a buffer of its own, never past the body. With
@@ -102,8 +106,9 @@
 // waits for bytes past the body, but a Read may return some: Rest holds
 // them for the layer above (envelope reads the footer from there), and
 // Config.Tee sees the body alone (envelope hashes a signed one with it).
-// With W > 1 workers, WriteTo (what io.Copy calls) opens the rest of a
-// body longer than its ring in turns, as a Writer's ReadFrom reads: each
+// With W > 1 workers, WriteTo (what io.Copy calls) opens the first group
+// of a body longer than one in the caller and the rest in turns, as a
+// Writer's ReadFrom reads: each
 // worker takes the read turn in order, reads and parses the next chunk
 // into buffers of its own (the few bytes of a frame the previous chunk
 // cut are carried over), opens it there and writes its plaintext in

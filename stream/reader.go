@@ -59,8 +59,9 @@ type Reader struct {
 	rest        []byte // read past the final frame
 	wiped       bool   // see wipe
 
-	long   bool // a group was parsed and more followed: WriteTo turns
-	turned int  // writeTurns calls, for tests
+	toWriter bool // in WriteTo, chunked, with workers: turns may follow
+	long     bool // WriteTo's first group was parsed and more followed
+	turned   int  // writeTurns calls, for tests
 }
 
 // chunk is a buffer of whole and partial frames; refs counts the frames in
@@ -229,6 +230,8 @@ func (r *Reader) Read(p []byte) (int, error) {
 // goroutines, one call at a time and in order, and a panic in it or in
 // the source's Read reaches WriteTo's caller.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	r.toWriter = r.chunked && r.workers > 1
+	defer func() { r.toWriter = false }()
 	var total int64
 	for {
 		if r.turnsReady() {
@@ -373,10 +376,9 @@ func (r *Reader) readAhead() {
 			pending = 0
 			continue
 		}
-		if pending++; pending == r.group && r.pool == nil && !r.long && !r.ended && r.chunked {
-			// The first group of a body longer than one: opened here,
-			// then WriteTo opens the rest in turns (turnsReady), Read
-			// in the pipeline.
+		if pending++; pending == r.group && r.pool == nil && !r.long && !r.ended && r.toWriter {
+			// WriteTo's first group of a body longer than one: opened
+			// here, the rest in turns (turnsReady).
 			r.k.openRun(r.ring, r.head+r.inflight-pending, pending)
 			pending, r.long = 0, true
 			break
