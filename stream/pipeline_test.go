@@ -391,3 +391,25 @@ func BenchmarkStreamWorkers(b *testing.B) {
 		}
 	}
 }
+
+// TestReadFromLargeFramesEachAJob: with frames of a group each (256 KiB
+// and more), ReadFrom with workers hands every frame to the pool as it is
+// read, the next one read meanwhile; it never holds frames back for turns,
+// which such frames do not take. (Holding ReadFrom's first group back for
+// turns once held every 1 MiB frame until the ring was full.)
+func TestReadFromLargeFramesEachAJob(t *testing.T) {
+	for _, F := range []int{256 << 10, 1 << 20} {
+		cfg := testConfig(t, F, 2)
+		pt := make([]byte, 8*F+5)
+		w, _ := NewWriter(io.Discard, cfg)
+		if _, err := w.ReadFrom(struct{ io.Reader }{bytes.NewReader(pt)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if w.turned != 0 || w.pool == nil || w.pool.sent < 8 {
+			t.Errorf("F %d: %d jobs for 9 frames (turned %d), want one a frame", F, w.pool.sent, w.turned)
+		}
+	}
+}

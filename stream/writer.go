@@ -21,10 +21,10 @@ import (
 // frames of a large Write are sealed straight from p, which Write never
 // retains: it returns once they are written. Frames of up to 128 KiB fed
 // through ReadFrom, two or more to a group, are read a group at a time
-// once a group was written: serially into a packed ring (see pack; twice
-// 512 KiB), with W workers by each worker in turn into buffers of its own
-// (see turns.go; W × 2 × 512 KiB), in both cases a group's plaintext and
-// its frames.
+// once a group was read: serially into a packed ring (see pack; twice
+// 512 KiB), with W workers, once a frame after it is full too, by each
+// worker in turn into buffers of its own (see turns.go; at most
+// W × 2 × 512 KiB), in both cases a group's plaintext and its frames.
 type Writer struct {
 	dst     io.Writer
 	src     iocheck.Reader // ReadFrom's, while it runs
@@ -438,9 +438,10 @@ func (w *Writer) submit(final bool) {
 		w.k.sealRun(w.ring, w.head+w.inflight-1-w.pending, w.pending+1)
 		w.pending = 0
 	default:
-		// ReadFrom's first group stays pending: readTurns seals it here,
-		// and a stream that ends within a byte of it starts no goroutine.
-		first := w.src.R != nil && w.pool == nil
+		// ReadFrom's first group stays pending (if turns follow: groups
+		// of two frames or more): readTurns seals it here, and a stream
+		// that ends within a byte of it starts no goroutine.
+		first := w.src.R != nil && w.pool == nil && w.group > 1
 		if w.pending++; w.pending == w.group && !first || final {
 			w.flush()
 		}
