@@ -280,11 +280,7 @@ func (t *turns) sealFrames(sl *turnSlot, from, to int) int {
 // empty: the tail is sealed ahead.
 func (t *turns) readAhead(own []turnSlot) *turnSlot {
 	next := freeSlot(own)
-	if next == nil || !t.busy.CompareAndSwap(false, true) {
-		return nil
-	}
-	if t.stop.Load() {
-		t.give()
+	if next == nil || !t.tryTurn() {
 		return nil
 	}
 	t.ready(next) // under the turn: once per slot

@@ -108,19 +108,29 @@ func (ts *turnstile) take(free func() bool, ready func()) bool {
 		return false
 	}
 	ready()
-	held := false
-	ts.turn.wait(func() bool {
+	for {
+		ts.turn.wait(func() bool { return ts.stop.Load() || !ts.busy.Load() })
 		if ts.stop.Load() {
+			return false
+		}
+		if ts.tryTurn() {
 			return true
 		}
-		held = ts.busy.CompareAndSwap(false, true)
-		return held
-	})
-	if held && ts.stop.Load() {
+	}
+}
+
+// tryTurn takes the read turn if it is free, and reports whether it holds
+// it: never once reading stopped. (Not from a waiters.wait condition: give
+// wakes waiters under their lock.)
+func (ts *turnstile) tryTurn() bool {
+	if !ts.busy.CompareAndSwap(false, true) {
+		return false
+	}
+	if ts.stop.Load() {
 		ts.give()
 		return false
 	}
-	return held
+	return true
 }
 
 // give gives the read turn up.
