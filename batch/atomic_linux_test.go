@@ -58,12 +58,7 @@ func TestHostileGroupOnOtherFileSystem(t *testing.T) {
 		t.Skip("no /dev/shm:", err)
 	}
 	defer other.Close()
-	dir := t.TempDir()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
+	_, root := tempRoot(t)
 	probe, err := root.Open(".")
 	if err != nil {
 		t.Fatal(err)

@@ -159,12 +159,7 @@ func testGroupCommit(t *testing.T, named, syncfs bool) {
 func TestGroupCommitSyncFails(t *testing.T) {
 	for _, named := range []bool{false, true} {
 		t.Run(fmt.Sprintf("named=%v", named), func(t *testing.T) {
-			dir := t.TempDir()
-			root, err := os.OpenRoot(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer root.Close()
+			dir, root := tempRoot(t)
 			broken, err := root.Open(".")
 			if err != nil {
 				t.Fatal(err)
