@@ -86,14 +86,13 @@ type turns struct {
 }
 
 // readTurns reads r to its end in turns (see above), starting from a
-// Writer whose current frame is full and has nothing in flight after it
-// drained. It returns what it read and the error that ended reading
+// Writer whose current frame is full; the frames in flight before it are
+// drained first, those still pending (ReadFrom's first group, when no
+// pool runs) sealed here. It returns what it read and the error that ended reading
 // (io.EOF at the end), with every frame but the last written and the last
 // one current, or w.err set.
 func (w *Writer) readTurns(r io.Reader) (int, error) {
 	if w.pool == nil {
-		// The first group: no goroutine yet, and none for frames that
-		// are here to seal.
 		w.k.sealRun(w.ring, w.head+w.inflight-w.pending, w.pending)
 		w.pending = 0
 	}
